@@ -1,0 +1,168 @@
+"""Read, resolve and validate the YAML configuration, reporting every problem at once.
+
+Resolution happens before validation: `${NAME}` string values come from the environment and a
+key `X_file` is replaced by `X` holding the file's contents. Errors carry the key path and what
+to write instead; they never contain a configured value, so secrets cannot leak through them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from config.model import Settings
+
+CONFIG_ENV = "DEPLOYHOOK_CONFIG"
+_ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+# Environment variables that fill keys the file leaves out (used by `deployhook up`).
+_ENV_DEFAULTS = {("redis", "url"): "DEPLOYHOOK_REDIS_URL", ("state_dir",): "DEPLOYHOOK_STATE_DIR"}
+# Stands in for an unresolvable value so that validation reports only the real problem.
+_UNRESOLVED = "unresolved"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; `problems` lists each as `path: what is wrong`."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        listing = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"{source}: {len(problems)} problem(s) in the configuration\n{listing}")
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    chosen = explicit or os.environ.get(CONFIG_ENV)
+    if not chosen:
+        raise ConfigError(
+            "configuration", [f"no configuration file: pass --config FILE or set {CONFIG_ENV}"]
+        )
+    return Path(chosen)
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    source = config_path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(str(source), [f"cannot read the file: {error.strerror}"]) from None
+    return parse_settings(text, str(source), os.environ if environ is None else environ)
+
+
+def parse_settings(text: str, source: str, environ: Mapping[str, str]) -> Settings:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(error, "problem", None) or "not valid YAML"
+        raise ConfigError(source, [f"{where}{problem}"]) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(source, ["the top level must be a mapping with a `projects` key"])
+    problems: list[str] = []
+    resolved = _resolve(raw, (), environ, problems)
+    for key_path, variable in _ENV_DEFAULTS.items():
+        _set_default(resolved, key_path, environ.get(variable))
+    try:
+        settings = Settings.model_validate(resolved)
+    except ValidationError as error:
+        problems.extend(_describe(item) for item in error.errors())
+        settings = None
+    if problems or settings is None:
+        raise ConfigError(source, problems)
+    return settings
+
+
+def _resolve(
+    node: Any, path: tuple[str, ...], environ: Mapping[str, str], problems: list[str]
+) -> Any:
+    if isinstance(node, dict):
+        result: dict[Any, Any] = {}
+        for key, value in node.items():
+            key_text = str(key)
+            if key_text.endswith("_file") and isinstance(value, str):
+                target = key_text.removesuffix("_file")
+                if target in node:
+                    problems.append(
+                        f"{_join(*path, key_text)}: give {target} or {key_text}, not both"
+                    )
+                result[target] = _read_secret_file(value, _join(*path, key_text), problems)
+            else:
+                result[key] = _resolve(value, (*path, key_text), environ, problems)
+        return result
+    if isinstance(node, list):
+        return [
+            _resolve(item, (*path, str(index)), environ, problems)
+            for index, item in enumerate(node)
+        ]
+    if isinstance(node, str):
+        reference = _ENV_REFERENCE.match(node)
+        if reference:
+            name = reference.group(1)
+            if not environ.get(name):
+                problems.append(f"{_join(*path)}: environment variable {name} is not set or empty")
+                return _UNRESOLVED
+            return environ[name]
+    return node
+
+
+def _read_secret_file(file_name: str, where: str, problems: list[str]) -> str:
+    try:
+        content = Path(file_name).read_text(encoding="utf-8").strip()
+    except OSError as error:
+        problems.append(f"{where}: cannot read {file_name}: {error.strerror}")
+        return _UNRESOLVED
+    if not content:
+        problems.append(f"{where}: {file_name} is empty")
+        return _UNRESOLVED
+    return content
+
+
+def _set_default(tree: dict[Any, Any], key_path: tuple[str, ...], value: str | None) -> None:
+    if not value:
+        return
+    node = tree
+    for key in key_path[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            return
+        node = child
+    node.setdefault(key_path[-1], value)
+
+
+def _join(*parts: str) -> str:
+    return ".".join(parts) or "(top level)"
+
+
+_PATTERN_HINTS = {
+    "[key]": "names are lower-case letters, digits, - and _, at most 63 characters",
+    "repo": "expected host/owner/name, e.g. github.com/acme/crm",
+    "url": "expected an http:// or https:// URL",
+    "api_url": "expected an http:// or https:// URL",
+    "public_url": "expected an http:// or https:// URL",
+}
+
+
+def _describe(item: Any) -> str:
+    location = [str(part) for part in item["loc"] if not str(part).startswith("function-")]
+    kind = item["type"]
+    if kind == "extra_forbidden":
+        message = "unknown key (check its spelling against the README's configuration reference)"
+    elif kind == "missing":
+        message = "required key is missing"
+    elif kind == "string_pattern_mismatch" and location:
+        message = _PATTERN_HINTS.get(location[-1], "names are lower-case letters, digits, - and _")
+    else:
+        message = str(item["msg"]).removeprefix("Value error, ")
+    if location and location[-1] == "[key]":
+        location.pop()
+    return f"{_join(*location)}: {message}"

@@ -1,0 +1,226 @@
+"""The shape of deployhook's configuration: projects -> environments, plus server-wide settings.
+
+Every model forbids unknown keys, so a misspelt key is an error instead of a silently ignored
+setting. Cross-field rules live in validators whose messages say what to write instead.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from config.secrets import Secret
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")]
+HttpUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")]
+
+# git check-ref-format, reduced to what a trigger may name; globs are allowed in tag patterns.
+_REF_FORBIDDEN = re.compile(r"(\.\.|@\{|//|[\x00-\x20\x7f~^:\\]|^[/.-]|[/.]$|\.lock$)")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Trigger(Strict):
+    """Which pushes deploy an environment: a branch by exact name, or tags matching a glob."""
+
+    branch: str | None = None
+    tag: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Trigger:
+        given = [name for name in ("branch", "tag") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of branch, tag")
+        value = self.branch if self.branch is not None else str(self.tag)
+        if not value or _REF_FORBIDDEN.search(value):
+            raise ValueError(f"{given[0]} {value!r} is not a valid git ref name")
+        return self
+
+    @property
+    def kind(self) -> Literal["branch", "tag"]:
+        return "branch" if self.branch is not None else "tag"
+
+    @property
+    def pattern(self) -> str:
+        return self.branch if self.branch is not None else str(self.tag)
+
+
+class Compose(Strict):
+    files: list[str] = Field(min_length=1)
+    project: Name
+    # "auto" prefers the `docker compose` plugin and falls back to `docker-compose`.
+    command: Literal["auto", "docker compose", "docker-compose"] = "auto"
+    remove_orphans: bool = False
+
+
+class Database(Strict):
+    """PostgreSQL to back up before every deploy: inside a compose service, or at a URL."""
+
+    service: ServiceName | None = None
+    url: Secret | None = None
+    user: str = "postgres"
+    name: str
+    # Services stopped while a backup is restored; default: every service but the database.
+    writers: list[ServiceName] | None = None
+
+    @model_validator(mode="after")
+    def _one_location(self) -> Database:
+        if (self.service is None) == (self.url is None):
+            raise ValueError("give exactly one of service (a compose service) or url")
+        return self
+
+
+class Migrate(Strict):
+    service: ServiceName = "api"
+    command: list[str] = Field(default=["alembic", "upgrade", "head"], min_length=1)
+    timeout: float = Field(default=600, gt=0)
+
+
+class Health(Strict):
+    url: HttpUrl
+    expect_status: int = Field(default=200, ge=100, le=599)
+    expect_body: str | None = None
+    timeout: float = Field(default=120, gt=0)
+    interval: float = Field(default=1.0, gt=0)
+
+
+class Backups(Strict):
+    # Default: <state_dir>/backups/<project>/<environment>.
+    dir: Path | None = None
+    keep_days: int = Field(default=30, ge=1)
+    keep_count: int = Field(default=10, ge=1)
+    min_free_mb: int = Field(default=512, ge=0)
+    timeout: float = Field(default=1800, gt=0)
+
+
+class Timeouts(Strict):
+    """Upper bounds, in seconds, for the commands of each stage."""
+
+    fetch: float = Field(default=300, gt=0)
+    build: float = Field(default=1800, gt=0)
+    swap: float = Field(default=600, gt=0)
+    restore: float = Field(default=1800, gt=0)
+
+
+class Environment(Strict):
+    trigger: Trigger
+    path: Path
+    compose: Compose
+    health: Health
+    database: Database | None = None
+    migrate: Migrate | None = None
+    backups: Backups = Backups()
+    timeouts: Timeouts = Timeouts()
+    # The deploy host whose worker runs this environment (its queue is deploys.<host>).
+    host: Name = "local"
+    remote: str = "origin"
+
+    @property
+    def queue(self) -> str:
+        return f"deploys.{self.host}"
+
+
+class Project(Strict):
+    repo: str = Field(pattern=r"^[^\s/]+(/[^\s/]+)+$")
+    provider: Literal["github", "gitlab", "gitea"]
+    secret: Secret
+    # GitLab >= 19 Standard Webhooks signing key (whsec_...): when set, signatures are required.
+    signing_key: Secret | None = None
+    environments: dict[Name, Environment] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _signing_key_is_gitlab_only(self) -> Project:
+        if self.signing_key is not None:
+            if self.provider != "gitlab":
+                raise ValueError("signing_key is only for provider gitlab")
+            if not self.signing_key.reveal().startswith("whsec_"):
+                raise ValueError("signing_key must start with whsec_ (GitLab shows it so)")
+        return self
+
+    @property
+    def repo_path(self) -> str:
+        """`owner/name` (or `group/sub/name`): the repository without its host."""
+        return self.repo.split("/", 1)[1]
+
+
+class Server(Strict):
+    bind: str = "127.0.0.1:8080"
+    workers: int = Field(default=2, ge=1)
+    max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # Where people reach the status page; used for links in reports.
+    public_url: HttpUrl | None = None
+    # Bearer token for actions on the status page and API; read-only without one.
+    token: Secret | None = None
+
+
+class RedisSettings(Strict):
+    # None: `deployhook up` starts an embedded Redis with its data in the state directory.
+    url: Secret | None = None
+
+
+class SlackNotify(Strict):
+    webhook_url: Secret
+    mention: str | None = None  # e.g. "<!here>" or "<!subteam^ID>", used when a revert fails
+    notify_start: bool = False
+
+
+class GithubNotify(Strict):
+    token: Secret
+    api_url: HttpUrl = "https://api.github.com"
+    context: str = "deployhook/{environment}"
+    deployments: bool = True
+
+
+class GitlabNotify(Strict):
+    token: Secret
+    api_url: HttpUrl = "https://gitlab.com/api/v4"
+    context: str = "deployhook/{environment}"
+
+
+class GiteaNotify(Strict):
+    token: Secret
+    api_url: HttpUrl
+    context: str = "deployhook/{environment}"
+
+
+class WebhookNotify(Strict):
+    url: Secret
+
+
+class Notify(Strict):
+    slack: SlackNotify | None = None
+    github: GithubNotify | None = None
+    gitlab: GitlabNotify | None = None
+    gitea: GiteaNotify | None = None
+    webhook: WebhookNotify | None = None
+
+
+class Settings(Strict):
+    projects: dict[Name, Project] = Field(min_length=1)
+    server: Server = Server()
+    redis: RedisSettings = RedisSettings()
+    state_dir: Path = Path("/var/lib/deployhook")
+    notify: Notify = Notify()
+
+    def environment(self, project: str, environment: str) -> Environment:
+        return self.projects[project].environments[environment]
+
+    def backup_dir(self, project: str, environment: str) -> Path:
+        configured = self.environment(project, environment).backups.dir
+        return configured or self.state_dir / "backups" / project / environment
+
+    def queues(self) -> list[str]:
+        return sorted(
+            {
+                env.queue
+                for project in self.projects.values()
+                for env in project.environments.values()
+            }
+        )

@@ -1,0 +1,1 @@
+"""Deploy work run by the RQ worker: records, queueing, the pipeline and its stages."""

@@ -1,0 +1,16 @@
+"""The function RQ runs for every deploy job: `jobs.entry.run_deploy(deploy_id)`."""
+
+from __future__ import annotations
+
+from rq import get_current_job
+
+from jobs import runtime
+
+
+def run_deploy(deploy_id: str) -> str:
+    from jobs.pipeline import deploy  # noqa: PLC0415 - keeps queueing free of docker imports
+
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("run_deploy must run inside an RQ job")
+    return deploy(deploy_id, runtime.settings(), job.connection)

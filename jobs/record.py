@@ -1,0 +1,221 @@
+"""The deploy record: one per deploy, kept in Redis with its log, readable by id.
+
+A record is written whole (JSON) on every change so that a reader never sees half an update;
+the log is a Redis list beside it, appended line by line while the deploy runs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from redis import Redis
+from redis.client import Pipeline
+
+State = Literal[
+    "queued",
+    "running",
+    "succeeded",
+    "failed",
+    "reverted",
+    "revert_failed",
+    "superseded",
+    "cancelled",
+]
+FINAL_STATES: frozenset[str] = frozenset(
+    {"succeeded", "failed", "reverted", "revert_failed", "superseded", "cancelled"}
+)
+# Which transitions a deploy may make; anything else is a bug and is refused.
+_ALLOWED: dict[str, frozenset[str]] = {
+    "queued": frozenset({"running", "superseded", "cancelled", "failed"}),
+    "running": frozenset({"succeeded", "failed", "reverted", "revert_failed", "cancelled"}),
+}
+DEPLOY_ID = re.compile(r"^d-\d{8}-\d{6}-[0-9a-f]{6}$")
+PREFIX = "deployhook"
+LOG_LIMIT = 20_000  # lines kept per deploy; older lines are dropped first
+HISTORY_LIMIT = 5_000  # deploys kept per environment
+
+
+class RecordError(Exception):
+    """A deploy record is missing or a state change is not allowed."""
+
+
+def new_deploy_id(now: float | None = None) -> str:
+    stamp = datetime.fromtimestamp(now or time.time(), UTC).strftime("%Y%m%d-%H%M%S")
+    return f"d-{stamp}-{secrets.token_hex(3)}"
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class StageRecord:
+    name: str
+    started_at: str
+    finished_at: str | None = None
+    outcome: Literal["running", "ok", "failed", "skipped"] = "running"
+    detail: str = ""
+
+
+@dataclass
+class Deploy:
+    id: str
+    project: str
+    environment: str
+    ref_kind: Literal["branch", "tag", "sha"]
+    ref_name: str
+    sha: str
+    trigger: str  # "github push", "gitlab tag push", "manual", "rollback", ...
+    delivery_id: str = ""
+    sender: str = ""
+    before_sha: str = ""  # what the payload says the ref pointed at before the push
+    state: State = "queued"
+    created_at: str = field(default_factory=utcnow)
+    started_at: str | None = None
+    finished_at: str | None = None
+    previous_sha: str | None = None  # what the environment ran before this deploy
+    error: str | None = None
+    failed_stage: str | None = None
+    restored_backup: str | None = None
+    worker: str | None = None  # host:pid of the worker running it
+    stages: list[StageRecord] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def target(self) -> str:
+        return f"{self.project}/{self.environment}"
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha[:7]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Deploy:
+        data = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        data = {key: value for key, value in data.items() if key in known}
+        data["stages"] = [StageRecord(**stage) for stage in data.get("stages", [])]
+        return cls(**data)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _deploy_key(deploy_id: str) -> str:
+    return f"{PREFIX}:deploy:{deploy_id}"
+
+
+def _log_key(deploy_id: str) -> str:
+    return f"{PREFIX}:deploy:{deploy_id}:log"
+
+
+def events_key(deploy_id: str) -> str:
+    """Snapshots of the record at each state change, oldest first, for the reporters."""
+    return f"{PREFIX}:deploy:{deploy_id}:events"
+
+
+# Deploy ids with unreported events, for whichever reporter loop takes them next.
+REPORTS_PENDING_KEY = f"{PREFIX}:reports:pending"
+
+
+def _problems_key(deploy_id: str) -> str:
+    return f"{PREFIX}:deploy:{deploy_id}:reporting-problems"
+
+
+def _history_key(target: str | None = None) -> str:
+    return f"{PREFIX}:history:{target}" if target else f"{PREFIX}:history"
+
+
+def _publish(pipe: Pipeline, deploy: Deploy) -> None:
+    """Queue a snapshot for the reporters in the same transaction as the state it describes."""
+    pipe.rpush(events_key(deploy.id), deploy.to_json())
+    pipe.expire(events_key(deploy.id), 30 * 24 * 3600)
+    pipe.rpush(REPORTS_PENDING_KEY, deploy.id)
+
+
+class DeployStore:
+    """Reads and writes deploy records, their logs and the history indexes."""
+
+    def __init__(self, connection: Redis) -> None:
+        self.redis = connection
+
+    def create(self, deploy: Deploy, pipeline: Pipeline | None = None) -> None:
+        """Write a new record and index it; pass a pipeline to make it part of a transaction."""
+        pipe = pipeline if pipeline is not None else self.redis.pipeline(transaction=True)
+        score = time.time()
+        pipe.set(_deploy_key(deploy.id), deploy.to_json())
+        _publish(pipe, deploy)
+        for key in (_history_key(), _history_key(deploy.target)):
+            pipe.zadd(key, {deploy.id: score})
+            pipe.zremrangebyrank(key, 0, -HISTORY_LIMIT - 1)
+        if pipeline is None:
+            pipe.execute()
+
+    def get(self, deploy_id: str) -> Deploy:
+        if not DEPLOY_ID.match(deploy_id):
+            raise RecordError(
+                f"{deploy_id!r} is not a deploy id (expected d-YYYYMMDD-HHMMSS-xxxxxx)"
+            )
+        raw = self.redis.get(_deploy_key(deploy_id))
+        if raw is None:
+            raise RecordError(f"no deploy {deploy_id}")
+        return Deploy.from_json(raw)
+
+    def save(self, deploy: Deploy) -> None:
+        self.redis.set(_deploy_key(deploy.id), deploy.to_json())
+
+    def transition(self, deploy: Deploy, state: State, **changes: Any) -> Deploy:
+        """Move a deploy to `state`, refusing moves the state machine does not allow."""
+        allowed = _ALLOWED.get(deploy.state, frozenset())
+        if state not in allowed:
+            raise RecordError(f"deploy {deploy.id}: cannot go from {deploy.state} to {state}")
+        deploy.state = state
+        for name, value in changes.items():
+            setattr(deploy, name, value)
+        if state == "running" and deploy.started_at is None:
+            deploy.started_at = utcnow()
+        if state in FINAL_STATES:
+            deploy.finished_at = utcnow()
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(_deploy_key(deploy.id), deploy.to_json())
+        _publish(pipe, deploy)
+        pipe.execute()
+        return deploy
+
+    def add_reporting_problem(self, deploy_id: str, problem: str) -> None:
+        """Record that a reporter could not deliver; shown with the deploy, never fatal."""
+        self.redis.rpush(_problems_key(deploy_id), problem)
+        self.redis.ltrim(_problems_key(deploy_id), -200, -1)
+
+    def reporting_problems(self, deploy_id: str) -> list[str]:
+        return [_text(line) for line in self.redis.lrange(_problems_key(deploy_id), 0, -1)]
+
+    def append_log(self, deploy_id: str, *lines: str) -> None:
+        if not lines:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.rpush(_log_key(deploy_id), *lines)
+        pipe.ltrim(_log_key(deploy_id), -LOG_LIMIT, -1)
+        pipe.execute()
+
+    def log(self, deploy_id: str, start: int = 0) -> list[str]:
+        raw = self.redis.lrange(_log_key(deploy_id), start, -1)
+        return [_text(line) for line in raw]
+
+    def history(self, target: str | None = None, limit: int = 50) -> list[Deploy]:
+        ids = self.redis.zrevrange(_history_key(target), 0, max(limit, 1) - 1)
+        records = self.redis.mget([_deploy_key(_text(i)) for i in ids]) if ids else []
+        return [Deploy.from_json(raw) for raw in records if raw is not None]

@@ -1,0 +1,131 @@
+"""Turn accepted pushes into deploy records and RQ jobs, exactly once per delivery.
+
+Everything one delivery causes (its records, its jobs, the delivery marker, the "newest queued"
+pointer of each environment) is written in one Redis transaction: either all of it lands or,
+when Redis fails midway, none of it does and the caller answers 503.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from redis import Redis
+from redis.client import Pipeline
+from redis.exceptions import RedisError, WatchError
+from rq import Queue
+
+from config import Settings
+from jobs.record import PREFIX, Deploy, DeployStore, new_deploy_id
+
+DELIVERY_TTL_SECONDS = 7 * 24 * 3600
+# Generous: each command inside a deploy has its own timeout; RQ must never cut a revert short.
+JOB_TIMEOUT_SECONDS = 6 * 3600
+JOB_FUNCTION = "jobs.entry.run_deploy"
+
+
+class QueueUnavailable(Exception):
+    """Redis could not be reached or failed; nothing was written. Retry later."""
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    project: str
+    environment: str
+    ref_kind: Literal["branch", "tag", "sha"]
+    ref_name: str
+    sha: str
+    trigger: str
+    delivery_id: str = ""
+    sender: str = ""
+    before_sha: str = ""
+
+
+@dataclass(frozen=True)
+class Submitted:
+    deploys: list[Deploy]
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    deploy_id: str
+
+
+def delivery_key(delivery_id: str) -> str:
+    return f"{PREFIX}:delivery:{delivery_id}"
+
+
+def latest_queued_key(target: str) -> str:
+    return f"{PREFIX}:env:{target}:latest"
+
+
+def submit(
+    connection: Redis,
+    settings: Settings,
+    requests: list[DeployRequest],
+    delivery: str | None = None,
+) -> Submitted | Duplicate:
+    """Queue one deploy per request; a delivery seen before queues nothing and says so."""
+    if not requests:
+        raise ValueError("submit needs at least one deploy request")
+    deploys = [_new_record(request) for request in requests]
+    try:
+        with connection.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    if delivery:
+                        pipe.watch(delivery_key(delivery))  # type: ignore[no-untyped-call]
+                        earlier = pipe.get(delivery_key(delivery))
+                        if earlier is not None:
+                            pipe.reset()
+                            text = earlier.decode() if isinstance(earlier, bytes) else str(earlier)
+                            return Duplicate(text)
+                    pipe.multi()
+                    _write(connection, pipe, settings, deploys, delivery)
+                    pipe.execute()
+                    return Submitted(deploys)
+                except WatchError:
+                    continue  # the same delivery raced us; the next pass sees its marker
+    except RedisError as error:
+        raise QueueUnavailable(f"Redis is unavailable: {type(error).__name__}") from None
+
+
+def _new_record(request: DeployRequest) -> Deploy:
+    return Deploy(
+        id=new_deploy_id(),
+        project=request.project,
+        environment=request.environment,
+        ref_kind=request.ref_kind,
+        ref_name=request.ref_name,
+        sha=request.sha,
+        trigger=request.trigger,
+        delivery_id=request.delivery_id,
+        sender=request.sender,
+        before_sha=request.before_sha,
+    )
+
+
+def _write(
+    connection: Redis,
+    pipe: Pipeline,
+    settings: Settings,
+    deploys: list[Deploy],
+    delivery: str | None,
+) -> None:
+    store = DeployStore(connection)
+    for deploy in deploys:
+        environment = settings.environment(deploy.project, deploy.environment)
+        store.create(deploy, pipeline=pipe)
+        pipe.set(latest_queued_key(deploy.target), deploy.id)
+        Queue(environment.queue, connection=connection).enqueue_call(
+            JOB_FUNCTION,
+            args=(deploy.id,),
+            job_id=deploy.id,
+            timeout=JOB_TIMEOUT_SECONDS,
+            result_ttl=7 * 24 * 3600,
+            failure_ttl=30 * 24 * 3600,
+            description=f"deploy {deploy.target} {deploy.short_sha}",
+            pipeline=pipe,
+        )
+    if delivery:
+        pipe.set(delivery_key(delivery), deploys[0].id, ex=DELIVERY_TTL_SECONDS)

@@ -1,0 +1,33 @@
+"""Start an RQ worker on the deploy queues with the worker's own settings bound."""
+
+from __future__ import annotations
+
+from redis import Redis
+from rq import Queue, SimpleWorker
+
+from config import Settings
+from jobs import runtime
+
+
+def run_worker(
+    settings: Settings,
+    connection: Redis,
+    queues: list[str] | None = None,
+    *,
+    burst: bool = False,
+    name: str | None = None,
+) -> bool:
+    """Work the given queues (default: every queue the configuration names).
+
+    SimpleWorker runs each deploy in this process, so killing the worker kills its deploy,
+    and the next start finds the interrupted deploy instead of an orphaned work horse
+    carrying on unseen.
+    """
+    runtime.bind(settings)
+    chosen = queues or settings.queues()
+    worker = SimpleWorker(
+        [Queue(queue, connection=connection) for queue in chosen],
+        connection=connection,
+        name=name,
+    )
+    return bool(worker.work(burst=burst, with_scheduler=False, logging_level="WARNING"))
