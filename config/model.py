@@ -121,10 +121,18 @@ class Environment(Strict):
     # The deploy host whose worker runs this environment (its queue is deploys.<host>).
     host: Name = "local"
     remote: str = "origin"
+    # Where people reach this environment (GitHub's environment_url, Slack links).
+    url: HttpUrl | None = None
+    # Marks the environment as production in GitHub Deployments; default: tag-triggered.
+    production: bool | None = None
 
     @property
     def queue(self) -> str:
         return f"deploys.{self.host}"
+
+    @property
+    def is_production(self) -> bool:
+        return self.production if self.production is not None else self.trigger.kind == "tag"
 
 
 class Project(Strict):
