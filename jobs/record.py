@@ -131,6 +131,10 @@ def events_key(deploy_id: str) -> str:
 REPORTS_PENDING_KEY = f"{PREFIX}:reports:pending"
 
 
+def _commands_key(deploy_id: str) -> str:
+    return f"{PREFIX}:deploy:{deploy_id}:commands"
+
+
 def _problems_key(deploy_id: str) -> str:
     return f"{PREFIX}:deploy:{deploy_id}:reporting-problems"
 
@@ -194,6 +198,14 @@ class DeployStore:
         _publish(pipe, deploy)
         pipe.execute()
         return deploy
+
+    def append_command(self, deploy_id: str, command: dict[str, Any]) -> None:
+        """Keep what ran (argv, exit status, duration) beside the log, for the history."""
+        self.redis.rpush(_commands_key(deploy_id), json.dumps(command))
+
+    def commands(self, deploy_id: str) -> list[dict[str, Any]]:
+        raw = self.redis.lrange(_commands_key(deploy_id), 0, -1)
+        return [json.loads(_text(item)) for item in raw]
 
     def add_reporting_problem(self, deploy_id: str, problem: str) -> None:
         """Record that a reporter could not deliver; shown with the deploy, never fatal."""

@@ -7,6 +7,7 @@ from rq import Queue, SimpleWorker
 
 from config import Settings
 from jobs import runtime
+from jobs.recovery import recover_interrupted
 
 
 def run_worker(
@@ -25,6 +26,7 @@ def run_worker(
     """
     runtime.bind(settings)
     chosen = queues or settings.queues()
+    recover_interrupted(settings, connection, chosen)
     worker = SimpleWorker(
         [Queue(queue, connection=connection) for queue in chosen],
         connection=connection,

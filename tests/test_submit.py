@@ -23,11 +23,11 @@ def _request(environment: str = "dev", sha: str = "a" * 40) -> DeployRequest:
     )
 
 
-def _settings(example_config_path):  # type: ignore[no-untyped-def]
+def _settings(example_config_path):
     return load_settings(example_config_path, {"CRM_WEBHOOK_SECRET": "s3cret"})
 
 
-def test_submit_creates_record_and_job(redis_conn: redis.Redis, example_config_path) -> None:  # type: ignore[no-untyped-def]
+def test_submit_creates_record_and_job(redis_conn: redis.Redis, example_config_path) -> None:
     """A submitted push becomes a queued record and an RQ job with the same id."""
     result = submit(redis_conn, _settings(example_config_path), [_request()], "github:1:guid-1")
     assert isinstance(result, Submitted)
@@ -39,7 +39,7 @@ def test_submit_creates_record_and_job(redis_conn: redis.Redis, example_config_p
     assert [d.id for d in DeployStore(redis_conn).history("crm/dev")] == [deploy.id]
 
 
-def test_redelivery_queues_nothing(redis_conn: redis.Redis, example_config_path) -> None:  # type: ignore[no-untyped-def]
+def test_redelivery_queues_nothing(redis_conn: redis.Redis, example_config_path) -> None:
     """The same delivery id answers with the first deploy id and adds no job."""
     settings = _settings(example_config_path)
     first = submit(redis_conn, settings, [_request()], "github:1:guid-1")
@@ -49,7 +49,7 @@ def test_redelivery_queues_nothing(redis_conn: redis.Redis, example_config_path)
     assert len(Queue("deploys.local", connection=redis_conn)) == 1
 
 
-def test_redis_down_raises_queue_unavailable(example_config_path) -> None:  # type: ignore[no-untyped-def]
+def test_redis_down_raises_queue_unavailable(example_config_path) -> None:
     """When Redis cannot be reached, submit says so instead of leaking a Redis error."""
     dead = redis.Redis.from_url("unix:///nonexistent/redis.sock")
     try:

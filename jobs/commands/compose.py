@@ -1,0 +1,90 @@
+"""argv for Docker Compose, with the plugin (`docker compose`) or the standalone binary.
+
+Deliberately absent: `down`, `rm -v`, `volume`, `prune` of any kind. Named volumes hold the
+users' data and no deploy path may touch them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from config.model import Environment
+
+SERVICE_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$"
+
+
+def detect_compose(preference: str) -> list[str]:
+    """The compose argv prefix: configured, else the plugin if it answers, else docker-compose."""
+    if preference == "docker compose":
+        return ["docker", "compose"]
+    standalone = _standalone_binary()
+    if preference == "docker-compose":
+        return [standalone or "docker-compose"]
+    if shutil.which("docker") and _answers(["docker", "compose", "version"]):
+        return ["docker", "compose"]
+    if standalone:
+        return [standalone]
+    return ["docker", "compose"]  # fails later with a clear "command not found"
+
+
+def _standalone_binary() -> str | None:
+    beside_python = Path(sys.executable).parent / "docker-compose"
+    return shutil.which("docker-compose") or (
+        str(beside_python) if beside_python.exists() else None
+    )
+
+
+def _answers(argv: list[str]) -> bool:
+    try:
+        return subprocess.run(argv, capture_output=True, timeout=20, check=False).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@dataclass(frozen=True)
+class Compose:
+    """Compose commands for one environment's checkout and project name."""
+
+    prefix: tuple[str, ...]
+    project: str
+    directory: Path
+    files: tuple[str, ...]
+
+    @classmethod
+    def for_environment(cls, environment: Environment, prefix: list[str]) -> Compose:
+        return cls(
+            tuple(prefix),
+            environment.compose.project,
+            environment.path,
+            tuple(environment.compose.files),
+        )
+
+    def _base(self) -> list[str]:
+        argv = [*self.prefix, "--project-name", self.project]
+        argv += ["--project-directory", str(self.directory)]
+        for file in self.files:
+            argv += ["--file", str(self.directory / file)]
+        return argv
+
+    def build(self) -> list[str]:
+        return [*self._base(), "build"]
+
+    def up(self, services: list[str] | None = None, *, remove_orphans: bool = False) -> list[str]:
+        # --no-build: images are built (or retagged for a revert) before this, never here.
+        argv = [*self._base(), "up", "--detach", "--no-build"]
+        if remove_orphans:
+            argv.append("--remove-orphans")
+        return argv + list(services or [])
+
+    def stop(self, services: list[str]) -> list[str]:
+        return [*self._base(), "stop", *services]
+
+    def exec(self, service: str, command: list[str]) -> list[str]:
+        return [*self._base(), "exec", "-T", service, *command]
+
+    def config_json(self) -> list[str]:
+        return [*self._base(), "config", "--format", "json"]

@@ -1,0 +1,37 @@
+"""The log of one deploy: timestamped lines into its record, secrets masked, also to stderr."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from jobs.record import DeployStore
+
+MASK = "<secret>"
+logger = logging.getLogger("deployhook.deploy")
+
+
+class DeployLog:
+    def __init__(self, store: DeployStore, deploy_id: str, secrets: Iterable[str] = ()) -> None:
+        self.store = store
+        self.deploy_id = deploy_id
+        # Longest first so that a secret containing another is masked whole.
+        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def mask(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+    def lines(self, *lines: str) -> None:
+        stamp = time.strftime("%H:%M:%S", time.gmtime())
+        masked = [f"{stamp} {self.mask(line)}" for line in lines]
+        self.store.append_log(self.deploy_id, *masked)
+
+    def info(self, message: str, **fields: Any) -> None:
+        self.lines(message)
+        event = {"deploy_id": self.deploy_id, "message": self.mask(message), **fields}
+        logger.info(json.dumps(event, default=str))

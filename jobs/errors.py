@@ -1,0 +1,28 @@
+"""The deploy layer's exceptions: each message says what happened and what to do next."""
+
+from __future__ import annotations
+
+
+class DeployError(Exception):
+    """Base of everything the deploy pipeline raises on purpose."""
+
+
+class StageFailed(DeployError):
+    """A stage could not reach its post-condition."""
+
+    def __init__(self, stage: str, message: str) -> None:
+        self.stage = stage
+        super().__init__(message)
+
+
+class CommandFailed(DeployError):
+    """A command exited non-zero or ran out of time; `output_tail` holds its last lines."""
+
+    def __init__(self, argv: list[str], message: str, output_tail: str = "") -> None:
+        self.argv = argv
+        self.output_tail = output_tail
+        super().__init__(message)
+
+
+class LockTimeout(DeployError):
+    """Another deploy or an operator held the environment for longer than we may wait."""

@@ -1,0 +1,190 @@
+"""The deploy, top to bottom, as the runbook it replaces.
+
+lock -> snapshot -> backup -> checkout -> build -> swap -> migrate -> health -> commit point
+on failure after the backup: revert (jobs/revert.py), then report reverted or revert_failed
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from typing import TypeVar
+
+from redis import Redis
+
+from config import Settings
+from jobs.commands.compose import Compose, detect_compose
+from jobs.context import DeployContext
+from jobs.deploylog import DeployLog
+from jobs.errors import LockTimeout, StageFailed
+from jobs.lock import EnvironmentLock, LockOwner
+from jobs.record import Deploy, DeployStore, StageRecord, utcnow
+from jobs.revert import revert
+from jobs.runner import Runner
+from jobs.stages.backup import take_backup
+from jobs.stages.build import build
+from jobs.stages.checkout import checkout
+from jobs.stages.commit import commit_point
+from jobs.stages.health import wait_healthy
+from jobs.stages.migrate import migrate
+from jobs.stages.snapshot import take_snapshot
+from jobs.stages.swap import swap
+from jobs.submit import latest_queued_key
+
+logger = logging.getLogger("deployhook.pipeline")
+T = TypeVar("T")
+LOCK_WAIT_SECONDS = 3600.0
+
+
+def deploy(deploy_id: str, settings: Settings, connection: Redis) -> str:
+    store = DeployStore(connection)
+    record = store.get(deploy_id)
+    if record.state != "queued":
+        return record.state  # already handled (a re-run of the same job does nothing)
+    lock = EnvironmentLock(connection, record.target, LockOwner.for_deploy(record.id, "deploy"))
+    log = DeployLog(store, record.id, secret_values(settings))
+    try:
+        lock.acquire(
+            LOCK_WAIT_SECONDS, on_wait=lambda holder: log.info(f"waiting: {holder.describe()}")
+        )
+    except LockTimeout as error:
+        store.transition(record, "cancelled", error=str(error))
+        return record.state
+    try:
+        if _superseded(connection, record):
+            log.info("a newer push for this environment is queued: skipping this one")
+            store.transition(record, "superseded")
+            return record.state
+        ctx = new_context(record, settings, store, log)
+        try:
+            run_stages(ctx)
+        finally:
+            ctx.close()
+        return ctx.deploy.state
+    finally:
+        lock.release()
+
+
+def run_stages(ctx: DeployContext) -> None:
+    store, record = ctx.store, ctx.deploy
+    store.transition(record, "running", worker=f"{socket.gethostname()}:{os.getpid()}")
+    try:
+        stage(ctx, "snapshot", take_snapshot)
+        stage(ctx, "backup", take_backup)
+    except StageFailed as failure:
+        finish_failed(ctx, failure, "failed", "nothing was changed")
+        return
+    try:
+        stage(ctx, "checkout", checkout)
+        stage(ctx, "build", build)
+        stage(ctx, "swap", swap)
+        stage(ctx, "migrate", migrate)
+        stage(ctx, "health", wait_healthy)
+        stage(ctx, "commit", commit_point)
+    except StageFailed as failure:
+        revert_after(ctx, failure)
+        return
+    store.transition(record, "succeeded")
+
+
+def revert_after(ctx: DeployContext, failure: StageFailed) -> None:
+    ctx.log.info(f"{failure.stage} failed: {failure}; reverting to {str(ctx.previous_sha)[:12]}")
+    problems = stage(ctx, "revert", revert)
+    if problems:
+        detail = "; ".join(problems)
+        where = (
+            f"the database was restored from {ctx.deploy.restored_backup}"
+            if ctx.deploy.restored_backup
+            else f"backup to restore by hand: {ctx.backup or 'none taken'}"
+        )
+        ctx.deploy.extra["revert_error"] = detail
+        finish_failed(
+            ctx, failure, "revert_failed", f"REVERT FAILED, needs a human: {detail}. {where}"
+        )
+        return
+    restored = (
+        f"; database restored from {ctx.deploy.restored_backup} (writes since the backup were "
+        "discarded)"
+        if ctx.deploy.restored_backup
+        else ""
+    )
+    finish_failed(ctx, failure, "reverted", f"reverted to {str(ctx.previous_sha)[:12]}{restored}")
+
+
+def finish_failed(ctx: DeployContext, failure: StageFailed, state: str, outcome: str) -> None:
+    message = f"{failure.stage} failed: {failure} -> {outcome}"
+    ctx.log.info(message)
+    ctx.store.transition(ctx.deploy, state, error=message, failed_stage=failure.stage)  # type: ignore[arg-type]
+
+
+def stage(ctx: DeployContext, name: str, action: Callable[[DeployContext], T]) -> T:
+    """Run one stage, recording start, end and outcome; any error becomes StageFailed."""
+    entry = StageRecord(name=name, started_at=utcnow())
+    ctx.deploy.stages.append(entry)
+    ctx.save()
+    ctx.log.info(f"== {name}")
+    try:
+        result = action(ctx)
+    except StageFailed as failure:
+        _finish(ctx, entry, "failed", str(failure))
+        raise
+    except Exception as error:
+        logger.exception("stage %s of %s raised", name, ctx.deploy.id)
+        _finish(ctx, entry, "failed", f"{type(error).__name__}: {error}")
+        raise StageFailed(name, f"{type(error).__name__}: {ctx.log.mask(str(error))}") from error
+    _finish(ctx, entry, "ok", "")
+    return result
+
+
+def _finish(ctx: DeployContext, entry: StageRecord, outcome: str, detail: str) -> None:
+    entry.finished_at = utcnow()
+    entry.outcome = outcome  # type: ignore[assignment]
+    entry.detail = ctx.log.mask(detail)[:2000]
+    ctx.save()
+
+
+def new_context(
+    record: Deploy, settings: Settings, store: DeployStore, log: DeployLog
+) -> DeployContext:
+    environment = settings.environment(record.project, record.environment)
+    compose = Compose.for_environment(environment, detect_compose(environment.compose.command))
+    return DeployContext(
+        deploy=record,
+        settings=settings,
+        environment=environment,
+        store=store,
+        log=log,
+        runner=Runner(log),
+        compose=compose,
+    )
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every configured secret, so the deploy log can mask them wherever they show up."""
+    found: list[str] = []
+
+    def walk(node: object) -> None:
+        from config.secrets import Secret
+
+        if isinstance(node, Secret):
+            found.append(node.reveal())
+        elif hasattr(node, "__pydantic_fields__"):
+            for field in type(node).__pydantic_fields__:
+                walk(getattr(node, field))
+        elif isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list | tuple):
+            for value in node:
+                walk(value)
+
+    walk(settings)
+    return found
+
+
+def _superseded(connection: Redis, record: Deploy) -> bool:
+    newest = connection.get(latest_queued_key(record.target))
+    newest_id = newest.decode() if isinstance(newest, bytes) else newest
+    return newest_id is not None and newest_id != record.id and record.trigger != "rollback"

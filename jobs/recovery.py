@@ -1,0 +1,67 @@
+"""Find deploys that a dead worker left `running` and finish them truthfully.
+
+Run when a worker starts. A deploy that had changed nothing yet ends `failed`; one that had
+started changing the environment is reverted from what its record says ran before.
+"""
+
+from __future__ import annotations
+
+from redis import Redis
+
+from config import Settings
+from jobs.deploylog import DeployLog
+from jobs.errors import LockTimeout, StageFailed
+from jobs.lock import EnvironmentLock, LockOwner
+from jobs.pipeline import finish_failed, new_context, revert_after, secret_values
+from jobs.record import Deploy, DeployStore
+
+CHANGING_STAGES = ("checkout", "build", "swap", "migrate", "health", "commit", "revert")
+# Long enough for a lock held by a dead worker on another host to expire (its TTL is 30 s).
+RECOVERY_LOCK_WAIT = 90.0
+
+
+def recover_interrupted(settings: Settings, connection: Redis, queues: list[str]) -> list[str]:
+    """Recover every interrupted deploy of the environments these queues serve; return ids."""
+    store = DeployStore(connection)
+    recovered = []
+    for project_name, project in settings.projects.items():
+        for env_name, environment in project.environments.items():
+            if environment.queue not in queues:
+                continue
+            for record in store.history(f"{project_name}/{env_name}", limit=20):
+                if record.state == "running":
+                    recover(record, settings, connection)
+                    recovered.append(record.id)
+    return recovered
+
+
+def recover(record: Deploy, settings: Settings, connection: Redis) -> None:
+    store = DeployStore(connection)
+    owner = LockOwner.for_deploy(record.id, "recovering an interrupted deploy")
+    lock = EnvironmentLock(connection, record.target, owner)
+    try:
+        lock.acquire(RECOVERY_LOCK_WAIT)
+    except LockTimeout:
+        return  # its worker is alive after all, or another worker is recovering it
+    try:
+        record = store.get(record.id)
+        if record.state != "running":
+            return
+        log = DeployLog(store, record.id, secret_values(settings))
+        ctx = new_context(record, settings, store, log)
+        ctx.previous_sha = record.previous_sha
+        ctx.previous_images = dict(record.extra.get("previous_images", {}))
+        ctx.built_images = dict(record.extra.get("image_names", {}))
+        ctx.backup = record.extra.get("backup")
+        last = record.stages[-1].name if record.stages else "start"
+        failure = StageFailed(last, f"the worker stopped during {last} (found at worker start)")
+        log.info(f"recovering: {failure}")
+        try:
+            if any(ctx.started(name) for name in CHANGING_STAGES):
+                revert_after(ctx, failure)
+            else:
+                finish_failed(ctx, failure, "failed", "nothing was changed")
+        finally:
+            ctx.close()
+    finally:
+        lock.release()

@@ -1,0 +1,98 @@
+"""Put the previous version back after a failed deploy, step by step, never stopping early.
+
+Order: stop the writers and restore the database (only when a migration ran), return the
+checkout to the previous commit, point image names back at the previous images, start them
+without a build, then prove health and that the previous images really run. A step that fails
+is logged and the rest still run; any failure makes the outcome `revert_failed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from jobs.context import DeployContext
+from jobs.stages.backup import restore_backup
+from jobs.stages.checkout import check_out
+from jobs.stages.health import wait_healthy
+from jobs.stages.images import point_name_at, running_images
+from jobs.stages.swap import swap
+
+
+def revert(ctx: DeployContext) -> list[str]:
+    """Undo what the deploy changed; returns the problems (empty when fully reverted)."""
+    problems: list[str] = []
+
+    def attempt(step: str, action: Callable[[], None]) -> None:
+        ctx.log.info(f"revert: {step}")
+        try:
+            action()
+        except Exception as error:  # noqa: BLE001 - compensation keeps going and reports all
+            problems.append(f"{step}: {error}")
+            ctx.log.info(f"revert: {step} FAILED: {error}")
+
+    database = ctx.environment.database
+    restore = ctx.started("migrate") and database is not None
+    if restore and not ctx.backup:
+        problems.append("restore database: this deploy has no backup to restore")
+        restore = False
+    if restore and ctx.backup:
+        backup = Path(ctx.backup)
+        attempt("stop writers", lambda: _stop_writers(ctx))
+        attempt("restore database", lambda: _restore(ctx, backup))
+    if ctx.started("swap"):
+        attempt("stop services the failed version added", lambda: _stop_new_services(ctx))
+    if ctx.started("checkout") and ctx.previous_sha:
+        previous = ctx.previous_sha
+        attempt("check out previous commit", lambda: check_out(ctx, previous, "revert"))
+    if ctx.started("build"):
+        attempt("point image names at the previous images", lambda: _retag_previous(ctx))
+    if ctx.started("swap") or restore:
+        attempt("start the previous images", lambda: swap(ctx, "revert"))
+    attempt("health check of the previous version", lambda: wait_healthy(ctx, "revert"))
+    attempt("previous images are running", lambda: _check_previous_running(ctx))
+    return problems
+
+
+def _writers(ctx: DeployContext) -> list[str]:
+    database = ctx.environment.database
+    if database is None:
+        return []
+    if database.writers is not None:
+        return list(database.writers)
+    return sorted(service for service in ctx.previous_images if service != database.service)
+
+
+def _stop_writers(ctx: DeployContext) -> None:
+    writers = _writers(ctx)
+    if writers:
+        ctx.runner.run(ctx.compose.stop(writers), timeout=ctx.environment.timeouts.swap)
+
+
+def _restore(ctx: DeployContext, backup: Path) -> None:
+    restore_backup(ctx, backup)
+    ctx.deploy.restored_backup = str(backup)
+
+
+def _stop_new_services(ctx: DeployContext) -> None:
+    added = sorted(set(running_images(ctx)) - set(ctx.previous_images))
+    if added:
+        ctx.runner.run(ctx.compose.stop(added), timeout=ctx.environment.timeouts.swap)
+
+
+def _retag_previous(ctx: DeployContext) -> None:
+    for service, name in sorted(ctx.built_images.items()):
+        previous = ctx.previous_images.get(service)
+        if previous:
+            point_name_at(ctx, name, previous)
+
+
+def _check_previous_running(ctx: DeployContext) -> None:
+    now = running_images(ctx)
+    wrong = [
+        f"{service}: expected {image[7:19]}, got {now.get(service, 'nothing')[7:19] or 'nothing'}"
+        for service, image in sorted(ctx.previous_images.items())
+        if now.get(service) != image
+    ]
+    if wrong:
+        raise RuntimeError("not the previous images: " + "; ".join(wrong))

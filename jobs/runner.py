@@ -1,0 +1,134 @@
+"""The one place commands run: argv lists only, never a shell, always a timeout.
+
+Output streams into the deploy log line by line (so the status page can follow it) and the last
+lines are kept for the error message when the command fails.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from jobs.deploylog import DeployLog
+from jobs.errors import CommandFailed
+
+TAIL_LINES = 40
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    argv: list[str]
+    exit_code: int
+    duration: float
+    output: str  # the last TAIL_LINES lines (stdout+stderr, or stderr alone with stdout_path)
+
+
+class Runner:
+    def __init__(self, log: DeployLog, environ: Mapping[str, str] | None = None) -> None:
+        self.log = log
+        self.environ = dict(os.environ if environ is None else environ)
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        cwd: Path | None = None,
+        check: bool = True,
+        stdin_path: Path | None = None,
+        stdout_path: Path | None = None,
+        extra_env: Mapping[str, str] | None = None,
+        quiet: bool = False,
+    ) -> CommandResult:
+        """Run argv; raise CommandFailed on a non-zero exit (when check) or a timeout."""
+        command = [str(part) for part in argv]
+        self.log.lines("$ " + " ".join(command))
+        env = {**self.environ, **(extra_env or {})}
+        started = time.monotonic()
+        with ExitStack() as stack:
+            stdin = _open(stack, stdin_path, "rb")
+            stdout = _open(stack, stdout_path, "wb")
+            process = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=env,
+                stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                stdout=stdout if stdout is not None else subprocess.PIPE,
+                stderr=subprocess.PIPE if stdout is not None else subprocess.STDOUT,
+                start_new_session=True,  # so a timeout can kill the whole process group
+            )
+            stream = process.stderr if stdout is not None else process.stdout
+            tail: deque[str] = deque(maxlen=TAIL_LINES)
+            reader = threading.Thread(target=self._follow, args=(stream, tail, quiet), daemon=True)
+            reader.start()
+            timed_out = False
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                _kill_group(process)
+            reader.join(timeout=5)
+        duration = time.monotonic() - started
+        output = self.log.mask("\n".join(tail))
+        exit_code = process.returncode
+        self.log.lines(f"exit {exit_code} after {duration:.1f}s")
+        self.log.store.append_command(
+            self.log.deploy_id,
+            {
+                "argv": [self.log.mask(part) for part in command],
+                "exit": exit_code,
+                "duration": round(duration, 3),
+                "timed_out": timed_out,
+            },
+        )
+        if timed_out:
+            raise CommandFailed(
+                command, f"`{command[0]}` ran out of time after {timeout:.0f}s", output
+            )
+        if check and exit_code != 0:
+            raise CommandFailed(
+                command,
+                f"`{' '.join(self.log.mask(p) for p in command[:6])}` exited {exit_code}",
+                output,
+            )
+        return CommandResult(command, exit_code, duration, output)
+
+    def _follow(self, stream: IO[bytes] | None, tail: deque[str], quiet: bool) -> None:
+        if stream is None:
+            return
+        batch: list[str] = []
+        last_flush = time.monotonic()
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            tail.append(line)
+            if not quiet:
+                batch.append("  " + line)
+            if batch and (len(batch) >= 50 or time.monotonic() - last_flush > 0.5):
+                self.log.lines(*batch)
+                batch, last_flush = [], time.monotonic()
+        if batch:
+            self.log.lines(*batch)
+        stream.close()
+
+
+def _open(stack: ExitStack, path: Path | None, mode: str) -> IO[bytes] | None:
+    return stack.enter_context(open(path, mode)) if path is not None else None
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

@@ -1,0 +1,1 @@
+"""One module per deploy stage; each checks its own post-condition."""

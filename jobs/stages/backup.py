@@ -1,0 +1,128 @@
+"""Back up the database before anything changes; restore it when a deploy must be undone.
+
+A backup is written under a temporary name, checked (non-empty, and `pg_restore --list` reads
+its whole table of contents), then renamed: a file with the final name is always a good backup.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+from config.model import Database
+from jobs.commands import postgres
+from jobs.context import DeployContext
+from jobs.errors import CommandFailed, StageFailed
+
+SUFFIX = ".dump"
+MB = 1024 * 1024
+
+
+def backup_dir(ctx: DeployContext) -> Path:
+    return ctx.settings.backup_dir(ctx.deploy.project, ctx.deploy.environment)
+
+
+def take_backup(ctx: DeployContext) -> Path | None:
+    database = ctx.environment.database
+    if database is None:
+        ctx.log.info("no database configured: nothing to back up")
+        return None
+    directory = backup_dir(ctx)
+    directory.mkdir(parents=True, exist_ok=True)
+    _check_free_space(ctx, directory)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    final = directory / f"{ctx.deploy.environment}-{stamp}-{ctx.deploy.id}{SUFFIX}"
+    partial = final.with_name(final.name + ".partial")
+    env = postgres.connection_env(database)
+    try:
+        ctx.runner.run(
+            postgres.dump(database, ctx.compose),
+            timeout=ctx.environment.backups.timeout,
+            stdout_path=partial,
+            extra_env=env,
+        )
+        verify_backup(ctx, database, partial)
+        _fsync(partial)
+        os.replace(partial, final)
+    except CommandFailed as error:
+        partial.unlink(missing_ok=True)
+        raise StageFailed("backup", f"{error}: {error.output_tail[-500:]}") from None
+    except (StageFailed, OSError):
+        partial.unlink(missing_ok=True)
+        raise
+    ctx.backup = str(final)
+    ctx.deploy.extra["backup"] = str(final)
+    ctx.log.info(f"backup written: {final} ({final.stat().st_size} bytes)")
+    return final
+
+
+def verify_backup(ctx: DeployContext, database: Database, path: Path) -> None:
+    """Post-condition of a backup: non-empty and fully readable by pg_restore."""
+    size = path.stat().st_size if path.exists() else 0
+    if size == 0:
+        raise StageFailed("backup", f"expected a non-empty backup at {path}, got 0 bytes")
+    result = ctx.runner.run(
+        postgres.list_contents(database, ctx.compose),
+        timeout=ctx.environment.backups.timeout,
+        stdin_path=path,
+        extra_env=postgres.connection_env(database),
+        quiet=True,
+        check=False,
+    )
+    if result.exit_code != 0:
+        raise StageFailed(
+            "backup", f"expected pg_restore to read {path.name}, got exit {result.exit_code}"
+        )
+
+
+def restore_backup(ctx: DeployContext, path: Path) -> None:
+    """Replace the database with the backup; the caller stops the writers first."""
+    database = ctx.environment.database
+    if database is None:
+        return
+    env = postgres.connection_env(database)
+    timeout = ctx.environment.timeouts.restore
+    ctx.runner.run(postgres.terminate_sessions(database, ctx.compose), timeout=60, extra_env=env)
+    ctx.runner.run(
+        postgres.restore(database, ctx.compose), timeout=timeout, stdin_path=path, extra_env=env
+    )
+
+
+def apply_retention(ctx: DeployContext, keep: set[str]) -> list[Path]:
+    """Delete backups past keep_days or beyond keep_count (newest kept); never those in `keep`."""
+    settings = ctx.environment.backups
+    directory = backup_dir(ctx)
+    backups = sorted(directory.glob(f"*{SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True)
+    cutoff = time.time() - settings.keep_days * 24 * 3600
+    removed = []
+    for index, backup in enumerate(backups):
+        too_many = index >= settings.keep_count
+        too_old = backup.stat().st_mtime < cutoff
+        if (too_many or too_old) and str(backup) not in keep:
+            backup.unlink(missing_ok=True)
+            removed.append(backup)
+    if removed:
+        ctx.log.info(f"retention removed {len(removed)} old backup(s)")
+    return removed
+
+
+def _check_free_space(ctx: DeployContext, directory: Path) -> None:
+    free = shutil.disk_usage(directory).free
+    newest = max(directory.glob(f"*{SUFFIX}"), key=lambda p: p.stat().st_mtime, default=None)
+    # The last backup's size, twice over, is the best guess of what this one needs.
+    needed = max(
+        ctx.environment.backups.min_free_mb * MB, 2 * newest.stat().st_size if newest else 0
+    )
+    if free < needed:
+        raise StageFailed(
+            "backup",
+            f"expected at least {needed // MB} MB free in {directory}, got {free // MB} MB: "
+            "free space or lower backups.keep_count",
+        )
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())

@@ -1,0 +1,108 @@
+"""Fetch, prove the SHA belongs to the triggering ref, and check it out detached.
+
+A signed payload could still name any SHA: the commit must be reachable from the pushed branch
+or be exactly what the tag points at. Untracked and ignored files (`.env`!) are never touched:
+there is no `git clean` here, and `git checkout` keeps files it does not track.
+"""
+
+from __future__ import annotations
+
+import re
+
+import git
+
+from jobs.context import DeployContext
+from jobs.errors import StageFailed
+
+SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+REF_NAME = re.compile(r"^(?!.*(\.\.|@\{|//|\.lock$))[^\x00-\x20\x7f~^:?*\[\\]{1,255}$")
+
+
+def validate(ctx: DeployContext) -> None:
+    deploy = ctx.deploy
+    if not SHA.match(deploy.sha):
+        raise StageFailed("checkout", f"expected a full commit SHA, got {deploy.sha!r}")
+    if deploy.ref_kind != "sha" and (
+        not REF_NAME.match(deploy.ref_name) or deploy.ref_name.startswith(("-", "/"))
+    ):
+        raise StageFailed("checkout", f"refusing the ref name {deploy.ref_name!r}")
+
+
+def fetch_and_verify(ctx: DeployContext) -> None:
+    validate(ctx)
+    deploy, remote_name = ctx.deploy, ctx.environment.remote
+    with git.Repo(ctx.environment.path) as repo:
+        remote = repo.remote(remote_name)
+        if deploy.ref_kind == "branch":
+            tracking = f"refs/remotes/{remote_name}/{deploy.ref_name}"
+            refspec = f"+refs/heads/{deploy.ref_name}:{tracking}"
+        elif deploy.ref_kind == "tag":
+            tracking = f"refs/tags/{deploy.ref_name}"
+            refspec = f"+{tracking}:{tracking}"
+        else:
+            tracking, refspec = "", f"+refs/heads/*:refs/remotes/{remote_name}/*"
+        ctx.log.info(f"fetching {refspec} from {remote_name}")
+        try:
+            remote.fetch(refspec, kill_after_timeout=ctx.environment.timeouts.fetch)
+        except git.GitCommandError as error:
+            raise StageFailed("checkout", f"git fetch failed: {_stderr(error)}") from None
+        if not _has_commit(repo, deploy.sha):
+            where = f"{deploy.ref_kind} {deploy.ref_name}" if tracking else remote_name
+            raise StageFailed(
+                "checkout",
+                f"commit {deploy.sha[:12]} is not in {where} after fetching it: refusing it",
+            )
+        if deploy.ref_kind == "branch" and not _is_ancestor(repo, deploy.sha, tracking):
+            raise StageFailed(
+                "checkout",
+                f"commit {deploy.sha[:12]} is not on branch {deploy.ref_name}: refusing it",
+            )
+        if deploy.ref_kind == "tag":
+            points_at = repo.git.rev_parse("--verify", "--end-of-options", f"{tracking}^{{commit}}")
+            if points_at != deploy.sha:
+                raise StageFailed(
+                    "checkout",
+                    f"expected tag {deploy.ref_name} to point at {deploy.sha[:12]}, "
+                    f"got {points_at[:12]}: refusing to deploy it",
+                )
+
+
+def checkout(ctx: DeployContext) -> None:
+    fetch_and_verify(ctx)
+    check_out(ctx, ctx.deploy.sha)
+
+
+def check_out(ctx: DeployContext, sha: str, stage: str = "checkout") -> None:
+    """Detached checkout of `sha`; post-condition HEAD == sha."""
+    if not SHA.match(sha):
+        raise StageFailed(stage, f"expected a full commit SHA, got {sha!r}")
+    with git.Repo(ctx.environment.path) as repo:
+        try:
+            repo.git.checkout("--detach", "--quiet", sha)
+        except git.GitCommandError as error:
+            raise StageFailed(stage, f"git checkout {sha[:12]} failed: {_stderr(error)}") from None
+        head = repo.head.commit.hexsha
+    if head != sha:
+        raise StageFailed(stage, f"expected HEAD at {sha[:12]}, got {head[:12]}")
+    ctx.log.info(f"checked out {sha[:12]}")
+
+
+def _has_commit(repo: git.Repo, sha: str) -> bool:
+    try:
+        repo.git.cat_file("-e", f"{sha}^{{commit}}")
+    except git.GitCommandError:
+        return False
+    return True
+
+
+def _is_ancestor(repo: git.Repo, sha: str, ref: str) -> bool:
+    try:
+        repo.git.merge_base("--is-ancestor", sha, ref)
+    except git.GitCommandError:
+        return False
+    return True
+
+
+def _stderr(error: git.GitCommandError) -> str:
+    text = str(error.stderr or error).strip().replace("\n", " ")
+    return text[-400:]

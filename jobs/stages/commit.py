@@ -1,0 +1,63 @@
+"""The commit point: only after the health check passes is a deploy "last good"."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from redis import Redis
+
+from jobs.context import DeployContext
+from jobs.record import PREFIX, utcnow
+from jobs.stages.backup import apply_retention
+
+
+def last_good_key(target: str) -> str:
+    return f"{PREFIX}:last-good:{target}"
+
+
+def last_good_path(state_dir: Path, project: str, environment: str) -> Path:
+    return state_dir / "last-good" / project / f"{environment}.json"
+
+
+def read_last_good(connection: Redis, target: str) -> dict[str, Any] | None:
+    raw = connection.get(last_good_key(target))
+    return json.loads(raw) if raw else None
+
+
+def commit_point(ctx: DeployContext) -> None:
+    deploy = ctx.deploy
+    record = {
+        "deploy_id": deploy.id,
+        "sha": deploy.sha,
+        "ref": f"{deploy.ref_kind} {deploy.ref_name}",
+        "images": deploy.extra.get("images", {}),
+        "image_names": ctx.built_images,
+        "backup": ctx.backup,
+        "at": utcnow(),
+    }
+    text = json.dumps(record, indent=2, sort_keys=True)
+    _write_atomically(
+        last_good_path(ctx.settings.state_dir, deploy.project, deploy.environment), text
+    )
+    ctx.store.redis.set(last_good_key(deploy.target), text)
+    ctx.log.info(f"last good is now {deploy.sha[:12]} ({deploy.id})")
+    if ctx.environment.database is not None:
+        apply_retention(ctx, keep={b for b in [ctx.backup] if b})
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

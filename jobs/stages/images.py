@@ -1,0 +1,73 @@
+"""Read what Compose runs and which images it builds; move image names between IDs.
+
+Reading state goes through the Docker SDK; nothing here starts, stops or removes anything.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+
+from jobs.context import DeployContext
+from jobs.errors import StageFailed
+
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+
+
+def running_containers(ctx: DeployContext) -> list[Any]:
+    label = f"{PROJECT_LABEL}={ctx.environment.compose.project}"
+    return list(ctx.docker.containers.list(all=True, filters={"label": label}))
+
+
+def running_images(ctx: DeployContext) -> dict[str, str]:
+    """service -> image ID of its running container(s)."""
+    images: dict[str, str] = {}
+    for container in running_containers(ctx):
+        if container.status == "running":
+            images[container.labels.get(SERVICE_LABEL, "?")] = container.attrs["Image"]
+    return images
+
+
+def built_image_names(ctx: DeployContext) -> dict[str, str]:
+    """service -> image name, for the services that Compose builds from the checkout."""
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "config.json"
+        ctx.runner.run(ctx.compose.config_json(), timeout=120, stdout_path=out, quiet=True)
+        config = json.loads(out.read_text() or "{}")
+    names = {}
+    for service, spec in (config.get("services") or {}).items():
+        if isinstance(spec, dict) and spec.get("build"):
+            names[service] = spec.get("image") or f"{ctx.environment.compose.project}-{service}"
+    return names
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """`repo[:tag]` -> (repo, tag), minding registry ports such as host:5000/repo."""
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        repository, tag = name.rsplit(":", 1)
+        return repository, tag
+    return name, "latest"
+
+
+def image_id(ctx: DeployContext, name: str) -> str | None:
+    try:
+        return str(ctx.docker.images.get(name).id)
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def point_name_at(ctx: DeployContext, name: str, target_id: str) -> None:
+    """Make `name` refer to image `target_id` (how a revert gets old images without a build)."""
+    repository, tag = split_name(name)
+    image = ctx.docker.images.get(target_id)
+    if not image.tag(repository, tag):
+        raise StageFailed("revert", f"could not tag {target_id[:19]} as {name}")
+    now = image_id(ctx, name)
+    if now != target_id:
+        raise StageFailed("revert", f"expected {name} to be {target_id[:19]}, got {now}")
