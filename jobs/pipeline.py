@@ -25,7 +25,7 @@ from jobs.revert import revert
 from jobs.runner import Runner
 from jobs.stages.backup import take_backup
 from jobs.stages.build import build
-from jobs.stages.checkout import checkout
+from jobs.stages.checkout import checkout, fetch_and_verify
 from jobs.stages.commit import commit_point
 from jobs.stages.health import wait_healthy
 from jobs.stages.migrate import migrate
@@ -72,6 +72,7 @@ def run_stages(ctx: DeployContext) -> None:
     store.transition(record, "running", worker=f"{socket.gethostname()}:{os.getpid()}")
     try:
         stage(ctx, "snapshot", take_snapshot)
+        stage(ctx, "fetch", fetch_and_verify)
         stage(ctx, "backup", take_backup)
     except StageFailed as failure:
         finish_failed(ctx, failure, "failed", "nothing was changed")

@@ -13,9 +13,14 @@ from jobs.deploylog import DeployLog
 from jobs.errors import StageFailed
 from jobs.pipeline import new_context
 from jobs.record import Deploy, DeployStore, new_deploy_id
-from jobs.stages.checkout import checkout
+from jobs.stages.checkout import check_out, fetch_and_verify
 from jobs.stages.snapshot import take_snapshot
 from tests.support.git_repos import Repos, git, make_repos
+
+
+def checkout(ctx: DeployContext) -> None:
+    fetch_and_verify(ctx)
+    check_out(ctx, ctx.deploy.sha)
 
 
 @pytest.fixture

@@ -1,5 +1,8 @@
 """Fetch, prove the SHA belongs to the triggering ref, and check it out detached.
 
+Fetching and verifying change nothing in the working tree, so they run before the backup: a
+refused SHA ends the deploy `failed` with the environment untouched.
+
 A signed payload could still name any SHA: the commit must be reachable from the pushed branch
 or be exactly what the tag points at. Untracked and ignored files (`.env`!) are never touched:
 there is no `git clean` here, and `git checkout` keeps files it does not track.
@@ -68,7 +71,6 @@ def fetch_and_verify(ctx: DeployContext) -> None:
 
 
 def checkout(ctx: DeployContext) -> None:
-    fetch_and_verify(ctx)
     check_out(ctx, ctx.deploy.sha)
 
 
