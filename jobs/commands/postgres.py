@@ -24,7 +24,7 @@ def terminate_sessions(database: Database, compose: Compose) -> list[str]:
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
         "WHERE datname = :'target' AND pid <> pg_backend_pid()"
     )
-    argv = ["psql", "--no-password", "-v", "ON_ERROR_STOP=1", "-v", f"target={database.name}"]
+    argv = ["psql", "--no-password", "--set", "ON_ERROR_STOP=1", "--set", f"target={database.name}"]
     argv += [*_maintenance_target(database), "--quiet", "--command", sql]
     return _where(database, compose, argv)
 

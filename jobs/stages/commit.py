@@ -13,6 +13,11 @@ from redis import Redis
 from jobs.context import DeployContext
 from jobs.record import PREFIX, utcnow
 from jobs.stages.backup import apply_retention
+from jobs.stages.build import TAG_PREFIX
+from jobs.stages.images import remove_old_commit_tags
+
+# Commit-tagged images kept per service, so that a rollback to a recent deploy needs no build.
+KEEP_IMAGE_TAGS = 5
 
 
 def last_good_key(target: str) -> str:
@@ -47,6 +52,10 @@ def commit_point(ctx: DeployContext) -> None:
     ctx.log.info(f"last good is now {deploy.sha[:12]} ({deploy.id})")
     if ctx.environment.database is not None:
         apply_retention(ctx, keep={b for b in [ctx.backup] if b})
+    protect = set(record["images"].values())
+    removed = remove_old_commit_tags(ctx, TAG_PREFIX, KEEP_IMAGE_TAGS, protect)
+    if removed:
+        ctx.log.info(f"untagged old images: {', '.join(removed)}")
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -71,3 +71,30 @@ def point_name_at(ctx: DeployContext, name: str, target_id: str) -> None:
     now = image_id(ctx, name)
     if now != target_id:
         raise StageFailed("revert", f"expected {name} to be {target_id[:19]}, got {now}")
+
+
+def remove_old_commit_tags(
+    ctx: DeployContext, prefix: str, keep: int, protect: set[str]
+) -> list[str]:
+    """Untag all but the newest `keep` commit-tagged images of each built service.
+
+    Only tags deployhook made (`<image>:<prefix>...`) are touched; an image still in use, or
+    one in `protect` (the last good images), stays. Never a prune, never a volume.
+    """
+    removed = []
+    for name in ctx.built_images.values():
+        repository, _ = split_name(name)
+        tagged = []
+        for image in ctx.docker.images.list(name=repository):
+            for tag in image.tags:
+                if tag.startswith(f"{repository}:{prefix}"):
+                    tagged.append((image.attrs.get("Created", ""), tag, image.id))
+        for _created, tag, identifier in sorted(tagged, reverse=True)[keep:]:
+            if identifier in protect:
+                continue
+            try:
+                ctx.docker.images.remove(tag, noprune=False)
+                removed.append(tag)
+            except docker.errors.APIError as error:
+                ctx.log.info(f"kept {tag}: {error.explanation or error}")
+    return removed
