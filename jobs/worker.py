@@ -7,6 +7,9 @@ from rq import Queue, SimpleWorker
 
 from config import Settings
 from jobs import runtime
+from jobs.report import start_background
+
+REPORT_FLUSH_SECONDS = 10.0  # on stop, how long pending reports may still be sent
 
 
 def run_worker(
@@ -30,4 +33,9 @@ def run_worker(
         connection=connection,
         name=name,
     )
-    return bool(worker.work(burst=burst, with_scheduler=False, logging_level="WARNING"))
+    # Reports run beside the deploys, never inside them: a slow provider cannot hold one up.
+    stop_reports = start_background(settings, connection)
+    try:
+        return bool(worker.work(burst=burst, with_scheduler=False, logging_level="WARNING"))
+    finally:
+        stop_reports(REPORT_FLUSH_SECONDS)
