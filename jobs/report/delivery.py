@@ -157,8 +157,10 @@ def _detail(response: requests.Response) -> str:
 def _hint(status: int) -> str:
     if status == 401:
         return "check the token"
-    if status in (403, 404):
-        return "check the token's scopes and the repository name (a token without access sees 404)"
+    if status == 403:
+        return "check the token's permissions (scopes, role)"
+    if status == 404:
+        return "check the repository or webhook URL, and that the token can see the repository"
     if status == 410:
-        return "the webhook was removed; create a new one and update the configuration"
+        return "the webhook is gone; create a new one and update the configuration"
     return "the request was not accepted; see the message"

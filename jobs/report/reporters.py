@@ -13,6 +13,7 @@ from jobs.record import Deploy
 from jobs.report import gitea, github, gitlab, json_webhook, slack
 from jobs.report.delivery import Outbound
 from jobs.report.github_deployments import GithubDeploymentReporter
+from jobs.report.redact import hide_url
 from jobs.report.reporter import Reporter, RequestReporter
 
 Build = Callable[[Deploy], Outbound | None]
@@ -41,9 +42,11 @@ def build_reporters(
         build = partial(gitea.status_request, settings, notify.gitea)
         found.append(RequestReporter("Gitea commit status", "gitea", build, session, policy))
     if notify.slack is not None:
+        hide_url(notify.slack.webhook_url.reveal())
         build = partial(slack.message_request, settings, notify.slack)
         found.append(RequestReporter("Slack", None, build, session, policy, slack.accepted))
     if notify.webhook is not None:
+        hide_url(notify.webhook.url.reveal())
         build = partial(json_webhook.payload_request, settings, notify.webhook)
         found.append(RequestReporter("JSON webhook", None, build, session, policy))
     return found

@@ -76,17 +76,23 @@ def settings_for(provider: ProviderServer, **notify: Any) -> Settings:
     )
 
 
-def queue_deploy(store: DeployStore, project: str = "crm", environment: str = "prod") -> Deploy:
-    deploy = Deploy(
-        id=new_deploy_id(),
-        project=project,
-        environment=environment,
-        ref_kind="tag",
-        ref_name="v1.4.0",
-        sha=SHA,
-        trigger="github tag push",
-        delivery_id="guid-1",
-        sender="octocat",
-    )
+def new_deploy(project: str = "crm", **fields: Any) -> Deploy:
+    """A prod deploy of tag v1.4.0 pushed by octocat; `fields` override any field."""
+    values: dict[str, Any] = {
+        "id": new_deploy_id(),
+        "project": project,
+        "environment": "prod",
+        "ref_kind": "tag",
+        "ref_name": "v1.4.0",
+        "sha": SHA,
+        "trigger": "github tag push",
+        "delivery_id": "guid-1",
+        "sender": "octocat",
+    }
+    return Deploy(**{**values, **fields})
+
+
+def queue_deploy(store: DeployStore, project: str = "crm") -> Deploy:
+    deploy = new_deploy(project)
     store.create(deploy)
     return deploy
