@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from typing import cast
 
 from redis import Redis
@@ -34,8 +35,13 @@ log = logging.getLogger("deployhook.report")
 BUSY_DELAY_SECONDS = 0.2  # before handing back a deploy that another consumer is reporting
 CURSOR_TTL_SECONDS = 30 * 24 * 3600  # as long as the snapshots themselves are kept
 RECENT_DEPLOYS = 200  # how far back a sweep looks for deploys left half-reported
-# Deletes the lock only if it is still ours, so a late release never frees someone else's lock.
+# Release and refresh the lock only while it is still ours: a consumer that stalled past its
+# lock must not free or extend the lock of the consumer that took over.
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
+_REFRESH = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "return redis.call('pexpire', KEYS[1], ARGV[2]) end"
+)
 
 
 def cursor_key(deploy_id: str) -> str:
@@ -53,10 +59,11 @@ class Dispatcher:
         self.store = DeployStore(connection)
         self.reporters = build_reporters(settings, connection, new_session())
         policy = settings.notify.delivery
-        # Held per snapshot: long enough for every reporter (GitHub Deployments sends two
-        # requests) to use up its retries, so the lock never lapses under a working consumer.
+        # Refreshed before every reporter call: long enough for one reporter (GitHub
+        # Deployments sends two requests) to use up its retries, short enough that a dead
+        # consumer's deploy is picked up again within minutes.
         per_request = policy.give_up_after + policy.request_timeout
-        self.lock_ms = int(1000 * (2 * len(self.reporters) * per_request + 30))
+        self.lock_ms = int(1000 * (2 * per_request + 10))
 
     def step(self, block: float) -> bool:
         """Handle one pending deploy id, waiting up to `block` seconds (0: do not wait)."""
@@ -82,7 +89,7 @@ class Dispatcher:
             return False
         try:
             self.redis.set(cursor_key(deploy_id), 0, nx=True, ex=CURSOR_TTL_SECONDS)
-            while self._report_new(deploy_id, token):
+            while self._report_new(deploy_id, lambda: self._refresh(deploy_id, token)):
                 pass
         finally:
             self.redis.eval(_RELEASE, 1, lock_key(deploy_id), token)
@@ -94,8 +101,8 @@ class Dispatcher:
 
     def requeue_unfinished(self) -> int:
         """Queue again recent deploys whose reporting a dead consumer left half done."""
-        ids = [_text(i) for i in self.redis.zrevrange(f"{PREFIX}:history", 0, RECENT_DEPLOYS - 1)]
-        left = [deploy_id for deploy_id in ids if self._unreported(deploy_id)]
+        recent = self.store.history(limit=RECENT_DEPLOYS)
+        left = [deploy.id for deploy in recent if self._unreported(deploy.id)]
         if left:
             self.redis.rpush(REPORTS_PENDING_KEY, *left)
         return len(left)
@@ -104,28 +111,30 @@ class Dispatcher:
         cursor = self.redis.get(cursor_key(deploy_id))
         return cursor is not None and int(cursor) < self.redis.llen(events_key(deploy_id))
 
-    def _report_new(self, deploy_id: str, token: str) -> bool:
-        raw_snapshots = self.redis.lrange(events_key(deploy_id), 0, -1)
-        snapshots = [Deploy.from_json(raw) for raw in raw_snapshots]
+    def _refresh(self, deploy_id: str, token: str) -> None:
+        self.redis.eval(_REFRESH, 1, lock_key(deploy_id), token, self.lock_ms)
+
+    def _report_new(self, deploy_id: str, hold: Callable[[], None]) -> bool:
+        snapshots = [_parse(raw) for raw in self.redis.lrange(events_key(deploy_id), 0, -1)]
         cursor = int(self.redis.get(cursor_key(deploy_id)) or 0)
         if cursor >= len(snapshots):
             return False
-        wanted = set(events_to_report([snapshot.state for snapshot in snapshots], cursor))
+        states = [snapshot.state if snapshot else "unreadable" for snapshot in snapshots]
+        wanted = set(events_to_report(states, cursor))
         for index in range(cursor, len(snapshots)):
-            if index in wanted:
-                self._report_snapshot(snapshots[index])
+            snapshot = snapshots[index]
+            if snapshot is None:
+                log.warning("deploy %s: skipped snapshot %d, it is not a record", deploy_id, index)
+            elif index in wanted:
+                self._report_snapshot(snapshot, hold)
             else:
-                log.info(
-                    "deploy %s: skipped the stale %s snapshot", deploy_id, snapshots[index].state
-                )
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.set(cursor_key(deploy_id), index + 1, ex=CURSOR_TTL_SECONDS)
-            pipe.pexpire(lock_key(deploy_id), self.lock_ms)
-            pipe.execute()
+                log.info("deploy %s: skipped the stale %s snapshot", deploy_id, snapshot.state)
+            self.redis.set(cursor_key(deploy_id), index + 1, ex=CURSOR_TTL_SECONDS)
         return True
 
-    def _report_snapshot(self, deploy: Deploy) -> None:
+    def _report_snapshot(self, deploy: Deploy, hold: Callable[[], None]) -> None:
         for reporter in applicable(self.reporters, self.settings, deploy):
+            hold()
             try:
                 reporter.report(deploy)
             except ReportError as error:
@@ -141,3 +150,10 @@ class Dispatcher:
 
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _parse(raw: bytes | str) -> Deploy | None:
+    try:
+        return Deploy.from_json(raw)
+    except (ValueError, TypeError, KeyError):
+        return None

@@ -10,7 +10,7 @@ from collections import Counter
 import redis
 from werkzeug import Request, Response
 
-from jobs.record import REPORTS_PENDING_KEY, DeployStore
+from jobs.record import REPORTS_PENDING_KEY, DeployStore, events_key
 from jobs.report import drain, start_background
 from jobs.report.dispatcher import Dispatcher, cursor_key, lock_key
 from jobs.worker import run_worker
@@ -170,3 +170,16 @@ def test_the_worker_reports_beside_its_deploys(
     run_worker(settings_for(provider), redis_conn, burst=True)
     assert _events(provider, deploy_id) == ["succeeded"]
     assert redis_conn.llen(REPORTS_PENDING_KEY) == 0
+
+
+def test_an_unreadable_snapshot_is_skipped_and_the_rest_reported(
+    redis_conn: redis.Redis, provider: ProviderServer, store: DeployStore
+) -> None:
+    """A snapshot that is not a record is passed over; the ones after it are still reported."""
+    deploy = queue_deploy(store)
+    drain(settings_for(provider), redis_conn, timeout=10)
+    redis_conn.rpush(events_key(deploy.id), b"{not json")
+    store.transition(deploy, "running", previous_sha=PREVIOUS)
+    drain(settings_for(provider), redis_conn, timeout=10)
+    assert _events(provider, deploy.id) == ["queued", "running"]
+    assert int(redis_conn.get(cursor_key(deploy.id)) or 0) == 3

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import jsonschema
 import pytest
 import redis
 
@@ -163,6 +164,20 @@ def test_github_bodies_match_githubs_published_schemas(
     assert seen
     for request in seen:
         github_openapi.validate(operations[request.path], request.body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"state": "neutral", "context": "deployhook/prod"},  # not a commit status state
+        {"state": "success", "contxt": "deployhook/prod"},  # misspelt key
+        {"state": "success", "description": 140},  # wrong type
+    ],
+)
+def test_the_schema_check_rejects_what_github_would(body: dict[str, Any]) -> None:
+    """The OpenAPI check above can fail: bad states, unknown keys and wrong types are caught."""
+    with pytest.raises(jsonschema.ValidationError):
+        github_openapi.validate("/repos/{owner}/{repo}/statuses/{sha}", body)
 
 
 # ending: GitHub status (state, description start), deployment status, GitLab, Gitea
