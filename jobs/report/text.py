@@ -52,18 +52,19 @@ def describe(deploy: Deploy) -> str:
     """The one-line status text of commit statuses; clip it to the provider's limit."""
     env = deploy.environment
     stage = deploy.failed_stage or "a stage"
-    why = last_line(deploy.error)
+    why = f": {last_line(deploy.error)}" if last_line(deploy.error) else ""
+    took = f" in {duration(deploy)}" if duration(deploy) else ""
     texts = {
         "queued": f"queued for {env}",
         "running": f"deploying to {env}",
-        "succeeded": f"deployed to {env}" + (f" in {duration(deploy)}" if duration(deploy) else ""),
-        "failed": f"not deployed: {stage} failed, nothing changed: {why}",
-        "reverted": f"reverted to {short(deploy.previous_sha)}: {stage} failed: {why}",
-        "revert_failed": f"revert failed: needs attention ({stage} failed: {why})",
+        "succeeded": f"deployed to {env}{took}",
+        "failed": f"not deployed: {stage} failed, nothing changed{why}",
+        "reverted": f"reverted to {short(deploy.previous_sha)}: {stage} failed{why}",
+        "revert_failed": f"revert failed: needs attention ({stage} failed{why})",
         "superseded": f"not deployed to {env}: a newer push replaced it",
         "cancelled": f"deploy to {env} cancelled",
     }
-    return texts[deploy.state].rstrip(": ")
+    return texts[deploy.state]
 
 
 def duration(deploy: Deploy) -> str | None:

@@ -133,6 +133,14 @@ def _deploy(**changes: object) -> Deploy:
             {"state": "revert_failed", "failed_stage": "migrate", "error": "boom"},
             "revert failed: needs attention (migrate failed: boom)",
         ),
+        (
+            {"state": "revert_failed", "failed_stage": None, "error": None},
+            "revert failed: needs attention (a stage failed)",
+        ),
+        (
+            {"state": "reverted", "previous_sha": None},
+            "reverted to the previous commit: a stage failed",
+        ),
         ({"state": "superseded"}, "not deployed to prod: a newer push replaced it"),
         ({"state": "cancelled"}, "deploy to prod cancelled"),
     ],

@@ -20,7 +20,7 @@ from werkzeug import Request, Response
 GITHUB = "/github"
 GITLAB = "/gitlab/api/v4"
 GITEA = "/gitea"
-SLACK = "/slack/T000/B000/XXXX"
+SLACK = "/slack/T000/B000/hook-secret-part"
 WEBHOOK = "/hooks/deploys"
 DEPLOYMENT_ID = 4242
 
