@@ -141,6 +141,8 @@ class Project(Strict):
     secret: Secret
     # GitLab >= 19 Standard Webhooks signing key (whsec_...): when set, signatures are required.
     signing_key: Secret | None = None
+    # GitLab's numeric project id, for when the path in `repo` is not the project's API path.
+    gitlab_project_id: int | None = Field(default=None, ge=1)
     environments: dict[Name, Environment] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -150,6 +152,8 @@ class Project(Strict):
                 raise ValueError("signing_key is only for provider gitlab")
             if not self.signing_key.reveal().startswith("whsec_"):
                 raise ValueError("signing_key must start with whsec_ (GitLab shows it so)")
+        if self.gitlab_project_id is not None and self.provider != "gitlab":
+            raise ValueError("gitlab_project_id is only for provider gitlab")
         return self
 
     @property
@@ -199,7 +203,17 @@ class GiteaNotify(Strict):
 
 
 class WebhookNotify(Strict):
-    url: Secret
+    url: Secret  # may carry a token in its path or query, so it is kept secret
+
+
+class Delivery(Strict):
+    """How hard a reporter tries to deliver one request before it records a problem."""
+
+    attempts: int = Field(default=5, ge=1, le=20)
+    give_up_after: float = Field(default=120, gt=0, le=3600)  # seconds, over all attempts
+    request_timeout: float = Field(default=10, gt=0, le=120)  # seconds, per attempt
+    first_wait: float = Field(default=0.5, gt=0, le=60)  # backoff before the first retry
+    max_wait: float = Field(default=30, gt=0, le=600)  # longest backoff between attempts
 
 
 class Notify(Strict):
@@ -208,6 +222,7 @@ class Notify(Strict):
     gitlab: GitlabNotify | None = None
     gitea: GiteaNotify | None = None
     webhook: WebhookNotify | None = None
+    delivery: Delivery = Delivery()
 
 
 class Settings(Strict):

@@ -8,6 +8,9 @@ from rq import Queue, SimpleWorker
 from config import Settings
 from jobs import runtime
 from jobs.recovery import recover_interrupted
+from jobs.report import start_background
+
+REPORT_FLUSH_SECONDS = 10.0  # on stop, how long pending reports may still be sent
 
 
 def run_worker(
@@ -26,10 +29,15 @@ def run_worker(
     """
     runtime.bind(settings)
     chosen = queues or settings.queues()
-    recover_interrupted(settings, connection, chosen)
-    worker = SimpleWorker(
-        [Queue(queue, connection=connection) for queue in chosen],
-        connection=connection,
-        name=name,
-    )
-    return bool(worker.work(burst=burst, with_scheduler=False, logging_level="WARNING"))
+    # Reports run beside the deploys, never inside them: a slow provider cannot hold one up.
+    stop_reports = start_background(settings, connection)
+    try:
+        recover_interrupted(settings, connection, chosen)
+        worker = SimpleWorker(
+            [Queue(queue, connection=connection) for queue in chosen],
+            connection=connection,
+            name=name,
+        )
+        return bool(worker.work(burst=burst, with_scheduler=False, logging_level="WARNING"))
+    finally:
+        stop_reports(REPORT_FLUSH_SECONDS)

@@ -1,0 +1,159 @@
+"""Take deploy ids from the pending list and report each deploy's new snapshots, in order.
+
+Any number of consumers (worker processes, hosts) may run: a short per-deploy lock makes one of
+them report a deploy at a time, and a cursor per deploy (how many snapshots are reported) lets
+whoever comes next carry on where the last one stopped. Reporting never writes the deploy
+record; the only trace it leaves on a deploy is a recorded reporting problem.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from typing import cast
+
+from redis import Redis
+
+from config import Settings
+from jobs.record import (
+    DEPLOY_ID,
+    PREFIX,
+    REPORTS_PENDING_KEY,
+    Deploy,
+    DeployStore,
+    events_key,
+)
+from jobs.report.delivery import ReportError
+from jobs.report.reporter import new_session
+from jobs.report.reporters import applicable, build_reporters
+from jobs.report.states import events_to_report
+
+log = logging.getLogger("deployhook.report")
+
+BUSY_DELAY_SECONDS = 0.2  # before handing back a deploy that another consumer is reporting
+CURSOR_TTL_SECONDS = 30 * 24 * 3600  # as long as the snapshots themselves are kept
+RECENT_DEPLOYS = 200  # how far back a sweep looks for deploys left half-reported
+# Release and refresh the lock only while it is still ours: a consumer that stalled past its
+# lock must not free or extend the lock of the consumer that took over.
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
+_REFRESH = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "return redis.call('pexpire', KEYS[1], ARGV[2]) end"
+)
+
+
+def cursor_key(deploy_id: str) -> str:
+    return f"{PREFIX}:deploy:{deploy_id}:reported"
+
+
+def lock_key(deploy_id: str) -> str:
+    return f"{PREFIX}:deploy:{deploy_id}:reporting-lock"
+
+
+class Dispatcher:
+    def __init__(self, settings: Settings, connection: Redis) -> None:
+        self.settings = settings
+        self.redis = connection
+        self.store = DeployStore(connection)
+        self.reporters = build_reporters(settings, connection, new_session())
+        policy = settings.notify.delivery
+        # Refreshed before every reporter call: long enough for one reporter (GitHub
+        # Deployments sends two requests) to use up its retries, short enough that a dead
+        # consumer's deploy is picked up again within minutes.
+        per_request = policy.give_up_after + policy.request_timeout
+        self.lock_ms = int(1000 * (2 * per_request + 10))
+
+    def step(self, block: float) -> bool:
+        """Handle one pending deploy id, waiting up to `block` seconds (0: do not wait)."""
+        if block > 0:
+            item = self.redis.blpop([REPORTS_PENDING_KEY], timeout=block)
+            raw = item[1] if item else None
+        else:
+            raw = cast("bytes | None", self.redis.lpop(REPORTS_PENDING_KEY))
+        if raw is None:
+            return False
+        deploy_id = _text(raw)
+        if not DEPLOY_ID.match(deploy_id):
+            log.warning("dropped a pending report entry that is not a deploy id")
+        elif not self.report(deploy_id):
+            time.sleep(BUSY_DELAY_SECONDS)
+            self.redis.rpush(REPORTS_PENDING_KEY, deploy_id)
+        return True
+
+    def report(self, deploy_id: str) -> bool:
+        """Report every unreported snapshot of one deploy; False when another consumer is at it."""
+        token = secrets.token_hex(8)
+        if not self.redis.set(lock_key(deploy_id), token, nx=True, px=self.lock_ms):
+            return False
+        try:
+            self.redis.set(cursor_key(deploy_id), 0, nx=True, ex=CURSOR_TTL_SECONDS)
+            while self._report_new(deploy_id, lambda: self._refresh(deploy_id, token)):
+                pass
+        finally:
+            self.redis.eval(_RELEASE, 1, lock_key(deploy_id), token)
+        # A snapshot written after our last look, whose pending id a busy-lock pass handed
+        # back or dropped, must not wait for the deploy's next change.
+        if self._unreported(deploy_id):
+            self.redis.rpush(REPORTS_PENDING_KEY, deploy_id)
+        return True
+
+    def requeue_unfinished(self) -> int:
+        """Queue again recent deploys whose reporting a dead consumer left half done."""
+        recent = self.store.history(limit=RECENT_DEPLOYS)
+        left = [deploy.id for deploy in recent if self._unreported(deploy.id)]
+        if left:
+            self.redis.rpush(REPORTS_PENDING_KEY, *left)
+        return len(left)
+
+    def _unreported(self, deploy_id: str) -> bool:
+        cursor = self.redis.get(cursor_key(deploy_id))
+        return cursor is not None and int(cursor) < self.redis.llen(events_key(deploy_id))
+
+    def _refresh(self, deploy_id: str, token: str) -> None:
+        self.redis.eval(_REFRESH, 1, lock_key(deploy_id), token, self.lock_ms)
+
+    def _report_new(self, deploy_id: str, hold: Callable[[], None]) -> bool:
+        snapshots = [_parse(raw) for raw in self.redis.lrange(events_key(deploy_id), 0, -1)]
+        cursor = int(self.redis.get(cursor_key(deploy_id)) or 0)
+        if cursor >= len(snapshots):
+            return False
+        states = [snapshot.state if snapshot else "unreadable" for snapshot in snapshots]
+        wanted = set(events_to_report(states, cursor))
+        for index in range(cursor, len(snapshots)):
+            snapshot = snapshots[index]
+            if snapshot is None:
+                log.warning("deploy %s: skipped snapshot %d, it is not a record", deploy_id, index)
+            elif index in wanted:
+                self._report_snapshot(snapshot, hold)
+            else:
+                log.info("deploy %s: skipped the stale %s snapshot", deploy_id, snapshot.state)
+            self.redis.set(cursor_key(deploy_id), index + 1, ex=CURSOR_TTL_SECONDS)
+        return True
+
+    def _report_snapshot(self, deploy: Deploy, hold: Callable[[], None]) -> None:
+        for reporter in applicable(self.reporters, self.settings, deploy):
+            hold()
+            try:
+                reporter.report(deploy)
+            except ReportError as error:
+                self._problem(deploy, str(error))
+            except Exception:  # a reporter's bug must not stop the other reporters
+                log.exception("deploy %s: %s failed unexpectedly", deploy.id, reporter.name)
+                self._problem(deploy, f"{reporter.name}: internal error (see the worker log)")
+
+    def _problem(self, deploy: Deploy, text: str) -> None:
+        log.warning("deploy %s (delivery %s): %s", deploy.id, deploy.delivery_id or "-", text)
+        self.store.add_reporting_problem(deploy.id, f"{deploy.state}: {text}")
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _parse(raw: bytes | str) -> Deploy | None:
+    try:
+        return Deploy.from_json(raw)
+    except (ValueError, TypeError, KeyError):
+        return None

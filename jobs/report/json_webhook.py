@@ -1,0 +1,56 @@
+"""The generic JSON webhook: every state change, in a documented and versioned shape.
+
+Schema `deployhook.deploy/v1` only ever gains keys; a change in meaning gets a new version.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from config import Settings
+from config.model import WebhookNotify
+from jobs.record import Deploy
+from jobs.report.delivery import Outbound
+from jobs.report.text import commit_url, log_url
+
+SCHEMA = "deployhook.deploy/v1"
+
+
+def payload(settings: Settings, deploy: Deploy) -> dict[str, Any]:
+    environment = settings.environment(deploy.project, deploy.environment)
+    return {
+        "schema": SCHEMA,
+        "event": deploy.state,
+        "deploy": {
+            "id": deploy.id,
+            "project": deploy.project,
+            "environment": deploy.environment,
+            "production": environment.is_production,
+            "state": deploy.state,
+            "ref": {"kind": deploy.ref_kind, "name": deploy.ref_name},
+            "sha": deploy.sha,
+            "previous_sha": deploy.previous_sha,
+            "sender": deploy.sender,
+            "trigger": deploy.trigger,
+            "delivery_id": deploy.delivery_id,
+            "created_at": deploy.created_at,
+            "started_at": deploy.started_at,
+            "finished_at": deploy.finished_at,
+            "failed_stage": deploy.failed_stage,
+            "error": deploy.error,
+            "backup": deploy.extra.get("backup"),
+            "restored_backup": deploy.restored_backup,
+            "revert_error": deploy.extra.get("revert_error"),
+            "log_url": log_url(settings, deploy),
+            "commit_url": commit_url(settings.projects[deploy.project], deploy.sha),
+            "environment_url": environment.url,
+        },
+    }
+
+
+def payload_request(settings: Settings, notify: WebhookNotify, deploy: Deploy) -> Outbound:
+    return Outbound(
+        what=f"JSON webhook ({deploy.state})",
+        url=notify.url.reveal(),
+        body=payload(settings, deploy),
+    )

@@ -1,0 +1,119 @@
+"""Words and links every reporter shares: descriptions, durations, log and commit URLs."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime
+from importlib import metadata
+from typing import Any
+
+from config import Project, Settings
+from jobs.record import Deploy
+
+ELLIPSIS = "…"
+# Characters that belong to the character before them: cutting just before one would leave a
+# broken letter or emoji behind (combining accents, zero-width joiners, variation selectors).
+_JOINERS = {"\u200d", "\ufe0e", "\ufe0f"}
+
+
+def user_agent() -> str:
+    try:
+        version = metadata.version("deployhook")
+    except metadata.PackageNotFoundError:
+        version = "dev"
+    return f"deployhook/{version}"
+
+
+def clip(text: str, limit: int) -> str:
+    """One line of at most `limit` characters (Unicode code points, as the providers count)."""
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line
+    end = limit - len(ELLIPSIS)
+    while end > 0 and (_clings(line[end]) or line[end - 1] in _JOINERS):
+        end -= 1
+    return line[:end].rstrip() + ELLIPSIS
+
+
+def _clings(char: str) -> bool:
+    return char in _JOINERS or unicodedata.combining(char) != 0
+
+
+def short(sha: str | None) -> str:
+    return sha[:7] if sha else "the previous commit"
+
+
+def last_line(text: str | None) -> str:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def describe(deploy: Deploy) -> str:
+    """The one-line status text of commit statuses; clip it to the provider's limit."""
+    env = deploy.environment
+    stage = deploy.failed_stage or "a stage"
+    why = f": {last_line(deploy.error)}" if last_line(deploy.error) else ""
+    took = f" in {duration(deploy)}" if duration(deploy) else ""
+    texts = {
+        "queued": f"queued for {env}",
+        "running": f"deploying to {env}",
+        "succeeded": f"deployed to {env}{took}",
+        "failed": f"not deployed: {stage} failed, nothing changed{why}",
+        "reverted": f"reverted to {short(deploy.previous_sha)}: {stage} failed{why}",
+        "revert_failed": f"revert failed: needs attention ({stage} failed{why})",
+        "superseded": f"not deployed to {env}: a newer push replaced it",
+        "cancelled": f"deploy to {env} cancelled",
+    }
+    return texts[deploy.state]
+
+
+def duration(deploy: Deploy) -> str | None:
+    if not deploy.finished_at:
+        return None
+    start = deploy.started_at or deploy.created_at
+    seconds = int((_parse(deploy.finished_at) - _parse(start)).total_seconds())
+    minutes, seconds = divmod(max(seconds, 0), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {seconds}s" if minutes else f"{seconds}s"
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def log_url(settings: Settings, deploy: Deploy) -> str | None:
+    base = settings.server.public_url
+    return f"{base.rstrip('/')}/deploys/{deploy.id}" if base else None
+
+
+def commit_url(project: Project, sha: str) -> str | None:
+    """The commit's web page, when `repo` starts with a host name (github.com/acme/crm)."""
+    host, _, path = project.repo.partition("/")
+    if "." not in host and ":" not in host:
+        return None
+    middle = "/-/commit/" if project.provider == "gitlab" else "/commit/"
+    return f"https://{host}/{path}{middle}{sha}"
+
+
+def context_name(template: str, deploy: Deploy) -> str:
+    return template.replace("{environment}", deploy.environment).replace(
+        "{project}", deploy.project
+    )
+
+
+def status_body(
+    settings: Settings, deploy: Deploy, state: str, label: tuple[str, str], limit: int
+) -> dict[str, Any]:
+    """The fields every commit status API shares; `label` is (field name, context template)."""
+    key, template = label
+    body: dict[str, Any] = {
+        "state": state,
+        key: context_name(template, deploy),
+        "description": clip(describe(deploy), limit),
+    }
+    link = log_url(settings, deploy)
+    if link:
+        body["target_url"] = link
+    return body
