@@ -1,0 +1,243 @@
+"""A running instance of the sample app: origin, deploy checkout, and its Compose stack.
+
+Each instance has its own ports, compose project, git repositories and named volume, so tests
+never see each other's state. `deploy_by_hand` is the user's runbook (build, up, migrate) with
+plain compose commands: it puts the stack in a known state; it is not the pipeline under test.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.support import git_repo, sample_scenarios
+from tests.support.commands import BedError, run
+from tests.support.docker_engine import Engine
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "sample_app"
+HEALTH_PATH = "/api/v1/healthz"
+# pg_dump 15.14+ brackets its output with \restrict KEY / \unrestrict KEY, a fresh random key
+# each time; dump() leaves those lines out so equal databases give equal dumps.
+_RESTRICT_PREFIXES = ("\\restrict ", "\\unrestrict ")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class SampleApp:
+    engine: Engine
+    compose_command: list[str]
+    base_image: str
+    root: Path
+    project: str
+    api_port: int
+    pg_port: int
+    v1: str = ""  # the sha of the initial commit, set by create()
+
+    @property
+    def origin(self) -> Path:
+        return self.root / "origin.git"
+
+    @property
+    def origin_url(self) -> str:
+        return self.origin.as_uri()
+
+    @property
+    def checkout(self) -> Path:
+        return self.root / "checkout"
+
+    @property
+    def author(self) -> Path:
+        return self.root / "author"
+
+    @property
+    def backups_dir(self) -> Path:
+        return self.root / "backups"
+
+    @property
+    def health_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}{HEALTH_PATH}"
+
+    @classmethod
+    def create(
+        cls, engine: Engine, compose_command: list[str], base_image: str, root: Path
+    ) -> SampleApp:
+        """Origin at v1, a deploy checkout with its .env, and the stack running and healthy."""
+        app = cls(
+            engine, compose_command, base_image, root,
+            project=f"dht-{secrets.token_hex(4)}", api_port=free_port(), pg_port=free_port(),
+        )  # fmt: skip
+        app.v1 = git_repo.create_origin(TEMPLATE, app.origin, app.author, "Sample app v1")
+        git_repo.git(root, "clone", "--quiet", app.origin_url, str(app.checkout))
+        (app.checkout / ".env").write_text(
+            f"COMPOSE_PROJECT_NAME={app.project}\nBASE_IMAGE={base_image}\n"
+            f"API_PORT={app.api_port}\nPG_PORT={app.pg_port}\n"
+        )
+        app.backups_dir.mkdir()
+        try:
+            app.deploy_by_hand()
+        except BedError:
+            app.compose("down", "--timeout", "5")  # no half-started stack left behind
+            raise
+        return app
+
+    # -- the stack ------------------------------------------------------------------------
+
+    def compose(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        """Run compose for this project in the checkout; the result is not checked."""
+        argv = [*self.compose_command, "-p", self.project, "-f", "docker-compose.yml", *args]
+        return run(argv, env=self.engine.env, cwd=self.checkout, timeout=timeout, check=False)
+
+    def compose_ok(self, *args: str, timeout: float = 600) -> str:
+        """Run compose and return its stdout; a failure raises BedError with the output."""
+        result = self.compose(*args, timeout=timeout)
+        if result.returncode != 0:
+            raise BedError(
+                f"compose {' '.join(args)}: expected exit 0, got {result.returncode}\n"
+                f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+            )
+        return result.stdout
+
+    def deploy_by_hand(self, sha: str | None = None, timeout: float = 60) -> None:
+        """The runbook: check out `sha` (default: as is), build, up -d, migrate, wait healthy."""
+        if sha is not None:
+            git_repo.git(self.checkout, "fetch", "--quiet", "origin")
+            git_repo.git(self.checkout, "checkout", "--quiet", "--detach", sha)
+        self.compose_ok("build")
+        self.compose_ok("up", "-d")
+        self.compose_ok("exec", "-T", "api", "alembic", "upgrade", "head")
+        self.wait_healthy(timeout)
+
+    def stop(self) -> None:
+        """Stop and remove the containers; the named volume stays (never `down -v`)."""
+        self.compose_ok("down", "--timeout", "10")
+
+    # -- looking at it --------------------------------------------------------------------
+
+    def get(self, path: str, timeout: float = 5) -> tuple[int, str]:
+        """GET the api; (status, body), or (0, reason) when nothing answers."""
+        url = f"http://127.0.0.1:{self.api_port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+        except (urllib.error.URLError, OSError) as error:
+            return 0, str(error)
+
+    def wait_healthy(self, timeout: float = 60) -> dict[str, Any]:
+        """Poll the health URL until 200; return its JSON, or raise with the last answer."""
+        deadline = time.monotonic() + timeout
+        status, body = self.get(HEALTH_PATH)
+        while status != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            status, body = self.get(HEALTH_PATH)
+        if status != 200:
+            raise BedError(
+                f"{self.health_url}: expected 200 within {timeout} s, got {status} {body}"
+            )
+        answer: dict[str, Any] = json.loads(body)
+        return answer
+
+    def running_version(self) -> str | None:
+        """What /api/v1/version answers, or None when the api does not answer 200."""
+        status, body = self.get("/api/v1/version")
+        return body.strip() if status == 200 else None
+
+    def psql(self, sql: str) -> str:
+        """Run SQL with psql inside the postgres service; unaligned, tuples only."""
+        return self.compose_ok(
+            "exec", "-T", "postgres",
+            "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", "app", "-d", "app",
+            "-c", sql,
+        ).strip()  # fmt: skip
+
+    def dump(self) -> str:
+        """A plain pg_dump of the app database, the same text for the same contents."""
+        text = self.compose_ok("exec", "-T", "postgres", "pg_dump", "-U", "app", "app")
+        lines = [line for line in text.splitlines() if not line.startswith(_RESTRICT_PREFIXES)]
+        return "\n".join(lines) + "\n"
+
+    def volume_name(self) -> str:
+        return f"{self.project}_pgdata"
+
+    def volume_exists(self) -> bool:
+        inspect = ["docker", "volume", "inspect", self.volume_name()]
+        return run(inspect, env=self.engine.env, check=False).returncode == 0
+
+    def container_ids(self) -> dict[str, str]:
+        """Running containers of this project: service name -> full container id."""
+        listing = run(
+            ["docker", "ps", "--no-trunc",
+             "--filter", f"label=com.docker.compose.project={self.project}",
+             "--format", '{{.Label "com.docker.compose.service"}} {{.ID}}'],
+            env=self.engine.env,
+        ).stdout  # fmt: skip
+        return dict(line.split() for line in listing.splitlines() if line.strip())
+
+    # -- new commits at origin ------------------------------------------------------------
+
+    def commit(self, files: Mapping[str, str | None], message: str, branch: str = "main") -> str:
+        return git_repo.commit(self.author, files, message, branch)
+
+    def tag(self, name: str, sha: str, annotated: bool = True) -> str:
+        return git_repo.tag(self.author, name, sha, annotated)
+
+    def head(self, branch: str = "main") -> str:
+        git_repo.git(self.author, "fetch", "--quiet", "origin")
+        return git_repo.git(self.author, "rev-parse", f"origin/{branch}")
+
+    def _scenario(self, change: sample_scenarios.Change, branch: str) -> str:
+        files, message = change
+        return self.commit(files, message, branch)
+
+    def good_change(self, branch: str = "main") -> str:
+        return self._scenario(sample_scenarios.good_change(self.author, branch), branch)
+
+    def broken_build(self, branch: str = "main") -> str:
+        return self._scenario(sample_scenarios.broken_build(self.author, branch), branch)
+
+    def failing_migration(self, branch: str = "main") -> str:
+        return self._scenario(sample_scenarios.failing_migration(self.author, branch), branch)
+
+    def destructive_migration_unhealthy_code(self, branch: str = "main") -> str:
+        change = sample_scenarios.destructive_migration_unhealthy_code(self.author, branch)
+        return self._scenario(change, branch)
+
+    def never_healthy(self, branch: str = "main", hang: bool = False) -> str:
+        return self._scenario(sample_scenarios.never_healthy(self.author, branch, hang), branch)
+
+    def side_commit(self, branch: str = "side") -> str:
+        return self._scenario(sample_scenarios.side_commit(self.author, branch), branch)
+
+    # -- deployhook's view of it ----------------------------------------------------------
+
+    def environment_config(self) -> dict[str, Any]:
+        """This instance as one environment of deployhook's YAML configuration."""
+        return {
+            "trigger": {"branch": "main"},
+            "path": str(self.checkout),
+            "compose": {
+                "files": ["docker-compose.yml"],
+                "project": self.project,
+                "command": "docker-compose",
+            },
+            "database": {"service": "postgres", "user": "app", "name": "app"},
+            "migrate": {"service": "api", "command": ["alembic", "upgrade", "head"]},
+            "health": {"url": self.health_url, "timeout": 30, "interval": 0.5},
+            "backups": {"dir": str(self.backups_dir), "min_free_mb": 1},
+        }
