@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
+import docker
 import pytest
 
 from config.model import Environment
 from tests.support import git_repo
 from tests.support.commands import mounts_below, run
 from tests.support.docker_engine import Engine, running_engine
+from tests.support.docker_reaper import reap_orphans
 from tests.support.images import build_busybox_image
 from tests.support.sample_app import SampleApp
 
@@ -24,6 +28,7 @@ def test_engine_is_private_and_reachable_through_os_environ(docker_engine: Engin
     assert docker_engine.host.startswith(f"unix://{docker_engine.directory}/")
     info = run(["docker", "info", "--format", "{{.DockerRootDir}}"])
     assert info.stdout.strip() == str(docker_engine.directory / "data")
+    assert docker.from_env().info()["DockerRootDir"] == str(docker_engine.directory / "data")
 
 
 def test_base_image_is_present(docker_engine: Engine, base_image: str) -> None:
@@ -43,17 +48,33 @@ def test_engine_stop_leaves_no_process_mount_or_directory() -> None:
         image = build_busybox_image(engine.env)
         run(["docker", "run", "-d", "--network", "host", image, "sleep", "600"], env=engine.env)
         assert run(["docker", "ps", "-q"], env=engine.env).stdout.strip()
-    marker = f"{engine.directory}/".encode()
-    holding = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and marker in (entry / "cmdline").read_bytes():
-                holding.append(entry.name)
-        except OSError:  # the process ended while we looked
-            continue
-    assert holding == []
+    assert _processes_naming(engine.directory) == []
     assert not engine.directory.exists()
     assert mounts_below(engine.directory) == []
+
+
+def test_engine_of_a_killed_session_is_reaped_by_the_next(tmp_path: Path) -> None:
+    """An engine whose session died (SIGKILL, no teardown) is stopped and removed next time."""
+    script = (
+        "import time\n"
+        "from tests.support.docker_engine import running_engine\n"
+        "with running_engine() as engine:\n"
+        "    print(engine.directory, flush=True)\n"
+        "    time.sleep(600)\n"
+    )
+    session = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=Path.cwd()
+    )
+    assert session.stdout is not None
+    directory = Path(session.stdout.readline().strip())
+    session.kill()
+    session.wait()
+    assert directory.is_dir()
+    assert _processes_naming(directory) != []
+    reap_orphans()
+    assert _processes_naming(directory) == []
+    assert not directory.exists()
+    assert mounts_below(directory) == []
 
 
 def test_sample_app_v1_is_healthy_over_http(sample_app: SampleApp) -> None:
@@ -101,3 +122,15 @@ def test_good_change_deployed_by_plain_compose_is_healthy_at_version_2(
     assert sample_app.container_ids()["api"] != before
     assert sample_app.psql("SELECT count(*) FROM customers WHERE phone IS NOT NULL") == "3"
     assert (sample_app.checkout / ".env").is_file()
+
+
+def _processes_naming(directory: Path) -> list[str]:
+    marker = f"{directory}/".encode()
+    naming = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / "cmdline").read_bytes():
+                naming.append(entry.name)
+        except OSError:  # the process ended while we looked
+            continue
+    return naming

@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.commands import BedError, run, tail, unmount_below
+from tests.support.commands import BedError, run, tail
+from tests.support.docker_reaper import (
+    OWNER_FILE,
+    PARENT,
+    PREFIX,
+    kill_containers,
+    reap_orphans,
+    release,
+)
 
 READY_SECONDS = 60
-STOP_SECONDS = 30
 # Inherited from whoever runs the tests, these would point compose at some other project.
 FOREIGN_VARIABLES = ("COMPOSE_PROJECT_NAME", "COMPOSE_FILE", "COMPOSE_PROFILES", "DOCKER_CONTEXT")
 
@@ -34,14 +40,19 @@ class Engine:
     env: dict[str, str] = field(repr=False)  # os.environ plus DOCKER_HOST and the venv's bin
 
 
+def socket_url(directory: Path) -> str:
+    return f"unix://{directory}/docker.sock"
+
+
 def tool_path() -> str:
     """PATH with this interpreter's bin first, so `docker-compose` from the venv is found."""
     return os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 
-def engine_env(host: str, directory: Path) -> dict[str, str]:
+def engine_env(directory: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in FOREIGN_VARIABLES}
-    env.update(DOCKER_HOST=host, PATH=tool_path(), DOCKER_CONFIG=str(directory / "config"))
+    env.update(DOCKER_HOST=socket_url(directory), PATH=tool_path())
+    env["DOCKER_CONFIG"] = str(directory / "config")
     return env
 
 
@@ -53,8 +64,10 @@ def running_engine() -> Iterator[Engine]:
     dockerd = shutil.which("dockerd")
     if dockerd is None:
         raise BedError("expected dockerd on PATH, got none; apt-get install docker.io")
-    directory = Path(tempfile.mkdtemp(prefix="dh-", dir="/tmp"))
-    host = f"unix://{directory}/docker.sock"
+    reap_orphans()
+    directory = Path(tempfile.mkdtemp(prefix=PREFIX, dir=PARENT))
+    (directory / OWNER_FILE).write_text(str(os.getpid()))
+    host = socket_url(directory)
     log = directory / "dockerd.log"
     argv = [
         dockerd, "--iptables=false", "--bridge=none",
@@ -65,7 +78,7 @@ def running_engine() -> Iterator[Engine]:
         process = subprocess.Popen(
             argv, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
         )
-    engine = Engine(directory, host, engine_env(host, directory))
+    engine = Engine(directory, host, engine_env(directory))
     try:
         _wait_until_ready(engine, process, log)
         yield engine
@@ -93,47 +106,11 @@ def _wait_until_ready(engine: Engine, process: subprocess.Popen[bytes], log: Pat
 def _stop(engine: Engine, process: subprocess.Popen[bytes]) -> None:
     """Kill containers, stop dockerd, then anything still holding on to the directory."""
     if process.poll() is None:
-        running = run(["docker", "ps", "-q"], env=engine.env, check=False, timeout=30)
-        ids = running.stdout.split()
-        if ids:
-            run(["docker", "kill", *ids], env=engine.env, check=False, timeout=60)
+        kill_containers(engine.env)
         process.terminate()
         try:
-            process.wait(timeout=STOP_SECONDS)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
-    for pid in _leftover_processes(engine.directory):
-        _kill(pid)
-    unmount_below(engine.directory)
-    shutil.rmtree(engine.directory, ignore_errors=True)
-
-
-def _leftover_processes(directory: Path) -> list[int]:
-    """containerd and shims naming our directory, and every descendant of them."""
-    parents: dict[int, int] = {}
-    mentioning: set[int] = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            stat = (entry / "stat").read_text()
-        except OSError:  # the process ended while we looked
-            continue
-        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-        if f"{directory}/".encode() in cmdline:
-            mentioning.add(int(entry.name))
-    found = set(mentioning)
-    grew = True
-    while grew:
-        children = {pid for pid, parent in parents.items() if parent in found} - found
-        found |= children
-        grew = bool(children)
-    found.discard(os.getpid())
-    return sorted(found)
-
-
-def _kill(pid: int) -> None:
-    with suppress(ProcessLookupError):  # it may have ended on its own meanwhile
-        os.kill(pid, signal.SIGKILL)
+    release(engine.directory)

@@ -14,14 +14,14 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support import git_repo, sample_scenarios
+from tests.support import git_repo
 from tests.support.commands import BedError, run
 from tests.support.docker_engine import Engine
+from tests.support.sample_commits import Commits
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "sample_app"
 HEALTH_PATH = "/api/v1/healthz"
@@ -38,7 +38,7 @@ def free_port() -> int:
 
 
 @dataclass
-class SampleApp:
+class SampleApp(Commits):
     engine: Engine
     compose_command: list[str]
     base_image: str
@@ -115,12 +115,16 @@ class SampleApp:
     def deploy_by_hand(self, sha: str | None = None, timeout: float = 60) -> None:
         """The runbook: check out `sha` (default: as is), build, up -d, migrate, wait healthy."""
         if sha is not None:
-            git_repo.git(self.checkout, "fetch", "--quiet", "origin")
-            git_repo.git(self.checkout, "checkout", "--quiet", "--detach", sha)
+            self.check_out(sha)
         self.compose_ok("build")
         self.compose_ok("up", "-d")
         self.compose_ok("exec", "-T", "api", "alembic", "upgrade", "head")
         self.wait_healthy(timeout)
+
+    def check_out(self, sha: str) -> None:
+        """Fetch and check out `sha` (detached) in the deploy checkout; .env stays."""
+        git_repo.git(self.checkout, "fetch", "--quiet", "origin")
+        git_repo.git(self.checkout, "checkout", "--quiet", "--detach", sha)
 
     def stop(self) -> None:
         """Stop and remove the containers; the named volume stays (never `down -v`)."""
@@ -188,41 +192,6 @@ class SampleApp:
             env=self.engine.env,
         ).stdout  # fmt: skip
         return dict(line.split() for line in listing.splitlines() if line.strip())
-
-    # -- new commits at origin ------------------------------------------------------------
-
-    def commit(self, files: Mapping[str, str | None], message: str, branch: str = "main") -> str:
-        return git_repo.commit(self.author, files, message, branch)
-
-    def tag(self, name: str, sha: str, annotated: bool = True) -> str:
-        return git_repo.tag(self.author, name, sha, annotated)
-
-    def head(self, branch: str = "main") -> str:
-        git_repo.git(self.author, "fetch", "--quiet", "origin")
-        return git_repo.git(self.author, "rev-parse", f"origin/{branch}")
-
-    def _scenario(self, change: sample_scenarios.Change, branch: str) -> str:
-        files, message = change
-        return self.commit(files, message, branch)
-
-    def good_change(self, branch: str = "main") -> str:
-        return self._scenario(sample_scenarios.good_change(self.author, branch), branch)
-
-    def broken_build(self, branch: str = "main") -> str:
-        return self._scenario(sample_scenarios.broken_build(self.author, branch), branch)
-
-    def failing_migration(self, branch: str = "main") -> str:
-        return self._scenario(sample_scenarios.failing_migration(self.author, branch), branch)
-
-    def destructive_migration_unhealthy_code(self, branch: str = "main") -> str:
-        change = sample_scenarios.destructive_migration_unhealthy_code(self.author, branch)
-        return self._scenario(change, branch)
-
-    def never_healthy(self, branch: str = "main", hang: bool = False) -> str:
-        return self._scenario(sample_scenarios.never_healthy(self.author, branch, hang), branch)
-
-    def side_commit(self, branch: str = "side") -> str:
-        return self._scenario(sample_scenarios.side_commit(self.author, branch), branch)
 
     # -- deployhook's view of it ----------------------------------------------------------
 
