@@ -114,12 +114,15 @@ def test_good_change_deployed_by_plain_compose_is_healthy_at_version_2(
     sample_app: SampleApp,
 ) -> None:
     """good_change() built, upped and migrated with plain compose serves version 2, data kept."""
-    before = sample_app.container_ids()["api"]
+    containers, images = sample_app.container_ids(), sample_app.image_ids()
     sha = sample_app.good_change()
     assert sample_app.head() == sha
     sample_app.deploy_by_hand(sha)
+    assert sample_app.checked_out() == sha
     assert sample_app.wait_healthy()["version"] == "2"
-    assert sample_app.container_ids()["api"] != before
+    assert sample_app.container_ids()["api"] != containers["api"]
+    assert sample_app.image_ids()["api"] != images["api"]
+    assert sample_app.image_ids()["postgres"] == images["postgres"]
     assert sample_app.psql("SELECT count(*) FROM customers WHERE phone IS NOT NULL") == "3"
     assert (sample_app.checkout / ".env").is_file()
 

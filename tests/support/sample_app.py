@@ -7,13 +7,9 @@ plain compose commands: it puts the stack in a known state; it is not the pipeli
 
 from __future__ import annotations
 
-import json
 import secrets
 import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,10 +17,10 @@ from typing import Any
 from tests.support import git_repo
 from tests.support.commands import BedError, run
 from tests.support.docker_engine import Engine
+from tests.support.sample_api import ApiClient
 from tests.support.sample_commits import Commits
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "sample_app"
-HEALTH_PATH = "/api/v1/healthz"
 # pg_dump 15.14+ brackets its output with \restrict KEY / \unrestrict KEY, a fresh random key
 # each time; dump() leaves those lines out so equal databases give equal dumps.
 _RESTRICT_PREFIXES = ("\\restrict ", "\\unrestrict ")
@@ -38,7 +34,7 @@ def free_port() -> int:
 
 
 @dataclass
-class SampleApp(Commits):
+class SampleApp(ApiClient, Commits):
     engine: Engine
     compose_command: list[str]
     base_image: str
@@ -67,10 +63,6 @@ class SampleApp(Commits):
     @property
     def backups_dir(self) -> Path:
         return self.root / "backups"
-
-    @property
-    def health_url(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}{HEALTH_PATH}"
 
     @classmethod
     def create(
@@ -132,36 +124,6 @@ class SampleApp(Commits):
 
     # -- looking at it --------------------------------------------------------------------
 
-    def get(self, path: str, timeout: float = 5) -> tuple[int, str]:
-        """GET the api; (status, body), or (0, reason) when nothing answers."""
-        url = f"http://127.0.0.1:{self.api_port}{path}"
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
-        except (urllib.error.URLError, OSError) as error:
-            return 0, str(error)
-
-    def wait_healthy(self, timeout: float = 60) -> dict[str, Any]:
-        """Poll the health URL until 200; return its JSON, or raise with the last answer."""
-        deadline = time.monotonic() + timeout
-        status, body = self.get(HEALTH_PATH)
-        while status != 200 and time.monotonic() < deadline:
-            time.sleep(0.2)
-            status, body = self.get(HEALTH_PATH)
-        if status != 200:
-            raise BedError(
-                f"{self.health_url}: expected 200 within {timeout} s, got {status} {body}"
-            )
-        answer: dict[str, Any] = json.loads(body)
-        return answer
-
-    def running_version(self) -> str | None:
-        """What /api/v1/version answers, or None when the api does not answer 200."""
-        status, body = self.get("/api/v1/version")
-        return body.strip() if status == 200 else None
-
     def psql(self, sql: str) -> str:
         """Run SQL with psql inside the postgres service; unaligned, tuples only."""
         return self.compose_ok(
@@ -182,6 +144,19 @@ class SampleApp(Commits):
     def volume_exists(self) -> bool:
         inspect = ["docker", "volume", "inspect", self.volume_name()]
         return run(inspect, env=self.engine.env, check=False).returncode == 0
+
+    def checked_out(self) -> str:
+        """The commit the deploy checkout is at."""
+        return git_repo.git(self.checkout, "rev-parse", "HEAD")
+
+    def image_ids(self) -> dict[str, str]:
+        """Running containers of this project: service name -> id of the image it runs."""
+        ids = self.container_ids()
+        if not ids:
+            return {}
+        inspect = ["docker", "inspect", "--format", "{{.Image}}", *ids.values()]
+        images = run(inspect, env=self.engine.env).stdout.split()
+        return dict(zip(ids, images, strict=True))
 
     def container_ids(self) -> dict[str, str]:
         """Running containers of this project: service name -> full container id."""
