@@ -10,6 +10,8 @@ import redis
 
 from tests.support.redis_server import running_redis
 
+pytest_plugins = ["tests.support.docker_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

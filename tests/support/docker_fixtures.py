@@ -1,0 +1,77 @@
+"""Pytest plugin: the private Docker engine, the test images and the running sample app.
+
+`docker_engine` also points this process's environment at the private engine for the rest of
+the session (DOCKER_HOST, DOCKER_CONFIG, the venv's bin first on PATH), so code under test that
+runs `docker` or `docker-compose` as subprocesses, or docker.from_env(), reaches it unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.commands import BedError, run
+from tests.support.docker_engine import Engine, running_engine
+from tests.support.images import build_busybox_image, import_base_image
+from tests.support.sample_app import SampleApp
+
+POINTED = ("DOCKER_HOST", "DOCKER_CONFIG", "PATH")
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[Engine]:
+    """A private dockerd for the session, which os.environ points at while it runs."""
+    with running_engine() as engine:
+        saved = {name: os.environ.get(name) for name in POINTED}
+        os.environ.update({name: engine.env[name] for name in POINTED})
+        try:
+            yield engine
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def compose_command(docker_engine: Engine) -> list[str]:
+    """The Compose CLI as an argv prefix: the venv's docker-compose, else the docker plugin."""
+    beside = Path(sys.executable).parent / "docker-compose"
+    found = str(beside) if beside.exists() else shutil.which("docker-compose")
+    if found:
+        return [found]
+    plugin = run(["docker", "compose", "version"], env=docker_engine.env, check=False)
+    if plugin.returncode == 0:
+        return ["docker", "compose"]
+    raise BedError(
+        "expected docker-compose in the venv or a docker compose plugin, got neither;"
+        " run scripts/venv test"
+    )
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_engine: Engine) -> str:
+    """The Debian base image (python3, PostgreSQL 15, alembic) in the private engine."""
+    return import_base_image(docker_engine.env)
+
+
+@pytest.fixture(scope="session")
+def busybox_image(docker_engine: Engine) -> str:
+    """A tiny busybox image (sh, httpd) in the private engine."""
+    return build_busybox_image(docker_engine.env)
+
+
+@pytest.fixture
+def sample_app(
+    docker_engine: Engine, compose_command: list[str], base_image: str, tmp_path: Path
+) -> Iterator[SampleApp]:
+    """A fresh sample app at v1, running and healthy; its containers stop afterwards."""
+    app = SampleApp.create(docker_engine, compose_command, base_image, tmp_path)
+    yield app
+    app.stop()

@@ -1,0 +1,187 @@
+"""A running instance of the sample app: origin, deploy checkout, and its Compose stack.
+
+Each instance has its own ports, compose project, git repositories and named volume, so tests
+never see each other's state. `deploy_by_hand` is the user's runbook (build, up, migrate) with
+plain compose commands: it puts the stack in a known state; it is not the pipeline under test.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.support import git_repo
+from tests.support.commands import BedError, run
+from tests.support.docker_engine import Engine
+from tests.support.sample_api import ApiClient
+from tests.support.sample_commits import Commits
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "sample_app"
+# pg_dump 15.14+ brackets its output with \restrict KEY / \unrestrict KEY, a fresh random key
+# each time; dump() leaves those lines out so equal databases give equal dumps.
+_RESTRICT_PREFIXES = ("\\restrict ", "\\unrestrict ")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class SampleApp(ApiClient, Commits):
+    engine: Engine
+    compose_command: list[str]
+    base_image: str
+    root: Path
+    project: str
+    api_port: int
+    pg_port: int
+    v1: str = ""  # the sha of the initial commit, set by create()
+
+    @property
+    def origin(self) -> Path:
+        return self.root / "origin.git"
+
+    @property
+    def origin_url(self) -> str:
+        return self.origin.as_uri()
+
+    @property
+    def checkout(self) -> Path:
+        return self.root / "checkout"
+
+    @property
+    def author(self) -> Path:
+        return self.root / "author"
+
+    @property
+    def backups_dir(self) -> Path:
+        return self.root / "backups"
+
+    @classmethod
+    def create(
+        cls, engine: Engine, compose_command: list[str], base_image: str, root: Path
+    ) -> SampleApp:
+        """Origin at v1, a deploy checkout with its .env, and the stack running and healthy."""
+        app = cls(
+            engine, compose_command, base_image, root,
+            project=f"dht-{secrets.token_hex(4)}", api_port=free_port(), pg_port=free_port(),
+        )  # fmt: skip
+        app.v1 = git_repo.create_origin(TEMPLATE, app.origin, app.author, "Sample app v1")
+        git_repo.git(root, "clone", "--quiet", app.origin_url, str(app.checkout))
+        (app.checkout / ".env").write_text(
+            f"COMPOSE_PROJECT_NAME={app.project}\nBASE_IMAGE={base_image}\n"
+            f"API_PORT={app.api_port}\nPG_PORT={app.pg_port}\n"
+        )
+        app.backups_dir.mkdir()
+        try:
+            app.deploy_by_hand()
+        except BedError:
+            app.compose("down", "--timeout", "5")  # no half-started stack left behind
+            raise
+        return app
+
+    # -- the stack ------------------------------------------------------------------------
+
+    def compose(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        """Run compose for this project in the checkout; the result is not checked."""
+        argv = [*self.compose_command, "-p", self.project, "-f", "docker-compose.yml", *args]
+        return run(argv, env=self.engine.env, cwd=self.checkout, timeout=timeout, check=False)
+
+    def compose_ok(self, *args: str, timeout: float = 600) -> str:
+        """Run compose and return its stdout; a failure raises BedError with the output."""
+        result = self.compose(*args, timeout=timeout)
+        if result.returncode != 0:
+            raise BedError(
+                f"compose {' '.join(args)}: expected exit 0, got {result.returncode}\n"
+                f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+            )
+        return result.stdout
+
+    def deploy_by_hand(self, sha: str | None = None, timeout: float = 60) -> None:
+        """The runbook: check out `sha` (default: as is), build, up -d, migrate, wait healthy."""
+        if sha is not None:
+            self.check_out(sha)
+        self.compose_ok("build")
+        self.compose_ok("up", "-d")
+        self.compose_ok("exec", "-T", "api", "alembic", "upgrade", "head")
+        self.wait_healthy(timeout)
+
+    def check_out(self, sha: str) -> None:
+        """Fetch and check out `sha` (detached) in the deploy checkout; .env stays."""
+        git_repo.git(self.checkout, "fetch", "--quiet", "origin")
+        git_repo.git(self.checkout, "checkout", "--quiet", "--detach", sha)
+
+    def stop(self) -> None:
+        """Stop and remove the containers; the named volume stays (never `down -v`)."""
+        self.compose_ok("down", "--timeout", "10")
+
+    # -- looking at it --------------------------------------------------------------------
+
+    def psql(self, sql: str) -> str:
+        """Run SQL with psql inside the postgres service; unaligned, tuples only."""
+        return self.compose_ok(
+            "exec", "-T", "postgres",
+            "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", "app", "-d", "app",
+            "-c", sql,
+        ).strip()  # fmt: skip
+
+    def dump(self) -> str:
+        """A plain pg_dump of the app database, the same text for the same contents."""
+        text = self.compose_ok("exec", "-T", "postgres", "pg_dump", "-U", "app", "app")
+        lines = [line for line in text.splitlines() if not line.startswith(_RESTRICT_PREFIXES)]
+        return "\n".join(lines) + "\n"
+
+    def volume_name(self) -> str:
+        return f"{self.project}_pgdata"
+
+    def volume_exists(self) -> bool:
+        inspect = ["docker", "volume", "inspect", self.volume_name()]
+        return run(inspect, env=self.engine.env, check=False).returncode == 0
+
+    def checked_out(self) -> str:
+        """The commit the deploy checkout is at."""
+        return git_repo.git(self.checkout, "rev-parse", "HEAD")
+
+    def image_ids(self) -> dict[str, str]:
+        """Running containers of this project: service name -> id of the image it runs."""
+        ids = self.container_ids()
+        if not ids:
+            return {}
+        inspect = ["docker", "inspect", "--format", "{{.Image}}", *ids.values()]
+        images = run(inspect, env=self.engine.env).stdout.split()
+        return dict(zip(ids, images, strict=True))
+
+    def container_ids(self) -> dict[str, str]:
+        """Running containers of this project: service name -> full container id."""
+        listing = run(
+            ["docker", "ps", "--no-trunc",
+             "--filter", f"label=com.docker.compose.project={self.project}",
+             "--format", '{{.Label "com.docker.compose.service"}} {{.ID}}'],
+            env=self.engine.env,
+        ).stdout  # fmt: skip
+        return dict(line.split() for line in listing.splitlines() if line.strip())
+
+    # -- deployhook's view of it ----------------------------------------------------------
+
+    def environment_config(self) -> dict[str, Any]:
+        """This instance as one environment of deployhook's YAML configuration."""
+        return {
+            "trigger": {"branch": "main"},
+            "path": str(self.checkout),
+            "compose": {
+                "files": ["docker-compose.yml"],
+                "project": self.project,
+                "command": "docker-compose",
+            },
+            "database": {"service": "postgres", "user": "app", "name": "app"},
+            "migrate": {"service": "api", "command": ["alembic", "upgrade", "head"]},
+            "health": {"url": self.health_url, "timeout": 30, "interval": 0.5},
+            "backups": {"dir": str(self.backups_dir), "min_free_mb": 1},
+        }
