@@ -17,6 +17,8 @@ from config.secrets import Secret
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")]
+# PostgreSQL role and database names as deployhook accepts them: no quoting surprises.
+PG_IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$"
 HttpUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")]
 
 # git check-ref-format, reduced to what a trigger may name; globs are allowed in tag patterns.
@@ -65,8 +67,8 @@ class Database(Strict):
 
     service: ServiceName | None = None
     url: Secret | None = None
-    user: str = "postgres"
-    name: str
+    user: Annotated[str, StringConstraints(pattern=PG_IDENTIFIER)] = "postgres"
+    name: Annotated[str, StringConstraints(pattern=PG_IDENTIFIER)]
     # Services stopped while a backup is restored; default: every service but the database.
     writers: list[ServiceName] | None = None
 

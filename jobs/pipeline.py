@@ -129,6 +129,7 @@ def stage(ctx: DeployContext, name: str, action: Callable[[DeployContext], T]) -
     try:
         result = action(ctx)
     except StageFailed as failure:
+        failure.stage = name  # the pipeline's stage, whichever helper raised it
         _finish(ctx, entry, "failed", str(failure))
         raise
     except Exception as error:

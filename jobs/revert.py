@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from jobs.context import DeployContext
+from jobs.errors import CommandFailed
 from jobs.stages.backup import restore_backup
 from jobs.stages.checkout import check_out
 from jobs.stages.health import wait_healthy
@@ -28,8 +29,11 @@ def revert(ctx: DeployContext) -> list[str]:
         try:
             action()
         except Exception as error:  # noqa: BLE001 - compensation keeps going and reports all
-            problems.append(f"{step}: {error}")
-            ctx.log.info(f"revert: {step} FAILED: {error}")
+            detail = str(error)
+            if isinstance(error, CommandFailed) and error.output_tail:
+                detail += " (" + " | ".join(error.output_tail.splitlines()[-3:]) + ")"
+            problems.append(f"{step}: {detail}")
+            ctx.log.info(f"revert: {step} FAILED: {detail}")
 
     database = ctx.environment.database
     restore = ctx.started("migrate") and database is not None

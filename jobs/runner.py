@@ -90,16 +90,11 @@ class Runner:
                 "timed_out": timed_out,
             },
         )
+        shown = self.log.mask(describe(command))
         if timed_out:
-            raise CommandFailed(
-                command, f"`{command[0]}` ran out of time after {timeout:.0f}s", output
-            )
+            raise CommandFailed(command, f"`{shown}` ran out of time after {timeout:.0f}s", output)
         if check and exit_code != 0:
-            raise CommandFailed(
-                command,
-                f"`{' '.join(self.log.mask(p) for p in command[:6])}` exited {exit_code}",
-                output,
-            )
+            raise CommandFailed(command, f"`{shown}` exited {exit_code}", output)
         return CommandResult(command, exit_code, duration, output)
 
     def _follow(self, stream: IO[bytes] | None, tail: deque[str], quiet: bool) -> None:
@@ -118,6 +113,16 @@ class Runner:
         if batch:
             self.log.lines(*batch)
         stream.close()
+
+
+def describe(argv: list[str], limit: int = 12) -> str:
+    """The telling part of a command for a message: compose's own options are left out."""
+    words = list(argv)
+    if "--file" in words:
+        last_file = len(words) - 1 - words[::-1].index("--file")
+        words = [Path(words[0]).name, "...", *words[last_file + 2 :]]
+    shown = " ".join(words[:limit])
+    return shown + (" ..." if len(words) > limit else "")
 
 
 def _open(stack: ExitStack, path: Path | None, mode: str) -> IO[bytes] | None:

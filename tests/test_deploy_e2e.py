@@ -95,7 +95,7 @@ def test_good_deploy_applies_migration_and_serves_new_version(
         "commit",
     ]
     assert all(stage.outcome == "ok" for stage in record.stages)
-    assert sample_app.head() == sha
+    assert sample_app.checked_out() == sha
     assert sample_app.running_version() == "2"
     backup = Path(record.extra["backup"])
     assert backup.exists() and backup.stat().st_size > 0
@@ -113,12 +113,12 @@ def test_failed_build_never_stops_the_old_containers(
     sample_app: Any, settings: Settings, redis_conn: redis.Redis, env_file_text: str
 ) -> None:
     """When the image build fails, the old containers keep running and the checkout goes back."""
-    before_sha, before_containers = sample_app.head(), sample_app.container_ids()
+    before_sha, before_containers = sample_app.checked_out(), sample_app.container_ids()
     record = deploy(settings, redis_conn, sample_app.broken_build())
     assert record.state == "reverted", record.error
-    assert record.failed_stage == "build"
+    assert record.failed_stage == "build", record.error
     assert sample_app.container_ids() == before_containers
-    assert sample_app.head() == before_sha
+    assert sample_app.checked_out() == before_sha
     assert sample_app.running_version() == "1"
     assert record.restored_backup is None
     _survivors_intact(sample_app, env_file_text)
@@ -128,14 +128,14 @@ def test_failed_migration_is_reverted_with_the_database_as_before(
     sample_app: Any, settings: Settings, redis_conn: redis.Redis, env_file_text: str
 ) -> None:
     """A migration that fails midway ends reverted, with the database identical to before."""
-    before_dump, before_sha = sample_app.dump(), sample_app.head()
+    before_dump, before_sha = sample_app.dump(), sample_app.checked_out()
     record = deploy(settings, redis_conn, sample_app.failing_migration())
     assert record.state == "reverted", record.error
-    assert record.failed_stage == "migrate"
+    assert record.failed_stage == "migrate", record.error
     assert record.restored_backup == record.extra["backup"]
     assert "writes since the backup were discarded" in (record.error or "")
     assert sample_app.dump() == before_dump
-    assert sample_app.head() == before_sha
+    assert sample_app.checked_out() == before_sha
     assert sample_app.running_version() == "1"
     _survivors_intact(sample_app, env_file_text)
 
@@ -147,7 +147,7 @@ def test_destructive_migration_with_unhealthy_code_restores_the_data(
     before_dump = sample_app.dump()
     record = deploy(settings, redis_conn, sample_app.destructive_migration_unhealthy_code())
     assert record.state == "reverted", record.error
-    assert record.failed_stage == "health"
+    assert record.failed_stage == "health", record.error
     assert sample_app.dump() == before_dump
     assert sample_app.running_version() == "1"
     _survivors_intact(sample_app, env_file_text)
@@ -159,7 +159,7 @@ def test_health_timeout_reverts_after_the_deadline(
     """A version that never becomes healthy fails at the deadline and the old one serves again."""
     record = deploy(settings, redis_conn, sample_app.never_healthy())
     assert record.state == "reverted", record.error
-    assert record.failed_stage == "health"
+    assert record.failed_stage == "health", record.error
     assert "not healthy within" in (record.error or "")
     health = next(stage for stage in record.stages if stage.name == "health")
     assert health.outcome == "failed" and "last seen" in health.detail
@@ -171,14 +171,14 @@ def test_no_backup_no_deploy(
     sample_app: Any, settings: Settings, redis_conn: redis.Redis, env_file_text: str
 ) -> None:
     """With the database service stopped, the deploy is refused before anything changes."""
-    before_sha = sample_app.head()
+    before_sha = sample_app.checked_out()
     sample_app.compose("stop", "postgres")
     api_containers = sample_app.container_ids()
     record = deploy(settings, redis_conn, sample_app.good_change())
     assert record.state == "failed"
-    assert record.failed_stage == "backup"
+    assert record.failed_stage == "backup", record.error
     assert "nothing was changed" in (record.error or "")
-    assert sample_app.head() == before_sha
+    assert sample_app.checked_out() == before_sha
     assert sample_app.container_ids() == api_containers
     backup_dir = settings.backup_dir("sample", "dev")
     assert not list(backup_dir.glob("*")) if backup_dir.exists() else True
@@ -190,12 +190,12 @@ def test_commit_not_on_the_branch_is_refused(
     sample_app: Any, settings: Settings, redis_conn: redis.Redis, env_file_text: str
 ) -> None:
     """A SHA from another branch is refused before the backup; nothing changes."""
-    before_sha = sample_app.head()
+    before_sha = sample_app.checked_out()
     record = deploy(settings, redis_conn, sample_app.side_commit())
     assert record.state == "failed"
-    assert record.failed_stage == "fetch"
+    assert record.failed_stage == "fetch", record.error
     assert "refusing it" in (record.error or "")
-    assert sample_app.head() == before_sha
+    assert sample_app.checked_out() == before_sha
     assert "backup" not in record.extra
     _survivors_intact(sample_app, env_file_text)
 
@@ -219,7 +219,7 @@ def test_newest_push_wins_while_a_deploy_runs(
     assert worker.wait(timeout=300) == 0, (tmp_path / "w.log").read_text()[-3000:]
     states = [store.get(d.id).state for d in (first, middle, last)]
     assert states == ["succeeded", "superseded", "succeeded"], [store.get(last.id).error]
-    assert sample_app.head() == last_sha
+    assert sample_app.checked_out() == last_sha
     _survivors_intact(sample_app, env_file_text)
 
 
@@ -232,7 +232,7 @@ def test_worker_killed_during_migrate_is_reverted_by_the_next_worker(
     env_file_text: str,
 ) -> None:
     """SIGKILL mid-migration: the next worker start reverts the deploy and frees the lock."""
-    before_dump, before_sha = sample_app.dump(), sample_app.head()
+    before_dump, before_sha = sample_app.dump(), sample_app.checked_out()
     sha = sample_app.commit(
         {"app/migrations/versions/0002_slow.py": SLOW_MIGRATION, "VERSION": "2\n"}, "slow"
     )
@@ -256,6 +256,6 @@ def test_worker_killed_during_migrate_is_reverted_by_the_next_worker(
     assert "worker stopped during migrate" in (record.error or "")
     assert current_owner(redis_conn, "sample/dev") is None
     assert sample_app.dump() == before_dump
-    assert sample_app.head() == before_sha
+    assert sample_app.checked_out() == before_sha
     assert sample_app.running_version() == "1"
     _survivors_intact(sample_app, env_file_text)

@@ -59,7 +59,10 @@ def test_compose_commands_never_remove_volumes() -> None:
         compose.exec("api", ["alembic", "upgrade", "head"]),
         compose.config_json(),
         postgres.dump(database, compose),
-        postgres.restore(database, compose),
+        postgres.recreate_from_dump(database, compose),
+        postgres.restore_into_existing(database, compose),
+        postgres.drop_owned_objects(database, compose),
+        postgres.can_create_databases(database, compose),
         postgres.list_contents(database, compose),
         postgres.terminate_sessions(database, compose),
     ]

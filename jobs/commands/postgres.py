@@ -20,23 +20,45 @@ def list_contents(database: Database, compose: Compose) -> list[str]:
 
 
 def terminate_sessions(database: Database, compose: Compose) -> list[str]:
+    """End other sessions on the database so that the restore can drop it.
+
+    Connected to the target itself, `current_database()` names it: no name is pasted into SQL.
+    """
     sql = (
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        "WHERE datname = :'target' AND pid <> pg_backend_pid()"
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
     )
-    argv = ["psql", "--no-password", "--set", "ON_ERROR_STOP=1", "--set", f"target={database.name}"]
-    argv += [*_maintenance_target(database), "--quiet", "--command", sql]
-    return _where(database, compose, argv)
+    argv = ["psql", "--no-password", "--set", "ON_ERROR_STOP=1", "--quiet", "--tuples-only"]
+    return _where(database, compose, [*argv, *_target(database), "--command", sql])
 
 
-def restore(database: Database, compose: Compose) -> list[str]:
-    """Drop and re-create the database from the dump on stdin.
+def can_create_databases(database: Database, compose: Compose) -> list[str]:
+    """Prints `t` when the role may drop and re-create the database (superuser or CREATEDB)."""
+    sql = "SELECT rolsuper OR rolcreatedb FROM pg_roles WHERE rolname = current_user"
+    argv = ["psql", "--no-password", "--set", "ON_ERROR_STOP=1", "--quiet", "--tuples-only"]
+    return _where(database, compose, [*argv, "--no-align", *_target(database), "--command", sql])
 
-    `--create --clean` drops the whole database first, so objects that a failed migration added
-    (which the dump knows nothing about) disappear too; the restore leaves no trace of the deploy.
+
+def recreate_from_dump(database: Database, compose: Compose) -> list[str]:
+    """Drop and re-create the whole database from the dump on stdin.
+
+    Objects that a failed migration added (which the dump knows nothing about) disappear with
+    the old database: the restore leaves no trace of the deploy. Needs CREATEDB or superuser.
     """
     argv = ["pg_restore", "--no-password", "--clean", "--if-exists", "--create", "--exit-on-error"]
     return _where(database, compose, [*argv, *_maintenance_target(database)])
+
+
+def drop_owned_objects(database: Database, compose: Compose) -> list[str]:
+    """For an owner without CREATEDB: drop everything the role owns in the database."""
+    argv = ["psql", "--no-password", "--set", "ON_ERROR_STOP=1", "--quiet", *_target(database)]
+    return _where(database, compose, [*argv, "--command", "DROP OWNED BY CURRENT_USER CASCADE"])
+
+
+def restore_into_existing(database: Database, compose: Compose) -> list[str]:
+    """Restore the dump on stdin into the emptied database, all or nothing."""
+    argv = ["pg_restore", "--no-password", "--single-transaction", "--exit-on-error"]
+    return _where(database, compose, [*argv, *_target(database)])
 
 
 def connection_env(database: Database) -> dict[str, str]:

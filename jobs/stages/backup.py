@@ -78,16 +78,31 @@ def verify_backup(ctx: DeployContext, database: Database, path: Path) -> None:
 
 
 def restore_backup(ctx: DeployContext, path: Path) -> None:
-    """Replace the database with the backup; the caller stops the writers first."""
+    """Make the database exactly what the backup holds; the caller stops the writers first.
+
+    A role that may create databases gets the database dropped and re-created; a plain owner
+    gets everything it owns dropped, then a single-transaction restore. Either way objects a
+    failed migration created are gone and data it dropped is back.
+    """
     database = ctx.environment.database
     if database is None:
         return
     env = postgres.connection_env(database)
     timeout = ctx.environment.timeouts.restore
-    ctx.runner.run(postgres.terminate_sessions(database, ctx.compose), timeout=60, extra_env=env)
-    ctx.runner.run(
-        postgres.restore(database, ctx.compose), timeout=timeout, stdin_path=path, extra_env=env
+    probe = ctx.runner.run(
+        postgres.can_create_databases(database, ctx.compose), timeout=60, extra_env=env
     )
+    if probe.output.strip().endswith("t"):
+        ctx.runner.run(
+            postgres.terminate_sessions(database, ctx.compose), timeout=60, extra_env=env
+        )
+        restore = postgres.recreate_from_dump(database, ctx.compose)
+    else:
+        ctx.runner.run(
+            postgres.drop_owned_objects(database, ctx.compose), timeout=timeout, extra_env=env
+        )
+        restore = postgres.restore_into_existing(database, ctx.compose)
+    ctx.runner.run(restore, timeout=timeout, stdin_path=path, extra_env=env)
 
 
 def apply_retention(ctx: DeployContext, keep: set[str]) -> list[Path]:

@@ -24,11 +24,11 @@ REF_NAME = re.compile(r"^(?!.*(\.\.|@\{|//|\.lock$))[^\x00-\x20\x7f~^:?*\[\\]{1,
 def validate(ctx: DeployContext) -> None:
     deploy = ctx.deploy
     if not SHA.match(deploy.sha):
-        raise StageFailed("checkout", f"expected a full commit SHA, got {deploy.sha!r}")
+        raise StageFailed("fetch", f"expected a full commit SHA, got {deploy.sha!r}")
     if deploy.ref_kind != "sha" and (
         not REF_NAME.match(deploy.ref_name) or deploy.ref_name.startswith(("-", "/"))
     ):
-        raise StageFailed("checkout", f"refusing the ref name {deploy.ref_name!r}")
+        raise StageFailed("fetch", f"refusing the ref name {deploy.ref_name!r}")
 
 
 def fetch_and_verify(ctx: DeployContext) -> None:
@@ -48,23 +48,23 @@ def fetch_and_verify(ctx: DeployContext) -> None:
         try:
             remote.fetch(refspec, kill_after_timeout=ctx.environment.timeouts.fetch)
         except git.GitCommandError as error:
-            raise StageFailed("checkout", f"git fetch failed: {_stderr(error)}") from None
+            raise StageFailed("fetch", f"git fetch failed: {_stderr(error)}") from None
         if not _has_commit(repo, deploy.sha):
             where = f"{deploy.ref_kind} {deploy.ref_name}" if tracking else remote_name
             raise StageFailed(
-                "checkout",
+                "fetch",
                 f"commit {deploy.sha[:12]} is not in {where} after fetching it: refusing it",
             )
         if deploy.ref_kind == "branch" and not _is_ancestor(repo, deploy.sha, tracking):
             raise StageFailed(
-                "checkout",
+                "fetch",
                 f"commit {deploy.sha[:12]} is not on branch {deploy.ref_name}: refusing it",
             )
         if deploy.ref_kind == "tag":
             points_at = repo.git.rev_parse("--verify", "--end-of-options", f"{tracking}^{{commit}}")
             if points_at != deploy.sha:
                 raise StageFailed(
-                    "checkout",
+                    "fetch",
                     f"expected tag {deploy.ref_name} to point at {deploy.sha[:12]}, "
                     f"got {points_at[:12]}: refusing to deploy it",
                 )
