@@ -16,6 +16,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     Flask is imported here rather than at module level so that the worker, which imports the
     CLI from this package, never loads it.
     """
-    from webhook.app import create_app as build  # noqa: PLC0415
+    from webhook.app import create_app as build
 
     return build(settings)
