@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from config import ConfigError, Settings, load_settings
 from webhook.api import api
+from webhook.connection import redis_url
 from webhook.errors import IntakeError
 from webhook.hooks import hooks
 from webhook.logs import configure_logging
@@ -24,19 +25,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the intake; with no settings, load them from DEPLOYHOOK_CONFIG."""
     if settings is None:
         settings = load_settings()
-    if settings.redis.url is None:
-        raise ConfigError(
-            "configuration",
-            [
-                "redis.url: no Redis URL configured; set redis.url or DEPLOYHOOK_REDIS_URL, "
-                "or run `deployhook up`, which starts an embedded Redis"
-            ],
-        )
+    url = redis_url(settings)
     configure_logging()
     app = Flask("webhook")
     app.extensions[EXTENSION] = Services(
         settings=settings,
-        redis=connect(settings.redis.url.reveal()),
+        redis=connect(url),
         signing_keys=_signing_keys(settings),
     )
     app.register_blueprint(hooks)
