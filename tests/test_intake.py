@@ -460,3 +460,22 @@ def test_no_redis_url_refuses_to_start(tmp_path: Path) -> None:
 def _no_leftover_config(redis_conn: redis.Redis) -> Iterator[None]:
     yield
     redis_conn.config_set("min-replicas-to-write", 0)
+
+
+def test_unexpected_error_is_json_500(app: Flask, caplog: pytest.LogCaptureFixture) -> None:
+    """An unexpected exception answers a JSON 500 and logs its type and place, not its text."""
+
+    def explode() -> str:
+        raise RuntimeError("payload secret text")
+
+    app.add_url_rule("/explode", view_func=explode)
+    caplog.set_level(logging.INFO, logger="deployhook")
+    response = app.test_client().get("/explode")
+    assert (response.status_code, response.json) == (
+        500,
+        {"error": "internal error: see the server log"},
+    )
+    line = json.loads(JsonFormatter().format(caplog.records[-1]))
+    assert line["exception"] == "RuntimeError"
+    assert "in explode" in line["where"]
+    assert "payload secret text" not in json.dumps(line)

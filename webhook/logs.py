@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
 from datetime import UTC, datetime
+from types import TracebackType
 
 _HANDLER_NAME = "deployhook-json"
 
@@ -26,9 +28,18 @@ class JsonFormatter(logging.Formatter):
         if isinstance(fields, dict):
             line.update(fields)
         if record.exc_info and record.exc_info[0] is not None:
-            # The exception's type only: its text could quote a payload.
+            # The exception's type and where it was raised, not its text: that could quote
+            # a payload or a connection URL.
             line["exception"] = record.exc_info[0].__name__
+            line["where"] = _innermost_frame(record.exc_info[2])
         return json.dumps(line, default=str, ensure_ascii=False)
+
+
+def _innermost_frame(trace: TracebackType | None) -> str:
+    if trace is None:
+        return ""
+    frame = traceback.extract_tb(trace)[-1]
+    return f"{frame.filename}:{frame.lineno} in {frame.name}"
 
 
 def configure_logging(level: int = logging.INFO) -> None:

@@ -27,14 +27,24 @@ def free_port() -> int:
 
 @contextmanager
 def running(
-    argv: list[str], env: Mapping[str, str], base_url: str, cwd: Path | None = None
+    argv: list[str],
+    env: Mapping[str, str],
+    base_url: str,
+    cwd: Path | None = None,
+    log: Path | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `argv` until /healthz at `base_url` answers 200; stop it with SIGTERM afterwards."""
+    """Run `argv` until /healthz at `base_url` answers 200; stop it with SIGTERM afterwards.
+
+    Its output goes to `log` when given, else to this process's stdout and stderr.
+    """
+    output = log.open("ab") if log else None
     process = subprocess.Popen(
         argv,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **env},
         cwd=cwd,
         stdin=subprocess.DEVNULL,
+        stdout=output,
+        stderr=output,
         start_new_session=True,
     )
     try:
@@ -48,6 +58,8 @@ def running(
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+        if output:
+            output.close()
 
 
 def _wait_for_health(base_url: str, process: subprocess.Popen[bytes]) -> None:
