@@ -10,7 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import redis
+from flask.testing import FlaskClient
+from rq import Queue
 from standardwebhooks import Webhook
+from werkzeug.test import TestResponse
 
 from config import Settings, parse_settings
 
@@ -129,3 +133,14 @@ def gitlab_headers(
         headers["webhook-timestamp"] = str(int(when.timestamp()))
         headers["webhook-signature"] = Webhook(signing_key).sign(message_id, when, body.decode())
     return headers
+
+
+def queued_jobs(connection: redis.Redis) -> list[str]:
+    return Queue("deploys.local", connection=connection).job_ids
+
+
+def post_github(
+    client: FlaskClient, data: dict[str, Any], event: str = "push", delivery: str | None = None
+) -> TestResponse:
+    body = encode(data)
+    return client.post("/hooks/crm", data=body, headers=github_headers(body, event, delivery))
