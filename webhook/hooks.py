@@ -18,7 +18,7 @@ from jobs.submit import DeployRequest, Duplicate, QueueUnavailable, submit
 from webhook.body import decode_payload, read_body
 from webhook.errors import Forbidden, IntakeError, NotFound, Unavailable
 from webhook.metrics import count_delivery
-from webhook.providers import authenticate, describe, detect
+from webhook.providers import authenticate, claimed_delivery_id, describe, detect
 from webhook.push import OtherRef, Push, parse_push
 from webhook.routing import route
 from webhook.services import Services, services
@@ -42,7 +42,11 @@ class Note:
 @hooks.post("/hooks/<project_name>")
 def receive(project_name: str) -> Answer:
     found = services()
-    note = Note(project=project_name[:64], provider=detect(request.headers) or "unknown")
+    provider = detect(request.headers) or "unknown"
+    note = Note(project=project_name[:64], provider=provider)
+    # Logged before verification so a refused delivery can be matched with the git host's
+    # delivery list; only ids of the expected shape, so nothing odd reaches the log.
+    note.fields["delivery"] = claimed_delivery_id(provider, request.headers)
     try:
         body, status = _receive(found, project_name, note)
         note.status = status

@@ -72,24 +72,36 @@ def authenticate(
 
 def describe(project_name: str, provider: Provider, headers: Headers) -> Delivery:
     """The event and the delivery's idempotency key, validated."""
+    name = delivery_header(provider, headers)
+    delivery_id = _delivery_id(headers, name, required=provider != "gitlab")
     if provider == "github":
         event = headers.get("X-GitHub-Event", "")
-        delivery_id = _delivery_id(headers, "X-GitHub-Delivery", required=True)
         hook_id = headers.get("X-GitHub-Hook-ID", "")
         if hook_id and not _HOOK_ID.match(hook_id):
             raise BadRequest("malformed X-GitHub-Hook-ID header: expected digits")
         key: str | None = f"{project_name}:github:{hook_id}:{delivery_id}"
     elif provider == "gitea":
         event = headers.get("X-Gitea-Event") or headers.get("X-Forgejo-Event", "")
-        name = "X-Gitea-Delivery" if "X-Gitea-Delivery" in headers else "X-Forgejo-Delivery"
-        delivery_id = _delivery_id(headers, name, required=True)
         key = f"{project_name}:gitea:{delivery_id}"
     else:
         event = headers.get("X-Gitlab-Event", "")
-        name = "webhook-id" if "webhook-id" in headers else "Idempotency-Key"
-        delivery_id = _delivery_id(headers, name, required=False)
         key = f"{project_name}:gitlab:{delivery_id}" if delivery_id else None
     return Delivery(provider, event[:64], delivery_id, key)
+
+
+def delivery_header(provider: str, headers: Headers) -> str:
+    """Which header carries the provider's delivery id (GitLab: not X-Gitlab-Event-UUID)."""
+    if provider == "github":
+        return "X-GitHub-Delivery"
+    if provider == "gitea":
+        return "X-Gitea-Delivery" if "X-Gitea-Delivery" in headers else "X-Forgejo-Delivery"
+    return "webhook-id" if "webhook-id" in headers else "Idempotency-Key"
+
+
+def claimed_delivery_id(provider: str, headers: Headers) -> str:
+    """The delivery id a not yet verified request claims, for logs; "" if odd or absent."""
+    value = headers.get(delivery_header(provider, headers), "")
+    return value if _DELIVERY_ID.match(value) else ""
 
 
 def _delivery_id(headers: Headers, name: str, *, required: bool) -> str:

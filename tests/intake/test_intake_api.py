@@ -14,6 +14,8 @@ from flask.testing import FlaskClient
 from jobs.record import DeployStore
 from tests.support.deliveries import (
     GITHUB_SECRET,
+    encode,
+    github_headers,
     make_settings,
     payload,
     post_github,
@@ -108,3 +110,19 @@ def test_unexpected_error_is_json_500(app: Flask, caplog: pytest.LogCaptureFixtu
     assert line["exception"] == "RuntimeError"
     assert "in explode" in line["where"]
     assert "payload secret text" not in json.dumps(line)
+
+
+def test_refused_delivery_is_logged_with_its_claimed_id(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A forged delivery's log line carries the id it claims (if well-formed), for tracing."""
+    caplog.set_level(logging.INFO, logger="deployhook")
+    body = encode(payload("github-push.json"))
+    for claimed in ("guid-forged", "odd id: with spaces"):
+        headers = github_headers(body, delivery=claimed, secret="wrong")
+        assert client.post("/hooks/crm", data=body, headers=headers).status_code == 401
+    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records]
+    assert [(line["delivery"], line["result"]) for line in lines] == [
+        ("guid-forged", "unauthorized"),
+        ("", "unauthorized"),
+    ]
