@@ -56,7 +56,12 @@ def test_up_with_example_config(tmp_path: Path, example_config_path: Path) -> No
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     argv = [*DEPLOYHOOK, "up", "--config", str(example_config_path), "--bind", f"127.0.0.1:{port}"]
-    env = {"CRM_WEBHOOK_SECRET": "crm-secret", "DEPLOYHOOK_REDIS_URL": ""}
+    env = {
+        "CRM_WEBHOOK_SECRET": "crm-secret",
+        "DEPLOYHOOK_REDIS_URL": "",
+        # The worker takes the queued deploy at once; it must not reach any real Docker engine.
+        "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock",
+    }
     with running(argv, env, base, cwd=tmp_path) as process:
         assert _signed_and_forged(base, "crm", secret="crm-secret") == (202, 401)
     assert process.returncode == 0
