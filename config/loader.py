@@ -75,7 +75,7 @@ def parse_settings(text: str, source: str, environ: Mapping[str, str]) -> Settin
     try:
         settings = Settings.model_validate(resolved)
     except ValidationError as error:
-        problems.extend(_describe(item) for item in error.errors())
+        problems.extend(_describe(item) for item in error.errors() if not _is_union_noise(item))
         settings = None
     if problems or settings is None:
         raise ConfigError(source, problems)
@@ -137,6 +137,11 @@ def _set_default(tree: dict[Any, Any], key_path: tuple[str, ...], value: str | N
             return
         node = child
     node.setdefault(key_path[-1], value)
+
+
+def _is_union_noise(item: Any) -> bool:
+    """A Secret is also accepted as an instance; that branch's complaint only confuses."""
+    return any(str(part).startswith("is-instance[") for part in item["loc"])
 
 
 def _join(*parts: str) -> str:

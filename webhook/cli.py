@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from pathlib import Path
 
 from config import ConfigError, Settings, load_settings
+from config.loader import config_path
 
 Command = Callable[[argparse.Namespace], int]
+GUNICORN_CONFIG = Path(__file__).resolve().parent / "gunicorn.conf.py"
+APP = "webhook:create_app()"
+
+
+class CommandError(Exception):
+    """A command cannot go on; the message says what happened and what to do."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -21,6 +31,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args))
     except ConfigError as error:
         print(error, file=sys.stderr)
+        return 1
+    except CommandError as error:
+        print(f"deployhook: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -44,7 +57,39 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     add("check-config", check_config, "Validate the configuration and print a summary.")
+    serve_parser = add(
+        "serve",
+        serve,
+        "Run the webhook intake under gunicorn (needs redis.url or DEPLOYHOOK_REDIS_URL).",
+    )
+    _add_web_options(serve_parser)
+    worker_parser = add("worker", worker, "Run a deploy worker on this host's queues.")
+    worker_parser.add_argument(
+        "--queue",
+        action="append",
+        metavar="Q",
+        help="queue to work, e.g. deploys.local; repeat for more (default: every configured queue)",
+    )
+    worker_parser.add_argument(
+        "--burst", action="store_true", help="exit once the queues are empty"
+    )
+    up_parser = add(
+        "up",
+        up,
+        "Run intake and worker together; start an embedded Redis when none is configured.",
+    )
+    _add_web_options(up_parser)
     return parser
+
+
+def _add_web_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--bind", metavar="HOST:PORT", help="listen address (default: server.bind)")
+    sub.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="gunicorn worker processes (default: server.workers)",
+    )
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -55,6 +100,75 @@ def check_config(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     print(summarise(settings))
     return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Replace this process with gunicorn serving the intake; returns only on failure."""
+    from webhook.connection import redis_url
+
+    redis_url(settings_from(args))  # refuse here, clearly, rather than in every worker
+    argv = gunicorn_argv(args.bind, args.workers)
+    env = dict(os.environ, DEPLOYHOOK_CONFIG=str(config_path(args.config).resolve()))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # exec, not a child: gunicorn's master then gets the signals meant for `deployhook serve`.
+    os.execve(sys.executable, argv, env)  # noqa: S606 - an argv list, no shell involved
+
+
+def gunicorn_argv(bind: str | None, workers: int | None) -> list[str]:
+    argv = [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONFIG)]
+    if bind:
+        argv += ["--bind", bind]
+    if workers is not None:
+        if workers < 1:
+            raise CommandError(f"--workers must be at least 1, got {workers}")
+        argv += ["--workers", str(workers)]
+    return [*argv, APP]
+
+
+def worker(args: argparse.Namespace) -> int:
+    import redis
+
+    from jobs.worker import run_worker
+    from webhook.connection import redis_url
+    from webhook.logs import configure_logging
+
+    settings = settings_from(args)
+    connection = redis.Redis.from_url(redis_url(settings))
+    configure_logging()
+    try:
+        connection.ping()
+        run_worker(settings, connection, args.queue, burst=args.burst)
+    except redis.ConnectionError as error:
+        raise CommandError(
+            f"cannot reach Redis ({type(error).__name__}): check redis.url and that Redis runs"
+        ) from None
+    return 0
+
+
+def up(args: argparse.Namespace) -> int:
+    """Web and worker as child processes, with an embedded Redis when none is configured."""
+    from webhook.embedded_redis import EmbeddedRedisError, embedded_redis
+    from webhook.supervisor import Supervisor
+
+    settings = settings_from(args)
+    source = str(config_path(args.config).resolve())
+    env = dict(os.environ, DEPLOYHOOK_CONFIG=source)
+    web = [sys.executable, "-m", "webhook.cli", "serve", "--config", source]
+    if args.bind:
+        web += ["--bind", args.bind]
+    if args.workers is not None:
+        web += ["--workers", str(args.workers)]
+    work = [sys.executable, "-m", "webhook.cli", "worker", "--config", source]
+    with ExitStack() as stack:
+        if settings.redis.url is None:
+            try:
+                url = stack.enter_context(embedded_redis(settings.state_dir / "redis"))
+            except EmbeddedRedisError as error:
+                raise CommandError(str(error)) from None
+            env["DEPLOYHOOK_REDIS_URL"] = url
+            print(f"deployhook: embedded Redis on {url}", file=sys.stderr)
+        return Supervisor({"web": web, "worker": work}, env).run()
 
 
 def summarise(settings: Settings) -> str:

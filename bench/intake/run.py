@@ -1,0 +1,166 @@
+"""Intake benchmark: deployhook under gunicorn vs a bare HMAC+RQ Flask app, same load.
+
+    .venv/bin/python bench/intake/run.py [--seconds 10] [--connections 32] [--rounds 3]
+
+Starts a private redis-server; then, alternating the two apps for each round: gunicorn on
+127.0.0.1 with webhook/gunicorn.conf.py, wrk driving signed ~7 KB GitHub push deliveries with
+unique delivery ids, then a count of the queued jobs. Prints requests/s, p50 and p99 per run,
+the medians, and the throughput ratio. Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT))
+
+import redis  # noqa: E402
+from rq import Queue  # noqa: E402
+
+from tests.support.deliveries import SECRETS, config_text, payload  # noqa: E402
+from tests.support.redis_server import running_redis  # noqa: E402
+from tests.support.web import free_port, running  # noqa: E402
+from webhook.metrics import delivery_counts  # noqa: E402
+
+SECRET = SECRETS["GITHUB_SECRET"]
+BODIES = 2000
+P99_TARGET_MS = 20.0
+RATIO_TARGET = 0.9
+Result = dict[str, float]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, both apps")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--gunicorn", default="", help="extra gunicorn options for both apps")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-intake-") as scratch:
+        work = Path(scratch)
+        data = write_deliveries(work / "deliveries.tsv")
+        config = work / "deployhook.yml"
+        config.write_text(config_text(work))
+        with running_redis(work) as redis_url:
+            results = measure(args, work, config, data, redis_url)
+    return verdict(results, args.connections)
+
+
+def measure(
+    args: argparse.Namespace, work: Path, config: Path, data: Path, redis_url: str
+) -> dict[str, list[Result]]:
+    connection = redis.Redis.from_url(redis_url)
+    env = {
+        **SECRETS,
+        "DEPLOYHOOK_REDIS_URL": redis_url,
+        "DEPLOYHOOK_CONFIG": str(config),
+        "BENCH_SECRET": SECRET,
+        "BENCH_REDIS_URL": redis_url,
+        "GUNICORN_CMD_ARGS": args.gunicorn,  # read by gunicorn for both apps
+    }
+    port = free_port()
+    bind = ["--bind", f"127.0.0.1:{port}", "--workers", str(args.workers)]
+    gunicorn_config = str(ROOT / "webhook" / "gunicorn.conf.py")
+    bare = [sys.executable, "-m", "gunicorn", "--config", gunicorn_config, *bind]
+    apps = {
+        "deployhook": (
+            [sys.executable, "-m", "webhook.cli", "serve", "--config", str(config), *bind],
+            "deploys.local",
+        ),
+        "bare": ([*bare, "--chdir", str(HERE), "bare_app:create_app()"], "bare"),
+    }
+    results: dict[str, list[Result]] = {name: [] for name in apps}
+    for _ in range(args.rounds):
+        for name, (argv, queue) in apps.items():
+            connection.flushall()
+            with running(argv, env, f"http://127.0.0.1:{port}", log=work / f"{name}.log"):
+                result = drive(port, data, name, args)
+            result["queued"] = Queue(queue, connection=connection).count
+            result["accepted"] = delivery_counts(connection).get("github:accepted", -1)
+            results[name].append(result)
+            report(name, result)
+    return results
+
+
+def write_deliveries(path: Path) -> Path:
+    """BODIES distinct pushes (different commits), compact JSON as GitHub sends, signed."""
+    template = payload("github-push.json")
+    size = 0
+    with path.open("w") as out:
+        for _ in range(BODIES):
+            template["after"] = template["head_commit"]["id"] = secrets.token_hex(20)
+            body = json.dumps(template, separators=(",", ":"))
+            digest = hmac.new(SECRET.encode(), body.encode(), hashlib.sha256).hexdigest()
+            out.write(f"{digest}\t{body}\n")
+            size = len(body.encode())
+    print(f"{BODIES} signed deliveries of {size} bytes each")
+    return path
+
+
+def drive(port: int, data: Path, label: str, args: argparse.Namespace) -> Result:
+    argv = [
+        "wrk", "--latency", "-t", str(args.threads), "-c", str(args.connections),
+        "-d", f"{args.seconds}s", "-s", str(HERE / "deliveries.lua"),
+        f"http://127.0.0.1:{port}", "--", str(data), f"{label}-{secrets.token_hex(4)}",
+    ]  # fmt: skip
+    output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    line = next(line for line in output.splitlines() if line.startswith("RESULT "))
+    result: Result = json.loads(line.removeprefix("RESULT "))
+    result["rps"] = result["requests"] / result["seconds"]
+    return result
+
+
+def report(name: str, result: Result) -> None:
+    print(
+        f"{name:>10}: {result['rps']:7.1f} req/s  p50 {result['p50_us'] / 1000:6.2f} ms  "
+        f"p99 {result['p99_us'] / 1000:6.2f} ms  2xx {result['ok']:.0f}  "
+        f"non-2xx {result['non_2xx']:.0f}  socket errors {result['socket_errors']:.0f}  "
+        f"queued jobs {result['queued']:.0f}"
+    )
+
+
+def verdict(results: dict[str, list[Result]], connections: int) -> int:
+    """Medians over the rounds, and the checks: jobs match answers, p99, throughput ratio."""
+
+    def median(name: str, key: str) -> float:
+        return statistics.median(result[key] for result in results[name])
+
+    ours_rps, bare_rps = median("deployhook", "rps"), median("bare", "rps")
+    ratio = ours_rps / bare_rps
+    p99 = median("deployhook", "p99_us") / 1000
+    ours_p50, bare_p99 = median("deployhook", "p50_us") / 1000, median("bare", "p99_us") / 1000
+    print(
+        f"median of rounds: deployhook {ours_rps:.1f} req/s, p50 {ours_p50:.2f} ms, "
+        f"p99 {p99:.2f} ms; bare {bare_rps:.1f} req/s, p99 {bare_p99:.2f} ms"
+    )
+    # wrk stops with up to one request per connection in flight: the server still answers
+    # (and queues) those, but wrk no longer counts the answers.
+    jobs_match = all(
+        0 <= run["queued"] - run["ok"] <= connections for runs in results.values() for run in runs
+    ) and all(run["queued"] == run["accepted"] for run in results["deployhook"])
+    checks = {
+        "every 2xx queued one job (jobs = 2xx + answers in flight when wrk stopped; "
+        "deployhook: jobs = accepted deliveries counted)": jobs_match,
+        f"p99 {p99:.2f} ms < {P99_TARGET_MS:.0f} ms": p99 < P99_TARGET_MS,
+        f"throughput {ratio:.2f}x bare >= {RATIO_TARGET}x": ratio >= RATIO_TARGET,
+    }
+    for text, passed in checks.items():
+        print(f"{'PASS' if passed else 'MISS'}  {text}")
+    return 0 if all(checks.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Start deployhook's own commands as real processes on 127.0.0.1 and wait until they answer."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+DEPLOYHOOK = [sys.executable, "-m", "webhook.cli"]
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def running(
+    argv: list[str],
+    env: Mapping[str, str],
+    base_url: str,
+    cwd: Path | None = None,
+    log: Path | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `argv` until /healthz at `base_url` answers 200; stop it with SIGTERM afterwards.
+
+    Its output goes to `log` when given, else to this process's stdout and stderr.
+    """
+    output = log.open("ab") if log else None
+    process = subprocess.Popen(
+        argv,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **env},
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=output,
+        stderr=output,
+        start_new_session=True,
+    )
+    try:
+        _wait_for_health(base_url, process)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        if output:
+            output.close()
+
+
+def _wait_for_health(base_url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+        try:
+            if requests.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{base_url}/healthz did not answer 200 within 60 s")

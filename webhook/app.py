@@ -1,0 +1,77 @@
+"""The Flask application factory: settings in, a ready app out, nothing done at import time."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify
+from redis import Redis
+from werkzeug.exceptions import HTTPException
+
+from config import ConfigError, Settings, load_settings
+from webhook.api import api
+from webhook.connection import redis_url
+from webhook.errors import IntakeError
+from webhook.hooks import hooks
+from webhook.logs import configure_logging
+from webhook.services import EXTENSION, Services
+from webhook.signatures import signing_key_bytes
+
+log = logging.getLogger("deployhook.intake")
+RETRY_AFTER_SECONDS = 5
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the intake; with no settings, load them from DEPLOYHOOK_CONFIG."""
+    if settings is None:
+        settings = load_settings()
+    url = redis_url(settings)
+    configure_logging()
+    app = Flask("webhook")
+    app.extensions[EXTENSION] = Services(
+        settings=settings,
+        redis=connect(url),
+        signing_keys=_signing_keys(settings),
+    )
+    app.register_blueprint(hooks)
+    app.register_blueprint(api)
+    app.register_error_handler(Exception, answer_error)
+    return app
+
+
+def connect(url: str) -> Redis:
+    """A lazily connecting client with bounded waits, so a stuck Redis cannot hang a request."""
+    return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+
+
+def answer_error(error: Exception) -> Response | HTTPException:
+    """The one error handler: every failure is `{"error": "..."}`, never a page or a trace."""
+    if isinstance(error, HTTPException) and (error.code or 500) < 400:
+        return error  # redirects and the like pass through unchanged
+    if isinstance(error, IntakeError):
+        status, message = error.status, error.message
+    elif isinstance(error, HTTPException):
+        status, message = error.code or 500, error.description or error.name
+    else:
+        log.error("unexpected error", exc_info=error)
+        status, message = 500, "internal error: see the server log"
+    response = jsonify(error=message)
+    response.status_code = status
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _signing_keys(settings: Settings) -> dict[str, bytes]:
+    keys: dict[str, bytes] = {}
+    problems: list[str] = []
+    for name, project in settings.projects.items():
+        if project.signing_key is None:
+            continue
+        try:
+            keys[name] = signing_key_bytes(project.signing_key.reveal())
+        except ValueError as error:
+            problems.append(f"projects.{name}.signing_key: {error}")
+    if problems:
+        raise ConfigError("configuration", problems)
+    return keys

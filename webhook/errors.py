@@ -1,0 +1,51 @@
+"""The intake's exception family: each one is an HTTP answer with a short, safe message.
+
+Messages go back to the caller verbatim, so they name the failed check in general terms and
+never carry a configured value, an expected signature or a piece of the payload.
+"""
+
+from __future__ import annotations
+
+
+class IntakeError(Exception):
+    """A delivery the intake refuses; `status` and `result` say how to answer and count it."""
+
+    status = 400
+    result = "rejected"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(IntakeError):
+    """The request or its payload is malformed; the sender must fix it."""
+
+
+class Unauthorized(IntakeError):
+    """A signature or token check failed; nothing was parsed or queued."""
+
+    status = 401
+    result = "unauthorized"
+
+
+class Forbidden(IntakeError):
+    """Properly signed, but for a repository this project does not deploy."""
+
+    status = 403
+
+
+class NotFound(IntakeError):
+    status = 404
+
+
+class TooLarge(IntakeError):
+    status = 413
+    result = "too_large"
+
+
+class Unavailable(IntakeError):
+    """Redis cannot take the deploy right now; the sender should retry."""
+
+    status = 503
+    result = "unavailable"

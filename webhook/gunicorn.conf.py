@@ -1,0 +1,49 @@
+"""gunicorn settings for `deployhook serve` (or `gunicorn -c webhook/gunicorn.conf.py`).
+
+Bind address and worker count come from the configuration's `server` section; the command
+line's --bind/--workers override them. Requests are short (verify, enqueue, answer), so the
+timeouts are tight, and access logs are off: the app writes one JSON line per delivery.
+"""
+
+import sys
+
+from config import ConfigError, load_settings
+
+try:
+    _server = load_settings().server
+except ConfigError as _error:
+    print(_error, file=sys.stderr)
+    sys.exit(1)
+
+bind = [_server.bind]
+workers = _server.workers
+worker_class = "sync"
+timeout = 30
+graceful_timeout = 20
+keepalive = 2
+accesslog = None
+errorlog = "-"
+loglevel = "info"
+# gunicorn's own lines (start, stop, worker timeouts) as JSON too, like the app's.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "root": {"level": "WARNING", "handlers": []},
+    "formatters": {"json": {"()": "webhook.logs.JsonFormatter"}},
+    "handlers": {
+        "error_console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stderr",
+        },
+    },
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
+    },
+}
+proc_name = "deployhook-web"
+# gunicorn >= 25 opens a control socket in $HOME by default; one per user would make two
+# deployhook instances (or a test run beside a service) fight over it. Older versions ignore this.
+control_socket_disable = True
+# The proxy in front (Caddy, nginx) runs on the same host and sets X-Forwarded-*.
+forwarded_allow_ips = "127.0.0.1,::1"
