@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +12,8 @@ from flask import Flask
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from werkzeug.serving import make_server
+
+from tests.support.http_thread import in_thread
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -44,14 +45,8 @@ def browser_missing() -> str | None:
 @contextmanager
 def serving(app: Flask) -> Iterator[str]:
     """Serve `app` on 127.0.0.1 with werkzeug in a thread; yield its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with in_thread(make_server("127.0.0.1", 0, app, threaded=True)) as base:
+        yield base
 
 
 @contextmanager

@@ -13,9 +13,12 @@ from redis import Redis
 from config import Settings
 from webhook.status.actions import actions
 from webhook.status.api import api
+from webhook.status.auth import require_token
 from webhook.status.context import EXTENSION, StatusContext
 from webhook.status.formatting import format_span, format_time
 from webhook.status.views import pages
+
+__all__ = ["register", "require_token"]
 
 PACKAGE = Path(__file__).resolve().parent.parent
 # Served under /assets so that it never competes with an app-wide /static route.
