@@ -6,6 +6,7 @@ import json
 
 import pytest
 import redis
+from openapi_spec_validator import validate
 
 from jobs.record import DeployStore
 from tests.support.status import TOKEN, example_settings, make_deploy, set_json, status_app
@@ -83,6 +84,7 @@ def test_openapi_document_names_every_route(redis_conn: redis.Redis) -> None:
     app = status_app(redis_conn)
     document = app.test_client().get("/api/openapi.json").get_json()
     assert document["openapi"].startswith("3.1")
+    validate(document)  # raises with the offending path when the document is not valid
     served = {
         rule.rule.replace("<", "{").replace(">", "}")
         for rule in app.url_map.iter_rules()
