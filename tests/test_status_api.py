@@ -80,7 +80,7 @@ def test_log_pages_from_start(redis_conn: redis.Redis) -> None:
 
 
 def test_openapi_document_names_every_route(redis_conn: redis.Redis) -> None:
-    """/api/openapi.json is OpenAPI 3.1 and documents every route the status surface serves."""
+    """/api/openapi.json is valid OpenAPI 3.1 and documents every status route."""
     app = status_app(redis_conn)
     document = app.test_client().get("/api/openapi.json").get_json()
     assert document["openapi"].startswith("3.1")
@@ -90,7 +90,10 @@ def test_openapi_document_names_every_route(redis_conn: redis.Redis) -> None:
         for rule in app.url_map.iter_rules()
         if not rule.endpoint.endswith("static")
     }
-    assert served == set(document["paths"])
+    documented = set(document["paths"])
+    assert served <= documented, f"undocumented: {served - documented}"
+    # Besides the status surface, only the intake's own routes may be described there.
+    assert documented - served <= {"/hooks/{project}", "/healthz", "/api/deploys/{deploy_id}"}
 
 
 def test_bearer_token_parsing() -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tests.support.commands import run
 from tests.support.docker_engine import Engine
-from tests.support.images import cache_dir, locked
+from tests.support.images import cache_dir, image_exists, locked
 
 __all__ = ["REPO", "Engine", "build_image", "run"]  # what the image tests need from the bed
 
@@ -36,15 +36,11 @@ def _key(*parts: str | bytes) -> str:
     return digest.hexdigest()[:12]
 
 
-def _has_image(name: str, env: Mapping[str, str]) -> bool:
-    return run(["docker", "image", "inspect", name], env=env, check=False).returncode == 0
-
-
 def tools_image(base: str, env: Mapping[str, str]) -> str:
     """`base` plus git and the docker CLI, loaded from the cache or built (with apt) and cached."""
     key = _key(base, *TOOLS_PACKAGES)
     name = f"deployhook-test-tools:{key}"
-    if _has_image(name, env):
+    if image_exists(name, env):
         return name
     tarball = cache_dir() / f"tools-{key}.tar"
     with locked(cache_dir() / f"tools-{key}.lock"):
@@ -60,7 +56,7 @@ def tools_image(base: str, env: Mapping[str, str]) -> str:
             partial = tarball.with_suffix(".partial")
             run(["docker", "save", "-o", str(partial), name], env=env, timeout=600)
             partial.rename(tarball)
-    if not _has_image(name, env):
+    if not image_exists(name, env):
         run(["docker", "load", "-i", str(tarball)], env=env, timeout=600)
     return name
 
