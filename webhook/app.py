@@ -16,6 +16,7 @@ from webhook.hooks import hooks
 from webhook.logs import configure_logging
 from webhook.services import EXTENSION, Services
 from webhook.signatures import signing_key_bytes
+from webhook.status import register as register_status
 
 log = logging.getLogger("deployhook.intake")
 RETRY_AFTER_SECONDS = 5
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.register_blueprint(hooks)
     app.register_blueprint(api)
+    register_status(app, settings, app.extensions[EXTENSION].redis)
     app.register_error_handler(Exception, answer_error)
     return app
 

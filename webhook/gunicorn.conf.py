@@ -17,7 +17,10 @@ except ConfigError as _error:
 
 bind = [_server.bind]
 workers = _server.workers
-worker_class = "sync"
+# Threads: a status page following a live log holds its connection for up to a minute, and
+# must not keep webhook deliveries waiting behind it.
+worker_class = "gthread"
+threads = 8
 timeout = 30
 graceful_timeout = 20
 keepalive = 2

@@ -16,8 +16,8 @@ from flask import Blueprint, request
 from config import Project
 from jobs.submit import DeployRequest, Duplicate, QueueUnavailable, submit
 from webhook.body import decode_payload, read_body
+from webhook.deliveries import count_delivery
 from webhook.errors import Forbidden, IntakeError, NotFound, Unavailable
-from webhook.metrics import count_delivery
 from webhook.providers import authenticate, claimed_delivery_id, describe, detect
 from webhook.push import OtherRef, Push, parse_push
 from webhook.routing import route

@@ -35,7 +35,7 @@ from tests.support.deliveries import (  # noqa: E402
 )
 from tests.support.redis_server import running_redis  # noqa: E402
 from webhook.app import create_app  # noqa: E402
-from webhook.metrics import count_delivery  # noqa: E402
+from webhook.deliveries import count_delivery  # noqa: E402
 
 BATCH = 300
 BATCHES = 5

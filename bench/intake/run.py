@@ -31,7 +31,7 @@ from rq import Queue  # noqa: E402
 from tests.support.deliveries import SECRETS, config_text, payload  # noqa: E402
 from tests.support.redis_server import running_redis  # noqa: E402
 from tests.support.web import free_port, running  # noqa: E402
-from webhook.metrics import delivery_counts  # noqa: E402
+from webhook.deliveries import delivery_counts  # noqa: E402
 
 SECRET = SECRETS["GITHUB_SECRET"]
 BODIES = 2000

@@ -23,7 +23,7 @@ from tests.support.deliveries import (
     queued_jobs,
 )
 from webhook.app import create_app
-from webhook.metrics import delivery_counts
+from webhook.deliveries import delivery_counts
 
 GITHUB_AFTER = "6113728f27ae82c7b1a177c8d03f9e96e0adf246"
 

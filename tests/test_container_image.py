@@ -1,0 +1,157 @@
+"""deployhook's own image: built from the Dockerfile, non-root, with its tools, and healthy."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+# The private Docker engine and base image come from the shared test bed (tests/support).
+pytest.importorskip("tests.support.docker_fixtures", reason="the Docker test bed is not merged")
+
+from tests.support.deployhook_image import REPO, Engine, build_image, run
+from tests.support.redis_server import running_redis
+
+pytestmark = pytest.mark.docker
+PACKAGED = ("templates/deploy.html", "static/deploy.js", "static/openapi.json")
+MISSING_FILES = (
+    "import sys, importlib.resources as r; w = r.files('webhook');"
+    "print(*[name for name in sys.argv[1:] if not w.joinpath(name).is_file()])"
+)
+HEALTHY_WITHIN = 120  # an upper bound for a slow machine, not a speed requirement
+
+
+@pytest.fixture(scope="module")
+def deployhook_image(
+    docker_engine: Engine, base_image: str, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    return build_image(base_image, docker_engine.env, tmp_path_factory.mktemp("image"))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _config(directory: Path, port: int) -> Path:
+    text = (REPO / "config" / "deployhook.example.yml").read_text()
+    path = directory / "deployhook.yml"
+    path.write_text(text.replace("bind: 127.0.0.1:8080", f"bind: 127.0.0.1:{port}"))
+    path.chmod(0o644)
+    return path
+
+
+def test_image_is_non_root_with_its_tools(deployhook_image: str, docker_engine: Engine) -> None:
+    """The image runs as a non-root user with git, docker, compose, pg_dump and its pages."""
+    env = docker_engine.env
+    script = "id -u; git --version; docker --version; docker-compose version; pg_dump --version"
+    shown = run(
+        ["docker", "run", "--rm", "--network", "host", "--entrypoint", "sh", deployhook_image,
+         "-c", script], env=env,
+    ).stdout  # fmt: skip
+    uid, *versions = shown.splitlines()
+    assert uid == "10001", f"expected the deployhook user's uid 10001, got {uid}"
+    for expected in ("git version", "Docker version", "Docker Compose", "pg_dump (PostgreSQL)"):
+        assert any(line.startswith(expected) for line in versions), (expected, versions)
+    config = json.loads(run(["docker", "image", "inspect", deployhook_image], env=env).stdout)
+    settings = config[0]["Config"]
+    assert settings["Entrypoint"] == ["deployhook"] and settings["User"] == "deployhook"
+    assert settings["Healthcheck"]["Test"][-1] == "webhook.healthcheck"
+    missing = run(
+        ["docker", "run", "--rm", "--network", "host", "--entrypoint", "python", deployhook_image,
+         "-c", MISSING_FILES, *PACKAGED], env=env,
+    ).stdout.strip()  # fmt: skip
+    assert missing == "", f"expected the pages' files in the installed package, missing: {missing}"
+
+
+def test_image_checks_a_mounted_config(
+    deployhook_image: str, docker_engine: Engine, tmp_path: Path
+) -> None:
+    """`deployhook check-config` in the container reads the mounted configuration."""
+    config = _config(tmp_path, 8080)
+    shown = run(
+        ["docker", "run", "--rm", "--network", "host", "-e", "CRM_WEBHOOK_SECRET=s",
+         "-v", f"{config}:/etc/deployhook/deployhook.yml:ro", deployhook_image, "check-config"],
+        env=docker_engine.env,
+    ).stdout  # fmt: skip
+    assert shown.startswith("configuration OK: 1 project(s)"), shown
+
+
+@pytest.fixture
+def tcp_redis(tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    with running_redis(tmp_path, port=port):
+        yield f"redis://127.0.0.1:{port}/0"
+
+
+def _health(name: str, env: dict[str, str]) -> str:
+    """Wait until Docker has judged the container's health; its final status and logs."""
+    status = "starting"
+    deadline = time.monotonic() + HEALTHY_WITHIN
+    while status == "starting" and time.monotonic() < deadline:
+        time.sleep(1)
+        status = run(["docker", "inspect", "-f", "{{.State.Health.Status}}", name], env=env).stdout
+        status = status.strip()
+    logs = run(["docker", "logs", name], env=env, check=False)
+    return f"{status}\n{logs.stdout}{logs.stderr}"
+
+
+@contextmanager
+def container(env: dict[str, str], name: str, *argv: str, grace: str = "60s") -> Iterator[str]:
+    """`docker run -d` with a fast health interval; removed (with -f) afterwards.
+
+    During the `grace` period (start period) failed checks do not count, so an app gets time
+    to start; a single passing check still makes the container healthy at once.
+    """
+    checks = ["--health-interval", "1s", "--health-retries", "2", "--health-start-period", grace]
+    run(["docker", "run", "-d", "--name", name, "--network", "host", *checks, *argv], env=env)
+    try:
+        yield name
+    finally:
+        run(["docker", "rm", "-f", name], env=env, check=False)
+
+
+@pytest.mark.parametrize(("serves_healthz", "expected"), [(True, "healthy"), (False, "unhealthy")])
+def test_image_health_follows_healthz(
+    deployhook_image: str, docker_engine: Engine, serves_healthz: bool, expected: str
+) -> None:
+    """Docker calls the container healthy exactly when DEPLOYHOOK_HEALTH_URL answers 2xx."""
+    port = _free_port()
+    site = "mkdir -p /tmp/site && cd /tmp/site" + (" && touch healthz" if serves_healthz else "")
+    server = f"exec python3 -m http.server {port} --bind 127.0.0.1"
+    with container(
+        docker_engine.env, f"deployhook-health-{port}",
+        "-e", f"DEPLOYHOOK_HEALTH_URL=http://127.0.0.1:{port}/healthz",
+        "--entrypoint", "sh", deployhook_image, "-c", f"{site} && {server}", grace="3s",
+    ) as name:  # fmt: skip
+        status = _health(name, docker_engine.env)
+    assert status.startswith(f"{expected}\n"), status
+
+
+@pytest.mark.skipif(
+    not (REPO / "webhook" / "app.py").exists(),
+    reason="`deployhook serve` arrives with the intake app (webhook/app.py), not merged yet",
+)
+def test_container_serves_healthz(
+    deployhook_image: str, docker_engine: Engine, tcp_redis: str, tmp_path: Path
+) -> None:
+    """A container started with `serve` answers /healthz and Docker reports it healthy."""
+    port = _free_port()
+    config = _config(tmp_path, port)
+    with container(
+        docker_engine.env, f"deployhook-serve-{port}",
+        "-e", "CRM_WEBHOOK_SECRET=s", "-e", f"DEPLOYHOOK_REDIS_URL={tcp_redis}",
+        "-e", f"DEPLOYHOOK_HEALTH_URL=http://127.0.0.1:{port}/healthz",
+        "-v", f"{config}:/etc/deployhook/deployhook.yml:ro", deployhook_image, "serve",
+    ) as name:  # fmt: skip
+        status = _health(name, docker_engine.env)
+        assert status.startswith("healthy\n"), status
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as answer:
+            assert answer.status == 200

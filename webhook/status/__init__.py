@@ -1,0 +1,66 @@
+"""The read side of the operator surface: status pages, JSON API, operator actions, metrics.
+
+The app factory calls `register(app, settings, connection)` once; nothing here runs at import.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Flask, Response, request
+from redis import Redis
+
+from config import Settings
+from webhook.status.actions import actions
+from webhook.status.api import api
+from webhook.status.auth import require_token
+from webhook.status.context import EXTENSION, StatusContext
+from webhook.status.formatting import format_span, format_time
+from webhook.status.views import pages
+
+__all__ = ["register", "require_token"]
+
+PACKAGE = Path(__file__).resolve().parent.parent
+# Served under /assets so that it never competes with an app-wide /static route.
+assets = Blueprint(
+    "status_assets",
+    __name__,
+    static_folder=str(PACKAGE / "static"),
+    static_url_path="/assets",
+    template_folder=str(PACKAGE / "templates"),
+)
+# Scripts and styles come only from this server; nothing inline, no frames.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+BLUEPRINTS = (assets, pages, api, actions)
+OWN = frozenset(blueprint.name for blueprint in BLUEPRINTS)
+
+
+def _secure(response: Response) -> Response:
+    if request.blueprint in OWN or request.endpoint == "metrics":
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+    return response
+
+
+def register(app: Flask, settings: Settings, connection: Redis) -> None:
+    """Add the status pages, the JSON API, the lock actions and /metrics to `app`."""
+    # Imported here: webhook.metrics reads this package's modules, so a top-level import
+    # would be circular.
+    from webhook.metrics import metrics_view
+
+    app.extensions[EXTENSION] = StatusContext(settings, connection)
+    app.jinja_env.filters.setdefault("when", format_time)
+    app.jinja_env.filters.setdefault("span", format_span)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    app.after_request(_secure)
+    app.add_url_rule("/metrics", "metrics", metrics_view(settings, connection))

@@ -1,0 +1,83 @@
+"""The status pages: environments, deploy history, and one deploy with its live log."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, render_template, request
+from flask.typing import ResponseReturnValue
+
+from jobs.record import DEPLOY_ID, FINAL_STATES, RecordError
+from webhook.status.context import context
+from webhook.status.environments import environment_statuses, targets
+from webhook.status.live import stream_log
+from webhook.status.queries import (
+    STATES,
+    BadQuery,
+    HistoryQuery,
+    find_deploys,
+    parse_history_query,
+    parse_int,
+)
+
+pages = Blueprint("status_pages", __name__)
+
+
+@pages.get("/")
+def environments() -> ResponseReturnValue:
+    ctx = context()
+    return render_template(
+        "environments.html", statuses=environment_statuses(ctx.settings, ctx.connection)
+    )
+
+
+@pages.get("/deploys")
+def deploys() -> ResponseReturnValue:
+    ctx = context()
+    choices = [f"{project}/{env}" for project, env in targets(ctx.settings)]
+    try:
+        query, error = parse_history_query(request.args, ctx.settings), None
+    except BadQuery as bad:
+        query, error = HistoryQuery(), str(bad)
+    page = render_template(
+        "deploys.html",
+        query=query,
+        deploys=[] if error else find_deploys(ctx.store, query),
+        error=error,
+        environments=choices,
+        states=STATES,
+    )
+    return page, 400 if error else 200
+
+
+@pages.get("/deploys/<deploy_id>")
+def deploy(deploy_id: str) -> ResponseReturnValue:
+    store = context().store
+    try:
+        record = store.get(deploy_id)
+    except RecordError as error:
+        return render_template("missing.html", message=str(error)), 404
+    lines = store.log(deploy_id)
+    return render_template(
+        "deploy.html",
+        deploy=record,
+        final=record.state in FINAL_STATES,
+        lines=lines,
+        problems=store.reporting_problems(deploy_id),
+    )
+
+
+@pages.get("/deploys/<deploy_id>/log/stream")
+def log_stream(deploy_id: str) -> ResponseReturnValue:
+    """Server-sent events with the log lines from `start` (or the browser's Last-Event-ID)."""
+    if not DEPLOY_ID.match(deploy_id):
+        return render_template("missing.html", message=f"{deploy_id!r} is not a deploy id"), 404
+    resume = request.headers.get("Last-Event-ID") or request.args.get("start")
+    try:
+        start = parse_int(resume, "start", 0, 0, 10**9)
+    except BadQuery as error:
+        return render_template("missing.html", message=str(error)), 400
+    return Response(
+        stream_log(context().store, deploy_id, start),
+        mimetype="text/event-stream",
+        # no-transform and X-Accel-Buffering keep proxies from holding events back.
+        headers={"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"},
+    )
