@@ -15,7 +15,8 @@ from jobs.pipeline import new_context
 from jobs.record import Deploy, DeployStore, new_deploy_id
 from jobs.stages.checkout import check_out, fetch_and_verify
 from jobs.stages.snapshot import take_snapshot
-from tests.support.git_repos import Repos, git, make_repos
+from tests.support.git_repo import git
+from tests.support.git_repos import Repos, make_repos
 
 
 def checkout(ctx: DeployContext) -> None:
