@@ -20,7 +20,7 @@ from jobs.context import DeployContext
 from jobs.deploylog import DeployLog
 from jobs.errors import LockTimeout, StageFailed
 from jobs.lock import EnvironmentLock, LockOwner
-from jobs.record import Deploy, DeployStore, StageRecord, utcnow
+from jobs.record import Deploy, DeployStore, Outcome, StageRecord, State, utcnow
 from jobs.revert import revert
 from jobs.runner import Runner
 from jobs.stages.backup import take_backup
@@ -114,10 +114,10 @@ def revert_after(ctx: DeployContext, failure: StageFailed) -> None:
     finish_failed(ctx, failure, "reverted", f"reverted to {str(ctx.previous_sha)[:12]}{restored}")
 
 
-def finish_failed(ctx: DeployContext, failure: StageFailed, state: str, outcome: str) -> None:
+def finish_failed(ctx: DeployContext, failure: StageFailed, state: State, outcome: str) -> None:
     message = f"{failure.stage} failed: {failure} -> {outcome}"
     ctx.log.info(message)
-    ctx.store.transition(ctx.deploy, state, error=message, failed_stage=failure.stage)  # type: ignore[arg-type]
+    ctx.store.transition(ctx.deploy, state, error=message, failed_stage=failure.stage)
 
 
 def stage(ctx: DeployContext, name: str, action: Callable[[DeployContext], T]) -> T:
@@ -140,9 +140,9 @@ def stage(ctx: DeployContext, name: str, action: Callable[[DeployContext], T]) -
     return result
 
 
-def _finish(ctx: DeployContext, entry: StageRecord, outcome: str, detail: str) -> None:
+def _finish(ctx: DeployContext, entry: StageRecord, outcome: Outcome, detail: str) -> None:
     entry.finished_at = utcnow()
-    entry.outcome = outcome  # type: ignore[assignment]
+    entry.outcome = outcome
     entry.detail = ctx.log.mask(detail)[:2000]
     ctx.save()
 

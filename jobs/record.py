@@ -54,12 +54,15 @@ def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+Outcome = Literal["running", "ok", "failed", "skipped"]
+
+
 @dataclass
 class StageRecord:
     name: str
     started_at: str
     finished_at: str | None = None
-    outcome: Literal["running", "ok", "failed", "skipped"] = "running"
+    outcome: Outcome = "running"
     detail: str = ""
 
 
