@@ -51,15 +51,22 @@ class LockOwner:
         return f"{who} on {self.host} (pid {self.pid}) since {self.since}: {self.reason}"
 
     def is_dead_local_process(self) -> bool:
+        return self._local_process_state() == "dead"
+
+    def is_alive_local_process(self) -> bool:
+        return self._local_process_state() == "alive"
+
+    def _local_process_state(self) -> str:
+        """alive or dead for a deploy's lock taken on this host; unknown otherwise."""
         if self.deploy_id is None or self.host != socket.gethostname():
-            return False
+            return "unknown"
         try:
             os.kill(self.pid, 0)
         except ProcessLookupError:
-            return True
+            return "dead"
         except PermissionError:
-            return False
-        return False
+            return "alive"  # exists, owned by another user
+        return "alive"
 
 
 def current_owner(connection: Redis, target: str) -> LockOwner | None:

@@ -11,13 +11,13 @@ from redis import Redis
 from config import Settings
 from jobs.deploylog import DeployLog
 from jobs.errors import LockTimeout, StageFailed
-from jobs.lock import EnvironmentLock, LockOwner
+from jobs.lock import EnvironmentLock, LockOwner, current_owner
 from jobs.pipeline import finish_failed, new_context, revert_after, secret_values
 from jobs.record import Deploy, DeployStore
 
 CHANGING_STAGES = ("checkout", "build", "swap", "migrate", "health", "commit", "revert")
 # Long enough for a lock held by a dead worker on another host to expire (its TTL is 30 s).
-RECOVERY_LOCK_WAIT = 90.0
+RECOVERY_LOCK_WAIT = 40.0
 
 
 def recover_interrupted(settings: Settings, connection: Redis, queues: list[str]) -> list[str]:
@@ -37,6 +37,9 @@ def recover_interrupted(settings: Settings, connection: Redis, queues: list[str]
 
 def recover(record: Deploy, settings: Settings, connection: Redis) -> None:
     store = DeployStore(connection)
+    holder = current_owner(connection, record.target)
+    if holder is not None and holder.is_alive_local_process():
+        return  # another worker on this host is running it right now
     owner = LockOwner.for_deploy(record.id, "recovering an interrupted deploy")
     lock = EnvironmentLock(connection, record.target, owner)
     try:

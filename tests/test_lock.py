@@ -69,3 +69,16 @@ def test_lock_is_renewed_while_held(redis_conn: redis.Redis) -> None:
     assert current_owner(redis_conn, "crm/dev") is not None
     assert not lock.lost
     lock.release()
+
+
+def test_live_and_dead_local_owners_are_told_apart() -> None:
+    """A lock's owner on this host is alive while its process runs and dead once it is gone."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    owner = LockOwner.for_deploy("d-1", "deploy")
+    running = LockOwner(owner.deploy_id, owner.host, child.pid, owner.since, owner.reason)
+    assert running.is_alive_local_process() and not running.is_dead_local_process()
+    child.kill()
+    child.wait()
+    assert running.is_dead_local_process() and not running.is_alive_local_process()
+    operator = LockOwner(None, owner.host, child.pid, owner.since, "maintenance")
+    assert not operator.is_dead_local_process() and not operator.is_alive_local_process()
