@@ -14,6 +14,7 @@ from config import Settings
 from jobs.context import DeployContext
 from jobs.errors import StageFailed
 from jobs.operations.maintenance import Echo, action_context, find_backup
+from jobs.operations.targets import OperationError
 from jobs.revert import stop_writers
 from jobs.stages.backup import restore_backup, take_backup, verify_backup
 from jobs.stages.health import wait_healthy
@@ -53,7 +54,7 @@ def clone(
 ) -> tuple[Path, Path]:
     """Restore `source`'s newest backup (or a fresh one) into `target`; returns (used, safety)."""
     if source == target:
-        raise StageFailed("clone", f"source and target are both {target}: name two environments")
+        raise OperationError(f"source and target are both {target}: name two environments")
     if fresh:
         used = backup_now(settings, connection, source, echo)
     else:

@@ -53,7 +53,7 @@ def test_deploy_and_redeploy_queue_manual_deploys(
 def test_refusals_are_one_sentence_with_what_to_do(
     config_file: Path, redis_conn: redis.Redis, capsys: Any
 ) -> None:
-    """Unknown environment, unknown ref and unknown deploy id exit 1 with a clear message."""
+    """Unknown environment, ref, deploy id or backup, or one environment twice: exit 1, clearly."""
     assert _cli(config_file, "deploy", "app/staging", "--no-wait") == 1
     assert "configured: app/dev, app/prod" in capsys.readouterr().err
     assert _cli(config_file, "deploy", "app/dev", "no-such-branch", "--no-wait") == 1
@@ -61,6 +61,10 @@ def test_refusals_are_one_sentence_with_what_to_do(
     assert _cli(config_file, "show", "d-20250101-000000-abcdef") == 1
     err = capsys.readouterr().err
     assert "no deploy d-20250101-000000-abcdef" in err and "Traceback" not in err
+    assert _cli(config_file, "clone-data", "app/dev", "app/dev", "--yes") == 1
+    assert "name two environments" in capsys.readouterr().err
+    assert _cli(config_file, "backups", "restore", "app/dev", "--yes") == 1
+    assert "has no backups yet: take one with `deployhook backup`" in capsys.readouterr().err
 
 
 def test_rollback_with_a_database_restore_needs_a_yes(

@@ -26,15 +26,15 @@ def follow_stages(
     state = ""
     while True:
         record = store.get(deploy_id)
-        if record.state != state:
-            state = record.state
-            _clear(out, live)
-            out.write(f"{record.id}: {state}\n")
         finished = [s for s in record.stages if s.finished_at is not None]
         for entry in finished[printed:]:
             _clear(out, live)
             out.write(stage_line(entry) + "\n")
         printed = len(finished)
+        if record.state != state:
+            state = record.state
+            _clear(out, live)
+            out.write(f"{record.id}: {state}\n")
         running = _running(record.stages)
         if live and running is not None:
             out.write("\r\033[K" + stage_line(running))
