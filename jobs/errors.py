@@ -26,3 +26,11 @@ class CommandFailed(DeployError):
 
 class LockTimeout(DeployError):
     """Another deploy or an operator held the environment for longer than we may wait."""
+
+
+class OperatorHold(DeployError):
+    """An operator holds the environment: the deploy stays queued until `deployhook unlock`."""
+
+    def __init__(self, holder: str) -> None:
+        self.holder = holder
+        super().__init__(f"held by {holder}; it runs when the environment is unlocked")

@@ -18,7 +18,7 @@ from typing import Any
 
 from redis import Redis
 
-from jobs.errors import LockTimeout
+from jobs.errors import LockTimeout, OperatorHold
 from jobs.record import PREFIX, utcnow
 
 _RELEASE = (
@@ -91,8 +91,18 @@ class EnvironmentLock:
         self._renewer: threading.Thread | None = None
         self.lost = False
 
-    def acquire(self, wait: float, on_wait: Callable[[LockOwner], None] | None = None) -> None:
-        """Take the lock, waiting up to `wait` seconds; reclaim it from a dead local worker."""
+    def acquire(
+        self,
+        wait: float,
+        on_wait: Callable[[LockOwner], None] | None = None,
+        *,
+        hold_on_operator: bool = False,
+    ) -> None:
+        """Take the lock, waiting up to `wait` seconds; reclaim it from a dead local worker.
+
+        With `hold_on_operator`, an operator's lock raises OperatorHold at once instead of
+        being waited for: an operator lock may last days, and a worker must not idle on it.
+        """
         deadline = time.monotonic() + wait
         told = False
         key = lock_key(self.target)
@@ -102,6 +112,8 @@ class EnvironmentLock:
                 # The holder's process is gone: compare-and-delete its exact value, then retry.
                 self.connection.eval(_RELEASE, 1, key, self.connection.get(key) or "")
                 continue
+            if hold_on_operator and holder is not None and holder.deploy_id is None:
+                raise OperatorHold(holder.describe())
             if time.monotonic() >= deadline:
                 held_by = holder.describe() if holder else "someone"
                 raise LockTimeout(

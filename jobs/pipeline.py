@@ -1,7 +1,9 @@
 """The deploy, top to bottom, as the runbook it replaces.
 
-lock -> snapshot -> backup -> checkout -> build -> swap -> migrate -> health -> commit point
+lock -> snapshot -> backup -> checkout -> build -> swap -> [restore] -> migrate -> health -> commit
 on failure after the backup: revert (jobs/revert.py), then report reverted or revert_failed
+an operator's lock: the deploy stays queued on the environment's held list (jobs/held.py)
+[restore]: only for a rollback the operator asked to take the database back with it
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from config import Settings
 from jobs.commands.compose import Compose, detect_compose
 from jobs.context import DeployContext
 from jobs.deploylog import DeployLog
-from jobs.errors import LockTimeout, StageFailed
+from jobs.errors import LockTimeout, OperatorHold, StageFailed
+from jobs.held import hold
 from jobs.lock import EnvironmentLock, LockOwner
 from jobs.record import Deploy, DeployStore, Outcome, StageRecord, State, utcnow
-from jobs.revert import revert
+from jobs.revert import restore_requested, revert, wants_restore
 from jobs.runner import Runner
 from jobs.stages.backup import take_backup
 from jobs.stages.build import build
@@ -46,12 +49,13 @@ def deploy(deploy_id: str, settings: Settings, connection: Redis) -> str:
     lock = EnvironmentLock(connection, record.target, LockOwner.for_deploy(record.id, "deploy"))
     log = DeployLog(store, record.id, secret_values(settings))
     try:
-        lock.acquire(
-            LOCK_WAIT_SECONDS, on_wait=lambda holder: log.info(f"waiting: {holder.describe()}")
-        )
+        take_lock(connection, lock, record, log)
     except LockTimeout as error:
         store.transition(record, "cancelled", error=str(error))
         return record.state
+    except OperatorHold as held:
+        log.info(f"not started: {held}")
+        return record.state  # still queued; `deployhook unlock` queues it again
     try:
         if _superseded(connection, record):
             log.info("a newer push for this environment is queued: skipping this one")
@@ -65,6 +69,22 @@ def deploy(deploy_id: str, settings: Settings, connection: Redis) -> str:
         return ctx.deploy.state
     finally:
         lock.release()
+
+
+def take_lock(connection: Redis, lock: EnvironmentLock, record: Deploy, log: DeployLog) -> None:
+    """Wait for another deploy (bounded); on an operator's lock, join the held list instead."""
+    while True:
+        try:
+            lock.acquire(
+                LOCK_WAIT_SECONDS,
+                on_wait=lambda holder: log.info(f"waiting: {holder.describe()}"),
+                hold_on_operator=True,
+            )
+            return
+        except OperatorHold:
+            if hold(connection, record.target, record.id):
+                raise
+            # The operator unlocked between our look and our note: try the lock again.
 
 
 def run_stages(ctx: DeployContext) -> None:
@@ -81,6 +101,8 @@ def run_stages(ctx: DeployContext) -> None:
         stage(ctx, "checkout", checkout)
         stage(ctx, "build", build)
         stage(ctx, "swap", swap)
+        if wants_restore(ctx):
+            stage(ctx, "restore", restore_requested)
         stage(ctx, "migrate", migrate)
         stage(ctx, "health", wait_healthy)
         stage(ctx, "commit", commit_point)

@@ -230,6 +230,11 @@ class DeployStore:
         raw = self.redis.lrange(_log_key(deploy_id), start, -1)
         return [_text(line) for line in raw]
 
+    def expire_log(self, deploy_id: str, seconds: int) -> None:
+        """Let the log and commands of an operator's action (no record) go after `seconds`."""
+        for key in (_log_key(deploy_id), _commands_key(deploy_id)):
+            self.redis.expire(key, seconds)
+
     def history(self, target: str | None = None, limit: int = 50) -> list[Deploy]:
         ids = self.redis.zrevrange(_history_key(target), 0, max(limit, 1) - 1)
         records = self.redis.mget([_deploy_key(_text(i)) for i in ids]) if ids else []

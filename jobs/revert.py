@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from jobs.context import DeployContext
-from jobs.errors import CommandFailed
+from jobs.errors import CommandFailed, StageFailed
 from jobs.stages.backup import restore_backup
 from jobs.stages.checkout import check_out
 from jobs.stages.health import wait_healthy
@@ -36,13 +36,14 @@ def revert(ctx: DeployContext) -> list[str]:
             ctx.log.info(f"revert: {step} FAILED: {detail}")
 
     database = ctx.environment.database
-    restore = ctx.started("migrate") and database is not None
+    # A rollback's own restore changed the database as much as a migration would.
+    restore = (ctx.started("migrate") or ctx.started("restore")) and database is not None
     if restore and not ctx.backup:
         problems.append("restore database: this deploy has no backup to restore")
         restore = False
     if restore and ctx.backup:
         backup = Path(ctx.backup)
-        attempt("stop writers", lambda: _stop_writers(ctx))
+        attempt("stop writers", lambda: stop_writers(ctx))
         attempt("restore database", lambda: _restore(ctx, backup))
     if ctx.started("swap"):
         attempt("stop services the failed version added", lambda: _stop_new_services(ctx))
@@ -67,7 +68,7 @@ def _writers(ctx: DeployContext) -> list[str]:
     return sorted(service for service in ctx.previous_images if service != database.service)
 
 
-def _stop_writers(ctx: DeployContext) -> None:
+def stop_writers(ctx: DeployContext) -> None:
     writers = _writers(ctx)
     if writers:
         ctx.runner.run(ctx.compose.stop(writers), timeout=ctx.environment.timeouts.swap)
@@ -76,6 +77,22 @@ def _stop_writers(ctx: DeployContext) -> None:
 def _restore(ctx: DeployContext, backup: Path) -> None:
     restore_backup(ctx, backup)
     ctx.deploy.restored_backup = str(backup)
+
+
+def wants_restore(ctx: DeployContext) -> bool:
+    """A rollback the operator asked to take the database back too (`extra["restore_backup"]`)."""
+    return bool(ctx.deploy.extra.get("restore_backup")) and ctx.environment.database is not None
+
+
+def restore_requested(ctx: DeployContext) -> None:
+    """Stop the writers, restore the chosen backup, start them again (after the swap)."""
+    backup = Path(str(ctx.deploy.extra["restore_backup"]))
+    if not backup.is_file():
+        raise StageFailed("restore", f"expected the backup {backup} to exist, got no such file")
+    ctx.log.info(f"restoring {backup}: writes made since it was taken are discarded")
+    stop_writers(ctx)
+    _restore(ctx, backup)
+    swap(ctx, "restore")
 
 
 def _stop_new_services(ctx: DeployContext) -> None:

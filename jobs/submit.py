@@ -7,8 +7,9 @@ when Redis fails midway, none of it does and the caller answers 503.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from redis import Redis
 from redis.client import Pipeline
@@ -39,6 +40,8 @@ class DeployRequest:
     delivery_id: str = ""
     sender: str = ""
     before_sha: str = ""
+    # Options for the pipeline, kept in the record's `extra` (e.g. a rollback's restore_backup).
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,20 @@ def submit(
         raise QueueUnavailable(f"Redis is unavailable: {type(error).__name__}") from None
 
 
+def enqueue(connection: Redis, queue: str, deploy: Deploy, pipe: Pipeline | None = None) -> None:
+    """Put the RQ job that runs `deploy` on `queue` (again, for a deploy an operator held)."""
+    Queue(queue, connection=connection).enqueue_call(
+        JOB_FUNCTION,
+        args=(deploy.id,),
+        job_id=deploy.id,
+        timeout=JOB_TIMEOUT_SECONDS,
+        result_ttl=7 * 24 * 3600,
+        failure_ttl=30 * 24 * 3600,
+        description=f"deploy {deploy.target} {deploy.short_sha}",
+        pipeline=pipe,
+    )
+
+
 def _new_record(request: DeployRequest) -> Deploy:
     return Deploy(
         id=new_deploy_id(),
@@ -102,6 +119,7 @@ def _new_record(request: DeployRequest) -> Deploy:
         delivery_id=request.delivery_id,
         sender=request.sender,
         before_sha=request.before_sha,
+        extra=dict(request.extra),
     )
 
 
@@ -117,15 +135,6 @@ def _write(
         environment = settings.environment(deploy.project, deploy.environment)
         store.create(deploy, pipeline=pipe)
         pipe.set(latest_queued_key(deploy.target), deploy.id)
-        Queue(environment.queue, connection=connection).enqueue_call(
-            JOB_FUNCTION,
-            args=(deploy.id,),
-            job_id=deploy.id,
-            timeout=JOB_TIMEOUT_SECONDS,
-            result_ttl=7 * 24 * 3600,
-            failure_ttl=30 * 24 * 3600,
-            description=f"deploy {deploy.target} {deploy.short_sha}",
-            pipeline=pipe,
-        )
+        enqueue(connection, environment.queue, deploy, pipe)
     if delivery:
         pipe.set(delivery_key(delivery), deploys[0].id, ex=DELIVERY_TTL_SECONDS)

@@ -1,4 +1,5 @@
-"""`deployhook`: run the intake, the worker or both, and check the configuration."""
+"""`deployhook`: run the intake, the worker or both, check the configuration, and the
+operator's verbs (deploy, rollback, history, backups, locks: webhook/operator/)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from pathlib import Path
 
 from config import ConfigError, Settings, load_settings
 from config.loader import config_path
+from jobs.errors import DeployError
+from jobs.record import RecordError
+from webhook.operator.commands import add_operator_commands
 
 Command = Callable[[argparse.Namespace], int]
 GUNICORN_CONFIG = Path(__file__).resolve().parent / "gunicorn.conf.py"
@@ -32,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1
-    except CommandError as error:
+    except (CommandError, DeployError, RecordError) as error:
         print(f"deployhook: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -79,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
         "Run intake and worker together; start an embedded Redis when none is configured.",
     )
     _add_web_options(up_parser)
+    add_operator_commands(add)
     return parser
 
 

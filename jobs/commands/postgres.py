@@ -55,10 +55,30 @@ def drop_owned_objects(database: Database, compose: Compose) -> list[str]:
     return _where(database, compose, [*argv, "--command", "DROP OWNED BY CURRENT_USER CASCADE"])
 
 
-def restore_into_existing(database: Database, compose: Compose) -> list[str]:
-    """Restore the dump on stdin into the emptied database, all or nothing."""
+def restore_into_existing(
+    database: Database, compose: Compose, *, foreign: bool = False
+) -> list[str]:
+    """Restore the dump on stdin into the emptied database, all or nothing.
+
+    `foreign`: the dump comes from another environment, whose roles may not exist here, so
+    everything restored belongs to this environment's user.
+    """
     argv = ["pg_restore", "--no-password", "--single-transaction", "--exit-on-error"]
+    if foreign:
+        argv += ["--no-owner", "--no-privileges"]
     return _where(database, compose, [*argv, *_target(database)])
+
+
+def drop_database(database: Database, compose: Compose) -> list[str]:
+    """Drop the database (ending its sessions), from the maintenance database."""
+    argv = ["dropdb", "--no-password", "--if-exists", "--force", "--maintenance-db=postgres"]
+    return _where(database, compose, [*argv, "--username", database.user, database.name])
+
+
+def create_database(database: Database, compose: Compose) -> list[str]:
+    """Create the (empty) database, owned by the configured user."""
+    argv = ["createdb", "--no-password", "--maintenance-db=postgres", "--username", database.user]
+    return _where(database, compose, [*argv, "--owner", database.user, database.name])
 
 
 def connection_env(database: Database) -> dict[str, str]:

@@ -77,12 +77,13 @@ def verify_backup(ctx: DeployContext, database: Database, path: Path) -> None:
         )
 
 
-def restore_backup(ctx: DeployContext, path: Path) -> None:
+def restore_backup(ctx: DeployContext, path: Path, *, foreign: bool = False) -> None:
     """Make the database exactly what the backup holds; the caller stops the writers first.
 
     A role that may create databases gets the database dropped and re-created; a plain owner
     gets everything it owns dropped, then a single-transaction restore. Either way objects a
-    failed migration created are gone and data it dropped is back.
+    failed migration created are gone and data it dropped is back. `foreign`: the backup is
+    another environment's (clone-data), restored under this environment's names and owner.
     """
     database = ctx.environment.database
     if database is None:
@@ -92,7 +93,13 @@ def restore_backup(ctx: DeployContext, path: Path) -> None:
     probe = ctx.runner.run(
         postgres.can_create_databases(database, ctx.compose), timeout=60, extra_env=env
     )
-    if probe.output.strip().endswith("t"):
+    can_create = probe.output.strip().endswith("t")
+    if can_create and foreign:
+        # The dump names the other environment's database: re-create ours by name instead.
+        for argv in (postgres.drop_database, postgres.create_database):
+            ctx.runner.run(argv(database, ctx.compose), timeout=timeout, extra_env=env)
+        restore = postgres.restore_into_existing(database, ctx.compose, foreign=True)
+    elif can_create:
         ctx.runner.run(
             postgres.terminate_sessions(database, ctx.compose), timeout=60, extra_env=env
         )
@@ -101,7 +108,7 @@ def restore_backup(ctx: DeployContext, path: Path) -> None:
         ctx.runner.run(
             postgres.drop_owned_objects(database, ctx.compose), timeout=timeout, extra_env=env
         )
-        restore = postgres.restore_into_existing(database, ctx.compose)
+        restore = postgres.restore_into_existing(database, ctx.compose, foreign=foreign)
     ctx.runner.run(restore, timeout=timeout, stdin_path=path, extra_env=env)
 
 

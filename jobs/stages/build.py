@@ -1,14 +1,15 @@
 """Build the new images while the old containers keep serving, and tag them by commit.
 
 The commit tag (`<image>:deployhook-<sha12>`) is what a later rollback to this deploy uses
-instead of a rebuild.
+instead of a rebuild: when every built service already has an image with this commit's tag,
+the names are pointed at those images and nothing is built.
 """
 
 from __future__ import annotations
 
 from jobs.context import DeployContext
 from jobs.errors import CommandFailed, StageFailed
-from jobs.stages.images import built_image_names, image_id, split_name
+from jobs.stages.images import built_image_names, image_id, point_name_at, split_name
 
 TAG_PREFIX = "deployhook-"
 
@@ -23,6 +24,40 @@ def build(ctx: DeployContext) -> dict[str, str]:
     ctx.built_images = names
     ctx.deploy.extra["image_names"] = names
     ctx.save()
+    retained = retained_images(ctx, names)
+    missing = sorted(service for service, found in retained.items() if found is None)
+    if not missing:
+        built = reuse(ctx, names, {s: i for s, i in retained.items() if i is not None})
+    else:
+        if ctx.deploy.trigger == "rollback":
+            ctx.log.info(f"no retained image of {ctx.deploy.sha[:12]} for {', '.join(missing)}")
+            ctx.log.info("building them again: a rollback without a retained image must build")
+        built = build_and_tag(ctx, names)
+    ctx.deploy.extra["images"] = built
+    return built
+
+
+def retained_images(ctx: DeployContext, names: dict[str, str]) -> dict[str, str | None]:
+    """service -> the ID of its image tagged with this deploy's commit, or None."""
+    tag = commit_tag(ctx.deploy.sha)
+    return {
+        service: image_id(ctx, f"{split_name(name)[0]}:{tag}") for service, name in names.items()
+    }
+
+
+def reuse(ctx: DeployContext, names: dict[str, str], retained: dict[str, str]) -> dict[str, str]:
+    """Point each compose image name at the image kept for this commit: no build at all."""
+    for service, name in sorted(names.items()):
+        point_name_at(ctx, name, retained[service])
+    ctx.deploy.extra["build"] = "reused"
+    ctx.log.info(
+        f"reusing retained images of {ctx.deploy.sha[:12]} (no build): "
+        + (", ".join(f"{s}={i[7:19]}" for s, i in sorted(retained.items())) or "none")
+    )
+    return dict(retained)
+
+
+def build_and_tag(ctx: DeployContext, names: dict[str, str]) -> dict[str, str]:
     try:
         ctx.runner.run(ctx.compose.build(), timeout=ctx.environment.timeouts.build)
     except CommandFailed as error:
@@ -35,7 +70,7 @@ def build(ctx: DeployContext) -> dict[str, str]:
         repository, _ = split_name(name)
         ctx.docker.images.get(identifier).tag(repository, commit_tag(ctx.deploy.sha))
         built[service] = identifier
-    ctx.deploy.extra["images"] = built
+    ctx.deploy.extra["build"] = "built"
     ctx.log.info("built " + (", ".join(f"{s}={i[7:19]}" for s, i in built.items()) or "nothing"))
     return built
 

@@ -1,22 +1,51 @@
-"""Actions on environments, each behind the bearer token: operator lock and unlock."""
+"""Actions on environments, each behind the bearer token: lock, unlock, deploy and roll back.
+
+Deploy and rollback queue an ordinary deploy (the same pipeline, lock and reports as a push)
+and answer 202 with its id; GET /api/deploys and the log endpoint follow it from there.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from jobs.operations.queueing import queue_deploy, queue_rollback, rollback_plan
+from jobs.operations.targets import OperationError
+from jobs.record import Deploy
+from jobs.submit import QueueUnavailable
 from webhook.status.auth import require_token
 from webhook.status.context import context, problem
 from webhook.status.locking import LockConflict, lock_environment, unlock_environment
 
 actions = Blueprint("status_actions", __name__, url_prefix="/api/environments")
+SENDER = "status API"
 
 
 def _unknown(project: str, environment: str) -> bool:
     known = context().settings.projects.get(project)
     return known is None or environment not in known.environments
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
+def _queued(deploy: Deploy) -> ResponseReturnValue:
+    answer = jsonify(
+        deploy_id=deploy.id,
+        target=deploy.target,
+        ref=f"{deploy.ref_kind} {deploy.ref_name}",
+        sha=deploy.sha,
+        trigger=deploy.trigger,
+        restore_backup=deploy.extra.get("restore_backup"),
+    )
+    answer.status_code = 202
+    answer.headers["Location"] = f"/deploys/{deploy.id}"
+    return answer
 
 
 @actions.post("/<project>/<environment>/lock")
@@ -25,11 +54,9 @@ def lock(project: str, environment: str) -> ResponseReturnValue:
     """Hold the environment: no deploy starts there until it is unlocked."""
     if _unknown(project, environment):
         return problem(404, f"no environment {project}/{environment} in the configuration")
-    body = request.get_json(silent=True)
-    reason = body.get("reason") if isinstance(body, dict) else None
     target = f"{project}/{environment}"
     try:
-        held = lock_environment(context().connection, target, reason)
+        held = lock_environment(context().connection, target, _body().get("reason"))
     except ValueError as error:
         return problem(400, str(error))
     except LockConflict as error:
@@ -40,12 +67,57 @@ def lock(project: str, environment: str) -> ResponseReturnValue:
 @actions.post("/<project>/<environment>/unlock")
 @require_token
 def unlock(project: str, environment: str) -> ResponseReturnValue:
-    """Release an operator lock; a lock held by a running deploy is refused with 409."""
+    """Release an operator lock and queue again the deploys it held; 409 while a deploy runs."""
     if _unknown(project, environment):
         return problem(404, f"no environment {project}/{environment} in the configuration")
     target = f"{project}/{environment}"
+    ctx = context()
     try:
-        previous = unlock_environment(context().connection, target)
+        previous, requeued = unlock_environment(ctx.connection, ctx.settings, target)
     except LockConflict as error:
         return problem(409, str(error))
-    return jsonify(target=target, lock={"state": "free"}, previous=asdict(previous))
+    return jsonify(
+        target=target, lock={"state": "free"}, previous=asdict(previous), requeued=requeued
+    )
+
+
+@actions.post("/<project>/<environment>/deploy")
+@require_token
+def deploy(project: str, environment: str) -> ResponseReturnValue:
+    """Queue a deploy of `ref` (branch, tag or full SHA; null: the trigger's newest)."""
+    if _unknown(project, environment):
+        return problem(404, f"no environment {project}/{environment} in the configuration")
+    ref = _body().get("ref")
+    if ref is not None and not isinstance(ref, str):
+        return problem(400, 'ref must be a string or null, e.g. {"ref": "main"}')
+    ctx = context()
+    try:
+        queued = queue_deploy(ctx.connection, ctx.settings, f"{project}/{environment}", ref, SENDER)
+    except OperationError as error:
+        return problem(422, str(error))
+    except QueueUnavailable as error:
+        return problem(503, str(error))
+    return _queued(queued)
+
+
+@actions.post("/<project>/<environment>/rollback")
+@require_token
+def rollback(project: str, environment: str) -> ResponseReturnValue:
+    """Queue a rollback to `to` (null: the previous good deploy); restore the database if asked."""
+    if _unknown(project, environment):
+        return problem(404, f"no environment {project}/{environment} in the configuration")
+    body = _body()
+    to, restore = body.get("to"), body.get("restore_database", False)
+    if to is not None and not isinstance(to, str):
+        return problem(400, "to must be a deploy id or null")
+    if not isinstance(restore, bool):
+        return problem(400, "restore_database must be true or false")
+    ctx = context()
+    try:
+        plan = rollback_plan(ctx.connection, ctx.settings, f"{project}/{environment}", to)
+        queued = queue_rollback(ctx.connection, ctx.settings, plan, restore, SENDER)
+    except OperationError as error:
+        return problem(422, str(error))
+    except QueueUnavailable as error:
+        return problem(503, str(error))
+    return _queued(queued)

@@ -15,6 +15,8 @@ from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import WatchError
 
+from config import Settings
+from jobs.held import release_held
 from jobs.record import utcnow
 from webhook.status.environments import Lock, lock_key, parse_lock
 
@@ -80,19 +82,27 @@ def _write(pipe: Pipeline, key: str, change: str | None) -> None:
         pipe.set(key, change)
 
 
-def lock_environment(connection: Redis, target: str, reason: object) -> Lock:
+def lock_environment(
+    connection: Redis, target: str, reason: object, prefix: str = REASON_PREFIX
+) -> Lock:
     """Take (or re-take with a new reason) the operator lock of `target`; returns the new lock."""
     value = {
         "deploy_id": None,
         "host": socket.gethostname(),
         "pid": os.getpid(),
-        "reason": REASON_PREFIX + check_reason(reason),
+        "reason": prefix + check_reason(reason),
         "since": utcnow(),
     }
     _guarded(connection, target, "lock", json.dumps(value))
     return parse_lock(json.dumps(value))
 
 
-def unlock_environment(connection: Redis, target: str) -> Lock:
-    """Remove an operator lock of `target`; returns the lock that was there (maybe "free")."""
-    return _guarded(connection, target, "unlock", None)
+def unlock_environment(
+    connection: Redis, settings: Settings, target: str
+) -> tuple[Lock, list[str]]:
+    """Remove an operator lock of `target` and queue the deploys it held again.
+
+    Returns the lock that was there (maybe "free") and the ids of the deploys queued again.
+    """
+    previous = _guarded(connection, target, "unlock", None)
+    return previous, release_held(connection, settings, target)

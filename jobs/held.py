@@ -1,0 +1,63 @@
+"""Deploys an operator lock holds: remembered per environment, queued again on unlock.
+
+A deploy that finds an operator's lock stays `queued` and its id goes on the environment's
+held list; the worker moves on. Unlocking queues every held deploy again, oldest first: the
+newest runs and the older ones end `superseded` by the pipeline's newest-push-wins rule.
+"""
+
+from __future__ import annotations
+
+from redis import Redis
+
+from config import Settings
+from jobs.lock import current_owner
+from jobs.record import PREFIX, DeployStore, RecordError
+from jobs.submit import enqueue
+
+
+def held_key(target: str) -> str:
+    return f"{PREFIX}:env:{target}:held"
+
+
+def held_ids(connection: Redis, target: str) -> list[str]:
+    return [_text(item) for item in connection.lrange(held_key(target), 0, -1)]
+
+
+def hold(connection: Redis, target: str, deploy_id: str) -> bool:
+    """Remember a deploy the operator lock holds; False when the lock went away meanwhile.
+
+    Unlock deletes the lock, then takes the held list. Checking the lock again after adding
+    ourselves closes the gap between "saw the lock" and "added to the list": if it is gone and
+    we are still on the list, nobody will queue us again, so we take ourselves off and go on.
+    """
+    connection.rpush(held_key(target), deploy_id)
+    holder = current_owner(connection, target)
+    if holder is not None and holder.deploy_id is None:
+        return True
+    # Removed 0: unlock already took us and queued us again; that job will run us.
+    return not connection.lrem(held_key(target), 0, deploy_id)
+
+
+def release_held(connection: Redis, settings: Settings, target: str) -> list[str]:
+    """Queue every held deploy of `target` again, oldest first; returns their ids."""
+    with connection.pipeline(transaction=True) as pipe:
+        pipe.lrange(held_key(target), 0, -1)
+        pipe.delete(held_key(target))
+        raw, _ = pipe.execute()
+    store = DeployStore(connection)
+    queued = []
+    for deploy_id in dict.fromkeys(_text(item) for item in raw):
+        try:
+            deploy = store.get(deploy_id)
+        except RecordError:
+            continue  # expired from the store: nothing left to run
+        if deploy.state != "queued":
+            continue
+        environment = settings.environment(deploy.project, deploy.environment)
+        enqueue(connection, environment.queue, deploy)
+        queued.append(deploy_id)
+    return queued
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,91 @@
+"""Take, verify and restore backups by hand, and clone one environment's data into another.
+
+Restores follow the revert's order: stop the writers, restore, start them, health-check.
+Each begins with a fresh backup of the environment it overwrites, so it can be undone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from redis import Redis
+
+from config import Settings
+from jobs.context import DeployContext
+from jobs.errors import StageFailed
+from jobs.operations.maintenance import Echo, action_context, find_backup
+from jobs.operations.targets import OperationError
+from jobs.revert import stop_writers
+from jobs.stages.backup import restore_backup, take_backup, verify_backup
+from jobs.stages.health import wait_healthy
+from jobs.stages.images import running_images
+from jobs.stages.swap import swap
+
+
+def backup_now(settings: Settings, connection: Redis, target: str, echo: Echo) -> Path:
+    """A backup like a deploy's: atomic, verified, in the environment's backup directory."""
+    with action_context(settings, connection, target, "backup", echo) as ctx:
+        return _take(ctx)
+
+
+def verify(
+    settings: Settings, connection: Redis, target: str, name: str | None, echo: Echo
+) -> Path:
+    """Check a backup (default: the newest) is non-empty and fully readable by pg_restore."""
+    backup = find_backup(settings, target, name)
+    with action_context(settings, connection, target, "verify", echo) as ctx:
+        _verify(ctx, backup.path)
+    return backup.path
+
+
+def restore(
+    settings: Settings, connection: Redis, target: str, name: str | None, echo: Echo
+) -> tuple[Path, Path]:
+    """Put a backup of `target` back; returns (restored, the safety backup taken first)."""
+    backup = find_backup(settings, target, name)
+    with action_context(settings, connection, target, "restore", echo) as ctx:
+        safety = _take(ctx)
+        _restore_into(ctx, backup.path, foreign=False)
+    return backup.path, safety
+
+
+def clone(
+    settings: Settings, connection: Redis, source: str, target: str, fresh: bool, echo: Echo
+) -> tuple[Path, Path]:
+    """Restore `source`'s newest backup (or a fresh one) into `target`; returns (used, safety)."""
+    if source == target:
+        raise OperationError(f"source and target are both {target}: name two environments")
+    if fresh:
+        used = backup_now(settings, connection, source, echo)
+    else:
+        used = find_backup(settings, source, None).path
+    with action_context(settings, connection, target, "clone-data", echo) as ctx:
+        _verify(ctx, used)
+        safety = _take(ctx)
+        _restore_into(ctx, used, foreign=True)
+    return used, safety
+
+
+def _verify(ctx: DeployContext, backup: Path) -> None:
+    database = ctx.environment.database
+    if database is None:  # action_context refuses such environments; this keeps types honest
+        raise StageFailed("verify", "expected a database to verify against, got none")
+    verify_backup(ctx, database, backup)
+    ctx.log.info(f"{backup.name}: readable by pg_restore ({backup.stat().st_size} bytes)")
+
+
+def _take(ctx: DeployContext) -> Path:
+    path = take_backup(ctx)
+    if path is None:  # action_context refuses environments without a database
+        raise StageFailed("backup", "expected a backup, got none: no database configured")
+    return path
+
+
+def _restore_into(ctx: DeployContext, backup: Path, *, foreign: bool) -> None:
+    ctx.previous_images = running_images(ctx)  # whose writers stop and start again
+    ctx.log.info(f"restoring {backup.name} into {ctx.deploy.target}")
+    stop_writers(ctx)
+    restore_backup(ctx, backup, foreign=foreign)
+    swap(ctx, "restore")
+    wait_healthy(ctx, "restore")
+    ctx.log.info(f"restored {backup.name}; writes since it was taken are gone")

@@ -1,0 +1,119 @@
+"""Backups by hand: take, list, verify, restore, and clone one environment's data into another.
+
+Each action that touches an environment holds its lock for the whole time, taken at once or
+refused: it never runs beside a deploy. The lock has no deploy id, so a deploy queued
+meanwhile waits on the held list and is queued again when the action ends.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from redis import Redis
+
+from config import Settings
+from jobs.context import DeployContext
+from jobs.errors import LockTimeout
+from jobs.held import release_held
+from jobs.lock import EnvironmentLock, LockOwner
+from jobs.operations.oplog import OperatorLog
+from jobs.operations.targets import OperationError, parse_target
+from jobs.pipeline import new_context, secret_values
+from jobs.record import Deploy, DeployStore, new_deploy_id, utcnow
+from jobs.stages.backup import SUFFIX
+
+Echo = Callable[[str], None]
+# Backup names end with the id of the deploy or action that took them (jobs/stages/backup.py).
+TAKEN_BY = re.compile(r"d-\d{8}-\d{6}-[0-9a-f]{6}$")
+
+
+def operator_name() -> str:
+    try:
+        return f"{getpass.getuser()}@{socket.gethostname()}"
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}@{socket.gethostname()}"
+
+
+@contextmanager
+def action_context(
+    settings: Settings, connection: Redis, target: str, action: str, echo: Echo | None = None
+) -> Iterator[DeployContext]:
+    """A DeployContext for `action` on `target`, holding the environment's lock throughout."""
+    project, environment = parse_target(settings, target)
+    if settings.environment(project, environment).database is None:
+        raise OperationError(f"{target} has no database configured: nothing to back up or restore")
+    owner = LockOwner(
+        None, socket.gethostname(), os.getpid(), utcnow(), f"{action} by {operator_name()}"
+    )
+    lock = EnvironmentLock(connection, f"{project}/{environment}", owner)
+    try:
+        lock.acquire(0)
+    except LockTimeout as error:
+        held = str(error).split(";")[0]
+        raise OperationError(
+            f"{held}: wait for it to finish (or unlock it), then {action} again"
+        ) from None
+    store = DeployStore(connection)
+    record = Deploy(new_deploy_id(), project, environment, "sha", "", "", action)
+    ctx = new_context(record, settings, store, OperatorLog(
+        store, record.id, secret_values(settings), echo
+    ))  # fmt: skip
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+        lock.release()
+        release_held(connection, settings, record.target)
+
+
+@dataclass(frozen=True)
+class BackupFile:
+    path: Path
+    size: int
+    mtime: float
+    deploy_id: str | None  # the deploy (or operator action) that took it
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "path": str(self.path),
+            "name": self.path.name,
+            "size": self.size,
+            "mtime": self.mtime,
+            "taken_by": self.deploy_id,
+        }
+
+
+def list_backups(settings: Settings, target: str) -> list[BackupFile]:
+    """Finished backups of `target`, newest first (a `.partial` file is never listed)."""
+    project, environment = parse_target(settings, target)
+    directory = settings.backup_dir(project, environment)
+    found = []
+    for path in directory.glob(f"*{SUFFIX}") if directory.is_dir() else []:
+        stat = path.stat()
+        taken_by = TAKEN_BY.search(path.name[: -len(SUFFIX)])
+        found.append(
+            BackupFile(path, stat.st_size, stat.st_mtime, taken_by[0] if taken_by else None)
+        )
+    return sorted(found, key=lambda b: b.mtime, reverse=True)
+
+
+def find_backup(settings: Settings, target: str, name: str | None) -> BackupFile:
+    """The named backup of `target` (file name or path inside its directory), or the newest."""
+    backups = list_backups(settings, target)
+    if not backups:
+        raise OperationError(f"{target} has no backups yet: take one with `deployhook backup`")
+    if name is None:
+        return backups[0]
+    for backup in backups:
+        if name in (backup.path.name, str(backup.path)):
+            return backup
+    raise OperationError(
+        f"no backup {name!r} of {target}: list them with `deployhook backups list {target}`"
+    )

@@ -1,0 +1,87 @@
+"""Queue a deploy by hand: a ref, the same commit again, or a rollback.
+
+Every one becomes an ordinary deploy record and RQ job through `jobs.submit.submit`, so it
+takes the environment lock, backs up, checks out, health-checks and reports like a push.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis import Redis
+
+from config import Settings
+from jobs.operations.refs import resolve_ref
+from jobs.operations.rollback import RollbackPlan, plan_rollback
+from jobs.operations.targets import OperationError, parse_target
+from jobs.record import Deploy, DeployStore, RecordError
+from jobs.stages.commit import read_last_good
+from jobs.submit import DeployRequest, Submitted, submit
+
+HISTORY_SCAN = 500  # how far back a rollback looks for its target
+
+
+def queue_deploy(
+    connection: Redis, settings: Settings, target: str, ref: str | None, sender: str
+) -> Deploy:
+    """Resolve `ref` on the environment's remote and queue a manual deploy of it."""
+    project, environment = parse_target(settings, target)
+    kind, name, sha = resolve_ref(settings.environment(project, environment), ref)
+    return _submit(connection, settings, DeployRequest(
+        project, environment, kind, name, sha, "manual", sender=sender
+    ))  # fmt: skip
+
+
+def queue_redeploy(connection: Redis, settings: Settings, deploy_id: str, sender: str) -> Deploy:
+    """Queue the commit and ref of an earlier deploy again."""
+    earlier = get_deploy(connection, deploy_id)
+    parse_target(settings, earlier.target)  # still configured?
+    return _submit(connection, settings, DeployRequest(
+        earlier.project, earlier.environment, earlier.ref_kind, earlier.ref_name, earlier.sha,
+        "manual", sender=sender, extra={"redeploy_of": earlier.id},
+    ))  # fmt: skip
+
+
+def rollback_plan(
+    connection: Redis, settings: Settings, target: str, to: str | None
+) -> RollbackPlan:
+    project, environment = parse_target(settings, target)
+    history = DeployStore(connection).history(f"{project}/{environment}", limit=HISTORY_SCAN)
+    last_good = read_last_good(connection, f"{project}/{environment}") or {}
+    plan = plan_rollback(history, last_good.get("deploy_id"), to)
+    if settings.environment(project, environment).database is None:
+        return RollbackPlan(plan.target, plan.over, None)
+    return plan
+
+
+def queue_rollback(
+    connection: Redis, settings: Settings, plan: RollbackPlan, restore: bool, sender: str
+) -> Deploy:
+    """Queue the rollback `plan` describes; `restore`: its backup is restored after the swap."""
+    target = plan.target
+    extra: dict[str, Any] = {"rollback_to": target.id}
+    if restore:
+        if plan.restore_backup is None:
+            raise OperationError(
+                "there is no backup to restore for this rollback (no deploy since the target "
+                "took one): roll back without restoring the database"
+            )
+        extra["restore_backup"] = plan.restore_backup
+    return _submit(connection, settings, DeployRequest(
+        target.project, target.environment, target.ref_kind, target.ref_name, target.sha,
+        "rollback", sender=sender, extra=extra,
+    ))  # fmt: skip
+
+
+def get_deploy(connection: Redis, deploy_id: str) -> Deploy:
+    try:
+        return DeployStore(connection).get(deploy_id)
+    except RecordError as error:
+        raise OperationError(f"{error}: list deploys with `deployhook history`") from None
+
+
+def _submit(connection: Redis, settings: Settings, request: DeployRequest) -> Deploy:
+    result = submit(connection, settings, [request])
+    if not isinstance(result, Submitted):  # no delivery id is given, so this cannot happen
+        raise OperationError("the deploy was not queued: try again")
+    return result.deploys[0]

@@ -1,0 +1,139 @@
+"""The operator verbs' argparse definitions; each verb's work is in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Callable
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _lazy(module: str, name: str) -> Command:
+    """The verb `module.name`, imported when it runs: `serve` and `worker` start no slower."""
+
+    def run(args: argparse.Namespace) -> int:
+        verb: Command = getattr(importlib.import_module(f"webhook.operator.{module}"), name)
+        return verb(args)
+
+    return run
+
+
+Add = Callable[..., argparse.ArgumentParser]
+TARGET_HELP = "environment as project/environment, e.g. crm/prod"
+
+
+def add_operator_commands(add: Add) -> None:
+    """Register the operator verbs with `add(name, run, help)` (webhook.cli's helper)."""
+    _deploys(add)
+    _reading(add)
+    _backups(add)
+    for name, run, text in (
+        (
+            "lock",
+            _lazy("locking", "lock"),
+            "Hold an environment: deploys queue up until it is unlocked.",
+        ),
+        (
+            "unlock",
+            _lazy("locking", "unlock"),
+            "Lift an operator lock and run the newest held deploy.",
+        ),
+    ):
+        sub = add(name, run, text)
+        sub.add_argument("target", help=TARGET_HELP)
+        sub.add_argument("--json", action="store_true", help="print JSON")
+        if name == "lock":
+            sub.add_argument("--reason", metavar="TEXT", help="why, shown to everyone")
+
+
+def _deploys(add: Add) -> None:
+    sub = add(
+        "deploy",
+        _lazy("deploying", "deploy"),
+        "Deploy a branch, tag or commit by hand and follow it.",
+    )
+    sub.add_argument("target", help=TARGET_HELP)
+    sub.add_argument("ref", nargs="?", help="branch, tag or full SHA (default: the trigger's)")
+    _no_wait(sub)
+    sub = add(
+        "redeploy", _lazy("deploying", "redeploy"), "Deploy the commit of an earlier deploy again."
+    )
+    sub.add_argument("deploy_id", help="a deploy id, e.g. d-20250101-120000-abcdef")
+    _no_wait(sub)
+    sub = add(
+        "rollback",
+        _lazy("deploying", "rollback"),
+        "Go back to an earlier good deploy from its kept images.",
+    )
+    sub.add_argument("target", help=TARGET_HELP)
+    sub.add_argument(
+        "--to", metavar="DEPLOY_ID", help="a succeeded deploy (default: the one before)"
+    )
+    sub.add_argument("--yes", action="store_true", help="restore the database without asking")
+    sub.add_argument(
+        "--keep-database", action="store_true", help="roll back the code only, never the database"
+    )
+    _no_wait(sub)
+
+
+def _reading(add: Add) -> None:
+    sub = add("history", _lazy("reading", "history"), "List deploys, newest first.")
+    sub.add_argument("target", nargs="?", help=TARGET_HELP + " (default: all)")
+    sub.add_argument("--limit", type=int, default=20, metavar="N", help="at most N (default 20)")
+    sub.add_argument("--json", action="store_true", help="print JSON")
+    sub = add(
+        "show", _lazy("reading", "show"), "One deploy: stages, timings, error, commands and log."
+    )
+    sub.add_argument("deploy_id")
+    sub.add_argument("--json", action="store_true", help="print JSON")
+    sub = add(
+        "logs", _lazy("reading", "logs"), "Print a deploy's log; -f follows it until it ends."
+    )
+    sub.add_argument("deploy_id")
+    sub.add_argument("-f", "--follow", action="store_true", help="follow until the deploy ends")
+
+
+def _backups(add: Add) -> None:
+    sub = add("backup", _lazy("data", "backup"), "Take a database backup of an environment now.")
+    sub.add_argument("target", help=TARGET_HELP)
+    sub.add_argument("--verbose", action="store_true", help="show every command's output")
+    group = add("backups", _need_action, "List, verify or restore an environment's backups.")
+    actions = group.add_subparsers(title="actions", metavar="ACTION")
+    for name, run, text in (
+        ("list", _lazy("data", "backups_list"), "Backups, newest first."),
+        (
+            "verify",
+            _lazy("data", "backups_verify"),
+            "Check a backup is readable (default: the newest).",
+        ),
+        ("restore", _lazy("data", "backups_restore"), "Restore a backup (default: the newest)."),
+    ):
+        sub = actions.add_parser(name, help=text, description=text)
+        sub.set_defaults(run=run)
+        # SUPPRESS: when not given here, a --config given before the action still counts.
+        sub.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
+        sub.add_argument("target", help=TARGET_HELP)
+        if name == "list":
+            sub.add_argument("--json", action="store_true", help="print JSON")
+            continue
+        sub.add_argument("backup", nargs="?", help="file name from `backups list`")
+        sub.add_argument("--verbose", action="store_true", help="show every command's output")
+        if name == "restore":
+            sub.add_argument("--yes", action="store_true", help="restore without asking")
+    sub = add(
+        "clone-data", _lazy("data", "clone_data"), "Copy one environment's database into another."
+    )
+    sub.add_argument("source", help="environment to copy from, e.g. crm/prod")
+    sub.add_argument("target", help="environment to overwrite, e.g. crm/dev")
+    sub.add_argument("--fresh", action="store_true", help="take a new backup of the source")
+    sub.add_argument("--yes", action="store_true", help="overwrite without asking")
+    sub.add_argument("--verbose", action="store_true", help="show every command's output")
+
+
+def _no_wait(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--no-wait", action="store_true", help="queue, print the id, return")
+
+
+def _need_action(args: argparse.Namespace) -> int:
+    raise SystemExit("deployhook backups: give an action: list, verify or restore")

@@ -1,0 +1,46 @@
+"""What every operator verb needs: settings, a Redis connection, a yes/no question, JSON out."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import redis
+
+from config import Settings, load_settings
+from jobs.operations.targets import OperationError
+from webhook.connection import redis_url
+
+
+def settings_and_redis(args: argparse.Namespace) -> tuple[Settings, redis.Redis]:
+    settings = load_settings(args.config)
+    connection = redis.Redis.from_url(redis_url(settings))
+    try:
+        connection.ping()
+    except redis.ConnectionError as error:
+        raise OperationError(
+            f"cannot reach Redis ({type(error).__name__}): check redis.url and that Redis runs"
+        ) from None
+    return settings, connection
+
+
+def confirm(question: str, yes: bool, refusal: str) -> None:
+    """Go on when --yes was given or the person at the terminal answers y; else refuse."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise OperationError(refusal + " (not a terminal: pass --yes to confirm)")
+    answer = input(f"{question} [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise OperationError(refusal + " (not confirmed)")
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+def say(line: str) -> None:
+    """Progress for the person: to stderr, so stdout stays the answer (an id, JSON)."""
+    print(line, file=sys.stderr, flush=True)
