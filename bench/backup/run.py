@@ -7,8 +7,9 @@ text (generate_series + md5 of random(), which compresses about as well as real 
 taking the two sides in turn in each round:
 
 - backup: jobs.stages.backup.take_backup through a real DeployContext (pg_dump --format=custom
-  inside the postgres container, `pg_restore --list` over the result, fsync, rename) against
-  `compose exec -T postgres pg_dump | gzip > file`;
+  --compress=1 inside the postgres container, `pg_restore --list` over the result, fsync,
+  rename) against `compose exec -T postgres pg_dump | gzip > file`; and, for the record, the
+  custom-format dump alone at pg_dump's default compression level (6);
 - restore: jobs.stages.backup.restore_backup of that backup against `gunzip -c file | compose
   exec -T postgres psql --single-transaction`, each after the same DROP OWNED (the sample app's
   role cannot create databases, so this is the path deployhook takes too).
@@ -68,7 +69,8 @@ def fill(bed: Bed, megabytes: int) -> None:
 def measure(bed: Bed, rounds: int) -> int:
     ctx = context(bed)
     raw_file = bed.scratch / "raw.sql.gz"
-    kinds = ("backup", "raw backup", "restore", "raw restore")
+    level6_file = bed.scratch / "level6.dump"
+    kinds = ("backup", "raw backup", "restore", "raw restore", "custom -Z6 dump")
     times: dict[str, list[float]] = {kind: [] for kind in kinds}
 
     def take() -> None:
@@ -81,6 +83,8 @@ def measure(bed: Bed, rounds: int) -> int:
         "raw backup": lambda: raw_dump(bed, raw_file),
         "restore": lambda: restore_backup(ctx, Path(str(ctx.backup))),
         "raw restore": lambda: raw_load(bed, raw_file),
+        # For the record: what deployhook's backup cost with pg_dump's default level.
+        "custom -Z6 dump": lambda: level6_dump(bed, level6_file),
     }
     for number in range(rounds):
         # Alternate which side goes first, so that neither always finds the other's cache.
@@ -90,10 +94,15 @@ def measure(bed: Bed, rounds: int) -> int:
                 times[side + kind].append(seconds(steps[side + kind]))
                 if kind == "restore":
                     check_restored(bed)
+        times["custom -Z6 dump"].append(seconds(steps["custom -Z6 dump"]))
         print(f"round {number + 1}: " + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in times.items()))
     mb = 1024 * 1024
-    print(f"sizes: deployhook {Path(str(ctx.backup)).stat().st_size / mb:.0f} MB (custom format), "
+    print(f"sizes: deployhook {Path(str(ctx.backup)).stat().st_size / mb:.0f} MB (custom, -Z1), "
+          f"custom -Z6 {level6_file.stat().st_size / mb:.0f} MB, "
           f"raw {raw_file.stat().st_size / mb:.0f} MB (plain SQL, gzip -6)")  # fmt: skip
+    print("deployhook's commands in the last round (seconds):")
+    for command in ctx.store.commands(ctx.deploy.id)[-5:]:
+        print(f"  {command['duration']:7.2f}  {' '.join(command['argv'][-8:])}")
     results = [
         ratio_line("backup", times["backup"], times["raw backup"], TARGET),
         ratio_line("restore", times["restore"], times["raw restore"], TARGET),
@@ -128,6 +137,13 @@ def raw_dump(bed: Bed, target: Path) -> None:
         if producer.wait() != 0 or gzip.returncode != 0:
             codes = f"pg_dump {producer.returncode}, gzip {gzip.returncode}"
             raise SystemExit(f"expected the raw dump to exit 0, got {codes}")
+
+
+def level6_dump(bed: Bed, target: Path) -> None:
+    """deployhook's dump command as it was before, with pg_dump's default compression (6)."""
+    dump = [*exec_argv(bed), "pg_dump", "--format=custom", "--no-password", "-U", "app", "app"]
+    with target.open("wb") as out:
+        subprocess.run(dump, stdout=out, env=bed.engine.env, check=True)
 
 
 def raw_load(bed: Bed, source: Path) -> None:
