@@ -83,26 +83,30 @@ def measure(
         "BENCH_REDIS_URL": redis_url,
         "GUNICORN_CMD_ARGS": args.gunicorn,  # read by gunicorn for both apps
     }
-    port = free_port()
-    bind = ["--bind", f"127.0.0.1:{port}", "--workers", str(args.workers)]
-    gunicorn_config = str(ROOT / "webhook" / "gunicorn.conf.py")
-    bare = [sys.executable, "-m", "gunicorn", "--config", gunicorn_config, *bind]
     hooks = adnanh.write_hooks(work / "hooks.json", SECRET)
     waiting_hooks = adnanh.write_hooks(work / "hooks-wait.json", SECRET, wait=True)
-    apps = {
-        "deployhook": App(
-            [sys.executable, "-m", "webhook.cli", "serve", "--config", str(config), *bind],
-            "deploys.local",
-        ),
-        "bare": App([*bare, "--chdir", str(HERE), "bare_app:create_app()"], "bare"),
-        "adnanh": App(adnanh.command(hooks, port), None, health="/"),
-        "adnanh-wait": App(adnanh.command(waiting_hooks, port), None, health="/"),
-    }
-    results: dict[str, list[Result]] = {name: [] for name in apps}
+    gunicorn_config = str(ROOT / "webhook" / "gunicorn.conf.py")
+
+    def apps(port: int) -> dict[str, App]:
+        bind = ["--bind", f"127.0.0.1:{port}", "--workers", str(args.workers)]
+        bare = [sys.executable, "-m", "gunicorn", "--config", gunicorn_config, *bind]
+        return {
+            "deployhook": App(
+                [sys.executable, "-m", "webhook.cli", "serve", "--config", str(config), *bind],
+                "deploys.local",
+            ),
+            "bare": App([*bare, "--chdir", str(HERE), "bare_app:create_app()"], "bare"),
+            "adnanh": App(adnanh.command(hooks, port), None, health="/"),
+            "adnanh-wait": App(adnanh.command(waiting_hooks, port), None, health="/"),
+        }
+
+    results: dict[str, list[Result]] = {name: [] for name in apps(0)}
     for _ in range(args.rounds):
-        for name, app in apps.items():
+        for name in results:
             connection.flushall()
-            url = f"http://127.0.0.1:{port}"
+            # A fresh port each time: the previous server's socket may linger a moment.
+            port = free_port()
+            app, url = apps(port)[name], f"http://127.0.0.1:{port}"
             with running(app.argv, env, url, log=work / f"{name}.log", health_path=app.health):
                 if app.queue is None:
                     adnanh.check_refuses_bad_signatures(port, *first_delivery(data))
