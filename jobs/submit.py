@@ -32,7 +32,10 @@ JOB_FUNCTION = "jobs.entry.run_deploy"
 # KEYS[1], when given, is the delivery marker: if it exists the delivery was seen and the
 # script returns the first deploy id it queued, writing nothing. Otherwise ARGV holds the
 # commands to run, each as its argument count followed by the command and its arguments.
-# (Scripts run whole or not at all; a standalone Redis does not need the keys declared.)
+# A script is atomic like MULTI/EXEC: nothing else runs in between, and a lost connection or
+# a dead Redis leaves none of it. (Also like MULTI/EXEC, a command that fails at run time, on
+# a key of the wrong type, does not undo those before it.) Standalone Redis does not need
+# every key declared in KEYS; Redis Cluster would, and is not supported.
 SUBMIT_SCRIPT = """
 if KEYS[1] then
   local earlier = redis.call('GET', KEYS[1])
