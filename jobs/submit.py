@@ -1,8 +1,14 @@
 """Turn accepted pushes into deploy records and RQ jobs, exactly once per delivery.
 
 Everything one delivery causes (its records, its jobs, the delivery marker, the "newest queued"
-pointer of each environment) is written in one Redis transaction: either all of it lands or,
-when Redis fails midway, none of it does and the caller answers 503.
+pointer of each environment, the reporters' events) is written by one server-side script: it
+checks the delivery marker and, when the delivery is new, makes every write, atomically and in
+one round trip. Either all of it lands or, when Redis fails, none of it does and the caller
+answers 503.
+
+The writes themselves come from the usual APIs (DeployStore.create, RQ's enqueue_call) queued
+on a pipeline that is never executed: the script replays that pipeline's commands, so the job
+RQ stores is exactly the one RQ builds.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from typing import Any, Literal
 
 from redis import Redis
 from redis.client import Pipeline
-from redis.exceptions import RedisError, WatchError
+from redis.exceptions import RedisError
+from redis.typing import EncodableT
 from rq import Queue
 
 from config import Settings
@@ -23,6 +30,26 @@ DELIVERY_TTL_SECONDS = 7 * 24 * 3600
 # Generous: each command inside a deploy has its own timeout; RQ must never cut a revert short.
 JOB_TIMEOUT_SECONDS = 6 * 3600
 JOB_FUNCTION = "jobs.entry.run_deploy"
+# KEYS[1], when given, is the delivery marker: if it exists the delivery was seen and the
+# script returns the first deploy id it queued, writing nothing. Otherwise ARGV holds the
+# commands to run, each as its argument count followed by the command and its arguments.
+# A script is atomic like MULTI/EXEC: nothing else runs in between, and a lost connection or
+# a dead Redis leaves none of it. (Also like MULTI/EXEC, a command that fails at run time, on
+# a key of the wrong type, does not undo those before it.) Standalone Redis does not need
+# every key declared in KEYS; Redis Cluster would, and is not supported.
+SUBMIT_SCRIPT = """
+if KEYS[1] then
+  local earlier = redis.call('GET', KEYS[1])
+  if earlier then return earlier end
+end
+local i = 1
+while i <= #ARGV do
+  local count = tonumber(ARGV[i])
+  redis.call(unpack(ARGV, i + 1, i + count))
+  i = i + count + 1
+end
+return false
+"""
 
 
 class QueueUnavailable(Exception):
@@ -72,25 +99,27 @@ def submit(
     if not requests:
         raise ValueError("submit needs at least one deploy request")
     deploys = [_new_record(request) for request in requests]
+    keys = [delivery_key(delivery)] if delivery else []
     try:
-        with connection.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    if delivery:
-                        pipe.watch(delivery_key(delivery))  # type: ignore[no-untyped-call]
-                        earlier = pipe.get(delivery_key(delivery))
-                        if earlier is not None:
-                            pipe.reset()
-                            text = earlier.decode() if isinstance(earlier, bytes) else str(earlier)
-                            return Duplicate(text)
-                    pipe.multi()
-                    _write(connection, pipe, settings, deploys, delivery)
-                    pipe.execute()
-                    return Submitted(deploys)
-                except WatchError:
-                    continue  # the same delivery raced us; the next pass sees its marker
+        with connection.pipeline(transaction=False) as pipe:  # records commands, never runs
+            pipe.multi()  # RQ expects a transaction pipeline to be in MULTI mode already
+            _write(connection, pipe, settings, deploys, delivery)
+            commands = _flatten(pipe)
+        earlier = connection.register_script(SUBMIT_SCRIPT)(keys, commands)
     except RedisError as error:
         raise QueueUnavailable(f"Redis is unavailable: {type(error).__name__}") from None
+    if earlier is not None:
+        return Duplicate(earlier.decode() if isinstance(earlier, bytes) else str(earlier))
+    return Submitted(deploys)
+
+
+def _flatten(pipe: Pipeline) -> list[EncodableT]:
+    """The pipeline's queued commands as the script's ARGV: count, command, arguments, ..."""
+    flat: list[EncodableT] = []
+    for args, _options in pipe.command_stack:
+        flat.append(len(args))
+        flat.extend(args)
+    return flat
 
 
 def enqueue(connection: Redis, queue: str, deploy: Deploy, pipe: Pipeline | None = None) -> None:

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import redis
 from rq import Queue
+from rq.job import Job
 
 from config import load_settings
-from jobs.record import DeployStore
-from jobs.submit import DeployRequest, Duplicate, QueueUnavailable, Submitted, submit
+from jobs.record import DeployStore, events_key
+from jobs.submit import (
+    JOB_FUNCTION,
+    JOB_TIMEOUT_SECONDS,
+    DeployRequest,
+    Duplicate,
+    QueueUnavailable,
+    Submitted,
+    delivery_key,
+    latest_queued_key,
+    submit,
+)
 
 
 def _request(environment: str = "dev", sha: str = "a" * 40) -> DeployRequest:
@@ -58,3 +72,53 @@ def test_redis_down_raises_queue_unavailable(example_config_path) -> None:
         assert "Redis is unavailable" in str(error)
     else:
         raise AssertionError("expected QueueUnavailable")
+
+
+def test_job_is_the_one_rq_builds(redis_conn: redis.Redis, example_config_path) -> None:
+    """The job written by the submit script is a complete RQ job: function, args, timeout."""
+    result = submit(redis_conn, _settings(example_config_path), [_request()], "github:1:guid-1")
+    assert isinstance(result, Submitted)
+    job = Job.fetch(result.deploys[0].id, connection=redis_conn)
+    assert (job.func_name, job.args, job.timeout) == (
+        JOB_FUNCTION,
+        (result.deploys[0].id,),
+        JOB_TIMEOUT_SECONDS,
+    )
+    assert (job.get_status(), job.origin) == ("queued", "deploys.local")
+
+
+def test_one_delivery_many_environments_in_one_write(
+    redis_conn: redis.Redis, example_config_path
+) -> None:
+    """Two environments from one delivery: both records, jobs, events and pointers, one marker."""
+    requests = [_request("dev"), _request("prod")]
+    result = submit(redis_conn, _settings(example_config_path), requests, "github:1:guid-1")
+    assert isinstance(result, Submitted)
+    dev, prod = result.deploys
+    assert Queue("deploys.local", connection=redis_conn).job_ids == [dev.id, prod.id]
+    for deploy in (dev, prod):
+        assert DeployStore(redis_conn).get(deploy.id).state == "queued"
+        assert redis_conn.get(latest_queued_key(deploy.target)) == deploy.id.encode()
+        assert redis_conn.llen(events_key(deploy.id)) == 1
+    assert redis_conn.get(delivery_key("github:1:guid-1")) == dev.id.encode()
+
+
+def test_racing_redeliveries_queue_one_deploy(
+    redis_conn: redis.Redis, redis_url: str, example_config_path
+) -> None:
+    """The same delivery submitted from eight threads at once queues exactly one deploy."""
+    settings = _settings(example_config_path)
+    start = threading.Barrier(8)
+
+    def one() -> Submitted | Duplicate:
+        connection = redis.Redis.from_url(redis_url)
+        start.wait()
+        return submit(connection, settings, [_request()], "github:1:race")
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(lambda _: one(), range(8)))
+    queued = [o for o in outcomes if isinstance(o, Submitted)]
+    assert len(queued) == 1
+    others = [o for o in outcomes if not isinstance(o, Submitted)]
+    assert others == [Duplicate(queued[0].deploys[0].id)] * 7
+    assert Queue("deploys.local", connection=redis_conn).job_ids == [queued[0].deploys[0].id]

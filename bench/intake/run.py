@@ -1,11 +1,13 @@
-"""Intake benchmark: deployhook under gunicorn vs a bare HMAC+RQ Flask app, same load.
+"""Intake benchmark: deployhook vs a bare HMAC+RQ Flask app vs adnanh/webhook, same load.
 
     .venv/bin/python bench/intake/run.py [--seconds 10] [--connections 32] [--rounds 3]
 
-Starts a private redis-server; then, alternating the two apps for each round: gunicorn on
-127.0.0.1 with webhook/gunicorn.conf.py, wrk driving signed ~7 KB GitHub push deliveries with
-unique delivery ids, then a count of the queued jobs. Prints requests/s, p50 and p99 per run,
-the medians, and the throughput ratio. Loopback only.
+Starts a private redis-server; then, taking the four apps in turn in each round: the app on
+127.0.0.1 (the two Flask apps under gunicorn with webhook/gunicorn.conf.py), wrk driving
+signed ~7 KB GitHub push deliveries with unique delivery ids, then a count of the queued jobs.
+Prints requests/s, p50 and p99 per run, the medians, the throughput ratio against the bare
+app and the p99 ratio against adnanh/webhook (as configured by default, answering before its
+command ends; and, for information, waiting for it). Loopback only.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(HERE)]
 
+import adnanh  # noqa: E402
 import redis  # noqa: E402
 from rq import Queue  # noqa: E402
 
@@ -37,7 +41,15 @@ SECRET = SECRETS["GITHUB_SECRET"]
 BODIES = 2000
 P99_TARGET_MS = 20.0
 RATIO_TARGET = 0.9
+PEER_P99_SHARE = 0.25  # deployhook's p99 at most a quarter of adnanh/webhook's
 Result = dict[str, float]
+
+
+@dataclass(frozen=True)
+class App:
+    argv: list[str]
+    queue: str | None  # the RQ queue it fills; adnanh/webhook runs a command instead
+    health: str = "/healthz"
 
 
 def main() -> int:
@@ -71,24 +83,36 @@ def measure(
         "BENCH_REDIS_URL": redis_url,
         "GUNICORN_CMD_ARGS": args.gunicorn,  # read by gunicorn for both apps
     }
-    port = free_port()
-    bind = ["--bind", f"127.0.0.1:{port}", "--workers", str(args.workers)]
+    hooks = adnanh.write_hooks(work / "hooks.json", SECRET)
+    waiting_hooks = adnanh.write_hooks(work / "hooks-wait.json", SECRET, wait=True)
     gunicorn_config = str(ROOT / "webhook" / "gunicorn.conf.py")
-    bare = [sys.executable, "-m", "gunicorn", "--config", gunicorn_config, *bind]
-    apps = {
-        "deployhook": (
-            [sys.executable, "-m", "webhook.cli", "serve", "--config", str(config), *bind],
-            "deploys.local",
-        ),
-        "bare": ([*bare, "--chdir", str(HERE), "bare_app:create_app()"], "bare"),
-    }
-    results: dict[str, list[Result]] = {name: [] for name in apps}
+
+    def apps(port: int) -> dict[str, App]:
+        bind = ["--bind", f"127.0.0.1:{port}", "--workers", str(args.workers)]
+        bare = [sys.executable, "-m", "gunicorn", "--config", gunicorn_config, *bind]
+        return {
+            "deployhook": App(
+                [sys.executable, "-m", "webhook.cli", "serve", "--config", str(config), *bind],
+                "deploys.local",
+            ),
+            "bare": App([*bare, "--chdir", str(HERE), "bare_app:create_app()"], "bare"),
+            "adnanh": App(adnanh.command(hooks, port), None, health="/"),
+            "adnanh-wait": App(adnanh.command(waiting_hooks, port), None, health="/"),
+        }
+
+    results: dict[str, list[Result]] = {name: [] for name in apps(0)}
     for _ in range(args.rounds):
-        for name, (argv, queue) in apps.items():
+        for name in results:
             connection.flushall()
-            with running(argv, env, f"http://127.0.0.1:{port}", log=work / f"{name}.log"):
+            # A fresh port each time: the previous server's socket may linger a moment.
+            port = free_port()
+            app, url = apps(port)[name], f"http://127.0.0.1:{port}"
+            with running(app.argv, env, url, log=work / f"{name}.log", health_path=app.health):
+                if app.queue is None:
+                    adnanh.check_refuses_bad_signatures(port, *first_delivery(data))
                 result = drive(port, data, name, args)
-            result["queued"] = Queue(queue, connection=connection).count
+            if app.queue is not None:
+                result["queued"] = Queue(app.queue, connection=connection).count
             result["accepted"] = delivery_counts(connection).get("github:accepted", -1)
             results[name].append(result)
             report(name, result)
@@ -110,6 +134,12 @@ def write_deliveries(path: Path) -> Path:
     return path
 
 
+def first_delivery(data: Path) -> tuple[str, str]:
+    """The first delivery's body and signature header, as wrk sends them."""
+    digest, body = data.read_text().split("\n", 1)[0].split("\t", 1)
+    return body, f"sha256={digest}"
+
+
 def drive(port: int, data: Path, label: str, args: argparse.Namespace) -> Result:
     argv = [
         "wrk", "--latency", "-t", str(args.threads), "-c", str(args.connections),
@@ -128,37 +158,45 @@ def report(name: str, result: Result) -> None:
         f"{name:>10}: {result['rps']:7.1f} req/s  p50 {result['p50_us'] / 1000:6.2f} ms  "
         f"p99 {result['p99_us'] / 1000:6.2f} ms  2xx {result['ok']:.0f}  "
         f"non-2xx {result['non_2xx']:.0f}  socket errors {result['socket_errors']:.0f}  "
-        f"queued jobs {result['queued']:.0f}"
+        f"queued jobs {result.get('queued', float('nan')):.0f}"
     )
 
 
 def verdict(results: dict[str, list[Result]], connections: int) -> int:
-    """Medians over the rounds, and the checks: jobs match answers, p99, throughput ratio."""
+    """Medians over the rounds, and the checks: jobs match answers, p99, the two ratios."""
 
     def median(name: str, key: str) -> float:
         return statistics.median(result[key] for result in results[name])
 
-    ours_rps, bare_rps = median("deployhook", "rps"), median("bare", "rps")
-    ratio = ours_rps / bare_rps
+    for name in results:
+        rps, p50, p99 = (median(name, key) for key in ("rps", "p50_us", "p99_us"))
+        print(f"median {name:>10}: {rps:7.1f} req/s", end="  ")
+        print(f"p50 {p50 / 1000:6.2f} ms  p99 {p99 / 1000:6.2f} ms")
+    ratio = median("deployhook", "rps") / median("bare", "rps")
     p99 = median("deployhook", "p99_us") / 1000
-    ours_p50, bare_p99 = median("deployhook", "p50_us") / 1000, median("bare", "p99_us") / 1000
-    print(
-        f"median of rounds: deployhook {ours_rps:.1f} req/s, p50 {ours_p50:.2f} ms, "
-        f"p99 {p99:.2f} ms; bare {bare_rps:.1f} req/s, p99 {bare_p99:.2f} ms"
-    )
+    peer_p99 = median("adnanh", "p99_us") / 1000
     # wrk stops with up to one request per connection in flight: the server still answers
     # (and queues) those, but wrk no longer counts the answers.
-    jobs_match = all(
-        0 <= run["queued"] - run["ok"] <= connections for runs in results.values() for run in runs
-    ) and all(run["queued"] == run["accepted"] for run in results["deployhook"])
+    queued = [run for name in results for run in results[name] if "queued" in run]
+    jobs_match = all(0 <= run["queued"] - run["ok"] <= connections for run in queued) and all(
+        run["queued"] == run["accepted"] for run in results["deployhook"]
+    )
+    refused = sum(
+        run["non_2xx"] + run["socket_errors"] for runs in results.values() for run in runs
+    )
     checks = {
         "every 2xx queued one job (jobs = 2xx + answers in flight when wrk stopped; "
         "deployhook: jobs = accepted deliveries counted)": jobs_match,
+        f"no errors or non-2xx answers from any app (got {refused:.0f})": refused == 0,
         f"p99 {p99:.2f} ms < {P99_TARGET_MS:.0f} ms": p99 < P99_TARGET_MS,
         f"throughput {ratio:.2f}x bare >= {RATIO_TARGET}x": ratio >= RATIO_TARGET,
+        f"p99 {p99:.2f} ms = {p99 / peer_p99:.2f}x adnanh/webhook's {peer_p99:.2f} ms "
+        f"<= {PEER_P99_SHARE}x": p99 <= PEER_P99_SHARE * peer_p99,
     }
     for text, passed in checks.items():
         print(f"{'PASS' if passed else 'MISS'}  {text}")
+    waiting_p99 = median("adnanh-wait", "p99_us") / 1000
+    print(f"info  p99 {p99 / waiting_p99:.2f}x adnanh/webhook's when it waits for the command")
     return 0 if all(checks.values()) else 1
 
 

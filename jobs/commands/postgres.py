@@ -9,8 +9,14 @@ from jobs.commands.compose import Compose
 
 
 def dump(database: Database, compose: Compose) -> list[str]:
-    """Custom format: compressed, and checkable with `pg_restore --list`."""
-    command = ["pg_dump", "--format=custom", "--no-password"]
+    """Custom format: compressed, and checkable with `pg_restore --list`.
+
+    Compression level 1, not the default 6: pg_dump compresses in the same process that
+    reads the tables, so level 6 made a backup (which every deploy waits for) about 1.4x as
+    slow as `pg_dump | gzip`; level 1 is about three times as fast for a file a few percent
+    larger (bench/backup, bench/README.md).
+    """
+    command = ["pg_dump", "--format=custom", "--compress=1", "--no-password"]
     return _where(database, compose, [*command, *_target(database)])
 
 

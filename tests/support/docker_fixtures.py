@@ -42,11 +42,16 @@ def docker_engine() -> Iterator[Engine]:
 @pytest.fixture(scope="session")
 def compose_command(docker_engine: Engine) -> list[str]:
     """The Compose CLI as an argv prefix: the venv's docker-compose, else the docker plugin."""
+    return find_compose(docker_engine)
+
+
+def find_compose(engine: Engine) -> list[str]:
+    """The venv's docker-compose, else the `docker compose` plugin of `engine`'s CLI."""
     beside = Path(sys.executable).parent / "docker-compose"
     found = str(beside) if beside.exists() else shutil.which("docker-compose")
     if found:
         return [found]
-    plugin = run(["docker", "compose", "version"], env=docker_engine.env, check=False)
+    plugin = run(["docker", "compose", "version"], env=engine.env, check=False)
     if plugin.returncode == 0:
         return ["docker", "compose"]
     raise BedError(

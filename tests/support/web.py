@@ -32,8 +32,9 @@ def running(
     base_url: str,
     cwd: Path | None = None,
     log: Path | None = None,
+    health_path: str = "/healthz",
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `argv` until /healthz at `base_url` answers 200; stop it with SIGTERM afterwards.
+    """Run `argv` until `health_path` at `base_url` answers 200; stop it with SIGTERM afterwards.
 
     Its output goes to `log` when given, else to this process's stdout and stderr.
     """
@@ -48,7 +49,7 @@ def running(
         start_new_session=True,
     )
     try:
-        _wait_for_health(base_url, process)
+        _wait_for_health(base_url + health_path, process)
         yield process
     finally:
         if process.poll() is None:
@@ -62,15 +63,15 @@ def running(
             output.close()
 
 
-def _wait_for_health(base_url: str, process: subprocess.Popen[bytes]) -> None:
+def _wait_for_health(url: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{process.args} exited with {process.returncode}")
         try:
-            if requests.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+            if requests.get(url, timeout=2).status_code == 200:
                 return
         except requests.ConnectionError:
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"{base_url}/healthz did not answer 200 within 60 s")
+    raise RuntimeError(f"{url} did not answer 200 within 60 s")

@@ -1,0 +1,178 @@
+"""Backup and restore of a ~1 GB database: deployhook's stages vs raw pg_dump | gzip and psql.
+
+    .venv/bin/python bench/backup/run.py [--megabytes 1024] [--rounds 2]
+
+The Docker test bed's sample app; its PostgreSQL gets a table of about MEGABYTES of random
+text (generate_series + md5 of random(), which compresses about as well as real text). Then,
+taking the two sides in turn in each round:
+
+- backup: jobs.stages.backup.take_backup through a real DeployContext (pg_dump --format=custom
+  --compress=1 inside the postgres container, `pg_restore --list` over the result, fsync,
+  rename) against `compose exec -T postgres pg_dump | gzip > file`; and, for the record, the
+  custom-format dump alone at pg_dump's default compression level (6);
+- restore: jobs.stages.backup.restore_backup of that backup against `gunzip -c file | compose
+  exec -T postgres psql --single-transaction`, each after the same DROP OWNED (the sample app's
+  role cannot create databases, so this is the path deployhook takes too).
+
+The API is stopped first (a writer would hold locks on the tables). Prints seconds, sizes and
+the ratios; target <= 1.10x each. Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.bed import Bed, on_sample_bed, ratio_line, seconds  # noqa: E402
+from jobs.context import DeployContext  # noqa: E402
+from jobs.deploylog import DeployLog  # noqa: E402
+from jobs.pipeline import new_context  # noqa: E402
+from jobs.record import Deploy, DeployStore, new_deploy_id  # noqa: E402
+from jobs.stages.backup import restore_backup, take_backup  # noqa: E402
+
+TARGET = 1.10
+ROW_BYTES = 230  # an integer and 192 characters of hex, with PostgreSQL's per-row overhead
+PSQL = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", "app", "-d", "app"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--megabytes", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+
+    def body(bed: Bed) -> int:
+        bed.app.compose_ok("stop", "api")
+        fill(bed, args.megabytes)
+        return measure(bed, args.rounds)
+
+    return on_sample_bed("bench-backup-", body)
+
+
+def fill(bed: Bed, megabytes: int) -> None:
+    rows = megabytes * 1024 * 1024 // ROW_BYTES
+    body = " || ".join(["md5(random()::text)"] * 6)
+    # Built from an integer and a fixed expression only: no outside input reaches the SQL.
+    create = "CREATE TABLE bench_rows AS SELECT g AS id, %s AS body FROM generate_series(1, %d) g"
+    took = seconds(lambda: bed.app.psql(create % (body, rows)))
+    took += seconds(lambda: bed.app.psql("ALTER TABLE bench_rows ADD PRIMARY KEY (id)"))
+    size = bed.app.psql("SELECT pg_size_pretty(pg_database_size('app'))")
+    print(f"database filled in {took:.0f} s: {rows} rows, {size} on disk")
+
+
+def measure(bed: Bed, rounds: int) -> int:
+    ctx = context(bed)
+    raw_file = bed.scratch / "raw.sql.gz"
+    level6_file = bed.scratch / "level6.dump"
+    kinds = ("backup", "raw backup", "restore", "raw restore", "custom -Z6 dump")
+    times: dict[str, list[float]] = {kind: [] for kind in kinds}
+
+    def take() -> None:
+        if ctx.backup:
+            Path(ctx.backup).unlink()  # only the newest is kept, as the disk is small
+        take_backup(ctx)
+
+    steps: dict[str, Callable[[], object]] = {
+        "backup": take,
+        "raw backup": lambda: raw_dump(bed, raw_file),
+        "restore": lambda: restore_backup(ctx, Path(str(ctx.backup))),
+        "raw restore": lambda: raw_load(bed, raw_file),
+        # For the record: what deployhook's backup cost with pg_dump's default level.
+        "custom -Z6 dump": lambda: level6_dump(bed, level6_file),
+    }
+    for number in range(rounds):
+        # Alternate which side goes first, so that neither always finds the other's cache.
+        order = ["", "raw "] if number % 2 == 0 else ["raw ", ""]
+        for kind in ("backup", "restore"):
+            for side in order:
+                times[side + kind].append(seconds(steps[side + kind]))
+                if kind == "restore":
+                    check_restored(bed)
+        times["custom -Z6 dump"].append(seconds(steps["custom -Z6 dump"]))
+        print(f"round {number + 1}: " + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in times.items()))
+    mb = 1024 * 1024
+    print(f"sizes: deployhook {Path(str(ctx.backup)).stat().st_size / mb:.0f} MB (custom, -Z1), "
+          f"custom -Z6 {level6_file.stat().st_size / mb:.0f} MB, "
+          f"raw {raw_file.stat().st_size / mb:.0f} MB (plain SQL, gzip -6)")  # fmt: skip
+    print("deployhook's commands in the last round (seconds):")
+    for command in ctx.store.commands(ctx.deploy.id)[-5:]:
+        print(f"  {command['duration']:7.2f}  {' '.join(command['argv'][-8:])}")
+    results = [
+        ratio_line("backup", times["backup"], times["raw backup"], TARGET),
+        ratio_line("restore", times["restore"], times["raw restore"], TARGET),
+    ]
+    return 0 if all(results) else 1
+
+
+def context(bed: Bed) -> DeployContext:
+    """A real DeployContext, as the pipeline builds it for a deploy of the running commit."""
+    store = DeployStore(bed.redis)
+    deploy = Deploy(
+        id=new_deploy_id(),
+        project="sample",
+        environment="dev",
+        ref_kind="sha",
+        ref_name=bed.app.v1,
+        sha=bed.app.v1,
+        trigger="benchmark",
+    )
+    store.create(deploy)
+    return new_context(deploy, bed.settings, store, DeployLog(store, deploy.id))
+
+
+def raw_dump(bed: Bed, target: Path) -> None:
+    """compose exec -T postgres pg_dump -U app app | gzip > target, as a shell would run it."""
+    dump = [*exec_argv(bed), "pg_dump", "-U", "app", "app"]
+    with target.open("wb") as out:
+        producer = subprocess.Popen(dump, stdout=subprocess.PIPE, env=bed.engine.env)
+        gzip = subprocess.run(["gzip"], stdin=producer.stdout, stdout=out, check=False)
+        assert producer.stdout is not None
+        producer.stdout.close()
+        if producer.wait() != 0 or gzip.returncode != 0:
+            codes = f"pg_dump {producer.returncode}, gzip {gzip.returncode}"
+            raise SystemExit(f"expected the raw dump to exit 0, got {codes}")
+
+
+def level6_dump(bed: Bed, target: Path) -> None:
+    """deployhook's dump command as it was before, with pg_dump's default compression (6)."""
+    dump = [*exec_argv(bed), "pg_dump", "--format=custom", "--no-password", "-U", "app", "app"]
+    with target.open("wb") as out:
+        subprocess.run(dump, stdout=out, env=bed.engine.env, check=True)
+
+
+def raw_load(bed: Bed, source: Path) -> None:
+    """The same DROP OWNED as deployhook, then gunzip -c source | psql --single-transaction."""
+    drop = [*exec_argv(bed), *PSQL, "-c", "DROP OWNED BY CURRENT_USER CASCADE"]
+    subprocess.run(drop, env=bed.engine.env, check=True, stdout=subprocess.DEVNULL)
+    load = [*exec_argv(bed), *PSQL, "--single-transaction"]
+    unzip = subprocess.Popen(["gunzip", "-c", str(source)], stdout=subprocess.PIPE)
+    psql = subprocess.run(
+        load, stdin=unzip.stdout, env=bed.engine.env, stdout=subprocess.DEVNULL, check=False
+    )
+    assert unzip.stdout is not None
+    unzip.stdout.close()
+    if unzip.wait() != 0 or psql.returncode != 0:
+        codes = f"gunzip {unzip.returncode}, psql {psql.returncode}"
+        raise SystemExit(f"expected the raw restore to exit 0, got {codes}")
+
+
+def check_restored(bed: Bed) -> None:
+    count = bed.app.psql("SELECT count(*) FROM bench_rows")
+    if int(count) == 0:
+        raise SystemExit(f"expected rows in bench_rows after the restore, got {count}")
+
+
+def exec_argv(bed: Bed) -> list[str]:
+    app = bed.app
+    return [*app.compose_command, "-p", app.project, "-f", str(app.checkout / "docker-compose.yml"),
+            "exec", "-T", "postgres"]  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())
