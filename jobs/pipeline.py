@@ -16,7 +16,7 @@ from redis import Redis
 
 from config import Settings
 from jobs.commands.compose import Compose, detect_compose
-from jobs.context import DeployContext
+from jobs.context import DeployContext, command_environ
 from jobs.deploylog import DeployLog
 from jobs.errors import LockTimeout, StageFailed
 from jobs.lock import EnvironmentLock, LockOwner
@@ -158,7 +158,7 @@ def new_context(
         environment=environment,
         store=store,
         log=log,
-        runner=Runner(log),
+        runner=Runner(log, command_environ(environment)),
         compose=compose,
     )
 
