@@ -114,7 +114,7 @@ def test_worker_killed_in_a_stage_is_finished_by_the_next_start(
     settings: Settings,
     config: dict[str, Any],
     redis_conn: redis.Redis,
-    reports: ProviderServer,
+    provider: ProviderServer,
     tmp_path: Path,
 ) -> None:
     """SIGKILL in each stage: the next worker start ends it failed/reverted, all as before."""
@@ -142,6 +142,6 @@ def test_worker_killed_in_a_stage_is_finished_by_the_next_start(
     built = record.extra.get("image_names", {}).get("api")
     if built:  # a killed build or swap must not leave the name on the new image
         assert sample_app.image_of(built) == before_images["api"]
-    events = [s.body for s in reports.to(WEBHOOK) if s.body["deploy"]["id"] == deploy_id]
+    events = [s.body for s in provider.to(WEBHOOK) if s.body["deploy"]["id"] == deploy_id]
     assert events and events[-1]["event"] == drill.expected, [e["event"] for e in events]
     assert events[-1]["deploy"]["failed_stage"] == drill.stage
