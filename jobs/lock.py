@@ -50,8 +50,11 @@ class LockOwner:
         who = f"deploy {self.deploy_id}" if self.deploy_id else "an operator"
         return f"{who} on {self.host} (pid {self.pid}) since {self.since}: {self.reason}"
 
+    def is_local(self) -> bool:
+        return self.host == socket.gethostname()
+
     def is_dead_local_process(self) -> bool:
-        if self.deploy_id is None or self.host != socket.gethostname():
+        if self.deploy_id is None or not self.is_local():
             return False
         try:
             os.kill(self.pid, 0)

@@ -11,7 +11,7 @@ from redis import Redis
 from config import Settings
 from jobs.deploylog import DeployLog
 from jobs.errors import LockTimeout, StageFailed
-from jobs.lock import EnvironmentLock, LockOwner
+from jobs.lock import EnvironmentLock, LockOwner, current_owner
 from jobs.pipeline import finish_failed, new_context, revert_after, secret_values
 from jobs.record import Deploy, DeployStore
 from jobs.stages.backup import remove_partial
@@ -38,6 +38,11 @@ def recover_interrupted(settings: Settings, connection: Redis, queues: list[str]
 
 def recover(record: Deploy, settings: Settings, connection: Redis) -> None:
     store = DeployStore(connection)
+    holder = current_owner(connection, record.target)
+    if holder is not None and holder.is_local() and not holder.is_dead_local_process():
+        # A live worker on this machine holds the environment (another worker of this host
+        # deploying right now): nothing was interrupted, and waiting would stall this start.
+        return
     owner = LockOwner.for_deploy(record.id, "recovering an interrupted deploy")
     lock = EnvironmentLock(connection, record.target, owner)
     try:

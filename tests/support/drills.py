@@ -51,10 +51,11 @@ def upgrade() -> None:
 '''
 
 
-def slow_build(app: Any) -> tuple[str, str]:
+def slow_build(app: Any, seconds: int = 120) -> tuple[str, str]:
     """A commit whose image build sleeps; returns (sha, a word the build prints first)."""
     word = f"drill-{secrets.token_hex(4)}"  # also keeps the step out of the build cache
-    dockerfile = git_repo.read(app.author, "Dockerfile") + f"\nRUN echo {word} && sleep 120\n"
+    step = f"\nRUN echo {word} && sleep {seconds}\n"
+    dockerfile = git_repo.read(app.author, "Dockerfile") + step
     return app.commit({"Dockerfile": dockerfile, "VERSION": "slow-build\n"}, "Slow build"), word
 
 
