@@ -23,7 +23,7 @@ from jobs.lock import current_owner
 from jobs.record import Deploy, DeployStore
 from jobs.submit import DeployRequest, Submitted, submit
 from tests.support import drills, git_repo
-from tests.support.deploying import SECRET, wait_for
+from tests.support.deploying import config_for, wait_for
 from tests.support.docker_engine import Engine, running_engine
 from tests.support.images import import_base_image
 from tests.support.sample_app import SampleApp
@@ -50,18 +50,9 @@ def second_app(
 
 def _config(first: SampleApp, second: SampleApp, tmp_path: Path, redis_url: str) -> Path:
     on_b = {**second.environment_config(), "host": "b", "docker_host": second.engine.host}
-    config = {
-        "state_dir": str(tmp_path / "state"),
-        "redis": {"url": redis_url},
-        "projects": {
-            "sample": {
-                "repo": "example.com/acme/sample",
-                "provider": "github",
-                "secret": SECRET,
-                "environments": {"a": {**first.environment_config(), "host": "a"}, "b": on_b},
-            }
-        },
-    }
+    on_a = {**first.environment_config(), "host": "a"}
+    config = config_for(on_a, tmp_path / "state", redis_url)
+    config["projects"]["sample"]["environments"] = {"a": on_a, "b": on_b}
     path = tmp_path / "deployhook.yml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -149,7 +140,7 @@ def _drive(
     # b's worker dies mid-deploy; a worker for host a neither recovers nor takes b's jobs.
     b2_sha, word = drills.slow_build(second_app)
     b2 = _push(redis_conn, settings, "b", b2_sha)
-    wait_for(lambda: drills.log_mentions(store, b2.id, word), 120, "b's slow build")
+    wait_for(lambda: drills.build_step_running(word), 120, "b's slow build")
     workers[2].send_signal(signal.SIGKILL)
     workers[2].wait()
     b3_sha = second_app.commit({"Dockerfile": dockerfile, "NOTE": "third\n"}, "Fast again")

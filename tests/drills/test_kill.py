@@ -60,7 +60,7 @@ def _build(app: Any, stack: ExitStack) -> str:
 
 
 def _build_held(app: Any, store: DeployStore, deploy_id: str) -> bool:
-    return drills.log_mentions(store, deploy_id, _build_word[app.project])
+    return drills.build_step_running(_build_word[app.project])
 
 
 def _swap_held(app: Any, store: DeployStore, deploy_id: str) -> bool:

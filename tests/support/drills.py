@@ -132,12 +132,26 @@ def log_mentions(store: DeployStore, deploy_id: str, word: str) -> bool:
 
 def deploy_commands_alive(project: str) -> list[str]:
     """Command lines of compose commands deployhook started for `project` that still run."""
-    alive = []
+    return [
+        " ".join(part.decode(errors="replace") for part in argv)
+        for argv in _command_lines()
+        if b"--project-name" in argv and project.encode() in argv
+    ]
+
+
+def build_step_running(word: str) -> bool:
+    """Is the slow_build step that prints `word` executing now (its shell is a host process)?
+
+    Compose may hold a step's output back until the build ends, so the log cannot tell.
+    """
+    return any(word.encode() in part for argv in _command_lines() for part in argv)
+
+
+def _command_lines() -> list[list[bytes]]:
+    found = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
-            argv = cmdline.read_bytes().split(b"\0")
+            found.append(cmdline.read_bytes().split(b"\0"))
         except OSError:
             continue  # it ended while we looked
-        if b"--project-name" in argv and project.encode() in argv:
-            alive.append(" ".join(part.decode(errors="replace") for part in argv))
-    return alive
+    return found
