@@ -150,3 +150,23 @@ def test_revert_without_its_backup_is_revert_failed_and_loud(
     )
     slack = [seen.body["text"] for seen in provider.to(SLACK)]
     assert slack and slack[-1].startswith(MENTION), slack
+
+
+def test_flapping_health_passes_at_its_first_healthy_answer(
+    sample_app: Any, settings: Settings, redis_conn: redis.Redis, provider: ProviderServer
+) -> None:
+    """Healthy, unhealthy, healthy within the deadline: succeeded (the documented rule)."""
+    sha = sample_app.flapping_health()
+    record = deploy(settings, redis_conn, sha)
+    assert record.state == "succeeded", record.error
+    assert sample_app.checked_out() == sha
+    assert sample_app.running_version() == "flapping"
+    assert read_last_good(redis_conn, record.target)["sha"] == sha
+    assert current_owner(redis_conn, record.target) is None
+    sample_app.wait_healthy()  # past the flap, so the api's log holds all three phases
+    answers = [
+        line.split()[-2]
+        for line in sample_app.compose_ok("logs", "--no-log-prefix", "api").splitlines()
+        if "/api/v1/healthz" in line
+    ]
+    assert "503" in answers and answers[-1] == "200", answers  # it did flap
