@@ -154,6 +154,7 @@ _PATTERN_HINTS = {
     "url": "expected an http:// or https:// URL",
     "api_url": "expected an http:// or https:// URL",
     "public_url": "expected an http:// or https:// URL",
+    "docker_host": "expected unix:///path/to/docker.sock or ssh://user@host[:port]",
 }
 
 

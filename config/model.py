@@ -20,6 +20,13 @@ ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_
 # PostgreSQL role and database names as deployhook accepts them: no quoting surprises.
 PG_IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$"
 HttpUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")]
+# A Docker daemon reached over its unix socket or over ssh (the docker CLI's own ssh transport).
+# Plain tcp:// is left out on purpose: without TLS it hands root on the host to the network.
+DOCKER_HOST_PATTERN = (
+    r"^(unix:///[^\s]+"
+    r"|ssh://([A-Za-z0-9_][A-Za-z0-9_.-]*@)?[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?)$"
+)
+DockerHost = Annotated[str, StringConstraints(pattern=DOCKER_HOST_PATTERN, max_length=400)]
 
 # git check-ref-format, reduced to what a trigger may name; globs are allowed in tag patterns.
 _REF_FORBIDDEN = re.compile(r"(\.\.|@\{|//|[\x00-\x20\x7f~^:\\]|^[/.-]|[/.]$|\.lock$)")
@@ -122,6 +129,9 @@ class Environment(Strict):
     timeouts: Timeouts = Timeouts()
     # The deploy host whose worker runs this environment (its queue is deploys.<host>).
     host: Name = "local"
+    # The Docker daemon this environment runs on (DOCKER_HOST for compose, docker and the SDK);
+    # default: the worker's own environment, usually the local daemon.
+    docker_host: DockerHost | None = None
     remote: str = "origin"
     # Where people reach this environment (GitHub's environment_url, Slack links).
     url: HttpUrl | None = None

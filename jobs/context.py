@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -13,6 +14,23 @@ from jobs.commands.compose import Compose
 from jobs.deploylog import DeployLog
 from jobs.record import Deploy, DeployStore
 from jobs.runner import Runner
+
+
+def docker_client(environment: Environment) -> Any:
+    """The SDK client for the environment's daemon: its docker_host, else the worker's own."""
+    if environment.docker_host is None:
+        return docker.from_env(timeout=120)
+    # use_ssh_client: the ssh binary, so ~/.ssh/config and known_hosts apply as for `docker`.
+    return docker.DockerClient(base_url=environment.docker_host, timeout=120, use_ssh_client=True)
+
+
+def command_environ(environment: Environment) -> dict[str, str]:
+    """The environment variables of every command a deploy of `environment` runs."""
+    environ = dict(os.environ)
+    if environment.docker_host is not None:
+        environ["DOCKER_HOST"] = environment.docker_host
+        environ.pop("DOCKER_CONTEXT", None)  # both set would leave the CLI to choose
+    return environ
 
 
 @dataclass
@@ -32,7 +50,7 @@ class DeployContext:
 
     @cached_property
     def docker(self) -> Any:
-        return docker.from_env(timeout=120)
+        return docker_client(self.environment)
 
     def started(self, stage: str) -> bool:
         return any(record.name == stage for record in self.deploy.stages)

@@ -18,7 +18,7 @@ from redis import Redis
 
 from config import Settings
 from jobs.commands.compose import Compose, detect_compose
-from jobs.context import DeployContext
+from jobs.context import DeployContext, command_environ
 from jobs.deploylog import DeployLog
 from jobs.errors import LockTimeout, OperatorHold, StageFailed
 from jobs.held import hold
@@ -180,7 +180,7 @@ def new_context(
         environment=environment,
         store=store,
         log=log,
-        runner=Runner(log),
+        runner=Runner(log, command_environ(environment)),
         compose=compose,
     )
 

@@ -14,6 +14,7 @@ from jobs.errors import LockTimeout, StageFailed
 from jobs.lock import EnvironmentLock, LockOwner, current_owner
 from jobs.pipeline import finish_failed, new_context, revert_after, secret_values
 from jobs.record import Deploy, DeployStore
+from jobs.stages.backup import remove_partial
 
 CHANGING_STAGES = ("checkout", "build", "swap", "migrate", "health", "commit", "revert")
 # Long enough for a lock held by a dead worker on another host to expire (its TTL is 30 s).
@@ -59,6 +60,8 @@ def recover(record: Deploy, settings: Settings, connection: Redis) -> None:
         last = record.stages[-1].name if record.stages else "start"
         failure = StageFailed(last, f"the worker stopped during {last} (found at worker start)")
         log.info(f"recovering: {failure}")
+        for partial in remove_partial(ctx):
+            log.info(f"removed the unfinished backup {partial}")
         try:
             if any(ctx.started(name) for name in CHANGING_STAGES):
                 revert_after(ctx, failure)

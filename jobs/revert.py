@@ -16,7 +16,7 @@ from jobs.errors import CommandFailed, StageFailed
 from jobs.stages.backup import restore_backup
 from jobs.stages.checkout import check_out
 from jobs.stages.health import wait_healthy
-from jobs.stages.images import point_name_at, running_images
+from jobs.stages.images import RETIRED_KEY, point_name_at, running_images
 from jobs.stages.swap import swap
 
 
@@ -99,6 +99,9 @@ def _stop_new_services(ctx: DeployContext) -> None:
     added = sorted(set(running_images(ctx)) - set(ctx.previous_images))
     if added:
         ctx.runner.run(ctx.compose.stop(added), timeout=ctx.environment.timeouts.swap)
+        # Stopped on purpose: their exit codes and stale health must not fail the health check.
+        retired = set(ctx.deploy.extra.get(RETIRED_KEY, [])) | set(added)
+        ctx.deploy.extra[RETIRED_KEY] = sorted(retired)
 
 
 def _retag_previous(ctx: DeployContext) -> None:

@@ -6,13 +6,14 @@ lines are kept for the error message when the command fails.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from jobs.deploylog import DeployLog
 from jobs.errors import CommandFailed
 
 TAIL_LINES = 40
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class Runner:
                 stdout=stdout if stdout is not None else subprocess.PIPE,
                 stderr=subprocess.PIPE if stdout is not None else subprocess.STDOUT,
                 start_new_session=True,  # so a timeout can kill the whole process group
+                preexec_fn=_die_with(os.getpid()),
             )
             stream = process.stderr if stdout is not None else process.stdout
             tail: deque[str] = deque(maxlen=TAIL_LINES)
@@ -123,6 +127,22 @@ def describe(argv: list[str], limit: int = 12) -> str:
         words = [Path(words[0]).name, "...", *words[last_file + 2 :]]
     shown = " ".join(words[:limit])
     return shown + (" ..." if len(words) > limit else "")
+
+
+def _die_with(parent: int) -> Callable[[], None]:
+    """In the child: be killed when the worker dies, so no command outlives its deploy.
+
+    A SIGKILLed worker cannot stop its commands, and an orphaned `compose build` or `up` would
+    go on moving image names and containers under the revert the next worker runs. The signal
+    comes when the forking thread ends: deploys run commands on the worker's main thread.
+    """
+
+    def setup() -> None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the worker died before prctl took effect
+            os._exit(1)
+
+    return setup
 
 
 def _open(stack: ExitStack, path: Path | None, mode: str) -> IO[bytes] | None:

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real Redis server for the session, flushed around each test."""
+"""Shared fixtures: a real Redis server for the session, flushed around each test, and a
+loopback server standing in for GitHub, GitLab, Gitea, Slack and JSON webhooks."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from pathlib import Path
 
 import pytest
 import redis
+from pytest_httpserver import HTTPServer
 
+from tests.support.provider_server import ProviderServer
 from tests.support.redis_server import running_redis
 
 pytest_plugins = ["tests.support.docker_fixtures"]
@@ -31,3 +34,19 @@ def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
 @pytest.fixture
 def example_config_path() -> Path:
     return Path(__file__).resolve().parent.parent / "config" / "deployhook.example.yml"
+
+
+@pytest.fixture(scope="session")
+def http_server() -> Iterator[HTTPServer]:
+    # One server for the session: stopping one takes half a second.
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def provider(http_server: HTTPServer) -> Iterator[ProviderServer]:
+    http_server.clear()
+    yield ProviderServer(http_server)
+    http_server.clear()

@@ -7,8 +7,6 @@ one also checks that `.env` and the named volume survived.
 from __future__ import annotations
 
 import json
-import os
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -29,27 +27,6 @@ from tests.support.deploying import (
 )
 
 pytestmark = pytest.mark.docker
-
-SLOW_MIGRATION = '''"""A migration that takes its time, so a test can kill the worker during it."""
-import time
-
-import sqlalchemy as sa
-from alembic import op
-
-revision = "0002_slow"
-down_revision = "0001_customers"
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    op.create_table("audit", sa.Column("id", sa.Integer, primary_key=True))
-    time.sleep(120)
-
-
-def downgrade() -> None:
-    op.drop_table("audit")
-'''
 
 
 @pytest.fixture
@@ -220,42 +197,4 @@ def test_newest_push_wins_while_a_deploy_runs(
     states = [store.get(d.id).state for d in (first, middle, last)]
     assert states == ["succeeded", "superseded", "succeeded"], [store.get(last.id).error]
     assert sample_app.checked_out() == last_sha
-    _survivors_intact(sample_app, env_file_text)
-
-
-def test_worker_killed_during_migrate_is_reverted_by_the_next_worker(
-    sample_app: Any,
-    settings: Settings,
-    config: dict[str, Any],
-    redis_conn: redis.Redis,
-    tmp_path: Path,
-    env_file_text: str,
-) -> None:
-    """SIGKILL mid-migration: the next worker start reverts the deploy and frees the lock."""
-    before_dump, before_sha = sample_app.dump(), sample_app.checked_out()
-    sha = sample_app.commit(
-        {"app/migrations/versions/0002_slow.py": SLOW_MIGRATION, "VERSION": "2\n"}, "slow"
-    )
-    queued = push(redis_conn, settings, sha)
-    config_file = write_config(config, tmp_path / "c.yml")
-    worker = start_worker_process(config_file, tmp_path / "w.log")
-    store = DeployStore(redis_conn)
-
-    def migrating() -> bool:
-        stages = store.get(queued.id).stages
-        return bool(stages) and stages[-1].name == "migrate"
-
-    wait_for(migrating, 180, "the deploy to reach migrate")
-    os.kill(worker.pid, signal.SIGKILL)
-    worker.wait()
-    assert store.get(queued.id).state == "running"
-    recovery = start_worker_process(config_file, tmp_path / "w2.log")
-    assert recovery.wait(timeout=300) == 0, (tmp_path / "w2.log").read_text()[-3000:]
-    record = store.get(queued.id)
-    assert record.state == "reverted", record.error
-    assert "worker stopped during migrate" in (record.error or "")
-    assert current_owner(redis_conn, "sample/dev") is None
-    assert sample_app.dump() == before_dump
-    assert sample_app.checked_out() == before_sha
-    assert sample_app.running_version() == "1"
     _survivors_intact(sample_app, env_file_text)

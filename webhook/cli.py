@@ -75,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
         help="queue to work, e.g. deploys.local; repeat for more (default: every configured queue)",
     )
     worker_parser.add_argument(
+        "--host",
+        action="append",
+        metavar="NAME",
+        help="work the queue of this deploy host (environments' `host`); repeat for more",
+    )
+    worker_parser.add_argument(
         "--burst", action="store_true", help="exit once the queues are empty"
     )
     up_parser = add(
@@ -142,13 +148,27 @@ def worker(args: argparse.Namespace) -> int:
     connection = redis.Redis.from_url(redis_url(settings))
     configure_logging()
     try:
+        queues = worker_queues(settings, args.host or [], args.queue or [])
         connection.ping()
-        run_worker(settings, connection, args.queue, burst=args.burst)
+        run_worker(settings, connection, queues, burst=args.burst)
     except redis.ConnectionError as error:
         raise CommandError(
             f"cannot reach Redis ({type(error).__name__}): check redis.url and that Redis runs"
         ) from None
     return 0
+
+
+def worker_queues(settings: Settings, hosts: list[str], queues: list[str]) -> list[str] | None:
+    """The queues a worker takes: those of `hosts` plus `queues`; None means every queue."""
+    known = sorted({queue.removeprefix("deploys.") for queue in settings.queues()})
+    unknown = [host for host in hosts if f"deploys.{host}" not in settings.queues()]
+    if unknown:
+        raise CommandError(
+            f"no environment is on host {', '.join(unknown)}; hosts in the configuration: "
+            f"{', '.join(known)} (set `host:` on an environment to add one)"
+        )
+    chosen = sorted({*(f"deploys.{host}" for host in hosts), *queues})
+    return chosen or None
 
 
 def up(args: argparse.Namespace) -> int:
@@ -187,7 +207,9 @@ def summarise(settings: Settings) -> str:
             database = "no database" if env.database is None else f"backs up {env.database.name}"
             lines.append(
                 f"  {env_name}: on {trigger} -> {env.path} "
-                f"(compose project {env.compose.project}, {database}, queue {env.queue})"
+                f"(compose project {env.compose.project}, {database}, queue {env.queue}"
+                + (f", docker {env.docker_host}" if env.docker_host else "")
+                + ")"
             )
     lines.append("queues: " + ", ".join(settings.queues()))
     return "\n".join(lines)

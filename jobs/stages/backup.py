@@ -58,6 +58,14 @@ def take_backup(ctx: DeployContext) -> Path | None:
     return final
 
 
+def remove_partial(ctx: DeployContext) -> list[Path]:
+    """Delete the half-written backup a dead worker left: it is not a backup, only a full disk."""
+    removed = sorted(backup_dir(ctx).glob(f"*-{ctx.deploy.id}{SUFFIX}.partial"))
+    for partial in removed:
+        partial.unlink(missing_ok=True)
+    return removed
+
+
 def verify_backup(ctx: DeployContext, database: Database, path: Path) -> None:
     """Post-condition of a backup: non-empty and fully readable by pg_restore."""
     size = path.stat().st_size if path.exists() else 0

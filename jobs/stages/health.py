@@ -12,7 +12,7 @@ import requests
 
 from jobs.context import DeployContext
 from jobs.errors import StageFailed
-from jobs.stages.images import SERVICE_LABEL, running_containers
+from jobs.stages.images import RETIRED_KEY, SERVICE_LABEL, running_containers
 
 MAX_INTERVAL = 5.0
 
@@ -55,13 +55,16 @@ def _probe_http(ctx: DeployContext) -> tuple[bool, str]:
 
 def _probe_containers(ctx: DeployContext) -> tuple[bool, str]:
     problems = []
+    retired = set(ctx.deploy.extra.get(RETIRED_KEY, []))
     for container in running_containers(ctx):
         state = container.attrs.get("State", {})
         service = container.labels.get(SERVICE_LABEL, container.name)
+        if service in retired:
+            continue
         health = (state.get("Health") or {}).get("Status")
         if state.get("Restarting"):
             problems.append(f"{service} is restarting")
-        elif health == "unhealthy":
+        elif health == "unhealthy" and container.status == "running":
             problems.append(f"{service} is unhealthy")
         elif container.status == "exited" and state.get("ExitCode", 0) != 0:
             problems.append(f"{service} exited with {state.get('ExitCode')}")

@@ -25,33 +25,40 @@ def redis_server_binary() -> str:
 @contextmanager
 def running_redis(directory: Path, port: int = 0) -> Iterator[str]:
     """Start redis-server in `directory`; yield its URL; stop it on exit."""
-    socket = directory / "redis.sock"
-    process = subprocess.Popen(
-        [
-            redis_server_binary(),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--unixsocket",
-            str(socket),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(directory),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"unix://{socket}"
+    process = start_redis(directory, port)
     try:
-        _wait_until_ready(url, process)
-        yield url
+        yield socket_url(directory)
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def socket_url(directory: Path) -> str:
+    return f"unix://{directory / 'redis.sock'}"
+
+
+def start_redis(
+    directory: Path, port: int = 0, *, appendonly: bool = False
+) -> subprocess.Popen[bytes]:
+    """redis-server on `directory`/redis.sock, answering when this returns.
+
+    With `appendonly`, every write is in the append-only file before it is acknowledged
+    (appendfsync always), so a server killed and started again on the same directory has
+    every write a client saw succeed.
+    """
+    argv = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1"]
+    argv += ["--unixsocket", str(directory / "redis.sock"), "--save", "", "--dir", str(directory)]
+    argv += (
+        ["--appendonly", "yes", "--appendfsync", "always"] if appendonly else ["--appendonly", "no"]
+    )
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_until_ready(socket_url(directory), process)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    return process
 
 
 def _wait_until_ready(url: str, process: subprocess.Popen[bytes]) -> None:

@@ -158,6 +158,12 @@ class SampleApp(ApiClient, Commits):
         images = run(inspect, env=self.engine.env).stdout.split()
         return dict(zip(ids, images, strict=True))
 
+    def image_of(self, name: str) -> str | None:
+        """The id of the image called `name`, or None when there is none."""
+        inspect = ["docker", "image", "inspect", "--format", "{{.Id}}", name]
+        result = run(inspect, env=self.engine.env, check=False)
+        return result.stdout.strip() if result.returncode == 0 else None
+
     def container_ids(self) -> dict[str, str]:
         """Running containers of this project: service name -> full container id."""
         listing = run(

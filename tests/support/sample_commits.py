@@ -49,5 +49,8 @@ class Commits:
     def never_healthy(self, branch: str = "main", hang: bool = False) -> str:
         return self._scenario(sample_scenarios.never_healthy(self.author, branch, hang), branch)
 
+    def flapping_health(self, branch: str = "main") -> str:
+        return self._scenario(sample_scenarios.flapping_health(self.author, branch), branch)
+
     def side_commit(self, branch: str = "side") -> str:
         return self._scenario(sample_scenarios.side_commit(self.author, branch), branch)

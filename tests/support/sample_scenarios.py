@@ -22,6 +22,7 @@ VERSIONS = {
     "destructive_migration_unhealthy_code": "destructive",
     "never_healthy": "never-healthy",
     "side_commit": "side",
+    "flapping_health": "flapping",
 }
 MIGRATIONS = "app/migrations/versions"
 SCHEMA = "app/schema.json"
@@ -135,6 +136,17 @@ def never_healthy(author: Path, branch: str = "main", hang: bool = False) -> Cha
         "VERSION": VERSIONS["never_healthy"] + "\n",
     }
     return files, "Feature flags without their migration"
+
+
+def flapping_health(author: Path, branch: str = "main") -> Change:
+    """Health answers healthy, then unhealthy from 1 s after start, then healthy from 4 s."""
+    schema = _schema(author, branch)
+    schema["health_flap_seconds"] = [0, 1, 4]
+    files: dict[str, str | None] = {
+        SCHEMA: _dump(schema),
+        "VERSION": VERSIONS["flapping_health"] + "\n",
+    }
+    return files, "Health that flaps while the service starts"
 
 
 def side_commit(author: Path, branch: str = "side") -> Change:

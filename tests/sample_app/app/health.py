@@ -20,9 +20,15 @@ def database_url() -> str:
     return os.environ["DATABASE_URL"]
 
 
+STARTED = time.monotonic()
+
+
 def problem() -> str | None:
     """None when healthy, else the reason the service cannot serve."""
     time.sleep(SCHEMA.get("health_stall_seconds", 0))  # a hung dependency, when asked for
+    flap = _flapping()
+    if flap is not None:
+        return flap
     try:
         connection = psycopg2.connect(database_url(), connect_timeout=3)
     except psycopg2.Error as error:
@@ -34,6 +40,17 @@ def problem() -> str | None:
         return f"database error: {str(error).strip().splitlines()[0]}"
     finally:
         connection.close()
+
+
+def _flapping() -> str | None:
+    """`health_flap_seconds` [t1, t2, ...]: the answer flips at each of these ages (seconds
+    since start), starting unhealthy; e.g. [0, 1, 4] is healthy, unhealthy from 1 s, healthy
+    again from 4 s."""
+    edges = SCHEMA.get("health_flap_seconds") or []
+    age = time.monotonic() - STARTED
+    if sum(1 for edge in edges if age >= edge) % 2 == 0 and edges:
+        return f"flapping: unhealthy {age:.1f}s after start"
+    return None
 
 
 def _schema_problem(cursor: psycopg2.extensions.cursor) -> str | None:

@@ -1,0 +1,147 @@
+"""Drill: the worker is SIGKILLed inside each stage; the next worker start finishes it truthfully.
+
+Killed before anything changed (backup) the deploy ends `failed`; killed after (checkout on)
+it ends `reverted`: previous commit, previous images, database as before. Either way the lock
+is free, no half-written backup is left, and the reports end with that state.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from config import Settings
+from jobs.lock import current_owner
+from jobs.record import DeployStore
+from tests.support import drills
+from tests.support.deploying import push, start_worker_process, wait_for, write_config
+from tests.support.provider_server import WEBHOOK, ProviderServer
+
+pytestmark = pytest.mark.docker
+
+
+@dataclass
+class Drill:
+    """How to hold the deploy in `stage`, and what the recovery must end with."""
+
+    stage: str
+    expected: str
+    # Arranges the hold (entering the stack where it needs cleaning up), returns the sha to push.
+    arrange: Callable[[Any, ExitStack], str]
+    # True once the deploy is held inside the stage, ready to be killed.
+    held: Callable[[Any, DeployStore, str], bool] = lambda app, store, deploy_id: True
+
+
+def _backup(app: Any, stack: ExitStack) -> str:
+    stack.enter_context(drills.table_locked(app, "ACCESS EXCLUSIVE"))  # pg_dump waits for it
+    return str(app.good_change())
+
+
+def _checkout(app: Any, stack: ExitStack) -> str:
+    sha = str(app.good_change())
+    drills.hold_checkout(app.checkout, sha)
+    return sha
+
+
+_build_word: dict[str, str] = {}
+
+
+def _build(app: Any, stack: ExitStack) -> str:
+    sha, _build_word[app.project] = drills.slow_build(app)
+    return sha
+
+
+def _build_held(app: Any, store: DeployStore, deploy_id: str) -> bool:
+    return drills.build_step_running(_build_word[app.project])
+
+
+def _swap_held(app: Any, store: DeployStore, deploy_id: str) -> bool:
+    return "gate" in app.container_ids()
+
+
+def _revert(app: Any, stack: ExitStack) -> str:
+    # The failed migration's revert restores the database; DROP OWNED waits for this lock.
+    stack.enter_context(drills.table_locked(app, "ACCESS SHARE"))
+    return str(app.failing_migration())
+
+
+DRILLS = [
+    Drill("backup", "failed", _backup),
+    Drill("checkout", "reverted", _checkout),
+    Drill("build", "reverted", _build, _build_held),
+    Drill("swap", "reverted", lambda app, stack: drills.slow_swap(app), _swap_held),
+    Drill("migrate", "reverted", lambda app, stack: drills.slow_migration(app)),
+    Drill("health", "reverted", lambda app, stack: str(app.never_healthy(hang=True))),
+    Drill("revert", "reverted", _revert),
+]
+
+
+@contextmanager
+def _killed_in(drill: Drill, app: Any, settings: Settings, conn: redis.Redis, config_file: Path,
+               logs: Path) -> Iterator[str]:  # fmt: skip
+    """Push, hold the deploy in the drill's stage, SIGKILL its worker; yield the deploy id."""
+    store = DeployStore(conn)
+    with ExitStack() as stack:
+        queued = push(conn, settings, drill.arrange(app, stack))
+        worker = start_worker_process(config_file, logs / "w1.log")
+        try:
+            wait_for(
+                lambda: (
+                    drills.last_stage(store, queued.id) == drill.stage
+                    and drill.held(app, store, queued.id)
+                ),
+                240,
+                f"the deploy to be held in {drill.stage}",
+            )
+        finally:
+            os.kill(worker.pid, signal.SIGKILL)
+            worker.wait()
+    yield queued.id
+
+
+@pytest.mark.parametrize("drill", DRILLS, ids=[drill.stage for drill in DRILLS])
+def test_worker_killed_in_a_stage_is_finished_by_the_next_start(
+    drill: Drill,
+    sample_app: Any,
+    settings: Settings,
+    config: dict[str, Any],
+    redis_conn: redis.Redis,
+    provider: ProviderServer,
+    tmp_path: Path,
+) -> None:
+    """SIGKILL in each stage: the next worker start ends it failed/reverted, all as before."""
+    before_sha, before_dump = sample_app.checked_out(), sample_app.dump()
+    before_images = sample_app.image_ids()
+    env_file = (sample_app.checkout / ".env").read_text()
+    config_file = write_config(config, tmp_path / "c.yml")
+    store = DeployStore(redis_conn)
+    with _killed_in(drill, sample_app, settings, redis_conn, config_file, tmp_path) as deploy_id:
+        assert store.get(deploy_id).state == "running"
+        recovery = start_worker_process(config_file, tmp_path / "w2.log")
+        assert recovery.wait(timeout=300) == 0, (tmp_path / "w2.log").read_text()[-3000:]
+    record = store.get(deploy_id)
+    assert record.state == drill.expected, record.error
+    assert f"the worker stopped during {drill.stage}" in (record.error or "")
+    assert record.failed_stage == drill.stage
+    assert current_owner(redis_conn, record.target) is None
+    assert sample_app.checked_out() == before_sha
+    assert sample_app.running_version() == "1"
+    assert sample_app.image_ids() == before_images
+    assert sample_app.dump() == before_dump
+    assert (sample_app.checkout / ".env").read_text() == env_file and sample_app.volume_exists()
+    assert not list(sample_app.backups_dir.glob("*.partial"))
+    assert drills.deploy_commands_alive(sample_app.project) == []
+    built = record.extra.get("image_names", {}).get("api")
+    if built:  # a killed build or swap must not leave the name on the new image
+        assert sample_app.image_of(built) == before_images["api"]
+    events = [s.body for s in provider.to(WEBHOOK) if s.body["deploy"]["id"] == deploy_id]
+    assert events and events[-1]["event"] == drill.expected, [e["event"] for e in events]
+    assert events[-1]["deploy"]["failed_stage"] == drill.stage
