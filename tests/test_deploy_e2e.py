@@ -198,3 +198,20 @@ def test_newest_push_wins_while_a_deploy_runs(
     assert states == ["succeeded", "superseded", "succeeded"], [store.get(last.id).error]
     assert sample_app.checked_out() == last_sha
     _survivors_intact(sample_app, env_file_text)
+
+
+def test_superuser_restore_recreates_the_database(
+    sample_app: Any, config: dict[str, Any], redis_conn: redis.Redis, env_file_text: str
+) -> None:
+    """Backed up as a superuser, a failed migration is undone by dropping and re-creating."""
+    config["projects"]["sample"]["environments"]["dev"]["database"]["user"] = "postgres"
+    settings = Settings.model_validate(config)
+    before_dump = sample_app.dump()
+    record = deploy(settings, redis_conn, sample_app.failing_migration())
+    assert record.state == "reverted", record.error
+    commands = [" ".join(c["argv"]) for c in DeployStore(redis_conn).commands(record.id)]
+    assert any("pg_restore" in c and "--create" in c for c in commands), commands
+    assert not any("DROP OWNED" in c for c in commands)
+    assert sample_app.dump() == before_dump
+    assert sample_app.running_version() == "1"
+    _survivors_intact(sample_app, env_file_text)
