@@ -6,18 +6,20 @@ changes when something deploys.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
 
 from tests.support import git_repo, sample_scenarios
 
 
-class Commits:
+class Commits(ABC):
     """Commit, tag and scenario methods; `author` is the clone they are made in."""
 
     @property
+    @abstractmethod
     def author(self) -> Path:
-        raise NotImplementedError  # the class mixing this in says where its clone lives
+        """The clone commits are made in; the class mixing this in says where it lives."""
 
     def commit(self, files: Mapping[str, str | None], message: str, branch: str = "main") -> str:
         return git_repo.commit(self.author, files, message, branch)
