@@ -1,6 +1,7 @@
 """The deploy, top to bottom, as the runbook it replaces.
 
-lock -> snapshot -> backup -> checkout -> build -> swap -> [restore] -> migrate -> health -> commit
+lock -> snapshot -> fetch -> backup -> checkout -> build -> swap -> [restore] -> migrate
+  -> health -> commit
 on failure after the backup: revert (jobs/revert.py), then report reverted or revert_failed
 an operator's lock: the deploy stays queued on the environment's held list (jobs/held.py)
 [restore]: only for a rollback the operator asked to take the database back with it
