@@ -12,6 +12,7 @@ from redis import Redis
 from config import Settings
 from jobs.lock import current_owner
 from jobs.record import PREFIX, DeployStore, RecordError
+from jobs.redistext import as_text
 from jobs.submit import enqueue
 
 
@@ -20,7 +21,7 @@ def held_key(target: str) -> str:
 
 
 def held_ids(connection: Redis, target: str) -> list[str]:
-    return [_text(item) for item in connection.lrange(held_key(target), 0, -1)]
+    return [as_text(item) for item in connection.lrange(held_key(target), 0, -1)]
 
 
 def hold(connection: Redis, target: str, deploy_id: str) -> bool:
@@ -46,7 +47,7 @@ def release_held(connection: Redis, settings: Settings, target: str) -> list[str
         raw, _ = pipe.execute()
     store = DeployStore(connection)
     queued = []
-    for deploy_id in dict.fromkeys(_text(item) for item in raw):
+    for deploy_id in dict.fromkeys(as_text(item) for item in raw):
         try:
             deploy = store.get(deploy_id)
         except RecordError:
@@ -57,7 +58,3 @@ def release_held(connection: Redis, settings: Settings, target: str) -> list[str
         enqueue(connection, environment.queue, deploy)
         queued.append(deploy_id)
     return queued
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -25,6 +25,7 @@ from jobs.errors import LockTimeout, OperatorHold, StageFailed
 from jobs.held import hold
 from jobs.lock import EnvironmentLock, LockOwner
 from jobs.record import Deploy, DeployStore, Outcome, StageRecord, State, utcnow
+from jobs.redistext import as_text
 from jobs.revert import restore_requested, revert, wants_restore
 from jobs.runner import Runner
 from jobs.stages.backup import take_backup
@@ -211,5 +212,5 @@ def secret_values(settings: Settings) -> list[str]:
 
 def _superseded(connection: Redis, record: Deploy) -> bool:
     newest = connection.get(latest_queued_key(record.target))
-    newest_id = newest.decode() if isinstance(newest, bytes) else newest
+    newest_id = as_text(newest) if newest is not None else None
     return newest_id is not None and newest_id != record.id and record.trigger != "rollback"

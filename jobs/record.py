@@ -17,6 +17,8 @@ from typing import Any, Literal
 from redis import Redis
 from redis.client import Pipeline
 
+from jobs.redistext import as_text
+
 State = Literal[
     "queued",
     "running",
@@ -116,10 +118,6 @@ class Deploy:
         return asdict(self)
 
 
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _deploy_key(deploy_id: str) -> str:
     return f"{PREFIX}:deploy:{deploy_id}"
 
@@ -211,7 +209,7 @@ class DeployStore:
 
     def commands(self, deploy_id: str) -> list[dict[str, Any]]:
         raw = self.redis.lrange(_commands_key(deploy_id), 0, -1)
-        return [json.loads(_text(item)) for item in raw]
+        return [json.loads(as_text(item)) for item in raw]
 
     def add_reporting_problem(self, deploy_id: str, problem: str) -> None:
         """Record that a reporter could not deliver; shown with the deploy, never fatal."""
@@ -219,7 +217,7 @@ class DeployStore:
         self.redis.ltrim(_problems_key(deploy_id), -200, -1)
 
     def reporting_problems(self, deploy_id: str) -> list[str]:
-        return [_text(line) for line in self.redis.lrange(_problems_key(deploy_id), 0, -1)]
+        return [as_text(line) for line in self.redis.lrange(_problems_key(deploy_id), 0, -1)]
 
     def append_log(self, deploy_id: str, *lines: str) -> None:
         if not lines:
@@ -231,7 +229,7 @@ class DeployStore:
 
     def log(self, deploy_id: str, start: int = 0) -> list[str]:
         raw = self.redis.lrange(_log_key(deploy_id), start, -1)
-        return [_text(line) for line in raw]
+        return [as_text(line) for line in raw]
 
     def expire_log(self, deploy_id: str, seconds: int) -> None:
         """Let the log and commands of an operator's action (no record) go after `seconds`."""
@@ -240,5 +238,5 @@ class DeployStore:
 
     def history(self, target: str | None = None, limit: int = 50) -> list[Deploy]:
         ids = self.redis.zrevrange(_history_key(target), 0, max(limit, 1) - 1)
-        records = self.redis.mget([_deploy_key(_text(i)) for i in ids]) if ids else []
+        records = self.redis.mget([_deploy_key(as_text(i)) for i in ids]) if ids else []
         return [Deploy.from_json(raw) for raw in records if raw is not None]

@@ -25,6 +25,7 @@ from rq import Queue
 
 from config import Settings
 from jobs.record import PREFIX, Deploy, DeployStore, new_deploy_id
+from jobs.redistext import as_text
 
 DELIVERY_TTL_SECONDS = 7 * 24 * 3600
 # Generous: each command inside a deploy has its own timeout; RQ must never cut a revert short.
@@ -109,7 +110,7 @@ def submit(
     except RedisError as error:
         raise QueueUnavailable(f"Redis is unavailable: {type(error).__name__}") from None
     if earlier is not None:
-        return Duplicate(earlier.decode() if isinstance(earlier, bytes) else str(earlier))
+        return Duplicate(as_text(earlier))
     return Submitted(deploys)
 
 

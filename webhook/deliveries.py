@@ -7,6 +7,8 @@ import logging
 from redis import Redis
 from redis.exceptions import RedisError
 
+from jobs.redistext import as_text
+
 DELIVERIES_KEY = "deployhook:metrics:deliveries"
 RESULTS = frozenset(
     {
@@ -36,8 +38,4 @@ def count_delivery(connection: Redis, provider: str, result: str, delivery_id: s
 
 def delivery_counts(connection: Redis) -> dict[str, int]:
     raw = connection.hgetall(DELIVERIES_KEY)
-    return {_text(field): int(value) for field, value in raw.items()}
-
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return {as_text(field): int(value) for field, value in raw.items()}

@@ -20,6 +20,7 @@ from rq import Queue
 
 from config import Settings
 from jobs.record import Deploy, DeployStore
+from jobs.redistext import as_text
 from webhook.deliveries import DELIVERIES_KEY
 from webhook.status.environments import last_good_key, lock_key, parse_last_good, parse_lock
 from webhook.status.environments import targets as configured_targets
@@ -127,15 +128,11 @@ class DeployhookCollector(Collector):
         )
         raw = self.connection.hgetall(DELIVERIES_KEY)
         for field, value in sorted(raw.items()):
-            provider, _, result = _text(field).partition(":")
-            count = _text(value)
+            provider, _, result = as_text(field).partition(":")
+            count = as_text(value)
             if provider and result and count.isdigit():
                 family.add_metric([provider, result], int(count))
         return family
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else value
 
 
 def _stage_durations(history: list[Deploy]) -> dict[str, list[float]]:

@@ -25,6 +25,7 @@ from jobs.record import (
     DeployStore,
     events_key,
 )
+from jobs.redistext import as_text
 from jobs.report.delivery import ReportError
 from jobs.report.reporter import new_session
 from jobs.report.reporters import applicable, build_reporters
@@ -74,7 +75,7 @@ class Dispatcher:
             raw = cast("bytes | None", self.redis.lpop(REPORTS_PENDING_KEY))
         if raw is None:
             return False
-        deploy_id = _text(raw)
+        deploy_id = as_text(raw)
         if not DEPLOY_ID.match(deploy_id):
             log.warning("dropped a pending report entry that is not a deploy id")
         elif not self.report(deploy_id):
@@ -146,10 +147,6 @@ class Dispatcher:
     def _problem(self, deploy: Deploy, text: str) -> None:
         log.warning("deploy %s (delivery %s): %s", deploy.id, deploy.delivery_id or "-", text)
         self.store.add_reporting_problem(deploy.id, f"{deploy.state}: {text}")
-
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _parse(raw: bytes | str) -> Deploy | None:
