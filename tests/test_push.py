@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from jobs.refs import ref_name_problem
 from tests.support.deliveries import payload
 from webhook.errors import BadRequest
 from webhook.push import OtherRef, Push, parse_push
-from webhook.refs import ref_name_problem
 
 ZERO = "0" * 40
 

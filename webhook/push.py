@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from jobs.refs import is_sha, is_zero_sha, ref_name_problem
 from webhook.errors import BadRequest
-from webhook.refs import is_sha, is_zero_sha, ref_name_problem
 
 Provider = Literal["github", "gitlab", "gitea"]
 _PREFIXES: dict[str, Literal["branch", "tag"]] = {"refs/heads/": "branch", "refs/tags/": "tag"}

@@ -13,16 +13,16 @@ import git
 
 from config import Environment
 from jobs.operations.targets import OperationError
-from jobs.stages.checkout import REF_NAME, SHA
+from jobs.refs import is_sha, ref_name_problem
 
 RefKind = Literal["branch", "tag", "sha"]
 
 
 def resolve_ref(environment: Environment, ref: str | None) -> tuple[RefKind, str, str]:
     """(kind, name, sha) for `ref`; no ref: the trigger branch's head or the newest tag."""
-    if ref is not None and SHA.match(ref):
+    if ref is not None and is_sha(ref):
         return "sha", ref, ref
-    if ref is not None and (not REF_NAME.match(ref) or ref.startswith(("-", "/"))):
+    if ref is not None and ref_name_problem(ref):
         raise OperationError(
             f"{ref!r} is not a branch, tag or full commit SHA: give a name such as main or "
             "v1.2.0, or all 40 hex digits of a commit"

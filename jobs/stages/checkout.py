@@ -10,25 +10,20 @@ there is no `git clean` here, and `git checkout` keeps files it does not track.
 
 from __future__ import annotations
 
-import re
-
 import git
 
 from jobs.context import DeployContext
 from jobs.errors import StageFailed
-
-SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-REF_NAME = re.compile(r"^(?!.*(\.\.|@\{|//|\.lock$))[^\x00-\x20\x7f~^:?*\[\\]{1,255}$")
+from jobs.refs import is_sha, ref_name_problem
 
 
 def validate(ctx: DeployContext) -> None:
     deploy = ctx.deploy
-    if not SHA.match(deploy.sha):
+    if not is_sha(deploy.sha):
         raise StageFailed("fetch", f"expected a full commit SHA, got {deploy.sha!r}")
-    if deploy.ref_kind != "sha" and (
-        not REF_NAME.match(deploy.ref_name) or deploy.ref_name.startswith(("-", "/"))
-    ):
-        raise StageFailed("fetch", f"refusing the ref name {deploy.ref_name!r}")
+    problem = None if deploy.ref_kind == "sha" else ref_name_problem(deploy.ref_name)
+    if problem:
+        raise StageFailed("fetch", f"refusing the ref name {deploy.ref_name!r}: {problem}")
 
 
 def fetch_and_verify(ctx: DeployContext) -> None:
@@ -76,7 +71,7 @@ def checkout(ctx: DeployContext) -> None:
 
 def check_out(ctx: DeployContext, sha: str, stage: str = "checkout") -> None:
     """Detached checkout of `sha`; post-condition HEAD == sha."""
-    if not SHA.match(sha):
+    if not is_sha(sha):
         raise StageFailed(stage, f"expected a full commit SHA, got {sha!r}")
     with git.Repo(ctx.environment.path) as repo:
         try:

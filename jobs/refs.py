@@ -1,7 +1,8 @@
 """Validation of the git names a payload carries, before anything else uses them.
 
 Ref names follow `git check-ref-format`; commit ids are 40 (SHA-1) or 64 (SHA-256) hex digits.
-A value that fails here never reaches routing, Redis or git.
+Used by the intake on payloads, by the CLI on operator input and again by the deploy before
+git sees a value: a value that fails here never reaches routing, Redis or git.
 """
 
 from __future__ import annotations
