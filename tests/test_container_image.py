@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ pytest.importorskip("tests.support.docker_fixtures", reason="the Docker test bed
 
 from tests.support.deployhook_image import REPO, Engine, build_image, run
 from tests.support.redis_server import running_redis
+from tests.support.web import free_port
 
 pytestmark = pytest.mark.docker
 PACKAGED = ("templates/deploy.html", "static/deploy.js", "static/openapi.json")
@@ -32,12 +32,6 @@ def deployhook_image(
     docker_engine: Engine, base_image: str, tmp_path_factory: pytest.TempPathFactory
 ) -> str:
     return build_image(base_image, docker_engine.env, tmp_path_factory.mktemp("image"))
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _config(directory: Path, port: int) -> Path:
@@ -86,7 +80,7 @@ def test_image_checks_a_mounted_config(
 
 @pytest.fixture
 def tcp_redis(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     with running_redis(tmp_path, port=port):
         yield f"redis://127.0.0.1:{port}/0"
 
@@ -123,7 +117,7 @@ def test_image_health_follows_healthz(
     deployhook_image: str, docker_engine: Engine, serves_healthz: bool, expected: str
 ) -> None:
     """Docker calls the container healthy exactly when DEPLOYHOOK_HEALTH_URL answers 2xx."""
-    port = _free_port()
+    port = free_port()
     site = "mkdir -p /tmp/site && cd /tmp/site" + (" && touch healthz" if serves_healthz else "")
     server = f"exec python3 -m http.server {port} --bind 127.0.0.1"
     with container(
@@ -143,7 +137,7 @@ def test_container_serves_healthz(
     deployhook_image: str, docker_engine: Engine, tcp_redis: str, tmp_path: Path
 ) -> None:
     """A container started with `serve` answers /healthz and Docker reports it healthy."""
-    port = _free_port()
+    port = free_port()
     config = _config(tmp_path, port)
     with container(
         docker_engine.env, f"deployhook-serve-{port}",

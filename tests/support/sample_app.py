@@ -8,7 +8,6 @@ plain compose commands: it puts the stack in a known state; it is not the pipeli
 from __future__ import annotations
 
 import secrets
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,18 +18,12 @@ from tests.support.commands import BedError, run
 from tests.support.docker_engine import Engine
 from tests.support.sample_api import ApiClient
 from tests.support.sample_commits import Commits
+from tests.support.web import free_port
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "sample_app"
 # pg_dump 15.14+ brackets its output with \restrict KEY / \unrestrict KEY, a fresh random key
 # each time; dump() leaves those lines out so equal databases give equal dumps.
 _RESTRICT_PREFIXES = ("\\restrict ", "\\unrestrict ")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
