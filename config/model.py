@@ -90,6 +90,9 @@ class Migrate(Strict):
     service: ServiceName = "api"
     command: list[str] = Field(default=["alembic", "upgrade", "head"], min_length=1)
     timeout: float = Field(default=600, gt=0)
+    # before_swap: in a one-off container of the new image (`compose run --rm --no-deps`) while
+    # the old version serves; after_swap: `compose exec` in the freshly started service.
+    when: Literal["before_swap", "after_swap"] = "after_swap"
 
 
 class Health(Strict):
@@ -137,6 +140,18 @@ class Environment(Strict):
     url: HttpUrl | None = None
     # Marks the environment as production in GitHub Deployments; default: tag-triggered.
     production: bool | None = None
+    # Services swapped without downtime: a new container starts beside the old one, which is
+    # stopped only once the new one is healthy (docs/zero-downtime.md).
+    zero_downtime: list[ServiceName] = []
+
+    @model_validator(mode="after")
+    def _migrate_before_zero_downtime_swap(self) -> Environment:
+        if self.zero_downtime and self.migrate is not None and self.migrate.when != "before_swap":
+            raise ValueError(
+                "zero_downtime needs migrate.when: before_swap (the new containers must find "
+                "their schema, and the old ones keep serving on it; see docs/zero-downtime.md)"
+            )
+        return self
 
     @property
     def queue(self) -> str:

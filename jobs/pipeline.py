@@ -1,7 +1,7 @@
 """The deploy, top to bottom, as the runbook it replaces.
 
-lock -> snapshot -> fetch -> backup -> checkout -> build -> swap -> [restore] -> migrate
-  -> health -> commit
+lock -> snapshot -> fetch -> backup -> checkout -> build -> [migrate if before_swap] -> swap
+  -> [restore] -> [migrate if after_swap, the default] -> health -> commit
 on failure after the backup: revert (jobs/revert.py), then report reverted or revert_failed
 an operator's lock: the deploy stays queued on the environment's held list (jobs/held.py)
 [restore]: only for a rollback the operator asked to take the database back with it
@@ -33,7 +33,7 @@ from jobs.stages.build import build
 from jobs.stages.checkout import checkout, fetch_and_verify
 from jobs.stages.commit import commit_point
 from jobs.stages.health import wait_healthy
-from jobs.stages.migrate import migrate
+from jobs.stages.migrate import migrate, migrates_before_swap
 from jobs.stages.snapshot import take_snapshot
 from jobs.stages.swap import swap
 from jobs.submit import latest_queued_key
@@ -102,10 +102,15 @@ def run_stages(ctx: DeployContext) -> None:
     try:
         stage(ctx, "checkout", checkout)
         stage(ctx, "build", build)
+        # A rollback that restores the database migrates after its restore, whatever `when` says.
+        before = migrates_before_swap(ctx) and not wants_restore(ctx)
+        if before:
+            stage(ctx, "migrate", migrate)
         stage(ctx, "swap", swap)
         if wants_restore(ctx):
             stage(ctx, "restore", restore_requested)
-        stage(ctx, "migrate", migrate)
+        if not before:
+            stage(ctx, "migrate", migrate)
         stage(ctx, "health", wait_healthy)
         stage(ctx, "commit", commit_point)
     except StageFailed as failure:

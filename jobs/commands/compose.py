@@ -80,6 +80,21 @@ class Compose:
             argv.append("--remove-orphans")
         return argv + list(services or [])
 
+    def scale_beside(self, service: str, count: int) -> list[str]:
+        """Start new containers of `service` beside the running ones, touching no other.
+
+        --no-recreate keeps the running containers whatever changed; the new ones (up to
+        `count` in all) get the service's current image and config.
+        """
+        return [
+            *self._base(), "up", "--detach", "--no-build", "--no-deps", "--no-recreate",
+            "--scale", f"{service}={count}", service,
+        ]  # fmt: skip
+
+    def run_once(self, service: str, command: list[str]) -> list[str]:
+        """`command` in a one-off container of `service`'s image, removed after; no deps started."""
+        return [*self._base(), "run", "--rm", "--no-deps", "-T", service, *command]
+
     def stop(self, services: list[str]) -> list[str]:
         return [*self._base(), "stop", *services]
 

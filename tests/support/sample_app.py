@@ -11,7 +11,7 @@ import secrets
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from tests.support import git_repo
 from tests.support.commands import BedError, run
@@ -36,6 +36,7 @@ class SampleApp(ApiClient, Commits):
     api_port: int
     pg_port: int
     v1: str = ""  # the sha of the initial commit, set by create()
+    compose_file: ClassVar[str] = "docker-compose.yml"
 
     @property
     def origin(self) -> Path:
@@ -84,7 +85,7 @@ class SampleApp(ApiClient, Commits):
 
     def compose(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         """Run compose for this project in the checkout; the result is not checked."""
-        argv = [*self.compose_command, "-p", self.project, "-f", "docker-compose.yml", *args]
+        argv = [*self.compose_command, "-p", self.project, "-f", self.compose_file, *args]
         return run(argv, env=self.engine.env, cwd=self.checkout, timeout=timeout, check=False)
 
     def compose_ok(self, *args: str, timeout: float = 600) -> str:
@@ -175,7 +176,7 @@ class SampleApp(ApiClient, Commits):
             "trigger": {"branch": "main"},
             "path": str(self.checkout),
             "compose": {
-                "files": ["docker-compose.yml"],
+                "files": [self.compose_file],
                 "project": self.project,
                 "command": "docker-compose",
             },
