@@ -8,6 +8,7 @@ each deploy and counts every answer that is not a 200.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,6 +47,22 @@ def zd_settings(
 
 def _stages(record: Any) -> list[str]:
     return [stage.name for stage in record.stages]
+
+
+def test_deploy_refuses_a_service_that_cannot_swap_before_changing_anything(
+    proxied: ProxiedApp, tmp_path: Path, redis_url: str, redis_conn: redis.Redis
+) -> None:
+    """The first stage refuses the proxy (fixed host port, no healthcheck); nothing changes."""
+    environment = proxied.environment_config(zero_downtime=["api", "proxy"])
+    settings = Settings.model_validate(config_for(environment, tmp_path / "state", redis_url))
+    before = proxied.container_ids()
+    record = deploy(settings, redis_conn, proxied.commit({"VERSION": "refused\n"}, "Refused"))
+    assert record.state == "failed" and record.failed_stage == "snapshot", record.error
+    error = record.error or ""
+    assert f"service proxy publishes fixed host port {proxied.api_port}" in error
+    assert "service proxy has no healthcheck" in error and "service api" not in error
+    assert _stages(record) == ["snapshot"]
+    assert proxied.container_ids() == before and proxied.checked_out() == proxied.v1
 
 
 def test_good_deploy_with_migration_before_swap_fails_no_request(
