@@ -26,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import redis
@@ -35,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bed import machine  # noqa: E402
 from config import Settings  # noqa: E402
+from jobs.record import Deploy  # noqa: E402
 from tests.support.deploying import config_for, deploy  # noqa: E402
 from tests.support.docker_engine import running_engine  # noqa: E402
 from tests.support.docker_fixtures import POINTED, find_compose  # noqa: E402
@@ -82,6 +84,7 @@ def measure(
     recreate = Settings.model_validate(config_for(recreate_env, state, redis_url))
     results: dict[str, list[tuple[int, int, float, float]]] = {mode: [] for mode in MODES}
     number = 0
+    last: dict[str, str] = {}  # mode -> where the time of its last deploy went
     for round_number in range(rounds):
         order = MODES[round_number % 3 :] + MODES[: round_number % 3]
         for mode in order:
@@ -100,13 +103,29 @@ def measure(
                 took = time.monotonic() - started
                 time.sleep(0.5)  # answers right after the deploy count too
             results[mode].append((len(load.failed), load.sent, load.longest_gap, took))
+            if mode != "runbook":
+                last[mode] = stage_times(record)
             failed = f"{len(load.failed):4d} of {load.sent:4d} failed"
             print(
                 f"round {round_number + 1} {mode:8}: {failed}, "
                 f"longest gap {load.longest_gap:6.2f} s, deploy {took:6.1f} s",
                 flush=True,
             )
+    for mode, stages in last.items():
+        print(f"last {mode} deploy, seconds per stage: {stages}")
     return summary(results)
+
+
+def stage_times(record: Deploy) -> str:
+    return ", ".join(
+        f"{stage.name} {_epoch(stage.finished_at) - _epoch(stage.started_at):.1f}"
+        for stage in record.stages
+        if stage.finished_at is not None
+    )
+
+
+def _epoch(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
 def summary(results: dict[str, list[tuple[int, int, float, float]]]) -> int:

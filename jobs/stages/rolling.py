@@ -19,7 +19,7 @@ from jobs.errors import CommandFailed, StageFailed
 from jobs.stages.images import PROJECT_LABEL, SERVICE_LABEL, image_id
 from jobs.zero_downtime import grace_seconds
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.2
 
 
 def containers_of(ctx: DeployContext, service: str) -> list[Any]:
@@ -43,9 +43,12 @@ def roll(ctx: DeployContext, service: ServiceModel, stage: str) -> bool:
     old_ids = {container.id for container in old}
     count = len(old) + (service.replicas or 1)
     ctx.log.info(f"{service.name}: starting {count - len(old)} new container(s) beside {_ids(old)}")
-    _run(ctx, ctx.compose.scale_beside(service.name, count), stage, service.name)
-    new = [c for c in containers_of(ctx, service.name) if c.id not in old_ids]
+    new: list[Any] = []
     try:
+        try:
+            _run(ctx, ctx.compose.scale_beside(service.name, count), stage, service.name)
+        finally:  # whatever Compose managed to create is new, even when it then failed
+            new = [c for c in containers_of(ctx, service.name) if c.id not in old_ids]
         _check_new(new, target, count - len(old))
         for container in new:
             _wait_healthy(ctx, container)

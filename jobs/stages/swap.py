@@ -17,7 +17,9 @@ from jobs.zero_downtime import refused_services
 def swap(ctx: DeployContext, stage: str = "swap") -> None:
     names = ctx.environment.zero_downtime
     if names:
-        model = read_model(ctx.runner, ctx.compose)
+        # The build read this commit's model; a revert or restore has moved the checkout since.
+        model = ctx.compose_model if stage == "swap" and ctx.compose_model else None
+        model = model or read_model(ctx.runner, ctx.compose)
         refused = refused_services(model, names)
         problems = [line for lines in refused.values() for line in lines]
         if problems and stage == "swap":

@@ -10,7 +10,6 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +114,6 @@ class Load:
                 now = time.monotonic()
                 self.longest_gap = max(self.longest_gap, now - last_ok)
                 last_ok = now
-            except (urllib.error.URLError, OSError) as error:
-                self.failed.append(f"{started:.3f} {error}")
+            except Exception as error:  # noqa: BLE001 - every way a request fails counts
+                self.failed.append(f"{started:.3f} {type(error).__name__}: {error}")
             self._stop.wait(self.interval)
