@@ -61,7 +61,7 @@ def describe(deploy: Deploy) -> str:
         "failed": f"not deployed: {stage} failed, nothing changed{why}",
         "reverted": f"reverted to {short(deploy.previous_sha)}: {stage} failed{why}",
         "revert_failed": f"revert failed: needs attention ({stage} failed{why})",
-        "superseded": f"not deployed to {env}: a newer push replaced it",
+        "superseded": f"not deployed to {env}: {deploy.error or 'a newer push replaced it'}",
         "cancelled": f"deploy to {env} cancelled",
     }
     return texts[deploy.state]

@@ -35,12 +35,18 @@ def running_images(ctx: DeployContext) -> dict[str, str]:
     return images
 
 
-def built_image_names(ctx: DeployContext) -> dict[str, str]:
-    """service -> image name, for the services that Compose builds from the checkout."""
+def compose_config(ctx: DeployContext) -> dict[str, Any]:
+    """`compose config --format json` of the checkout: the resolved model, .env applied."""
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "config.json"
         ctx.runner.run(ctx.compose.config_json(), timeout=120, stdout_path=out, quiet=True)
-        config = json.loads(out.read_text() or "{}")
+        config: dict[str, Any] = json.loads(out.read_text() or "{}")
+    return config
+
+
+def built_image_names(ctx: DeployContext) -> dict[str, str]:
+    """service -> image name, for the services that Compose builds from the checkout."""
+    config = compose_config(ctx)
     names = {}
     for service, spec in (config.get("services") or {}).items():
         if isinstance(spec, dict) and spec.get("build"):

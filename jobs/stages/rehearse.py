@@ -1,0 +1,218 @@
+"""Rehearse the new migration on a throwaway copy of the pre-deploy backup (migrate.rehearse).
+
+Runs after the build and before anything running changes: the image rehearsed is exactly the
+one the migrate stage will run, built once from the operator's checkout (its untracked `.env`
+included), and the service's environment comes from the new commit's Compose model. Until the
+swap nothing running has changed, so a failed rehearsal only has to put the checkout and image
+names back (the compensation a failed build gets) and the deploy ends `failed`, "nothing was
+changed", with the migration's own error. Production's database is never reachable from here.
+
+How the migration finds the throwaway database: the throwaway runs the database service's image,
+command and environment (so the same roles and passwords are created and the same port is
+used), with `--network none` and `--add-host <database service>:127.0.0.1`; the migration
+container gets the migration service's environment unchanged and joins that network namespace.
+A connection string naming the database service, localhost or 127.0.0.1 therefore reaches the
+throwaway; any other host is unreachable and the rehearsal fails (docs/rehearsal.md).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from config.model import Database, Migrate, Rehearse
+from jobs.commands import rehearsal
+from jobs.commands.rehearsal import Container, Mount
+from jobs.context import DeployContext
+from jobs.errors import CommandFailed, StageFailed
+from jobs.stages.images import compose_config
+
+READY_POLL_SECONDS = 1.0
+
+
+def wants_rehearsal(ctx: DeployContext) -> bool:
+    migrate, database = ctx.environment.migrate, ctx.environment.database
+    return migrate is not None and migrate.rehearse is not None and database is not None
+
+
+def rehearse(ctx: DeployContext) -> float:
+    """Restore the backup into a throwaway database, run the migration on it; its seconds."""
+    migrate, settings, database, db_service = _configured(ctx)
+    if not ctx.backup:
+        raise StageFailed("rehearse", "expected a verified backup to rehearse on, got none")
+    services = compose_config(ctx).get("services") or {}
+    for service in (db_service, migrate.service):
+        if not isinstance(services.get(service), dict):
+            raise StageFailed("rehearse", f"expected service {service} in the compose model")
+    deploy_id = ctx.deploy.id
+    db_name = rehearsal.database_name(deploy_id)
+    with tempfile.TemporaryDirectory(prefix="deployhook-rehearse-") as scratch:
+        db = _container(
+            ctx, services[db_service], Path(scratch) / "database.env",
+            name=db_name, image=_database_image(ctx, db_service, services[db_service]),
+            network="none", detach=True, add_hosts=(f"{db_service}:127.0.0.1",),
+        )  # fmt: skip
+        app = _container(
+            ctx, services[migrate.service], Path(scratch) / "migrate.env",
+            name=rehearsal.migration_name(deploy_id),
+            image=_migration_image(ctx, migrate.service, services[migrate.service]),
+            network=f"container:{db_name}", command=tuple(migrate.command), entrypoint="",
+        )  # fmt: skip
+        try:
+            ctx.runner.run(rehearsal.run(db), timeout=120)
+            _wait_ready(ctx, db_name, database.user, database.name, settings.ready_timeout)
+            ctx.runner.run(
+                rehearsal.restore(db_name, database.user, database.name),
+                timeout=ctx.environment.timeouts.restore,
+                stdin_path=Path(ctx.backup),
+            )
+            seconds = _run_migration(ctx, app, settings.timeout or migrate.timeout)
+        except CommandFailed as error:
+            raise StageFailed("rehearse", f"{error}: {error.output_tail[-600:]}") from None
+        finally:
+            left = remove_containers(ctx)
+        if left:
+            raise StageFailed("rehearse", f"expected no rehearsal containers left, got {left}")
+    _note_duration(ctx, seconds, settings.slow_after)
+    return seconds
+
+
+def _run_migration(ctx: DeployContext, app: Container, timeout: float) -> float:
+    started = time.monotonic()
+    try:
+        ctx.runner.run(rehearsal.run(app), timeout=timeout)
+    except CommandFailed as error:
+        raise StageFailed(
+            "rehearse",
+            f"the migration failed on a copy of the backup ({error}): {error.output_tail[-600:]}",
+        ) from None
+    return time.monotonic() - started
+
+
+def _note_duration(ctx: DeployContext, seconds: float, slow_after: float) -> None:
+    ctx.deploy.rehearsal_seconds = round(seconds, 1)
+    ctx.deploy.rehearsal_slow = seconds > slow_after
+    if ctx.deploy.rehearsal_slow:
+        ctx.log.info(
+            f"rehearsal SLOW: the migration took {seconds:.1f}s on a copy of the backup "
+            f"(rehearse.slow_after {slow_after:.0f}s): expect the real one to take as long"
+        )
+    else:
+        ctx.log.info(f"rehearsal passed: the migration took {seconds:.1f}s on a copy")
+
+
+def remove_containers(ctx: DeployContext) -> list[str]:
+    """Remove this deploy's rehearsal containers; the names of any still there afterwards."""
+    deploy_id = ctx.deploy.id
+    for name in (rehearsal.migration_name(deploy_id), rehearsal.database_name(deploy_id)):
+        ctx.runner.run(rehearsal.remove(name), timeout=60, check=False, quiet=True)
+    label = f"{rehearsal.LABEL}={deploy_id}"
+    return sorted(c.name for c in ctx.docker.containers.list(all=True, filters={"label": label}))
+
+
+def _wait_ready(ctx: DeployContext, name: str, user: str, database: str, limit: float) -> None:
+    deadline = time.monotonic() + limit
+    while True:
+        result = ctx.runner.run(
+            rehearsal.is_ready(name, user, database), timeout=10, check=False, quiet=True
+        )
+        if result.exit_code == 0:
+            return
+        if time.monotonic() > deadline:
+            raise StageFailed(
+                "rehearse",
+                f"expected the throwaway database to accept connections within {limit:.0f}s, "
+                f"got pg_isready exit {result.exit_code}: {result.output[-300:]}",
+            )
+        time.sleep(READY_POLL_SECONDS)
+
+
+def _container(
+    ctx: DeployContext, spec: dict[str, Any], env_file: Path, **fields: Any
+) -> Container:
+    """A rehearsal container shaped like the compose service `spec`, minus anything shared."""
+    _write_env_file(env_file, spec.get("environment") or {})
+    entrypoint, command = _entrypoint_and_command(spec)
+    mounts = _mounts(ctx, spec, fields["image"])
+    return Container(
+        deploy_id=ctx.deploy.id,
+        env_file=env_file,
+        mounts=mounts,
+        user=spec.get("user") or None,
+        workdir=spec.get("working_dir") or None,
+        **{"entrypoint": entrypoint, "command": command, **fields},
+    )
+
+
+def _entrypoint_and_command(spec: dict[str, Any]) -> tuple[str | None, tuple[str, ...]]:
+    command = [str(part) for part in spec.get("command") or []]
+    entrypoint = spec.get("entrypoint")
+    if not entrypoint:
+        return None, tuple(command)
+    parts = [str(part) for part in entrypoint]
+    return parts[0], (*parts[1:], *command)
+
+
+def _mounts(ctx: DeployContext, spec: dict[str, Any], image: str) -> tuple[Mount, ...]:
+    """Read-only binds stay; volumes, writable binds, tmpfs and the image's VOLUMEs: tmpfs."""
+    mounts: dict[str, Mount] = {}
+    declared = (ctx.docker.images.get(image).attrs.get("Config") or {}).get("Volumes") or {}
+    for target in declared:
+        mounts[target] = Mount(target)
+    for volume in spec.get("volumes") or []:
+        target = str(volume.get("target", ""))
+        source = volume.get("source")
+        if volume.get("type") == "bind" and volume.get("read_only") and source:
+            if "," in str(source) or "," in target:
+                raise StageFailed("rehearse", f"cannot mount {source} (a comma in the path)")
+            mounts[target] = Mount(target, str(source))
+        elif target:
+            mounts[target] = Mount(target)
+    for entry in spec.get("tmpfs") or []:
+        target = str(entry).split(":", 1)[0]
+        mounts[target] = Mount(target)
+    return tuple(mounts[target] for target in sorted(mounts))
+
+
+def _write_env_file(path: Path, environment: dict[str, Any]) -> None:
+    """The service's variables for `docker run --env-file`; never in argv (they hold secrets)."""
+    lines = []
+    for key, value in sorted(environment.items()):
+        if value is None:
+            continue  # compose passes the worker's own value through; the rehearsal does not
+        text = str(value)
+        if "\n" in text or "\n" in key:
+            raise StageFailed("rehearse", f"cannot pass {key}: a multi-line value (env-file)")
+        lines.append(f"{key}={text}")
+    path.touch(mode=0o600)
+    path.write_text("".join(f"{line}\n" for line in lines))
+
+
+def _configured(ctx: DeployContext) -> tuple[Migrate, Rehearse, Database, str]:
+    migrate, database = ctx.environment.migrate, ctx.environment.database
+    if migrate is None or migrate.rehearse is None or database is None or not database.service:
+        # The configuration refuses rehearse without database.service; this is a bug guard.
+        raise StageFailed("rehearse", "expected migrate.rehearse and database.service, got none")
+    return migrate, migrate.rehearse, database, database.service
+
+
+def _database_image(ctx: DeployContext, service: str, spec: dict[str, Any]) -> str:
+    """The image the database service runs now, else the one its compose entry names."""
+    running = ctx.previous_images.get(service)
+    if running:
+        return running
+    if spec.get("image"):
+        return str(spec["image"])
+    raise StageFailed("rehearse", f"expected an image for {service}, got none")
+
+
+def _migration_image(ctx: DeployContext, service: str, spec: dict[str, Any]) -> str:
+    """The image the build stage made (or reused) for the migration service."""
+    built = ctx.deploy.extra.get("images", {}).get(service)
+    if built:
+        return str(built)
+    if spec.get("image"):
+        return str(spec["image"])
+    raise StageFailed("rehearse", f"expected an image for {service}, got none")
