@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import redis
-from flask.testing import FlaskClient
 
 from config import parse_settings
 from jobs.freshness import older_by_exit_code, stale_reason
@@ -174,13 +173,16 @@ def test_probe_is_bounded() -> None:
     assert probe(["/nonexistent/binary"], timeout=5) is None
 
 
+OLDER_THAN_B = "older than the live commit bbbbbbbbbbbb; use deployhook rollback"
+
+
 @pytest.mark.parametrize(
     ("sha", "live", "older", "allow_older", "reason"),
     [
         ("a" * 40, None, None, False, None),
         ("a" * 40, "a" * 40, None, False, "already live"),
         ("a" * 40, "a" * 40, None, True, "already live"),
-        ("a" * 40, "b" * 40, True, False, f"older than the live commit {'b' * 12}; use deployhook rollback"),
+        ("a" * 40, "b" * 40, True, False, OLDER_THAN_B),
         ("a" * 40, "b" * 40, True, True, None),
         ("a" * 40, "b" * 40, False, False, None),
         ("a" * 40, "b" * 40, None, False, None),
