@@ -128,3 +128,16 @@ def test_rehearse_refuses_unknown_keys() -> None:
     """A misspelt rehearse key is an error, not a silently ignored setting."""
     with pytest.raises(ValidationError, match="slow_afterr"):
         _environment({"rehearse": {"slow_afterr": 5}}, {"service": "postgres", "name": "crm"})
+
+
+def test_env_file_holds_values_and_refuses_multiline(tmp_path: Path) -> None:
+    """Variables go to a private env-file (unset pass-throughs left out); multi-line refused."""
+    from jobs.errors import StageFailed
+    from jobs.stages.rehearse import _write_env_file
+
+    path = tmp_path / "app.env"
+    _write_env_file(path, {"DATABASE_URL": "postgresql://u:p@postgres/crm", "FROM_HOST": None})
+    assert path.read_text() == "DATABASE_URL=postgresql://u:p@postgres/crm\n"
+    assert path.stat().st_mode & 0o077 == 0
+    with pytest.raises(StageFailed, match="KEY: a multi-line value"):
+        _write_env_file(tmp_path / "bad.env", {"KEY": "line one\nline two"})
