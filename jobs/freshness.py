@@ -19,9 +19,12 @@ from redis import Redis
 from config import Environment
 from jobs.commands import git as git_commands
 from jobs.context import DeployContext
+from jobs.record import Deploy, DeployStore, RecordError
+from jobs.redistext import as_text
 from jobs.refs import is_sha
 from jobs.runner import probe
 from jobs.stages.commit import read_last_good
+from jobs.submit import latest_queued_key
 
 ALREADY_LIVE = "already live"
 # Triggers an operator starts; every other trigger (webhooks, later polling) is checked.
@@ -58,16 +61,45 @@ def older_by_exit_code(code: int | None) -> bool | None:
     return {0: True, 1: False}.get(code) if code is not None else None
 
 
+def pending_deploy(connection: Redis, target: str) -> Deploy | None:
+    """The newest deploy queued for the environment while it is still queued or running."""
+    newest = connection.get(latest_queued_key(target))
+    if newest is None:
+        return None
+    try:
+        record = DeployStore(connection).get(as_text(newest))
+    except RecordError:
+        return None
+    return record if record.state in ("queued", "running") else None
+
+
 def intake_reason(connection: Redis, environment: Environment, target: str, sha: str) -> str | None:
-    """The intake's answer: Redis for the live commit, git only when the checkout is here."""
+    """The intake's answer: Redis for the live commit, git only when the checkout is here.
+
+    A commit older than one already queued (deliveries out of order before either deployed)
+    is refused the same way: the queued one deploys its changes too.
+    """
     live = live_commit(connection, target)
-    if live is None or sha == live or environment.allow_older:
-        return stale_reason(sha, live, None, environment.allow_older)
-    older = None
-    if (Path(environment.path) / ".git").exists():
-        argv = git_commands.is_ancestor(environment.path, sha, live)
-        older = older_by_exit_code(probe(argv, timeout=INTAKE_GIT_TIMEOUT))
-    return stale_reason(sha, live, older, environment.allow_older)
+    if environment.allow_older:
+        return stale_reason(sha, live, None, allow_older=True)
+    reason = stale_reason(sha, live, _older(environment, sha, live), allow_older=False)
+    if reason:
+        return reason
+    # The same commit queued again is left to the delivery dedupe and newest-push-wins.
+    pending = pending_deploy(connection, target)
+    if pending is None or not is_sha(pending.sha) or pending.sha == sha:
+        return None
+    if _older(environment, sha, pending.sha):
+        return f"older than the queued commit {pending.sha[:12]} ({pending.id})"
+    return None
+
+
+def _older(environment: Environment, sha: str, than: str | None) -> bool | None:
+    """Is `sha` an ancestor of `than`, by the checkout on this host; None: cannot tell here."""
+    if than is None or sha == than or not (Path(environment.path) / ".git").exists():
+        return None
+    argv = git_commands.is_ancestor(environment.path, sha, than)
+    return older_by_exit_code(probe(argv, timeout=INTAKE_GIT_TIMEOUT))
 
 
 def worker_reason(ctx: DeployContext) -> str | None:

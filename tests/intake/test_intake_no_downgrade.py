@@ -116,6 +116,25 @@ def test_out_of_order_push_is_ignored_and_newer_is_queued(
     assert len(queued_jobs(redis_conn)) == 1
 
 
+def test_out_of_order_before_either_deployed(
+    tmp_path: Path, redis_url: str, redis_conn: redis.Redis, commits: tuple[Path, list[str]]
+) -> None:
+    """c3 is queued (c1 live); c2 arriving after it is ignored, so c3 is not superseded by it."""
+    checkout, (c1, c2, c3) = commits
+    _set_live(redis_conn, "crm/dev", c1)
+    client = _client(tmp_path, redis_url, checkout)
+    newer = post_github(client, _branch_push(c3))
+    assert newer.status_code == 202, newer.json
+    late = post_github(client, _branch_push(c2))
+    assert late.status_code == 200, late.json
+    assert late.json == {
+        "ignored": f"older than the queued commit {c3[:12]} ({newer.json['deploy_id']})"
+    }
+    assert queued_jobs(redis_conn) == [newer.json["deploy_id"]]
+    again = post_github(client, _branch_push(c3))  # same commit, new delivery id: queued again
+    assert again.status_code == 202, again.json
+
+
 def test_unknown_commit_and_allow_older_still_queue(
     tmp_path: Path, redis_url: str, redis_conn: redis.Redis, commits: tuple[Path, list[str]]
 ) -> None:
