@@ -28,7 +28,7 @@ DEPLOY = "d-20261127-160000-abcdef"
                 mounts=(Mount("/db", "/srv/app/db"), Mount("/var/lib/postgresql/data")),
             ),
             [
-                "docker", "run", "--rm", "--detach", "--name", "deployhook-rehearse-" + DEPLOY,
+                "docker", "run", "--detach", "--name", "deployhook-rehearse-" + DEPLOY,
                 "--label", f"deployhook.rehearsal={DEPLOY}", "--network", "none",
                 "--add-host", "postgres:127.0.0.1", "--env-file", str(ENV_FILE),
                 "--mount", "type=bind,source=/srv/app/db,target=/db,readonly",
@@ -52,7 +52,7 @@ DEPLOY = "d-20261127-160000-abcdef"
     ],
 )  # fmt: skip
 def test_run_argv(container: Container, argv: list[str]) -> None:
-    """Throwaway containers: --rm, labelled, no port, tmpfs or read-only binds, env from a file."""
+    """Throwaway containers: labelled, no port, tmpfs or read-only binds, env from a file."""
     assert rehearsal.run(container) == argv
     assert not any(word in argv for word in ("--publish", "-p", "--volume", "-v"))
 
@@ -71,6 +71,7 @@ def test_run_argv(container: Container, argv: list[str]) -> None:
              "--single-transaction", "--exit-on-error", "--username", "app", "--dbname", "crm"],
         ),
         (rehearsal.remove("db"), ["docker", "rm", "--force", "db"]),
+        (rehearsal.logs("db"), ["docker", "logs", "--tail", "30", "db"]),
         (
             git_commands.is_ancestor(Path("/srv/crm"), "a" * 40, "b" * 40),
             ["git", "-C", "/srv/crm", "merge-base", "--is-ancestor", "a" * 40, "b" * 40],

@@ -45,9 +45,13 @@ def migration_name(deploy_id: str) -> str:
 
 
 def run(container: Container) -> list[str]:
-    argv = ["docker", "run", "--rm"]
-    if container.detach:
-        argv.append("--detach")
+    """`docker run` argv for a throwaway container.
+
+    A detached one (the database) keeps its log after it exits (no --rm), so a database that
+    fails to start can say why; `remove` takes it away in every case. A foreground one (the
+    migration) streams its output into the deploy log and removes itself.
+    """
+    argv = ["docker", "run", "--detach"] if container.detach else ["docker", "run", "--rm"]
     argv += ["--name", container.name, "--label", f"{LABEL}={container.deploy_id}"]
     argv += ["--network", container.network]
     for host in container.add_hosts:
@@ -85,6 +89,10 @@ def restore(name: str, user: str, database: str) -> list[str]:
     ]  # fmt: skip
 
 
+def logs(name: str, lines: int = 30) -> list[str]:
+    return ["docker", "logs", "--tail", str(lines), name]
+
+
 def remove(name: str) -> list[str]:
-    """Kill and remove a throwaway container (`--rm` ones included); no `-v`: none has volumes."""
+    """Kill and remove a throwaway container; no `-v`: none has a volume (all tmpfs)."""
     return ["docker", "rm", "--force", name]

@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import docker.errors
+
 from config.model import Database, Migrate, Rehearse
 from jobs.commands import rehearsal
 from jobs.commands.rehearsal import Container, Mount
@@ -107,12 +109,20 @@ def remove_containers(ctx: DeployContext) -> list[str]:
     """Remove this deploy's rehearsal containers; the names of any still there afterwards."""
     deploy_id = ctx.deploy.id
     for name in (rehearsal.migration_name(deploy_id), rehearsal.database_name(deploy_id)):
-        ctx.runner.run(rehearsal.remove(name), timeout=60, check=False, quiet=True)
+        try:
+            ctx.runner.run(rehearsal.remove(name), timeout=60, check=False, quiet=True)
+        except CommandFailed as error:  # ran out of time: the listing below says what is left
+            ctx.log.info(f"rehearsal: {error}")
     label = f"{rehearsal.LABEL}={deploy_id}"
-    return sorted(c.name for c in ctx.docker.containers.list(all=True, filters={"label": label}))
+    try:
+        found = ctx.docker.containers.list(all=True, filters={"label": label})
+    except docker.errors.DockerException as error:
+        return [f"unknown ({error})"]
+    return sorted(container.name for container in found)
 
 
 def _wait_ready(ctx: DeployContext, name: str, user: str, database: str, limit: float) -> None:
+    """Poll pg_isready until the deadline; a database that exited fails at once, with its log."""
     deadline = time.monotonic() + limit
     while True:
         result = ctx.runner.run(
@@ -120,13 +130,23 @@ def _wait_ready(ctx: DeployContext, name: str, user: str, database: str, limit: 
         )
         if result.exit_code == 0:
             return
-        if time.monotonic() > deadline:
+        running = _is_running(ctx, name)
+        if not running or time.monotonic() > deadline:
+            log = ctx.runner.run(rehearsal.logs(name), timeout=30, check=False, quiet=True)
+            got = "it exited" if not running else f"pg_isready exit {result.exit_code}"
             raise StageFailed(
                 "rehearse",
                 f"expected the throwaway database to accept connections within {limit:.0f}s, "
-                f"got pg_isready exit {result.exit_code}: {result.output[-300:]}",
+                f"got {got}; its last lines: {log.output[-600:]}",
             )
         time.sleep(READY_POLL_SECONDS)
+
+
+def _is_running(ctx: DeployContext, name: str) -> bool:
+    try:
+        return bool(ctx.docker.containers.get(name).status in ("created", "running"))
+    except docker.errors.NotFound:
+        return False
 
 
 def _container(
