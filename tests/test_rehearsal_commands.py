@@ -12,6 +12,8 @@ from config.model import Environment
 from jobs.commands import git as git_commands
 from jobs.commands import rehearsal
 from jobs.commands.rehearsal import Container, Mount
+from jobs.errors import StageFailed
+from jobs.stages.rehearse import write_env_file
 
 ENV_FILE = Path("/tmp/x/database.env")
 DEPLOY = "d-20261127-160000-abcdef"
@@ -132,13 +134,10 @@ def test_rehearse_refuses_unknown_keys() -> None:
 
 
 def test_env_file_holds_values_and_refuses_multiline(tmp_path: Path) -> None:
-    """Variables go to a private env-file (unset pass-throughs left out); multi-line refused."""
-    from jobs.errors import StageFailed
-    from jobs.stages.rehearse import _write_env_file
-
+    """Variables go to a private env-file (pass-throughs set empty); multi-line refused."""
     path = tmp_path / "app.env"
-    _write_env_file(path, {"DATABASE_URL": "postgresql://u:p@postgres/crm", "FROM_HOST": None})
-    assert path.read_text() == "DATABASE_URL=postgresql://u:p@postgres/crm\n"
+    write_env_file(path, {"DATABASE_URL": "postgresql://u:p@postgres/crm", "FROM_HOST": ""})
+    assert path.read_text() == "DATABASE_URL=postgresql://u:p@postgres/crm\nFROM_HOST=\n"
     assert path.stat().st_mode & 0o077 == 0
     with pytest.raises(StageFailed, match="KEY: a multi-line value"):
-        _write_env_file(tmp_path / "bad.env", {"KEY": "line one\nline two"})
+        write_env_file(tmp_path / "bad.env", {"KEY": "line one\nline two"})

@@ -27,9 +27,9 @@ import docker.errors
 from config.model import Database, Migrate, Rehearse
 from jobs.commands import rehearsal
 from jobs.commands.rehearsal import Container, Mount
+from jobs.compose_model import ServiceModel, read_model
 from jobs.context import DeployContext
 from jobs.errors import CommandFailed, StageFailed
-from jobs.stages.images import compose_config
 
 READY_POLL_SECONDS = 1.0
 
@@ -44,22 +44,19 @@ def rehearse(ctx: DeployContext) -> float:
     migrate, settings, database, db_service = _configured(ctx)
     if not ctx.backup:
         raise StageFailed("rehearse", "expected a verified backup to rehearse on, got none")
-    services = compose_config(ctx).get("services") or {}
-    for service in (db_service, migrate.service):
-        if not isinstance(services.get(service), dict):
-            raise StageFailed("rehearse", f"expected service {service} in the compose model")
+    model = read_model(ctx.runner, ctx.compose)  # the new commit's, with the checkout's .env
+    db_spec, app_spec = (_service(model.services, name) for name in (db_service, migrate.service))
     deploy_id = ctx.deploy.id
     db_name = rehearsal.database_name(deploy_id)
     with tempfile.TemporaryDirectory(prefix="deployhook-rehearse-") as scratch:
         db = _container(
-            ctx, services[db_service], Path(scratch) / "database.env",
-            name=db_name, image=_database_image(ctx, db_service, services[db_service]),
+            ctx, db_spec, Path(scratch) / "database.env",
+            name=db_name, image=_database_image(ctx, db_spec),
             network="none", detach=True, add_hosts=(f"{db_service}:127.0.0.1",),
         )  # fmt: skip
         app = _container(
-            ctx, services[migrate.service], Path(scratch) / "migrate.env",
-            name=rehearsal.migration_name(deploy_id),
-            image=_migration_image(ctx, migrate.service, services[migrate.service]),
+            ctx, app_spec, Path(scratch) / "migrate.env",
+            name=rehearsal.migration_name(deploy_id), image=_migration_image(ctx, app_spec),
             network=f"container:{db_name}", command=tuple(migrate.command), entrypoint="",
         )  # fmt: skip
         try:
@@ -149,63 +146,62 @@ def _is_running(ctx: DeployContext, name: str) -> bool:
         return False
 
 
-def _container(
-    ctx: DeployContext, spec: dict[str, Any], env_file: Path, **fields: Any
-) -> Container:
+def _service(services: dict[str, ServiceModel], name: str) -> ServiceModel:
+    found = services.get(name)
+    if found is None:
+        raise StageFailed("rehearse", f"expected service {name} in the compose model, got none")
+    return found
+
+
+def _container(ctx: DeployContext, spec: ServiceModel, env_file: Path, **fields: Any) -> Container:
     """A rehearsal container shaped like the compose service `spec`, minus anything shared."""
-    _write_env_file(env_file, spec.get("environment") or {})
+    write_env_file(env_file, spec.environment)
     entrypoint, command = _entrypoint_and_command(spec)
-    mounts = _mounts(ctx, spec, fields["image"])
     return Container(
         deploy_id=ctx.deploy.id,
         env_file=env_file,
-        mounts=mounts,
-        user=spec.get("user") or None,
-        workdir=spec.get("working_dir") or None,
+        mounts=_mounts(ctx, spec, fields["image"]),
+        user=spec.user,
+        workdir=spec.working_dir,
         **{"entrypoint": entrypoint, "command": command, **fields},
     )
 
 
-def _entrypoint_and_command(spec: dict[str, Any]) -> tuple[str | None, tuple[str, ...]]:
-    command = [str(part) for part in spec.get("command") or []]
-    entrypoint = spec.get("entrypoint")
-    if not entrypoint:
-        return None, tuple(command)
-    parts = [str(part) for part in entrypoint]
-    return parts[0], (*parts[1:], *command)
+def _entrypoint_and_command(spec: ServiceModel) -> tuple[str | None, tuple[str, ...]]:
+    if not spec.entrypoint:
+        return None, spec.command
+    return spec.entrypoint[0], (*spec.entrypoint[1:], *spec.command)
 
 
-def _mounts(ctx: DeployContext, spec: dict[str, Any], image: str) -> tuple[Mount, ...]:
+def _mounts(ctx: DeployContext, spec: ServiceModel, image: str) -> tuple[Mount, ...]:
     """Read-only binds stay; volumes, writable binds, tmpfs and the image's VOLUMEs: tmpfs."""
     mounts: dict[str, Mount] = {}
     declared = (ctx.docker.images.get(image).attrs.get("Config") or {}).get("Volumes") or {}
     for target in declared:
         mounts[target] = Mount(target)
-    for volume in spec.get("volumes") or []:
-        target = str(volume.get("target", ""))
-        source = volume.get("source")
-        if volume.get("type") == "bind" and volume.get("read_only") and source:
-            if "," in str(source) or "," in target:
-                raise StageFailed("rehearse", f"cannot mount {source} (a comma in the path)")
-            mounts[target] = Mount(target, str(source))
-        elif target:
-            mounts[target] = Mount(target)
-    for entry in spec.get("tmpfs") or []:
-        target = str(entry).split(":", 1)[0]
+    for mount in spec.mounts:
+        if mount.type == "bind" and mount.read_only and mount.source:
+            if "," in mount.source or "," in mount.target:
+                raise StageFailed("rehearse", f"cannot mount {mount.source} (a comma in the path)")
+            mounts[mount.target] = Mount(mount.target, mount.source)
+        elif mount.target:
+            mounts[mount.target] = Mount(mount.target)
+    for target in spec.tmpfs:
         mounts[target] = Mount(target)
     return tuple(mounts[target] for target in sorted(mounts))
 
 
-def _write_env_file(path: Path, environment: dict[str, Any]) -> None:
-    """The service's variables for `docker run --env-file`; never in argv (they hold secrets)."""
+def write_env_file(path: Path, environment: dict[str, str]) -> None:
+    """The service's variables for `docker run --env-file`; never in argv (they hold secrets).
+
+    A variable Compose would pass through from its own environment (no value in the compose
+    file) is set empty: the rehearsal does not hand the worker's environment to the migration.
+    """
     lines = []
     for key, value in sorted(environment.items()):
-        if value is None:
-            continue  # compose passes the worker's own value through; the rehearsal does not
-        text = str(value)
-        if "\n" in text or "\n" in key:
+        if "\n" in value or "\n" in key:
             raise StageFailed("rehearse", f"cannot pass {key}: a multi-line value (env-file)")
-        lines.append(f"{key}={text}")
+        lines.append(f"{key}={value}")
     path.touch(mode=0o600)
     path.write_text("".join(f"{line}\n" for line in lines))
 
@@ -218,21 +214,21 @@ def _configured(ctx: DeployContext) -> tuple[Migrate, Rehearse, Database, str]:
     return migrate, migrate.rehearse, database, database.service
 
 
-def _database_image(ctx: DeployContext, service: str, spec: dict[str, Any]) -> str:
+def _database_image(ctx: DeployContext, spec: ServiceModel) -> str:
     """The image the database service runs now, else the one its compose entry names."""
-    running = ctx.previous_images.get(service)
+    running = ctx.previous_images.get(spec.name)
     if running:
         return running
-    if spec.get("image"):
-        return str(spec["image"])
-    raise StageFailed("rehearse", f"expected an image for {service}, got none")
+    if spec.image:
+        return spec.image
+    raise StageFailed("rehearse", f"expected an image for {spec.name}, got none")
 
 
-def _migration_image(ctx: DeployContext, service: str, spec: dict[str, Any]) -> str:
+def _migration_image(ctx: DeployContext, spec: ServiceModel) -> str:
     """The image the build stage made (or reused) for the migration service."""
-    built = ctx.deploy.extra.get("images", {}).get(service)
+    built = ctx.deploy.extra.get("images", {}).get(spec.name)
     if built:
         return str(built)
-    if spec.get("image"):
-        return str(spec["image"])
-    raise StageFailed("rehearse", f"expected an image for {service}, got none")
+    if spec.image:
+        return spec.image
+    raise StageFailed("rehearse", f"expected an image for {spec.name}, got none")
