@@ -15,6 +15,8 @@ import pytest
 import redis
 
 from config import Settings
+from jobs.commands import rehearsal
+from jobs.commands.rehearsal import Container
 from jobs.operations.queueing import queue_rollback, rollback_plan
 from jobs.record import Deploy, DeployStore
 from jobs.submit import DeployRequest, Submitted, submit
@@ -160,3 +162,36 @@ def test_stale_webhooks_change_nothing_and_rollback_still_works(
     assert rolled_back.state == "succeeded", rolled_back.error
     assert app.checked_out() == live
     assert Path(app.checkout, ".env").exists()
+
+
+def test_migration_container_reaches_the_throwaway_by_service_name(
+    docker_engine: Engine, busybox_image: str, tmp_path: Path
+) -> None:
+    """The contract: in the throwaway's namespace the database service's name is loopback."""
+    env_file = tmp_path / "empty.env"
+    env_file.write_text("")
+    deploy_id = "d-20261127-160000-0c0c0c"
+    database = Container(
+        name=f"dht-contract-{deploy_id}", image=busybox_image, deploy_id=deploy_id,
+        env_file=env_file, network="none", detach=True, add_hosts=("postgres:127.0.0.1",),
+        command=("httpd", "-f", "-p", "127.0.0.1:5432", "-h", "/"),
+    )  # fmt: skip
+    migration = Container(
+        name=f"dht-contract-{deploy_id}-m", image=busybox_image, deploy_id=deploy_id,
+        env_file=env_file, network=f"container:{database.name}", entrypoint="",
+        command=("sh", "-c", "grep -w postgres /etc/hosts && wget -q -O /dev/null http://postgres:5432/etc/hosts"),
+    )  # fmt: skip
+    env = docker_engine.env
+    try:
+        run(rehearsal.run(database), env=env)
+        answer = run(rehearsal.run(migration), env=env, check=False, timeout=60)
+        assert answer.returncode == 0, answer.stdout + answer.stderr
+        assert "127.0.0.1" in answer.stdout
+        outside = Container(
+            name=f"dht-contract-{deploy_id}-o", image=busybox_image, deploy_id=deploy_id,
+            env_file=env_file, network="none", entrypoint="",
+            command=("wget", "-q", "-T", "2", "-O", "/dev/null", "http://127.0.0.1:5432/etc/hosts"),
+        )  # fmt: skip
+        assert run(rehearsal.run(outside), env=env, check=False, timeout=60).returncode != 0
+    finally:
+        run(rehearsal.remove(database.name), env=env, check=False)
