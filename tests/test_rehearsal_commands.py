@@ -141,3 +141,18 @@ def test_env_file_holds_values_and_refuses_multiline(tmp_path: Path) -> None:
     assert path.stat().st_mode & 0o077 == 0
     with pytest.raises(StageFailed, match="KEY: a multi-line value"):
         write_env_file(tmp_path / "bad.env", {"KEY": "line one\nline two"})
+
+
+def test_check_config_names_the_rehearsal(
+    example_config_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`check-config` on the example says which environment rehearses its migrations."""
+    from webhook.cli import main
+
+    monkeypatch.setenv("CRM_WEBHOOK_SECRET", "s3cret")
+    assert main(["check-config", "--config", str(example_config_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    prod = next(line for line in lines if line.startswith("  prod:"))
+    dev = next(line for line in lines if line.startswith("  dev:"))
+    assert "rehearses migrations" in prod and "rehearses migrations" not in dev
+    assert "older commits" not in prod
