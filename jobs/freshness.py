@@ -24,7 +24,7 @@ from jobs.redistext import as_text
 from jobs.refs import is_sha
 from jobs.runner import probe
 from jobs.stages.commit import read_last_good
-from jobs.submit import latest_queued_key
+from jobs.submit import delivery_key, latest_queued_key
 
 ALREADY_LIVE = "already live"
 # Triggers an operator starts; every other trigger (webhooks, later polling) is checked.
@@ -73,11 +73,15 @@ def pending_deploy(connection: Redis, target: str) -> Deploy | None:
     return record if record.state in ("queued", "running") else None
 
 
-def intake_reason(connection: Redis, environment: Environment, target: str, sha: str) -> str | None:
+def intake_reason(
+    connection: Redis, environment: Environment, target: str, sha: str, delivery: str | None
+) -> str | None:
     """The intake's answer: Redis for the live commit, git only when the checkout is here.
 
     A commit older than one already queued (deliveries out of order before either deployed)
-    is refused the same way: the queued one deploys its changes too.
+    is refused the same way: the queued one deploys its changes too. So is the queued commit
+    itself under a new delivery id; the same delivery again is left to submit's dedupe, which
+    answers `duplicate_of`.
     """
     live = live_commit(connection, target)
     if environment.allow_older:
@@ -85,10 +89,12 @@ def intake_reason(connection: Redis, environment: Environment, target: str, sha:
     reason = stale_reason(sha, live, _older(environment, sha, live), allow_older=False)
     if reason:
         return reason
-    # The same commit queued again is left to the delivery dedupe and newest-push-wins.
     pending = pending_deploy(connection, target)
-    if pending is None or not is_sha(pending.sha) or pending.sha == sha:
+    if pending is None or not is_sha(pending.sha):
         return None
+    if pending.sha == sha:
+        seen = delivery is not None and connection.exists(delivery_key(delivery))
+        return None if seen else f"already queued as {pending.id}"
     if _older(environment, sha, pending.sha):
         return f"older than the queued commit {pending.sha[:12]} ({pending.id})"
     return None

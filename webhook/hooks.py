@@ -85,7 +85,7 @@ def _receive(found: Services, project_name: str, note: Note) -> Answer:
     environments = route(project, push)
     if not environments:
         return _ignored(note, f"no environment deploys {push.ref_kind} {push.ref_name}")
-    stale = _stale(found, project, project_name, environments, push.sha)
+    stale = _stale(found, project, project_name, environments, push.sha, delivery.key)
     fresh = [name for name in environments if name not in stale]
     if not fresh:
         note.fields["environments"] = stale
@@ -116,14 +116,19 @@ def _receive(found: Services, project_name: str, note: Note) -> Answer:
 
 
 def _stale(
-    found: Services, project: Project, project_name: str, environments: list[str], sha: str
+    found: Services,
+    project: Project,
+    project_name: str,
+    environments: list[str],
+    sha: str,
+    delivery: str | None,
 ) -> dict[str, str]:
-    """environment -> why this push must not deploy it (already live, or older than live)."""
+    """environment -> why this push must not deploy it (live, queued, older than either)."""
     reasons = {}
     for name in environments:
-        environment = project.environments[name]
+        target = f"{project_name}/{name}"
         try:
-            reason = intake_reason(found.redis, environment, f"{project_name}/{name}", sha)
+            reason = intake_reason(found.redis, project.environments[name], target, sha, delivery)
         except RedisError:
             raise Unavailable("the deploy queue is unavailable; retry in a few seconds") from None
         if reason:

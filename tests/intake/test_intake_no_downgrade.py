@@ -119,7 +119,7 @@ def test_out_of_order_push_is_ignored_and_newer_is_queued(
 def test_out_of_order_before_either_deployed(
     tmp_path: Path, redis_url: str, redis_conn: redis.Redis, commits: tuple[Path, list[str]]
 ) -> None:
-    """c3 is queued (c1 live); c2 arriving after it is ignored, so c3 is not superseded by it."""
+    """c3 queued (c1 live): a late c2, or c3 under a new delivery id, queues nothing more."""
     checkout, (c1, c2, c3) = commits
     _set_live(redis_conn, "crm/dev", c1)
     client = _client(tmp_path, redis_url, checkout)
@@ -131,8 +131,9 @@ def test_out_of_order_before_either_deployed(
         "ignored": f"older than the queued commit {c3[:12]} ({newer.json['deploy_id']})"
     }
     assert queued_jobs(redis_conn) == [newer.json["deploy_id"]]
-    again = post_github(client, _branch_push(c3))  # same commit, new delivery id: queued again
-    assert again.status_code == 202, again.json
+    again = post_github(client, _branch_push(c3))  # same commit under a new delivery id
+    assert again.json == {"ignored": f"already queued as {newer.json['deploy_id']}"}
+    assert queued_jobs(redis_conn) == [newer.json["deploy_id"]]
 
 
 def test_unknown_commit_and_allow_older_still_queue(
