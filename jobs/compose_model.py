@@ -30,7 +30,7 @@ class PublishedPort:
 class ServiceMount:
     """One entry of a service's `volumes` (long syntax, as Compose normalises it)."""
 
-    type: str  # volume | bind | tmpfs | ...
+    type: str  # as Compose prints it: bind, tmpfs, a named or anonymous one, ...
     target: str
     source: str | None = None
     read_only: bool = False
@@ -122,7 +122,7 @@ def _list(value: object) -> list[Any]:
 def _mount(item: dict[str, Any]) -> ServiceMount:
     source = item.get("source")
     return ServiceMount(
-        type=str(item.get("type", "volume")),
+        type=str(item.get("type") or ""),  # Compose always prints it
         target=str(item.get("target", "")),
         source=str(source) if source else None,
         read_only=bool(item.get("read_only")),
