@@ -1,0 +1,125 @@
+"""Release gates, checked before a deploy takes its environment's lock.
+
+promote_from (blocked unless the commit succeeded there), windows (held until one opens),
+wait_for_checks (waits for green CI; red or timeout: blocked). A rollback passes every gate
+(it returns to a commit this environment already ran); an operator's override passes them with
+its reason recorded. Nothing here touches the stack, so a blocked deploy changed nothing.
+
+The gates run before the lock on purpose: a deploy waiting for CI holds no lock, so an
+operator's rollback or lock is never stuck behind it, and a newer push is seen on every poll.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import requests
+from redis import Redis
+
+from config import Environment, Settings
+from config.gates import WaitForChecks
+from jobs.deploylog import DeployLog
+from jobs.gates.checks import ChecksUnreadable, Verdict, read_checks, wait_for_green
+from jobs.gates.promotion import unpromoted
+from jobs.gates.waker import hold_for_window
+from jobs.gates.windows import any_open, describe, next_opening
+from jobs.record import Deploy, DeployStore
+
+
+def pass_gates(
+    connection: Redis,
+    settings: Settings,
+    record: Deploy,
+    log: DeployLog,
+    superseded: Callable[[], bool],
+) -> bool:
+    """True when the deploy may go on; otherwise it is blocked, held or superseded (recorded)."""
+    store = DeployStore(connection)
+    environment = settings.environment(record.project, record.environment)
+    if record.trigger == "rollback" or not _has_gates(environment) or superseded():
+        return True  # a superseded deploy goes on to the pipeline's own newest-push-wins rule
+    if record.override_reason:
+        log.info(f"release gates overridden by {record.sender or 'an operator'}: "
+                 f"{record.override_reason}")  # fmt: skip
+        return True
+    reason = unpromoted(store, environment, record)
+    if reason:
+        return block(store, record, log, "promote_from", reason)
+    now = datetime.now(UTC)
+    if not any_open(environment.windows, now):
+        return hold_outside_window(connection, store, record, log, environment, now)
+    if environment.wait_for_checks is not None:
+        return green_checks(settings, store, record, log, environment.wait_for_checks, superseded)
+    return True
+
+
+def block(store: DeployStore, record: Deploy, log: DeployLog, gate: str, reason: str) -> bool:
+    log.info(f"blocked by {gate}: {reason}")
+    store.transition(record, "blocked", error=reason, blocked_by=gate, waiting_for=None)
+    return False
+
+
+def hold_outside_window(
+    connection: Redis,
+    store: DeployStore,
+    record: Deploy,
+    log: DeployLog,
+    environment: Environment,
+    now: datetime,
+) -> bool:
+    opens = next_opening(environment.windows, now)
+    if opens is None:  # cannot happen with validated windows; refuse rather than hold forever
+        return block(store, record, log, "windows", "no deploy window ever opens")
+    shown = opens.astimezone(environment.windows[0].zone).strftime("%a %Y-%m-%d %H:%M %Z")
+    windows = "; ".join(describe(window) for window in environment.windows)
+    record.waiting_for = f"the deploy window ({windows}), opens {shown}"
+    store.note(record)
+    hold_for_window(connection, record.target, record.id, opens)
+    log.info(f"held: outside the deploy windows ({windows}); queued again at {shown}")
+    return False
+
+
+def green_checks(
+    settings: Settings,
+    store: DeployStore,
+    record: Deploy,
+    log: DeployLog,
+    wait: WaitForChecks,
+    superseded: Callable[[], bool],
+) -> bool:
+    def seen(verdict: Verdict) -> None:
+        log.info(f"CI checks of {record.sha[:12]}: {verdict.light} ({verdict.detail})")
+        if verdict.light == "pending":
+            record.waiting_for = f"CI checks: {verdict.detail}"
+            store.note(record)
+
+    with requests.Session() as session:
+        try:
+            result = wait_for_green(
+                lambda: read_checks(settings, record, session),
+                timeout=wait.timeout,
+                interval=wait.interval,
+                max_interval=wait.max_interval,
+                superseded=superseded,
+                on_change=seen,
+                clock=time.monotonic,
+                sleep=time.sleep,
+            )
+        except ChecksUnreadable as error:
+            return block(store, record, log, "wait_for_checks", str(error))
+    if result.light == "green":
+        record.waiting_for = None
+        store.save(record)
+        return True
+    if result.light == "superseded":
+        log.info("a newer push for this environment is queued: skipping this one")
+        store.transition(record, "superseded", waiting_for=None)
+        return False
+    what = "CI failed" if result.light == "red" else "CI did not finish in time"
+    return block(store, record, log, "wait_for_checks", f"{what}: {result.detail}")
+
+
+def _has_gates(environment: Environment) -> bool:
+    return bool(environment.promote_from or environment.windows or environment.wait_for_checks)
