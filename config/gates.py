@@ -86,6 +86,16 @@ class Hook(_Strict):
     mode: Literal["exec", "run"] = "exec"
     timeout: float = Field(default=300, gt=0, le=6 * 3600)
 
+    @field_validator("command", mode="before")
+    @classmethod
+    def _argv_not_text(cls, value: object) -> object:
+        if isinstance(value, str):
+            raise ValueError(
+                "give the command as a list of words (argv), e.g. [curl, -fsS, URL]; it runs "
+                "without a shell (write [sh, -c, '...'] to use one)"
+            )
+        return value
+
     @field_validator("command")
     @classmethod
     def _no_empty_words(cls, value: list[str]) -> list[str]:
