@@ -3,6 +3,7 @@ pending then success, pending then failure, never finishing, refused, and a newe
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -43,6 +44,10 @@ def gh_runs(*runs: tuple[str, str, str | None]) -> Response:
         {"name": name, "status": status, "conclusion": conclusion}
         for name, status, conclusion in runs
     ]})  # fmt: skip
+
+
+def gitea(state: str) -> Response:
+    return ok({"state": state, "statuses": [{"context": "ci", "status": state}]})
 
 
 def waited(store: DeployStore, record: Deploy) -> list[str | None]:
@@ -105,7 +110,7 @@ def test_checks_that_never_finish_block_at_the_deadline(
     assert after.state == "blocked"
     assert after.error is not None and after.error.startswith("CI did not finish in time: no")
     polls = [seen.at for seen in provider.to(f"{GH}/status")]
-    gaps = [later - earlier for earlier, later in zip(polls, polls[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(polls)]
     assert 3 <= len(polls) <= 8  # 0.1, 0.2, 0.4, 0.4 ... not a busy loop
     assert gaps[-1] > gaps[0]
 
@@ -154,8 +159,7 @@ def test_gitea_combined_status(
 ) -> None:
     """Gitea: pending waits, success goes on, failure or error blocks."""
     settings = gated(wait_for_checks=FAST)
-    provider.script(GT, ok({"state": "pending", "statuses": [{"context": "ci", "status": "pending"}]}),
-                    ok({"state": second, "statuses": [{"context": "ci", "status": second}]}))  # fmt: skip
+    provider.script(GT, gitea("pending"), gitea(second))
     record = queued(store, "blog")
     pass_gates(redis_conn, settings, record, log_of(store, record), lambda: False)
     assert store.get(record.id).state == expected
