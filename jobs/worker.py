@@ -7,7 +7,7 @@ from rq import Queue, SimpleWorker
 
 from config import Settings
 from jobs import runtime
-from jobs.gates.waker import start_window_waker
+from jobs.gates.waker import requeue_interrupted_waits, start_window_waker
 from jobs.recovery import recover_interrupted
 from jobs.report import start_background
 
@@ -36,6 +36,7 @@ def run_worker(
     stop_waker = start_window_waker(settings, connection)
     try:
         recover_interrupted(settings, connection, chosen)
+        requeue_interrupted_waits(settings, connection, chosen)
         worker = SimpleWorker(
             [Queue(queue, connection=connection) for queue in chosen],
             connection=connection,

@@ -11,6 +11,8 @@ operator's rollback or lock is never stuck behind it, and a newer push is seen o
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -21,7 +23,7 @@ from redis import Redis
 from config import Environment, Settings
 from config.gates import WaitForChecks
 from jobs.deploylog import DeployLog
-from jobs.gates.checks import ChecksUnreadable, Verdict, read_checks, wait_for_green
+from jobs.gates.checks import CHECKS_WAIT, ChecksUnreadable, Verdict, read_checks, wait_for_green
 from jobs.gates.promotion import unpromoted
 from jobs.gates.waker import hold_for_window
 from jobs.gates.windows import any_open, describe, next_opening
@@ -57,7 +59,9 @@ def pass_gates(
 
 def block(store: DeployStore, record: Deploy, log: DeployLog, gate: str, reason: str) -> bool:
     log.info(f"blocked by {gate}: {reason}")
-    store.transition(record, "blocked", error=reason, blocked_by=gate, waiting_for=None)
+    store.transition(
+        record, "blocked", error=reason, blocked_by=gate, waiting_for=None, worker=None
+    )
     return False
 
 
@@ -92,7 +96,10 @@ def green_checks(
     def seen(verdict: Verdict) -> None:
         log.info(f"CI checks of {record.sha[:12]}: {verdict.light} ({verdict.detail})")
         if verdict.light == "pending":
-            record.waiting_for = f"CI checks: {verdict.detail}"
+            record.waiting_for = f"{CHECKS_WAIT}: {verdict.detail}"
+            # Who waits: a worker that dies mid-wait leaves the deploy queued; the next worker
+            # on this host queues it again (jobs/gates/waker.py requeue_interrupted_waits).
+            record.worker = f"{socket.gethostname()}:{os.getpid()}"
             store.note(record)
 
     with requests.Session() as session:
@@ -110,12 +117,12 @@ def green_checks(
         except ChecksUnreadable as error:
             return block(store, record, log, "wait_for_checks", str(error))
     if result.light == "green":
-        record.waiting_for = None
+        record.waiting_for = record.worker = None
         store.save(record)
         return True
     if result.light == "superseded":
         log.info("a newer push for this environment is queued: skipping this one")
-        store.transition(record, "superseded", waiting_for=None)
+        store.transition(record, "superseded", waiting_for=None, worker=None)
         return False
     what = "CI failed" if result.light == "red" else "CI did not finish in time"
     return block(store, record, log, "wait_for_checks", f"{what}: {result.detail}")

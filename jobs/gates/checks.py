@@ -21,6 +21,7 @@ from jobs.report.gitlab import project_ref
 from jobs.report.text import context_name, user_agent
 
 Light = Literal["green", "red", "pending"]
+CHECKS_WAIT = "CI checks"  # how a deploy's waiting_for starts while it waits here
 REQUEST_TIMEOUT = 10.0
 _GREEN = {"success", "neutral", "skipped", "warning", "manual"}
 _RED = {"failure", "error", "failed", "canceled", "cancelled", "timed_out", "action_required"}

@@ -1,4 +1,6 @@
-"""Held for a window: park a deploy on the held list and queue it again when the window opens.
+"""Held for a window, or left by a dead worker mid-wait: queued again when the time comes.
+
+Held for a window: park a deploy on the held list and queue it again when the window opens.
 
 A deploy outside its environment's windows joins the environment's held list (jobs/held.py, the
 list an operator lock uses) and the environment goes into a sorted set with the time its next
@@ -12,6 +14,8 @@ go back on the list, so nothing is lost either way.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -21,9 +25,12 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from config import Settings
+from jobs.gates.checks import CHECKS_WAIT
 from jobs.gates.keys import WINDOW_WAKE_KEY
 from jobs.held import held_key, release_held
+from jobs.record import DeployStore
 from jobs.redistext import as_text
+from jobs.submit import enqueue
 
 logger = logging.getLogger("deployhook.gates")
 WAKE_SECONDS = 20.0
@@ -55,6 +62,46 @@ def wake_due(connection: Redis, settings: Settings, now: float | None = None) ->
         if project in settings.projects and environment in settings.projects[project].environments:
             queued += release_held(connection, settings, target)
     return queued
+
+
+def requeue_interrupted_waits(
+    settings: Settings, connection: Redis, queues: list[str]
+) -> list[str]:
+    """Queue again deploys whose worker on this host died while they waited for CI checks.
+
+    Run when a worker starts, beside the recovery of interrupted deploys: a deploy waiting for
+    checks holds no lock and is still `queued`, so nothing else would ever run it again.
+    """
+    store = DeployStore(connection)
+    host = socket.gethostname()
+    queued: list[str] = []
+    for project_name, project in settings.projects.items():
+        for env_name, environment in project.environments.items():
+            if environment.queue not in queues:
+                continue
+            for record in store.history(f"{project_name}/{env_name}", limit=20):
+                waiting = record.state == "queued" and (record.waiting_for or "").startswith(
+                    CHECKS_WAIT
+                )
+                if waiting and _died_here(record.worker, host):
+                    record.worker = None
+                    store.save(record)
+                    enqueue(connection, environment.queue, record)
+                    queued.append(record.id)
+    return queued
+
+
+def _died_here(worker: str | None, host: str) -> bool:
+    name, _, pid = (worker or "").rpartition(":")
+    if name != host or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def start_window_waker(

@@ -4,16 +4,22 @@ pending then success, pending then failure, never finishing, refused, and a newe
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from typing import Any
 
 import pytest
 import redis
+from rq import Queue
 from werkzeug import Response
 
 from jobs.gates import pass_gates
 from jobs.gates.checks import Verdict, gitlab_results, verdict, wait_for_green
+from jobs.gates.waker import requeue_interrupted_waits
 from jobs.lock import current_owner
 from jobs.pipeline import deploy
 from jobs.record import Deploy, DeployStore, events_key
@@ -264,3 +270,19 @@ def test_gitlab_leaves_out_our_own_statuses() -> None:
         {"name": "t", "status": "success"},
     ]
     assert gitlab_results(statuses, {"deployhook/prod"}) == [("t", "success")]
+
+
+def test_a_wait_interrupted_by_a_dead_worker_is_queued_again(
+    redis_conn: redis.Redis, store: DeployStore, gated: GatedSettings
+) -> None:
+    """A worker starting on the host queues again a deploy whose waiting worker died, only that."""
+    settings = gated(wait_for_checks=FAST)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    host = socket.gethostname()
+    orphan = queued(store, waiting_for="CI checks: 0 of 1 done", worker=f"{host}:{gone.pid}")
+    alive = queued(store, waiting_for="CI checks: 0 of 1 done", worker=f"{host}:{os.getpid()}")
+    queued(store, waiting_for="the deploy window (sat 00:00-24:00 UTC)")
+    assert requeue_interrupted_waits(settings, redis_conn, ["deploys.local"]) == [orphan.id]
+    assert Queue("deploys.local", connection=redis_conn).get_job_ids() == [orphan.id]
+    assert store.get(orphan.id).worker is None and store.get(alive.id).worker is not None
