@@ -11,9 +11,9 @@ import redis
 
 from config import Settings
 from jobs.deploylog import DeployLog
-from jobs.record import Deploy, DeployStore, new_deploy_id
+from jobs.record import Deploy, DeployStore
 from tests.support.provider_server import ProviderServer
-from tests.support.report_setup import SHA, settings_for
+from tests.support.report_setup import SHA, new_deploy, settings_for
 
 GatedSettings = Callable[..., Settings]
 
@@ -61,18 +61,7 @@ def _notify(base: Settings) -> dict[str, Any]:
 
 def queued(store: DeployStore, project: str = "crm", **fields: Any) -> Deploy:
     """A queued prod deploy of SHA (tag v1.4.0), written through the real store."""
-    values: dict[str, Any] = {
-        "id": new_deploy_id(),
-        "project": project,
-        "environment": "prod",
-        "ref_kind": "tag",
-        "ref_name": "v1.4.0",
-        "sha": SHA,
-        "trigger": "github tag push",
-        "sender": "octocat",
-        **fields,
-    }
-    deploy = Deploy(**values)
+    deploy = new_deploy(project, **fields)
     store.create(deploy)
     return deploy
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import redis
 from rq import Queue
 
+from config import Settings
 from config.gates import DAYS
 from jobs.gates import pass_gates
 from jobs.gates.keys import WINDOW_WAKE_KEY
@@ -15,7 +16,7 @@ from jobs.gates.waker import start_window_waker, wake_due, window_wakeups
 from jobs.held import held_ids, release_held
 from jobs.lock import current_owner
 from jobs.pipeline import deploy
-from jobs.record import DeployStore
+from jobs.record import Deploy, DeployStore
 from jobs.submit import DeployRequest, Submitted, submit
 from tests.gates.conftest import GatedSettings, log_of, queued
 from tests.support.report_setup import SHA
@@ -27,6 +28,15 @@ def _day_after_tomorrow() -> tuple[str, datetime]:
         hour=0, minute=0, second=0, microsecond=0
     )
     return DAYS[opens.weekday()], opens
+
+
+def _held_deploy(store: DeployStore, gated: GatedSettings) -> tuple[Settings, Deploy, datetime]:
+    """Settings with a window two days away, and a deploy it held: (settings, deploy, opens)."""
+    day, opens = _day_after_tomorrow()
+    settings = gated(windows=[{"days": [day]}])
+    record = queued(store)
+    assert deploy(record.id, settings, store.redis) == "queued"
+    return settings, record, opens
 
 
 def _queued_jobs(connection: redis.Redis) -> list[str]:
@@ -54,10 +64,7 @@ def test_the_waker_queues_held_deploys_when_the_window_opens(
     redis_conn: redis.Redis, store: DeployStore, gated: GatedSettings
 ) -> None:
     """Before the opening nothing moves; at it, the held deploy is queued again, once."""
-    day, opens = _day_after_tomorrow()
-    settings = gated(windows=[{"days": [day]}])
-    record = queued(store)
-    deploy(record.id, settings, redis_conn)
+    settings, record, opens = _held_deploy(store, gated)
     assert wake_due(redis_conn, settings, now=opens.timestamp() - 60) == []
     assert _queued_jobs(redis_conn) == []
     assert wake_due(redis_conn, settings, now=opens.timestamp()) == [record.id]
@@ -70,10 +77,7 @@ def test_the_worker_thread_wakes_them(
     redis_conn: redis.Redis, store: DeployStore, gated: GatedSettings
 ) -> None:
     """The worker's waker thread does the same on its own, every few seconds."""
-    day, _opens = _day_after_tomorrow()
-    settings = gated(windows=[{"days": [day]}])
-    record = queued(store)
-    deploy(record.id, settings, redis_conn)
+    settings, record, _opens = _held_deploy(store, gated)
     redis_conn.zadd(WINDOW_WAKE_KEY, {"crm/prod": time.time() - 1})
     stop = start_window_waker(settings, redis_conn, every=0.05)
     try:
@@ -89,10 +93,7 @@ def test_an_unlock_meanwhile_holds_it_again(
     redis_conn: redis.Redis, store: DeployStore, gated: GatedSettings
 ) -> None:
     """An operator's unlock queues held deploys; still outside the window, it is held again."""
-    day, _opens = _day_after_tomorrow()
-    settings = gated(windows=[{"days": [day]}])
-    record = queued(store)
-    deploy(record.id, settings, redis_conn)
+    settings, record, _opens = _held_deploy(store, gated)
     assert release_held(redis_conn, settings, "crm/prod") == [record.id]
     assert deploy(record.id, settings, redis_conn) == "queued"
     assert held_ids(redis_conn, "crm/prod") == [record.id]
