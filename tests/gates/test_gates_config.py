@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from config import ConfigError, load_settings, parse_settings
+from webhook.cli import main
 
 BASE = """
 projects:
@@ -151,3 +152,15 @@ def test_mistakes_name_their_key(option: str, notify: str, expected: str) -> Non
     """check-config names the path of each bad gate or hook option and what to write."""
     problems = _problems(_prod(option), notify + "\n" if notify else "")
     assert any(problem.startswith(expected) for problem in problems), problems
+
+
+def test_check_config_summarises_the_gates(
+    example_config_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`deployhook check-config` lists each environment's gates and hooks under it."""
+    monkeypatch.setenv("CRM_WEBHOOK_SECRET", "s")
+    assert main(["check-config", "--config", str(example_config_path)]) == 0
+    out = capsys.readouterr().out
+    assert "    gate: promote from dev\n" in out
+    assert "    gate: window mon,tue,wed,thu 09:00-16:00 Europe/Berlin: " in out
+    assert "    gate: hooks (after health: 1)" in out
