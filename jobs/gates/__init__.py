@@ -39,6 +39,22 @@ def pass_gates(
 ) -> bool:
     """True when the deploy may go on; otherwise it is blocked, held or superseded (recorded)."""
     store = DeployStore(connection)
+    if not _gates(connection, settings, store, record, log, superseded):
+        return False
+    if record.waiting_for is not None:  # e.g. held for a window that has opened now
+        record.waiting_for = None
+        store.save(record)
+    return True
+
+
+def _gates(
+    connection: Redis,
+    settings: Settings,
+    store: DeployStore,
+    record: Deploy,
+    log: DeployLog,
+    superseded: Callable[[], bool],
+) -> bool:
     environment = settings.environment(record.project, record.environment)
     if record.trigger == "rollback" or not _has_gates(environment) or superseded():
         return True  # a superseded deploy goes on to the pipeline's own newest-push-wins rule

@@ -125,3 +125,15 @@ def test_a_manual_override_passes_the_window(
     assert pass_gates(redis_conn, settings, record, log_of(store, record), lambda: False)
     assert store.get(record.id).override_reason == "database fix cannot wait"
     assert held_ids(redis_conn, "crm/prod") == []
+
+
+def test_once_the_window_is_open_the_held_deploy_goes_on_without_its_note(
+    redis_conn: redis.Redis, store: DeployStore, gated: GatedSettings
+) -> None:
+    """Queued again inside a window, the deploy passes and no longer says it is waiting."""
+    _settings, record, _opens = _held_deploy(store, gated)
+    open_now = gated(windows=[{"days": list(DAYS)}])
+    again = store.get(record.id)
+    assert again.waiting_for is not None
+    assert pass_gates(redis_conn, open_now, again, log_of(store, again), lambda: False)
+    assert store.get(record.id).waiting_for is None

@@ -63,13 +63,18 @@ def _finish(connection: object, queued: Deploy, no_wait: bool) -> int:
     store = DeployStore(connection)  # type: ignore[arg-type]
     started = time.monotonic()
     told = False
+    waiting: str | None = None
 
     def held(record: Deploy) -> bool:
-        nonlocal told
+        nonlocal told, waiting
         if record.state != "queued":
             return False
         if record.id in held_ids(store.redis, record.target):
             return True
+        if record.waiting_for and record.waiting_for != waiting:
+            waiting = record.waiting_for
+            say(f"{record.id} is waiting for {waiting}")
+            told = True  # the worker is there: it wrote this
         if not told and time.monotonic() - started > QUIET_HINT_SECONDS:
             say(f"still queued after {QUIET_HINT_SECONDS:.0f}s: is `deployhook worker` running?")
             told = True
