@@ -54,7 +54,8 @@ def deploy(deploy_id: str, settings: Settings, connection: Redis) -> str:
         return record.state  # already handled (a re-run of the same job does nothing)
     log = DeployLog(store, record.id, secret_values(settings))
     if not pass_gates(connection, settings, record, log, lambda: _superseded(connection, record)):
-        return record.state  # blocked, held for a window, or superseded while it waited
+        # Blocked, held for a window, superseded while it waited, or run by another copy.
+        return store.get(record.id).state
     lock = EnvironmentLock(connection, record.target, LockOwner.for_deploy(record.id, "deploy"))
     try:
         take_lock(connection, lock, record, log)
@@ -65,6 +66,8 @@ def deploy(deploy_id: str, settings: Settings, connection: Redis) -> str:
         log.info(f"not started: {held}")
         return record.state  # still queued; `deployhook unlock` queues it again
     try:
+        if store.get(record.id).state != "queued":
+            return store.get(record.id).state  # another run of this job started it meanwhile
         if _superseded(connection, record):
             log.info("a newer push for this environment is queued: skipping this one")
             store.transition(record, "superseded")

@@ -41,10 +41,19 @@ def pass_gates(
     store = DeployStore(connection)
     if not _gates(connection, settings, store, record, log, superseded):
         return False
-    if record.waiting_for is not None:  # e.g. held for a window that has opened now
-        record.waiting_for = None
+    if record.waiting_for is not None and still_queued(store, record):
+        record.waiting_for = None  # e.g. held for a window that has opened now
         store.save(record)
     return True
+
+
+def still_queued(store: DeployStore, record: Deploy) -> bool:
+    """Whether the stored deploy is still queued: our copy is only written back while it is.
+
+    Records are written whole; during a long wait another run of the same job (queued again by
+    an unlock or a restart) may have moved it on, and our stale copy must not overwrite that.
+    """
+    return store.get(record.id).state == "queued"
 
 
 def _gates(
@@ -111,7 +120,7 @@ def green_checks(
 ) -> bool:
     def seen(verdict: Verdict) -> None:
         log.info(f"CI checks of {record.sha[:12]}: {verdict.light} ({verdict.detail})")
-        if verdict.light == "pending":
+        if verdict.light == "pending" and still_queued(store, record):
             record.waiting_for = f"{CHECKS_WAIT}: {verdict.detail}"
             # Who waits: a worker that dies mid-wait leaves the deploy queued; the next worker
             # on this host queues it again (jobs/gates/waker.py requeue_interrupted_waits).
@@ -125,13 +134,17 @@ def green_checks(
                 timeout=wait.timeout,
                 interval=wait.interval,
                 max_interval=wait.max_interval,
-                superseded=superseded,
+                # Also stop when another run of this job has taken the deploy meanwhile.
+                superseded=lambda: superseded() or not still_queued(store, record),
                 on_change=seen,
                 clock=time.monotonic,
                 sleep=time.sleep,
             )
         except ChecksUnreadable as error:
             return block(store, record, log, "wait_for_checks", str(error))
+    if not still_queued(store, record):
+        log.info("another run of this deploy's job has taken it: this one stops")
+        return False
     if result.light == "green":
         record.waiting_for = record.worker = None
         store.save(record)

@@ -286,3 +286,24 @@ def test_a_wait_interrupted_by_a_dead_worker_is_queued_again(
     assert requeue_interrupted_waits(settings, redis_conn, ["deploys.local"]) == [orphan.id]
     assert Queue("deploys.local", connection=redis_conn).get_job_ids() == [orphan.id]
     assert store.get(orphan.id).worker is None and store.get(alive.id).worker is not None
+
+
+def test_a_second_run_of_the_job_does_nothing_after_its_wait(
+    redis_conn: redis.Redis, store: DeployStore, gated: GatedSettings, provider: ProviderServer
+) -> None:
+    """If another run of the same job started the deploy during the wait, this one stops."""
+    settings = gated(wait_for_checks={"timeout": 20, "interval": 0.2, "max_interval": 0.2})
+    provider.script(f"{GH}/status", gh_status(("ci", "pending")), gh_status(("ci", "pending")),
+                    gh_status(("ci", "success")))  # fmt: skip
+    provider.script(f"{GH}/check-runs", gh_runs(), gh_runs(), gh_runs())
+    record = queued(store)
+
+    def other_run_starts_it() -> None:
+        time.sleep(0.1)
+        store.transition(store.get(record.id), "running")
+
+    other = threading.Thread(target=other_run_starts_it)
+    other.start()
+    assert deploy(record.id, settings, redis_conn) == "running"
+    other.join()
+    assert store.get(record.id).stages == []
