@@ -23,11 +23,20 @@ from redis import Redis
 from config import Environment, Settings
 from config.gates import WaitForChecks
 from jobs.deploylog import DeployLog
-from jobs.gates.checks import CHECKS_WAIT, ChecksUnreadable, Verdict, read_checks, wait_for_green
-from jobs.gates.promotion import unpromoted
+from jobs.gates.checks import (
+    CHECKS_WAIT,
+    ChecksUnreadable,
+    Verdict,
+    Waited,
+    read_checks,
+    wait_for_green,
+)
+from jobs.gates.promotion import WAIT_SECONDS, promotion
 from jobs.gates.waker import hold_for_window
 from jobs.gates.windows import any_open, describe, next_opening
 from jobs.record import Deploy, DeployStore
+
+PROMOTION_WAIT = (WAIT_SECONDS, 5.0, 30.0)  # timeout, first and longest pause, in seconds
 
 
 def pass_gates(
@@ -71,9 +80,8 @@ def _gates(
         log.info(f"release gates overridden by {record.sender or 'an operator'}: "
                  f"{record.override_reason}")  # fmt: skip
         return True
-    reason = unpromoted(store, environment, record)
-    if reason:
-        return block(store, record, log, "promote_from", reason)
+    if environment.promote_from and not promoted(store, record, log, environment, superseded):
+        return False
     now = datetime.now(UTC)
     if not any_open(environment.windows, now):
         return hold_outside_window(connection, store, record, log, environment, now)
@@ -110,38 +118,101 @@ def hold_outside_window(
     return False
 
 
+def promoted(
+    store: DeployStore,
+    record: Deploy,
+    log: DeployLog,
+    environment: Environment,
+    superseded: Callable[[], bool],
+) -> bool:
+    def read() -> Verdict:
+        return promotion(store, environment, record)
+
+    first = read()
+    if first.light == "red":
+        return block(store, record, log, "promote_from", first.detail)
+    if first.light == "green":
+        return True
+    result = wait(store, record, log, read, superseded, PROMOTION_WAIT, "promotion")
+    return settle(
+        store, record, log, "promote_from", result, ("", "its deploy upstream did not finish: ")
+    )
+
+
 def green_checks(
     settings: Settings,
     store: DeployStore,
     record: Deploy,
     log: DeployLog,
-    wait: WaitForChecks,
+    checks: WaitForChecks,
     superseded: Callable[[], bool],
 ) -> bool:
+    with requests.Session() as session:
+        try:
+            result = wait(
+                store,
+                record,
+                log,
+                lambda: read_checks(settings, record, session),
+                superseded,
+                (checks.timeout, checks.interval, checks.max_interval),
+                CHECKS_WAIT,
+            )
+        except ChecksUnreadable as error:
+            return block(store, record, log, "wait_for_checks", str(error))
+    return settle(
+        store,
+        record,
+        log,
+        "wait_for_checks",
+        result,
+        ("CI failed: ", "CI did not finish in time: "),
+    )
+
+
+def wait(
+    store: DeployStore,
+    record: Deploy,
+    log: DeployLog,
+    read: Callable[[], Verdict],
+    superseded: Callable[[], bool],
+    timing: tuple[float, float, float],
+    what: str,
+) -> Waited:
+    """Poll `read` until it settles, noting on the record what the deploy waits for."""
+
     def seen(verdict: Verdict) -> None:
-        log.info(f"CI checks of {record.sha[:12]}: {verdict.light} ({verdict.detail})")
+        log.info(f"{what} for {record.sha[:12]}: {verdict.light} ({verdict.detail})")
         if verdict.light == "pending" and still_queued(store, record):
-            record.waiting_for = f"{CHECKS_WAIT}: {verdict.detail}"
+            record.waiting_for = f"{what}: {verdict.detail}"
             # Who waits: a worker that dies mid-wait leaves the deploy queued; the next worker
             # on this host queues it again (jobs/gates/waker.py requeue_interrupted_waits).
             record.worker = f"{socket.gethostname()}:{os.getpid()}"
             store.note(record)
 
-    with requests.Session() as session:
-        try:
-            result = wait_for_green(
-                lambda: read_checks(settings, record, session),
-                timeout=wait.timeout,
-                interval=wait.interval,
-                max_interval=wait.max_interval,
-                # Also stop when another run of this job has taken the deploy meanwhile.
-                superseded=lambda: superseded() or not still_queued(store, record),
-                on_change=seen,
-                clock=time.monotonic,
-                sleep=time.sleep,
-            )
-        except ChecksUnreadable as error:
-            return block(store, record, log, "wait_for_checks", str(error))
+    timeout, interval, max_interval = timing
+    return wait_for_green(
+        read,
+        timeout=timeout,
+        interval=interval,
+        max_interval=max_interval,
+        # Also stop when another run of this job has taken the deploy meanwhile.
+        superseded=lambda: superseded() or not still_queued(store, record),
+        on_change=seen,
+        clock=time.monotonic,
+        sleep=time.sleep,
+    )
+
+
+def settle(
+    store: DeployStore,
+    record: Deploy,
+    log: DeployLog,
+    gate: str,
+    result: Waited,
+    words: tuple[str, str],
+) -> bool:
+    """Go on after green; else end it superseded or blocked, `words` saying red, timed out."""
     if not still_queued(store, record):
         log.info("another run of this deploy's job has taken it: this one stops")
         return False
@@ -153,8 +224,8 @@ def green_checks(
         log.info("a newer push for this environment is queued: skipping this one")
         store.transition(record, "superseded", waiting_for=None, worker=None)
         return False
-    what = "CI failed" if result.light == "red" else "CI did not finish in time"
-    return block(store, record, log, "wait_for_checks", f"{what}: {result.detail}")
+    prefix = words[0] if result.light == "red" else words[1]
+    return block(store, record, log, gate, f"{prefix}{result.detail}")
 
 
 def _has_gates(environment: Environment) -> bool:

@@ -185,6 +185,8 @@ def wait_for_green(
             return Waited("superseded", seen.detail)
         left = deadline - clock()
         if left <= 0:
-            return Waited("timeout", f"no green CI after {timeout:.0f}s; last seen: {seen.detail}")
+            return Waited(
+                "timeout", f"still pending after {timeout:.0f}s; last seen: {seen.detail}"
+            )
         sleep(min(pause, left))
         pause = min(pause * 2, max_interval)

@@ -25,7 +25,6 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from config import Settings
-from jobs.gates.checks import CHECKS_WAIT
 from jobs.gates.keys import WINDOW_WAKE_KEY
 from jobs.held import held_key, release_held
 from jobs.record import DeployStore
@@ -67,10 +66,11 @@ def wake_due(connection: Redis, settings: Settings, now: float | None = None) ->
 def requeue_interrupted_waits(
     settings: Settings, connection: Redis, queues: list[str]
 ) -> list[str]:
-    """Queue again deploys whose worker on this host died while they waited for CI checks.
+    """Queue again deploys whose worker on this host died while they waited at a gate.
 
     Run when a worker starts, beside the recovery of interrupted deploys: a deploy waiting for
-    checks holds no lock and is still `queued`, so nothing else would ever run it again.
+    CI or for its deploy upstream holds no lock and is still `queued` (with `worker` naming the
+    waiting process), so nothing else would ever run it again.
     """
     store = DeployStore(connection)
     host = socket.gethostname()
@@ -80,10 +80,7 @@ def requeue_interrupted_waits(
             if environment.queue not in queues:
                 continue
             for record in store.history(f"{project_name}/{env_name}", limit=20):
-                waiting = record.state == "queued" and (record.waiting_for or "").startswith(
-                    CHECKS_WAIT
-                )
-                if waiting and _died_here(record.worker, host):
+                if record.state == "queued" and _died_here(record.worker, host):
                     record.worker = None
                     store.save(record)
                     enqueue(connection, environment.queue, record)

@@ -78,7 +78,7 @@ def test_github_pending_then_success(
     shown = [text for text in waited(store, record) if text]
     assert shown == ["CI checks: 0 of 2 done; waiting for ci/build, lint"]
     log = "\n".join(store.log(record.id))
-    assert "CI checks of 1f2e3d4c5b6a: pending" in log and ": green (2 green)" in log
+    assert "CI checks for 1f2e3d4c5b6a: pending" in log and ": green (2 green)" in log
     headers = provider.to(f"{GH}/status")[0].headers
     assert headers["Authorization"] == "Bearer ghp_testtoken0123456789"
 
@@ -113,7 +113,9 @@ def test_checks_that_never_finish_block_at_the_deadline(
     assert 1.0 <= time.monotonic() - started < 8.0  # generous: the machine is shared
     after = store.get(record.id)
     assert after.state == "blocked"
-    assert after.error is not None and after.error.startswith("CI did not finish in time: no")
+    assert after.error is not None and after.error.startswith(
+        "CI did not finish in time: still pending after 1s"
+    )
     assert 2 <= len(provider.to(f"{GH}/status")) <= 8  # 0.1, 0.2, 0.4 ...: not a busy loop
 
 
@@ -139,7 +141,7 @@ def test_polls_back_off_up_to_the_largest_pause() -> None:
     assert pauses == [0.25, 0.5, 1.0, 1.0, 0.25]
     assert (result.light, result.detail) == (
         "timeout",
-        "no green CI after 3s; last seen: ci running",
+        "still pending after 3s; last seen: ci running",
     )
 
 

@@ -3,6 +3,9 @@ touch nothing and are reported as not deployed, with the reason; overrides are r
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 import redis
 
@@ -122,3 +125,46 @@ def test_a_rollback_passes_the_gate(
     settings = gated(promote_from=["staging"])
     record = queued(store, trigger="rollback")
     assert pass_gates(redis_conn, settings, record, log_of(store, record), lambda: False)
+
+
+@pytest.mark.parametrize(
+    ("upstream_ends", "expected", "reason"),
+    [
+        ("succeeded", "queued", None),
+        ("reverted", "blocked", "has not succeeded in staging (promote_from)"),
+        (None, "blocked", "its deploy upstream did not finish: still pending after 1s"),
+    ],
+)
+def test_a_commit_still_deploying_upstream_is_waited_for(
+    redis_conn: redis.Redis,
+    store: DeployStore,
+    gated: GatedSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    upstream_ends: str | None,
+    expected: str,
+    reason: str | None,
+) -> None:
+    """Main and the tag pushed together: prod waits for staging's result, holding no lock."""
+    monkeypatch.setattr("jobs.gates.PROMOTION_WAIT", (1.0, 0.05, 0.1))
+    settings = gated(promote_from=["staging"])
+    upstream = queued(store, environment="staging")
+    store.transition(upstream, "running")
+    record = queued(store)
+    locks: list[object] = []
+    notes: list[str | None] = []
+
+    def staging_finishes() -> None:
+        time.sleep(0.3)
+        locks.append(current_owner(redis_conn, "crm/prod"))
+        notes.append(store.get(record.id).waiting_for)
+        if upstream_ends:
+            store.transition(upstream, upstream_ends)  # type: ignore[arg-type]
+
+    finisher = threading.Thread(target=staging_finishes)
+    finisher.start()
+    passed = pass_gates(redis_conn, settings, record, log_of(store, record), lambda: False)
+    finisher.join()
+    after = store.get(record.id)
+    assert (passed, after.state, locks) == (expected == "queued", expected, [None])
+    assert notes == [f"promotion: {SHA[:12]} still deploying in staging"]
+    assert reason is None or (after.error is not None and reason in after.error)
