@@ -101,6 +101,11 @@ hooks:
             "projects.crm.environments.prod.wait_for_checks.timeout:",
         ),
         (
+            "wait_for_checks: {timeout: 86400}",
+            "notify: {github: {token: t}}",
+            "projects.crm.environments.prod.wait_for_checks.timeout: Input should be less than",
+        ),
+        (
             "windows: [{days: [monday]}]",
             "",
             "projects.crm.environments.prod.windows.0.days.0:",
