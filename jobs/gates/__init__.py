@@ -21,8 +21,8 @@ from config import Environment, Settings
 from config.gates import WaitForChecks
 from jobs.deploylog import DeployLog
 from jobs.gates.checks import CHECKS_WAIT, ChecksUnreadable, Verdict, read_checks
-from jobs.gates.outcome import block, settle, still_queued, wait
 from jobs.gates.promotion import WAIT_SECONDS, promotion
+from jobs.gates.waiting import block, settle, still_queued, wait
 from jobs.gates.waker import hold_for_window
 from jobs.gates.windows import any_open, describe, next_opening
 from jobs.record import Deploy, DeployStore
