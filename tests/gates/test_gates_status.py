@@ -59,3 +59,19 @@ def test_an_override_is_shown(redis_conn: redis.Redis, store: DeployStore) -> No
     page = status_app(redis_conn).test_client().get("/").get_data(as_text=True)
     assert "gates overridden: hotfix for incident 42" in page
     assert "overridden  hotfix for incident 42" in show_text(forced, [], [])
+
+
+def test_the_deploy_page_says_blocked_by_and_waiting_for(
+    redis_conn: redis.Redis, store: DeployStore
+) -> None:
+    """A blocked deploy's page names the gate; a waiting one what it waits for, live too."""
+    waiting = make_deploy(store, "prod", waiting_for="CI checks: 0 of 1 done; waiting for ci")
+    blocked = make_deploy(store, "prod")
+    store.transition(
+        blocked, "blocked", error="CI failed: failed: lint", blocked_by="wait_for_checks"
+    )
+    client = status_app(redis_conn).test_client()
+    page = client.get(f"/deploys/{blocked.id}").get_data(as_text=True)
+    assert "blocked by wait_for_checks</strong>" in page and "CI failed: failed: lint" in page
+    page = client.get(f"/deploys/{waiting.id}").get_data(as_text=True)
+    assert '<dd id="deploy-waiting">CI checks: 0 of 1 done; waiting for ci</dd>' in page
