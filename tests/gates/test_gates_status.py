@@ -33,6 +33,8 @@ def test_the_environment_card_shows_gates_and_held_deploys(
         if env["environment"] == "prod"
     )  # fmt: skip
     assert prod["held"] == [held.id]
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'deployhook_held_deploys{environment="prod",project="crm"} 1.0' in metrics
     assert prod["gates"][0] == "promote from dev"
 
 
