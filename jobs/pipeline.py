@@ -66,8 +66,9 @@ def deploy(deploy_id: str, settings: Settings, connection: Redis) -> str:
         log.info(f"not started: {held}")
         return record.state  # still queued; `deployhook unlock` queues it again
     try:
-        if store.get(record.id).state != "queued":
-            return store.get(record.id).state  # another run of this job started it meanwhile
+        current = store.get(record.id).state
+        if current != "queued":
+            return current  # another run of this job started it while this one waited
         if _superseded(connection, record):
             log.info("a newer push for this environment is queued: skipping this one")
             store.transition(record, "superseded")
