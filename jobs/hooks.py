@@ -47,13 +47,3 @@ def run_hooks(ctx: DeployContext, point: str) -> None:
             raise StageFailed(
                 f"{point} hooks", f"hook {number} could not start: {error.strerror}"
             ) from error
-
-
-def report_hooks(ctx: DeployContext, point: str) -> str | None:
-    """Run hooks whose failure is only reported (after_revert); returns the problem, if any."""
-    try:
-        run_hooks(ctx, point)
-    except StageFailed as failed:
-        ctx.log.info(f"{point} hooks: {failed} (reported only; the outcome stands)")
-        return str(failed)
-    return None

@@ -26,7 +26,7 @@ from jobs.deploylog import DeployLog
 from jobs.errors import LockTimeout, OperatorHold, StageFailed
 from jobs.gates import pass_gates
 from jobs.held import hold
-from jobs.hooks import has_hooks, report_hooks, run_hooks
+from jobs.hooks import has_hooks, run_hooks
 from jobs.lock import EnvironmentLock, LockOwner
 from jobs.record import Deploy, DeployStore, Outcome, StageRecord, State, utcnow
 from jobs.redistext import as_text
@@ -130,8 +130,7 @@ def run_stages(ctx: DeployContext) -> None:
 def revert_after(ctx: DeployContext, failure: StageFailed) -> None:
     ctx.log.info(f"{failure.stage} failed: {failure}; reverting to {str(ctx.previous_sha)[:12]}")
     problems = stage(ctx, "revert", revert)
-    hook_problem = report_hooks(ctx, "after_revert") if has_hooks(ctx, "after_revert") else None
-    after = f" (after_revert hooks: {hook_problem})" if hook_problem else ""
+    after = after_revert_hooks(ctx)
     if problems:
         detail = "; ".join(problems)
         where = (
@@ -168,6 +167,18 @@ def hooks(ctx: DeployContext, point: str) -> None:
     """The environment's hooks at `point`, as a stage of their own when there are any."""
     if has_hooks(ctx, point):
         stage(ctx, f"{point} hooks", lambda ctx: run_hooks(ctx, point))
+
+
+def after_revert_hooks(ctx: DeployContext) -> str:
+    """Run the after_revert hooks as a stage; a failure is only reported: " (after_revert ...)"."""
+    if not has_hooks(ctx, "after_revert"):
+        return ""
+    try:
+        stage(ctx, "after_revert hooks", lambda ctx: run_hooks(ctx, "after_revert"))
+    except StageFailed as failed:
+        ctx.log.info(f"after_revert hooks: {failed} (reported only; the outcome stands)")
+        return f" (after_revert hooks: {failed})"
+    return ""
 
 
 def stage(ctx: DeployContext, name: str, action: Callable[[DeployContext], T]) -> T:

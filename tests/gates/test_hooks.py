@@ -15,8 +15,8 @@ from jobs.commands.compose import Compose
 from jobs.context import DeployContext
 from jobs.deploylog import DeployLog
 from jobs.errors import StageFailed
-from jobs.hooks import hook_argv, report_hooks, run_hooks
-from jobs.pipeline import new_context
+from jobs.hooks import hook_argv, run_hooks
+from jobs.pipeline import after_revert_hooks, new_context
 from jobs.record import DeployStore
 from tests.gates.conftest import GatedSettings, queued
 
@@ -118,8 +118,10 @@ def test_a_missing_program_fails_clearly(context: Any) -> None:
 
 
 def test_after_revert_hooks_are_only_reported(context: Any) -> None:
-    """A failing after_revert hook is returned as a problem, never raised."""
+    """A failing after_revert hook is a failed stage in the history and words in the outcome."""
     ctx = context(after_revert=[{"command": [sys.executable, "-c", "raise SystemExit(2)"]}])
-    problem = report_hooks(ctx, "after_revert")
-    assert problem is not None and "exited 2" in problem
+    problem = after_revert_hooks(ctx)
+    assert problem.startswith(" (after_revert hooks: hook 1 failed: ") and "exited 2" in problem
+    assert [(s.name, s.outcome) for s in ctx.deploy.stages] == [("after_revert hooks", "failed")]
     assert "reported only; the outcome stands" in _log(ctx)
+    assert after_revert_hooks(context()) == ""
