@@ -24,7 +24,10 @@ Light = Literal["green", "red", "pending"]
 CHECKS_WAIT = "CI checks"  # how a deploy's waiting_for starts while it waits here
 REQUEST_TIMEOUT = 10.0
 _GREEN = {"success", "neutral", "skipped", "warning", "manual"}
-_RED = {"failure", "error", "failed", "canceled", "cancelled", "timed_out", "action_required"}
+_RED = {
+    "failure", "error", "failed", "canceled", "cancelled", "timed_out", "action_required", "stale",
+}  # fmt: skip
+Results = list[tuple[str, str]]  # (check name, the provider's state for it)
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class Verdict:
     detail: str  # what was seen, e.g. "2 green, 1 pending (build)"
 
 
-def verdict(results: list[tuple[str, str]]) -> Verdict:
+def verdict(results: Results) -> Verdict:
     """One light from (name, provider state) pairs: any red is red, all green is green."""
     if not results:
         return Verdict("pending", "no CI result for this commit yet")
@@ -47,9 +50,7 @@ def verdict(results: list[tuple[str, str]]) -> Verdict:
     return Verdict("green", f"{len(results)} green")
 
 
-def github_results(status: dict[str, Any], runs: dict[str, Any], ours: set[str]) -> list[
-    tuple[str, str]
-]:  # fmt: skip
+def github_results(status: dict[str, Any], runs: dict[str, Any], ours: set[str]) -> Results:
     results = [
         (str(item.get("context")), str(item.get("state")))
         for item in status.get("statuses") or []
@@ -61,8 +62,8 @@ def github_results(status: dict[str, Any], runs: dict[str, Any], ours: set[str])
     return results
 
 
-def gitlab_results(statuses: list[dict[str, Any]], ours: set[str]) -> list[tuple[str, str]]:
-    results = []
+def gitlab_results(statuses: list[dict[str, Any]], ours: set[str]) -> Results:
+    results: Results = []
     for job in statuses:
         if job.get("name") in ours:
             continue
@@ -73,7 +74,7 @@ def gitlab_results(statuses: list[dict[str, Any]], ours: set[str]) -> list[tuple
     return results
 
 
-def gitea_results(status: dict[str, Any], ours: set[str]) -> list[tuple[str, str]]:
+def gitea_results(status: dict[str, Any], ours: set[str]) -> Results:
     return [
         (str(item.get("context")), str(item.get("status") or item.get("state")))
         for item in status.get("statuses") or []
@@ -103,7 +104,7 @@ def read_checks(settings: Settings, deploy: Deploy, session: requests.Session) -
 
 def _results(
     settings: Settings, deploy: Deploy, session: requests.Session, ours: set[str]
-) -> list[tuple[str, str]]:
+) -> Results:
     project = settings.projects[deploy.project]
     notify = settings.notify
     if project.provider == "github" and notify.github is not None:

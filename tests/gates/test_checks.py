@@ -257,6 +257,7 @@ def test_a_newer_push_supersedes_a_waiting_deploy_which_holds_no_lock(
         ([("a", "timed_out")], "red"),
         ([("a", "canceled")], "red"),
         ([("a", "action_required")], "red"),
+        ([("a", "stale")], "red"),
         ([("a", "created"), ("b", "waiting_for_resource")], "pending"),
     ],
 )
