@@ -17,8 +17,10 @@ from jobs.held import held_ids, release_held
 from jobs.lock import current_owner
 from jobs.pipeline import deploy
 from jobs.record import Deploy, DeployStore
+from jobs.report import drain
 from jobs.submit import DeployRequest, Submitted, submit
 from tests.gates.conftest import GatedSettings, log_of, queued
+from tests.support.provider_server import GITHUB, WEBHOOK, ProviderServer
 from tests.support.report_setup import SHA
 
 
@@ -137,3 +139,18 @@ def test_once_the_window_is_open_the_held_deploy_goes_on_without_its_note(
     assert again.waiting_for is not None
     assert pass_gates(redis_conn, open_now, again, log_of(store, again), lambda: False)
     assert store.get(record.id).waiting_for is None
+
+
+def test_reports_say_what_a_held_deploy_waits_for(
+    redis_conn: redis.Redis, store: DeployStore, gated: GatedSettings, provider: ProviderServer
+) -> None:
+    """GitHub's pending status names the window the deploy waits for, and the JSON webhook too."""
+    settings, _record, _opens = _held_deploy(store, gated)
+    drain(settings, redis_conn, timeout=20)
+    statuses = [seen.body for seen in provider.to(f"{GITHUB}/repos/acme/crm/statuses/{SHA}")]
+    assert [status["state"] for status in statuses] == ["pending", "pending"]
+    assert statuses[0]["description"] == "queued for prod"
+    assert statuses[1]["description"].startswith("waiting for the deploy window (")
+    event = provider.to(WEBHOOK)[-1].body
+    assert event["event"] == "queued" and event["deploy"]["deployed"] is False
+    assert event["deploy"]["waiting_for"].startswith("the deploy window (")
