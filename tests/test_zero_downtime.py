@@ -36,7 +36,7 @@ CONTAINER = "0123456789ab" * 4 + "cdef0123456789ab"
              "--scale", "api=2", "api"],
         ),
         (
-            COMPOSE.run_once("api", ["alembic", "upgrade", "head"]),
+            COMPOSE.run("api", ["alembic", "upgrade", "head"]),
             [*BASE, "run", "--rm", "--no-deps", "-T", "api", "alembic", "upgrade", "head"],
         ),
         (stop_container(CONTAINER, 15), ["docker", "stop", "-t", "15", CONTAINER]),

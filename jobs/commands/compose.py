@@ -91,15 +91,15 @@ class Compose:
             "--scale", f"{service}={count}", service,
         ]  # fmt: skip
 
-    def run_once(self, service: str, command: list[str]) -> list[str]:
-        """`command` in a one-off container of `service`'s image, removed after; no deps started."""
-        return [*self._base(), "run", "--rm", "--no-deps", "-T", service, *command]
-
     def stop(self, services: list[str]) -> list[str]:
         return [*self._base(), "stop", *services]
 
     def exec(self, service: str, command: list[str]) -> list[str]:
         return [*self._base(), "exec", "-T", service, *command]
+
+    def run(self, service: str, command: list[str]) -> list[str]:
+        """A one-off container of `service` beside the running ones, removed when it ends."""
+        return [*self._base(), "run", "--rm", "--no-deps", "-T", service, *command]
 
     def config_json(self) -> list[str]:
         return [*self._base(), "config", "--format", "json"]

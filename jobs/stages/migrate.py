@@ -23,7 +23,7 @@ def migration_argv(ctx: DeployContext) -> list[str]:
     if settings is None:
         raise ValueError("no migration configured")
     if settings.when == "before_swap":
-        return ctx.compose.run_once(settings.service, settings.command)
+        return ctx.compose.run(settings.service, settings.command)
     return ctx.compose.exec(settings.service, settings.command)
 
 
