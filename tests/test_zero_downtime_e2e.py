@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from config import Settings
+from jobs.record import Deploy
 from tests.support.deploying import config_for, deploy
 from tests.support.docker_engine import Engine
 from tests.support.proxied_app import Load, ProxiedApp
@@ -49,6 +50,19 @@ def _stages(record: Any) -> list[str]:
     return [stage.name for stage in record.stages]
 
 
+def _deploy_under_load(
+    proxied: ProxiedApp, settings: Settings, connection: redis.Redis, sha: str
+) -> tuple[Deploy, Load]:
+    """Deploy `sha` while the client loop GETs through Caddy every 5 ms."""
+    with Load(proxied.api_port) as load:
+        record = deploy(settings, connection, sha)
+    return record, load
+
+
+def _none_failed(load: Load) -> None:
+    assert load.failed == [], f"{len(load.failed)} of {load.sent} failed: {load.failed[:5]}"
+
+
 def test_deploy_refuses_a_service_that_cannot_swap_before_changing_anything(
     proxied: ProxiedApp, tmp_path: Path, redis_url: str, redis_conn: redis.Redis
 ) -> None:
@@ -71,11 +85,10 @@ def test_good_deploy_with_migration_before_swap_fails_no_request(
     """A migration before a rolling swap: the api moves to v2 and no request through Caddy fails."""
     old = proxied.containers_of("api")
     sha = proxied.good_change()
-    with Load(proxied.api_port) as load:
-        record = deploy(zd_settings, redis_conn, sha)
+    record, load = _deploy_under_load(proxied, zd_settings, redis_conn, sha)
     assert record.state == "succeeded", record.error
     assert _stages(record)[4:7] == ["build", "migrate", "swap"]
-    assert load.failed == [], f"{len(load.failed)} of {load.sent} failed: {load.failed[:5]}"
+    _none_failed(load)
     assert load.sent > 100 and load.bodies.get("2", 0) > 0
     new = proxied.containers_of("api")
     assert len(new) == 1 and new != old
@@ -88,10 +101,9 @@ def test_good_deploy_without_new_migration_fails_no_request(
 ) -> None:
     """A code-only change swaps rolling: old and new api overlap and no request fails."""
     sha = proxied.side_commit("main")
-    with Load(proxied.api_port) as load:
-        record = deploy(zd_settings, redis_conn, sha)
+    record, load = _deploy_under_load(proxied, zd_settings, redis_conn, sha)
     assert record.state == "succeeded", record.error
-    assert load.failed == [], f"{len(load.failed)} of {load.sent} failed: {load.failed[:5]}"
+    _none_failed(load)
     assert proxied.running_version() == "side"
 
 
@@ -101,8 +113,7 @@ def test_failure_after_swap_swaps_back_rolling(
     """Health of another service fails after the swap: the api is swapped back rolling."""
     before = proxied.containers_of("api")
     sha = proxied.worker_broken()
-    with Load(proxied.api_port) as load:
-        record = deploy(zd_settings, redis_conn, sha)
+    record, load = _deploy_under_load(proxied, zd_settings, redis_conn, sha)
     assert record.state == "reverted", record.error
     assert record.failed_stage == "health", record.error
     assert proxied.running_version() == "side"
@@ -111,7 +122,7 @@ def test_failure_after_swap_swaps_back_rolling(
     with capsys.disabled():
         print(f"\nfailure after swap: {len(load.failed)} of {load.sent} requests failed, "
               f"longest gap {load.longest_gap:.3f}s")  # fmt: skip
-    assert load.failed == [], f"{len(load.failed)} of {load.sent} failed: {load.failed[:5]}"
+    _none_failed(load)
 
 
 def test_never_healthy_container_is_removed_and_old_keeps_serving(
@@ -120,11 +131,10 @@ def test_never_healthy_container_is_removed_and_old_keeps_serving(
     """A new api that never gets healthy is removed; the old container never stopped, 0 failed."""
     old = proxied.containers_of("api")
     sha = proxied.never_healthy()
-    with Load(proxied.api_port) as load:
-        record = deploy(zd_settings, redis_conn, sha)
+    record, load = _deploy_under_load(proxied, zd_settings, redis_conn, sha)
     assert record.state == "reverted", record.error
     assert record.failed_stage == "swap"
     assert "kept serving" in (record.error or "")
-    assert load.failed == [], f"{len(load.failed)} of {load.sent} failed: {load.failed[:5]}"
+    _none_failed(load)
     assert proxied.containers_of("api") == old
     assert proxied.running_version() == "side"

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from tests.support import git_repo
-from tests.support.commands import BedError, run
+from tests.support.commands import run
 from tests.support.docker_engine import Engine
-from tests.support.sample_app import TEMPLATE, SampleApp
+from tests.support.sample_app import SampleApp
 from tests.support.web import free_port
 
 
@@ -38,18 +37,7 @@ class ProxiedApp(SampleApp):
             project=f"dhz-{secrets.token_hex(4)}", api_port=free_port(), pg_port=5432,
             caddy_image=caddy_image,
         )  # fmt: skip
-        app.v1 = git_repo.create_origin(TEMPLATE, app.origin, app.author, "Sample app v1")
-        git_repo.git(root, "clone", "--quiet", app.origin_url, str(app.checkout))
-        (app.checkout / ".env").write_text(
-            f"COMPOSE_PROJECT_NAME={app.project}\nBASE_IMAGE={base_image}\n"
-            f"CADDY_IMAGE={caddy_image}\nPROXY_PORT={app.api_port}\n"
-        )
-        app.backups_dir.mkdir()
-        try:
-            app.deploy_by_hand()
-        except BedError:
-            app.compose("down", "--timeout", "5")
-            raise
+        app.start(f"CADDY_IMAGE={caddy_image}\nPROXY_PORT={app.api_port}\n")
         return app
 
     def containers_of(self, service: str) -> list[str]:

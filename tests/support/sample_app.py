@@ -67,19 +67,22 @@ class SampleApp(ApiClient, Commits):
             engine, compose_command, base_image, root,
             project=f"dht-{secrets.token_hex(4)}", api_port=free_port(), pg_port=free_port(),
         )  # fmt: skip
-        app.v1 = git_repo.create_origin(TEMPLATE, app.origin, app.author, "Sample app v1")
-        git_repo.git(root, "clone", "--quiet", app.origin_url, str(app.checkout))
-        (app.checkout / ".env").write_text(
-            f"COMPOSE_PROJECT_NAME={app.project}\nBASE_IMAGE={base_image}\n"
-            f"API_PORT={app.api_port}\nPG_PORT={app.pg_port}\n"
-        )
-        app.backups_dir.mkdir()
-        try:
-            app.deploy_by_hand()
-        except BedError:
-            app.compose("down", "--timeout", "5")  # no half-started stack left behind
-            raise
+        app.start(f"API_PORT={app.api_port}\nPG_PORT={app.pg_port}\n")
         return app
+
+    def start(self, env_lines: str) -> None:
+        """Origin at v1, the checkout with .env (project, base image, `env_lines`), stack up."""
+        self.v1 = git_repo.create_origin(TEMPLATE, self.origin, self.author, "Sample app v1")
+        git_repo.git(self.root, "clone", "--quiet", self.origin_url, str(self.checkout))
+        (self.checkout / ".env").write_text(
+            f"COMPOSE_PROJECT_NAME={self.project}\nBASE_IMAGE={self.base_image}\n{env_lines}"
+        )
+        self.backups_dir.mkdir()
+        try:
+            self.deploy_by_hand()
+        except BedError:
+            self.compose("down", "--timeout", "5")  # no half-started stack left behind
+            raise
 
     # -- the stack ------------------------------------------------------------------------
 
