@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from config.model import Settings
 
 CONFIG_ENV = "DEPLOYHOOK_CONFIG"
-_ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Environment variables that fill keys the file leaves out (used by `deployhook up`).
 _ENV_DEFAULTS = {("redis", "url"): "DEPLOYHOOK_REDIS_URL", ("state_dir",): "DEPLOYHOOK_STATE_DIR"}
 # Stands in for an unresolvable value so that validation reports only the real problem.
@@ -105,7 +105,7 @@ def _resolve(
             for index, item in enumerate(node)
         ]
     if isinstance(node, str):
-        reference = _ENV_REFERENCE.match(node)
+        reference = _ENV_REFERENCE.fullmatch(node)
         if reference:
             name = reference.group(1)
             if not environ.get(name):

@@ -10,13 +10,14 @@ import json
 import re
 import secrets
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from redis import Redis
 from redis.client import Pipeline
 
+from jobs.readback import load_object, typed_fields
 from jobs.redistext import as_text
 
 State = Literal[
@@ -37,7 +38,7 @@ _ALLOWED: dict[str, frozenset[str]] = {
     "queued": frozenset({"running", "superseded", "cancelled", "failed"}),
     "running": frozenset({"succeeded", "failed", "reverted", "revert_failed", "cancelled"}),
 }
-DEPLOY_ID = re.compile(r"^d-\d{8}-\d{6}-[0-9a-f]{6}$")
+DEPLOY_ID = re.compile(r"d-[0-9]{8}-[0-9]{6}-[0-9a-f]{6}")
 PREFIX = "deployhook"
 LOG_LIMIT = 20_000  # lines kept per deploy; older lines are dropped first
 HISTORY_LIMIT = 5_000  # deploys kept per environment
@@ -108,10 +109,20 @@ class Deploy:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Deploy:
-        data = json.loads(text)
-        known = {f.name for f in fields(cls)}
-        data = {key: value for key, value in data.items() if key in known}
-        data["stages"] = [StageRecord(**stage) for stage in data.get("stages", [])]
+        """The record stored as `text`; RecordError only when it is not a JSON object at all.
+
+        Whatever else is stored (wrong types, unencodable text) reads back as sane values, so
+        that no record can break a page, the CLI or a reporter.
+        """
+        try:
+            data = typed_fields(cls, load_object(text))
+        except ValueError as error:
+            raise RecordError(f"unreadable deploy record: {error}") from None
+        data["stages"] = [
+            StageRecord(**typed_fields(StageRecord, stage))
+            for stage in data.get("stages", [])
+            if isinstance(stage, dict)
+        ]
         return cls(**data)
 
     def as_dict(self) -> dict[str, Any]:
@@ -174,7 +185,7 @@ class DeployStore:
             pipe.execute()
 
     def get(self, deploy_id: str) -> Deploy:
-        if not DEPLOY_ID.match(deploy_id):
+        if not DEPLOY_ID.fullmatch(deploy_id):
             raise RecordError(
                 f"{deploy_id!r} is not a deploy id (expected d-YYYYMMDD-HHMMSS-xxxxxx)"
             )
@@ -209,7 +220,7 @@ class DeployStore:
 
     def commands(self, deploy_id: str) -> list[dict[str, Any]]:
         raw = self.redis.lrange(_commands_key(deploy_id), 0, -1)
-        return [json.loads(as_text(item)) for item in raw]
+        return [entry for item in raw if isinstance(entry := _json_or_none(item), dict)]
 
     def add_reporting_problem(self, deploy_id: str, problem: str) -> None:
         """Record that a reporter could not deliver; shown with the deploy, never fatal."""
@@ -239,4 +250,19 @@ class DeployStore:
     def history(self, target: str | None = None, limit: int = 50) -> list[Deploy]:
         ids = self.redis.zrevrange(_history_key(target), 0, max(limit, 1) - 1)
         records = self.redis.mget([_deploy_key(as_text(i)) for i in ids]) if ids else []
-        return [Deploy.from_json(raw) for raw in records if raw is not None]
+        return [deploy for raw in records if raw is not None and (deploy := _readable(raw))]
+
+
+def _readable(raw: bytes | str) -> Deploy | None:
+    """A history entry's record, or None when it is not a record at all (it is left out)."""
+    try:
+        return Deploy.from_json(raw)
+    except RecordError:
+        return None
+
+
+def _json_or_none(item: bytes | str) -> Any:
+    try:
+        return load_object(item)
+    except ValueError:
+        return None

@@ -27,7 +27,7 @@ def health() -> tuple[dict[str, str], int]:
 
 @api.get("/api/deploys/<deploy_id>")
 def show_deploy(deploy_id: str) -> dict[str, Any]:
-    if not DEPLOY_ID.match(deploy_id):
+    if not DEPLOY_ID.fullmatch(deploy_id):
         raise BadRequest("not a deploy id: expected d-YYYYMMDD-HHMMSS-xxxxxx")
     store = DeployStore(services().redis)
     try:

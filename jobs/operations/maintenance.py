@@ -31,7 +31,7 @@ from jobs.stages.backup import SUFFIX
 
 Echo = Callable[[str], None]
 # Backup names end with the id of the deploy or action that took them (jobs/stages/backup.py).
-TAKEN_BY = re.compile(r"d-\d{8}-\d{6}-[0-9a-f]{6}$")
+TAKEN_BY = re.compile(r"d-[0-9]{8}-[0-9]{6}-[0-9a-f]{6}\Z")
 
 
 def operator_name() -> str:

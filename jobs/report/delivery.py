@@ -140,7 +140,7 @@ def _requested_wait(response: requests.Response) -> float | None:
     return None
 
 
-_WORD = re.compile(r"^[a-z_]{1,60}$")  # Slack's plain error words: no_service, invalid_token
+_WORD = re.compile(r"[a-z_]{1,60}")  # Slack's plain error words: no_service, invalid_token
 
 
 def _detail(response: requests.Response) -> str:
@@ -148,7 +148,7 @@ def _detail(response: requests.Response) -> str:
     try:
         message = response.json().get("message")
     except (ValueError, AttributeError):
-        message = response.text.strip() if _WORD.match(response.text.strip()) else None
+        message = response.text.strip() if _WORD.fullmatch(response.text.strip()) else None
     if not isinstance(message, str) or not message:
         return ""
     return f" ({' '.join(message.split())[:200]})"

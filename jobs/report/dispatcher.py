@@ -23,6 +23,7 @@ from jobs.record import (
     REPORTS_PENDING_KEY,
     Deploy,
     DeployStore,
+    RecordError,
     events_key,
 )
 from jobs.redistext import as_text
@@ -76,7 +77,7 @@ class Dispatcher:
         if raw is None:
             return False
         deploy_id = as_text(raw)
-        if not DEPLOY_ID.match(deploy_id):
+        if not DEPLOY_ID.fullmatch(deploy_id):
             log.warning("dropped a pending report entry that is not a deploy id")
         elif not self.report(deploy_id):
             time.sleep(BUSY_DELAY_SECONDS)
@@ -152,5 +153,5 @@ class Dispatcher:
 def _parse(raw: bytes | str) -> Deploy | None:
     try:
         return Deploy.from_json(raw)
-    except (ValueError, TypeError, KeyError):
+    except RecordError:
         return None

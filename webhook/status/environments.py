@@ -103,7 +103,7 @@ def parse_lock(raw: bytes | str | None) -> Lock:
     if data is None:
         return Lock("unknown")
     deploy_id = _text(data.get("deploy_id")) or _text(data.get("owner"))
-    if deploy_id is not None and not DEPLOY_ID.match(deploy_id):
+    if deploy_id is not None and not DEPLOY_ID.fullmatch(deploy_id):
         return Lock("unknown")
     pid = data.get("pid")
     return Lock(
@@ -127,7 +127,7 @@ def parse_last_good(raw: bytes | str | None) -> LastGood | None:
     deploy_id = _text(data.get("deploy_id"))
     return LastGood(
         known=True,
-        deploy_id=deploy_id if deploy_id and DEPLOY_ID.match(deploy_id) else None,
+        deploy_id=deploy_id if deploy_id and DEPLOY_ID.fullmatch(deploy_id) else None,
         sha=sha,
         backup=_text(data.get("backup")),
         at=_text(data.get("at")),

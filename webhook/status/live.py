@@ -8,6 +8,7 @@ the stream can end without losing any.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,6 +24,24 @@ POLL_SECONDS = 0.5
 STREAM_SECONDS = 55.0
 KEEPALIVE_SECONDS = 15.0
 RETRY_MILLISECONDS = 1000
+
+
+class StreamSlots:
+    """At most `limit` live streams at once in this process; one more is refused, not queued.
+
+    Streams are long and cheap to open, so without a bound a crowd of watchers (anyone may
+    open the status page) could take every connection a worker serves and keep webhook
+    deliveries waiting. The page falls back to polling when its stream is refused.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._free = threading.BoundedSemaphore(limit)
+
+    def take(self) -> bool:
+        return self._free.acquire(blocking=False)
+
+    def give_back(self) -> None:
+        self._free.release()
 
 
 def live_summary(deploy: Deploy) -> dict[str, Any]:

@@ -1,0 +1,68 @@
+"""Reading stored records back defensively: whatever sits in Redis, a reader gets sane values.
+
+A record may have been written by an older version, edited by hand or, before the intake
+refused them, carry text no encoder accepts (a lone surrogate from a JSON `\\ud800` escape).
+Readers must never fail on it: every string comes back encodable, every field with the type
+its dataclass declares (or its default), and only a value that is not a JSON object at all is
+refused, with a ValueError the store turns into its own error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+
+def clean_text(text: str) -> str:
+    """`text` with every lone surrogate replaced by U+FFFD, so it encodes as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
+
+
+def clean(value: Any) -> Any:
+    """`value` with `clean_text` applied to every string in it, keys included."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [clean(item) for item in value]
+    if isinstance(value, dict):
+        return {clean(key): clean(item) for key, item in value.items()}
+    return value
+
+
+def load_object(text: str | bytes) -> dict[str, Any]:
+    """The JSON object stored as `text`, cleaned; ValueError when it is not one."""
+    data = json.loads(text)  # ValueError (UnicodeDecodeError included) on garbage
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+    return clean(data)  # type: ignore[no-any-return]
+
+
+def typed_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """The keys of `data` that `cls` (a dataclass) declares, each of the type its default has.
+
+    A value of the wrong type falls back to the field's default; a required field (every
+    required field of a record is text) falls back to "". Unknown keys are dropped.
+    """
+    kept: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):
+        if field.name not in data and field.default is not dataclasses.MISSING:
+            continue
+        if field.name not in data and field.default_factory is not dataclasses.MISSING:
+            continue
+        value = data.get(field.name)
+        if field.default_factory is not dataclasses.MISSING:
+            sample = field.default_factory()
+            kept[field.name] = value if isinstance(value, type(sample)) else sample
+        elif field.default is None:
+            kept[field.name] = value if isinstance(value, str) else None
+        elif field.default is dataclasses.MISSING or isinstance(field.default, str):
+            fallback = "" if field.default is dataclasses.MISSING else field.default
+            kept[field.name] = value if isinstance(value, str) else fallback
+        else:
+            kept[field.name] = value if isinstance(value, type(field.default)) else field.default
+    return kept
