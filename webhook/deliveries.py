@@ -18,6 +18,7 @@ RESULTS = frozenset(
         "unauthorized",
         "rejected",
         "too_large",
+        "timeout",
         "unavailable",
         "error",
     }

@@ -6,7 +6,9 @@ Every delivery ends in exactly one counted result and one JSON log line.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,7 +19,7 @@ from config import Project
 from jobs.submit import DeployRequest, Duplicate, QueueUnavailable, submit
 from webhook.body import decode_payload, read_body
 from webhook.deliveries import count_delivery
-from webhook.errors import Forbidden, IntakeError, NotFound, Unavailable
+from webhook.errors import Forbidden, IntakeError, NotFound, RequestTimeout, Unavailable
 from webhook.providers import authenticate, claimed_delivery_id, describe, detect
 from webhook.push import OtherRef, Push, parse_push
 from webhook.routing import route
@@ -64,8 +66,14 @@ def _receive(found: Services, project_name: str, note: Note) -> Answer:
     project = found.settings.projects.get(project_name)
     if project is None:
         raise NotFound("no such project: the URL must be /hooks/<project name in the config>")
-    limit = found.settings.server.max_body_bytes
-    raw = read_body(request.stream, request.content_length, limit)
+    server = found.settings.server
+    try:
+        raw = read_body(
+            request.stream, request.content_length, server.max_body_bytes, server.body_timeout
+        )
+    except RequestTimeout:
+        _stop_reading()
+        raise
     provider = authenticate(project, found.signing_keys.get(project_name), request.headers, raw)
     delivery = describe(project_name, provider, request.headers)
     note.fields.update(delivery=delivery.delivery_id, event=delivery.event)
@@ -103,6 +111,14 @@ def _receive(found: Services, project_name: str, note: Note) -> Answer:
         "status_url": f"{base}/api/deploys/{first.id}",
         "deploys": [{"deploy_id": d.id, "environment": d.environment} for d in outcome.deploys],
     }, 202
+
+
+def _stop_reading() -> None:
+    """Let gunicorn close the connection after the 408 instead of waiting for the rest of it."""
+    connection: Any = request.environ.get("gunicorn.socket")
+    if connection is not None:
+        with contextlib.suppress(OSError, AttributeError):
+            connection.shutdown(socket.SHUT_RD)
 
 
 def _ignored(note: Note, reason: str) -> Answer:
