@@ -238,6 +238,8 @@ class Notify(Strict):
     gitlab: GitlabNotify | None = None
     gitea: GiteaNotify | None = None
     webhook: WebhookNotify | None = None
+    # Apprise URLs (ntfy://, discord://, msteams://, mailto://, ...): credentials, kept secret.
+    apprise: list[Secret] = Field(default_factory=list)
     delivery: Delivery = Delivery()
 
 

@@ -8,6 +8,7 @@ from importlib import metadata
 from typing import Any
 
 from config import Project, Settings
+from jobs.failures import cause
 from jobs.record import Deploy
 
 ELLIPSIS = "…"
@@ -43,28 +44,33 @@ def short(sha: str | None) -> str:
     return sha[:7] if sha else "the previous commit"
 
 
-def last_line(text: str | None) -> str:
-    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
-    return lines[-1] if lines else ""
+def describe(deploy: Deploy, limit: int = 140) -> str:
+    """The one-line status text of commit statuses, within `limit` (GitHub's 140).
 
-
-def describe(deploy: Deploy) -> str:
-    """The one-line status text of commit statuses; clip it to the provider's limit."""
+    A failure names its stage once, then the cause, then what happened to the environment;
+    the cause is clipped so that the rest always fits.
+    """
     env = deploy.environment
-    stage = deploy.failed_stage or "a stage"
-    why = f": {last_line(deploy.error)}" if last_line(deploy.error) else ""
-    took = f" in {duration(deploy)}" if duration(deploy) else ""
-    texts = {
-        "queued": f"queued for {env}",
-        "running": f"deploying to {env}",
-        "succeeded": f"deployed to {env}{took}",
-        "failed": f"not deployed: {stage} failed, nothing changed{why}",
-        "reverted": f"reverted to {short(deploy.previous_sha)}: {stage} failed{why}",
-        "revert_failed": f"revert failed: needs attention ({stage} failed{why})",
-        "superseded": f"not deployed to {env}: a newer push replaced it",
-        "cancelled": f"deploy to {env} cancelled",
-    }
-    return texts[deploy.state]
+    if deploy.state not in ("failed", "reverted", "revert_failed"):
+        took = f" in {duration(deploy)}" if duration(deploy) else ""
+        texts = {
+            "queued": f"queued for {env}",
+            "running": f"deploying to {env}",
+            "succeeded": f"deployed to {env}{took}",
+            "superseded": f"not deployed to {env}: a newer push replaced it",
+            "cancelled": f"deploy to {env} cancelled",
+        }
+        return clip(texts[deploy.state], limit)
+    stage = f"{deploy.failed_stage} failed" if deploy.failed_stage else "a stage failed"
+    why = cause(deploy.error, deploy.failed_stage)
+    before, after = {
+        "failed": ("", "; nothing changed"),
+        "reverted": ("", f"; reverted to {short(deploy.previous_sha)}"),
+        "revert_failed": ("REVERT FAILED, needs attention: ", ""),
+    }[deploy.state]
+    fixed = len(before) + len(stage) + len(after) + 2
+    why = f": {clip(why, max(limit - fixed, 10))}" if why else ""
+    return clip(f"{before}{stage}{why}{after}", limit)
 
 
 def duration(deploy: Deploy) -> str | None:
@@ -111,7 +117,7 @@ def status_body(
     body: dict[str, Any] = {
         "state": state,
         key: context_name(template, deploy),
-        "description": clip(describe(deploy), limit),
+        "description": describe(deploy, limit),
     }
     link = log_url(settings, deploy)
     if link:

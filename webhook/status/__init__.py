@@ -11,6 +11,7 @@ from flask import Blueprint, Flask, Response, request
 from redis import Redis
 
 from config import Settings
+from jobs.failures import without_stage
 from jobs.readback import clean_text
 from webhook.status.actions import actions
 from webhook.status.api import api
@@ -67,6 +68,7 @@ def register(app: Flask, settings: Settings, connection: Redis) -> None:
     app.extensions[STREAMS] = StreamSlots(settings.server.live_streams)
     app.jinja_env.filters.setdefault("when", format_time)
     app.jinja_env.filters.setdefault("span", format_span)
+    app.jinja_env.filters.setdefault("without_stage", without_stage)
     # The last line of defence: whatever a stored value holds, a page still encodes as UTF-8.
     app.jinja_env.finalize = _encodable
     for blueprint in BLUEPRINTS:

@@ -15,6 +15,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from jobs.failures import without_stage
 from jobs.record import FINAL_STATES, Deploy, DeployStore, RecordError
 from webhook.status.formatting import format_span, format_time
 
@@ -53,7 +54,7 @@ def live_summary(deploy: Deploy) -> dict[str, Any]:
         "started_at": format_time(deploy.started_at),
         "finished_at": format_time(deploy.finished_at),
         "duration": format_span(deploy.started_at, deploy.finished_at),
-        "error": deploy.error,
+        "error": without_stage(deploy.error, deploy.failed_stage) or None,
         "failed_stage": deploy.failed_stage,
         "restored_backup": deploy.restored_backup,
         "stages": [
