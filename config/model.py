@@ -148,7 +148,9 @@ class Environment(Strict):
 
 
 class Project(Strict):
-    repo: str = Field(pattern=r"^[^\s/]+(/[^\s/]+)+$")
+    # host/owner/name: the host holds a dot or a port (or is localhost), so that `acme/crm`,
+    # which matches no payload's repository, is refused here instead of 403 on every push.
+    repo: str = Field(pattern=r"^(?:localhost|[^\s/]*[.:][^\s/]*)(?:/[^\s/]+){2,}$")
     provider: Literal["github", "gitlab", "gitea"]
     secret: Secret
     # GitLab >= 19 Standard Webhooks signing key (whsec_...): when set, signatures are required.

@@ -8,10 +8,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
+from importlib import metadata
 from pathlib import Path
 
 from config import ConfigError, Settings, load_settings
 from config.loader import config_path
+from config.plaintext import plain_text_secrets
 from jobs.errors import DeployError
 from jobs.record import RecordError
 from webhook.operator.commands import add_operator_commands
@@ -47,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deployhook",
         description="Turn a signed git push into a safe Docker Compose deploy.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {_version()}", help="print the version"
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -110,7 +115,16 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def check_config(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     print(summarise(settings))
+    for warning in plain_text_secrets(config_path(args.config)):
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
+
+
+def _version() -> str:
+    try:
+        return metadata.version("deployhook")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed; run scripts/venv)"
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -134,7 +134,12 @@ def _check_repository(project: Project, push: Push) -> None:
     same_path = push.repository.lower() == project.repo_path.lower()
     same_host = push.repository_host is None or push.repository_host == host
     if not (same_path and same_host):
-        raise Forbidden("the payload's repository is not the one this project deploys")
+        arrived = f"{push.repository_host or '(no host)'}/{push.repository}"
+        printable = "".join(char for char in arrived if char.isprintable())[:200]
+        raise Forbidden(
+            f"this project deploys {project.repo}, but the payload is for {printable}: "
+            "check the project's repo, or the webhook's URL (/hooks/<project>)"
+        )
 
 
 def _deploy_request(project_name: str, environment: str, push: Push) -> DeployRequest:
