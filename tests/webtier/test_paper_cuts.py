@@ -6,7 +6,9 @@ import argparse
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
+from openapi_spec_validator import validate
 
 from config import ConfigError, parse_settings
 from config.plaintext import plain_text_secrets
@@ -131,3 +133,27 @@ def test_cli_finds_the_redis_that_up_started(
     assert "DEPLOYHOOK_REDIS_URL" in capsys.readouterr().err
     with embedded_redis(state / "redis"):
         assert main(["history", "--config", str(config)]) == 0
+
+
+def test_openapi_documents_every_route_of_the_whole_app(app: Flask) -> None:
+    """The intake's routes (/hooks/{project}, /healthz, /api/deploys/{id}) are documented too."""
+    document = app.test_client().get("/api/openapi.json").get_json()
+    validate(document)
+    served = {
+        rule.rule.replace("<project_name>", "<project>").replace("<", "{").replace(">", "}")
+        for rule in app.url_map.iter_rules()
+        if not rule.endpoint.endswith("static")
+    }
+    assert served - set(document["paths"]) == set()
+    assert "408" in document["paths"]["/hooks/{project}"]["post"]["responses"]
+
+
+@pytest.mark.parametrize(("method", "path"), [("post", "/healthz"), ("get", "/hooks/crm"),
+                                              ("delete", "/api/deploys")])  # fmt: skip
+def test_405_names_the_allowed_methods(client: FlaskClient, method: str, path: str) -> None:
+    """A wrong method gets 405 with an Allow header listing the right ones."""
+    answer = getattr(client, method)(path)
+    assert answer.status_code == 405
+    allowed = {word.strip() for word in answer.headers["Allow"].split(",")}
+    assert allowed & {"GET", "POST"}
+    assert answer.json["error"]
