@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import sys
 from pathlib import Path
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
 from config import ConfigError, parse_settings
 from config.plaintext import plain_text_secrets
+from jobs.deploylog import DeployLog
+from jobs.record import DeployStore
 from tests.support.deliveries import payload, post_github
 from webhook.cli import _parser, main
 from webhook.embedded_redis import embedded_redis
+from webhook.logs import JsonFormatter
 
 CONFIG = """
 state_dir: %(state)s
@@ -157,3 +164,31 @@ def test_405_names_the_allowed_methods(client: FlaskClient, method: str, path: s
     allowed = {word.strip() for word in answer.headers["Allow"].split(",")}
     assert allowed & {"GET", "POST"}
     assert answer.json["error"]
+
+
+def test_deploy_log_lines_are_one_flat_json_object(
+    redis_conn: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A deploy's log line is one JSON object with deploy_id as a field, secrets masked."""
+    caplog.set_level(logging.INFO, logger="deployhook")
+    log = DeployLog(DeployStore(redis_conn), "d-20260101-000000-abcdef", secrets=["hunter2"])
+    log.info("pulling with hunter2", stage="fetch", detail="token hunter2")
+    line = json.loads(JsonFormatter().format(caplog.records[-1]))
+    assert line["deploy_id"] == "d-20260101-000000-abcdef"
+    assert line["message"] == "pulling with <secret>"
+    assert (line["stage"], line["detail"]) == ("fetch", "token <secret>")
+
+
+def test_tracebacks_are_json_frames_without_the_exception_text() -> None:
+    """An exception's frames are a JSON list in the same line; its text is left out."""
+    try:
+        raise RuntimeError("payload secret text")
+    except RuntimeError:
+        record = logging.LogRecord("deployhook.x", logging.ERROR, __file__, 1, "boom", None, None)
+        record.exc_info = sys.exc_info()
+    text = JsonFormatter().format(record)
+    assert "\n" not in text
+    line = json.loads(text)
+    assert line["exception"] == "RuntimeError"
+    assert any("test_tracebacks_are_json_frames" in frame for frame in line["traceback"])
+    assert "payload secret text" not in text
