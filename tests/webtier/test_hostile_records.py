@@ -81,7 +81,7 @@ def test_no_page_or_api_route_answers_500_on_hostile_records(
 ) -> None:
     """Every page and API route answers below 500 with hostile records in the history."""
     app = create_app(make_settings(tmp_path, redis_url))
-    app.config["DEPLOYHOOK_STREAM_SECONDS"] = 0.3  # streams of unfinished deploys end soon
+    app.config["LIVE_STREAM_SECONDS"] = 0.3  # streams of unfinished deploys end soon
     client = app.test_client()
     paths = ["/", "/deploys", "/deploys?environment=crm/dev&state=failed", "/api/environments"]
     paths += ["/api/deploys", "/api/deploys?environment=crm/dev", "/metrics", "/healthz"]

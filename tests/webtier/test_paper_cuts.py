@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -192,3 +193,34 @@ def test_tracebacks_are_json_frames_without_the_exception_text() -> None:
     assert line["exception"] == "RuntimeError"
     assert any("test_tracebacks_are_json_frames" in frame for frame in line["traceback"])
     assert "payload secret text" not in text
+
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def _documentation() -> str:
+    return "\n".join(
+        path.read_text() for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    )
+
+
+def test_every_deployhook_environment_variable_is_documented() -> None:
+    """Each DEPLOYHOOK_* variable the code, image or compose.yml reads is in the docs."""
+    sources = [*ROOT.glob("webhook/**/*.py"), *ROOT.glob("jobs/**/*.py"),
+               *ROOT.glob("config/*.py"), ROOT / "Dockerfile", ROOT / "compose.yml"]  # fmt: skip
+    used = {
+        name for path in sources for name in re.findall(r"DEPLOYHOOK_[A-Z_]+", path.read_text())
+    }
+    documentation = _documentation()
+    assert sorted(name for name in used if name not in documentation) == []
+
+
+def test_compose_file_points_at_real_readme_sections() -> None:
+    """The headings compose.yml tells the reader to read exist in the documentation."""
+    comment = (ROOT / "compose.yml").read_text().split("\n\n", 1)[0]
+    named = re.findall(r'"([^"]+)"', comment)
+    assert named
+    headings = {
+        line.lstrip("#").strip() for line in _documentation().splitlines() if line.startswith("#")
+    }
+    assert [name for name in named if name not in headings] == []

@@ -81,7 +81,7 @@ def log_stream(deploy_id: str) -> ResponseReturnValue:
         busy = problem(503, "too many live logs are open; poll /api/deploys/<id>/log instead")
         busy.headers["Retry-After"] = str(STREAM_RETRY_AFTER)
         return busy
-    lifetime = current_app.config.get("DEPLOYHOOK_STREAM_SECONDS", STREAM_SECONDS)
+    lifetime = current_app.config.get("LIVE_STREAM_SECONDS", STREAM_SECONDS)
     response = Response(
         stream_log(context().store, deploy_id, start, lifetime=lifetime),
         mimetype="text/event-stream",
