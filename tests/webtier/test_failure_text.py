@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import redis
 
 from jobs.failures import cause, without_stage
-from jobs.record import Deploy
+from jobs.record import Deploy, DeployStore
 from jobs.report.text import describe
+from tests.support.status import make_deploy, status_app
 
 COMPOSE = (
     "docker-compose -p crm_prod -f /srv/crm/docker-compose.yml exec -T api alembic upgrade head"
@@ -58,3 +60,14 @@ def test_description_of_the_issue_example_fits_and_names_the_stage_once() -> Non
     deploy.error = "migrate failed: " + "x" * 400
     long = describe(deploy)
     assert len(long) <= 140 and long.endswith("; reverted to 379cb74")
+
+
+def test_deploy_page_names_the_failed_stage_once(redis_conn: redis.Redis) -> None:
+    """The status page reads "snapshot failed: <cause>", never "snapshot failed" twice."""
+    store = DeployStore(redis_conn)
+    error = "snapshot failed: /srv/crm is not a git checkout -> nothing was changed"
+    deploy = make_deploy(store, state="failed", failed_stage="snapshot", error=error)
+    page = status_app(redis_conn).test_client().get(f"/deploys/{deploy.id}").get_data(as_text=True)
+    shown = page.split('<span id="deploy-error-text">', 1)[1].split("</span>", 1)[0]
+    assert shown.startswith("/srv/crm is not a git checkout")
+    assert page.count("snapshot failed") == 1
