@@ -43,26 +43,37 @@ def load_object(text: str | bytes) -> dict[str, Any]:
 
 
 def typed_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
-    """The keys of `data` that `cls` (a dataclass) declares, each of the type its default has.
+    """The keys of `data` that `cls` (a dataclass) declares, text and collections checked.
 
-    A value of the wrong type falls back to the field's default; a required field (every
-    required field of a record is text) falls back to "". Unknown keys are dropped.
+    Text fields (annotated `str`, `str | None` or a Literal of strings, or with a text
+    default) and list/dict fields get a value of their type or their default; a required text
+    field falls back to "". Fields of any other type are passed as stored, for the caller to
+    read. Unknown keys are dropped.
     """
     kept: dict[str, Any] = {}
     for field in dataclasses.fields(cls):
-        if field.name not in data and field.default is not dataclasses.MISSING:
-            continue
-        if field.name not in data and field.default_factory is not dataclasses.MISSING:
+        has_default = (
+            field.default is not dataclasses.MISSING
+            or field.default_factory is not dataclasses.MISSING
+        )
+        if field.name not in data and has_default:
             continue
         value = data.get(field.name)
+        annotation = str(field.type)
         if field.default_factory is not dataclasses.MISSING:
             sample = field.default_factory()
-            kept[field.name] = value if isinstance(value, type(sample)) else sample
-        elif field.default is None:
-            kept[field.name] = value if isinstance(value, str) else None
-        elif field.default is dataclasses.MISSING or isinstance(field.default, str):
+            plain = isinstance(sample, list | dict | str)
+            kept[field.name] = value if not plain or isinstance(value, type(sample)) else sample
+        elif _is_text(annotation, field.default):
             fallback = "" if field.default is dataclasses.MISSING else field.default
             kept[field.name] = value if isinstance(value, str) else fallback
         else:
-            kept[field.name] = value if isinstance(value, type(field.default)) else field.default
+            kept[field.name] = value
     return kept
+
+
+def _is_text(annotation: str, default: object) -> bool:
+    if isinstance(default, str):
+        return True
+    bare = annotation.replace(" ", "").removesuffix("|None").removeprefix("Optional[")
+    return bare in ("str", "str]", "State", "Outcome") or bare.startswith("Literal[")

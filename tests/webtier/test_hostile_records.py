@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 import pytest
 import redis
 
+from jobs.readback import typed_fields
 from jobs.record import PREFIX, new_deploy_id
 from tests.support.deliveries import make_settings
 from webhook.app import create_app
@@ -107,3 +110,29 @@ def test_a_readable_record_still_shows_beside_hostile_ones(
     assert good.id in client.get("/deploys").get_data(as_text=True)
     listed = client.get("/api/deploys").get_json()
     assert good.id in json.dumps(listed)
+
+
+@dataclass
+class _Shape:
+    name: str
+    kind: Literal["a", "b"]
+    note: str | None = None
+    count: int = 0
+    nested: dict[str, Any] | None = None
+    items: list[str] = field(default_factory=list)
+
+
+@pytest.mark.parametrize(
+    ("stored", "read"),
+    [
+        ({"name": 5, "kind": None, "note": 3, "items": "x"},
+         {"name": "", "kind": "", "note": None, "items": []}),
+        ({"name": "n", "kind": "a", "count": 2, "nested": {"k": 1}, "extra": 1},
+         {"name": "n", "kind": "a", "count": 2, "nested": {"k": 1}}),
+    ],
+)  # fmt: skip
+def test_typed_fields_checks_text_and_collections_and_passes_the_rest(
+    stored: dict[str, Any], read: dict[str, Any]
+) -> None:
+    """Text and list fields of the wrong type fall back; other typed fields pass as stored."""
+    assert typed_fields(_Shape, stored) == read
