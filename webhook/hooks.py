@@ -137,7 +137,7 @@ def _check_repository(project: Project, push: Push) -> None:
         arrived = f"{push.repository_host or '(no host)'}/{push.repository}"
         printable = "".join(char for char in arrived if char.isprintable())[:200]
         raise Forbidden(
-            f"this project deploys {project.repo}, but the payload is for {printable}: "
+            f"expected repository {project.repo}, but the payload's repository is {printable}: "
             "check the project's repo, or the webhook's URL (/hooks/<project>)"
         )
 
