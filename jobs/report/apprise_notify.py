@@ -34,6 +34,7 @@ _TITLES = {
     "reverted": "Deploy to {target} failed and was reverted",
     "revert_failed": "REVERT FAILED on {target}: needs attention",
     "cancelled": "Deploy to {target} cancelled",
+    "blocked": "Not deployed to {target}: blocked by a release gate",
 }
 
 
@@ -63,7 +64,7 @@ def note_for(settings: Settings, deploy: Deploy) -> Note | None:
     lines.append(facts + (f", {took}" if took else ""))
     link = log_url(settings, deploy)
     lines.append(f"Deploy log: {link}" if link else f"Deploy {deploy.id}")
-    severity = {"start": "info", "success": "success", "cancelled": "warning"}
+    severity = {"start": "info", "success": "success", "cancelled": "warning", "blocked": "warning"}
     return Note(
         clip(title, TITLE_LIMIT), "\n".join(lines)[:BODY_LIMIT], severity.get(kind, "failure")
     )

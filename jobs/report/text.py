@@ -53,12 +53,15 @@ def describe(deploy: Deploy, limit: int = 140) -> str:
     env = deploy.environment
     if deploy.state not in ("failed", "reverted", "revert_failed"):
         took = f" in {duration(deploy)}" if duration(deploy) else ""
+        waiting = f"waiting for {deploy.waiting_for} before {env}" if deploy.waiting_for else None
+        blocked = cause(deploy.error, None)
         texts = {
-            "queued": f"queued for {env}",
+            "queued": waiting or f"queued for {env}",
             "running": f"deploying to {env}",
             "succeeded": f"deployed to {env}{took}",
             "superseded": f"not deployed to {env}: a newer push replaced it",
             "cancelled": f"deploy to {env} cancelled",
+            "blocked": f"not deployed to {env}: blocked" + (f": {blocked}" if blocked else ""),
         }
         return clip(texts[deploy.state], limit)
     stage = f"{deploy.failed_stage} failed" if deploy.failed_stage else "a stage failed"

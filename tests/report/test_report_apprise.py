@@ -102,3 +102,14 @@ def test_apprise_note_skips_running_and_names_the_stage_once(provider: ProviderS
     note = note_for(settings, failed)
     assert note is not None
     assert note.body.count("build failed") == 1, note.body
+
+
+@pytest.mark.parametrize(
+    "state", ["succeeded", "failed", "reverted", "revert_failed", "cancelled", "blocked"]
+)
+def test_apprise_note_exists_for_every_final_state_told(
+    provider: ProviderServer, state: str
+) -> None:
+    """Every state Slack is told about has an Apprise title too (none raises KeyError)."""
+    note = note_for(settings_for(provider, **NO_OTHERS), new_deploy(state=state))
+    assert note is not None and note.title and note.body
