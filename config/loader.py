@@ -190,9 +190,7 @@ def _describe(item: Any) -> str:
     elif kind in _PLAIN_WORDS:
         message = _PLAIN_WORDS[kind]
     else:
-        message = (
-            str(item["msg"]).removeprefix("Value error, ").replace("Input should be", "expected")
-        )
+        message = str(item["msg"]).removeprefix("Value error, ")
     if location and location[-1] == "[key]":
         location.pop()
     # A rule across several keys names the key it is about at the start of its message.
