@@ -13,6 +13,8 @@ import traceback
 from datetime import UTC, datetime
 from types import TracebackType
 
+from jobs.readback import clean_text
+
 _HANDLER_NAME = "deployhook-json"
 
 
@@ -34,7 +36,8 @@ class JsonFormatter(logging.Formatter):
             frames = _frames(record.exc_info[2])
             line["where"] = frames[-1] if frames else ""
             line["traceback"] = frames
-        return json.dumps(line, default=str, ensure_ascii=False)
+        # clean_text: a lone surrogate anywhere must not make the stream refuse the whole line.
+        return clean_text(json.dumps(line, default=str, ensure_ascii=False))
 
 
 def _frames(trace: TracebackType | None) -> list[str]:

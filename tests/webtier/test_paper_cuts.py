@@ -224,3 +224,12 @@ def test_compose_file_points_at_real_readme_sections() -> None:
         line.lstrip("#").strip() for line in _documentation().splitlines() if line.startswith("#")
     }
     assert [name for name in named if name not in headings] == []
+
+
+def test_a_log_line_with_a_lone_surrogate_still_encodes() -> None:
+    """A field holding unencodable text still gives one line of valid UTF-8 JSON."""
+    record = logging.LogRecord("deployhook.x", logging.INFO, __file__, 1, "m\ud800", None, None)
+    record.fields = {"ref": "v1\udfff"}
+    text = JsonFormatter().format(record)
+    text.encode("utf-8")
+    assert json.loads(text)["ref"] == "v1\ufffd"
