@@ -34,7 +34,13 @@ def test_intake_answers_while_watchers_and_slow_uploads_are_connected(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     argv = [*DEPLOYHOOK, "serve", "--config", str(config), "--bind", f"127.0.0.1:{port}"]
-    with running(argv, {**SECRETS, "DEPLOYHOOK_REDIS_URL": redis_url}, base):
+    # A short graceful stop: the open streams would otherwise hold the shutdown for 20 s.
+    env = {
+        **SECRETS,
+        "DEPLOYHOOK_REDIS_URL": redis_url,
+        "GUNICORN_CMD_ARGS": "--graceful-timeout 2",
+    }
+    with running(argv, env, base):
         status, _, first = _push(base)  # a queued deploy whose live log stays open
         assert status == 202
         with crowd(port, first["deploy_id"], CROWD, CROWD) as uploads:
