@@ -58,8 +58,8 @@ def describe(deploy: Deploy, limit: int = 140) -> str:
         texts = {
             "queued": waiting or f"queued for {env}",
             "running": f"deploying to {env}",
-            "succeeded": f"deployed to {env}{took}",
-            "superseded": f"not deployed to {env}: a newer push replaced it",
+            "succeeded": f"deployed to {env}{took}{_slow_rehearsal(deploy)}",
+            "superseded": f"not deployed to {env}: {deploy.error or 'a newer push replaced it'}",
             "cancelled": f"deploy to {env} cancelled",
             "blocked": f"not deployed to {env}: blocked" + (f": {blocked}" if blocked else ""),
         }
@@ -74,6 +74,17 @@ def describe(deploy: Deploy, limit: int = 140) -> str:
     fixed = len(before) + len(stage) + len(after) + 2
     why = f": {clip(why, max(limit - fixed, 10))}" if why else ""
     return clip(f"{before}{stage}{why}{after}", limit)
+
+
+def rehearsal(deploy: Deploy) -> str | None:
+    """The migration rehearsal's time for reports, e.g. "95.2s (slow)"; None: none ran."""
+    if deploy.rehearsal_seconds is None:
+        return None
+    return f"{deploy.rehearsal_seconds:.1f}s" + (" (slow)" if deploy.rehearsal_slow else "")
+
+
+def _slow_rehearsal(deploy: Deploy) -> str:
+    return f"; slow migration rehearsal: {rehearsal(deploy)}" if deploy.rehearsal_slow else ""
 
 
 def duration(deploy: Deploy) -> str | None:
