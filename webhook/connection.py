@@ -12,7 +12,8 @@ EMBEDDED_SOCKET = Path("redis") / "redis.sock"
 
 NO_REDIS = (
     "redis.url: no Redis URL configured; set redis.url or DEPLOYHOOK_REDIS_URL, "
-    "or run `deployhook up`, which starts an embedded Redis"
+    "or run `deployhook up`, which starts an embedded Redis (the other commands then find it "
+    "in <state_dir>/redis on their own)"
 )
 
 
