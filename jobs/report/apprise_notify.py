@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import apprise
-import stamina
 
 from config import Secret, Settings
 from config.model import Delivery
 from jobs.record import Deploy
-from jobs.report.delivery import ReportError, ReportRejected, ReportUndelivered
+from jobs.report.delivery import ReportError, ReportRejected, ReportUndelivered, retries
 from jobs.report.redact import hide_secret, hide_url
 from jobs.report.states import slack_kind
 from jobs.report.text import clip, describe, duration, log_url
@@ -102,14 +101,7 @@ def send(url: str, note: Note, policy: Delivery, what: str) -> None:
     """Notify one Apprise URL, retrying "not sent" within `policy`; ReportError when it fails."""
     attempts = 0
     try:
-        for attempt in stamina.retry_context(
-            on=_NotSent,
-            attempts=policy.attempts,
-            timeout=policy.give_up_after,
-            wait_initial=policy.first_wait,
-            wait_max=policy.max_wait,
-            wait_jitter=policy.first_wait / 2,
-        ):
+        for attempt in retries(policy, _NotSent):
             with attempt:
                 attempts += 1
                 _attempt(url, note, policy.request_timeout)
