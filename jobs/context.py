@@ -12,8 +12,8 @@ import docker
 from config import Environment, Settings
 from jobs.commands.compose import Compose
 from jobs.deploylog import DeployLog
-from jobs.record import Deploy, DeployStore
 from jobs.runner import Runner
+from jobs.state.records import Deploy, DeployStore
 
 
 def docker_client(environment: Environment) -> Any:

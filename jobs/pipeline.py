@@ -3,7 +3,7 @@
 lock -> snapshot -> fetch -> backup -> checkout -> build -> swap -> [restore] -> migrate
   -> health -> commit
 on failure after the backup: revert (jobs/revert.py), then report reverted or revert_failed
-an operator's lock: the deploy stays queued on the environment's held list (jobs/held.py)
+an operator's lock: the deploy stays queued on the environment's held list (jobs/state/held.py)
 [restore]: only for a rollback the operator asked to take the database back with it
 """
 
@@ -22,9 +22,6 @@ from jobs.commands.compose import Compose, detect_compose
 from jobs.context import DeployContext, command_environ
 from jobs.deploylog import DeployLog
 from jobs.errors import LockTimeout, OperatorHold, StageFailed
-from jobs.held import hold
-from jobs.lock import EnvironmentLock, LockOwner
-from jobs.record import Deploy, DeployStore, Outcome, StageRecord, State, utcnow
 from jobs.redistext import as_text
 from jobs.revert import restore_requested, revert, wants_restore
 from jobs.runner import Runner
@@ -36,7 +33,10 @@ from jobs.stages.health import wait_healthy
 from jobs.stages.migrate import migrate
 from jobs.stages.snapshot import take_snapshot
 from jobs.stages.swap import swap
-from jobs.submit import latest_queued_key
+from jobs.state.held import hold
+from jobs.state.locks import EnvironmentLock, LockOwner
+from jobs.state.records import Deploy, DeployStore, Outcome, StageRecord, State, utcnow
+from jobs.state.submit import latest_queued_key
 
 logger = logging.getLogger("deployhook.pipeline")
 T = TypeVar("T")
@@ -124,7 +124,7 @@ def revert_after(ctx: DeployContext, failure: StageFailed) -> None:
             if ctx.deploy.restored_backup
             else f"backup to restore by hand: {ctx.backup or 'none taken'}"
         )
-        ctx.deploy.extra["revert_error"] = detail
+        ctx.deploy.revert_error = detail
         finish_failed(
             ctx, failure, "revert_failed", f"REVERT FAILED, needs a human: {detail}. {where}"
         )

@@ -11,10 +11,10 @@ from redis import Redis
 from config import Settings
 from jobs.deploylog import DeployLog
 from jobs.errors import LockTimeout, StageFailed
-from jobs.lock import EnvironmentLock, LockOwner, current_owner
 from jobs.pipeline import finish_failed, new_context, revert_after, secret_values
-from jobs.record import Deploy, DeployStore
 from jobs.stages.backup import remove_partial
+from jobs.state.locks import EnvironmentLock, LockOwner, current_owner
+from jobs.state.records import Deploy, DeployStore
 
 CHANGING_STAGES = ("checkout", "build", "swap", "migrate", "health", "commit", "revert")
 # Long enough for a lock held by a dead worker on another host to expire (its TTL is 30 s).
@@ -54,9 +54,9 @@ def recover(record: Deploy, settings: Settings, connection: Redis) -> None:
         log = DeployLog(store, record.id, secret_values(settings))
         ctx = new_context(record, settings, store, log)
         ctx.previous_sha = record.previous_sha
-        ctx.previous_images = dict(record.extra.get("previous_images", {}))
-        ctx.built_images = dict(record.extra.get("image_names", {}))
-        ctx.backup = record.extra.get("backup")
+        ctx.previous_images = dict(record.previous_images)
+        ctx.built_images = dict(record.image_names)
+        ctx.backup = record.backup
         last = record.stages[-1].name if record.stages else "start"
         failure = StageFailed(last, f"the worker stopped during {last} (found at worker start)")
         log.info(f"recovering: {failure}")

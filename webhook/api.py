@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint
 from redis.exceptions import RedisError
 
-from jobs.record import DEPLOY_ID, DeployStore, RecordError
+from jobs.state.records import DEPLOY_ID, DeployStore, RecordError
 from webhook.errors import BadRequest, NotFound, Unavailable
 from webhook.services import services
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, request
 
 from config import Project
-from jobs.submit import DeployRequest, Duplicate, QueueUnavailable, submit
+from jobs.state.submit import DeployRequest, Duplicate, QueueUnavailable, submit
 from webhook.body import decode_payload, read_body
 from webhook.deliveries import count_delivery
 from webhook.errors import Forbidden, IntakeError, NotFound, Unavailable

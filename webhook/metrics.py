@@ -19,8 +19,8 @@ from redis.exceptions import RedisError
 from rq import Queue
 
 from config import Settings
-from jobs.record import Deploy, DeployStore
 from jobs.redistext import as_text
+from jobs.state.records import Deploy, DeployStore
 from webhook.deliveries import DELIVERIES_KEY
 from webhook.status.environments import last_good_key, lock_key, parse_last_good, parse_lock
 from webhook.status.environments import targets as configured_targets

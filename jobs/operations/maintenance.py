@@ -21,13 +21,13 @@ from redis import Redis
 from config import Settings
 from jobs.context import DeployContext
 from jobs.errors import LockTimeout
-from jobs.held import release_held
-from jobs.lock import EnvironmentLock, LockOwner
 from jobs.operations.oplog import OperatorLog
 from jobs.operations.targets import OperationError, parse_target
 from jobs.pipeline import new_context, secret_values
-from jobs.record import Deploy, DeployStore, new_deploy_id, utcnow
 from jobs.stages.backup import SUFFIX
+from jobs.state.held import release_held
+from jobs.state.locks import EnvironmentLock, LockOwner
+from jobs.state.records import Deploy, DeployStore, new_deploy_id, utcnow
 
 Echo = Callable[[str], None]
 # Backup names end with the id of the deploy or action that took them (jobs/stages/backup.py).

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jobs.operations.targets import OperationError
-from jobs.record import Deploy
+from jobs.state.records import Deploy
 
 CHANGED = ("succeeded", "revert_failed")
 
@@ -38,7 +38,7 @@ def plan_rollback(
     target = _named(history, to) if to else _default_target(history, last_good_id)
     newer = history[: history.index(target)]
     over = [deploy for deploy in reversed(newer) if deploy.state in CHANGED]
-    backup = over[0].extra.get("backup") if over else None
+    backup = over[0].backup if over else None
     return RollbackPlan(target, over, str(backup) if backup else None)
 
 

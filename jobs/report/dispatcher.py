@@ -17,7 +17,12 @@ from typing import cast
 from redis import Redis
 
 from config import Settings
-from jobs.record import (
+from jobs.redistext import as_text
+from jobs.report.delivery import ReportError
+from jobs.report.reporter import new_session
+from jobs.report.reporters import applicable, build_reporters
+from jobs.report.states import events_to_report
+from jobs.state.records import (
     DEPLOY_ID,
     PREFIX,
     REPORTS_PENDING_KEY,
@@ -25,11 +30,6 @@ from jobs.record import (
     DeployStore,
     events_key,
 )
-from jobs.redistext import as_text
-from jobs.report.delivery import ReportError
-from jobs.report.reporter import new_session
-from jobs.report.reporters import applicable, build_reporters
-from jobs.report.states import events_to_report
 
 log = logging.getLogger("deployhook.report")
 

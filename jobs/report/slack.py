@@ -8,10 +8,10 @@ import requests
 
 from config import Settings
 from config.model import SlackNotify
-from jobs.record import Deploy
 from jobs.report.delivery import Outbound
 from jobs.report.states import SlackKind, slack_kind
 from jobs.report.text import clip, commit_url, duration, log_url, short
+from jobs.state.records import Deploy
 
 ERROR_LINES = 12
 ERROR_CHARS = 1500  # a section's text may hold 3000 characters; leave room for the rest
@@ -113,8 +113,8 @@ def _details(kind: SlackKind, deploy: Deploy) -> list[str]:
     elif deploy.state == "reverted":
         details.append(f"*Restored*: code and images back to {previous}; {_database(deploy)}")
     elif kind == "revert_failed":
-        revert_error = str(deploy.extra.get("revert_error") or "no detail recorded")
-        backup = deploy.extra.get("backup")
+        revert_error = deploy.revert_error or "no detail recorded"
+        backup = deploy.backup
         details.append(f"*The revert failed too*\n{_code(revert_error)}")
         details.append(
             f"*Left in*: an unknown mix of `{deploy.short_sha}` (new) and {previous} "

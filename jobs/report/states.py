@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from jobs.record import FINAL_STATES
+from jobs.state.records import FINAL_STATES
 
 SlackKind = Literal["start", "success", "failure", "revert_failed", "cancelled"]
 

@@ -8,7 +8,7 @@ from importlib import metadata
 from typing import Any
 
 from config import Project, Settings
-from jobs.record import Deploy
+from jobs.state.records import Deploy
 
 ELLIPSIS = "…"
 # Characters that belong to the character before them: cutting just before one would leave a

@@ -53,7 +53,7 @@ def take_backup(ctx: DeployContext) -> Path | None:
         partial.unlink(missing_ok=True)
         raise
     ctx.backup = str(final)
-    ctx.deploy.extra["backup"] = str(final)
+    ctx.deploy.backup = str(final)
     ctx.log.info(f"backup written: {final} ({final.stat().st_size} bytes)")
     return final
 

@@ -11,10 +11,10 @@ from typing import Any
 from redis import Redis
 
 from jobs.context import DeployContext
-from jobs.record import PREFIX, utcnow
 from jobs.stages.backup import apply_retention
 from jobs.stages.build import TAG_PREFIX
 from jobs.stages.images import remove_old_commit_tags
+from jobs.state.records import PREFIX, utcnow
 
 # Commit-tagged images kept per service, so that a rollback to a recent deploy needs no build.
 KEEP_IMAGE_TAGS = 5
@@ -39,7 +39,7 @@ def commit_point(ctx: DeployContext) -> None:
         "deploy_id": deploy.id,
         "sha": deploy.sha,
         "ref": f"{deploy.ref_kind} {deploy.ref_name}",
-        "images": deploy.extra.get("images", {}),
+        "images": deploy.images,
         "image_names": ctx.built_images,
         "backup": ctx.backup,
         "at": utcnow(),
@@ -52,7 +52,7 @@ def commit_point(ctx: DeployContext) -> None:
     ctx.log.info(f"last good is now {deploy.sha[:12]} ({deploy.id})")
     if ctx.environment.database is not None:
         apply_retention(ctx, keep={b for b in [ctx.backup] if b})
-    protect = set(record["images"].values())
+    protect = set(deploy.images.values())
     removed = remove_old_commit_tags(ctx, TAG_PREFIX, KEEP_IMAGE_TAGS, protect)
     if removed:
         ctx.log.info(f"untagged old images: {', '.join(removed)}")

@@ -17,8 +17,6 @@ from jobs.errors import StageFailed
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
-# deploy.extra key: services a revert stopped because only the failed version had them.
-RETIRED_KEY = "retired_services"
 
 
 def running_containers(ctx: DeployContext) -> list[Any]:

@@ -28,7 +28,7 @@ def take_snapshot(ctx: DeployContext) -> None:
         ctx.previous_sha = repo.head.commit.hexsha
     ctx.previous_images = running_images(ctx)
     ctx.deploy.previous_sha = ctx.previous_sha
-    ctx.deploy.extra["previous_images"] = ctx.previous_images
+    ctx.deploy.previous_images = ctx.previous_images
     ctx.log.info(
         f"running now: {ctx.previous_sha[:12]} with "
         + (

@@ -6,7 +6,7 @@ import pytest
 
 from jobs.operations.rollback import plan_rollback
 from jobs.operations.targets import OperationError
-from jobs.record import Deploy
+from jobs.state.records import Deploy
 
 
 def _deploy(number: int, sha: str, state: str) -> Deploy:
@@ -19,7 +19,7 @@ def _deploy(number: int, sha: str, state: str) -> Deploy:
         sha=sha * 40,
         trigger="push",
         state=state,  # type: ignore[arg-type]
-        extra={"backup": f"/b/{number}.dump"},
+        backup=f"/b/{number}.dump",
     )
 
 

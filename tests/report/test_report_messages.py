@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from config import Settings
-from jobs.record import Deploy
 from jobs.report import json_webhook, slack
+from jobs.state.records import Deploy
 from tests.support.provider_server import ProviderServer
 from tests.support.report_setup import PREVIOUS, PUBLIC_URL, SHA, new_deploy, settings_for
 
@@ -123,7 +123,8 @@ def test_revert_failure_is_loud(settings: Settings) -> None:
         "revert_failed",
         failed_stage="health",
         error="health: expected HTTP 200, got 502",
-        extra={"backup": BACKUP, "revert_error": "up -d: image crm-api:9a8b7c6 not found"},
+        backup=BACKUP,
+        revert_error="up -d: image crm-api:9a8b7c6 not found",
     )
     body = _slack(settings, deploy)
     assert body["text"].startswith(
@@ -172,7 +173,7 @@ def test_json_webhook_payload_is_the_documented_v1_schema(settings: Settings) ->
         failed_stage="migrate",
         error="boom",
         restored_backup=BACKUP,
-        extra={"backup": BACKUP},
+        backup=BACKUP,
     )
     assert json_webhook.payload(settings, deploy) == {
         "schema": "deployhook.deploy/v1",

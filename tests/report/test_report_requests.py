@@ -12,8 +12,8 @@ import jsonschema
 import pytest
 import redis
 
-from jobs.record import Deploy, DeployStore
 from jobs.report import drain
+from jobs.state.records import Deploy, DeployStore
 from tests.support import github_openapi
 from tests.support.provider_server import (
     DEPLOYMENT_ID,

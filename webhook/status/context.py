@@ -8,7 +8,7 @@ from flask import Response, current_app, jsonify
 from redis import Redis
 
 from config import Settings
-from jobs.record import DeployStore
+from jobs.state.records import DeployStore
 
 EXTENSION = "deployhook.status"
 

@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from rq import Queue
 
 from config import Settings
-from jobs.record import DEPLOY_ID, PREFIX, Deploy, DeployStore
+from jobs.state.records import DEPLOY_ID, PREFIX, Deploy, DeployStore
 
 LockState = Literal["free", "deploy", "operator", "unknown"]
 

@@ -16,8 +16,8 @@ from redis.client import Pipeline
 from redis.exceptions import WatchError
 
 from config import Settings
-from jobs.held import release_held
-from jobs.record import utcnow
+from jobs.state.held import release_held
+from jobs.state.records import utcnow
 from webhook.status.environments import Lock, lock_key, parse_lock
 
 REASON_PREFIX = "locked by operator via API: "

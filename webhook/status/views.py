@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template, request
 from flask.typing import ResponseReturnValue
 
-from jobs.record import DEPLOY_ID, FINAL_STATES, RecordError
+from jobs.state.records import DEPLOY_ID, FINAL_STATES, RecordError
 from webhook.status.context import context
 from webhook.status.environments import environment_statuses, targets
 from webhook.status.live import stream_log

@@ -10,10 +10,10 @@ from __future__ import annotations
 from redis import Redis
 
 from config import Settings
-from jobs.lock import current_owner
-from jobs.record import PREFIX, DeployStore, RecordError
 from jobs.redistext import as_text
-from jobs.submit import enqueue
+from jobs.state.locks import current_owner
+from jobs.state.records import PREFIX, DeployStore, RecordError
+from jobs.state.submit import enqueue
 
 
 def held_key(target: str) -> str:

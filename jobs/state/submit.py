@@ -1,56 +1,39 @@
 """Turn accepted pushes into deploy records and RQ jobs, exactly once per delivery.
 
 Everything one delivery causes (its records, its jobs, the delivery marker, the "newest queued"
-pointer of each environment, the reporters' events) is written by one server-side script: it
-checks the delivery marker and, when the delivery is new, makes every write, atomically and in
-one round trip. Either all of it lands or, when Redis fails, none of it does and the caller
-answers 503.
+pointer of each environment, the reporters' events) is written in one MULTI/EXEC transaction
+under WATCH: the delivery marker, the new records' keys and their RQ job keys are watched and
+checked first, so a delivery seen before queues nothing, and a record or job that already
+exists is never overwritten (its id is drawn again). Either all of it lands or, when Redis
+fails, none of it does and the caller answers 503.
 
-The writes themselves come from the usual APIs (DeployStore.create, RQ's enqueue_call) queued
-on a pipeline that is never executed: the script replays that pipeline's commands, so the job
-RQ stores is exactly the one RQ builds.
+The writes come from the usual APIs (DeployStore.create, RQ's documented `enqueue_call(...,
+pipeline=...)`) queued on that transaction pipeline, so the job RQ stores is the one RQ builds
+and nothing here depends on how redis-py keeps a pipeline's commands.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 from redis import Redis
 from redis.client import Pipeline
-from redis.exceptions import RedisError
-from redis.typing import EncodableT
+from redis.exceptions import RedisError, WatchError
 from rq import Queue
+from rq.job import Job
 
 from config import Settings
-from jobs.record import PREFIX, Deploy, DeployStore, new_deploy_id
 from jobs.redistext import as_text
+from jobs.state import keys
+from jobs.state.records import Deploy, DeployStore, new_deploy_id
 
 DELIVERY_TTL_SECONDS = 7 * 24 * 3600
 # Generous: each command inside a deploy has its own timeout; RQ must never cut a revert short.
 JOB_TIMEOUT_SECONDS = 6 * 3600
 JOB_FUNCTION = "jobs.entry.run_deploy"
-# KEYS[1], when given, is the delivery marker: if it exists the delivery was seen and the
-# script returns the first deploy id it queued, writing nothing. Otherwise ARGV holds the
-# commands to run, each as its argument count followed by the command and its arguments.
-# A script is atomic like MULTI/EXEC: nothing else runs in between, and a lost connection or
-# a dead Redis leaves none of it. (Also like MULTI/EXEC, a command that fails at run time, on
-# a key of the wrong type, does not undo those before it.) Standalone Redis does not need
-# every key declared in KEYS; Redis Cluster would, and is not supported.
-SUBMIT_SCRIPT = """
-if KEYS[1] then
-  local earlier = redis.call('GET', KEYS[1])
-  if earlier then return earlier end
-end
-local i = 1
-while i <= #ARGV do
-  local count = tonumber(ARGV[i])
-  redis.call(unpack(ARGV, i + 1, i + count))
-  i = i + count + 1
-end
-return false
-"""
+# A transaction that meets a concurrent write to a watched key is tried again this many times.
+ATTEMPTS = 20
 
 
 class QueueUnavailable(Exception):
@@ -68,8 +51,10 @@ class DeployRequest:
     delivery_id: str = ""
     sender: str = ""
     before_sha: str = ""
-    # Options for the pipeline, kept in the record's `extra` (e.g. a rollback's restore_backup).
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    # What a manual deploy asks for besides the commit (copied to the record's typed fields).
+    rollback_to: str | None = None
+    restore_backup: str | None = None
+    redeploy_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,11 +68,11 @@ class Duplicate:
 
 
 def delivery_key(delivery_id: str) -> str:
-    return f"{PREFIX}:delivery:{delivery_id}"
+    return keys.delivery(delivery_id)
 
 
 def latest_queued_key(target: str) -> str:
-    return f"{PREFIX}:env:{target}:latest"
+    return keys.latest_queued(target)
 
 
 def submit(
@@ -99,28 +84,47 @@ def submit(
     """Queue one deploy per request; a delivery seen before queues nothing and says so."""
     if not requests:
         raise ValueError("submit needs at least one deploy request")
-    deploys = [_new_record(request) for request in requests]
-    keys = [delivery_key(delivery)] if delivery else []
     try:
-        with connection.pipeline(transaction=False) as pipe:  # records commands, never runs
-            pipe.multi()  # RQ expects a transaction pipeline to be in MULTI mode already
-            _write(connection, pipe, settings, deploys, delivery)
-            commands = _flatten(pipe)
-        earlier = connection.register_script(SUBMIT_SCRIPT)(keys, commands)
+        with connection.pipeline(transaction=True) as pipe:
+            for _ in range(ATTEMPTS):
+                deploys = [_new_record(request) for request in requests]
+                try:
+                    return _submit_once(pipe, connection, settings, deploys, delivery)
+                except (WatchError, _Taken):
+                    pipe.reset()  # a concurrent write: look again with fresh ids
     except RedisError as error:
         raise QueueUnavailable(f"Redis is unavailable: {type(error).__name__}") from None
-    if earlier is not None:
-        return Duplicate(as_text(earlier))
+    raise QueueUnavailable(f"Redis is too busy: gave up after {ATTEMPTS} attempts")
+
+
+class _Taken(Exception):
+    """A new id already has a record or a job: draw again, never overwrite."""
+
+
+def _submit_once(
+    pipe: Pipeline,
+    connection: Redis,
+    settings: Settings,
+    deploys: list[Deploy],
+    delivery: str | None,
+) -> Submitted | Duplicate:
+    owned = [key for deploy in deploys for key in (keys.deploy(deploy.id), _job_key(deploy.id))]
+    marker = [keys.delivery(delivery)] if delivery else []
+    pipe.watch(*marker, *owned)  # type: ignore[no-untyped-call]
+    if delivery:
+        earlier = pipe.get(keys.delivery(delivery))
+        if earlier is not None:
+            return Duplicate(as_text(earlier))
+    if pipe.exists(*owned):
+        raise _Taken()
+    pipe.multi()
+    _write(connection, pipe, settings, deploys, delivery)
+    pipe.execute()
     return Submitted(deploys)
 
 
-def _flatten(pipe: Pipeline) -> list[EncodableT]:
-    """The pipeline's queued commands as the script's ARGV: count, command, arguments, ..."""
-    flat: list[EncodableT] = []
-    for args, _options in pipe.command_stack:
-        flat.append(len(args))
-        flat.extend(args)
-    return flat
+def _job_key(deploy_id: str) -> str:
+    return str(Job.key_for(deploy_id))
 
 
 def enqueue(connection: Redis, queue: str, deploy: Deploy, pipe: Pipeline | None = None) -> None:
@@ -149,7 +153,9 @@ def _new_record(request: DeployRequest) -> Deploy:
         delivery_id=request.delivery_id,
         sender=request.sender,
         before_sha=request.before_sha,
-        extra=dict(request.extra),
+        rollback_to=request.rollback_to,
+        restore_backup=request.restore_backup,
+        redeploy_of=request.redeploy_of,
     )
 
 
@@ -164,7 +170,7 @@ def _write(
     for deploy in deploys:
         environment = settings.environment(deploy.project, deploy.environment)
         store.create(deploy, pipeline=pipe)
-        pipe.set(latest_queued_key(deploy.target), deploy.id)
+        pipe.set(keys.latest_queued(deploy.target), deploy.id)
         enqueue(connection, environment.queue, deploy, pipe)
     if delivery:
-        pipe.set(delivery_key(delivery), deploys[0].id, ex=DELIVERY_TTL_SECONDS)
+        pipe.set(keys.delivery(delivery), deploys[0].id, ex=DELIVERY_TTL_SECONDS)
