@@ -9,9 +9,10 @@ from __future__ import annotations
 from redis import Redis
 
 from config import Settings
+from jobs.context import new_context, secret_values
 from jobs.deploylog import DeployLog
-from jobs.errors import LockTimeout, StageFailed
-from jobs.pipeline import finish_failed, new_context, revert_after, secret_values
+from jobs.errors import LockLost, LockTimeout, StageFailed
+from jobs.outcome import finish_failed, finish_interrupted, revert_after
 from jobs.stages.backup import remove_partial
 from jobs.state.locks import EnvironmentLock, LockOwner, current_owner
 from jobs.state.records import Deploy, DeployStore
@@ -52,7 +53,7 @@ def recover(record: Deploy, settings: Settings, connection: Redis) -> None:
         if record.state != "running":
             return
         log = DeployLog(store, record.id, secret_values(settings))
-        ctx = new_context(record, settings, store, log)
+        ctx = new_context(record, settings, store, log, lock)
         ctx.previous_sha = record.previous_sha
         ctx.previous_images = dict(record.previous_images)
         ctx.built_images = dict(record.image_names)
@@ -67,6 +68,8 @@ def recover(record: Deploy, settings: Settings, connection: Redis) -> None:
                 revert_after(ctx, failure)
             else:
                 finish_failed(ctx, failure, "failed", "nothing was changed")
+        except LockLost as lost:
+            finish_interrupted(ctx, lost)
         finally:
             ctx.close()
     finally:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from jobs.context import DeployContext
-from jobs.errors import CommandFailed, StageFailed
+from jobs.errors import CommandFailed, LockLost, StageFailed
 from jobs.stages.backup import restore_backup
 from jobs.stages.checkout import check_out
 from jobs.stages.health import wait_healthy
@@ -28,6 +28,8 @@ def revert(ctx: DeployContext) -> list[str]:
         ctx.log.info(f"revert: {step}")
         try:
             action()
+        except LockLost:
+            raise  # another deploy owns the environment now: change nothing more
         except Exception as error:  # noqa: BLE001 - compensation keeps going and reports all
             detail = str(error)
             if isinstance(error, CommandFailed) and error.output_tail:

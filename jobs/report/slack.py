@@ -24,6 +24,7 @@ _HEADLINES: dict[str, str] = {
     "reverted": ":rewind: Deploy to {target} failed and was reverted",
     "revert_failed": ":rotating_light: REVERT FAILED on {target}: needs attention",
     "cancelled": ":no_entry_sign: Deploy to {target} cancelled",
+    "interrupted": ":rotating_light: Deploy to {target} INTERRUPTED: it lost the lock",
 }
 
 
@@ -38,7 +39,8 @@ def message(settings: Settings, notify: SlackNotify, deploy: Deploy) -> dict[str
     if kind is None:
         return None
     headline = _headline(kind, deploy)
-    mention = f"{notify.mention} " if kind == "revert_failed" and notify.mention else ""
+    loud = kind in ("revert_failed", "interrupted")
+    mention = f"{notify.mention} " if loud and notify.mention else ""
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": _plain(clip(headline, HEADER_LIMIT))},
         {"type": "section", "fields": [_mrkdwn(field) for field in _facts(settings, deploy)]},
@@ -124,6 +126,12 @@ def _details(kind: SlackKind, deploy: Deploy) -> list[str]:
             f"*Backup to restore*: `{escape(str(backup))}` (taken just before this deploy)"
             if backup
             else "*Backup to restore*: none was taken for this deploy."
+        )
+    elif kind == "interrupted":
+        details.append(
+            f"*Stopped*: the lock is now held by {escape(deploy.interrupted_by or 'unknown')}; "
+            f"this deploy changed nothing after that. The environment may run a mix of "
+            f"`{deploy.short_sha}` (new) and {previous}: check it."
         )
     return details
 

@@ -9,7 +9,7 @@ from typing import Literal
 
 from jobs.state.records import FINAL_STATES
 
-SlackKind = Literal["start", "success", "failure", "revert_failed", "cancelled"]
+SlackKind = Literal["start", "success", "failure", "revert_failed", "cancelled", "interrupted"]
 
 _GITHUB_STATUS = {
     "queued": "pending",
@@ -21,6 +21,7 @@ _GITHUB_STATUS = {
     # GitHub has no neutral state: keep `pending` and say in words that nothing was deployed.
     "superseded": "pending",
     "cancelled": "error",
+    "interrupted": "error",
 }
 _GITHUB_DEPLOYMENT = {
     "queued": "queued",
@@ -31,6 +32,7 @@ _GITHUB_DEPLOYMENT = {
     "revert_failed": "error",
     "superseded": "inactive",
     "cancelled": "inactive",
+    "interrupted": "error",
 }
 _GITLAB = {
     "queued": "pending",
@@ -41,6 +43,7 @@ _GITLAB = {
     "revert_failed": "failed",
     "superseded": "canceled",
     "cancelled": "canceled",
+    "interrupted": "failed",
 }
 _GITEA = {
     "queued": "pending",
@@ -51,6 +54,7 @@ _GITEA = {
     "revert_failed": "error",
     "superseded": "warning",
     "cancelled": "warning",
+    "interrupted": "error",
 }
 _SLACK: dict[str, SlackKind] = {
     "succeeded": "success",
@@ -58,6 +62,7 @@ _SLACK: dict[str, SlackKind] = {
     "reverted": "failure",
     "revert_failed": "revert_failed",
     "cancelled": "cancelled",
+    "interrupted": "interrupted",
 }
 
 

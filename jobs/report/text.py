@@ -63,6 +63,7 @@ def describe(deploy: Deploy) -> str:
         "revert_failed": f"revert failed: needs attention ({stage} failed{why})",
         "superseded": f"not deployed to {env}: a newer push replaced it",
         "cancelled": f"deploy to {env} cancelled",
+        "interrupted": f"INTERRUPTED: lost the lock of {env} to {deploy.interrupted_by}",
     }
     return texts[deploy.state]
 

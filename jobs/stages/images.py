@@ -37,7 +37,9 @@ def built_image_names(ctx: DeployContext) -> dict[str, str]:
     """service -> image name, for the services that Compose builds from the checkout."""
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "config.json"
-        ctx.runner.run(ctx.compose.config_json(), timeout=120, stdout_path=out, quiet=True)
+        ctx.runner.run(
+            ctx.compose.config_json(), timeout=120, stdout_path=out, quiet=True, read_only=True
+        )
         config = json.loads(out.read_text() or "{}")
     names = {}
     for service, spec in (config.get("services") or {}).items():

@@ -174,3 +174,10 @@ def _write(
         enqueue(connection, environment.queue, deploy, pipe)
     if delivery:
         pipe.set(keys.delivery(delivery), deploys[0].id, ex=DELIVERY_TTL_SECONDS)
+
+
+def superseded(connection: Redis, record: Deploy) -> bool:
+    """A newer push for the same environment is queued (a rollback is never superseded)."""
+    newest = connection.get(keys.latest_queued(record.target))
+    newest_id = as_text(newest) if newest is not None else None
+    return newest_id is not None and newest_id != record.id and record.trigger != "rollback"
