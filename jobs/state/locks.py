@@ -106,6 +106,7 @@ class EnvironmentLock:
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
         self.lost = False
+        self._taken = False
 
     def acquire(
         self,
@@ -143,6 +144,7 @@ class EnvironmentLock:
                 told = True
             time.sleep(0.5)
         self.lost = False
+        self._taken = True
         self._stop.clear()
         self._renewer = threading.Thread(target=self._renew, daemon=True, name="lock-renewer")
         self._renewer.start()
@@ -159,7 +161,7 @@ class EnvironmentLock:
 
     def check(self) -> None:
         """The fence: raise LockLost unless the lock is still ours (and extend it if it is)."""
-        if not self.lost:
+        if self._taken and not self.lost:
             try:
                 self._lock.reacquire()
                 return
