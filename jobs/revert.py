@@ -13,10 +13,10 @@ from pathlib import Path
 
 from jobs.context import DeployContext
 from jobs.errors import CommandFailed, LockLost, StageFailed
+from jobs.images import point_name_at, running_images
 from jobs.stages.backup import restore_backup
 from jobs.stages.checkout import check_out
 from jobs.stages.health import wait_healthy
-from jobs.stages.images import point_name_at, running_images
 from jobs.stages.swap import swap
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from jobs.context import DeployContext
 from jobs.errors import CommandFailed, StageFailed
-from jobs.stages.images import built_image_names, image_id, point_name_at, split_name
+from jobs.images import built_image_names, image_id, point_name_at, split_name
 
 TAG_PREFIX = "deployhook-"
 
@@ -48,7 +48,7 @@ def retained_images(ctx: DeployContext, names: dict[str, str]) -> dict[str, str 
 def reuse(ctx: DeployContext, names: dict[str, str], retained: dict[str, str]) -> dict[str, str]:
     """Point each compose image name at the image kept for this commit: no build at all."""
     for service, name in sorted(names.items()):
-        point_name_at(ctx, name, retained[service])
+        point_name_at(ctx, name, retained[service], "build")
     ctx.deploy.build = "reused"
     ctx.log.info(
         f"reusing retained images of {ctx.deploy.sha[:12]} (no build): "
@@ -68,7 +68,7 @@ def build_and_tag(ctx: DeployContext, names: dict[str, str]) -> dict[str, str]:
         if identifier is None:
             raise StageFailed("build", f"expected image {name} for {service} after build, got none")
         repository, _ = split_name(name)
-        ctx.docker.images.get(identifier).tag(repository, commit_tag(ctx.deploy.sha))
+        point_name_at(ctx, f"{repository}:{commit_tag(ctx.deploy.sha)}", identifier, "build")
         built[service] = identifier
     ctx.deploy.build = "built"
     ctx.log.info("built " + (", ".join(f"{s}={i[7:19]}" for s, i in built.items()) or "nothing"))

@@ -11,9 +11,9 @@ from typing import Any
 from redis import Redis
 
 from jobs.context import DeployContext
+from jobs.images import remove_old_commit_tags
 from jobs.stages.backup import apply_retention
 from jobs.stages.build import TAG_PREFIX
-from jobs.stages.images import remove_old_commit_tags
 from jobs.state.records import PREFIX, utcnow
 
 # Commit-tagged images kept per service, so that a rollback to a recent deploy needs no build.

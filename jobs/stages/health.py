@@ -12,7 +12,7 @@ import requests
 
 from jobs.context import DeployContext
 from jobs.errors import StageFailed
-from jobs.stages.images import SERVICE_LABEL, running_containers
+from jobs.images import SERVICE_LABEL, running_containers
 
 MAX_INTERVAL = 5.0
 

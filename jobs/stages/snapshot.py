@@ -6,7 +6,7 @@ import git
 
 from jobs.context import DeployContext
 from jobs.errors import StageFailed
-from jobs.stages.images import running_images
+from jobs.images import running_images
 
 
 def take_snapshot(ctx: DeployContext) -> None:
