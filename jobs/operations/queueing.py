@@ -12,7 +12,7 @@ from config import Settings
 from jobs.operations.refs import resolve_ref
 from jobs.operations.rollback import RollbackPlan, plan_rollback
 from jobs.operations.targets import OperationError, parse_target
-from jobs.stages.commit import read_last_good
+from jobs.state.lastgood import read_last_good
 from jobs.state.records import Deploy, DeployStore, RecordError
 from jobs.state.submit import DeployRequest, Submitted, submit
 

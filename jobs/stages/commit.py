@@ -6,31 +6,22 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
-
-from redis import Redis
 
 from jobs.context import DeployContext
 from jobs.images import remove_old_commit_tags
 from jobs.stages.backup import apply_retention
 from jobs.stages.build import TAG_PREFIX
-from jobs.state.records import PREFIX, utcnow
+from jobs.state.lastgood import read_last_good, write_last_good
+from jobs.state.records import utcnow
+
+__all__ = ["commit_point", "last_good_path", "read_last_good"]
 
 # Commit-tagged images kept per service, so that a rollback to a recent deploy needs no build.
 KEEP_IMAGE_TAGS = 5
 
 
-def last_good_key(target: str) -> str:
-    return f"{PREFIX}:last-good:{target}"
-
-
 def last_good_path(state_dir: Path, project: str, environment: str) -> Path:
     return state_dir / "last-good" / project / f"{environment}.json"
-
-
-def read_last_good(connection: Redis, target: str) -> dict[str, Any] | None:
-    raw = connection.get(last_good_key(target))
-    return json.loads(raw) if raw else None
 
 
 def commit_point(ctx: DeployContext) -> None:
@@ -48,7 +39,7 @@ def commit_point(ctx: DeployContext) -> None:
     _write_atomically(
         last_good_path(ctx.settings.state_dir, deploy.project, deploy.environment), text
     )
-    ctx.store.redis.set(last_good_key(deploy.target), text)
+    write_last_good(ctx.store.redis, deploy.target, text)
     ctx.log.info(f"last good is now {deploy.sha[:12]} ({deploy.id})")
     if ctx.environment.database is not None:
         apply_retention(ctx, keep={b for b in [ctx.backup] if b})

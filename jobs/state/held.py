@@ -11,13 +11,12 @@ from redis import Redis
 
 from config import Settings
 from jobs.redistext import as_text
+from jobs.state import keys
 from jobs.state.locks import current_owner
-from jobs.state.records import PREFIX, DeployStore, RecordError
+from jobs.state.records import DeployStore, RecordError
 from jobs.state.submit import enqueue
 
-
-def held_key(target: str) -> str:
-    return f"{PREFIX}:env:{target}:held"
+held_key = keys.held
 
 
 def held_ids(connection: Redis, target: str) -> list[str]:

@@ -16,13 +16,10 @@ a deploy that lost its lock stops before it touches the stack again.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict
 
 from redis import Redis
 from redis.exceptions import LockNotOwnedError, RedisError
@@ -30,59 +27,13 @@ from redis.lock import Lock
 
 from jobs.errors import LockLost, LockTimeout, OperatorHold
 from jobs.state import keys
-from jobs.state.records import utcnow
+from jobs.state.owners import LockOwner, current_owner, parse_owner
+
+__all__ = ["EnvironmentLock", "LockOwner", "current_owner", "delete_if_unchanged", "lock_key"]
 
 
 def lock_key(target: str) -> str:
     return keys.lock(target)
-
-
-@dataclass(frozen=True)
-class LockOwner:
-    deploy_id: str | None
-    host: str
-    pid: int
-    since: str
-    reason: str
-
-    @classmethod
-    def for_deploy(cls, deploy_id: str, reason: str) -> LockOwner:
-        return cls(deploy_id, socket.gethostname(), os.getpid(), utcnow(), reason)
-
-    def describe(self) -> str:
-        who = f"deploy {self.deploy_id}" if self.deploy_id else "an operator"
-        return f"{who} on {self.host} (pid {self.pid}) since {self.since}: {self.reason}"
-
-    def is_dead_local_process(self) -> bool:
-        return self._local_process_state() == "dead"
-
-    def is_alive_local_process(self) -> bool:
-        return self._local_process_state() == "alive"
-
-    def _local_process_state(self) -> str:
-        """alive or dead for a deploy's lock taken on this host; unknown otherwise."""
-        if self.deploy_id is None or self.host != socket.gethostname():
-            return "unknown"
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return "dead"
-        except PermissionError:
-            return "alive"  # exists, owned by another user
-        return "alive"
-
-
-def parse_owner(raw: bytes | str) -> LockOwner:
-    try:
-        data: dict[str, Any] = json.loads(raw)
-        return LockOwner(**data)
-    except (ValueError, TypeError):
-        return LockOwner(None, "?", 0, "?", "unreadable lock value")
-
-
-def current_owner(connection: Redis, target: str) -> LockOwner | None:
-    raw = connection.get(keys.lock(target))
-    return None if raw is None else parse_owner(raw)
 
 
 def delete_if_unchanged(connection: Redis, key: str, value: bytes | str) -> bool:

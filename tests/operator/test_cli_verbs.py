@@ -12,7 +12,7 @@ import redis
 from flask import Flask
 
 from config import Settings
-from jobs.stages.commit import last_good_key
+from jobs.state.keys import last_good as last_good_key
 from jobs.state.records import Deploy, DeployStore, new_deploy_id
 from tests.operator.conftest import TOKEN
 from webhook.status import register

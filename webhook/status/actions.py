@@ -14,11 +14,11 @@ from flask.typing import ResponseReturnValue
 
 from jobs.operations.queueing import queue_deploy, queue_rollback, rollback_plan
 from jobs.operations.targets import OperationError
+from jobs.state.operator_lock import LockConflict, lock_environment, unlock_environment
 from jobs.state.records import Deploy
 from jobs.state.submit import QueueUnavailable
 from webhook.status.auth import require_token
 from webhook.status.context import context, problem
-from webhook.status.locking import LockConflict, lock_environment, unlock_environment
 
 actions = Blueprint("status_actions", __name__, url_prefix="/api/environments")
 SENDER = "status API"

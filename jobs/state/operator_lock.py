@@ -17,8 +17,9 @@ from redis.exceptions import WatchError
 
 from config import Settings
 from jobs.state.held import release_held
+from jobs.state.keys import lock as lock_key
+from jobs.state.owners import Lock, parse_lock
 from jobs.state.records import utcnow
-from webhook.status.environments import Lock, lock_key, parse_lock
 
 REASON_PREFIX = "locked by operator via API: "
 MAX_REASON = 200
