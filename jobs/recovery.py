@@ -15,6 +15,7 @@ from jobs.errors import LockLost, LockTimeout, StageFailed
 from jobs.outcome import finish_failed, finish_interrupted, revert_after
 from jobs.stages.backup import remove_partial
 from jobs.state.locks import EnvironmentLock, LockOwner, current_owner
+from jobs.state.owners import local_process_state
 from jobs.state.records import Deploy, DeployStore
 
 CHANGING_STAGES = ("checkout", "build", "swap", "migrate", "health", "commit", "revert")
@@ -42,6 +43,9 @@ def recover(record: Deploy, settings: Settings, connection: Redis) -> None:
     holder = current_owner(connection, record.target)
     if holder is not None and holder.is_alive_local_process():
         return  # another worker on this host is running it right now
+    if _worker_alive(record):
+        # Its worker runs on: it lost its lock (which its fence will find) but did not die.
+        return
     owner = LockOwner.for_deploy(record.id, "recovering an interrupted deploy")
     lock = EnvironmentLock(connection, record.target, owner)
     try:
@@ -50,7 +54,7 @@ def recover(record: Deploy, settings: Settings, connection: Redis) -> None:
         return  # its worker is alive after all, or another worker is recovering it
     try:
         record = store.get(record.id)
-        if record.state != "running":
+        if record.state != "running" or _worker_alive(record):
             return
         log = DeployLog(store, record.id, secret_values(settings))
         ctx = new_context(record, settings, store, log, lock)
@@ -74,3 +78,9 @@ def recover(record: Deploy, settings: Settings, connection: Redis) -> None:
             ctx.close()
     finally:
         lock.release()
+
+
+def _worker_alive(record: Deploy) -> bool:
+    """Is the worker process the record names (host:pid) alive on this host?"""
+    host, _, pid = (record.worker or "").rpartition(":")
+    return pid.isdigit() and local_process_state(host, int(pid)) == "alive"

@@ -47,15 +47,22 @@ class LockOwner:
 
     def _local_process_state(self) -> str:
         """alive or dead for a deploy's lock taken on this host; unknown otherwise."""
-        if self.deploy_id is None or self.host != socket.gethostname():
+        if self.deploy_id is None:
             return "unknown"
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return "dead"
-        except PermissionError:
-            return "alive"  # exists, owned by another user
-        return "alive"
+        return local_process_state(self.host, self.pid)
+
+
+def local_process_state(host: str, pid: int) -> str:
+    """alive or dead for a process on this host; unknown for one on another host."""
+    if host != socket.gethostname() or pid <= 0:
+        return "unknown"
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return "dead"
+    except PermissionError:
+        return "alive"  # exists, owned by another user
+    return "alive"
 
 
 def parse_owner(raw: bytes | str) -> LockOwner:

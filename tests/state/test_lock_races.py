@@ -7,20 +7,25 @@ deploy ran a changing command at any moment.
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import redis
 
+from config import load_settings
 from jobs.deploylog import DeployLog
 from jobs.errors import LockLost, LockTimeout
+from jobs.recovery import recover
 from jobs.runner import Runner
 from jobs.state import keys
 from jobs.state.locks import EnvironmentLock, LockOwner, current_owner
-from jobs.state.records import DeployStore, new_deploy_id
+from jobs.state.records import Deploy, DeployStore, new_deploy_id
 
 TARGET = "crm/dev"
 SHORT = [sys.executable, "-c", "import time; time.sleep(0.2)"]
@@ -170,3 +175,17 @@ def test_fence_refuses_when_redis_cannot_be_asked(redis_url: str) -> None:
     with pytest.raises(LockLost, match="unknown: Redis could not be asked"):
         lock.check()
     connection.flushall()
+
+
+def test_recovery_leaves_a_live_worker_that_lost_its_lock_alone(
+    redis_conn: redis.Redis, example_config_path: Path
+) -> None:
+    """A running deploy whose lock vanished but whose worker lives is not 'recovered' by another."""
+    settings = load_settings(example_config_path, {"CRM_WEBHOOK_SECRET": "s3cret"})
+    store = DeployStore(redis_conn)
+    record = Deploy(new_deploy_id(), "crm", "dev", "branch", "main", "a" * 40, "test push")
+    store.create(record)
+    store.transition(record, "running", worker=f"{socket.gethostname()}:{os.getpid()}")
+    recover(record, settings, redis_conn)  # no lock key: it looks abandoned, yet its pid lives
+    assert store.get(record.id).state == "running"
+    assert current_owner(redis_conn, TARGET) is None
