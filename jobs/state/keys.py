@@ -15,6 +15,7 @@ deployhook:env:<target>:latest             newest queued deploy id (newest push 
 deployhook:env:<target>:held               deploy ids an operator's lock holds
 deployhook:lock:<target>                   the environment's lock (deploy or operator)
 deployhook:last-good:<target>              the environment's last healthy deploy
+deployhook:metrics:deliveries              webhook deliveries counted by provider and result
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 PREFIX = "deployhook"
 # Deploy ids with unreported events, for whichever reporter loop takes them next.
 REPORTS_PENDING = f"{PREFIX}:reports:pending"
+DELIVERY_COUNTS = f"{PREFIX}:metrics:deliveries"
 
 
 def deploy(deploy_id: str) -> str:
