@@ -8,14 +8,12 @@ Nothing here starts, stops or removes a container.
 
 from __future__ import annotations
 
-import json
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import docker.errors
 
 from jobs.commands import docker as docker_argv
+from jobs.compose_model import read_model
 from jobs.context import DeployContext
 from jobs.errors import CommandFailed, StageFailed
 
@@ -39,17 +37,13 @@ def running_images(ctx: DeployContext) -> dict[str, str]:
 
 def built_image_names(ctx: DeployContext) -> dict[str, str]:
     """service -> image name, for the services that Compose builds from the checkout."""
-    with tempfile.TemporaryDirectory() as scratch:
-        out = Path(scratch) / "config.json"
-        ctx.runner.run(
-            ctx.compose.config_json(), timeout=120, stdout_path=out, quiet=True, read_only=True
-        )
-        config = json.loads(out.read_text() or "{}")
-    names = {}
-    for service, spec in (config.get("services") or {}).items():
-        if isinstance(spec, dict) and spec.get("build"):
-            names[service] = spec.get("image") or f"{ctx.environment.compose.project}-{service}"
-    return names
+    model = read_model(ctx.runner, ctx.compose)
+    project = ctx.environment.compose.project
+    return {
+        service.name: service.image or f"{project}-{service.name}"
+        for service in model.services.values()
+        if service.builds
+    }
 
 
 def split_name(name: str) -> tuple[str, str]:

@@ -1,0 +1,101 @@
+"""The effective Compose model of an environment, as `compose config --format json` prints it.
+
+Compose itself merges the files, interpolates `.env`, applies profiles and normalises the short
+syntaxes (`ports: ["8000"]`, `depends_on: [db]`), so reading its JSON output is the one reliable
+way to know what a service really is. `parse_model` is pure (table-tested); `read_model` runs
+the command through the deploy's runner.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jobs.commands.compose import Compose
+from jobs.runner import Runner
+
+
+@dataclass(frozen=True)
+class PublishedPort:
+    target: int
+    published: str | None  # None: Compose picks an ephemeral host port
+    host_ip: str | None
+
+
+@dataclass(frozen=True)
+class ServiceModel:
+    name: str
+    image: str | None
+    builds: bool
+    container_name: str | None = None
+    network_mode: str | None = None
+    ports: tuple[PublishedPort, ...] = ()
+    has_healthcheck: bool = False
+    depends_on: tuple[str, ...] = ()
+    environment: dict[str, str] = field(default_factory=dict)
+    stop_grace_period: str | None = None
+    replicas: int | None = None
+
+    @property
+    def fixed_host_ports(self) -> tuple[PublishedPort, ...]:
+        """Ports bound to a fixed host port: two containers of this service cannot both run."""
+        return tuple(port for port in self.ports if port.published)
+
+
+@dataclass(frozen=True)
+class ComposeModel:
+    services: dict[str, ServiceModel]
+
+    def service(self, name: str) -> ServiceModel | None:
+        return self.services.get(name)
+
+
+def parse_model(config: dict[str, Any]) -> ComposeModel:
+    """Typed services from the JSON of `compose config --format json`."""
+    services: dict[str, ServiceModel] = {}
+    for name, spec in (config.get("services") or {}).items():
+        if isinstance(spec, dict):
+            services[name] = _service(name, spec)
+    return ComposeModel(services)
+
+
+def _service(name: str, spec: dict[str, Any]) -> ServiceModel:
+    healthcheck = spec.get("healthcheck") or {}
+    disabled = healthcheck.get("disable") or healthcheck.get("test") in (["NONE"], "NONE")
+    environment = spec.get("environment") or {}
+    replicas = (spec.get("deploy") or {}).get("replicas", spec.get("scale"))
+    return ServiceModel(
+        name=name,
+        image=spec.get("image"),
+        builds=bool(spec.get("build")),
+        container_name=spec.get("container_name"),
+        network_mode=spec.get("network_mode"),
+        ports=tuple(_port(port) for port in spec.get("ports") or [] if isinstance(port, dict)),
+        has_healthcheck=bool(healthcheck.get("test")) and not disabled,
+        depends_on=tuple(sorted(spec.get("depends_on") or {})),
+        environment={str(k): "" if v is None else str(v) for k, v in environment.items()},
+        stop_grace_period=spec.get("stop_grace_period"),
+        replicas=int(replicas) if replicas is not None else None,
+    )
+
+
+def _port(port: dict[str, Any]) -> PublishedPort:
+    published = port.get("published")
+    return PublishedPort(
+        target=int(port.get("target", 0)),
+        published=str(published) if published not in (None, "", 0, "0") else None,
+        host_ip=port.get("host_ip"),
+    )
+
+
+def read_model(runner: Runner, compose: Compose, timeout: float = 120) -> ComposeModel:
+    """Run `compose config --format json` (it changes nothing) and parse what it prints."""
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "config.json"
+        runner.run(
+            compose.config_json(), timeout=timeout, stdout_path=out, quiet=True, read_only=True
+        )
+        return parse_model(json.loads(out.read_text() or "{}"))

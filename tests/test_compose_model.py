@@ -1,0 +1,99 @@
+"""The effective Compose model: what `compose config --format json` says each service is."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobs.compose_model import PublishedPort, parse_model
+
+CONFIG: dict[str, Any] = {
+    "services": {
+        "api": {
+            "image": "acme/api",
+            "build": {"context": "/srv/crm", "dockerfile": "Dockerfile"},
+            "deploy": {"replicas": 2},
+            "environment": {"DATABASE_URL": "postgresql://u@db/app", "EMPTY": None},
+            "depends_on": {"db": {"condition": "service_started", "required": True}},
+            "healthcheck": {"test": ["CMD", "true"], "interval": "2s"},
+            "stop_grace_period": "20s",
+            "ports": [
+                {"mode": "ingress", "host_ip": "127.0.0.1", "target": 8000, "published": "8000"},
+                {"mode": "ingress", "target": 9000, "protocol": "tcp"},
+            ],
+        },
+        "web": {"image": "nginx", "container_name": "web1", "network_mode": "host"},
+        "off": {"image": "x", "healthcheck": {"test": ["NONE"]}},
+        "disabled": {"image": "x", "healthcheck": {"disable": True, "test": ["CMD", "true"]}},
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("service", "attribute", "expected"),
+    [
+        ("api", "image", "acme/api"),
+        ("api", "builds", True),
+        ("api", "replicas", 2),
+        ("api", "depends_on", ("db",)),
+        ("api", "environment", {"DATABASE_URL": "postgresql://u@db/app", "EMPTY": ""}),
+        ("api", "has_healthcheck", True),
+        ("api", "stop_grace_period", "20s"),
+        ("api", "fixed_host_ports", (PublishedPort(8000, "8000", "127.0.0.1"),)),
+        ("web", "builds", False),
+        ("web", "container_name", "web1"),
+        ("web", "network_mode", "host"),
+        ("web", "has_healthcheck", False),
+        ("web", "ports", ()),
+        ("off", "has_healthcheck", False),
+        ("disabled", "has_healthcheck", False),
+    ],
+)
+def test_parse_model_reads_each_field(service: str, attribute: str, expected: object) -> None:
+    """Each field of a service is read from Compose's normalised JSON."""
+    assert getattr(parse_model(CONFIG).services[service], attribute) == expected
+
+
+def test_parse_model_of_empty_output_has_no_services() -> None:
+    """An empty document is a model without services, not an error."""
+    assert parse_model({}).services == {}
+
+
+def test_parse_model_reads_real_compose_output(tmp_path: Path) -> None:
+    """The parser understands what the Compose CLI really prints for short syntaxes."""
+    compose = shutil.which("docker-compose") or str(Path(sys.executable).parent / "docker-compose")
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "compose.yml").write_text(
+        "services:\n"
+        "  db: {image: postgres:15}\n"
+        "  api:\n"
+        "    build: .\n"
+        "    ports: ['127.0.0.1:8000:8000', '9000']\n"
+        "    depends_on: [db]\n"
+        "    environment: [DATABASE_URL=postgresql://db/app]\n"
+    )
+    printed = subprocess.run(
+        [
+            compose,
+            "--project-directory",
+            str(tmp_path),
+            "--project-name",
+            "m",
+            "config",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    api = parse_model(json.loads(printed)).services["api"]
+    assert (api.builds, api.depends_on) == (True, ("db",))
+    assert api.environment == {"DATABASE_URL": "postgresql://db/app"}
+    assert [port.published for port in api.ports] == ["8000", None]
