@@ -8,6 +8,7 @@ import pytest
 
 from config import Settings
 from jobs.report import json_webhook, slack
+from jobs.report.text import describe
 from jobs.state.records import Deploy
 from tests.support.provider_server import ProviderServer
 from tests.support.report_setup import PREVIOUS, PUBLIC_URL, SHA, new_deploy, settings_for
@@ -135,6 +136,26 @@ def test_revert_failure_is_loud(settings: Settings) -> None:
     assert "*The revert failed too*\n```up -d: image crm-api:9a8b7c6 not found```" in words
     assert f"*Left in*: an unknown mix of `1f2e3d4` (new) and `{PREVIOUS[:7]}`" in words
     assert f"*Backup to restore*: `{BACKUP}`" in words
+
+
+def test_interrupted_deploy_is_loud_and_names_the_holder(settings: Settings) -> None:
+    """A deploy that lost its lock mentions the on-call group and says who holds the lock."""
+    holder = "deploy d-20261127-161530-483-9f1c2a7be04d8c11 on w2 (pid 7) since t: deploy"
+    deploy = _deploy(
+        "interrupted",
+        failed_stage="checkout",
+        error="INTERRUPTED during checkout: lost the lock of crm/prod",
+        interrupted_by=holder,
+    )
+    body = _slack(settings, deploy)
+    assert body["text"].startswith(
+        "<!subteam^S0123|oncall> :rotating_light: Deploy to crm → prod INTERRUPTED: "
+        "it lost the lock"
+    )
+    words = _texts(body)
+    assert "<!subteam^S0123|oncall> *the deploy needs you*" in words
+    assert f"*Stopped*: the lock is now held by {holder}; this deploy changed nothing" in words
+    assert describe(deploy) == f"INTERRUPTED: lost the lock of prod to {holder}"
 
 
 def test_user_text_cannot_become_markup(settings: Settings) -> None:
