@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jobs.operations.targets import OperationError
+from jobs.state.ids import DEPLOY_ID, ID_HINT
 from jobs.state.records import Deploy
 
 CHANGED = ("succeeded", "revert_failed")
@@ -43,6 +44,8 @@ def plan_rollback(
 
 
 def _named(history: list[Deploy], deploy_id: str) -> Deploy:
+    if not DEPLOY_ID.match(deploy_id):
+        raise OperationError(f"{deploy_id!r} is not a deploy id (expected {ID_HINT})")
     found = next((deploy for deploy in history if deploy.id == deploy_id), None)
     if found is None:
         raise OperationError(
