@@ -69,8 +69,8 @@ class Runner:
         no longer holds its environment's lock.
         """
         command = [str(part) for part in argv]
-        if self.fence is not None and not read_only:
-            self.fence()
+        if not read_only:
+            self.guard()
         self.log.lines("$ " + " ".join(command))
         wall_start = time.time()
         env = {**self.environ, **(extra_env or {})}
@@ -120,6 +120,11 @@ class Runner:
         if check and exit_code != 0:
             raise CommandFailed(command, f"`{shown}` exited {exit_code}", output)
         return CommandResult(command, exit_code, duration, output)
+
+    def guard(self) -> None:
+        """The fence on its own, for a change that is not a command (the commit point)."""
+        if self.fence is not None:
+            self.fence()
 
     def _follow(self, stream: IO[bytes] | None, tail: deque[str], quiet: bool) -> None:
         if stream is None:

@@ -26,6 +26,7 @@ def last_good_path(state_dir: Path, project: str, environment: str) -> Path:
 
 def commit_point(ctx: DeployContext) -> None:
     deploy = ctx.deploy
+    ctx.runner.guard()  # "last good" is a change too: only while this deploy holds the lock
     record = {
         "deploy_id": deploy.id,
         "sha": deploy.sha,

@@ -189,3 +189,14 @@ def test_recovery_leaves_a_live_worker_that_lost_its_lock_alone(
     recover(record, settings, redis_conn)  # no lock key: it looks abandoned, yet its pid lives
     assert store.get(record.id).state == "running"
     assert current_owner(redis_conn, TARGET) is None
+
+
+def test_guard_fences_a_change_that_is_not_a_command(redis_conn: redis.Redis) -> None:
+    """Runner.guard (used before writing last-good) refuses once the lock is gone."""
+    holder = worker(redis_conn)
+    holder.lock.acquire(1)
+    holder.runner.guard()
+    redis_conn.delete(keys.lock(TARGET))
+    with pytest.raises(LockLost, match="now held by nobody"):
+        holder.runner.guard()
+    holder.lock.release()
