@@ -41,6 +41,7 @@ def payload(settings: Settings, deploy: Deploy) -> dict[str, Any]:
             "backup": deploy.backup,
             "restored_backup": deploy.restored_backup,
             "revert_error": deploy.revert_error,
+            "interrupted_by": deploy.interrupted_by,
             "log_url": log_url(settings, deploy),
             "commit_url": commit_url(settings.projects[deploy.project], deploy.sha),
             "environment_url": environment.url,

@@ -219,6 +219,7 @@ def test_json_webhook_payload_is_the_documented_v1_schema(settings: Settings) ->
             "backup": BACKUP,
             "restored_backup": BACKUP,
             "revert_error": None,
+            "interrupted_by": None,
             "log_url": f"{PUBLIC_URL}/deploys/{DEPLOY_ID}",
             "commit_url": f"https://github.com/acme/crm/commit/{SHA}",
             "environment_url": "https://crm.example.com",
