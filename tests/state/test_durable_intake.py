@@ -25,6 +25,8 @@ def test_every_acknowledged_deploy_survives_sigkill_and_runs(
     """Every deploy answered 202 before Redis was SIGKILLed is there after restart, and runs."""
     directory = tmp_path_factory.mktemp("e")  # short: unix socket paths are limited
     process, url = start_embedded(directory)
+    persistence = redis.Redis.from_url(url).config_get("append*")
+    assert (persistence["appendonly"], persistence["appendfsync"]) == ("yes", "always")
     settings = make_settings(directory / "state", url)
     client = create_app(settings).test_client()
     body = encode(payload("github-push.json"))
