@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from jobs.context import DeployContext
 from jobs.errors import LockLost, StageFailed
+from jobs.hooks import has_hooks, run_hooks
 from jobs.revert import revert
 from jobs.state.records import Outcome, StageRecord, State, utcnow
 
@@ -55,6 +56,7 @@ def _finish(ctx: DeployContext, entry: StageRecord, outcome: Outcome, detail: st
 def revert_after(ctx: DeployContext, failure: StageFailed) -> None:
     ctx.log.info(f"{failure.stage} failed: {failure}; reverting to {str(ctx.previous_sha)[:12]}")
     problems = stage(ctx, "revert", revert)
+    after = after_revert_hooks(ctx)
     if problems:
         detail = "; ".join(problems)
         where = (
@@ -64,7 +66,10 @@ def revert_after(ctx: DeployContext, failure: StageFailed) -> None:
         )
         ctx.deploy.revert_error = detail
         finish_failed(
-            ctx, failure, "revert_failed", f"REVERT FAILED, needs a human: {detail}. {where}"
+            ctx,
+            failure,
+            "revert_failed",
+            f"REVERT FAILED, needs a human: {detail}. {where}{after}",
         )
         return
     restored = (
@@ -73,7 +78,21 @@ def revert_after(ctx: DeployContext, failure: StageFailed) -> None:
         if ctx.deploy.restored_backup
         else ""
     )
-    finish_failed(ctx, failure, "reverted", f"reverted to {str(ctx.previous_sha)[:12]}{restored}")
+    finish_failed(
+        ctx, failure, "reverted", f"reverted to {str(ctx.previous_sha)[:12]}{restored}{after}"
+    )
+
+
+def after_revert_hooks(ctx: DeployContext) -> str:
+    """Run the after_revert hooks as a stage; a failure is only reported: " (after_revert ...)"."""
+    if not has_hooks(ctx, "after_revert"):
+        return ""
+    try:
+        stage(ctx, "after_revert hooks", lambda ctx: run_hooks(ctx, "after_revert"))
+    except StageFailed as failed:
+        ctx.log.info(f"after_revert hooks: {failed} (reported only; the outcome stands)")
+        return f" (after_revert hooks: {failed})"
+    return ""
 
 
 def finish_failed(ctx: DeployContext, failure: StageFailed, state: State, outcome: str) -> None:

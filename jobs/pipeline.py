@@ -1,7 +1,9 @@
 """The deploy, top to bottom, as the runbook it replaces.
 
-lock -> snapshot -> fetch -> backup -> checkout -> build -> swap -> [restore] -> migrate
-  -> health -> commit
+gates -> lock -> snapshot -> fetch -> [hooks] -> backup -> checkout -> build -> swap
+  -> [restore] -> migrate -> [hooks] -> health -> [hooks] -> commit
+gates (jobs/gates/): promote_from and wait_for_checks end it `blocked`, windows hold it
+[hooks] (jobs/hooks.py): the environment's before_backup, after_migrate, after_health hooks
 on failure after the backup: revert (jobs/revert.py), then report reverted or revert_failed
 an operator's lock: the deploy stays queued on the environment's held list (jobs/state/held.py)
 [restore]: only for a rollback the operator asked to take the database back with it
@@ -19,6 +21,8 @@ from config import Settings
 from jobs.context import DeployContext, new_context, secret_values
 from jobs.deploylog import DeployLog
 from jobs.errors import LockLost, LockTimeout, OperatorHold, StageFailed
+from jobs.gates import pass_gates
+from jobs.hooks import has_hooks, run_hooks
 from jobs.outcome import finish_failed, finish_interrupted, revert_after, stage
 from jobs.revert import restore_requested, wants_restore
 from jobs.stages.backup import take_backup
@@ -42,8 +46,11 @@ def deploy(deploy_id: str, settings: Settings, connection: Redis) -> str:
     record = store.get(deploy_id)
     if record.state != "queued":
         return record.state  # already handled (a re-run of the same job does nothing)
-    lock = EnvironmentLock(connection, record.target, LockOwner.for_deploy(record.id, "deploy"))
     log = DeployLog(store, record.id, secret_values(settings))
+    if not pass_gates(connection, settings, record, log, lambda: superseded(connection, record)):
+        # Blocked, held for a window, superseded while it waited, or run by another copy.
+        return store.get(record.id).state
+    lock = EnvironmentLock(connection, record.target, LockOwner.for_deploy(record.id, "deploy"))
     try:
         take_lock(connection, lock, record, log)
     except LockTimeout as error:
@@ -53,6 +60,9 @@ def deploy(deploy_id: str, settings: Settings, connection: Redis) -> str:
         log.info(f"not started: {held}")
         return record.state  # still queued; `deployhook unlock` queues it again
     try:
+        current = store.get(record.id).state
+        if current != "queued":
+            return current  # another run of this job started it while this one waited
         if superseded(connection, record):
             log.info("a newer push for this environment is queued: skipping this one")
             store.transition(record, "superseded")
@@ -91,6 +101,7 @@ def run_stages(ctx: DeployContext) -> None:
     try:
         stage(ctx, "snapshot", take_snapshot)
         stage(ctx, "fetch", fetch_and_verify)
+        hooks(ctx, "before_backup")
         stage(ctx, "backup", take_backup)
     except StageFailed as failure:
         finish_failed(ctx, failure, "failed", "nothing was changed")
@@ -102,9 +113,17 @@ def run_stages(ctx: DeployContext) -> None:
         if wants_restore(ctx):
             stage(ctx, "restore", restore_requested)
         stage(ctx, "migrate", migrate)
+        hooks(ctx, "after_migrate")
         stage(ctx, "health", wait_healthy)
+        hooks(ctx, "after_health")
         stage(ctx, "commit", commit_point)
     except StageFailed as failure:
         revert_after(ctx, failure)
         return
     store.transition(record, "succeeded")
+
+
+def hooks(ctx: DeployContext, point: str) -> None:
+    """The environment's hooks at `point`, as a stage of their own when there are any."""
+    if has_hooks(ctx, point):
+        stage(ctx, f"{point} hooks", lambda ctx: run_hooks(ctx, point))

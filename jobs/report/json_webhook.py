@@ -42,6 +42,12 @@ def payload(settings: Settings, deploy: Deploy) -> dict[str, Any]:
             "restored_backup": deploy.restored_backup,
             "revert_error": deploy.revert_error,
             "interrupted_by": deploy.interrupted_by,
+            # Release gates: the gate that blocked it (state `blocked`: not deployed, `error`
+            # says why), what a queued deploy waits for, an operator's override reason.
+            "deployed": deploy.state == "succeeded",
+            "blocked_by": deploy.blocked_by,
+            "waiting_for": deploy.waiting_for,
+            "override_reason": deploy.override_reason,
             "log_url": log_url(settings, deploy),
             "commit_url": commit_url(settings.projects[deploy.project], deploy.sha),
             "environment_url": environment.url,

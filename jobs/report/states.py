@@ -9,7 +9,9 @@ from typing import Literal
 
 from jobs.state.records import FINAL_STATES
 
-SlackKind = Literal["start", "success", "failure", "revert_failed", "cancelled", "interrupted"]
+SlackKind = Literal[
+    "start", "success", "failure", "revert_failed", "cancelled", "blocked", "interrupted"
+]
 
 _GITHUB_STATUS = {
     "queued": "pending",
@@ -22,6 +24,8 @@ _GITHUB_STATUS = {
     "superseded": "pending",
     "cancelled": "error",
     "interrupted": "error",
+    # A release gate said no: the commit is not deployed; the description says why.
+    "blocked": "failure",
 }
 _GITHUB_DEPLOYMENT = {
     "queued": "queued",
@@ -33,6 +37,7 @@ _GITHUB_DEPLOYMENT = {
     "superseded": "inactive",
     "cancelled": "inactive",
     "interrupted": "error",
+    "blocked": "failure",
 }
 _GITLAB = {
     "queued": "pending",
@@ -44,6 +49,7 @@ _GITLAB = {
     "superseded": "canceled",
     "cancelled": "canceled",
     "interrupted": "failed",
+    "blocked": "failed",
 }
 _GITEA = {
     "queued": "pending",
@@ -55,6 +61,7 @@ _GITEA = {
     "superseded": "warning",
     "cancelled": "warning",
     "interrupted": "error",
+    "blocked": "failure",
 }
 _SLACK: dict[str, SlackKind] = {
     "succeeded": "success",
@@ -63,6 +70,7 @@ _SLACK: dict[str, SlackKind] = {
     "revert_failed": "revert_failed",
     "cancelled": "cancelled",
     "interrupted": "interrupted",
+    "blocked": "blocked",
 }
 
 

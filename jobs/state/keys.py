@@ -16,6 +16,7 @@ deployhook:env:<target>:held               deploy ids an operator's lock holds
 deployhook:lock:<target>                   the environment's lock (deploy or operator)
 deployhook:last-good:<target>              the environment's last healthy deploy
 deployhook:metrics:deliveries              webhook deliveries counted by provider and result
+deployhook:gates:window-wake               target -> when its next deploy window opens (gates)
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ PREFIX = "deployhook"
 # Deploy ids with unreported events, for whichever reporter loop takes them next.
 REPORTS_PENDING = f"{PREFIX}:reports:pending"
 DELIVERY_COUNTS = f"{PREFIX}:metrics:deliveries"
+# Sorted set: environment target -> Unix time its next deploy window opens, for the waker.
+WINDOW_WAKE = f"{PREFIX}:gates:window-wake"
 
 
 def deploy(deploy_id: str) -> str:

@@ -32,14 +32,24 @@ State = Literal[
     "revert_failed",
     "superseded",
     "cancelled",
+    "blocked",  # a release gate refused it before anything was touched (jobs/gates/)
     "interrupted",  # lost its environment's lock and stopped: see `interrupted_by`
 ]
 FINAL_STATES: frozenset[str] = frozenset(
-    {"succeeded", "failed", "reverted", "revert_failed", "superseded", "cancelled", "interrupted"}
+    {
+        "succeeded",
+        "failed",
+        "reverted",
+        "revert_failed",
+        "superseded",
+        "cancelled",
+        "blocked",
+        "interrupted",
+    }
 )
 # Which transitions a deploy may make; anything else is a bug and is refused.
 _ALLOWED: dict[str, frozenset[str]] = {
-    "queued": frozenset({"running", "superseded", "cancelled", "failed"}),
+    "queued": frozenset({"running", "superseded", "cancelled", "failed", "blocked"}),
     "running": frozenset(
         {"succeeded", "failed", "reverted", "revert_failed", "cancelled", "interrupted"}
     ),
@@ -89,6 +99,11 @@ class Deploy:
     failed_stage: str | None = None
     restored_backup: str | None = None
     worker: str | None = None  # host:pid of the worker running it
+    # Release gates (jobs/gates/): what a queued deploy waits for ("CI checks", "deploy
+    # window"), the gate that blocked it, and the operator's reason for overriding the gates.
+    waiting_for: str | None = None
+    blocked_by: str | None = None
+    override_reason: str | None = None
     stages: list[StageRecord] = field(default_factory=list)
     # What the deploy was asked to do besides deploying `sha`.
     rollback_to: str | None = None  # the succeeded deploy a rollback returns to
@@ -216,6 +231,12 @@ class DeployStore:
         _write_record(pipe, deploy)
         pipe.execute()
         return deploy
+
+    def note(self, deploy: Deploy) -> None:
+        """Write the record with a snapshot for the reporters, without a state change."""
+        pipe = self.redis.pipeline(transaction=True)
+        _write_record(pipe, deploy)
+        pipe.execute()
 
     def append_command(self, deploy_id: str, command: dict[str, Any]) -> None:
         """Keep what ran (argv, exit status, duration) beside the log, for the history."""

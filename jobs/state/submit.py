@@ -51,6 +51,7 @@ class DeployRequest:
     delivery_id: str = ""
     sender: str = ""
     before_sha: str = ""
+    override_reason: str | None = None  # an operator's reason for passing the release gates
     # What a manual deploy asks for besides the commit (copied to the record's typed fields).
     rollback_to: str | None = None
     restore_backup: str | None = None
@@ -153,6 +154,7 @@ def _new_record(request: DeployRequest) -> Deploy:
         delivery_id=request.delivery_id,
         sender=request.sender,
         before_sha=request.before_sha,
+        override_reason=request.override_reason,
         rollback_to=request.rollback_to,
         restore_backup=request.restore_backup,
         redeploy_of=request.redeploy_of,

@@ -8,6 +8,7 @@ page that operators need most when something is wrong.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from redis import Redis
@@ -15,6 +16,8 @@ from redis.exceptions import RedisError
 from rq import Queue
 
 from config import Settings
+from jobs.gates.summary import gate_facts
+from jobs.state.held import held_ids
 from jobs.state.keys import last_good as last_good_key
 from jobs.state.keys import lock as lock_key
 from jobs.state.lastgood import LastGood, parse_last_good
@@ -45,6 +48,9 @@ class EnvironmentStatus:
     lock: Lock
     last_good: LastGood | None  # None: never deployed successfully
     last_deploy: Deploy | None
+    # Release gates (jobs/gates/): one line each, and the deploys held (operator lock, window).
+    gates: tuple[str, ...] = ()
+    held: tuple[str, ...] = ()
 
     @property
     def target(self) -> str:
@@ -62,6 +68,8 @@ class EnvironmentStatus:
             "lock": asdict(self.lock),
             "last_good": asdict(self.last_good) if self.last_good else None,
             "last_deploy": self.last_deploy.as_dict() if self.last_deploy else None,
+            "gates": list(self.gates),
+            "held": list(self.held),
         }
 
 
@@ -89,6 +97,7 @@ def environment_statuses(settings: Settings, connection: Redis) -> list[Environm
         pipe.get(lock_key(f"{project}/{environment}"))
         pipe.get(last_good_key(f"{project}/{environment}"))
     raw = pipe.execute()
+    now = datetime.now(UTC)
     store = DeployStore(connection)
     lengths = {name: queue_length(connection, name) for name in settings.queues()}
     statuses = []
@@ -106,6 +115,8 @@ def environment_statuses(settings: Settings, connection: Redis) -> list[Environm
                 lock=parse_lock(raw[2 * index]),
                 last_good=parse_last_good(raw[2 * index + 1]),
                 last_deploy=last[0] if last else None,
+                gates=tuple(gate_facts(config, now)),
+                held=tuple(held_ids(connection, f"{project}/{environment}")),
             )
         )
     return statuses
