@@ -72,6 +72,10 @@ def revert_after(ctx: DeployContext, failure: StageFailed) -> None:
             f"REVERT FAILED, needs a human: {detail}. {where}{after}",
         )
         return
+    if failure.stage == "rehearse":
+        # Nothing running had changed: the checkout and image names are back as they were.
+        finish_failed(ctx, failure, "failed", f"nothing was changed (rehearsal on a copy){after}")
+        return
     restored = (
         f"; database restored from {ctx.deploy.restored_backup} (writes since the backup were "
         "discarded)"

@@ -14,6 +14,7 @@ from jobs.deploylog import DeployLog
 from jobs.errors import LockLost, LockTimeout, StageFailed
 from jobs.outcome import finish_failed, finish_interrupted, revert_after
 from jobs.stages.backup import remove_partial
+from jobs.stages.rehearse import remove_containers
 from jobs.state.locks import EnvironmentLock, LockOwner, current_owner
 from jobs.state.owners import local_process_state
 from jobs.state.records import Deploy, DeployStore
@@ -67,6 +68,9 @@ def recover(record: Deploy, settings: Settings, connection: Redis) -> None:
         log.info(f"recovering: {failure}")
         for partial in remove_partial(ctx):
             log.info(f"removed the unfinished backup {partial}")
+        if ctx.started("rehearse"):
+            left = remove_containers(ctx)
+            log.info(f"rehearsal containers still there: {left}" if left else "rehearsal removed")
         try:
             if any(ctx.started(name) for name in CHANGING_STAGES):
                 revert_after(ctx, failure)

@@ -31,9 +31,9 @@ def has_commit(checkout: Path, sha: str) -> list[str]:
     return [*_git(checkout), "cat-file", "-e", f"{sha}^{{commit}}"]
 
 
-def is_ancestor(checkout: Path, sha: str, ref: str) -> list[str]:
-    """Exits 0 when `sha` is reachable from `ref`."""
-    return [*_git(checkout), "merge-base", "--is-ancestor", sha, ref]
+def is_ancestor(checkout: Path, commit: str, of: str) -> list[str]:
+    """Exit 0: `commit` is an ancestor of `of` (or the same); 1: it is not; else: unknown."""
+    return [*_git(checkout), "merge-base", "--is-ancestor", commit, of]
 
 
 def commit_of(checkout: Path, ref: str) -> list[str]:

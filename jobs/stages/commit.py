@@ -11,10 +11,11 @@ from jobs.context import DeployContext
 from jobs.images import remove_old_commit_tags
 from jobs.stages.backup import apply_retention
 from jobs.stages.build import TAG_PREFIX
+from jobs.state.keys import last_good as last_good_key
 from jobs.state.lastgood import read_last_good, write_last_good
 from jobs.state.records import utcnow
 
-__all__ = ["commit_point", "last_good_path", "read_last_good"]
+__all__ = ["commit_point", "last_good_key", "last_good_path", "read_last_good"]
 
 # Commit-tagged images kept per service, so that a rollback to a recent deploy needs no build.
 KEEP_IMAGE_TAGS = 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import signal
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -29,9 +30,11 @@ def test_every_acknowledged_deploy_survives_sigkill_and_runs(
     assert (persistence["appendonly"], persistence["appendfsync"]) == ("yes", "always")
     settings = make_settings(directory / "state", url)
     client = create_app(settings).test_client()
-    body = encode(payload("github-push.json"))
 
     def post(_: int) -> str | None:
+        push = payload("github-push.json")
+        push["after"] = push["head_commit"]["id"] = secrets.token_hex(20)  # a new commit each
+        body = encode(push)
         answer = client.post(
             "/hooks/crm", data=body, headers=github_headers(body, delivery=str(uuid.uuid4()))
         )
