@@ -16,7 +16,7 @@ from config import ConfigError, Settings, load_settings
 from config.loader import config_path
 from config.plaintext import plain_text_secrets
 from jobs.errors import DeployError
-from jobs.record import RecordError
+from jobs.state.records import RecordError
 from webhook.operator.commands import add_operator_commands
 
 Command = Callable[[argparse.Namespace], int]

@@ -18,11 +18,11 @@ import apprise
 
 from config import Secret, Settings
 from config.model import Delivery
-from jobs.record import Deploy
 from jobs.report.delivery import ReportError, ReportRejected, ReportUndelivered, retries
 from jobs.report.redact import hide_secret, hide_url
 from jobs.report.states import slack_kind
 from jobs.report.text import clip, describe, duration, log_url
+from jobs.state.records import Deploy
 
 TITLE_LIMIT = 250
 BODY_LIMIT = 1800  # Discord's limit is 2000; most services take far more
@@ -34,6 +34,7 @@ _TITLES = {
     "revert_failed": "REVERT FAILED on {target}: needs attention",
     "cancelled": "Deploy to {target} cancelled",
     "blocked": "Not deployed to {target}: blocked by a release gate",
+    "interrupted": "Deploy to {target} INTERRUPTED: it lost the lock; needs attention",
 }
 
 

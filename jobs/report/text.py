@@ -9,7 +9,7 @@ from typing import Any
 
 from config import Project, Settings
 from jobs.failures import cause
-from jobs.record import Deploy
+from jobs.state.records import Deploy
 
 ELLIPSIS = "…"
 # Characters that belong to the character before them: cutting just before one would leave a
@@ -61,6 +61,7 @@ def describe(deploy: Deploy, limit: int = 140) -> str:
             "succeeded": f"deployed to {env}{took}{_slow_rehearsal(deploy)}",
             "superseded": f"not deployed to {env}: {deploy.error or 'a newer push replaced it'}",
             "cancelled": f"deploy to {env} cancelled",
+            "interrupted": f"INTERRUPTED: lost the lock of {env} to {deploy.interrupted_by}",
             "blocked": f"not deployed to {env}: blocked" + (f": {blocked}" if blocked else ""),
         }
         return clip(texts[deploy.state], limit)

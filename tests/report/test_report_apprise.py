@@ -9,9 +9,9 @@ import pytest
 import redis
 from werkzeug import Response
 
-from jobs.record import DeployStore
 from jobs.report import drain
 from jobs.report.apprise_notify import note_for
+from jobs.state.records import DeployStore
 from tests.support.provider_server import ProviderServer
 from tests.support.report_setup import PREVIOUS, new_deploy, queue_deploy, settings_for
 
@@ -105,7 +105,8 @@ def test_apprise_note_skips_running_and_names_the_stage_once(provider: ProviderS
 
 
 @pytest.mark.parametrize(
-    "state", ["succeeded", "failed", "reverted", "revert_failed", "cancelled", "blocked"]
+    "state",
+    ["succeeded", "failed", "reverted", "revert_failed", "cancelled", "blocked", "interrupted"],
 )
 def test_apprise_note_exists_for_every_final_state_told(
     provider: ProviderServer, state: str

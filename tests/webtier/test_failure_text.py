@@ -6,8 +6,8 @@ import pytest
 import redis
 
 from jobs.failures import cause, without_stage
-from jobs.record import Deploy, DeployStore
 from jobs.report.text import describe
+from jobs.state.records import Deploy, DeployStore
 from tests.support.status import make_deploy, status_app
 
 COMPOSE = (

@@ -12,7 +12,8 @@ import pytest
 import redis
 
 from jobs.readback import typed_fields
-from jobs.record import PREFIX, new_deploy_id
+from jobs.state import keys
+from jobs.state.ids import new_deploy_id
 from tests.support.deliveries import make_settings
 from webhook.app import create_app
 from webhook.status.environments import last_good_key, lock_key
@@ -67,12 +68,12 @@ def hostile_ids(redis_conn: redis.Redis) -> list[str]:
         text = raw
         if raw.startswith(b"{"):
             text = raw.replace(b"{", b'{"id":"%s",' % deploy_id.encode(), 1)
-        redis_conn.set(f"{PREFIX}:deploy:{deploy_id}", text)
-        for key in (f"{PREFIX}:history", f"{PREFIX}:history:crm/dev"):
+        redis_conn.set(keys.deploy(deploy_id), text)
+        for key in (keys.history(), keys.history("crm/dev")):
             redis_conn.zadd(key, {deploy_id: time.time() - offset})
-        redis_conn.rpush(f"{PREFIX}:deploy:{deploy_id}:log", b"\xff\xfe line", "\ud7ff ok")
-        redis_conn.rpush(f"{PREFIX}:deploy:{deploy_id}:commands", b"\xffnot json", b"[]")
-        redis_conn.rpush(f"{PREFIX}:deploy:{deploy_id}:reporting-problems", b"\xff\x00")
+        redis_conn.rpush(keys.log(deploy_id), b"\xff\xfe line", "\ud7ff ok")
+        redis_conn.rpush(keys.commands(deploy_id), b"\xffnot json", b"[]")
+        redis_conn.rpush(keys.reporting_problems(deploy_id), b"\xff\x00")
         ids.append(deploy_id)
     redis_conn.set(lock_key("crm/dev"), b'{"deploy_id": 5, "pid": "x", "since": []}')
     redis_conn.set(last_good_key("crm/dev"), '{"sha": "\\ud800", "at": 3}')
@@ -102,7 +103,7 @@ def test_a_readable_record_still_shows_beside_hostile_ones(
     redis_conn: redis.Redis, redis_url: str, tmp_path: Path, hostile_ids: list[str]
 ) -> None:
     """Hostile records do not hide the readable ones: the history still lists them."""
-    from jobs.record import DeployStore
+    from jobs.state.records import DeployStore
     from tests.support.status import make_deploy
 
     good = make_deploy(DeployStore(redis_conn), ref_name="release-ok")

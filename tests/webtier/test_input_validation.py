@@ -6,8 +6,8 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from jobs.record import DEPLOY_ID
 from jobs.refs import is_sha, is_zero_sha, ref_name_problem
+from jobs.state.records import DEPLOY_ID
 from tests.support.deliveries import payload, post_github, queued_jobs
 from webhook.providers import claimed_delivery_id
 

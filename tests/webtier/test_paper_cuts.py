@@ -18,7 +18,7 @@ from openapi_spec_validator import validate
 from config import ConfigError, parse_settings
 from config.plaintext import plain_text_secrets
 from jobs.deploylog import DeployLog
-from jobs.record import DeployStore
+from jobs.state.records import DeployStore
 from tests.support.deliveries import payload, post_github
 from webhook.cli import _parser, main
 from webhook.embedded_redis import embedded_redis

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from jobs.record import DeployStore
+from jobs.state.records import DeployStore
 from tests.support.browser import browser_missing, chromium, serving
 from tests.support.status import make_deploy, set_json, stage, status_app
 from webhook.status.environments import last_good_key
