@@ -26,6 +26,7 @@ from jobs.held import hold
 from jobs.lock import EnvironmentLock, LockOwner
 from jobs.record import Deploy, DeployStore, Outcome, StageRecord, State, utcnow
 from jobs.redistext import as_text
+from jobs.report.text import database_note
 from jobs.revert import restore_requested, revert, wants_restore
 from jobs.runner import Runner
 from jobs.stages.backup import take_backup
@@ -119,23 +120,21 @@ def revert_after(ctx: DeployContext, failure: StageFailed) -> None:
     problems = stage(ctx, "revert", revert)
     if problems:
         detail = "; ".join(problems)
+        note = database_note(ctx.deploy, final="revert_failed")
         where = (
-            f"the database was restored from {ctx.deploy.restored_backup}"
-            if ctx.deploy.restored_backup
-            else f"backup to restore by hand: {ctx.backup or 'none taken'}"
+            f"{note}; kept copy {ctx.deploy.kept_database}"
+            if ctx.deploy.restored_backup and ctx.deploy.kept_database
+            else f"{note + '; ' if note else ''}backup to restore by hand: "
+            f"{ctx.backup or 'none taken'}"
         )
         ctx.deploy.extra["revert_error"] = detail
         finish_failed(
             ctx, failure, "revert_failed", f"REVERT FAILED, needs a human: {detail}. {where}"
         )
         return
-    restored = (
-        f"; database restored from {ctx.deploy.restored_backup} (writes since the backup were "
-        "discarded)"
-        if ctx.deploy.restored_backup
-        else ""
-    )
-    finish_failed(ctx, failure, "reverted", f"reverted to {str(ctx.previous_sha)[:12]}{restored}")
+    note = database_note(ctx.deploy, final="reverted")
+    database = f"; {note}" if note else ""
+    finish_failed(ctx, failure, "reverted", f"reverted to {str(ctx.previous_sha)[:12]}{database}")
 
 
 def finish_failed(ctx: DeployContext, failure: StageFailed, state: State, outcome: str) -> None:

@@ -25,6 +25,22 @@ def list_contents(database: Database, compose: Compose) -> list[str]:
     return _where(database, compose, ["pg_restore", "--list"])
 
 
+def schema_only(database: Database, compose: Compose) -> list[str]:
+    """The schema as SQL text (no rows): hashed before and after a migration to see a change."""
+    command = ["pg_dump", "--schema-only", "--no-password"]
+    return _where(database, compose, [*command, *_target(database)])
+
+
+def query_value(database: Database, compose: Compose, sql: str) -> list[str]:
+    """Prints the rows of a configured read-only query (the migration tool's version), bare.
+
+    The SQL comes from the operator's configuration, never from a request.
+    """
+    argv = ["psql", "--no-password", "--no-psqlrc", "--set", "ON_ERROR_STOP=1", "--quiet"]
+    argv += ["--tuples-only", "--no-align"]
+    return _where(database, compose, [*argv, *_target(database), "--command", sql])
+
+
 def terminate_sessions(database: Database, compose: Compose) -> list[str]:
     """End other sessions on the database so that the restore can drop it.
 

@@ -11,7 +11,7 @@ from config import Settings
 from config.model import WebhookNotify
 from jobs.record import Deploy
 from jobs.report.delivery import Outbound
-from jobs.report.text import commit_url, log_url
+from jobs.report.text import commit_url, database_note, log_url
 
 SCHEMA = "deployhook.deploy/v1"
 
@@ -40,6 +40,10 @@ def payload(settings: Settings, deploy: Deploy) -> dict[str, Any]:
             "error": deploy.error,
             "backup": deploy.extra.get("backup"),
             "restored_backup": deploy.restored_backup,
+            "database_change": deploy.database_change,
+            "kept_database": deploy.kept_database,
+            "kept_writes_since": deploy.kept_writes_since,
+            "database": database_note(deploy),
             "revert_error": deploy.extra.get("revert_error"),
             "log_url": log_url(settings, deploy),
             "commit_url": commit_url(settings.projects[deploy.project], deploy.sha),

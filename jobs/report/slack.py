@@ -11,7 +11,7 @@ from config.model import SlackNotify
 from jobs.record import Deploy
 from jobs.report.delivery import Outbound
 from jobs.report.states import SlackKind, slack_kind
-from jobs.report.text import clip, commit_url, duration, log_url, short
+from jobs.report.text import clip, commit_url, database_note, duration, log_url, short
 
 ERROR_LINES = 12
 ERROR_CHARS = 1500  # a section's text may hold 3000 characters; leave room for the rest
@@ -116,6 +116,8 @@ def _details(kind: SlackKind, deploy: Deploy) -> list[str]:
         revert_error = str(deploy.extra.get("revert_error") or "no detail recorded")
         backup = deploy.extra.get("backup")
         details.append(f"*The revert failed too*\n{_code(revert_error)}")
+        if database_note(deploy):
+            details.append(f"*Database*: {_database(deploy)}")
         details.append(
             f"*Left in*: an unknown mix of `{deploy.short_sha}` (new) and {previous} "
             "(previous); the services may be down. Check them before anything else."
@@ -129,12 +131,13 @@ def _details(kind: SlackKind, deploy: Deploy) -> list[str]:
 
 
 def _database(deploy: Deploy) -> str:
-    if deploy.restored_backup:
-        return (
-            f"database restored from `{escape(deploy.restored_backup)}` "
-            "(writes made after that backup are gone)."
-        )
-    return "the database was not touched."
+    note = database_note(deploy)
+    if note is None:
+        return "the database was not touched."
+    text = escape(note) + "."
+    if deploy.kept_database:
+        text += f" Kept copy: `{escape(deploy.kept_database)}` (docs/data-safety.md)."
+    return text
 
 
 def _code(text: str) -> str:

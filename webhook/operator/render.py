@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jobs.record import Deploy, StageRecord
+from jobs.report.text import database_note
 
 MARKS = {"ok": "ok", "failed": "FAILED", "running": "...", "skipped": "skipped"}
 
@@ -55,6 +56,11 @@ def show_text(deploy: Deploy, commands: list[dict[str, Any]], log: list[str]) ->
             lines.append(f"  {key.replace('_', ' '):<11} {deploy.extra[key]}")
     if deploy.restored_backup:
         lines.append(f"  restored    {deploy.restored_backup}")
+    if deploy.kept_database:
+        lines.append(f"  kept        {deploy.kept_database}")
+    note = database_note(deploy)
+    if note:
+        lines.append(f"  database    {note}")
     if deploy.error:
         lines.append(f"  error       {deploy.error}")
     lines += ["stages:", *(stage_line(stage) for stage in deploy.stages)]

@@ -15,6 +15,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from jobs.record import FINAL_STATES, Deploy, DeployStore, RecordError
+from jobs.report.text import database_note
 from webhook.status.formatting import format_span, format_time
 
 POLL_SECONDS = 0.5
@@ -37,6 +38,8 @@ def live_summary(deploy: Deploy) -> dict[str, Any]:
         "error": deploy.error,
         "failed_stage": deploy.failed_stage,
         "restored_backup": deploy.restored_backup,
+        "kept_database": deploy.kept_database,
+        "database": database_note(deploy),
         "stages": [
             {
                 "name": stage.name,

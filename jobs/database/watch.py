@@ -1,0 +1,112 @@
+"""Fingerprint the database around a migration, so a revert restores only what really changed.
+
+A fingerprint is the migration tool's version (a configurable query, alembic's table by default)
+plus a hash of the schema (`pg_dump --schema-only`, comments and per-run lines left out). Rows
+are not part of it: hashing them would cost as much as a backup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from jobs.commands import postgres
+from jobs.context import DeployContext
+from jobs.errors import CommandFailed
+
+Change = Literal["unchanged", "changed", "unknown"]
+FINGERPRINT_TIMEOUT = 300.0
+# Lines that differ between two dumps of the same schema: comments, blank lines, and the
+# random key pg_dump 15.14+ brackets its output with.
+_NOISE = ("--", "\\restrict ", "\\unrestrict ")
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    version: str
+    schema: str  # sha256 of the normalised schema dump
+
+
+@contextmanager
+def watch_database(ctx: DeployContext) -> Iterator[None]:
+    """Compare the database before and after the body (also when it raises).
+
+    Sets `ctx.deploy.database_change`: "unknown" when either fingerprint could not be taken,
+    so that a revert restores whenever the database cannot be proven unchanged.
+    """
+    if ctx.environment.database is None:
+        yield
+        return
+    before = take_fingerprint(ctx)
+    try:
+        yield
+    finally:
+        after = take_fingerprint(ctx)
+        ctx.deploy.database_change = compare(before, after)
+        ctx.log.info(f"database after the migration: {ctx.deploy.database_change}")
+        ctx.save()
+
+
+def compare(before: Fingerprint | None, after: Fingerprint | None) -> Change:
+    if before is None or after is None:
+        return "unknown"
+    return "unchanged" if before == after else "changed"
+
+
+def take_fingerprint(ctx: DeployContext) -> Fingerprint | None:
+    """The database's version and schema hash, or None (logged) when it cannot be read."""
+    database = ctx.environment.database
+    if database is None:
+        return None
+    env = postgres.connection_env(database)
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            out = Path(scratch) / "schema.sql"
+            ctx.runner.run(
+                postgres.schema_only(database, ctx.compose),
+                timeout=FINGERPRINT_TIMEOUT,
+                stdout_path=out,
+                extra_env=env,
+                quiet=True,
+            )
+            schema = schema_hash(out.read_bytes())
+        version = _version(ctx)
+    except CommandFailed as error:
+        ctx.log.info(f"no database fingerprint: {error}")
+        return None
+    ctx.log.info(f"database fingerprint: version {version or '-'}, schema {schema[:12]}")
+    return Fingerprint(version, schema)
+
+
+def schema_hash(dump: bytes) -> str:
+    """sha256 of a schema dump without the lines that change from one run to the next."""
+    digest = hashlib.sha256()
+    for line in dump.decode("utf-8", "replace").splitlines():
+        if line.strip() and not line.startswith(_NOISE):
+            digest.update(line.encode() + b"\n")
+    return digest.hexdigest()
+
+
+def _version(ctx: DeployContext) -> str:
+    database, settings = ctx.environment.database, ctx.environment.migrate
+    if database is None or settings is None or settings.version_query is None:
+        return ""
+    result = ctx.runner.run(
+        postgres.query_value(database, ctx.compose, settings.version_query),
+        timeout=FINGERPRINT_TIMEOUT,
+        extra_env=postgres.connection_env(database),
+        quiet=True,
+        check=False,
+    )
+    if result.exit_code == 0:
+        return result.output.strip()
+    # Before the first migration the version table does not exist: that absence is the version.
+    errors = [line for line in result.output.splitlines() if line.startswith("ERROR:")]
+    if errors and "does not exist" in errors[0]:
+        return f"none ({errors[0]})"
+    raise CommandFailed(result.argv, f"version query exited {result.exit_code}", result.output)
