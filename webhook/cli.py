@@ -197,6 +197,8 @@ def up(args: argparse.Namespace) -> int:
 
 
 def summarise(settings: Settings) -> str:
+    from jobs.database.writers import describe_writers  # reads compose files: only here
+
     lines = [f"configuration OK: {len(settings.projects)} project(s)"]
     for project_name, project in sorted(settings.projects.items()):
         signing = ", signed (Standard Webhooks)" if project.signing_key else ""
@@ -211,6 +213,9 @@ def summarise(settings: Settings) -> str:
                 + (f", docker {env.docker_host}" if env.docker_host else "")
                 + ")"
             )
+            if env.database is not None:
+                writers = describe_writers(env.database, env.path, env.compose.files)
+                lines.append(f"    writers stopped for a restore: {writers}")
     lines.append("queues: " + ", ".join(settings.queues()))
     return "\n".join(lines)
 

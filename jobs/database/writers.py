@@ -9,10 +9,14 @@ is never a writer: stopping one takes the whole site down and protects no data.
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+import yaml
 
 from config.model import Database
 from jobs.compose_model import ComposeModel, ServiceModel, read_model
 from jobs.context import DeployContext
+from jobs.database.offline import model_from_files
 from jobs.errors import CommandFailed
 
 # Seconds a writer gets between SIGTERM and SIGKILL when its writes are being discarded anyway.
@@ -91,3 +95,21 @@ def _carries(service: ServiceModel, database_service: str, ports: set[str]) -> b
         ):
             return True
     return False
+
+
+def describe_writers(database: Database, checkout: Path, files: list[str]) -> str:
+    """check-config's line: the configured writers, or those derived from the checkout's files."""
+    if database.writers is not None:
+        return ", ".join(database.writers) + " (configured)"
+    missing = [name for name in files if not (checkout / name).is_file()]
+    if missing:
+        return (
+            f"derived at the first restore (no {missing[0]} in {checkout} yet to derive "
+            "them from; set database.writers to fix them)"
+        )
+    try:
+        model = model_from_files(checkout, files)
+    except (OSError, ValueError, yaml.YAMLError) as error:
+        return f"derived at the first restore ({checkout}: {error})"
+    found = derive_writers(model, database)
+    return (", ".join(found) or "none") + " (derived from the Compose files)"
