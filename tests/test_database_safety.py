@@ -46,6 +46,13 @@ VERSION_SQL = "SELECT version_num FROM alembic_version ORDER BY 1"
              "--tuples-only", "--no-align", "--username", "crm", "--dbname", "crm",
              "--command", VERSION_SQL],
         ),
+        (
+            postgres.relations(IN_SERVICE, COMPOSE),
+            [*BASE, "exec", "-T", "postgres",
+             "psql", "--no-password", "--no-psqlrc", "--set", "ON_ERROR_STOP=1", "--quiet",
+             "--tuples-only", "--no-align", "--username", "crm", "--dbname", "crm",
+             "--command", postgres.RELATIONS_SQL],
+        ),
         (COMPOSE.stop(["api", "worker"]), [*BASE, "stop", "api", "worker"]),
         (COMPOSE.stop(["api"], timeout=1), [*BASE, "stop", "--timeout", "1", "api"]),
     ],

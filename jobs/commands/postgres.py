@@ -31,6 +31,21 @@ def schema_only(database: Database, compose: Compose) -> list[str]:
     return _where(database, compose, [*command, *_target(database)])
 
 
+# Every relation outside the system schemas, with the validity of indexes: pg_dump leaves out
+# an index that `CREATE INDEX CONCURRENTLY` left invalid, so the schema dump alone misses it.
+RELATIONS_SQL = (
+    "SELECT n.nspname, c.relname, c.relkind, i.indisvalid, i.indisready "
+    "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid "
+    "WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' ORDER BY 1, 2"
+)
+
+
+def relations(database: Database, compose: Compose) -> list[str]:
+    """Lists every user relation and whether each index is valid and ready, one per line."""
+    return query_value(database, compose, RELATIONS_SQL)
+
+
 def query_value(database: Database, compose: Compose, sql: str) -> list[str]:
     """Prints the rows of a configured read-only query (the migration tool's version), bare.
 

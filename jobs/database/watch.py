@@ -1,8 +1,10 @@
 """Fingerprint the database around a migration, so a revert restores only what really changed.
 
 A fingerprint is the migration tool's version (a configurable query, alembic's table by default)
-plus a hash of the schema (`pg_dump --schema-only`, comments and per-run lines left out). Rows
-are not part of it: hashing them would cost as much as a backup.
+plus a hash of the schema: `pg_dump --schema-only` (comments and per-run lines left out) and
+the list of relations with their indexes' validity, because pg_dump leaves out an index that a
+failed `CREATE INDEX CONCURRENTLY` left behind invalid. Rows are not part of it: hashing them
+would cost as much as a backup.
 """
 
 from __future__ import annotations
@@ -66,15 +68,21 @@ def take_fingerprint(ctx: DeployContext) -> Fingerprint | None:
     env = postgres.connection_env(database)
     try:
         with tempfile.TemporaryDirectory() as scratch:
-            out = Path(scratch) / "schema.sql"
-            ctx.runner.run(
-                postgres.schema_only(database, ctx.compose),
-                timeout=FINGERPRINT_TIMEOUT,
-                stdout_path=out,
-                extra_env=env,
-                quiet=True,
-            )
-            schema = schema_hash(out.read_bytes())
+            parts = []
+            for name, argv in (
+                ("schema.sql", postgres.schema_only(database, ctx.compose)),
+                ("relations.txt", postgres.relations(database, ctx.compose)),
+            ):
+                out = Path(scratch) / name
+                ctx.runner.run(
+                    argv,
+                    timeout=FINGERPRINT_TIMEOUT,
+                    stdout_path=out,
+                    extra_env=env,
+                    quiet=True,
+                )
+                parts.append(out.read_bytes())
+            schema = schema_hash(b"\n".join(parts))
         version = _version(ctx)
     except CommandFailed as error:
         ctx.log.info(f"no database fingerprint: {error}")
