@@ -42,7 +42,9 @@ def revert(ctx: DeployContext) -> list[str]:
     if restore and not ctx.backup:
         problems.append("restore database: this deploy has no backup to restore")
         restore = False
-    if restore and ctx.backup:
+    if restore and ctx.backup and not Path(ctx.backup).is_file():
+        problems.append(f"restore database: expected the backup {ctx.backup}, got no such file")
+    elif restore and ctx.backup:
         backup = Path(ctx.backup)
         attempt("stop writers", lambda: stop_writers(ctx, fast=True))
         attempt("keep the database as it is", lambda: keep_current(ctx, backup))

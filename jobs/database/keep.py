@@ -23,9 +23,9 @@ def keep_current(ctx: DeployContext, restoring: Path) -> Path:
     database = ctx.environment.database
     if database is None:
         raise StageFailed("restore", "expected a database to keep, got none configured")
+    since = datetime.fromtimestamp(restoring.stat().st_mtime, UTC)
     kept = new_dump_path(ctx, f"{ctx.deploy.environment}-{KEPT_LABEL}")
     write_dump(ctx, database, kept, "restore")
-    since = datetime.fromtimestamp(restoring.stat().st_mtime, UTC)
     ctx.deploy.kept_database = str(kept)
     ctx.deploy.kept_writes_since = since.isoformat(timespec="seconds").replace("+00:00", "Z")
     ctx.save()
