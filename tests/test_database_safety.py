@@ -220,6 +220,11 @@ def test_check_config_shows_the_derived_writers(
     assert main(["check-config", "--config", str(config)]) == 0
     out = capsys.readouterr().out
     assert "writers stopped for a restore: api (derived from the Compose files)" in out
+    with (checkout / ".env").open("a") as env:
+        env.write("COMPOSE_PROFILES=writer\n")  # the sample app's writer service joins
+    assert main(["check-config", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "writers stopped for a restore: api, writer (derived from the Compose files)" in out
 
 
 def test_check_config_without_a_checkout_says_when_writers_are_known(

@@ -2,7 +2,8 @@
 
 A deploy reads the model from `compose config`; check-config must work without Docker, so it
 merges the files itself, interpolates `${VAR}` / `${VAR:-default}` from the checkout's `.env`,
-and normalises the two short syntaxes writers depend on (`depends_on` and `environment` lists).
+normalises the two short syntaxes writers depend on (`depends_on` and `environment` lists), and
+leaves out services whose profiles `.env`'s COMPOSE_PROFILES does not activate.
 Close enough to show which services the revert would stop; the deploy uses Compose's own view.
 """
 
@@ -22,6 +23,7 @@ _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}")
 def model_from_files(directory: Path, files: list[str]) -> ComposeModel:
     """Merge the compose files (later ones override per service) into a model."""
     variables = _dotenv(directory / ".env")
+    active = {name.strip() for name in variables.get("COMPOSE_PROFILES", "").split(",")}
     services: dict[str, dict[str, Any]] = {}
     for name in files:
         text = (directory / name).read_text()
@@ -30,7 +32,15 @@ def model_from_files(directory: Path, files: list[str]) -> ComposeModel:
         for service, spec in (loaded.get("services") or {}).items():
             if isinstance(spec, dict):
                 services.setdefault(service, {}).update(_normalised(spec))
-    return parse_model({"services": services})
+    return parse_model(
+        {
+            "services": {
+                name: spec
+                for name, spec in services.items()
+                if not spec.get("profiles") or active & set(spec["profiles"])
+            }
+        }
+    )
 
 
 def _normalised(spec: dict[str, Any]) -> dict[str, Any]:
