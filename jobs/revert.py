@@ -72,15 +72,22 @@ UNCHANGED = "database unchanged: not restored"
 
 
 def must_restore(ctx: DeployContext) -> bool:
+    stages = {stage.name for stage in ctx.deploy.stages}
+    has_database = ctx.environment.database is not None
+    return needs_restore(has_database, stages, ctx.deploy.database_change)
+
+
+def needs_restore(has_database: bool, started: set[str], database_change: str | None) -> bool:
     """Restore when the migration changed the database or cannot be proven not to have.
 
-    A rollback's own restore changed the database as much as a migration would.
+    A rollback's own restore changed the database as much as a migration would; a migration
+    that never reported (the worker died in it) counts as unknown.
     """
-    if ctx.environment.database is None:
+    if not has_database:
         return False
-    if ctx.started("restore"):
+    if "restore" in started:
         return True
-    return ctx.started("migrate") and ctx.deploy.database_change != "unchanged"
+    return "migrate" in started and database_change != "unchanged"
 
 
 def _restore(ctx: DeployContext, backup: Path) -> None:

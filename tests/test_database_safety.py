@@ -15,6 +15,7 @@ from jobs.database.watch import Fingerprint, compare, schema_hash
 from jobs.database.writers import derive_writers
 from jobs.record import Deploy
 from jobs.report.text import database_note, describe
+from jobs.revert import needs_restore
 from webhook.cli import main
 
 COMPOSE = Compose(("docker", "compose"), "crm", Path("/srv/crm"), ("compose.yml",))
@@ -150,6 +151,25 @@ def test_writers_derived_from_the_compose_model(
     """Writers: services that depend on the database or carry its connection settings."""
     database = Database(service="db", name="app")
     assert derive_writers(_model(services), database) == expected
+
+
+@pytest.mark.parametrize(
+    ("has_database", "started", "change", "expected"),
+    [
+        (True, {"swap", "migrate", "health"}, "unchanged", False),
+        (True, {"swap", "migrate", "health"}, "changed", True),
+        (True, {"swap", "migrate"}, "unknown", True),
+        (True, {"swap", "migrate"}, None, True),  # died inside the migration
+        (True, {"checkout", "build", "swap"}, None, False),  # failed before migrating
+        (True, {"swap", "restore", "migrate"}, "unchanged", True),  # operator's restore
+        (False, {"swap", "migrate"}, "changed", False),
+    ],
+)
+def test_when_a_revert_restores(
+    has_database: bool, started: set[str], change: str | None, expected: bool
+) -> None:
+    """Restore only when the migration changed the database, or it cannot be proven it did not."""
+    assert needs_restore(has_database, started, change) is expected
 
 
 def _deploy(**changes: Any) -> Deploy:
