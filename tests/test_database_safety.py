@@ -11,8 +11,9 @@ from config.model import Database
 from jobs.commands import postgres
 from jobs.commands.compose import Compose
 from jobs.compose_model import parse_model
-from jobs.database.watch import Fingerprint, compare, schema_hash
+from jobs.database.watch import Fingerprint, compare, read_version, schema_hash
 from jobs.database.writers import derive_writers
+from jobs.errors import CommandFailed
 from jobs.record import Deploy
 from jobs.report.text import database_note, describe
 from jobs.revert import needs_restore
@@ -41,18 +42,16 @@ VERSION_SQL = "SELECT version_num FROM alembic_version ORDER BY 1"
             ["pg_dump", "--schema-only", "--no-password", "--username", "crm", "--dbname", "crm"],
         ),
         (
-            postgres.query_value(IN_SERVICE, COMPOSE, VERSION_SQL),
+            postgres.catalog(IN_SERVICE, COMPOSE, VERSION_SQL),
             [*BASE, "exec", "-T", "postgres",
-             "psql", "--no-password", "--no-psqlrc", "--set", "ON_ERROR_STOP=1", "--quiet",
-             "--tuples-only", "--no-align", "--username", "crm", "--dbname", "crm",
-             "--command", VERSION_SQL],
+             "psql", "--no-password", "--no-psqlrc", "--quiet", "--tuples-only", "--no-align",
+             "--username", "crm", "--dbname", "crm", "--command", postgres.RELATIONS_SQL,
+             "--command", "\\echo deployhook:version", "--command", VERSION_SQL],
         ),
         (
-            postgres.relations(IN_SERVICE, COMPOSE),
-            [*BASE, "exec", "-T", "postgres",
-             "psql", "--no-password", "--no-psqlrc", "--set", "ON_ERROR_STOP=1", "--quiet",
-             "--tuples-only", "--no-align", "--username", "crm", "--dbname", "crm",
-             "--command", postgres.RELATIONS_SQL],
+            postgres.catalog(AT_URL, COMPOSE, None),
+            ["psql", "--no-password", "--no-psqlrc", "--quiet", "--tuples-only", "--no-align",
+             "--username", "crm", "--dbname", "crm", "--command", postgres.RELATIONS_SQL],
         ),
         (COMPOSE.stop(["api", "worker"]), [*BASE, "stop", "api", "worker"]),
         (COMPOSE.stop(["api"], timeout=1), [*BASE, "stop", "--timeout", "1", "api"]),
@@ -258,3 +257,33 @@ def test_check_config_without_a_checkout_says_when_writers_are_known(
     assert (
         "writers stopped for a restore: derived at the first restore (no docker-compose.yml" in out
     )
+
+
+@pytest.mark.parametrize(
+    ("rows", "errors", "exit_code", "expected"),
+    [
+        ("0002_phone", "", 0, "0002_phone"),
+        ("", "", 0, ""),  # no version query configured, or an empty version table
+        (
+            "",
+            'ERROR:  relation "alembic_version" does not exist\nLINE 1: SELECT ...',
+            1,
+            'none (ERROR:  relation "alembic_version" does not exist)',
+        ),
+    ],
+)
+def test_version_from_the_catalog_query(
+    rows: str, errors: str, exit_code: int, expected: str
+) -> None:
+    """The version rows, or, before the first migration, the missing table as the version."""
+    assert read_version(["psql"], rows, errors, exit_code) == expected
+
+
+@pytest.mark.parametrize(
+    ("errors", "exit_code"),
+    [("ERROR:  permission denied for table alembic_version", 1), ("", 1)],
+)
+def test_a_failing_version_query_is_no_fingerprint(errors: str, exit_code: int) -> None:
+    """Any other failure of the queries gives no fingerprint (so the change is unknown)."""
+    with pytest.raises(CommandFailed):
+        read_version(["psql"], "", errors, exit_code)

@@ -41,19 +41,22 @@ RELATIONS_SQL = (
 )
 
 
-def relations(database: Database, compose: Compose) -> list[str]:
-    """Lists every user relation and whether each index is valid and ready, one per line."""
-    return query_value(database, compose, RELATIONS_SQL)
+VERSION_MARK = "deployhook:version"
 
 
-def query_value(database: Database, compose: Compose, sql: str) -> list[str]:
-    """Prints the rows of a configured read-only query (the migration tool's version), bare.
+def catalog(database: Database, compose: Compose, version_query: str | None) -> list[str]:
+    """Prints every user relation with its index validity, then a marker line and the rows of
+    the configured version query (the migration tool's version; SQL from the operator's
+    configuration, never from a request). One psql for both, since each exec costs.
 
-    The SQL comes from the operator's configuration, never from a request.
+    No ON_ERROR_STOP: before the first migration the version table does not exist, and psql
+    then reports that on stderr after the relations were printed.
     """
-    argv = ["psql", "--no-password", "--no-psqlrc", "--set", "ON_ERROR_STOP=1", "--quiet"]
-    argv += ["--tuples-only", "--no-align"]
-    return _where(database, compose, [*argv, *_target(database), "--command", sql])
+    argv = ["psql", "--no-password", "--no-psqlrc", "--quiet", "--tuples-only", "--no-align"]
+    argv += [*_target(database), "--command", RELATIONS_SQL]
+    if version_query is not None:
+        argv += ["--command", f"\\echo {VERSION_MARK}", "--command", version_query]
+    return _where(database, compose, argv)
 
 
 def terminate_sessions(database: Database, compose: Compose) -> list[str]:

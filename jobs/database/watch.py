@@ -65,30 +65,33 @@ def take_fingerprint(ctx: DeployContext) -> Fingerprint | None:
     database = ctx.environment.database
     if database is None:
         return None
+    migrate = ctx.environment.migrate
+    query = migrate.version_query if migrate is not None else None
     env = postgres.connection_env(database)
     try:
         with tempfile.TemporaryDirectory() as scratch:
-            parts = []
-            for name, argv in (
-                ("schema.sql", postgres.schema_only(database, ctx.compose)),
-                ("relations.txt", postgres.relations(database, ctx.compose)),
-            ):
-                out = Path(scratch) / name
-                ctx.runner.run(
-                    argv,
-                    timeout=FINGERPRINT_TIMEOUT,
-                    stdout_path=out,
-                    extra_env=env,
-                    quiet=True,
-                )
-                parts.append(out.read_bytes())
-            schema = schema_hash(b"\n".join(parts))
-        version = _version(ctx)
+            schema, listing = Path(scratch) / "schema.sql", Path(scratch) / "catalog.txt"
+            run = ctx.runner.run
+            dump = postgres.schema_only(database, ctx.compose)
+            run(dump, timeout=FINGERPRINT_TIMEOUT, stdout_path=schema, extra_env=env, quiet=True)
+            result = run(
+                postgres.catalog(database, ctx.compose, query),
+                timeout=FINGERPRINT_TIMEOUT,
+                stdout_path=listing,
+                extra_env=env,
+                quiet=True,
+                check=False,  # 1: an SQL error, e.g. no version table yet (judged below)
+            )
+            if result.exit_code not in (0, 1):
+                raise CommandFailed(result.argv, f"psql exited {result.exit_code}", result.output)
+            relations, _, version = listing.read_text().partition(postgres.VERSION_MARK + "\n")
+            digest = schema_hash(schema.read_bytes() + b"\n" + relations.encode())
+        version = read_version(result.argv, version.strip(), result.output, result.exit_code)
     except CommandFailed as error:
         ctx.log.info(f"no database fingerprint: {error}")
         return None
-    ctx.log.info(f"database fingerprint: version {version or '-'}, schema {schema[:12]}")
-    return Fingerprint(version, schema)
+    ctx.log.info(f"database fingerprint: version {version or '-'}, schema {digest[:12]}")
+    return Fingerprint(version, digest)
 
 
 def schema_hash(dump: bytes) -> str:
@@ -100,21 +103,14 @@ def schema_hash(dump: bytes) -> str:
     return digest.hexdigest()
 
 
-def _version(ctx: DeployContext) -> str:
-    database, settings = ctx.environment.database, ctx.environment.migrate
-    if database is None or settings is None or settings.version_query is None:
-        return ""
-    result = ctx.runner.run(
-        postgres.query_value(database, ctx.compose, settings.version_query),
-        timeout=FINGERPRINT_TIMEOUT,
-        extra_env=postgres.connection_env(database),
-        quiet=True,
-        check=False,
-    )
-    if result.exit_code == 0:
-        return result.output.strip()
+def read_version(argv: list[str], rows: str, errors: str, exit_code: int) -> str:
+    """The version rows; the error when the version table does not exist (yet) is a version."""
+    problems = [line for line in errors.splitlines() if line.startswith("ERROR:")]
+    if not problems and exit_code == 0:
+        return rows
+    if not problems:
+        raise CommandFailed(argv, f"the fingerprint's queries exited {exit_code}", errors)
     # Before the first migration the version table does not exist: that absence is the version.
-    errors = [line for line in result.output.splitlines() if line.startswith("ERROR:")]
-    if errors and "does not exist" in errors[0]:
-        return f"none ({errors[0]})"
-    raise CommandFailed(result.argv, f"version query exited {result.exit_code}", result.output)
+    if "does not exist" in problems[0] and not rows:
+        return f"none ({problems[0]})"
+    raise CommandFailed(argv, f"the fingerprint's queries failed: {problems[0]}", errors)
