@@ -15,7 +15,7 @@ from jobs.database.watch import Fingerprint, compare, read_version, schema_hash
 from jobs.database.writers import derive_writers
 from jobs.errors import CommandFailed
 from jobs.record import Deploy
-from jobs.report.text import database_note, describe
+from jobs.report.text import clip, database_note, describe
 from jobs.revert import needs_restore
 from webhook.cli import main
 
@@ -200,6 +200,8 @@ def test_restored_names_the_kept_copy_and_the_time() -> None:
         "database restored from prod-20261127T140310Z-d-20261127-140310-abcdef.dump; "
         "writes since 14:03:10 kept in prod-kept-20261127T140420Z-d-20261127-140310-abcdef.dump"
     )
+    status = clip(describe(deploy), 140)  # GitHub's limit for a commit status description
+    assert "kept in prod-kept-20261127T140420Z-d-20261127-140310-abcdef.dump" in status
 
 
 def test_no_database_note_when_nothing_was_reverted() -> None:

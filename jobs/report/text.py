@@ -48,13 +48,17 @@ def last_line(text: str | None) -> str:
     return lines[-1] if lines else ""
 
 
-def database_note(deploy: Deploy, final: str | None = None) -> str | None:
+def database_note(deploy: Deploy, final: str | None = None, *, brief: bool = False) -> str | None:
     """What a revert did to the database, in the words every report uses; None: nothing to say.
 
     `final`: the state the deploy is about to reach (the pipeline writes the note first).
+    `brief`: without the restored backup's name, so that a 140-character commit status still
+    names the kept copy.
     """
     if deploy.restored_backup:
-        note = f"database restored from {_name(deploy.restored_backup)}"
+        note = "database restored"
+        if not brief:
+            note += f" from {_name(deploy.restored_backup)}"
         if deploy.kept_database:
             since = (deploy.kept_writes_since or "")[11:19] or "the backup"
             note += f"; writes since {since} kept in {_name(deploy.kept_database)}"
@@ -75,7 +79,7 @@ def describe(deploy: Deploy) -> str:
     stage = deploy.failed_stage or "a stage"
     why = f": {last_line(deploy.error)}" if last_line(deploy.error) else ""
     took = f" in {duration(deploy)}" if duration(deploy) else ""
-    note = database_note(deploy)
+    note = database_note(deploy, brief=True)
     data = f" ({note})" if note else ""
     texts = {
         "queued": f"queued for {env}",
