@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 
 from config import ConfigError, Settings, load_settings
@@ -198,6 +199,7 @@ def up(args: argparse.Namespace) -> int:
 
 def summarise(settings: Settings) -> str:
     from jobs.database.writers import describe_writers  # reads compose files: only here
+    from jobs.gates.summary import gate_facts
 
     lines = [f"configuration OK: {len(settings.projects)} project(s)"]
     for project_name, project in sorted(settings.projects.items()):
@@ -211,11 +213,14 @@ def summarise(settings: Settings) -> str:
                 f"  {env_name}: on {trigger} -> {env.path} "
                 f"(compose project {env.compose.project}, {database}, queue {env.queue}"
                 + (f", docker {env.docker_host}" if env.docker_host else "")
+                + (", rehearses migrations" if env.migrate and env.migrate.rehearse else "")
+                + (", webhooks may deploy older commits" if env.allow_older else "")
                 + ")"
             )
             if env.database is not None:
                 writers = describe_writers(env.database, env.path, env.compose.files)
                 lines.append(f"    writers stopped for a restore: {writers}")
+            lines += [f"    gate: {fact}" for fact in gate_facts(env, datetime.now(UTC))]
     lines.append("queues: " + ", ".join(settings.queues()))
     return "\n".join(lines)
 

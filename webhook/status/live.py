@@ -40,6 +40,8 @@ def live_summary(deploy: Deploy) -> dict[str, Any]:
         "restored_backup": deploy.restored_backup,
         "kept_database": deploy.kept_database,
         "database": database_note(deploy),
+        "blocked_by": deploy.blocked_by,
+        "waiting_for": deploy.waiting_for if deploy.state == "queued" else None,
         "stages": [
             {
                 "name": stage.name,
