@@ -44,11 +44,36 @@ def short(sha: str | None) -> str:
     return sha[:7] if sha else "the previous commit"
 
 
+def database_note(deploy: Deploy, final: str | None = None, *, brief: bool = False) -> str | None:
+    """What a revert did to the database, in the words every report uses; None: nothing to say.
+
+    `final`: the state the deploy is about to reach (the pipeline writes the note first).
+    `brief`: without the restored backup's name, so that a 140-character commit status still
+    names the kept copy.
+    """
+    if deploy.restored_backup:
+        note = "database restored"
+        if not brief:
+            note += f" from {_name(deploy.restored_backup)}"
+        if deploy.kept_database:
+            since = (deploy.kept_writes_since or "")[11:19] or "the backup"
+            note += f"; writes since {since} kept in {_name(deploy.kept_database)}"
+        return note
+    state = final or deploy.state
+    if deploy.database_change == "unchanged" and state in ("reverted", "revert_failed"):
+        return "database unchanged: not restored"
+    return None
+
+
+def _name(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
 def describe(deploy: Deploy, limit: int = 140) -> str:
     """The one-line status text of commit statuses, within `limit` (GitHub's 140).
 
-    A failure names its stage once, then the cause, then what happened to the environment;
-    the cause is clipped so that the rest always fits.
+    A failure names its stage once, then the cause, then what happened to the environment
+    (and its database); the cause is clipped so that the rest always fits.
     """
     env = deploy.environment
     if deploy.state not in ("failed", "reverted", "revert_failed"):
@@ -67,10 +92,12 @@ def describe(deploy: Deploy, limit: int = 140) -> str:
         return clip(texts[deploy.state], limit)
     stage = f"{deploy.failed_stage} failed" if deploy.failed_stage else "a stage failed"
     why = cause(deploy.error, deploy.failed_stage)
+    note = database_note(deploy, brief=True)
+    data = f" ({note})" if note else ""
     before, after = {
         "failed": ("", "; nothing changed"),
-        "reverted": ("", f"; reverted to {short(deploy.previous_sha)}"),
-        "revert_failed": ("REVERT FAILED, needs attention: ", ""),
+        "reverted": ("", f"; reverted to {short(deploy.previous_sha)}{data}"),
+        "revert_failed": (f"REVERT FAILED, needs attention{data}: ", ""),
     }[deploy.state]
     fixed = len(before) + len(stage) + len(after) + 2
     why = f": {clip(why, max(limit - fixed, 10))}" if why else ""

@@ -13,6 +13,7 @@ from redis import Redis
 from config import Settings
 from jobs.failures import without_stage
 from jobs.readback import clean_text
+from jobs.report.text import database_note
 from webhook.status.actions import actions
 from webhook.status.api import api
 from webhook.status.auth import require_token
@@ -68,6 +69,7 @@ def register(app: Flask, settings: Settings, connection: Redis) -> None:
     app.extensions[STREAMS] = StreamSlots(settings.server.live_streams)
     app.jinja_env.filters.setdefault("when", format_time)
     app.jinja_env.filters.setdefault("span", format_span)
+    app.jinja_env.filters.setdefault("database_note", database_note)
     app.jinja_env.filters.setdefault("without_stage", without_stage)
     # The last line of defence: whatever a stored value holds, a page still encodes as UTF-8.
     app.jinja_env.finalize = _encodable
