@@ -99,8 +99,11 @@ def describe(deploy: Deploy, limit: int = 140) -> str:
         "reverted": ("", f"; reverted to {short(deploy.previous_sha)}{data}"),
         "revert_failed": (f"REVERT FAILED, needs attention{data}: ", ""),
     }[deploy.state]
-    fixed = len(before) + len(stage) + len(after) + 2
-    why = f": {clip(why, max(limit - fixed, 10))}" if why else ""
+    fixed = len(before) + len(stage) + len(after)
+    if fixed > limit:  # a long database note: what became of the data matters most, say it first
+        return clip(f"{after.removeprefix('; ')}: {stage}", limit)
+    room = limit - fixed - 2
+    why = f": {clip(why, room)}" if why and room >= 12 else ""
     return clip(f"{before}{stage}{why}{after}", limit)
 
 
