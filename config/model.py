@@ -37,7 +37,7 @@ DOCKER_HOST_PATTERN = (
 DockerHost = Annotated[str, StringConstraints(pattern=DOCKER_HOST_PATTERN, max_length=400)]
 
 # git check-ref-format, reduced to what a trigger may name; globs are allowed in tag patterns.
-_REF_FORBIDDEN = re.compile(r"(\.\.|@\{|//|[\x00-\x20\x7f~^:\\]|^[/.-]|[/.]$|\.lock$)")
+_REF_FORBIDDEN = re.compile(r"(\.\.|@\{|//|[\x00-\x20\x7f~^:\\]|^[/.-]|[/.]\Z|\.lock\Z)")
 
 
 class Strict(BaseModel):
@@ -84,7 +84,8 @@ class Database(Strict):
     url: Secret | None = None
     user: Annotated[str, StringConstraints(pattern=PG_IDENTIFIER)] = "postgres"
     name: Annotated[str, StringConstraints(pattern=PG_IDENTIFIER)]
-    # Services stopped while a backup is restored; default: every service but the database.
+    # Services stopped while a backup is restored; default: derived from the Compose model
+    # (services that depend on the database service or carry its connection settings).
     writers: list[ServiceName] | None = None
 
     @model_validator(mode="after")
@@ -112,6 +113,11 @@ class Migrate(Strict):
     # before_swap: in a one-off container of the new image (`compose run --rm --no-deps`) while
     # the old version serves; after_swap: `compose exec` in the freshly started service.
     when: Literal["before_swap", "after_swap"] = "after_swap"
+    # Read before and after the migration with the schema's hash: a revert restores the
+    # database only when either changed. null: compare the schema alone.
+    version_query: str | None = Field(
+        default="SELECT version_num FROM alembic_version ORDER BY 1", min_length=1
+    )
     # `rehearse: true` (defaults) or `rehearse: {slow_after: 120}`; absent or false: off.
     rehearse: Rehearse | None = None
 
@@ -209,7 +215,9 @@ class Environment(Strict):
 
 
 class Project(Strict):
-    repo: str = Field(pattern=r"^[^\s/]+(/[^\s/]+)+$")
+    # host/owner/name: the host holds a dot or a port (or is localhost), so that `acme/crm`,
+    # which matches no payload's repository, is refused here instead of 403 on every push.
+    repo: str = Field(pattern=r"^(?:localhost|[^\s/]*[.:][^\s/]*)(?:/[^\s/]+){2,}$")
     provider: Literal["github", "gitlab", "gitea"]
     secret: Secret
     # GitLab >= 19 Standard Webhooks signing key (whsec_...): when set, signatures are required.
@@ -246,6 +254,10 @@ class Server(Strict):
     bind: str = "127.0.0.1:8080"
     workers: int = Field(default=2, ge=1)
     max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # A body not fully received this long after the headers gets 408 (GitHub gives up at 10 s).
+    body_timeout: float = Field(default=10.0, gt=0, le=300)
+    # Live-log streams open at once per worker; one more is answered 503 with Retry-After.
+    live_streams: int = Field(default=100, ge=1, le=10_000)
     # Where people reach the status page; used for links in reports.
     public_url: HttpUrl | None = None
     # Bearer token for actions on the status page and API; read-only without one.
@@ -302,6 +314,8 @@ class Notify(Strict):
     gitlab: GitlabNotify | None = None
     gitea: GiteaNotify | None = None
     webhook: WebhookNotify | None = None
+    # Apprise URLs (ntfy://, discord://, msteams://, mailto://, ...): credentials, kept secret.
+    apprise: list[Secret] = Field(default_factory=list)
     delivery: Delivery = Delivery()
 
 

@@ -9,12 +9,14 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
 from config import ConfigError, Settings, load_settings
 from config.loader import config_path
+from config.plaintext import plain_text_secrets
 from jobs.errors import DeployError
-from jobs.record import RecordError
+from jobs.state.records import RecordError
 from webhook.operator.commands import add_operator_commands
 
 Command = Callable[[argparse.Namespace], int]
@@ -48,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deployhook",
         description="Turn a signed git push into a safe Docker Compose deploy.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {_version()}", help="print the version"
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -111,6 +116,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def check_config(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     print(summarise(settings))
+    for warning in plain_text_secrets(config_path(args.config)):
+        print(f"warning: {warning}", file=sys.stderr)
     problems = zero_downtime_problems(settings)
     if problems:
         raise CommandError("cannot swap without downtime:\n  " + "\n  ".join(problems))
@@ -140,6 +147,13 @@ def zero_downtime_problems(settings: Settings) -> list[str]:
                 continue
             problems += [f"{where}: {line}" for line in refusals(model, env.zero_downtime)]
     return problems
+
+
+def _version() -> str:
+    try:
+        return metadata.version("deployhook")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed; run scripts/venv)"
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -226,6 +240,7 @@ def up(args: argparse.Namespace) -> int:
 
 
 def summarise(settings: Settings) -> str:
+    from jobs.database.writers import describe_writers  # reads compose files: only here
     from jobs.gates.summary import gate_facts
 
     lines = [f"configuration OK: {len(settings.projects)} project(s)"]
@@ -244,6 +259,9 @@ def summarise(settings: Settings) -> str:
                 + (", webhooks may deploy older commits" if env.allow_older else "")
                 + ")"
             )
+            if env.database is not None:
+                writers = describe_writers(env.database, env.path, env.compose.files)
+                lines.append(f"    writers stopped for a restore: {writers}")
             lines += [f"    gate: {fact}" for fact in gate_facts(env, datetime.now(UTC))]
     lines.append("queues: " + ", ".join(settings.queues()))
     return "\n".join(lines)

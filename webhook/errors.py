@@ -6,6 +6,9 @@ never carry a configured value, an expected signature or a piece of the payload.
 
 from __future__ import annotations
 
+# What a 503 tells the caller to wait before trying again (Redis down, queue unavailable).
+RETRY_AFTER_SECONDS = 5
+
 
 class IntakeError(Exception):
     """A delivery the intake refuses; `status` and `result` say how to answer and count it."""
@@ -42,6 +45,13 @@ class NotFound(IntakeError):
 class TooLarge(IntakeError):
     status = 413
     result = "too_large"
+
+
+class RequestTimeout(IntakeError):
+    """The body did not arrive in time; the connection is closed to free its worker."""
+
+    status = 408
+    result = "timeout"
 
 
 class Unavailable(IntakeError):

@@ -1,7 +1,9 @@
-"""argv for the plain docker CLI, for single containers Compose has no verb for.
+"""argv for the plain docker CLI: image names, and single containers Compose has no verb for.
 
-A rolling swap stops and removes one old container by id; `rm` never gets `-v` (anonymous
-volumes stay; named volumes are never touched by a container's removal anyway).
+Reads (which image a name points at, what runs) go through the Docker SDK; every change goes
+through the runner as one of these, so the deploy's command history lists it. A rolling swap
+stops and removes one old container by id. Deliberately absent: `--force`, `rm -v`, `prune` of
+any kind, anything about volumes.
 """
 
 from __future__ import annotations
@@ -9,6 +11,16 @@ from __future__ import annotations
 import re
 
 CONTAINER_ID = re.compile(r"^[0-9a-f]{12,64}$")
+
+
+def tag_image(image: str, name: str) -> list[str]:
+    """Make `name` (repo[:tag]) refer to `image` (an ID or another name)."""
+    return ["docker", "image", "tag", image, name]
+
+
+def untag_image(name: str) -> list[str]:
+    """Remove the name `name`; the image goes too only when no other name or container uses it."""
+    return ["docker", "image", "rm", name]
 
 
 def _checked(container: str) -> str:

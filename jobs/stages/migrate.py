@@ -9,6 +9,7 @@ after_swap (the default, `compose exec`): inside the freshly started service.
 from __future__ import annotations
 
 from jobs.context import DeployContext
+from jobs.database import watch_database
 from jobs.errors import CommandFailed, StageFailed
 
 
@@ -33,6 +34,7 @@ def migrate(ctx: DeployContext) -> None:
         ctx.log.info("no migration configured")
         return
     try:
-        ctx.runner.run(migration_argv(ctx), timeout=settings.timeout)
+        with watch_database(ctx):
+            ctx.runner.run(migration_argv(ctx), timeout=settings.timeout)
     except CommandFailed as error:
         raise StageFailed("migrate", f"{error}: {error.output_tail[-600:]}") from None

@@ -7,7 +7,7 @@ import git
 from jobs.compose_model import read_model
 from jobs.context import DeployContext
 from jobs.errors import StageFailed
-from jobs.stages.images import running_images
+from jobs.images import running_images
 from jobs.zero_downtime import refusals
 
 
@@ -31,7 +31,7 @@ def take_snapshot(ctx: DeployContext) -> None:
     _refuse_what_cannot_swap(ctx)
     ctx.previous_images = running_images(ctx)
     ctx.deploy.previous_sha = ctx.previous_sha
-    ctx.deploy.extra["previous_images"] = ctx.previous_images
+    ctx.deploy.previous_images = ctx.previous_images
     ctx.log.info(
         f"running now: {ctx.previous_sha[:12]} with "
         + (

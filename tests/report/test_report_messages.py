@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from config import Settings
-from jobs.record import Deploy
 from jobs.report import json_webhook, slack
+from jobs.report.text import describe
+from jobs.state.records import Deploy
 from tests.support.provider_server import ProviderServer
 from tests.support.report_setup import PREVIOUS, PUBLIC_URL, SHA, new_deploy, settings_for
 
@@ -106,8 +107,30 @@ def test_reverted_message_says_what_failed_and_what_was_restored(settings: Setti
     assert "line 28" not in words
     assert (
         f"*Restored*: code and images back to `{PREVIOUS[:7]}`; database restored from "
-        f"`{BACKUP}` (writes made after that backup are gone)."
+        f"{BACKUP.rsplit('/', 1)[-1]}."
     ) in words
+
+
+def test_reverted_message_names_the_kept_database(settings: Settings) -> None:
+    """A restore's Slack message says since when writes were kept, and the kept file's path."""
+    kept = "/var/backups/crm/prod/prod-kept-20260101T120150Z-d-20260101-120000-abcdef.dump"
+    deploy = _deploy(
+        "reverted",
+        failed_stage="health",
+        restored_backup=BACKUP,
+        kept_database=kept,
+        kept_writes_since="2026-01-01T12:00:06Z",
+    )
+    words = _texts(_slack(settings, deploy))
+    assert "writes since 12:00:06 kept in prod-kept-20260101T120150Z-d-" in words
+    assert f"Kept copy: `{kept}`" in words
+
+
+def test_reverted_without_a_database_change_says_not_restored(settings: Settings) -> None:
+    """A revert that left the data alone says so in Slack."""
+    deploy = _deploy("reverted", failed_stage="health", database_change="unchanged")
+    words = _texts(_slack(settings, deploy))
+    assert "; database unchanged: not restored." in words
 
 
 def test_failure_before_any_change_says_nothing_changed(settings: Settings) -> None:
@@ -123,7 +146,8 @@ def test_revert_failure_is_loud(settings: Settings) -> None:
         "revert_failed",
         failed_stage="health",
         error="health: expected HTTP 200, got 502",
-        extra={"backup": BACKUP, "revert_error": "up -d: image crm-api:9a8b7c6 not found"},
+        backup=BACKUP,
+        revert_error="up -d: image crm-api:9a8b7c6 not found",
     )
     body = _slack(settings, deploy)
     assert body["text"].startswith(
@@ -134,6 +158,26 @@ def test_revert_failure_is_loud(settings: Settings) -> None:
     assert "*The revert failed too*\n```up -d: image crm-api:9a8b7c6 not found```" in words
     assert f"*Left in*: an unknown mix of `1f2e3d4` (new) and `{PREVIOUS[:7]}`" in words
     assert f"*Backup to restore*: `{BACKUP}`" in words
+
+
+def test_interrupted_deploy_is_loud_and_names_the_holder(settings: Settings) -> None:
+    """A deploy that lost its lock mentions the on-call group and says who holds the lock."""
+    holder = "deploy d-20261127-161530-483-9f1c2a7be04d8c11 on w2 (pid 7) since t: deploy"
+    deploy = _deploy(
+        "interrupted",
+        failed_stage="checkout",
+        error="INTERRUPTED during checkout: lost the lock of crm/prod",
+        interrupted_by=holder,
+    )
+    body = _slack(settings, deploy)
+    assert body["text"].startswith(
+        "<!subteam^S0123|oncall> :rotating_light: Deploy to crm → prod INTERRUPTED: "
+        "it lost the lock"
+    )
+    words = _texts(body)
+    assert "<!subteam^S0123|oncall> *the deploy needs you*" in words
+    assert f"*Stopped*: the lock is now held by {holder}; this deploy changed nothing" in words
+    assert describe(deploy) == f"INTERRUPTED: lost the lock of prod to {holder}"
 
 
 def test_user_text_cannot_become_markup(settings: Settings) -> None:
@@ -172,7 +216,7 @@ def test_json_webhook_payload_is_the_documented_v1_schema(settings: Settings) ->
         failed_stage="migrate",
         error="boom",
         restored_backup=BACKUP,
-        extra={"backup": BACKUP},
+        backup=BACKUP,
     )
     assert json_webhook.payload(settings, deploy) == {
         "schema": "deployhook.deploy/v1",
@@ -196,7 +240,12 @@ def test_json_webhook_payload_is_the_documented_v1_schema(settings: Settings) ->
             "error": "boom",
             "backup": BACKUP,
             "restored_backup": BACKUP,
+            "database_change": None,
+            "kept_database": None,
+            "kept_writes_since": None,
+            "database": f"database restored from {BACKUP.rsplit('/', 1)[-1]}",
             "revert_error": None,
+            "interrupted_by": None,
             "deployed": False,
             "blocked_by": None,
             "waiting_for": None,

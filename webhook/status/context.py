@@ -8,9 +8,12 @@ from flask import Response, current_app, jsonify
 from redis import Redis
 
 from config import Settings
-from jobs.record import DeployStore
+from jobs.state.records import DeployStore
+from webhook.errors import RETRY_AFTER_SECONDS
+from webhook.status.live import StreamSlots
 
 EXTENSION = "deployhook.status"
+STREAMS = "deployhook.streams"
 
 
 @dataclass(frozen=True)
@@ -30,8 +33,17 @@ def context() -> StatusContext:
     return found
 
 
+def stream_slots() -> StreamSlots:
+    found = current_app.extensions.get(STREAMS)
+    if not isinstance(found, StreamSlots):
+        raise RuntimeError("webhook.status.register(app, settings, connection) was not called")
+    return found
+
+
 def problem(status: int, message: str) -> Response:
     """A JSON error: `{"error": message}` with `status`; the message never holds a secret."""
     response = jsonify(error=message)
     response.status_code = status
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
