@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from config import Settings
-from jobs.record import Deploy
+from jobs.state.records import Deploy
 from tests.support.deploying import config_for, deploy
 from tests.support.docker_engine import Engine
 from tests.support.proxied_app import Load, ProxiedApp

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bed import machine  # noqa: E402
 from config import Settings  # noqa: E402
-from jobs.record import Deploy  # noqa: E402
+from jobs.state.records import Deploy  # noqa: E402
 from tests.support.deploying import config_for, deploy  # noqa: E402
 from tests.support.docker_engine import running_engine  # noqa: E402
 from tests.support.docker_fixtures import POINTED, find_compose  # noqa: E402

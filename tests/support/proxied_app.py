@@ -56,10 +56,6 @@ class ProxiedApp(SampleApp):
         config["zero_downtime"] = ["api"]
         config["migrate"] = {**config["migrate"], "when": "before_swap"}
         config["health"] = {**config["health"], "timeout": 30}
-        # A revert restores the database whenever a migration ran (until the fingerprint work
-        # restores only a changed one), stopping the writers: here only the worker writes, so
-        # the proxy and the api the tests measure keep serving.
-        config["database"] = {**config["database"], "writers": ["worker"]}
         config.update(changes)
         return config
 
