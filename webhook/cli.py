@@ -110,7 +110,22 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def check_config(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     print(summarise(settings))
+    for warning in offline_warnings(settings):
+        print(f"warning: {warning}")
     return 0
+
+
+def offline_warnings(settings: Settings) -> list[str]:
+    """What is risky yet knowable without reaching anything (`deployhook doctor` asks live)."""
+    from jobs.doctor.check import Status
+    from jobs.doctor.examine import embedded_finding
+
+    warnings = []
+    if settings.redis.url is None:
+        redis = embedded_finding()
+        if redis.status != Status.OK:
+            warnings.append(f"redis: {redis.detail}; fix: {redis.fix}")
+    return warnings
 
 
 def serve(args: argparse.Namespace) -> int:

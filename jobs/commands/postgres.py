@@ -25,6 +25,19 @@ def list_contents(database: Database, compose: Compose) -> list[str]:
     return _where(database, compose, ["pg_restore", "--list"])
 
 
+def schema_dump(database: Database, compose: Compose) -> list[str]:
+    """The schema alone (to be thrown away): proves pg_dump connects and reads as the user."""
+    command = ["pg_dump", "--schema-only", "--no-password"]
+    return _where(database, compose, [*command, *_target(database)])
+
+
+def database_size(database: Database, compose: Compose) -> list[str]:
+    """Prints the database's size on disk in bytes: an upper bound for a compressed backup."""
+    sql = "SELECT pg_database_size(current_database())"
+    argv = ["psql", "--no-password", "--set", "ON_ERROR_STOP=1", "--quiet", "--tuples-only"]
+    return _where(database, compose, [*argv, "--no-align", *_target(database), "--command", sql])
+
+
 def terminate_sessions(database: Database, compose: Compose) -> list[str]:
     """End other sessions on the database so that the restore can drop it.
 
