@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import yaml
 
 from config import load_settings
 from jobs.record import DeployStore
+from tests.support import git_repo
 from tests.support.deliveries import github_headers
 from tests.support.deploying import work
 from tests.support.docker_engine import Engine
@@ -26,39 +28,17 @@ pytestmark = pytest.mark.docker
 CONFIG = Path(__file__).resolve().parent.parent / "examples" / "deployhook.yml"
 SECRET = "notes-webhook-secret-for-tests"
 REPO = "github.com/acme/notes"
-# The two releases of docs/first-deploy.md, file for file.
-PINNED = '''"""notes.pinned: a flag, false for every existing note"""
-
-import sqlalchemy as sa
-from alembic import op
-
-revision = "0002"
-down_revision = "0001"
+WALK_THROUGH = CONFIG.parent.parent / "docs" / "first-deploy.md"
 
 
-def upgrade():
-    op.add_column("notes", sa.Column("pinned", sa.Boolean, nullable=False, server_default="false"))
-
-
-def downgrade():
-    op.drop_column("notes", "pinned")
-'''
-AUTHOR = '''"""notes.author: required (but the notes already there have none)"""
-
-import sqlalchemy as sa
-from alembic import op
-
-revision = "0003"
-down_revision = "0002"
-
-
-def upgrade():
-    op.add_column("notes", sa.Column("author", sa.Text, nullable=False))
-
-
-def downgrade():
-    op.drop_column("notes", "author")
-'''
+def migration(name: str) -> dict[str, str]:
+    """The migration file the walk-through writes with `cat > PATH <<'EOF'`, path -> text."""
+    path = f"migrations/versions/{name}"
+    found = re.search(
+        rf"cat > {re.escape(path)} <<'EOF'\n(.*?)\nEOF\n", WALK_THROUGH.read_text(), re.S
+    )
+    assert found, f"expected docs/first-deploy.md to write {path}"
+    return {path: found.group(1) + "\n"}
 
 
 @pytest.fixture
@@ -117,13 +97,13 @@ def test_first_deploy_walk_through(
     with running(serve, env, intake, log=tmp_path / "serve.log"):
         note = requests.post(f"{example.url}/notes", json={"text": "before v2"}, timeout=5)
         assert note.status_code == 201, note.text
-        good = example_release(example, "2", {"migrations/versions/0002_pinned.py": PINNED})
+        good = example_release(example, "2", migration("0002_pinned.py"))
         first = _push(intake, good)
         work(settings, redis_conn)
         assert store.get(first).state == "succeeded", store.get(first).error
         assert example.health() | {"status": "ok"} == {"status": "ok", "version": "2",
                                                        "schema": "0002"}  # fmt: skip
-        bad = example_release(example, "3", {"migrations/versions/0003_author.py": AUTHOR})
+        bad = example_release(example, "3", migration("0003_author.py"))
         second = _push(intake, bad)
         work(settings, redis_conn)
     record = store.get(second)
@@ -136,8 +116,6 @@ def test_first_deploy_walk_through(
 
 def example_release(app: ExampleApp, version: str, files: dict[str, str]) -> str:
     """Commit a release as the walk-through does: the version and a migration; push it."""
-    from tests.support import git_repo
-
     init = f'"""notes: a small JSON API over PostgreSQL."""\n\nVERSION = "{version}"\n'
     return git_repo.commit(
         app.author, {"notes/__init__.py": init, **files}, f"notes v{version}", "main"
