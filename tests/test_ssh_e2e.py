@@ -14,6 +14,7 @@ from config import Settings
 from jobs.doctor.check import Status
 from jobs.doctor.probe import Prober
 from jobs.doctor.repository import check_repository
+from jobs.doctor.stack import check_docker
 from tests.support import git_repo
 from tests.support.deploying import config_for, deploy
 from tests.support.docker_engine import Engine
@@ -62,6 +63,24 @@ def test_fetch_over_ssh_needs_the_deploy_key(sshd: Sshd, tmp_path: Path) -> None
     fetch = check_repository("sample/dev", project, configured, Prober(keyless))[-1]
     assert fetch.status == Status.FAIL and url in fetch.detail, fetch
     assert "GIT_SSH_COMMAND" in fetch.fix
+
+
+def test_doctor_reaches_docker_through_ssh(sshd: Sshd, tmp_path: Path) -> None:
+    """doctor's docker check answers for `docker_host: ssh://...` with the user's ssh config,
+    and fails naming the ssh fix without it."""
+    environment = {
+        "trigger": {"branch": "main"}, "path": str(tmp_path),
+        "compose": {"files": ["compose.yml"], "project": "ssh"},
+        "health": {"url": "http://127.0.0.1:9/"}, "docker_host": sshd.docker_host,
+    }  # fmt: skip
+    settings = Settings.model_validate(config_for(environment, tmp_path / "state", "unused"))
+    configured = settings.environment("sample", "dev")
+    through = {"DOCKER_HOST": sshd.docker_host}  # as command_environ sets it
+    docker = check_docker("sample/dev", configured, Prober({**environ_with(sshd), **through}))
+    assert docker.status == Status.OK and sshd.docker_host in docker.detail, docker
+    keyless = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), **through}
+    refused = check_docker("sample/dev", configured, Prober(keyless))
+    assert refused.status == Status.FAIL and "known_hosts" in refused.fix, refused
 
 
 def test_deploy_fetches_and_swaps_through_ssh(
