@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from config.gates import Hooks, WaitForChecks, Window
 from config.secrets import Secret
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -137,6 +138,11 @@ class Environment(Strict):
     url: HttpUrl | None = None
     # Marks the environment as production in GitHub Deployments; default: tag-triggered.
     production: bool | None = None
+    # Release gates and hooks (config/gates.py, docs/gates.md).
+    promote_from: list[Name] = []  # deploy only commits that succeeded in these environments
+    wait_for_checks: WaitForChecks | None = None
+    windows: list[Window] = []  # none: any time
+    hooks: Hooks = Hooks()
 
     @property
     def queue(self) -> str:
@@ -166,6 +172,13 @@ class Project(Strict):
                 raise ValueError("signing_key must start with whsec_ (GitLab shows it so)")
         if self.gitlab_project_id is not None and self.provider != "gitlab":
             raise ValueError("gitlab_project_id is only for provider gitlab")
+        for name, environment in self.environments.items():
+            for source in environment.promote_from:
+                if source == name or source not in self.environments:
+                    raise ValueError(
+                        f"environments.{name}.promote_from: {source!r} is not another "
+                        f"environment of this project (have: {', '.join(self.environments)})"
+                    )
         return self
 
     @property
@@ -243,6 +256,17 @@ class Settings(Strict):
     redis: RedisSettings = RedisSettings()
     state_dir: Path = Path("/var/lib/deployhook")
     notify: Notify = Notify()
+
+    @model_validator(mode="after")
+    def _checks_have_a_token(self) -> Settings:
+        for project_name, project in self.projects.items():
+            for name, environment in project.environments.items():
+                if environment.wait_for_checks and getattr(self.notify, project.provider) is None:
+                    raise ValueError(
+                        f"projects.{project_name}.environments.{name}.wait_for_checks: reading "
+                        f"CI results needs a token: add notify.{project.provider}.token"
+                    )
+        return self
 
     def environment(self, project: str, environment: str) -> Environment:
         return self.projects[project].environments[environment]

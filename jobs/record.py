@@ -28,13 +28,14 @@ State = Literal[
     "revert_failed",
     "superseded",
     "cancelled",
+    "blocked",  # a release gate refused it before anything was touched (jobs/gates/)
 ]
 FINAL_STATES: frozenset[str] = frozenset(
-    {"succeeded", "failed", "reverted", "revert_failed", "superseded", "cancelled"}
+    {"succeeded", "failed", "reverted", "revert_failed", "superseded", "cancelled", "blocked"}
 )
 # Which transitions a deploy may make; anything else is a bug and is refused.
 _ALLOWED: dict[str, frozenset[str]] = {
-    "queued": frozenset({"running", "superseded", "cancelled", "failed"}),
+    "queued": frozenset({"running", "superseded", "cancelled", "failed", "blocked"}),
     "running": frozenset({"succeeded", "failed", "reverted", "revert_failed", "cancelled"}),
 }
 DEPLOY_ID = re.compile(r"^d-\d{8}-\d{6}-[0-9a-f]{6}$")
@@ -89,6 +90,11 @@ class Deploy:
     failed_stage: str | None = None
     restored_backup: str | None = None
     worker: str | None = None  # host:pid of the worker running it
+    # Release gates (jobs/gates/): what a queued deploy waits for ("CI checks", "deploy
+    # window"), the gate that blocked it, and the operator's reason for overriding the gates.
+    waiting_for: str | None = None
+    blocked_by: str | None = None
+    override_reason: str | None = None
     stages: list[StageRecord] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -202,6 +208,12 @@ class DeployStore:
         _write_record(pipe, deploy)
         pipe.execute()
         return deploy
+
+    def note(self, deploy: Deploy) -> None:
+        """Write the record with a snapshot for the reporters, without a state change."""
+        pipe = self.redis.pipeline(transaction=True)
+        _write_record(pipe, deploy)
+        pipe.execute()
 
     def append_command(self, deploy_id: str, command: dict[str, Any]) -> None:
         """Keep what ran (argv, exit status, duration) beside the log, for the history."""

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 
 from config import ConfigError, Settings, load_settings
@@ -212,6 +213,8 @@ def up(args: argparse.Namespace) -> int:
 
 
 def summarise(settings: Settings) -> str:
+    from jobs.gates.summary import gate_facts
+
     lines = [f"configuration OK: {len(settings.projects)} project(s)"]
     for project_name, project in sorted(settings.projects.items()):
         signing = ", signed (Standard Webhooks)" if project.signing_key else ""
@@ -226,6 +229,7 @@ def summarise(settings: Settings) -> str:
                 + (f", docker {env.docker_host}" if env.docker_host else "")
                 + ")"
             )
+            lines += [f"    gate: {fact}" for fact in gate_facts(env, datetime.now(UTC))]
     lines.append("queues: " + ", ".join(settings.queues()))
     return "\n".join(lines)
 

@@ -24,6 +24,7 @@ _HEADLINES: dict[str, str] = {
     "reverted": ":rewind: Deploy to {target} failed and was reverted",
     "revert_failed": ":rotating_light: REVERT FAILED on {target}: needs attention",
     "cancelled": ":no_entry_sign: Deploy to {target} cancelled",
+    "blocked": ":no_entry: Not deployed to {target}: blocked by a release gate",
 }
 
 
@@ -110,6 +111,8 @@ def _details(kind: SlackKind, deploy: Deploy) -> list[str]:
     previous = f"`{short(deploy.previous_sha)}`"
     if deploy.state == "failed":
         details.append(f"*Nothing changed*: the environment still runs {previous}.")
+    elif deploy.state == "blocked":
+        details.append("*Nothing was touched*: the environment runs what it ran before.")
     elif deploy.state == "reverted":
         details.append(f"*Restored*: code and images back to {previous}; {_database(deploy)}")
     elif kind == "revert_failed":

@@ -9,7 +9,7 @@ from typing import Literal
 
 from jobs.record import FINAL_STATES
 
-SlackKind = Literal["start", "success", "failure", "revert_failed", "cancelled"]
+SlackKind = Literal["start", "success", "failure", "revert_failed", "cancelled", "blocked"]
 
 _GITHUB_STATUS = {
     "queued": "pending",
@@ -21,6 +21,8 @@ _GITHUB_STATUS = {
     # GitHub has no neutral state: keep `pending` and say in words that nothing was deployed.
     "superseded": "pending",
     "cancelled": "error",
+    # A release gate said no: the commit is not deployed; the description says why.
+    "blocked": "failure",
 }
 _GITHUB_DEPLOYMENT = {
     "queued": "queued",
@@ -31,6 +33,7 @@ _GITHUB_DEPLOYMENT = {
     "revert_failed": "error",
     "superseded": "inactive",
     "cancelled": "inactive",
+    "blocked": "failure",
 }
 _GITLAB = {
     "queued": "pending",
@@ -41,6 +44,7 @@ _GITLAB = {
     "revert_failed": "failed",
     "superseded": "canceled",
     "cancelled": "canceled",
+    "blocked": "failed",
 }
 _GITEA = {
     "queued": "pending",
@@ -51,6 +55,7 @@ _GITEA = {
     "revert_failed": "error",
     "superseded": "warning",
     "cancelled": "warning",
+    "blocked": "failure",
 }
 _SLACK: dict[str, SlackKind] = {
     "succeeded": "success",
@@ -58,6 +63,7 @@ _SLACK: dict[str, SlackKind] = {
     "reverted": "failure",
     "revert_failed": "revert_failed",
     "cancelled": "cancelled",
+    "blocked": "blocked",
 }
 
 

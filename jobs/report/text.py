@@ -54,8 +54,9 @@ def describe(deploy: Deploy) -> str:
     stage = deploy.failed_stage or "a stage"
     why = f": {last_line(deploy.error)}" if last_line(deploy.error) else ""
     took = f" in {duration(deploy)}" if duration(deploy) else ""
+    waiting = f"waiting for {deploy.waiting_for} before {env}" if deploy.waiting_for else None
     texts = {
-        "queued": f"queued for {env}",
+        "queued": waiting or f"queued for {env}",
         "running": f"deploying to {env}",
         "succeeded": f"deployed to {env}{took}",
         "failed": f"not deployed: {stage} failed, nothing changed{why}",
@@ -63,6 +64,7 @@ def describe(deploy: Deploy) -> str:
         "revert_failed": f"revert failed: needs attention ({stage} failed{why})",
         "superseded": f"not deployed to {env}: a newer push replaced it",
         "cancelled": f"deploy to {env} cancelled",
+        "blocked": f"not deployed to {env}: blocked{why}",
     }
     return texts[deploy.state]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from redis import Redis
@@ -16,6 +17,8 @@ from redis.exceptions import RedisError
 from rq import Queue
 
 from config import Settings
+from jobs.gates.summary import gate_facts
+from jobs.held import held_ids
 from jobs.record import DEPLOY_ID, PREFIX, Deploy, DeployStore
 
 LockState = Literal["free", "deploy", "operator", "unknown"]
@@ -63,6 +66,9 @@ class EnvironmentStatus:
     lock: Lock
     last_good: LastGood | None  # None: never deployed successfully
     last_deploy: Deploy | None
+    # Release gates (jobs/gates/): one line each, and the deploys held (operator lock, window).
+    gates: tuple[str, ...] = ()
+    held: tuple[str, ...] = ()
 
     @property
     def target(self) -> str:
@@ -80,6 +86,8 @@ class EnvironmentStatus:
             "lock": asdict(self.lock),
             "last_good": asdict(self.last_good) if self.last_good else None,
             "last_deploy": self.last_deploy.as_dict() if self.last_deploy else None,
+            "gates": list(self.gates),
+            "held": list(self.held),
         }
 
 
@@ -158,6 +166,7 @@ def environment_statuses(settings: Settings, connection: Redis) -> list[Environm
         pipe.get(lock_key(f"{project}/{environment}"))
         pipe.get(last_good_key(f"{project}/{environment}"))
     raw = pipe.execute()
+    now = datetime.now(UTC)
     store = DeployStore(connection)
     lengths = {name: queue_length(connection, name) for name in settings.queues()}
     statuses = []
@@ -175,6 +184,8 @@ def environment_statuses(settings: Settings, connection: Redis) -> list[Environm
                 lock=parse_lock(raw[2 * index]),
                 last_good=parse_last_good(raw[2 * index + 1]),
                 last_deploy=last[0] if last else None,
+                gates=tuple(gate_facts(config, now)),
+                held=tuple(held_ids(connection, f"{project}/{environment}")),
             )
         )
     return statuses
