@@ -34,6 +34,8 @@ projects:
         health: {url: "http://127.0.0.1:8000/healthz"}
         database: {service: db, user: crm, name: crm, writers: [api, worker]}
         migrate: {service: api}
+        hooks:
+          after_health: [{command: [smoke-test], service: smoke}]
 """
 
 
@@ -152,6 +154,7 @@ def test_named_services_with_their_keys() -> None:
         "db": "database.service",
         "api": "migrate.service",
         "worker": "database.writers",
+        "smoke": "hooks.after_health",
     }
 
 

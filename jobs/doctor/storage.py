@@ -49,11 +49,13 @@ def check_backups(
             f"expected at least {needed // MB} MB free in {existing}, got {free // MB} MB",
             "free space, lower backups.keep_count, or set backups.dir to a larger disk",
         )  # fmt: skip
-    created = "" if existing == directory else " (created on the first backup)"
-    return ok(
-        target, "backups",
-        f"{directory} is writable{created}, {free // MB} MB free, a backup needs {needed // MB} MB",
-    )  # fmt: skip
+    where = (
+        f"{directory} is writable"
+        if existing == directory
+        else (f"{directory} can be created ({existing} is writable)")
+    )
+    room = f"{free // MB} MB free, a backup needs {needed // MB} MB"
+    return ok(target, "backups", f"{where}, {room}")
 
 
 def _nearest_existing(directory: Path) -> Path | None:
