@@ -21,7 +21,7 @@ from tests.support import git_repo
 from tests.support.deliveries import github_headers
 from tests.support.deploying import work
 from tests.support.docker_engine import Engine
-from tests.support.example_app import OVERRIDE, ExampleApp, build_caddy_image
+from tests.support.example_app import OVERRIDE, ExampleApp
 from tests.support.web import DEPLOYHOOK, free_port, running
 
 pytestmark = pytest.mark.docker
@@ -43,10 +43,14 @@ def migration(name: str) -> dict[str, str]:
 
 @pytest.fixture
 def example(
-    docker_engine: Engine, compose_command: list[str], base_image: str, tmp_path: Path
+    docker_engine: Engine,
+    compose_command: list[str],
+    base_image: str,
+    caddy_image: str,
+    tmp_path: Path,
 ) -> Iterator[ExampleApp]:
-    caddy = build_caddy_image(base_image, docker_engine.env)
-    app = ExampleApp.create(docker_engine, compose_command, base_image, caddy, tmp_path / "app")
+    root = tmp_path / "app"
+    app = ExampleApp.create(docker_engine, compose_command, base_image, caddy_image, root)
     yield app
     app.stop()
 

@@ -2,9 +2,9 @@
 
 The example names public images (postgres:15, caddy:2, python:3.12-slim); no registry is
 reachable here, so the checkout's .env points PYTHON_IMAGE and POSTGRES_IMAGE at the Debian
-base the suite builds with debootstrap, CADDY_IMAGE at that base plus the host's caddy binary,
-and tests/example/compose.test-images.yml (untracked in the checkout, like .env) runs
-PostgreSQL there the way the postgres image's entrypoint would.
+base the suite builds with debootstrap, CADDY_IMAGE at that base plus the host's caddy binary
+(the `caddy_image` fixture), and tests/example/compose.test-images.yml (untracked in the
+checkout, like .env) runs PostgreSQL there the way the postgres image's entrypoint would.
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import subprocess
-import tempfile
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,30 +22,12 @@ import requests
 from tests.support import git_repo
 from tests.support.commands import BedError, run
 from tests.support.docker_engine import Engine
-from tests.support.images import image_exists
 from tests.support.web import free_port
 
 REPO = Path(__file__).resolve().parent.parent.parent
 EXAMPLE = REPO / "examples" / "notes"
 TEST_FILES = REPO / "tests" / "example"
 OVERRIDE = "compose.test-images.yml"
-CADDY_DOCKERFILE = "ARG BASE\nFROM ${BASE}\nCOPY caddy /usr/bin/caddy\n"
-
-
-def build_caddy_image(base: str, env: Mapping[str, str]) -> str:
-    """The Debian base plus the host's caddy binary (Debian's caddy, static Go)."""
-    name = f"deployhook-test-caddy:{base.rsplit(':', 1)[-1]}"
-    if image_exists(name, env):
-        return name
-    caddy = shutil.which("caddy")
-    if caddy is None:
-        raise BedError("expected caddy on PATH, got none; apt-get install caddy")
-    with tempfile.TemporaryDirectory(prefix="dh-caddy-") as context:
-        shutil.copy(caddy, Path(context) / "caddy")
-        (Path(context) / "Dockerfile").write_text(CADDY_DOCKERFILE)
-        run(["docker", "build", "-q", "--build-arg", f"BASE={base}", "-t", name, context],
-            env=env, timeout=300)  # fmt: skip
-    return name
 
 
 @dataclass
