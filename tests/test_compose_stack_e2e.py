@@ -3,7 +3,6 @@ deploy the sample app through the mounted engine socket, on a signed push to the
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import time
@@ -15,7 +14,7 @@ import requests
 import yaml
 
 from tests.support.commands import run
-from tests.support.deliveries import github_headers
+from tests.support.deliveries import github_headers, github_push
 from tests.support.deployhook_image import REPO, Engine, build_image
 from tests.support.deploying import SECRET, config_for
 from tests.support.sample_app import SampleApp
@@ -91,11 +90,7 @@ def test_compose_stack_deploys_through_the_socket(
     app's checkout moves to the pushed commit and version 2 serves."""
     intake, compose, env = stack
     sha = sample_app.good_change()
-    body = json.dumps({
-        "ref": "refs/heads/main", "before": "0" * 40, "after": sha,
-        "repository": {"full_name": "acme/sample", "html_url": "https://example.com/acme/sample"},
-        "head_commit": {"id": sha}, "pusher": {"name": "me"}, "sender": {"login": "me"},
-    }).encode()  # fmt: skip
+    body = github_push(sha, "example.com/acme/sample")
     answer = requests.post(
         f"{intake}/hooks/sample", data=body, headers=github_headers(body, secret=SECRET), timeout=10
     )

@@ -4,7 +4,6 @@ migration that cannot apply to the data) is reverted while the previous version 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ import yaml
 from config import load_settings
 from jobs.record import DeployStore
 from tests.support import git_repo
-from tests.support.deliveries import github_headers
+from tests.support.deliveries import github_headers, github_push
 from tests.support.deploying import work
 from tests.support.docker_engine import Engine
 from tests.support.example_app import OVERRIDE, ExampleApp
@@ -72,11 +71,7 @@ def _config(app: ExampleApp, tmp_path: Path, redis_url: str) -> Path:
 
 def _push(intake: str, sha: str) -> str:
     """A push to main as GitHub signs and sends it; the deploy id of the 202."""
-    body = json.dumps({
-        "ref": "refs/heads/main", "before": "0" * 40, "after": sha,
-        "repository": {"full_name": "acme/notes", "html_url": f"https://{REPO}"},
-        "head_commit": {"id": sha}, "pusher": {"name": "me"}, "sender": {"login": "me"},
-    }).encode()  # fmt: skip
+    body = github_push(sha, REPO)
     answer = requests.post(
         f"{intake}/hooks/notes", data=body, headers=github_headers(body, secret=SECRET), timeout=10
     )

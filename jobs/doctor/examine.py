@@ -15,6 +15,8 @@ from jobs.doctor.stack import check_compose, check_database, check_docker, check
 from jobs.doctor.storage import check_backups
 from jobs.pipeline import secret_values
 
+STACK_CHECKS = ("compose", "services", "database")
+
 
 def examine(settings: Settings, targets: list[tuple[str, str]]) -> list[Finding]:
     """Redis first (every environment needs it), then each environment's checks."""
@@ -55,8 +57,7 @@ def check_environment(settings: Settings, project: str, name: str) -> list[Findi
     found.append(docker)
     database_size = None
     if not environment.path.is_dir():
-        found += [skip(target, check, "no checkout") for check in ("compose", "services")]
-        found.append(skip(target, "database", "no checkout"))
+        found += [skip(target, check, "no checkout") for check in STACK_CHECKS]
     elif docker.status == "fail":
         found += [skip(target, check, "Docker does not answer") for check in STACK_CHECKS]
     else:
@@ -71,6 +72,3 @@ def check_environment(settings: Settings, project: str, name: str) -> list[Findi
     found.append(check_backups(target, settings, project, name, database_size))
     found.append(check_health(target, environment))
     return found
-
-
-STACK_CHECKS = ("compose", "services", "database")
