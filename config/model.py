@@ -10,7 +10,14 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from config.gates import Hooks, WaitForChecks, Window
 from config.secrets import Secret
@@ -87,10 +94,30 @@ class Database(Strict):
         return self
 
 
+class Rehearse(Strict):
+    """Run the new migration against a throwaway copy of the backup before production changes."""
+
+    # A rehearsal that takes longer than this is reported (log, record, reports) as slow.
+    slow_after: float = Field(default=60, gt=0)
+    # Seconds for the migration in the rehearsal; default: migrate.timeout.
+    timeout: float | None = Field(default=None, gt=0)
+    # Seconds for the throwaway PostgreSQL to start and take the backup.
+    ready_timeout: float = Field(default=120, gt=0)
+
+
 class Migrate(Strict):
     service: ServiceName = "api"
     command: list[str] = Field(default=["alembic", "upgrade", "head"], min_length=1)
     timeout: float = Field(default=600, gt=0)
+    # `rehearse: true` (defaults) or `rehearse: {slow_after: 120}`; absent or false: off.
+    rehearse: Rehearse | None = None
+
+    @field_validator("rehearse", mode="before")
+    @classmethod
+    def _switch(cls, value: object) -> object:
+        if value is True:
+            return {}
+        return None if value is False else value
 
 
 class Health(Strict):
@@ -143,6 +170,19 @@ class Environment(Strict):
     wait_for_checks: WaitForChecks | None = None
     windows: list[Window] = []  # none: any time
     hooks: Hooks = Hooks()
+    # A webhook for a commit older than the live one (an ancestor of it) deploys it anyway.
+    # Default: such a webhook is ignored; `deployhook rollback` is the way back.
+    allow_older: bool = False
+
+    @model_validator(mode="after")
+    def _rehearsal_needs_a_service(self) -> Environment:
+        rehearse = self.migrate is not None and self.migrate.rehearse is not None
+        if rehearse and (self.database is None or self.database.service is None):
+            raise ValueError(
+                "migrate.rehearse needs database.service: the rehearsal starts a copy of that "
+                "service's image; a database at a url cannot be rehearsed (remove rehearse)"
+            )
+        return self
 
     @property
     def queue(self) -> str:

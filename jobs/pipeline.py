@@ -1,10 +1,12 @@
 """The deploy, top to bottom, as the runbook it replaces.
 
-gates -> lock -> snapshot -> fetch -> [hooks] -> backup -> checkout -> build -> swap
-  -> [restore] -> migrate -> [hooks] -> health -> [hooks] -> commit
+gates -> lock -> snapshot -> fetch -> [hooks] -> backup -> checkout -> build -> [rehearse]
+  -> swap -> [restore] -> migrate -> [hooks] -> health -> [hooks] -> commit
 gates (jobs/gates/): promote_from and wait_for_checks end it `blocked`, windows hold it
 [hooks] (jobs/hooks.py): the environment's before_backup, after_migrate, after_health hooks
-on failure after the backup: revert (jobs/revert.py), then report reverted or revert_failed
+a webhook whose commit is live already, or older than live: `superseded` after the fetch
+on failure after the backup: revert (jobs/revert.py), then report reverted or revert_failed;
+  a failed rehearsal puts back checkout and image names only and ends `failed`
 an operator's lock: the deploy stays queued on the environment's held list (jobs/held.py)
 [restore]: only for a rollback the operator asked to take the database back with it
 """
@@ -24,6 +26,7 @@ from jobs.commands.compose import Compose, detect_compose
 from jobs.context import DeployContext, command_environ
 from jobs.deploylog import DeployLog
 from jobs.errors import LockTimeout, OperatorHold, StageFailed
+from jobs.freshness import worker_reason
 from jobs.gates import pass_gates
 from jobs.held import hold
 from jobs.hooks import has_hooks, run_hooks
@@ -38,6 +41,7 @@ from jobs.stages.checkout import checkout, fetch_and_verify
 from jobs.stages.commit import commit_point
 from jobs.stages.health import wait_healthy
 from jobs.stages.migrate import migrate
+from jobs.stages.rehearse import rehearse, wants_rehearsal
 from jobs.stages.snapshot import take_snapshot
 from jobs.stages.swap import swap
 from jobs.submit import latest_queued_key
@@ -104,7 +108,11 @@ def run_stages(ctx: DeployContext) -> None:
     store.transition(record, "running", worker=f"{socket.gethostname()}:{os.getpid()}")
     try:
         stage(ctx, "snapshot", take_snapshot)
-        stage(ctx, "fetch", fetch_and_verify)
+        stale = stage(ctx, "fetch", fetch)
+        if stale:
+            ctx.log.info(f"not deploying {record.sha[:12]}: {stale}")
+            store.transition(record, "superseded", error=stale)
+            return
         hooks(ctx, "before_backup")
         stage(ctx, "backup", take_backup)
     except StageFailed as failure:
@@ -113,6 +121,8 @@ def run_stages(ctx: DeployContext) -> None:
     try:
         stage(ctx, "checkout", checkout)
         stage(ctx, "build", build)
+        if wants_rehearsal(ctx):
+            stage(ctx, "rehearse", rehearse)
         stage(ctx, "swap", swap)
         if wants_restore(ctx):
             stage(ctx, "restore", restore_requested)
@@ -125,6 +135,12 @@ def run_stages(ctx: DeployContext) -> None:
         revert_after(ctx, failure)
         return
     store.transition(record, "succeeded")
+
+
+def fetch(ctx: DeployContext) -> str | None:
+    """Fetch and verify; then why a webhook's commit must not deploy (live or older), or None."""
+    fetch_and_verify(ctx)
+    return worker_reason(ctx)
 
 
 def revert_after(ctx: DeployContext, failure: StageFailed) -> None:
@@ -145,6 +161,10 @@ def revert_after(ctx: DeployContext, failure: StageFailed) -> None:
             "revert_failed",
             f"REVERT FAILED, needs a human: {detail}. {where}{after}",
         )
+        return
+    if failure.stage == "rehearse":
+        # Nothing running had changed: the checkout and image names are back as they were.
+        finish_failed(ctx, failure, "failed", f"nothing was changed (rehearsal on a copy){after}")
         return
     restored = (
         f"; database restored from {ctx.deploy.restored_backup} (writes since the backup were "

@@ -36,7 +36,10 @@ FINAL_STATES: frozenset[str] = frozenset(
 # Which transitions a deploy may make; anything else is a bug and is refused.
 _ALLOWED: dict[str, frozenset[str]] = {
     "queued": frozenset({"running", "superseded", "cancelled", "failed", "blocked"}),
-    "running": frozenset({"succeeded", "failed", "reverted", "revert_failed", "cancelled"}),
+    # running -> superseded: the fetch found the commit already live or older than live.
+    "running": frozenset(
+        {"succeeded", "failed", "reverted", "revert_failed", "cancelled", "superseded"}
+    ),
 }
 DEPLOY_ID = re.compile(r"^d-\d{8}-\d{6}-[0-9a-f]{6}$")
 PREFIX = "deployhook"
@@ -89,6 +92,10 @@ class Deploy:
     error: str | None = None
     failed_stage: str | None = None
     restored_backup: str | None = None
+    # The migration rehearsal (migrate.rehearse): its migration's seconds, and whether that
+    # exceeded rehearse.slow_after.
+    rehearsal_seconds: float | None = None
+    rehearsal_slow: bool = False
     worker: str | None = None  # host:pid of the worker running it
     # Release gates (jobs/gates/): what a queued deploy waits for ("CI checks", "deploy
     # window"), the gate that blocked it, and the operator's reason for overriding the gates.

@@ -227,6 +227,8 @@ def summarise(settings: Settings) -> str:
                 f"  {env_name}: on {trigger} -> {env.path} "
                 f"(compose project {env.compose.project}, {database}, queue {env.queue}"
                 + (f", docker {env.docker_host}" if env.docker_host else "")
+                + (", rehearses migrations" if env.migrate and env.migrate.rehearse else "")
+                + (", webhooks may deploy older commits" if env.allow_older else "")
                 + ")"
             )
             lines += [f"    gate: {fact}" for fact in gate_facts(env, datetime.now(UTC))]

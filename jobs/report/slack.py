@@ -11,7 +11,7 @@ from config.model import SlackNotify
 from jobs.record import Deploy
 from jobs.report.delivery import Outbound
 from jobs.report.states import SlackKind, slack_kind
-from jobs.report.text import clip, commit_url, duration, log_url, short
+from jobs.report.text import clip, commit_url, duration, log_url, rehearsal, short
 
 ERROR_LINES = 12
 ERROR_CHARS = 1500  # a section's text may hold 3000 characters; leave room for the rest
@@ -97,6 +97,9 @@ def _facts(settings: Settings, deploy: Deploy) -> list[str]:
     took = duration(deploy)
     if took:
         facts.append(f"*Duration*\n{took}")
+    rehearsed = rehearsal(deploy)
+    if rehearsed:
+        facts.append(f"*Migration rehearsal*\n{rehearsed}")
     if deploy.failed_stage:
         facts.append(f"*Failed stage*\n{escape(deploy.failed_stage)}")
     return facts
