@@ -15,7 +15,7 @@ import requests
 import yaml
 
 from config import load_settings
-from jobs.record import DeployStore
+from jobs.state.records import DeployStore
 from tests.support import git_repo
 from tests.support.deliveries import github_headers, github_push
 from tests.support.deploying import work

@@ -6,14 +6,13 @@ from pathlib import Path
 
 from config import Settings
 from jobs.commands.compose import Compose, detect_compose
-from jobs.context import command_environ
+from jobs.context import command_environ, secret_values
 from jobs.doctor import persistence
 from jobs.doctor.check import Finding, skip
 from jobs.doctor.probe import Prober
 from jobs.doctor.repository import check_repository
 from jobs.doctor.stack import check_compose, check_database, check_docker, check_health
 from jobs.doctor.storage import check_backups
-from jobs.pipeline import secret_values
 
 STACK_CHECKS = ("compose", "services", "database")
 

@@ -10,8 +10,8 @@ from typing import Any, cast
 
 from jobs.deploylog import DeployLog
 from jobs.errors import CommandFailed
-from jobs.record import DeployStore
 from jobs.runner import Runner
+from jobs.state.records import DeployStore
 
 
 class _NoRecord:
@@ -48,7 +48,12 @@ class Prober:
     ) -> Outcome:
         try:
             result = self.runner.run(
-                argv, timeout=timeout, cwd=cwd, stdout_path=stdout_path, extra_env=extra_env
+                argv,
+                timeout=timeout,
+                cwd=cwd,
+                stdout_path=stdout_path,
+                extra_env=extra_env,
+                read_only=True,  # every probe only reads; no deploy lock to fence on anyway
             )
         except CommandFailed as error:
             return Outcome(False, f"{error}: {last_line(error.output_tail)}")

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from jobs.record import FINAL_STATES
+from jobs.state.records import FINAL_STATES
 
-SlackKind = Literal["start", "success", "failure", "revert_failed", "cancelled", "blocked"]
+SlackKind = Literal[
+    "start", "success", "failure", "revert_failed", "cancelled", "blocked", "interrupted"
+]
 
 _GITHUB_STATUS = {
     "queued": "pending",
@@ -21,6 +23,7 @@ _GITHUB_STATUS = {
     # GitHub has no neutral state: keep `pending` and say in words that nothing was deployed.
     "superseded": "pending",
     "cancelled": "error",
+    "interrupted": "error",
     # A release gate said no: the commit is not deployed; the description says why.
     "blocked": "failure",
 }
@@ -33,6 +36,7 @@ _GITHUB_DEPLOYMENT = {
     "revert_failed": "error",
     "superseded": "inactive",
     "cancelled": "inactive",
+    "interrupted": "error",
     "blocked": "failure",
 }
 _GITLAB = {
@@ -44,6 +48,7 @@ _GITLAB = {
     "revert_failed": "failed",
     "superseded": "canceled",
     "cancelled": "canceled",
+    "interrupted": "failed",
     "blocked": "failed",
 }
 _GITEA = {
@@ -55,6 +60,7 @@ _GITEA = {
     "revert_failed": "error",
     "superseded": "warning",
     "cancelled": "warning",
+    "interrupted": "error",
     "blocked": "failure",
 }
 _SLACK: dict[str, SlackKind] = {
@@ -63,6 +69,7 @@ _SLACK: dict[str, SlackKind] = {
     "reverted": "failure",
     "revert_failed": "revert_failed",
     "cancelled": "cancelled",
+    "interrupted": "interrupted",
     "blocked": "blocked",
 }
 
