@@ -135,7 +135,7 @@ def test_database_probe_argv() -> None:
         "docker", "compose", "--project-name", "crm_dev", "--project-directory", "/srv/crm",
         "--file", "/srv/crm/compose.yml", "exec", "-T", "db",
     ]  # fmt: skip
-    assert postgres.schema_dump(database, compose) == [
+    assert postgres.schema_only(database, compose) == [
         *exec_prefix,
         "pg_dump", "--schema-only", "--no-password", "--username", "crm", "--dbname", "crm",
     ]  # fmt: skip

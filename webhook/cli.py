@@ -213,6 +213,7 @@ def up(args: argparse.Namespace) -> int:
 
 
 def summarise(settings: Settings) -> str:
+    from jobs.database.writers import describe_writers  # reads compose files: only here
     from jobs.gates.summary import gate_facts
 
     lines = [f"configuration OK: {len(settings.projects)} project(s)"]
@@ -231,6 +232,9 @@ def summarise(settings: Settings) -> str:
                 + (", webhooks may deploy older commits" if env.allow_older else "")
                 + ")"
             )
+            if env.database is not None:
+                writers = describe_writers(env.database, env.path, env.compose.files)
+                lines.append(f"    writers stopped for a restore: {writers}")
             lines += [f"    gate: {fact}" for fact in gate_facts(env, datetime.now(UTC))]
     lines.append("queues: " + ", ".join(settings.queues()))
     return "\n".join(lines)

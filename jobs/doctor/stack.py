@@ -99,7 +99,7 @@ def check_database(
         return skip(target, "database", "no database configured, so deploys take no backup"), None
     env = postgres.connection_env(database)
     dump = prober.run(
-        postgres.schema_dump(database, compose),
+        postgres.schema_only(database, compose),
         timeout=DUMP_TIMEOUT, stdout_path=Path(os.devnull), extra_env=env,
     )  # fmt: skip
     who = f"as {database.user} on {database.name}"
