@@ -165,7 +165,7 @@ def test_check_config_warns_offline_about_the_embedded_redis(
     path = tmp_path / "deployhook.yml"
     path.write_text(CONFIG + f"state_dir: {tmp_path / 'state'}\n")
     assert main(["check-config", "--config", str(path)]) == 0
-    shown = capsys.readouterr().out
+    shown = capsys.readouterr().err
     warnings = [line for line in shown.splitlines() if line.startswith("warning: redis:")]
     from webhook.embedded_redis import server_argv
 
