@@ -126,7 +126,7 @@ def check_config(args: argparse.Namespace) -> int:
 def offline_warnings(settings: Settings) -> list[str]:
     """What is risky yet knowable without reaching anything (`deployhook doctor` asks live)."""
     from jobs.doctor.check import Status
-    from jobs.doctor.examine import embedded_finding
+    from webhook.operator.doctor import embedded_finding
 
     warnings = []
     if settings.redis.url is None:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from config import Settings
 from jobs.commands.compose import Compose, detect_compose
 from jobs.context import command_environ, secret_values
-from jobs.doctor import persistence
 from jobs.doctor.check import Finding, skip
 from jobs.doctor.probe import Prober
 from jobs.doctor.repository import check_repository
@@ -18,33 +15,12 @@ STACK_CHECKS = ("compose", "services", "database")
 
 
 def examine(settings: Settings, targets: list[tuple[str, str]]) -> list[Finding]:
-    """Redis first (every environment needs it), then each environment's checks."""
-    found = [check_redis(settings)]
+    """Each environment's checks, in the order a deploy meets them (Redis is the caller's:
+    finding deployhook's own Redis is the web layer's business)."""
+    found: list[Finding] = []
     for project, name in targets:
         found += check_environment(settings, project, name)
     return found
-
-
-def check_redis(settings: Settings) -> Finding:
-    if settings.redis.url is not None:
-        return persistence.probe(settings.redis.url.reveal())
-    socket = embedded_socket(settings)
-    if socket.exists():
-        return persistence.probe(f"unix://{socket}")
-    return embedded_finding()
-
-
-def embedded_socket(settings: Settings) -> Path:
-    return settings.state_dir / "redis" / "redis.sock"
-
-
-def embedded_finding() -> Finding:
-    """What the embedded Redis of `deployhook up` keeps, known without starting it."""
-    from webhook.embedded_redis import server_argv
-
-    argv = server_argv(Path("redis-server"), Path("."), Path("redis.sock"))
-    fix = "set redis.url to a Redis run with --appendonly yes --appendfsync always"
-    return persistence.judge(persistence.settings_from_argv(argv), "the embedded Redis", fix)
 
 
 def check_environment(settings: Settings, project: str, name: str) -> list[Finding]:
