@@ -118,6 +118,8 @@ def check_config(args: argparse.Namespace) -> int:
     print(summarise(settings))
     for warning in plain_text_secrets(config_path(args.config)):
         print(f"warning: {warning}", file=sys.stderr)
+    for warning in offline_warnings(settings):
+        print(f"warning: {warning}", file=sys.stderr)
     problems = zero_downtime_problems(settings)
     if problems:
         raise CommandError("cannot swap without downtime:\n  " + "\n  ".join(problems))
@@ -147,6 +149,19 @@ def zero_downtime_problems(settings: Settings) -> list[str]:
                 continue
             problems += [f"{where}: {line}" for line in refusals(model, env.zero_downtime)]
     return problems
+
+
+def offline_warnings(settings: Settings) -> list[str]:
+    """What is risky yet knowable without reaching anything (`deployhook doctor` asks live)."""
+    from jobs.doctor.check import Status
+    from webhook.operator.doctor import embedded_finding
+
+    warnings = []
+    if settings.redis.url is None:
+        redis = embedded_finding()
+        if redis.status != Status.OK:
+            warnings.append(f"redis: {redis.detail}; fix: {redis.fix}")
+    return warnings
 
 
 def _version() -> str:
