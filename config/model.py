@@ -110,6 +110,9 @@ class Migrate(Strict):
     service: ServiceName = "api"
     command: list[str] = Field(default=["alembic", "upgrade", "head"], min_length=1)
     timeout: float = Field(default=600, gt=0)
+    # before_swap: in a one-off container of the new image (`compose run --rm --no-deps`) while
+    # the old version serves; after_swap: `compose exec` in the freshly started service.
+    when: Literal["before_swap", "after_swap"] = "after_swap"
     # Read before and after the migration with the schema's hash: a revert restores the
     # database only when either changed. null: compare the schema alone.
     version_query: str | None = Field(
@@ -179,6 +182,18 @@ class Environment(Strict):
     # A webhook for a commit older than the live one (an ancestor of it) deploys it anyway.
     # Default: such a webhook is ignored; `deployhook rollback` is the way back.
     allow_older: bool = False
+    # Services swapped without downtime: a new container starts beside the old one, which is
+    # stopped only once the new one is healthy (docs/zero-downtime.md).
+    zero_downtime: list[ServiceName] = []
+
+    @model_validator(mode="after")
+    def _migrate_before_zero_downtime_swap(self) -> Environment:
+        if self.zero_downtime and self.migrate is not None and self.migrate.when != "before_swap":
+            raise ValueError(
+                "zero_downtime needs migrate.when: before_swap (the new containers must find "
+                "their schema, and the old ones keep serving on it; see docs/zero-downtime.md)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _rehearsal_needs_a_service(self) -> Environment:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import shlex
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from jobs.commands.compose import Compose
-from jobs.runner import Runner
+from jobs.runner import Runner, read_only_output
 
 
 @dataclass(frozen=True)
@@ -146,3 +147,11 @@ def read_model(runner: Runner, compose: Compose, timeout: float = 120) -> Compos
             compose.config_json(), timeout=timeout, stdout_path=out, quiet=True, read_only=True
         )
         return parse_model(json.loads(out.read_text() or "{}"))
+
+
+def read_model_offline(
+    compose: Compose, environ: Mapping[str, str], timeout: float = 60
+) -> ComposeModel:
+    """The same model outside a deploy (`check-config`): `compose config` needs no daemon."""
+    text = read_only_output(compose.config_json(), timeout=timeout, environ=environ)
+    return parse_model(json.loads(text or "{}"))

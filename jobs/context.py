@@ -11,6 +11,7 @@ import docker
 
 from config import Environment, Settings
 from jobs.commands.compose import Compose, detect_compose
+from jobs.compose_model import ComposeModel
 from jobs.deploylog import DeployLog
 from jobs.runner import Runner
 from jobs.state.locks import EnvironmentLock
@@ -47,6 +48,8 @@ class DeployContext:
     previous_sha: str | None = None
     previous_images: dict[str, str] = field(default_factory=dict)
     built_images: dict[str, str] = field(default_factory=dict)  # service -> image name
+    # The new commit's Compose model, as the build stage read it (the swap reuses it).
+    compose_model: ComposeModel | None = None
     backup: str | None = None
 
     @cached_property

@@ -36,8 +36,12 @@ def running_images(ctx: DeployContext) -> dict[str, str]:
 
 
 def built_image_names(ctx: DeployContext) -> dict[str, str]:
-    """service -> image name, for the services that Compose builds from the checkout."""
+    """service -> image name, for the services that Compose builds from the checkout.
+
+    Remembers the model it read in `ctx.compose_model`.
+    """
     model = read_model(ctx.runner, ctx.compose)
+    ctx.compose_model = model  # the checkout's model now: the swap that follows reuses it
     project = ctx.environment.compose.project
     return {
         service.name: service.image or f"{project}-{service.name}"

@@ -1,7 +1,8 @@
 """The deploy, top to bottom, as the runbook it replaces.
 
 gates -> lock -> snapshot -> fetch -> [hooks] -> backup -> checkout -> build -> [rehearse]
-  -> swap -> [restore] -> migrate -> [hooks] -> health -> [hooks] -> commit
+  -> [migrate if before_swap] -> swap -> [restore] -> [migrate if after_swap, the default]
+  -> [hooks] -> health -> [hooks] -> commit
 gates (jobs/gates/): promote_from and wait_for_checks end it `blocked`, windows hold it
 [hooks] (jobs/hooks.py): the environment's before_backup, after_migrate, after_health hooks
 a webhook whose commit is live already, or older than live: `superseded` after the fetch
@@ -33,7 +34,7 @@ from jobs.stages.build import build
 from jobs.stages.checkout import checkout, fetch_and_verify
 from jobs.stages.commit import commit_point
 from jobs.stages.health import wait_healthy
-from jobs.stages.migrate import migrate
+from jobs.stages.migrate import migrate, migrates_before_swap
 from jobs.stages.rehearse import rehearse, wants_rehearsal
 from jobs.stages.snapshot import take_snapshot
 from jobs.stages.swap import swap
@@ -119,11 +120,17 @@ def run_stages(ctx: DeployContext) -> None:
         stage(ctx, "build", build)
         if wants_rehearsal(ctx):
             stage(ctx, "rehearse", rehearse)
+        # A rollback that restores the database migrates after its restore, whatever `when` says.
+        before = migrates_before_swap(ctx) and not wants_restore(ctx)
+        if before:
+            stage(ctx, "migrate", migrate)
+            hooks(ctx, "after_migrate")
         stage(ctx, "swap", swap)
         if wants_restore(ctx):
             stage(ctx, "restore", restore_requested)
-        stage(ctx, "migrate", migrate)
-        hooks(ctx, "after_migrate")
+        if not before:
+            stage(ctx, "migrate", migrate)
+            hooks(ctx, "after_migrate")
         stage(ctx, "health", wait_healthy)
         hooks(ctx, "after_health")
         stage(ctx, "commit", commit_point)

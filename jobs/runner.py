@@ -184,6 +184,30 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+def read_only_output(argv: Sequence[str], *, timeout: float, environ: Mapping[str, str]) -> str:
+    """stdout of a command that changes nothing, outside any deploy (`check-config`).
+
+    Raises CommandFailed on a non-zero exit or a timeout; no shell, as everywhere.
+    """
+    command = [str(part) for part in argv]
+    try:
+        done = subprocess.run(
+            command, env=dict(environ), capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        raise CommandFailed(
+            command, f"`{describe(command)}` ran out of time after {timeout:.0f}s", ""
+        ) from None
+    except OSError as error:
+        raise CommandFailed(
+            command, f"`{describe(command)}` could not start: {error}", ""
+        ) from None
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.splitlines()[-TAIL_LINES:])
+        raise CommandFailed(command, f"`{describe(command)}` exited {done.returncode}", tail)
+    return done.stdout
+
+
 def probe(argv: Sequence[str], *, timeout: float) -> int | None:
     """A read-only question asked outside any deploy (the intake's ancestry check).
 

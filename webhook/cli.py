@@ -120,7 +120,35 @@ def check_config(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     for warning in offline_warnings(settings):
         print(f"warning: {warning}", file=sys.stderr)
+    problems = zero_downtime_problems(settings)
+    if problems:
+        raise CommandError("cannot swap without downtime:\n  " + "\n  ".join(problems))
     return 0
+
+
+def zero_downtime_problems(settings: Settings) -> list[str]:
+    """Refusals for zero_downtime services, from each existing checkout's Compose model."""
+    from jobs.commands.compose import Compose, detect_compose
+    from jobs.compose_model import read_model_offline
+    from jobs.context import command_environ
+    from jobs.errors import CommandFailed
+    from jobs.zero_downtime import refusals
+
+    problems = []
+    for project_name, project in sorted(settings.projects.items()):
+        for env_name, env in sorted(project.environments.items()):
+            where = f"projects/{project_name}/environments/{env_name}"
+            if not env.zero_downtime or not env.path.is_dir():
+                continue  # without a checkout, the deploy's first stage checks it
+            compose = Compose.for_environment(env, detect_compose(env.compose.command))
+            try:
+                model = read_model_offline(compose, command_environ(env))
+            except CommandFailed as error:
+                tail = error.output_tail.strip().splitlines()[-1:] or [""]
+                problems.append(f"{where}: cannot read the Compose model: {error} {tail[0]}")
+                continue
+            problems += [f"{where}: {line}" for line in refusals(model, env.zero_downtime)]
+    return problems
 
 
 def offline_warnings(settings: Settings) -> list[str]:

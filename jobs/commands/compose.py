@@ -80,6 +80,17 @@ class Compose:
             argv.append("--remove-orphans")
         return argv + list(services or [])
 
+    def scale_beside(self, service: str, count: int) -> list[str]:
+        """Start new containers of `service` beside the running ones, touching no other.
+
+        --no-recreate keeps the running containers whatever changed; the new ones (up to
+        `count` in all) get the service's current image and config.
+        """
+        return [
+            *self._base(), "up", "--detach", "--no-build", "--no-deps", "--no-recreate",
+            "--scale", f"{service}={count}", service,
+        ]  # fmt: skip
+
     def stop(self, services: list[str], *, timeout: int | None = None) -> list[str]:
         """`timeout`: seconds between SIGTERM and SIGKILL (default: each service's own)."""
         wait = ["--timeout", str(timeout)] if timeout is not None else []

@@ -1,11 +1,16 @@
-"""argv for image names on the Docker engine: point a name at an image, remove a name.
+"""argv for the plain docker CLI: image names, and single containers Compose has no verb for.
 
 Reads (which image a name points at, what runs) go through the Docker SDK; every change goes
-through the runner as one of these, so the deploy's command history lists it. Deliberately
-absent: `--force`, `prune` of any kind, anything about volumes.
+through the runner as one of these, so the deploy's command history lists it. A rolling swap
+stops and removes one old container by id. Deliberately absent: `--force`, `rm -v`, `prune` of
+any kind, anything about volumes.
 """
 
 from __future__ import annotations
+
+import re
+
+CONTAINER_ID = re.compile(r"^[0-9a-f]{12,64}$")
 
 
 def tag_image(image: str, name: str) -> list[str]:
@@ -16,3 +21,18 @@ def tag_image(image: str, name: str) -> list[str]:
 def untag_image(name: str) -> list[str]:
     """Remove the name `name`; the image goes too only when no other name or container uses it."""
     return ["docker", "image", "rm", name]
+
+
+def _checked(container: str) -> str:
+    if not CONTAINER_ID.fullmatch(container):
+        raise ValueError(f"expected a container id (12 to 64 hex digits), got {container!r}")
+    return container
+
+
+def stop_container(container: str, grace: int) -> list[str]:
+    """SIGTERM (the image's stop signal), then SIGKILL after `grace` seconds."""
+    return ["docker", "stop", "-t", str(max(0, grace)), _checked(container)]
+
+
+def remove_container(container: str) -> list[str]:
+    return ["docker", "rm", _checked(container)]

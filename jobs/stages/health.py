@@ -71,6 +71,9 @@ def _probe_containers(ctx: DeployContext) -> tuple[bool, str]:
             problems.append(f"{service} is restarting")
         elif health == "unhealthy" and container.status == "running":
             problems.append(f"{service} is unhealthy")
+        elif health == "starting" and container.status == "running":
+            # Not proven yet: its first health check has not passed (a recreated service).
+            problems.append(f"{service} health is still starting")
         elif container.status == "exited" and state.get("ExitCode", 0) != 0:
             problems.append(f"{service} exited with {state.get('ExitCode')}")
     if problems:

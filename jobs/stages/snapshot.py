@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import git
 
+from jobs.compose_model import read_model
 from jobs.context import DeployContext
 from jobs.errors import StageFailed
 from jobs.images import running_images
+from jobs.zero_downtime import refusals
 
 
 def take_snapshot(ctx: DeployContext) -> None:
@@ -26,6 +28,7 @@ def take_snapshot(ctx: DeployContext) -> None:
                 f"commit or discard them (git -C {path} status); deployhook never discards them",
             )
         ctx.previous_sha = repo.head.commit.hexsha
+    _refuse_what_cannot_swap(ctx)
     ctx.previous_images = running_images(ctx)
     ctx.deploy.previous_sha = ctx.previous_sha
     ctx.deploy.previous_images = ctx.previous_images
@@ -36,3 +39,12 @@ def take_snapshot(ctx: DeployContext) -> None:
             or "no containers"
         )
     )
+
+
+def _refuse_what_cannot_swap(ctx: DeployContext) -> None:
+    """Zero-downtime services that cannot run twice side by side: refused before any change."""
+    if not ctx.environment.zero_downtime:
+        return
+    problems = refusals(read_model(ctx.runner, ctx.compose), ctx.environment.zero_downtime)
+    if problems:
+        raise StageFailed("snapshot", "; ".join(problems))

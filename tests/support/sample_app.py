@@ -11,7 +11,7 @@ import secrets
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from tests.support import git_repo
 from tests.support.commands import BedError, run
@@ -36,6 +36,7 @@ class SampleApp(ApiClient, Commits):
     api_port: int
     pg_port: int
     v1: str = ""  # the sha of the initial commit, set by create()
+    compose_file: ClassVar[str] = "docker-compose.yml"
 
     @property
     def origin(self) -> Path:
@@ -66,25 +67,28 @@ class SampleApp(ApiClient, Commits):
             engine, compose_command, base_image, root,
             project=f"dht-{secrets.token_hex(4)}", api_port=free_port(), pg_port=free_port(),
         )  # fmt: skip
-        app.v1 = git_repo.create_origin(TEMPLATE, app.origin, app.author, "Sample app v1")
-        git_repo.git(root, "clone", "--quiet", app.origin_url, str(app.checkout))
-        (app.checkout / ".env").write_text(
-            f"COMPOSE_PROJECT_NAME={app.project}\nBASE_IMAGE={base_image}\n"
-            f"API_PORT={app.api_port}\nPG_PORT={app.pg_port}\n"
-        )
-        app.backups_dir.mkdir()
-        try:
-            app.deploy_by_hand()
-        except BedError:
-            app.compose("down", "--timeout", "5")  # no half-started stack left behind
-            raise
+        app.start(f"API_PORT={app.api_port}\nPG_PORT={app.pg_port}\n")
         return app
+
+    def start(self, env_lines: str) -> None:
+        """Origin at v1, the checkout with .env (project, base image, `env_lines`), stack up."""
+        self.v1 = git_repo.create_origin(TEMPLATE, self.origin, self.author, "Sample app v1")
+        git_repo.git(self.root, "clone", "--quiet", self.origin_url, str(self.checkout))
+        (self.checkout / ".env").write_text(
+            f"COMPOSE_PROJECT_NAME={self.project}\nBASE_IMAGE={self.base_image}\n{env_lines}"
+        )
+        self.backups_dir.mkdir()
+        try:
+            self.deploy_by_hand()
+        except BedError:
+            self.compose("down", "--timeout", "5")  # no half-started stack left behind
+            raise
 
     # -- the stack ------------------------------------------------------------------------
 
     def compose(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         """Run compose for this project in the checkout; the result is not checked."""
-        argv = [*self.compose_command, "-p", self.project, "-f", "docker-compose.yml", *args]
+        argv = [*self.compose_command, "-p", self.project, "-f", self.compose_file, *args]
         return run(argv, env=self.engine.env, cwd=self.checkout, timeout=timeout, check=False)
 
     def compose_ok(self, *args: str, timeout: float = 600) -> str:
@@ -175,7 +179,7 @@ class SampleApp(ApiClient, Commits):
             "trigger": {"branch": "main"},
             "path": str(self.checkout),
             "compose": {
-                "files": ["docker-compose.yml"],
+                "files": [self.compose_file],
                 "project": self.project,
                 "command": "docker-compose",
             },

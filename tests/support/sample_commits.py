@@ -58,5 +58,8 @@ class Commits(ABC):
     def flapping_health(self, branch: str = "main") -> str:
         return self._scenario(sample_scenarios.flapping_health(self.author, branch), branch)
 
+    def worker_broken(self, branch: str = "main") -> str:
+        return self._scenario(sample_scenarios.worker_broken(self.author, branch), branch)
+
     def side_commit(self, branch: str = "side") -> str:
         return self._scenario(sample_scenarios.side_commit(self.author, branch), branch)

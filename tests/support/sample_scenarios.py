@@ -23,6 +23,7 @@ VERSIONS = {
     "never_healthy": "never-healthy",
     "side_commit": "side",
     "flapping_health": "flapping",
+    "worker_broken": "worker-broken",
     "failing_concurrent_index": "half-built-index",
 }
 MIGRATIONS = "app/migrations/versions"
@@ -167,6 +168,17 @@ def flapping_health(author: Path, branch: str = "main") -> Change:
         "VERSION": VERSIONS["flapping_health"] + "\n",
     }
     return files, "Health that flaps while the service starts"
+
+
+def worker_broken(author: Path, branch: str = "main") -> Change:
+    """The api is fine but the worker's health check fails (the proxied stack's worker)."""
+    schema = _schema(author, branch)
+    schema["worker_broken"] = True
+    files: dict[str, str | None] = {
+        SCHEMA: _dump(schema),
+        "VERSION": VERSIONS["worker_broken"] + "\n",
+    }
+    return files, "A worker that never gets healthy"
 
 
 def side_commit(author: Path, branch: str = "side") -> Change:

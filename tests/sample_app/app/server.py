@@ -62,7 +62,9 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGTERM, _stop)
-    server = ThreadingHTTPServer(("127.0.0.1", int(os.environ["API_PORT"])), Handler)
+    # API_HOST: 0.0.0.0 on a Compose bridge network, where a proxy reaches each container.
+    address = (os.environ.get("API_HOST", "127.0.0.1"), int(os.environ["API_PORT"]))
+    server = ThreadingHTTPServer(address, Handler)
     server.daemon_threads = True
     print(f"api version {VERSION} on 127.0.0.1:{server.server_port}", flush=True)
     server.serve_forever()

@@ -1,0 +1,177 @@
+"""Failed requests and the longest gap through a real Caddy while a good release deploys.
+
+    .venv/bin/python bench/downtime/run.py [--rounds 5]
+
+The proxied sample stack (api + worker + PostgreSQL behind Caddy on a Compose bridge network,
+tests/sample_app/docker-compose.proxy.yml) at v1. Each round deploys three good commits, each
+a new VERSION and a new (trivial) alembic migration, in an order that rotates round to round:
+
+- zero: deployhook with `zero_downtime: [api]` and `migrate.when: before_swap`;
+- recreate: deployhook as before (`compose up` recreates the api, migration after the swap);
+- runbook: the seed's by hand: `git checkout`, `compose up -d --build`,
+  `compose exec api alembic upgrade head`, then poll until the health URL answers 200.
+
+A client GETs /api/v1/version through Caddy every 20 ms during each deploy. Printed per deploy:
+failed requests (anything but a 200, or no answer), the longest gap between two 200s, and the
+deploy's time (deployhook: queued to final state in an in-process worker; runbook: the
+commands plus the wait for health). Goal: zero has 0 failed in every round and takes at most
+1.2x the time of recreate (per-round ratios, median reported). Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.bed import machine  # noqa: E402
+from config import Settings  # noqa: E402
+from jobs.state.records import Deploy  # noqa: E402
+from tests.support.deploying import config_for, deploy  # noqa: E402
+from tests.support.docker_engine import running_engine  # noqa: E402
+from tests.support.docker_fixtures import POINTED, find_compose  # noqa: E402
+from tests.support.images import build_caddy_image, import_base_image  # noqa: E402
+from tests.support.proxied_app import Load, ProxiedApp  # noqa: E402
+from tests.support.redis_server import running_redis  # noqa: E402
+from tests.support.sample_scenarios import next_migration  # noqa: E402
+
+MODES = ("zero", "recreate", "runbook")
+TIME_TARGET = 1.2
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    print(machine())
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-downtime-") as scratch,
+        running_engine() as engine,
+    ):
+        os.environ.update({name: engine.env[name] for name in POINTED})
+        base = import_base_image(engine.env)
+        images = (base, build_caddy_image(engine.env, base))
+        with running_redis(Path(scratch)) as redis_url:
+            root = Path(scratch) / "app"
+            root.mkdir()
+            app = ProxiedApp.create_proxied(engine, find_compose(engine), images, root)
+            try:
+                return measure(
+                    app, redis.Redis.from_url(redis_url), redis_url, Path(scratch), args.rounds
+                )
+            finally:
+                app.stop()
+
+
+def measure(
+    app: ProxiedApp, connection: redis.Redis, redis_url: str, scratch: Path, rounds: int
+) -> int:
+    state = scratch / "state"
+    zero = Settings.model_validate(config_for(app.environment_config(), state, redis_url))
+    recreate_env = app.environment_config(
+        zero_downtime=[], migrate={"service": "api", "command": ["alembic", "upgrade", "head"]}
+    )
+    recreate = Settings.model_validate(config_for(recreate_env, state, redis_url))
+    results: dict[str, list[tuple[int, int, float, float]]] = {mode: [] for mode in MODES}
+    number = 0
+    last: dict[str, str] = {}  # mode -> where the time of its last deploy went
+    for round_number in range(rounds):
+        order = MODES[round_number % 3 :] + MODES[: round_number % 3]
+        for mode in order:
+            number += 1
+            sha = release(app, number)
+            with Load(app.api_port, interval=0.02, timeout=5) as load:
+                started = time.monotonic()
+                if mode == "runbook":
+                    runbook(app, sha)
+                else:
+                    record = deploy(zero if mode == "zero" else recreate, connection, sha)
+                    if record.state != "succeeded":
+                        raise SystemExit(
+                            f"{mode}: expected succeeded, got {record.state}: {record.error}"
+                        )
+                took = time.monotonic() - started
+                time.sleep(0.5)  # answers right after the deploy count too
+            results[mode].append((len(load.failed), load.sent, load.longest_gap, took))
+            if mode != "runbook":
+                last[mode] = stage_times(record)
+            failed = f"{len(load.failed):4d} of {load.sent:4d} failed"
+            print(
+                f"round {round_number + 1} {mode:8}: {failed}, "
+                f"longest gap {load.longest_gap:6.2f} s, deploy {took:6.1f} s",
+                flush=True,
+            )
+    for mode, stages in last.items():
+        print(f"last {mode} deploy, seconds per stage: {stages}")
+    return summary(results)
+
+
+def stage_times(record: Deploy) -> str:
+    return ", ".join(
+        f"{stage.name} {_epoch(stage.finished_at) - _epoch(stage.started_at):.1f}"
+        for stage in record.stages
+        if stage.finished_at is not None
+    )
+
+
+def _epoch(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def summary(results: dict[str, list[tuple[int, int, float, float]]]) -> int:
+    print()
+    for mode in MODES:
+        rows = results[mode]
+        gaps = [row[2] for row in rows]
+        print(
+            f"{mode:8}: failed {[row[0] for row in rows]}, longest gap median "
+            f"{statistics.median(gaps):.2f} s (max {max(gaps):.2f}), "
+            f"deploy median {statistics.median(row[3] for row in rows):.1f} s"
+        )
+    ratios = [z[3] / r[3] for z, r in zip(results["zero"], results["recreate"], strict=True)]
+    ratio = statistics.median(ratios)
+    zero_failed = sum(row[0] for row in results["zero"])
+    met = zero_failed == 0 and ratio <= TIME_TARGET
+    print(
+        f"{'PASS' if met else 'MISS'}  zero-downtime: {zero_failed} failed in all; deploy time "
+        f"{ratio:.2f}x recreate (per-round ratios {', '.join(f'{r:.2f}' for r in ratios)}; "
+        f"target 0 failed and <= {TIME_TARGET:.1f}x)"
+    )
+    return 0 if met else 1
+
+
+def release(app: ProxiedApp, number: int) -> str:
+    """A good commit: a new VERSION and a migration that changes nothing (SELECT 1)."""
+    files: dict[str, str | None] = {
+        **next_migration(
+            app.author,
+            f"noop_{number}",
+            "A release's migration.",
+            '    op.execute("SELECT 1")',
+            "main",
+        ),
+        "VERSION": f"bench-{number}\n",
+    }
+    return app.commit(files, f"Release {number}")
+
+
+def runbook(app: ProxiedApp, sha: str) -> None:
+    """The seed's runbook: checkout, `up -d --build`, migrate, then wait until healthy."""
+    app.check_out(sha)
+    app.compose_ok("up", "-d", "--build")
+    app.compose_ok("exec", "-T", "api", "alembic", "upgrade", "head")
+    app.wait_healthy(120)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

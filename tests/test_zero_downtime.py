@@ -1,0 +1,204 @@
+"""Zero-downtime swaps without an engine: command builders, refusals, grace, config checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+import yaml
+
+from config import ConfigError, parse_settings
+from config.model import Migrate
+from jobs.commands.compose import Compose
+from jobs.commands.docker import remove_container, stop_container
+from jobs.compose_model import ComposeModel, PublishedPort, ServiceModel
+from jobs.context import DeployContext
+from jobs.stages.migrate import migration_argv
+from jobs.zero_downtime import grace_seconds, refusals
+from webhook.cli import main
+
+COMPOSE = Compose(("docker", "compose"), "crm", Path("/srv/crm"), ("compose.yml",))
+BASE = [
+    "docker", "compose", "--project-name", "crm", "--project-directory", "/srv/crm",
+    "--file", "/srv/crm/compose.yml",
+]  # fmt: skip
+CONTAINER = "0123456789ab" * 4 + "cdef0123456789ab"
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            COMPOSE.scale_beside("api", 2),
+            [*BASE, "up", "--detach", "--no-build", "--no-deps", "--no-recreate",
+             "--scale", "api=2", "api"],
+        ),
+        (
+            COMPOSE.run("api", ["alembic", "upgrade", "head"]),
+            [*BASE, "run", "--rm", "--no-deps", "-T", "api", "alembic", "upgrade", "head"],
+        ),
+        (stop_container(CONTAINER, 15), ["docker", "stop", "-t", "15", CONTAINER]),
+        (stop_container(CONTAINER[:12], 0), ["docker", "stop", "-t", "0", CONTAINER[:12]]),
+        (remove_container(CONTAINER), ["docker", "rm", CONTAINER]),
+    ],
+)  # fmt: skip
+def test_command_builders_exact_argv(argv: list[str], expected: list[str]) -> None:
+    """Each new command builder produces exactly this argv (no -v on rm, no shell)."""
+    assert argv == expected
+
+
+@pytest.mark.parametrize("bad", ["api", "--all", "0123456789a", "0123456789ab; rm", ""])
+def test_container_commands_take_only_container_ids(bad: str) -> None:
+    """Anything but 12-64 hex digits is refused before it can become an argv entry."""
+    with pytest.raises(ValueError, match="expected a container id"):
+        stop_container(bad, 10)
+    with pytest.raises(ValueError, match="expected a container id"):
+        remove_container(bad)
+
+
+def _context(when: str) -> DeployContext:
+    migrate = Migrate(service="api", command=["alembic", "upgrade", "head"], when=when)  # type: ignore[arg-type]
+    return cast(
+        DeployContext,
+        SimpleNamespace(environment=SimpleNamespace(migrate=migrate), compose=COMPOSE),
+    )
+
+
+@pytest.mark.parametrize(
+    ("when", "expected"),
+    [
+        (
+            "before_swap",
+            [*BASE, "run", "--rm", "--no-deps", "-T", "api", "alembic", "upgrade", "head"],
+        ),
+        ("after_swap", [*BASE, "exec", "-T", "api", "alembic", "upgrade", "head"]),
+    ],
+)
+def test_migration_argv_follows_when(when: str, expected: list[str]) -> None:
+    """before_swap runs in a one-off container of the new image; after_swap execs in the service."""
+    assert migration_argv(_context(when)) == expected
+
+
+GOOD = ServiceModel(name="api", image=None, builds=True, has_healthcheck=True)
+HEALTHY = {"name": "api", "image": None, "builds": True, "has_healthcheck": True}
+CHECK = {"test": ["CMD", "true"]}
+
+
+@pytest.mark.parametrize(
+    ("service", "expected"),
+    [
+        (GOOD, []),
+        (
+            ServiceModel(**HEALTHY, container_name="crm-api"),
+            ["zero_downtime: service api sets container_name crm-api: a second container "
+             "cannot get that name while the first runs; remove container_name"],
+        ),
+        (
+            ServiceModel(**HEALTHY, network_mode="host"),
+            ["zero_downtime: service api uses network_mode: host: old and new container would need "
+             "the same port and a proxy could not tell them apart; put the service on a Compose "
+             "network behind the proxy"],
+        ),
+        (
+            ServiceModel(
+                name="api", image=None, builds=True, has_healthcheck=True,
+                ports=(PublishedPort(8000, "8000", "127.0.0.1"), PublishedPort(9000, None, None)),
+            ),
+            ["zero_downtime: service api publishes fixed host port 8000: the new container cannot "
+             "bind it while the old one holds it; publish only the proxy and let it reach the "
+             "service by name (or use `expose:`)"],
+        ),
+        (
+            ServiceModel(name="api", image=None, builds=True),
+            ["zero_downtime: service api has no healthcheck: nothing would say when the new "
+             "container is ready for traffic; add a `healthcheck:` to the service"],
+        ),
+    ],
+)  # fmt: skip
+def test_refusals_name_service_reason_and_fix(service: ServiceModel, expected: list[str]) -> None:
+    """Each thing that stops two containers running side by side is refused with its fix."""
+    assert refusals(ComposeModel({"api": service, "db": GOOD}), ["api"]) == expected
+
+
+def test_refusals_of_an_unknown_service() -> None:
+    """A name that is not a Compose service is refused, listing the services there are."""
+    assert refusals(ComposeModel({"db": GOOD}), ["apj"]) == [
+        "zero_downtime: service apj is not in the Compose files (services: db); fix the name"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("period", "seconds"),
+    [(None, 10), ("5s", 5), ("1m30s", 90), ("1.5s", 2), ("500ms", 1), ("0s", 1), ("soon", 10)],
+)
+def test_grace_seconds_reads_stop_grace_period(period: str | None, seconds: int) -> None:
+    """stop_grace_period (a Go duration) becomes whole seconds for `docker stop -t`."""
+    service = ServiceModel(name="api", image=None, builds=True, stop_grace_period=period)
+    assert grace_seconds(service) == seconds
+
+
+ENVIRONMENT = """
+projects:
+  crm:
+    repo: github.com/acme/crm
+    provider: github
+    secret: s3cret-s3cret
+    environments:
+      dev:
+        trigger: {branch: main}
+        path: PATH
+        compose: {files: [compose.yml], project: crm_dev, command: docker-compose}
+        health: {url: "http://127.0.0.1:8000/healthz"}
+        zero_downtime: [api]
+"""
+
+
+def test_zero_downtime_needs_migration_before_swap() -> None:
+    """A migration after a zero-downtime swap is refused: the new api would start unmigrated."""
+    text = ENVIRONMENT.replace("PATH", "/srv/crm") + "        migrate: {service: api}\n"
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(text, "test.yml", {})
+    assert any("zero_downtime needs migrate.when: before_swap" in p for p in caught.value.problems)
+    fixed = text.replace("{service: api}", "{service: api, when: before_swap}")
+    env = parse_settings(fixed, "test.yml", {}).environment("crm", "dev")
+    assert env.zero_downtime == ["api"] and env.migrate is not None
+    assert env.migrate.when == "before_swap"
+
+
+def test_migration_runs_after_swap_by_default() -> None:
+    """Without `when`, a migration keeps running after the swap, as before."""
+    text = ENVIRONMENT.replace("PATH", "/srv/crm").replace("zero_downtime: [api]", "migrate: {}")
+    env = parse_settings(text, "test.yml", {}).environment("crm", "dev")
+    assert env.migrate is not None and env.migrate.when == "after_swap"
+
+
+def test_check_config_refuses_what_cannot_swap(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """check-config reads the checkout's Compose model and names each service, reason and fix."""
+    checkout = tmp_path / "crm"
+    checkout.mkdir()
+    services: dict[str, Any] = {
+        "api": {"image": "a", "container_name": "crm-api", "ports": ["127.0.0.1:8000:8000"]},
+        "web": {"image": "acme/web", "network_mode": "host", "healthcheck": CHECK},
+    }  # fmt: skip
+    (checkout / "compose.yml").write_text(yaml.safe_dump({"services": services}))
+    config = tmp_path / "deployhook.yml"
+    config.write_text(ENVIRONMENT.replace("PATH", str(checkout)).replace("[api]", "[api, web]"))
+    assert main(["check-config", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    where = "projects/crm/environments/dev: zero_downtime: service"
+    assert f"{where} api sets container_name crm-api" in err
+    assert f"{where} api publishes fixed host port 8000" in err
+    assert f"{where} api has no healthcheck" in err
+    assert f"{where} web uses network_mode: host" in err
+    services["api"] = {"image": "acme/api", "healthcheck": {"test": ["CMD", "true"]}}
+    services["web"] = {
+        "image": "acme/web",
+        "expose": ["80"],
+        "healthcheck": {"test": ["CMD", "true"]},
+    }
+    (checkout / "compose.yml").write_text(yaml.safe_dump({"services": services}))
+    assert main(["check-config", "--config", str(config)]) == 0

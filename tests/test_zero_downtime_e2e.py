@@ -1,0 +1,140 @@
+"""Zero-downtime deploys of the sample app behind a real Caddy, on a real engine and Postgres.
+
+One stack for the module (api + worker + PostgreSQL + Caddy on a Compose bridge network); the
+tests deploy on top of each other in order. A client loop GETs through Caddy every 5 ms during
+each deploy and counts every answer that is not a 200.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from config import Settings
+from jobs.state.records import Deploy
+from tests.support.deploying import config_for, deploy
+from tests.support.docker_engine import Engine
+from tests.support.proxied_app import Load, ProxiedApp
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def proxied(
+    docker_engine: Engine,
+    compose_command: list[str],
+    base_image: str,
+    caddy_image: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ProxiedApp]:
+    """The sample app behind Caddy at v1, running and healthy, for the whole module."""
+    root = tmp_path_factory.mktemp("proxied")
+    app = ProxiedApp.create_proxied(docker_engine, compose_command, (base_image, caddy_image), root)
+    yield app
+    app.stop()
+
+
+@pytest.fixture(scope="module")
+def zd_settings(
+    proxied: ProxiedApp, tmp_path_factory: pytest.TempPathFactory, redis_url: str
+) -> Settings:
+    config = config_for(proxied.environment_config(), tmp_path_factory.mktemp("state"), redis_url)
+    return Settings.model_validate(config)
+
+
+def _stages(record: Any) -> list[str]:
+    return [stage.name for stage in record.stages]
+
+
+def _deploy_under_load(
+    proxied: ProxiedApp, settings: Settings, connection: redis.Redis, sha: str
+) -> tuple[Deploy, Load]:
+    """Deploy `sha` while the client loop GETs through Caddy every 5 ms."""
+    with Load(proxied.api_port) as load:
+        record = deploy(settings, connection, sha)
+    return record, load
+
+
+def _none_failed(load: Load) -> None:
+    assert load.failed == [], f"{len(load.failed)} of {load.sent} failed: {load.failed[:5]}"
+
+
+def test_deploy_refuses_a_service_that_cannot_swap_before_changing_anything(
+    proxied: ProxiedApp, tmp_path: Path, redis_url: str, redis_conn: redis.Redis
+) -> None:
+    """The first stage refuses the proxy (fixed host port, no healthcheck); nothing changes."""
+    environment = proxied.environment_config(zero_downtime=["api", "proxy"])
+    settings = Settings.model_validate(config_for(environment, tmp_path / "state", redis_url))
+    before = proxied.container_ids()
+    record = deploy(settings, redis_conn, proxied.commit({"VERSION": "refused\n"}, "Refused"))
+    assert record.state == "failed" and record.failed_stage == "snapshot", record.error
+    error = record.error or ""
+    assert f"service proxy publishes fixed host port {proxied.api_port}" in error
+    assert "service proxy has no healthcheck" in error and "service api" not in error
+    assert _stages(record) == ["snapshot"]
+    assert proxied.container_ids() == before and proxied.checked_out() == proxied.v1
+
+
+def test_good_deploy_with_migration_before_swap_fails_no_request(
+    proxied: ProxiedApp, zd_settings: Settings, redis_conn: redis.Redis
+) -> None:
+    """A migration before a rolling swap: the api moves to v2 and no request through Caddy fails."""
+    old = proxied.containers_of("api")
+    sha = proxied.good_change()
+    record, load = _deploy_under_load(proxied, zd_settings, redis_conn, sha)
+    assert record.state == "succeeded", record.error
+    assert _stages(record)[4:7] == ["build", "migrate", "swap"]
+    _none_failed(load)
+    assert load.sent > 100 and load.bodies.get("2", 0) > 0
+    new = proxied.containers_of("api")
+    assert len(new) == 1 and new != old
+    assert proxied.running_version() == "2"
+    assert proxied.psql("SELECT count(*) FROM customers WHERE phone IS NOT NULL") != ""
+
+
+def test_good_deploy_without_new_migration_fails_no_request(
+    proxied: ProxiedApp, zd_settings: Settings, redis_conn: redis.Redis
+) -> None:
+    """A code-only change swaps rolling: old and new api overlap and no request fails."""
+    sha = proxied.side_commit("main")
+    record, load = _deploy_under_load(proxied, zd_settings, redis_conn, sha)
+    assert record.state == "succeeded", record.error
+    _none_failed(load)
+    assert proxied.running_version() == "side"
+
+
+def test_failure_after_swap_swaps_back_rolling(
+    proxied: ProxiedApp, zd_settings: Settings, redis_conn: redis.Redis, capsys: Any
+) -> None:
+    """Health of another service fails after the swap: the api is swapped back rolling."""
+    before = proxied.containers_of("api")
+    sha = proxied.worker_broken()
+    record, load = _deploy_under_load(proxied, zd_settings, redis_conn, sha)
+    assert record.state == "reverted", record.error
+    assert record.failed_stage == "health", record.error
+    assert proxied.running_version() == "side"
+    after = proxied.containers_of("api")
+    assert len(after) == 1 and after != before  # a third container: swapped there and back
+    with capsys.disabled():
+        print(f"\nfailure after swap: {len(load.failed)} of {load.sent} requests failed, "
+              f"longest gap {load.longest_gap:.3f}s")  # fmt: skip
+    _none_failed(load)
+
+
+def test_never_healthy_container_is_removed_and_old_keeps_serving(
+    proxied: ProxiedApp, zd_settings: Settings, redis_conn: redis.Redis
+) -> None:
+    """A new api that never gets healthy is removed; the old container never stopped, 0 failed."""
+    old = proxied.containers_of("api")
+    sha = proxied.never_healthy()
+    record, load = _deploy_under_load(proxied, zd_settings, redis_conn, sha)
+    assert record.state == "reverted", record.error
+    assert record.failed_stage == "swap"
+    assert "kept serving" in (record.error or "")
+    _none_failed(load)
+    assert proxied.containers_of("api") == old
+    assert proxied.running_version() == "side"
