@@ -158,6 +158,14 @@ def test_named_services_with_their_keys() -> None:
     }
 
 
+def test_named_services_include_zero_downtime_services() -> None:
+    """Services swapped without downtime must exist too; doctor names the key that lists them."""
+    config = CONFIG.replace("migrate: {service: api}", "migrate: {service: api, when: before_swap}")
+    config += "        zero_downtime: [api, web]\n"
+    named = named_services(parse_settings(config, "test.yml", {}).environment("crm", "dev"))
+    assert (named["api"], named["web"]) == ("migrate.service", "zero_downtime")
+
+
 def test_check_config_warns_offline_about_the_embedded_redis(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -69,6 +69,8 @@ def named_services(environment: Environment) -> dict[str, str]:
     if environment.database is not None:
         for writer in environment.database.writers or []:
             named.setdefault(writer, "database.writers")
+    for service in environment.zero_downtime:
+        named.setdefault(service, "zero_downtime")
     for point in type(environment.hooks).model_fields:
         for hook in environment.hooks.at(point):
             if hook.service is not None:
