@@ -28,14 +28,17 @@ State = Literal[
     "revert_failed",
     "superseded",
     "cancelled",
+    "skipped",  # nothing to deploy: e.g. no watched path changed (reason in `error`)
 ]
 FINAL_STATES: frozenset[str] = frozenset(
-    {"succeeded", "failed", "reverted", "revert_failed", "superseded", "cancelled"}
+    {"succeeded", "failed", "reverted", "revert_failed", "superseded", "cancelled", "skipped"}
 )
 # Which transitions a deploy may make; anything else is a bug and is refused.
 _ALLOWED: dict[str, frozenset[str]] = {
     "queued": frozenset({"running", "superseded", "cancelled", "failed"}),
-    "running": frozenset({"succeeded", "failed", "reverted", "revert_failed", "cancelled"}),
+    "running": frozenset(
+        {"succeeded", "failed", "reverted", "revert_failed", "cancelled", "skipped"}
+    ),
 }
 DEPLOY_ID = re.compile(r"^d-\d{8}-\d{6}-[0-9a-f]{6}$")
 PREFIX = "deployhook"
@@ -89,6 +92,9 @@ class Deploy:
     failed_stage: str | None = None
     restored_backup: str | None = None
     worker: str | None = None  # host:pid of the worker running it
+    # images: pull: service -> the pulled image pinned by digest (repo@sha256:...), which a
+    # revert or a rollback to this deploy starts again even after the tag moved.
+    image_digests: dict[str, str] = field(default_factory=dict)
     stages: list[StageRecord] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -21,6 +21,8 @@ _GITHUB_STATUS = {
     # GitHub has no neutral state: keep `pending` and say in words that nothing was deployed.
     "superseded": "pending",
     "cancelled": "error",
+    # Like a CI job skipped by a path filter: this commit needs nothing in this environment.
+    "skipped": "success",
 }
 _GITHUB_DEPLOYMENT = {
     "queued": "queued",
@@ -31,6 +33,7 @@ _GITHUB_DEPLOYMENT = {
     "revert_failed": "error",
     "superseded": "inactive",
     "cancelled": "inactive",
+    "skipped": "inactive",
 }
 _GITLAB = {
     "queued": "pending",
@@ -41,6 +44,7 @@ _GITLAB = {
     "revert_failed": "failed",
     "superseded": "canceled",
     "cancelled": "canceled",
+    "skipped": "skipped",
 }
 _GITEA = {
     "queued": "pending",
@@ -51,6 +55,7 @@ _GITEA = {
     "revert_failed": "error",
     "superseded": "warning",
     "cancelled": "warning",
+    "skipped": "success",
 }
 _SLACK: dict[str, SlackKind] = {
     "succeeded": "success",

@@ -63,6 +63,7 @@ def describe(deploy: Deploy) -> str:
         "revert_failed": f"revert failed: needs attention ({stage} failed{why})",
         "superseded": f"not deployed to {env}: a newer push replaced it",
         "cancelled": f"deploy to {env} cancelled",
+        "skipped": f"not deployed to {env}{why or ': nothing to deploy'}",
     }
     return texts[deploy.state]
 

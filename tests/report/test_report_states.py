@@ -27,6 +27,7 @@ TABLE = [
     ("revert_failed", "error", "error", "failed", "error", "revert_failed", "revert_failed"),
     ("superseded", "pending", "inactive", "canceled", "warning", None, None),
     ("cancelled", "error", "inactive", "canceled", "warning", "cancelled", "cancelled"),
+    ("skipped", "success", "inactive", "skipped", "success", None, None),
 ]
 
 
