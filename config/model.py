@@ -134,8 +134,6 @@ class Poll(Strict):
     interval: float = Field(ge=10, le=86400)
 
 
-
-
 def _glob(pattern: str) -> str:
     problem = glob_problem(pattern)
     if problem:

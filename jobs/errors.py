@@ -34,3 +34,7 @@ class OperatorHold(DeployError):
     def __init__(self, holder: str) -> None:
         self.holder = holder
         super().__init__(f"held by {holder}; it runs when the environment is unlocked")
+
+
+class NothingToDeploy(DeployError):
+    """The deploy has nothing to do here (e.g. no watched path changed): it ends `skipped`."""

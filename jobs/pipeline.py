@@ -1,10 +1,11 @@
 """The deploy, top to bottom, as the runbook it replaces.
 
-lock -> snapshot -> fetch -> backup -> checkout -> build -> swap -> [restore] -> migrate
+lock -> snapshot -> fetch -> [paths] -> backup -> checkout -> build -> swap -> [restore] -> migrate
   -> health -> commit
 on failure after the backup: revert (jobs/revert.py), then report reverted or revert_failed
 an operator's lock: the deploy stays queued on the environment's held list (jobs/held.py)
 [restore]: only for a rollback the operator asked to take the database back with it
+[paths]: with `paths:`, a push that changed no watched file ends `skipped` here (jobs/triggers)
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from config import Settings
 from jobs.commands.compose import Compose, detect_compose
 from jobs.context import DeployContext, command_environ
 from jobs.deploylog import DeployLog
-from jobs.errors import LockTimeout, OperatorHold, StageFailed
+from jobs.errors import LockTimeout, NothingToDeploy, OperatorHold, StageFailed
 from jobs.held import hold
 from jobs.lock import EnvironmentLock, LockOwner
 from jobs.record import Deploy, DeployStore, Outcome, StageRecord, State, utcnow
@@ -37,6 +38,7 @@ from jobs.stages.migrate import migrate
 from jobs.stages.snapshot import take_snapshot
 from jobs.stages.swap import swap
 from jobs.submit import latest_queued_key
+from jobs.triggers.paths import check_watched_paths, filters
 
 logger = logging.getLogger("deployhook.pipeline")
 T = TypeVar("T")
@@ -95,9 +97,15 @@ def run_stages(ctx: DeployContext) -> None:
     try:
         stage(ctx, "snapshot", take_snapshot)
         stage(ctx, "fetch", fetch_and_verify)
+        if filters(ctx):
+            stage(ctx, "paths", check_watched_paths)
         stage(ctx, "backup", take_backup)
     except StageFailed as failure:
         finish_failed(ctx, failure, "failed", "nothing was changed")
+        return
+    except NothingToDeploy as reason:
+        ctx.log.info(f"not deployed: {reason}; nothing was changed")
+        store.transition(record, "skipped", error=str(reason))
         return
     try:
         stage(ctx, "checkout", checkout)
@@ -152,6 +160,9 @@ def stage(ctx: DeployContext, name: str, action: Callable[[DeployContext], T]) -
     ctx.log.info(f"== {name}")
     try:
         result = action(ctx)
+    except NothingToDeploy as reason:
+        _finish(ctx, entry, "skipped", str(reason))
+        raise
     except StageFailed as failure:
         failure.stage = name  # the pipeline's stage, whichever helper raised it
         _finish(ctx, entry, "failed", str(failure))

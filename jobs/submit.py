@@ -26,22 +26,24 @@ from rq import Queue
 from config import Settings
 from jobs.record import PREFIX, Deploy, DeployStore, new_deploy_id
 from jobs.redistext import as_text
+from jobs.triggers.keys import COMMIT_MARKER_TTL_SECONDS, commit_marker_key
 
 DELIVERY_TTL_SECONDS = 7 * 24 * 3600
 # Generous: each command inside a deploy has its own timeout; RQ must never cut a revert short.
 JOB_TIMEOUT_SECONDS = 6 * 3600
 JOB_FUNCTION = "jobs.entry.run_deploy"
-# KEYS[1], when given, is the delivery marker: if it exists the delivery was seen and the
-# script returns the first deploy id it queued, writing nothing. Otherwise ARGV holds the
+# KEYS are markers: the delivery's (when given) first, then one commit marker per deploy that
+# dedupes on project/env/sha (jobs/triggers/keys.py). If one exists the script returns
+# {its index in KEYS, the deploy id it names}, writing nothing. Otherwise ARGV holds the
 # commands to run, each as its argument count followed by the command and its arguments.
 # A script is atomic like MULTI/EXEC: nothing else runs in between, and a lost connection or
 # a dead Redis leaves none of it. (Also like MULTI/EXEC, a command that fails at run time, on
 # a key of the wrong type, does not undo those before it.) Standalone Redis does not need
 # every key declared in KEYS; Redis Cluster would, and is not supported.
 SUBMIT_SCRIPT = """
-if KEYS[1] then
-  local earlier = redis.call('GET', KEYS[1])
-  if earlier then return earlier end
+for k = 1, #KEYS do
+  local earlier = redis.call('GET', KEYS[k])
+  if earlier then return {k, earlier} end
 end
 local i = 1
 while i <= #ARGV do
@@ -70,6 +72,9 @@ class DeployRequest:
     before_sha: str = ""
     # Options for the pipeline, kept in the record's `extra` (e.g. a rollback's restore_backup).
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # Webhooks and polls: queue nothing when a deploy of this commit to this environment was
+    # queued already by either (so a webhook and a poll for one commit deploy once).
+    dedupe_commit: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,22 +101,40 @@ def submit(
     requests: list[DeployRequest],
     delivery: str | None = None,
 ) -> Submitted | Duplicate:
-    """Queue one deploy per request; a delivery seen before queues nothing and says so."""
+    """Queue one deploy per request; a delivery seen before queues nothing and says so.
+
+    A request whose commit was queued for its environment already (`dedupe_commit`) is
+    dropped and the rest are tried again; when none is left, the answer is a Duplicate.
+    """
     if not requests:
         raise ValueError("submit needs at least one deploy request")
-    deploys = [_new_record(request) for request in requests]
-    keys = [delivery_key(delivery)] if delivery else []
-    try:
-        with connection.pipeline(transaction=False) as pipe:  # records commands, never runs
-            pipe.multi()  # RQ expects a transaction pipeline to be in MULTI mode already
-            _write(connection, pipe, settings, deploys, delivery)
-            commands = _flatten(pipe)
-        earlier = connection.register_script(SUBMIT_SCRIPT)(keys, commands)
-    except RedisError as error:
-        raise QueueUnavailable(f"Redis is unavailable: {type(error).__name__}") from None
-    if earlier is not None:
-        return Duplicate(as_text(earlier))
-    return Submitted(deploys)
+    pending = list(requests)
+    while True:
+        deploys = [_new_record(request) for request in pending]
+        commit_keys = [
+            commit_marker_key(f"{r.project}/{r.environment}", r.sha) if r.dedupe_commit else ""
+            for r in pending
+        ]
+        keys = [delivery_key(delivery)] if delivery else []
+        keys += [key for key in commit_keys if key]
+        try:
+            with connection.pipeline(transaction=False) as pipe:  # records commands, never runs
+                pipe.multi()  # RQ expects a transaction pipeline to be in MULTI mode already
+                _write(connection, pipe, settings, deploys, delivery)
+                for key, deploy in zip(commit_keys, deploys, strict=True):
+                    if key:
+                        pipe.set(key, deploy.id, ex=COMMIT_MARKER_TTL_SECONDS)
+                commands = _flatten(pipe)
+            earlier = connection.register_script(SUBMIT_SCRIPT)(keys, commands)
+        except RedisError as error:
+            raise QueueUnavailable(f"Redis is unavailable: {type(error).__name__}") from None
+        if earlier is None:
+            return Submitted(deploys)
+        index, deploy_id = int(earlier[0]), as_text(earlier[1])
+        found = keys[index - 1]
+        if found not in commit_keys or len(pending) == 1:
+            return Duplicate(deploy_id)
+        pending.pop(commit_keys.index(found))
 
 
 def _flatten(pipe: Pipeline) -> list[EncodableT]:

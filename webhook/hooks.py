@@ -15,9 +15,11 @@ from flask import Blueprint, request
 
 from config import Project
 from jobs.submit import DeployRequest, Duplicate, QueueUnavailable, submit
+from jobs.triggers.paths import NO_WATCHED_CHANGE
 from webhook.body import decode_payload, read_body
 from webhook.deliveries import count_delivery
 from webhook.errors import Forbidden, IntakeError, NotFound, Unavailable
+from webhook.path_filter import split_by_paths
 from webhook.providers import authenticate, claimed_delivery_id, describe, detect
 from webhook.push import OtherRef, Push, parse_push
 from webhook.routing import route
@@ -73,7 +75,8 @@ def _receive(found: Services, project_name: str, note: Note) -> Answer:
         return _ignored(note, "ping: the webhook reaches deployhook and is signed correctly")
     if not delivery.is_push:
         return _ignored(note, f"event {delivery.event!r} does not deploy")
-    push = parse_push(provider, decode_payload(raw, request.mimetype), delivery.delivery_id)
+    payload = decode_payload(raw, request.mimetype)
+    push = parse_push(provider, payload, delivery.delivery_id)
     if isinstance(push, OtherRef):
         return _ignored(note, "the ref is neither a branch nor a tag")
     _check_repository(project, push)
@@ -83,6 +86,11 @@ def _receive(found: Services, project_name: str, note: Note) -> Answer:
     environments = route(project, push)
     if not environments:
         return _ignored(note, f"no environment deploys {push.ref_kind} {push.ref_name}")
+    environments, unwatched = split_by_paths(found, project_name, push, payload, environments)
+    if not environments:
+        return _ignored(note, NO_WATCHED_CHANGE)
+    if unwatched:
+        note.fields["unwatched"] = unwatched
     requests = [_deploy_request(project_name, name, push) for name in environments]
     try:
         outcome = submit(found.redis, found.settings, requests, delivery.key)
@@ -102,6 +110,7 @@ def _receive(found: Services, project_name: str, note: Note) -> Answer:
         "sha": first.sha,
         "status_url": f"{base}/api/deploys/{first.id}",
         "deploys": [{"deploy_id": d.id, "environment": d.environment} for d in outcome.deploys],
+        **({"ignored": {name: NO_WATCHED_CHANGE for name in unwatched}} if unwatched else {}),
     }, 202
 
 
@@ -132,6 +141,7 @@ def _deploy_request(project_name: str, environment: str, push: Push) -> DeployRe
         delivery_id=push.delivery_id,
         sender=push.pusher,
         before_sha=push.before,
+        dedupe_commit=True,
     )
 
 
