@@ -9,6 +9,7 @@ from config import Settings
 from jobs import runtime
 from jobs.recovery import recover_interrupted
 from jobs.report import start_background
+from jobs.triggers.poll import start_polling
 
 REPORT_FLUSH_SECONDS = 10.0  # on stop, how long pending reports may still be sent
 
@@ -31,6 +32,8 @@ def run_worker(
     chosen = queues or settings.queues()
     # Reports run beside the deploys, never inside them: a slow provider cannot hold one up.
     stop_reports = start_background(settings, connection)
+    # Polled environments are asked for new commits on a thread beside the deploys.
+    stop_polling = start_polling(settings, connection, chosen) if not burst else lambda: None
     try:
         recover_interrupted(settings, connection, chosen)
         worker = SimpleWorker(
@@ -40,4 +43,5 @@ def run_worker(
         )
         return bool(worker.work(burst=burst, with_scheduler=False, logging_level="WARNING"))
     finally:
+        stop_polling()
         stop_reports(REPORT_FLUSH_SECONDS)
