@@ -46,6 +46,8 @@ class DeployContext:
     previous_sha: str | None = None
     previous_images: dict[str, str] = field(default_factory=dict)
     built_images: dict[str, str] = field(default_factory=dict)  # service -> image name
+    # images: pull: service -> repo@sha256 digest of the last good deploy, for the revert.
+    previous_digests: dict[str, str] = field(default_factory=dict)
     backup: str | None = None
 
     @cached_property

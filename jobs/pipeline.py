@@ -35,6 +35,7 @@ from jobs.stages.checkout import checkout, fetch_and_verify
 from jobs.stages.commit import commit_point
 from jobs.stages.health import wait_healthy
 from jobs.stages.migrate import migrate
+from jobs.stages.pull import pull
 from jobs.stages.snapshot import take_snapshot
 from jobs.stages.swap import swap
 from jobs.submit import latest_queued_key
@@ -109,7 +110,8 @@ def run_stages(ctx: DeployContext) -> None:
         return
     try:
         stage(ctx, "checkout", checkout)
-        stage(ctx, "build", build)
+        # images: pull: CI built them; the build stage pulls and pins them by digest instead.
+        stage(ctx, "build", pull if ctx.environment.images == "pull" else build)
         stage(ctx, "swap", swap)
         if wants_restore(ctx):
             stage(ctx, "restore", restore_requested)

@@ -8,15 +8,17 @@ page that operators need most when something is wrong.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
 
-from config import Settings
+from config import Environment, Settings
 from jobs.record import DEPLOY_ID, PREFIX, Deploy, DeployStore
+from jobs.triggers.keys import poll_state_key
+from jobs.triggers.poll import PollState
 
 LockState = Literal["free", "deploy", "operator", "unknown"]
 
@@ -53,6 +55,29 @@ class LastGood:
 
 
 @dataclass(frozen=True)
+class Triggers:
+    """What else starts or shapes a deploy here: path filter, polling, pulled images, profiles."""
+
+    paths: list[str] | None = None
+    images: str = "build"
+    profiles: list[str] = field(default_factory=list)
+    poll: dict[str, Any] | None = None  # PollState: interval, last_at, next_at, result
+
+
+def triggers_of(config: Environment, raw_poll: bytes | str | None) -> Triggers:
+    poll = None
+    if config.poll is not None:
+        state = PollState.from_json(raw_poll, config.poll.interval)
+        poll = {k: v for k, v in asdict(state).items() if k != "seen"}
+    return Triggers(
+        paths=list(config.paths) if config.paths is not None else None,
+        images=config.images,
+        profiles=list(config.compose.profiles),
+        poll=poll,
+    )
+
+
+@dataclass(frozen=True)
 class EnvironmentStatus:
     project: str
     environment: str
@@ -63,6 +88,7 @@ class EnvironmentStatus:
     lock: Lock
     last_good: LastGood | None  # None: never deployed successfully
     last_deploy: Deploy | None
+    triggers: Triggers = field(default_factory=lambda: Triggers())
 
     @property
     def target(self) -> str:
@@ -80,6 +106,7 @@ class EnvironmentStatus:
             "lock": asdict(self.lock),
             "last_good": asdict(self.last_good) if self.last_good else None,
             "last_deploy": self.last_deploy.as_dict() if self.last_deploy else None,
+            "triggers": asdict(self.triggers),
         }
 
 
@@ -157,6 +184,7 @@ def environment_statuses(settings: Settings, connection: Redis) -> list[Environm
     for project, environment in pairs:
         pipe.get(lock_key(f"{project}/{environment}"))
         pipe.get(last_good_key(f"{project}/{environment}"))
+        pipe.get(poll_state_key(f"{project}/{environment}"))
     raw = pipe.execute()
     store = DeployStore(connection)
     lengths = {name: queue_length(connection, name) for name in settings.queues()}
@@ -172,9 +200,10 @@ def environment_statuses(settings: Settings, connection: Redis) -> list[Environm
                 url=config.url,
                 queue=config.queue,
                 queue_length=lengths.get(config.queue),
-                lock=parse_lock(raw[2 * index]),
-                last_good=parse_last_good(raw[2 * index + 1]),
+                lock=parse_lock(raw[3 * index]),
+                last_good=parse_last_good(raw[3 * index + 1]),
                 last_deploy=last[0] if last else None,
+                triggers=triggers_of(config, raw[3 * index + 2]),
             )
         )
     return statuses
