@@ -48,7 +48,7 @@ def stages(record: Any) -> dict[str, str]:
 def test_path_filter_skips_unwatched_pushes_and_deploys_watched_ones(
     bed: Bed, tmp_path: Path, redis_url: str, redis_conn: redis.Redis
 ) -> None:
-    """A push touching only unwatched files ends skipped before the backup; a watched one deploys."""
+    """A push touching only unwatched files ends skipped before backup; a watched one deploys."""
     bed.create("services:\n  web:\n" + service(bed.port))
     bed.start()
     settings = settings_for(bed, tmp_path, redis_url, paths=["web/**"])
@@ -153,7 +153,7 @@ def test_pulled_images_are_pinned_by_digest_for_revert_and_rollback(
         assert any(argv[-3:] == ["pull", "--quiet", "web"] for argv in commands)
         assert not any("build" in argv for argv in commands)
         # CI moves the tag to a broken image; the deploy of it fails health and reverts.
-        publish(bed.engine, busybox_image, name, "2", health="broken")
+        publish(bed.engine, busybox_image, name, "2", health="sick")
         bad = deploy(settings, redis_conn, bed.commit({"NOTE": "b\n"}, "deploy v2"))
         assert bad.state == "reverted", bad.error
         assert bed.version() == "1"
