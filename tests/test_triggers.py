@@ -17,6 +17,7 @@ from jobs.submit import DeployRequest, Duplicate, Submitted, submit
 from jobs.triggers.paths import intake_verdict
 from jobs.triggers.poll import Found, decide, matching, refs_to_ask
 from webhook.changed_files import changed_files
+from webhook.cli import summarise
 
 A, B, C = "a" * 40, "b" * 40, "c" * 40
 BASE = """
@@ -300,3 +301,13 @@ def test_commit_dedupe_drops_only_the_environment_that_had_it(redis_conn: redis.
     manual = DeployRequest("crm", "dev", "branch", "main", A, "manual")  # operators never dedupe
     assert isinstance(other, Submitted)
     assert isinstance(submit(redis_conn, settings, [manual]), Submitted)
+
+
+def test_check_config_summarises_the_trigger_options() -> None:
+    """check-config prints each environment's poll, paths, pulled images and profiles."""
+    extra = '        paths: ["web/**"]\n        poll: {interval: 60}\n        images: pull'
+    summary = summarise(settings_with(extra, compose=", profiles: [extras]"))  # type: ignore[arg-type]
+    assert "    polls origin every 60s (in the worker)" in summary
+    assert "    deploys only when these change: web/**" in summary
+    assert "    pulls its images (compose pull), pinned by digest" in summary
+    assert "    compose profiles: extras" in summary

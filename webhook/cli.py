@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
-from config import ConfigError, Settings, load_settings
+from config import ConfigError, Environment, Settings, load_settings
 from config.loader import config_path
 from jobs.errors import DeployError
 from jobs.record import RecordError
@@ -196,6 +196,20 @@ def up(args: argparse.Namespace) -> int:
         return Supervisor({"web": web, "worker": work}, env).run()
 
 
+def trigger_lines(env: Environment) -> list[str]:
+    """What else starts or shapes this environment's deploys (issue 13's trigger options)."""
+    lines = []
+    if env.poll is not None:
+        lines.append(f"polls {env.remote} every {env.poll.interval:g}s (in the worker)")
+    if env.paths is not None:
+        lines.append("deploys only when these change: " + ", ".join(env.paths))
+    if env.images == "pull":
+        lines.append("pulls its images (compose pull), pinned by digest")
+    if env.compose.profiles:
+        lines.append("compose profiles: " + ", ".join(env.compose.profiles))
+    return lines
+
+
 def summarise(settings: Settings) -> str:
     lines = [f"configuration OK: {len(settings.projects)} project(s)"]
     for project_name, project in sorted(settings.projects.items()):
@@ -211,6 +225,7 @@ def summarise(settings: Settings) -> str:
                 + (f", docker {env.docker_host}" if env.docker_host else "")
                 + ")"
             )
+            lines.extend(f"    {line}" for line in trigger_lines(env))
     lines.append("queues: " + ", ".join(settings.queues()))
     return "\n".join(lines)
 
