@@ -16,12 +16,13 @@ import redis
 from config import Settings
 from jobs.operations.queueing import queue_rollback, rollback_plan
 from jobs.record import DeployStore
-from jobs.submit import DeployRequest, Duplicate, submit
 from jobs.triggers.keys import poll_state_key
 from jobs.triggers.poll import Poller, PollState
-from tests.support.deploying import config_for, deploy, work
+from tests.support.deliveries import encode, github_headers, payload
+from tests.support.deploying import SECRET, config_for, deploy, work
 from tests.support.docker_engine import Engine
 from tests.support.triggers_bed import Bed, publish, running_registry, service
+from webhook.app import create_app
 
 pytestmark = pytest.mark.docker
 
@@ -39,6 +40,16 @@ def settings_for(bed: Bed, tmp_path: Path, redis_url: str, **options: Any) -> Se
     return Settings.model_validate(
         config_for(bed.environment(**options), tmp_path / "state", redis_url)
     )
+
+
+def github_push(settings: Settings, sha: str, before: str = "0" * 40) -> Any:
+    """A signed GitHub push of `sha` to main, posted to the real intake app."""
+    data = payload("github-push.json")
+    data.update(before=before, after=sha, head_commit={**data["head_commit"], "id": sha})
+    data["repository"].update(full_name="acme/sample", html_url="https://example.com/acme/sample")
+    body = encode(data)
+    client = create_app(settings).test_client()
+    return client.post("/hooks/sample", data=body, headers=github_headers(body, secret=SECRET))
 
 
 def stages(record: Any) -> dict[str, str]:
@@ -91,17 +102,14 @@ def test_poll_deploys_a_new_commit_once_even_with_a_webhook(
     state = PollState.from_json(redis_conn.get(poll_state_key("sample/dev")), 30)
     assert state.result.startswith("queued ") and sha[:12] in state.result, state.result
     assert state.next_at is not None and state.seen == {"main": sha}
-    webhook = DeployRequest(
-        "sample", "dev", "branch", "main", sha, "github push", "guid-9", dedupe_commit=True
-    )
-    duplicate = submit(redis_conn, settings, [webhook], "guid-9")
-    assert isinstance(duplicate, Duplicate)
+    answer = github_push(settings, sha)  # the webhook for the same commit, through the intake
+    assert answer.status_code == 200 and "duplicate_of" in answer.json, answer.json
     work(settings, redis_conn)
     history = DeployStore(redis_conn).history("sample/dev")
     assert [(d.trigger, d.sha, d.state) for d in history if d.sha == sha] == [
         ("poll", sha, "succeeded")
     ]
-    assert duplicate.deploy_id == history[0].id
+    assert answer.json["duplicate_of"] == history[0].id
     assert bed.version() == "2"
     clock[0] += 31
     poller.tick()
@@ -119,18 +127,14 @@ def test_webhook_first_then_poll_deploys_once(
     first = deploy(settings, redis_conn, sha0)  # so something is live
     assert first.state == "succeeded", first.error
     sha = bed.commit({"web/www/version.txt": "2\n"}, "v2")
-    hooked = submit(
-        redis_conn,
-        settings,
-        [DeployRequest("sample", "dev", "branch", "main", sha, "github push", dedupe_commit=True)],
-        "guid-10",
-    )
+    hooked = github_push(settings, sha, before=sha0)
+    assert hooked.status_code == 202, hooked.json
     Poller(settings, redis_conn, settings.queues()).tick()
     state = PollState.from_json(redis_conn.get(poll_state_key("sample/dev")), 30)
     assert "already queued" in state.result, state.result
     work(settings, redis_conn)
     shas = [d.sha for d in DeployStore(redis_conn).history("sample/dev")]
-    assert shas.count(sha) == 1 and not isinstance(hooked, Duplicate)
+    assert shas.count(sha) == 1
     assert bed.version() == "2"
 
 
