@@ -35,7 +35,10 @@ def pull(ctx: DeployContext) -> dict[str, str]:
     ctx.deploy.extra["image_names"] = names
     ctx.previous_digests = digests_of(ctx, _last_good_id(ctx))
     ctx.save()
-    pinned = digests_of(ctx, _pinned_deploy_id(ctx))
+    named = _pinned_deploy_id(ctx)
+    pinned = digests_of(ctx, named)
+    if named and not pinned:
+        ctx.log.info(f"{named} recorded no digests: pulling the tags as the registry has them now")
     if pinned:
         ctx.log.info(f"starting the recorded digests again: {_show(pinned)}")
         for service, digest in sorted(pinned.items()):
