@@ -12,10 +12,12 @@ from config.globs import glob_problem, matches_any, watched
 from jobs.commands import images as image_commands
 from jobs.commands.compose import Compose
 from jobs.commands.git import diff_names, ls_remote
+from jobs.compose_model import ComposeModel, ServiceModel
 from jobs.operations.refs import parse_listing
 from jobs.submit import DeployRequest, Duplicate, Submitted, submit
 from jobs.triggers.paths import intake_verdict
 from jobs.triggers.poll import Found, decide, matching, refs_to_ask
+from jobs.triggers.rebuild import services_to_build
 from webhook.changed_files import changed_files
 from webhook.cli import summarise
 
@@ -311,3 +313,47 @@ def test_check_config_summarises_the_trigger_options() -> None:
     assert "    deploys only when these change: web/**" in summary
     assert "    pulls its images (compose pull), pinned by digest" in summary
     assert "    compose profiles: extras" in summary
+
+
+def _model(**services: tuple[str | None, str | None]) -> ComposeModel:
+    return ComposeModel(
+        {
+            name: ServiceModel(name, None, context is not None, build_context=context,
+                               dockerfile=dockerfile)
+            for name, (context, dockerfile) in services.items()
+        }
+    )  # fmt: skip
+
+
+REBUILDS = [
+    # changed files, expected services to build (None: all)
+    (["services/api/app.py"], ["api"]),
+    (["services/web/index.html", "services/api/x.py"], ["api", "web"]),
+    (["docs/readme.md"], []),
+    (["migrations/0002.py"], []),
+    (["compose.yml"], None),  # build args or contexts may have changed
+    (["docker/web.Dockerfile"], ["web"]),  # a Dockerfile outside its context
+    (["services/apix/a.py"], []),
+]
+
+
+@pytest.mark.parametrize(("changed", "expected"), REBUILDS)
+def test_only_services_whose_build_context_changed_are_rebuilt(
+    changed: list[str], expected: list[str] | None
+) -> None:
+    """A changed file rebuilds the services whose context or Dockerfile holds it, no others."""
+    model = _model(
+        api=("/srv/mono/services/api", "Dockerfile"),
+        web=("/srv/mono/services/web", "../../docker/web.Dockerfile"),
+        db=(None, None),
+    )
+    assert services_to_build(model, "/srv/mono", ["compose.yml"], changed) == expected
+
+
+def test_a_context_outside_the_checkout_rebuilds_all() -> None:
+    """A git URL (or foreign directory) as build context cannot be diffed: build everything."""
+    model = _model(api=("https://github.com/acme/api.git#main", None))
+    assert services_to_build(model, "/srv/mono", ["compose.yml"], ["README.md"]) is None
+    root = _model(app=("/srv/mono", "Dockerfile"))
+    assert services_to_build(model=root, checkout="/srv/mono", compose_files=[],
+                             changed=["README.md"]) == ["app"]  # fmt: skip

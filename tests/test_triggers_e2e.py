@@ -52,6 +52,10 @@ def github_push(settings: Settings, sha: str, before: str = "0" * 40) -> Any:
     return client.post("/hooks/sample", data=body, headers=github_headers(body, secret=SECRET))
 
 
+def argvs(connection: redis.Redis, deploy_id: str) -> list[list[str]]:
+    return [command["argv"] for command in DeployStore(connection).commands(deploy_id)]
+
+
 def stages(record: Any) -> dict[str, str]:
     return {stage.name: stage.outcome for stage in record.stages}
 
@@ -62,7 +66,7 @@ def test_path_filter_skips_unwatched_pushes_and_deploys_watched_ones(
     """A push touching only unwatched files ends skipped before backup; a watched one deploys."""
     bed.create("services:\n  web:\n" + service(bed.port))
     bed.start()
-    settings = settings_for(bed, tmp_path, redis_url, paths=["web/**"])
+    settings = settings_for(bed, tmp_path, redis_url, paths=["web/**", "migrations/**"])
     first = deploy(settings, redis_conn, bed.commit({"web/www/version.txt": "2\n"}, "web v2"))
     assert first.state == "succeeded", first.error
     assert bed.version() == "2"
@@ -79,6 +83,13 @@ def test_path_filter_skips_unwatched_pushes_and_deploys_watched_ones(
     assert watched.state == "succeeded", watched.error
     assert bed.version() == "3"
     assert "web/www/version.txt" in "\n".join(DeployStore(redis_conn).log(watched.id))
+    assert ["build", "web"] in [argv[-2:] for argv in argvs(redis_conn, watched.id)]
+    # Watched, but in no build context: deployed without building anything.
+    containers = bed.container_ids()
+    schema = deploy(settings, redis_conn, bed.commit({"migrations/1.sql": "--\n"}, "schema"))
+    assert schema.state == "succeeded", schema.error
+    assert not any("build" in argv for argv in argvs(redis_conn, schema.id))
+    assert bed.container_ids() == containers and bed.version() == "3"
 
 
 def test_poll_deploys_a_new_commit_once_even_with_a_webhook(

@@ -74,8 +74,8 @@ class Compose:
             argv += ["--profile", profile]
         return argv
 
-    def build(self) -> list[str]:
-        return [*self._base(), "build"]
+    def build(self, services: list[str] | None = None) -> list[str]:
+        return [*self._base(), "build", *(services or [])]
 
     def pull(self, services: list[str]) -> list[str]:
         # --quiet: progress bars would flood the deploy log; failures still print.

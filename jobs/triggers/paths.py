@@ -57,6 +57,7 @@ def check_watched_paths(ctx: DeployContext) -> None:
         ctx.log.info(f"paths: could not diff {live[:12]}..{ctx.deploy.sha[:12]}: {error}")
         ctx.log.info("paths: deploying, as a filter that cannot tell must not skip")
         return
+    ctx.changed_files = changed
     hits = watched(patterns, changed)
     if not hits:
         raise NothingToDeploy(
