@@ -14,6 +14,8 @@ from jobs.commands.compose import Compose
 from jobs.commands.git import diff_names, ls_remote
 from jobs.compose_model import ComposeModel, ServiceModel
 from jobs.operations.refs import parse_listing
+from jobs.record import Deploy
+from jobs.report.text import describe
 from jobs.submit import DeployRequest, Duplicate, Submitted, submit
 from jobs.triggers.paths import intake_verdict
 from jobs.triggers.poll import Found, decide, matching, refs_to_ask
@@ -357,3 +359,15 @@ def test_a_context_outside_the_checkout_rebuilds_all() -> None:
     root = _model(app=("/srv/mono", "Dockerfile"))
     assert services_to_build(model=root, checkout="/srv/mono", compose_files=[],
                              changed=["README.md"]) == ["app"]  # fmt: skip
+
+
+def test_skipped_deploy_is_described_with_its_reason() -> None:
+    """A skipped deploy's commit status text says it was not deployed, and why."""
+    record = Deploy(
+        id="d-20261127-100000-abcdef", project="crm", environment="dev", ref_kind="branch",
+        ref_name="main", sha=A, trigger="poll", state="skipped",
+        error="no watched path changed since the live commit aaaaaaaaaaaa",
+    )  # fmt: skip
+    assert describe(record) == (
+        "not deployed to dev: no watched path changed since the live commit aaaaaaaaaaaa"
+    )
