@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from jobs.stages.commit import read_last_good
 from jobs.triggers.paths import intake_verdict
 from webhook.changed_files import changed_files
@@ -27,8 +29,17 @@ def split_by_paths(
         environment = project.environments[name]
         live = None
         if environment.paths is not None and files is not None:
-            record = read_last_good(found.redis, f"{project_name}/{name}")
-            live = str(record["sha"]) if record and record.get("sha") else None
+            live = _live_commit(found, f"{project_name}/{name}")
         verdict = intake_verdict(environment, live, push.before, files)
         (ignore if verdict == "ignore" else queue).append(name)
     return queue, ignore
+
+
+def _live_commit(found: Services, target: str) -> str | None:
+    """The live commit, or None when unknown: Redis failing here only means "not proven"
+    (the submit that follows answers 503 if Redis is really down)."""
+    try:
+        record = read_last_good(found.redis, target)
+    except (RedisError, ValueError):
+        return None
+    return str(record["sha"]) if record and record.get("sha") else None

@@ -73,3 +73,12 @@ def test_forced_push_is_never_ignored(client: FlaskClient, redis_conn: redis.Red
     _live(redis_conn, LIVE)
     response = post_github(client, {**_push(["docs/guide.md"]), "forced": True})
     assert response.status_code == 202, response.json
+
+
+def test_unreadable_live_record_queues_instead_of_failing(
+    client: FlaskClient, redis_conn: redis.Redis
+) -> None:
+    """A last-good value that is not JSON proves nothing: the push is queued, never a 500."""
+    redis_conn.set(last_good_key("crm/dev"), b"not json")
+    response = post_github(client, _push(["docs/guide.md"]))
+    assert response.status_code == 202, response.json
