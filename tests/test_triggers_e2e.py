@@ -18,6 +18,7 @@ from jobs.operations.queueing import queue_rollback, rollback_plan
 from jobs.record import DeployStore
 from jobs.triggers.keys import poll_state_key
 from jobs.triggers.poll import Poller, PollState
+from tests.support.commands import run
 from tests.support.deliveries import encode, github_headers, payload
 from tests.support.deploying import SECRET, config_for, deploy, work
 from tests.support.docker_engine import Engine
@@ -181,6 +182,8 @@ def test_pulled_images_are_pinned_by_digest_for_revert_and_rollback(
         third = deploy(settings, redis_conn, bed.commit({"NOTE": "c\n"}, "deploy v3"))
         assert third.state == "succeeded", third.error
         assert bed.version() == "3"
+        # The engine loses the old image (pruned by someone): the rollback pulls it by digest.
+        run(["docker", "image", "rm", "--force", v1], env=bed.engine.env)
         plan = rollback_plan(redis_conn, settings, "sample/dev", good.id)
         back = queue_rollback(redis_conn, settings, plan, False, "tester")
         work(settings, redis_conn)
@@ -188,6 +191,7 @@ def test_pulled_images_are_pinned_by_digest_for_revert_and_rollback(
         assert back.state == "succeeded", back.error
         assert back.image_digests == {"web": digest} and back.extra["images"] == {"web": v1}
         assert bed.version() == "1"
+        assert ["docker", "pull", "--quiet", "--", digest] in argvs(redis_conn, back.id)
 
 
 def test_profiled_service_is_deployed(
