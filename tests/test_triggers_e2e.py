@@ -23,6 +23,7 @@ from tests.support.deliveries import encode, github_headers, payload
 from tests.support.deploying import SECRET, config_for, deploy, work
 from tests.support.docker_engine import Engine
 from tests.support.triggers_bed import Bed, publish, running_registry, service
+from tests.support.web import free_port
 from webhook.app import create_app
 
 pytestmark = pytest.mark.docker
@@ -198,7 +199,7 @@ def test_profiled_service_is_deployed(
     bed: Bed, tmp_path: Path, redis_url: str, redis_conn: redis.Redis
 ) -> None:
     """compose.profiles reaches every compose command: the profiled service is built and up."""
-    extra_port = bed.port + 1 if bed.port < 65000 else bed.port - 1
+    extra_port = free_port()
     compose_yml = (
         "services:\n  web:\n"
         + service(bed.port)

@@ -175,6 +175,8 @@ def publish(engine: Engine, busybox: str, name: str, version: str, health: str =
         www.mkdir()
         (www / "health.txt").write_text(f"{health}\n")
         (www / "version.txt").write_text(f"{version}\n")
+        # Unique content: no other test's build shares (or builds on) this image's layers.
+        (www / "build.txt").write_text(secrets.token_hex(8))
         (Path(context) / "Dockerfile").write_text(DOCKERFILE.format(base=busybox))
         run(["docker", "build", "-q", "-t", name, context], env=engine.env, timeout=300)
     run(["docker", "push", "--quiet", name], env=engine.env, timeout=300)
