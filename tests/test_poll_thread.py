@@ -12,7 +12,8 @@ from rq import Queue
 from config import Settings
 from jobs.record import DeployStore
 from jobs.triggers.keys import poll_state_key
-from jobs.triggers.poll import PollState, start_polling
+from jobs.triggers.poll import Poller, start_polling
+from jobs.triggers.pollstate import PollState
 from tests.support import git_repo
 from tests.support.deploying import config_for
 
@@ -70,3 +71,30 @@ def test_no_polled_environment_no_thread(tmp_path: Path, redis_url: str) -> None
     stop = start_polling(settings, redis.Redis.from_url(redis_url), settings.queues())
     assert "deployhook-poll" not in {thread.name for thread in threading.enumerate()} - before
     stop()
+
+
+def test_a_failing_remote_is_reported_and_retried(tmp_path: Path, redis_url: str) -> None:
+    """ls-remote failing (no such remote) is the poll's result; nothing is queued or forgotten."""
+    connection = redis.Redis.from_url(redis_url)
+    connection.flushall()
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    git_repo.git(checkout, "init", "--quiet")
+    environment = {
+        "trigger": {"branch": "main"},
+        "path": str(checkout),
+        "remote": "nowhere",
+        "compose": {"files": ["compose.yml"], "project": "broken"},
+        "health": {"url": "http://127.0.0.1:9/"},
+        "poll": {"interval": 10},
+    }
+    settings = Settings.model_validate(config_for(environment, tmp_path / "state", redis_url))
+    clock = [100.0]
+    poller = Poller(settings, connection, settings.queues(), clock=lambda: clock[0])
+    poller.tick()
+    state = PollState.from_json(connection.get(poll_state_key("sample/dev")), 10)
+    assert state.result.startswith("ls-remote failed: fatal: 'nowhere'"), state.result
+    assert state.seen is None and state.next_at == "1970-01-01T00:01:50Z"
+    assert DeployStore(connection).history("sample/dev") == []
+    connection.flushall()
+    connection.close()

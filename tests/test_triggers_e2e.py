@@ -17,7 +17,8 @@ from config import Settings
 from jobs.operations.queueing import queue_rollback, rollback_plan
 from jobs.record import DeployStore
 from jobs.triggers.keys import poll_state_key
-from jobs.triggers.poll import Poller, PollState
+from jobs.triggers.poll import Poller
+from jobs.triggers.pollstate import PollState
 from tests.support.commands import run
 from tests.support.deliveries import encode, github_headers, payload
 from tests.support.deploying import SECRET, config_for, deploy, work

@@ -21,10 +21,9 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -35,46 +34,19 @@ from jobs.context import command_environ
 from jobs.deploylog import DeployLog
 from jobs.errors import CommandFailed
 from jobs.operations.refs import parse_listing, version_key
+from jobs.pipeline import secret_values
 from jobs.record import DeployStore
 from jobs.refs import is_sha
 from jobs.runner import Runner
 from jobs.stages.commit import read_last_good
 from jobs.submit import DeployRequest, Duplicate, QueueUnavailable, submit
 from jobs.triggers.keys import poll_state_key
+from jobs.triggers.pollstate import PollState
 
 logger = logging.getLogger("deployhook.poll")
 POLL_TRIGGER = "poll"
 LOG_KEEP_SECONDS = 24 * 3600  # the last poll's log and commands, for `deployhook log`
 TICK_SECONDS = 1.0
-
-
-@dataclass
-class PollState:
-    """What the status page shows and the next poll compares with (kept as JSON in Redis)."""
-
-    interval: float
-    last_at: str | None = None
-    next_at: str | None = None
-    result: str = "not polled yet"
-    seen: dict[str, str] | None = None  # refname (branch or tag name) -> commit
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, raw: bytes | str | None, interval: float) -> PollState:
-        try:
-            data = json.loads(raw) if raw else {}
-            seen = data.get("seen")
-            return cls(
-                interval=interval,
-                last_at=data.get("last_at"),
-                next_at=data.get("next_at"),
-                result=str(data.get("result", "not polled yet")),
-                seen={str(k): str(v) for k, v in seen.items()} if isinstance(seen, dict) else None,
-            )
-        except (ValueError, AttributeError, TypeError):
-            return cls(interval=interval)
 
 
 @dataclass(frozen=True)
@@ -132,15 +104,20 @@ def poll_once(
     store = DeployStore(connection)
     log_id = f"poll:{target}"
     store.expire_log(log_id, 0)  # keep only the latest poll's lines
-    runner = Runner(DeployLog(store, log_id), command_environ(environment))
+    log = DeployLog(store, log_id, secret_values(settings))
+    runner = Runner(log, command_environ(environment))
     argv = ls_remote(environment.path, environment.remote, refs_to_ask(environment))
     try:
         with tempfile.TemporaryDirectory() as scratch:
             out = Path(scratch) / "refs"
             runner.run(argv, timeout=environment.timeouts.fetch, stdout_path=out, quiet=True)
             listing = parse_listing(out.read_text(errors="replace"))
-    except (CommandFailed, OSError) as error:
-        return f"ls-remote failed: {error}"
+    except CommandFailed as error:
+        lines = [line.strip() for line in error.output_tail.splitlines() if line.strip()]
+        said = [line for line in lines if line.startswith(("fatal:", "error:"))] or lines or [""]
+        return log.mask(f"ls-remote failed: {said[0][-200:]} ({error})")
+    except OSError as error:
+        return f"ls-remote failed: {error.strerror or error}"
     finally:
         store.expire_log(log_id, LOG_KEEP_SECONDS)
     now = matching(environment, listing)
@@ -241,8 +218,3 @@ def start_polling(settings: Settings, connection: Redis, queues: list[str]) -> C
 
 def _stamp(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def read_poll_state(connection: Redis, target: str, interval: float) -> dict[str, Any]:
-    """The poll state as the status page shows it."""
-    return asdict(PollState.from_json(connection.get(poll_state_key(target)), interval))

@@ -18,7 +18,7 @@ from rq import Queue
 from config import Environment, Settings
 from jobs.record import DEPLOY_ID, PREFIX, Deploy, DeployStore
 from jobs.triggers.keys import poll_state_key
-from jobs.triggers.poll import PollState
+from jobs.triggers.pollstate import PollState
 
 LockState = Literal["free", "deploy", "operator", "unknown"]
 
