@@ -174,4 +174,11 @@ def _describe(item: Any) -> str:
         message = str(item["msg"]).removeprefix("Value error, ")
     if location and location[-1] == "[key]":
         location.pop()
+    # A rule across several keys names the key it is about at the start of its message.
+    inner = _INNER_PATH.match(message)
+    if inner:
+        location, message = [*location, *inner["path"].split(".")], inner["rest"]
     return f"{_join(*location)}: {message}"
+
+
+_INNER_PATH = re.compile(r"^(?P<path>(projects|environments)\.[\w.-]+): (?P<rest>.*)$", re.S)

@@ -16,9 +16,11 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
+from config.gates import Hooks, WaitForChecks, Window
 from config.globs import glob_problem
 from config.secrets import Secret
 
@@ -96,10 +98,30 @@ class Database(Strict):
         return self
 
 
+class Rehearse(Strict):
+    """Run the new migration against a throwaway copy of the backup before production changes."""
+
+    # A rehearsal that takes longer than this is reported (log, record, reports) as slow.
+    slow_after: float = Field(default=60, gt=0)
+    # Seconds for the migration in the rehearsal; default: migrate.timeout.
+    timeout: float | None = Field(default=None, gt=0)
+    # Seconds for the throwaway PostgreSQL to start and take the backup.
+    ready_timeout: float = Field(default=120, gt=0)
+
+
 class Migrate(Strict):
     service: ServiceName = "api"
     command: list[str] = Field(default=["alembic", "upgrade", "head"], min_length=1)
     timeout: float = Field(default=600, gt=0)
+    # `rehearse: true` (defaults) or `rehearse: {slow_after: 120}`; absent or false: off.
+    rehearse: Rehearse | None = None
+
+    @field_validator("rehearse", mode="before")
+    @classmethod
+    def _switch(cls, value: object) -> object:
+        if value is True:
+            return {}
+        return None if value is False else value
 
 
 class Health(Strict):
@@ -170,6 +192,24 @@ class Environment(Strict):
     poll: Poll | None = None
     # build: images built from the checkout; pull: images CI built, pulled and pinned by digest.
     images: Literal["build", "pull"] = "build"
+    # Release gates and hooks (config/gates.py, docs/gates.md).
+    promote_from: list[Name] = []  # deploy only commits that succeeded in these environments
+    wait_for_checks: WaitForChecks | None = None
+    windows: list[Window] = []  # none: any time
+    hooks: Hooks = Hooks()
+    # A webhook for a commit older than the live one (an ancestor of it) deploys it anyway.
+    # Default: such a webhook is ignored; `deployhook rollback` is the way back.
+    allow_older: bool = False
+
+    @model_validator(mode="after")
+    def _rehearsal_needs_a_service(self) -> Environment:
+        rehearse = self.migrate is not None and self.migrate.rehearse is not None
+        if rehearse and (self.database is None or self.database.service is None):
+            raise ValueError(
+                "migrate.rehearse needs database.service: the rehearsal starts a copy of that "
+                "service's image; a database at a url cannot be rehearsed (remove rehearse)"
+            )
+        return self
 
     @property
     def queue(self) -> str:
@@ -199,6 +239,13 @@ class Project(Strict):
                 raise ValueError("signing_key must start with whsec_ (GitLab shows it so)")
         if self.gitlab_project_id is not None and self.provider != "gitlab":
             raise ValueError("gitlab_project_id is only for provider gitlab")
+        for name, environment in self.environments.items():
+            for source in environment.promote_from:
+                if source == name or source not in self.environments:
+                    raise ValueError(
+                        f"environments.{name}.promote_from: {source!r} is not another "
+                        f"environment of this project (have: {', '.join(self.environments)})"
+                    )
         return self
 
     @property
@@ -276,6 +323,17 @@ class Settings(Strict):
     redis: RedisSettings = RedisSettings()
     state_dir: Path = Path("/var/lib/deployhook")
     notify: Notify = Notify()
+
+    @model_validator(mode="after")
+    def _checks_have_a_token(self) -> Settings:
+        for project_name, project in self.projects.items():
+            for name, environment in project.environments.items():
+                if environment.wait_for_checks and getattr(self.notify, project.provider) is None:
+                    raise ValueError(
+                        f"projects.{project_name}.environments.{name}.wait_for_checks: reading "
+                        f"CI results needs a token: add notify.{project.provider}.token"
+                    )
+        return self
 
     def environment(self, project: str, environment: str) -> Environment:
         return self.projects[project].environments[environment]

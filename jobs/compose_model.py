@@ -9,6 +9,7 @@ the command through the deploy's runner.
 from __future__ import annotations
 
 import json
+import shlex
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,16 @@ class PublishedPort:
     target: int
     published: str | None  # None: Compose picks an ephemeral host port
     host_ip: str | None
+
+
+@dataclass(frozen=True)
+class ServiceMount:
+    """One entry of a service's `volumes` (long syntax, as Compose normalises it)."""
+
+    type: str  # as Compose prints it: bind, tmpfs, a named or anonymous one, ...
+    target: str
+    source: str | None = None
+    read_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,13 @@ class ServiceModel:
     # build.context (absolute path or a git URL) and build.dockerfile, as Compose resolved them.
     build_context: str | None = None
     dockerfile: str | None = None
+    # How its container runs (the migration rehearsal starts look-alikes of two services).
+    command: tuple[str, ...] = ()
+    entrypoint: tuple[str, ...] = ()
+    user: str | None = None
+    working_dir: str | None = None
+    mounts: tuple[ServiceMount, ...] = ()
+    tmpfs: tuple[str, ...] = ()  # container paths
 
     @property
     def fixed_host_ports(self) -> tuple[PublishedPort, ...]:
@@ -85,6 +103,35 @@ def _service(name: str, spec: dict[str, Any]) -> ServiceModel:
         replicas=int(replicas) if replicas is not None else None,
         build_context=build.get("context"),
         dockerfile=build.get("dockerfile"),
+        command=_words(spec.get("command")),
+        entrypoint=_words(spec.get("entrypoint")),
+        user=str(spec["user"]) if spec.get("user") else None,
+        working_dir=spec.get("working_dir") or None,
+        mounts=tuple(_mount(item) for item in spec.get("volumes") or [] if isinstance(item, dict)),
+        tmpfs=tuple(str(item).split(":", 1)[0] for item in _list(spec.get("tmpfs"))),
+    )
+
+
+def _words(value: object) -> tuple[str, ...]:
+    """command/entrypoint: Compose prints a list; a string is split like Compose splits it."""
+    if isinstance(value, str):
+        return tuple(shlex.split(value))
+    return tuple(str(part) for part in _list(value))
+
+
+def _list(value: object) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _mount(item: dict[str, Any]) -> ServiceMount:
+    source = item.get("source")
+    return ServiceMount(
+        type=str(item.get("type") or ""),  # Compose always prints it
+        target=str(item.get("target", "")),
+        source=str(source) if source else None,
+        read_only=bool(item.get("read_only")),
     )
 
 

@@ -28,16 +28,28 @@ State = Literal[
     "revert_failed",
     "superseded",
     "cancelled",
+    "blocked",  # a release gate refused it before anything was touched (jobs/gates/)
     "skipped",  # nothing to deploy: e.g. no watched path changed (reason in `error`)
 ]
 FINAL_STATES: frozenset[str] = frozenset(
-    {"succeeded", "failed", "reverted", "revert_failed", "superseded", "cancelled", "skipped"}
+    {
+        "succeeded",
+        "failed",
+        "reverted",
+        "revert_failed",
+        "superseded",
+        "cancelled",
+        "blocked",
+        "skipped",
+    }
 )
 # Which transitions a deploy may make; anything else is a bug and is refused.
 _ALLOWED: dict[str, frozenset[str]] = {
-    "queued": frozenset({"running", "superseded", "cancelled", "failed"}),
+    "queued": frozenset({"running", "superseded", "cancelled", "failed", "blocked"}),
+    # running -> superseded: the fetch found the commit already live or older than live.
+    # running -> skipped: nothing to deploy (no watched path changed).
     "running": frozenset(
-        {"succeeded", "failed", "reverted", "revert_failed", "cancelled", "skipped"}
+        {"succeeded", "failed", "reverted", "revert_failed", "cancelled", "superseded", "skipped"}
     ),
 }
 DEPLOY_ID = re.compile(r"^d-\d{8}-\d{6}-[0-9a-f]{6}$")
@@ -91,10 +103,19 @@ class Deploy:
     error: str | None = None
     failed_stage: str | None = None
     restored_backup: str | None = None
+    # The migration rehearsal (migrate.rehearse): its migration's seconds, and whether that
+    # exceeded rehearse.slow_after.
+    rehearsal_seconds: float | None = None
+    rehearsal_slow: bool = False
     worker: str | None = None  # host:pid of the worker running it
     # images: pull: service -> the pulled image pinned by digest (repo@sha256:...), which a
     # revert or a rollback to this deploy starts again even after the tag moved.
     image_digests: dict[str, str] = field(default_factory=dict)
+    # Release gates (jobs/gates/): what a queued deploy waits for ("CI checks", "deploy
+    # window"), the gate that blocked it, and the operator's reason for overriding the gates.
+    waiting_for: str | None = None
+    blocked_by: str | None = None
+    override_reason: str | None = None
     stages: list[StageRecord] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -208,6 +229,12 @@ class DeployStore:
         _write_record(pipe, deploy)
         pipe.execute()
         return deploy
+
+    def note(self, deploy: Deploy) -> None:
+        """Write the record with a snapshot for the reporters, without a state change."""
+        pipe = self.redis.pipeline(transaction=True)
+        _write_record(pipe, deploy)
+        pipe.execute()
 
     def append_command(self, deploy_id: str, command: dict[str, Any]) -> None:
         """Keep what ran (argv, exit status, duration) beside the log, for the history."""

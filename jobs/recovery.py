@@ -15,6 +15,7 @@ from jobs.lock import EnvironmentLock, LockOwner, current_owner
 from jobs.pipeline import finish_failed, new_context, revert_after, secret_values
 from jobs.record import Deploy, DeployStore
 from jobs.stages.backup import remove_partial
+from jobs.stages.rehearse import remove_containers
 
 CHANGING_STAGES = ("checkout", "build", "swap", "migrate", "health", "commit", "revert")
 # Long enough for a lock held by a dead worker on another host to expire (its TTL is 30 s).
@@ -62,6 +63,9 @@ def recover(record: Deploy, settings: Settings, connection: Redis) -> None:
         log.info(f"recovering: {failure}")
         for partial in remove_partial(ctx):
             log.info(f"removed the unfinished backup {partial}")
+        if ctx.started("rehearse"):
+            left = remove_containers(ctx)
+            log.info(f"rehearsal containers still there: {left}" if left else "rehearsal removed")
         try:
             if any(ctx.started(name) for name in CHANGING_STAGES):
                 revert_after(ctx, failure)

@@ -157,3 +157,23 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
         with suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def probe(argv: Sequence[str], *, timeout: float) -> int | None:
+    """A read-only question asked outside any deploy (the intake's ancestry check).
+
+    No deploy log and nothing changes; the exit code, or None when the command could not start
+    or ran out of time (it is killed then).
+    """
+    try:
+        done = subprocess.run(
+            [str(part) for part in argv],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.returncode

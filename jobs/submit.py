@@ -70,6 +70,7 @@ class DeployRequest:
     delivery_id: str = ""
     sender: str = ""
     before_sha: str = ""
+    override_reason: str | None = None  # an operator's reason for passing the release gates
     # Options for the pipeline, kept in the record's `extra` (e.g. a rollback's restore_backup).
     extra: Mapping[str, Any] = field(default_factory=dict)
     # Webhooks and polls: queue nothing when a deploy of this commit to this environment was
@@ -172,6 +173,7 @@ def _new_record(request: DeployRequest) -> Deploy:
         delivery_id=request.delivery_id,
         sender=request.sender,
         before_sha=request.before_sha,
+        override_reason=request.override_reason,
         extra=dict(request.extra),
     )
 

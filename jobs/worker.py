@@ -7,6 +7,7 @@ from rq import Queue, SimpleWorker
 
 from config import Settings
 from jobs import runtime
+from jobs.gates.waker import requeue_interrupted_waits, start_window_waker
 from jobs.recovery import recover_interrupted
 from jobs.report import start_background
 from jobs.triggers.poll import start_polling
@@ -32,10 +33,13 @@ def run_worker(
     chosen = queues or settings.queues()
     # Reports run beside the deploys, never inside them: a slow provider cannot hold one up.
     stop_reports = start_background(settings, connection)
+    # Queues deploys held outside their deploy windows again when a window opens.
+    stop_waker = start_window_waker(settings, connection)
     # Polled environments are asked for new commits on a thread beside the deploys.
     stop_polling = start_polling(settings, connection, chosen) if not burst else lambda: None
     try:
         recover_interrupted(settings, connection, chosen)
+        requeue_interrupted_waits(settings, connection, chosen)
         worker = SimpleWorker(
             [Queue(queue, connection=connection) for queue in chosen],
             connection=connection,
@@ -44,4 +48,5 @@ def run_worker(
         return bool(worker.work(burst=burst, with_scheduler=False, logging_level="WARNING"))
     finally:
         stop_polling()
+        stop_waker()
         stop_reports(REPORT_FLUSH_SECONDS)

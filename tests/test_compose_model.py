@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from jobs.compose_model import PublishedPort, parse_model
+from jobs.compose_model import PublishedPort, ServiceMount, parse_model
 
 CONFIG: dict[str, Any] = {
     "services": {
@@ -29,6 +29,18 @@ CONFIG: dict[str, Any] = {
             ],
         },
         "web": {"image": "nginx", "container_name": "web1", "network_mode": "host"},
+        "db": {
+            "image": "postgres:16",
+            "command": ["sh", "/db/start.sh"],
+            "entrypoint": "docker-entrypoint.sh --verbose",
+            "user": "999",
+            "working_dir": "/var/lib/postgresql",
+            "volumes": [
+                {"type": "volume", "source": "pgdata", "target": "/var/lib/postgresql/data"},
+                {"type": "bind", "source": "/srv/crm/db", "target": "/db", "read_only": True},
+            ],
+            "tmpfs": ["/run:size=64m"],
+        },
         "off": {"image": "x", "healthcheck": {"test": ["NONE"]}},
         "disabled": {"image": "x", "healthcheck": {"disable": True, "test": ["CMD", "true"]}},
     }
@@ -52,6 +64,22 @@ CONFIG: dict[str, Any] = {
         ("web", "has_healthcheck", False),
         ("web", "ports", ()),
         ("off", "has_healthcheck", False),
+        ("db", "command", ("sh", "/db/start.sh")),
+        ("db", "entrypoint", ("docker-entrypoint.sh", "--verbose")),
+        ("db", "user", "999"),
+        ("db", "working_dir", "/var/lib/postgresql"),
+        (
+            "db",
+            "mounts",
+            (
+                ServiceMount("volume", "/var/lib/postgresql/data", "pgdata"),
+                ServiceMount("bind", "/db", "/srv/crm/db", read_only=True),
+            ),
+        ),
+        ("db", "tmpfs", ("/run",)),
+        ("web", "command", ()),
+        ("web", "mounts", ()),
+        ("web", "user", None),
         ("disabled", "has_healthcheck", False),
     ],
 )

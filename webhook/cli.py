@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 
 from config import ConfigError, Environment, Settings, load_settings
@@ -211,6 +212,8 @@ def trigger_lines(env: Environment) -> list[str]:
 
 
 def summarise(settings: Settings) -> str:
+    from jobs.gates.summary import gate_facts
+
     lines = [f"configuration OK: {len(settings.projects)} project(s)"]
     for project_name, project in sorted(settings.projects.items()):
         signing = ", signed (Standard Webhooks)" if project.signing_key else ""
@@ -223,8 +226,11 @@ def summarise(settings: Settings) -> str:
                 f"  {env_name}: on {trigger} -> {env.path} "
                 f"(compose project {env.compose.project}, {database}, queue {env.queue}"
                 + (f", docker {env.docker_host}" if env.docker_host else "")
+                + (", rehearses migrations" if env.migrate and env.migrate.rehearse else "")
+                + (", webhooks may deploy older commits" if env.allow_older else "")
                 + ")"
             )
+            lines += [f"    gate: {fact}" for fact in gate_facts(env, datetime.now(UTC))]
             lines.extend(f"    {line}" for line in trigger_lines(env))
     lines.append("queues: " + ", ".join(settings.queues()))
     return "\n".join(lines)

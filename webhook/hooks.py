@@ -12,8 +12,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, request
+from redis.exceptions import RedisError
 
 from config import Project
+from jobs.freshness import intake_reason
 from jobs.submit import DeployRequest, Duplicate, QueueUnavailable, submit
 from jobs.triggers.paths import NO_WATCHED_CHANGE
 from webhook.body import decode_payload, read_body
@@ -86,12 +88,15 @@ def _receive(found: Services, project_name: str, note: Note) -> Answer:
     environments = route(project, push)
     if not environments:
         return _ignored(note, f"no environment deploys {push.ref_kind} {push.ref_name}")
-    environments, unwatched = split_by_paths(found, project_name, push, payload, environments)
-    if not environments:
-        return _ignored(note, NO_WATCHED_CHANGE)
-    if unwatched:
-        note.fields["unwatched"] = unwatched
-    requests = [_deploy_request(project_name, name, push) for name in environments]
+    stale = _stale(found, project, project_name, environments, push.sha, delivery.key)
+    fresh = [name for name in environments if name not in stale]
+    # Path filters: environments whose watched paths the payload provably missed.
+    fresh, unwatched = split_by_paths(found, project_name, push, payload, fresh)
+    stale.update({name: NO_WATCHED_CHANGE for name in unwatched})
+    if not fresh:
+        note.fields["environments"] = stale
+        return _ignored(note, _stale_text(stale))
+    requests = [_deploy_request(project_name, name, push) for name in fresh]
     try:
         outcome = submit(found.redis, found.settings, requests, delivery.key)
     except QueueUnavailable:
@@ -104,14 +109,43 @@ def _receive(found: Services, project_name: str, note: Note) -> Answer:
     note.fields["deploys"] = [deploy.id for deploy in outcome.deploys]
     base = (found.settings.server.public_url or request.host_url).rstrip("/")
     first = outcome.deploys[0]
-    return {
+    answer: dict[str, Any] = {
         "deploy_id": first.id,
         "environment": first.environment,
         "sha": first.sha,
         "status_url": f"{base}/api/deploys/{first.id}",
         "deploys": [{"deploy_id": d.id, "environment": d.environment} for d in outcome.deploys],
-        **({"ignored": {name: NO_WATCHED_CHANGE for name in unwatched}} if unwatched else {}),
-    }, 202
+    }
+    if stale:
+        answer["skipped"] = stale  # environments this push does not deploy, and why
+    return answer, 202
+
+
+def _stale(
+    found: Services,
+    project: Project,
+    project_name: str,
+    environments: list[str],
+    sha: str,
+    delivery: str | None,
+) -> dict[str, str]:
+    """environment -> why this push must not deploy it (live, queued, older than either)."""
+    reasons = {}
+    for name in environments:
+        target = f"{project_name}/{name}"
+        try:
+            reason = intake_reason(found.redis, project.environments[name], target, sha, delivery)
+        except RedisError:
+            raise Unavailable("the deploy queue is unavailable; retry in a few seconds") from None
+        if reason:
+            reasons[name] = reason
+    return reasons
+
+
+def _stale_text(stale: dict[str, str]) -> str:
+    if len(stale) == 1:
+        return next(iter(stale.values()))
+    return "; ".join(f"{name}: {reason}" for name, reason in sorted(stale.items()))
 
 
 def _ignored(note: Note, reason: str) -> Answer:

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from rq import Queue
 
 from config import Settings
+from jobs.held import held_key
 from jobs.record import Deploy, DeployStore
 from jobs.redistext import as_text
 from webhook.deliveries import DELIVERIES_KEY
@@ -81,6 +82,10 @@ class DeployhookCollector(Collector):
             "Unix time when the environment last finished a deploy successfully",
         )
         locked = _gauge("deployhook_environment_locked", "1 if the environment is locked, else 0")
+        held = _gauge(
+            "deployhook_held_deploys",
+            "Queued deploys held by an operator lock or outside a deploy window",
+        )
         store = DeployStore(self.connection)
         for project, environment in configured_targets(self.settings):
             target = f"{project}/{environment}"
@@ -97,8 +102,9 @@ class DeployhookCollector(Collector):
                 success.add_metric(labels, when)
             lock = parse_lock(self.connection.get(lock_key(target)))
             locked.add_metric(labels, 0 if lock.state == "free" else 1)
+            held.add_metric(labels, self.connection.llen(held_key(target)))
         return [
-            deploys, last_stage, mean_stage, success, locked,
+            deploys, last_stage, mean_stage, success, locked, held,
             self._queues(), self._deliveries(),
         ]  # fmt: skip
 

@@ -94,5 +94,9 @@ class Compose:
     def exec(self, service: str, command: list[str]) -> list[str]:
         return [*self._base(), "exec", "-T", service, *command]
 
+    def run(self, service: str, command: list[str]) -> list[str]:
+        """A one-off container of `service` beside the running ones, removed when it ends."""
+        return [*self._base(), "run", "--rm", "--no-deps", "-T", service, *command]
+
     def config_json(self) -> list[str]:
         return [*self._base(), "config", "--format", "json"]

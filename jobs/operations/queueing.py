@@ -22,24 +22,46 @@ HISTORY_SCAN = 500  # how far back a rollback looks for its target
 
 
 def queue_deploy(
-    connection: Redis, settings: Settings, target: str, ref: str | None, sender: str
+    connection: Redis,
+    settings: Settings,
+    target: str,
+    ref: str | None,
+    sender: str,
+    force: str | None = None,
 ) -> Deploy:
-    """Resolve `ref` on the environment's remote and queue a manual deploy of it."""
+    """Resolve `ref` on the environment's remote and queue a manual deploy of it.
+
+    `force`: the operator's reason for passing the release gates, recorded on the deploy.
+    """
     project, environment = parse_target(settings, target)
     kind, name, sha = resolve_ref(settings.environment(project, environment), ref)
     return _submit(connection, settings, DeployRequest(
-        project, environment, kind, name, sha, "manual", sender=sender
+        project, environment, kind, name, sha, "manual", sender=sender,
+        override_reason=override_reason(force),
     ))  # fmt: skip
 
 
-def queue_redeploy(connection: Redis, settings: Settings, deploy_id: str, sender: str) -> Deploy:
+def queue_redeploy(
+    connection: Redis, settings: Settings, deploy_id: str, sender: str, force: str | None = None
+) -> Deploy:
     """Queue the commit and ref of an earlier deploy again."""
     earlier = get_deploy(connection, deploy_id)
     parse_target(settings, earlier.target)  # still configured?
     return _submit(connection, settings, DeployRequest(
         earlier.project, earlier.environment, earlier.ref_kind, earlier.ref_name, earlier.sha,
         "manual", sender=sender, extra={"redeploy_of": earlier.id},
+        override_reason=override_reason(force),
     ))  # fmt: skip
+
+
+def override_reason(force: str | None) -> str | None:
+    """The reason given with --force, refused when empty: an override must say why."""
+    if force is None:
+        return None
+    reason = " ".join(force.split())
+    if not reason:
+        raise OperationError("--force needs a reason, e.g. --force 'hotfix for incident 42'")
+    return reason[:500]
 
 
 def rollback_plan(

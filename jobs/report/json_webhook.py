@@ -41,6 +41,12 @@ def payload(settings: Settings, deploy: Deploy) -> dict[str, Any]:
             "backup": deploy.extra.get("backup"),
             "restored_backup": deploy.restored_backup,
             "revert_error": deploy.extra.get("revert_error"),
+            # Release gates: the gate that blocked it (state `blocked`: not deployed, `error`
+            # says why), what a queued deploy waits for, an operator's override reason.
+            "deployed": deploy.state == "succeeded",
+            "blocked_by": deploy.blocked_by,
+            "waiting_for": deploy.waiting_for,
+            "override_reason": deploy.override_reason,
             "log_url": log_url(settings, deploy),
             "commit_url": commit_url(settings.projects[deploy.project], deploy.sha),
             "environment_url": environment.url,

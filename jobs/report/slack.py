@@ -11,7 +11,7 @@ from config.model import SlackNotify
 from jobs.record import Deploy
 from jobs.report.delivery import Outbound
 from jobs.report.states import SlackKind, slack_kind
-from jobs.report.text import clip, commit_url, duration, log_url, short
+from jobs.report.text import clip, commit_url, duration, log_url, rehearsal, short
 
 ERROR_LINES = 12
 ERROR_CHARS = 1500  # a section's text may hold 3000 characters; leave room for the rest
@@ -24,6 +24,7 @@ _HEADLINES: dict[str, str] = {
     "reverted": ":rewind: Deploy to {target} failed and was reverted",
     "revert_failed": ":rotating_light: REVERT FAILED on {target}: needs attention",
     "cancelled": ":no_entry_sign: Deploy to {target} cancelled",
+    "blocked": ":no_entry: Not deployed to {target}: blocked by a release gate",
 }
 
 
@@ -96,6 +97,9 @@ def _facts(settings: Settings, deploy: Deploy) -> list[str]:
     took = duration(deploy)
     if took:
         facts.append(f"*Duration*\n{took}")
+    rehearsed = rehearsal(deploy)
+    if rehearsed:
+        facts.append(f"*Migration rehearsal*\n{rehearsed}")
     if deploy.failed_stage:
         facts.append(f"*Failed stage*\n{escape(deploy.failed_stage)}")
     return facts
@@ -110,6 +114,8 @@ def _details(kind: SlackKind, deploy: Deploy) -> list[str]:
     previous = f"`{short(deploy.previous_sha)}`"
     if deploy.state == "failed":
         details.append(f"*Nothing changed*: the environment still runs {previous}.")
+    elif deploy.state == "blocked":
+        details.append("*Nothing was touched*: the environment runs what it ran before.")
     elif deploy.state == "reverted":
         details.append(f"*Restored*: code and images back to {previous}; {_database(deploy)}")
     elif kind == "revert_failed":

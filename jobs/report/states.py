@@ -9,7 +9,7 @@ from typing import Literal
 
 from jobs.record import FINAL_STATES
 
-SlackKind = Literal["start", "success", "failure", "revert_failed", "cancelled"]
+SlackKind = Literal["start", "success", "failure", "revert_failed", "cancelled", "blocked"]
 
 _GITHUB_STATUS = {
     "queued": "pending",
@@ -21,6 +21,8 @@ _GITHUB_STATUS = {
     # GitHub has no neutral state: keep `pending` and say in words that nothing was deployed.
     "superseded": "pending",
     "cancelled": "error",
+    # A release gate said no: the commit is not deployed; the description says why.
+    "blocked": "failure",
     # Like a CI job skipped by a path filter: this commit needs nothing in this environment.
     "skipped": "success",
 }
@@ -33,6 +35,7 @@ _GITHUB_DEPLOYMENT = {
     "revert_failed": "error",
     "superseded": "inactive",
     "cancelled": "inactive",
+    "blocked": "failure",
     "skipped": "inactive",
 }
 _GITLAB = {
@@ -44,6 +47,7 @@ _GITLAB = {
     "revert_failed": "failed",
     "superseded": "canceled",
     "cancelled": "canceled",
+    "blocked": "failed",
     "skipped": "skipped",
 }
 _GITEA = {
@@ -55,6 +59,7 @@ _GITEA = {
     "revert_failed": "error",
     "superseded": "warning",
     "cancelled": "warning",
+    "blocked": "failure",
     "skipped": "success",
 }
 _SLACK: dict[str, SlackKind] = {
@@ -63,6 +68,7 @@ _SLACK: dict[str, SlackKind] = {
     "reverted": "failure",
     "revert_failed": "revert_failed",
     "cancelled": "cancelled",
+    "blocked": "blocked",
 }
 
 

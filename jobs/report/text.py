@@ -54,18 +54,31 @@ def describe(deploy: Deploy) -> str:
     stage = deploy.failed_stage or "a stage"
     why = f": {last_line(deploy.error)}" if last_line(deploy.error) else ""
     took = f" in {duration(deploy)}" if duration(deploy) else ""
+    waiting = f"waiting for {deploy.waiting_for} before {env}" if deploy.waiting_for else None
     texts = {
-        "queued": f"queued for {env}",
+        "queued": waiting or f"queued for {env}",
         "running": f"deploying to {env}",
-        "succeeded": f"deployed to {env}{took}",
+        "succeeded": f"deployed to {env}{took}{_slow_rehearsal(deploy)}",
         "failed": f"not deployed: {stage} failed, nothing changed{why}",
         "reverted": f"reverted to {short(deploy.previous_sha)}: {stage} failed{why}",
         "revert_failed": f"revert failed: needs attention ({stage} failed{why})",
-        "superseded": f"not deployed to {env}: a newer push replaced it",
+        "superseded": f"not deployed to {env}: {deploy.error or 'a newer push replaced it'}",
         "cancelled": f"deploy to {env} cancelled",
+        "blocked": f"not deployed to {env}: blocked{why}",
         "skipped": f"not deployed to {env}{why or ': nothing to deploy'}",
     }
     return texts[deploy.state]
+
+
+def rehearsal(deploy: Deploy) -> str | None:
+    """The migration rehearsal's time for reports, e.g. "95.2s (slow)"; None: none ran."""
+    if deploy.rehearsal_seconds is None:
+        return None
+    return f"{deploy.rehearsal_seconds:.1f}s" + (" (slow)" if deploy.rehearsal_slow else "")
+
+
+def _slow_rehearsal(deploy: Deploy) -> str:
+    return f"; slow migration rehearsal: {rehearsal(deploy)}" if deploy.rehearsal_slow else ""
 
 
 def duration(deploy: Deploy) -> str | None:

@@ -55,11 +55,13 @@ def _deploys(add: Add) -> None:
     )
     sub.add_argument("target", help=TARGET_HELP)
     sub.add_argument("ref", nargs="?", help="branch, tag or full SHA (default: the trigger's)")
+    _force(sub)
     _no_wait(sub)
     sub = add(
         "redeploy", _lazy("deploying", "redeploy"), "Deploy the commit of an earlier deploy again."
     )
     sub.add_argument("deploy_id", help="a deploy id, e.g. d-20250101-120000-abcdef")
+    _force(sub)
     _no_wait(sub)
     sub = add(
         "rollback",
@@ -129,6 +131,15 @@ def _backups(add: Add) -> None:
     sub.add_argument("--fresh", action="store_true", help="take a new backup of the source")
     sub.add_argument("--yes", action="store_true", help="overwrite without asking")
     sub.add_argument("--verbose", action="store_true", help="show every command's output")
+
+
+def _force(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--force",
+        metavar="REASON",
+        help="pass the release gates (promote_from, windows, wait_for_checks); the reason is "
+        "recorded on the deploy and shown in every report",
+    )
 
 
 def _no_wait(sub: argparse.ArgumentParser) -> None:

@@ -20,13 +20,13 @@ QUIET_HINT_SECONDS = 30.0
 
 def deploy(args: argparse.Namespace) -> int:
     settings, connection = settings_and_redis(args)
-    queued = queue_deploy(connection, settings, args.target, args.ref, operator_name())
+    queued = queue_deploy(connection, settings, args.target, args.ref, operator_name(), args.force)
     return _finish(connection, queued, args.no_wait)
 
 
 def redeploy(args: argparse.Namespace) -> int:
     settings, connection = settings_and_redis(args)
-    queued = queue_redeploy(connection, settings, args.deploy_id, operator_name())
+    queued = queue_redeploy(connection, settings, args.deploy_id, operator_name(), args.force)
     return _finish(connection, queued, args.no_wait)
 
 
@@ -63,19 +63,30 @@ def _finish(connection: object, queued: Deploy, no_wait: bool) -> int:
     store = DeployStore(connection)  # type: ignore[arg-type]
     started = time.monotonic()
     told = False
+    waiting: str | None = None
 
     def held(record: Deploy) -> bool:
-        nonlocal told
+        nonlocal told, waiting
         if record.state != "queued":
             return False
         if record.id in held_ids(store.redis, record.target):
             return True
+        if record.waiting_for and record.waiting_for != waiting:
+            waiting = record.waiting_for
+            say(f"{record.id} is waiting for {waiting}")
+            told = True  # the worker is there: it wrote this
         if not told and time.monotonic() - started > QUIET_HINT_SECONDS:
             say(f"still queued after {QUIET_HINT_SECONDS:.0f}s: is `deployhook worker` running?")
             told = True
         return False
 
     record = follow_stages(store, queued.id, stop=held)
+    if record.state == "queued" and record.waiting_for:
+        say(
+            f"{record.id} is held: waiting for {record.waiting_for}; it runs then, or now with "
+            f"`deployhook redeploy {record.id} --force REASON`"
+        )
+        return 1
     if record.state == "queued":
         say(
             f"{record.id} is held: {record.target} is locked by an operator; it runs after "

@@ -55,6 +55,16 @@ def show_text(deploy: Deploy, commands: list[dict[str, Any]], log: list[str]) ->
             lines.append(f"  {key.replace('_', ' '):<11} {deploy.extra[key]}")
     if deploy.restored_backup:
         lines.append(f"  restored    {deploy.restored_backup}")
+    if deploy.rehearsal_seconds is not None:
+        slow = " (slow)" if deploy.rehearsal_slow else ""
+        took = f"{deploy.rehearsal_seconds:.1f}s"
+        lines.append(f"  rehearsal   migration took {took} on a copy of the backup{slow}")
+    if deploy.waiting_for and deploy.state == "queued":
+        lines.append(f"  waiting for {deploy.waiting_for}")
+    if deploy.blocked_by:
+        lines.append(f"  blocked by  {deploy.blocked_by}")
+    if deploy.override_reason:
+        lines.append(f"  overridden  {deploy.override_reason} (release gates passed by hand)")
     if deploy.error:
         lines.append(f"  error       {deploy.error}")
     lines += ["stages:", *(stage_line(stage) for stage in deploy.stages)]

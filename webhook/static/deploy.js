@@ -55,7 +55,9 @@
     setText("deploy-restored", deploy.restored_backup || "-");
     document.getElementById("deploy-error").hidden = !deploy.error;
     setText("deploy-error-text", deploy.error || "");
-    setText("deploy-failed-stage", deploy.failed_stage ? deploy.failed_stage + " failed" : "failed");
+    setText("deploy-failed-stage", deploy.blocked_by ? "blocked by " + deploy.blocked_by
+      : deploy.failed_stage ? deploy.failed_stage + " failed" : "failed");
+    setText("deploy-waiting", deploy.waiting_for || "-");
     if (deploy.stages.length) {
       var body = document.getElementById("stages");
       var rows = document.createDocumentFragment();

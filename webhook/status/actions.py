@@ -87,12 +87,15 @@ def deploy(project: str, environment: str) -> ResponseReturnValue:
     """Queue a deploy of `ref` (branch, tag or full SHA; null: the trigger's newest)."""
     if _unknown(project, environment):
         return problem(404, f"no environment {project}/{environment} in the configuration")
-    ref = _body().get("ref")
+    ref, force = _body().get("ref"), _body().get("force")
     if ref is not None and not isinstance(ref, str):
         return problem(400, 'ref must be a string or null, e.g. {"ref": "main"}')
+    if force is not None and not isinstance(force, str):
+        return problem(400, 'force must be a reason or null, e.g. {"force": "hotfix for #42"}')
     ctx = context()
     try:
-        queued = queue_deploy(ctx.connection, ctx.settings, f"{project}/{environment}", ref, SENDER)
+        target = f"{project}/{environment}"
+        queued = queue_deploy(ctx.connection, ctx.settings, target, ref, SENDER, force)
     except OperationError as error:
         return problem(422, str(error))
     except QueueUnavailable as error:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from redis import Redis
@@ -16,6 +17,8 @@ from redis.exceptions import RedisError
 from rq import Queue
 
 from config import Environment, Settings
+from jobs.gates.summary import gate_facts
+from jobs.held import held_ids
 from jobs.record import DEPLOY_ID, PREFIX, Deploy, DeployStore
 from jobs.triggers.keys import poll_state_key
 from jobs.triggers.pollstate import PollState
@@ -88,6 +91,9 @@ class EnvironmentStatus:
     lock: Lock
     last_good: LastGood | None  # None: never deployed successfully
     last_deploy: Deploy | None
+    # Release gates (jobs/gates/): one line each, and the deploys held (operator lock, window).
+    gates: tuple[str, ...] = ()
+    held: tuple[str, ...] = ()
     triggers: Triggers = field(default_factory=lambda: Triggers())
 
     @property
@@ -106,6 +112,8 @@ class EnvironmentStatus:
             "lock": asdict(self.lock),
             "last_good": asdict(self.last_good) if self.last_good else None,
             "last_deploy": self.last_deploy.as_dict() if self.last_deploy else None,
+            "gates": list(self.gates),
+            "held": list(self.held),
             "triggers": asdict(self.triggers),
         }
 
@@ -186,6 +194,7 @@ def environment_statuses(settings: Settings, connection: Redis) -> list[Environm
         pipe.get(last_good_key(f"{project}/{environment}"))
         pipe.get(poll_state_key(f"{project}/{environment}"))
     raw = pipe.execute()
+    now = datetime.now(UTC)
     store = DeployStore(connection)
     lengths = {name: queue_length(connection, name) for name in settings.queues()}
     statuses = []
@@ -203,6 +212,8 @@ def environment_statuses(settings: Settings, connection: Redis) -> list[Environm
                 lock=parse_lock(raw[3 * index]),
                 last_good=parse_last_good(raw[3 * index + 1]),
                 last_deploy=last[0] if last else None,
+                gates=tuple(gate_facts(config, now)),
+                held=tuple(held_ids(connection, f"{project}/{environment}")),
                 triggers=triggers_of(config, raw[3 * index + 2]),
             )
         )

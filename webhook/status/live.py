@@ -37,6 +37,8 @@ def live_summary(deploy: Deploy) -> dict[str, Any]:
         "error": deploy.error,
         "failed_stage": deploy.failed_stage,
         "restored_backup": deploy.restored_backup,
+        "blocked_by": deploy.blocked_by,
+        "waiting_for": deploy.waiting_for if deploy.state == "queued" else None,
         "stages": [
             {
                 "name": stage.name,
