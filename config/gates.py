@@ -26,7 +26,7 @@ class WaitForChecks(_Strict):
     """Wait until the commit's CI is green on the project's git host before deploying."""
 
     # Seconds; then `blocked`. At most 3 h: the wait runs inside the deploy's RQ job, whose
-    # 6 h limit (jobs/submit.py) must still leave room for the deploy and any revert.
+    # 6 h limit (jobs/state/submit.py) must still leave room for the deploy and any revert.
     timeout: float = Field(default=1800, gt=0, le=3 * 3600)
     interval: float = Field(default=10, gt=0, le=600)  # first pause between polls
     max_interval: float = Field(default=60, gt=0, le=3600)  # the backoff grows up to this

@@ -148,5 +148,7 @@ def read_model(runner: Runner, compose: Compose, timeout: float = 120) -> Compos
     """Run `compose config --format json` (it changes nothing) and parse what it prints."""
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "config.json"
-        runner.run(compose.config_json(), timeout=timeout, stdout_path=out, quiet=True)
+        runner.run(
+            compose.config_json(), timeout=timeout, stdout_path=out, quiet=True, read_only=True
+        )
         return parse_model(json.loads(out.read_text() or "{}"))

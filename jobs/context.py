@@ -10,10 +10,11 @@ from typing import Any
 import docker
 
 from config import Environment, Settings
-from jobs.commands.compose import Compose
+from jobs.commands.compose import Compose, detect_compose
 from jobs.deploylog import DeployLog
-from jobs.record import Deploy, DeployStore
 from jobs.runner import Runner
+from jobs.state.locks import EnvironmentLock
+from jobs.state.records import Deploy, DeployStore
 
 
 def docker_client(environment: Environment) -> Any:
@@ -65,3 +66,47 @@ class DeployContext:
     def close(self) -> None:
         if "docker" in self.__dict__:
             self.docker.close()
+
+
+def new_context(
+    record: Deploy,
+    settings: Settings,
+    store: DeployStore,
+    log: DeployLog,
+    lock: EnvironmentLock | None = None,
+) -> DeployContext:
+    """The context of one deploy; with `lock`, every changing command is fenced by it."""
+    environment = settings.environment(record.project, record.environment)
+    compose = Compose.for_environment(environment, detect_compose(environment.compose.command))
+    return DeployContext(
+        deploy=record,
+        settings=settings,
+        environment=environment,
+        store=store,
+        log=log,
+        runner=Runner(log, command_environ(environment), lock.check if lock else None),
+        compose=compose,
+    )
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every configured secret, so the deploy log can mask them wherever they show up."""
+    found: list[str] = []
+
+    def walk(node: object) -> None:
+        from config.secrets import Secret
+
+        if isinstance(node, Secret):
+            found.append(node.reveal())
+        elif hasattr(node, "__pydantic_fields__"):
+            for field in type(node).__pydantic_fields__:
+                walk(getattr(node, field))
+        elif isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list | tuple):
+            for value in node:
+                walk(value)
+
+    walk(settings)
+    return found

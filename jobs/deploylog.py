@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from jobs.record import DeployStore
+from jobs.state.records import DeployStore
 
 MASK = "<secret>"
 logger = logging.getLogger("deployhook.deploy")

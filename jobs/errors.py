@@ -36,5 +36,14 @@ class OperatorHold(DeployError):
         super().__init__(f"held by {holder}; it runs when the environment is unlocked")
 
 
+class LockLost(DeployError):
+    """The environment's lock is no longer this deploy's: it stops before changing anything."""
+
+    def __init__(self, target: str, holder: str) -> None:
+        self.target = target
+        self.holder = holder
+        super().__init__(f"lost the lock of {target}; it is now held by {holder}")
+
+
 class NothingToDeploy(DeployError):
     """The deploy has nothing to do here (e.g. no watched path changed): it ends `skipped`."""

@@ -19,12 +19,12 @@ from redis import Redis
 from config import Environment
 from jobs.commands import git as git_commands
 from jobs.context import DeployContext
-from jobs.record import Deploy, DeployStore, RecordError
 from jobs.redistext import as_text
 from jobs.refs import is_sha
 from jobs.runner import probe
-from jobs.stages.commit import read_last_good
-from jobs.submit import delivery_key, latest_queued_key
+from jobs.state.lastgood import read_last_good
+from jobs.state.records import Deploy, DeployStore, RecordError
+from jobs.state.submit import delivery_key, latest_queued_key
 
 ALREADY_LIVE = "already live"
 # Triggers an operator starts; every other trigger (webhooks, later polling) is checked.
@@ -120,5 +120,5 @@ def worker_reason(ctx: DeployContext) -> str | None:
     if live is None or deploy.sha == live or environment.allow_older:
         return stale_reason(deploy.sha, live, None, environment.allow_older)
     argv = git_commands.is_ancestor(environment.path, deploy.sha, live)
-    result = ctx.runner.run(argv, timeout=60, check=False, quiet=True)
+    result = ctx.runner.run(argv, timeout=60, check=False, quiet=True, read_only=True)
     return stale_reason(deploy.sha, live, older_by_exit_code(result.exit_code), False)

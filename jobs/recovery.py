@@ -9,13 +9,15 @@ from __future__ import annotations
 from redis import Redis
 
 from config import Settings
+from jobs.context import new_context, secret_values
 from jobs.deploylog import DeployLog
-from jobs.errors import LockTimeout, StageFailed
-from jobs.lock import EnvironmentLock, LockOwner, current_owner
-from jobs.pipeline import finish_failed, new_context, revert_after, secret_values
-from jobs.record import Deploy, DeployStore
+from jobs.errors import LockLost, LockTimeout, StageFailed
+from jobs.outcome import finish_failed, finish_interrupted, revert_after
 from jobs.stages.backup import remove_partial
 from jobs.stages.rehearse import remove_containers
+from jobs.state.locks import EnvironmentLock, LockOwner, current_owner
+from jobs.state.owners import local_process_state
+from jobs.state.records import Deploy, DeployStore
 
 CHANGING_STAGES = ("checkout", "build", "swap", "migrate", "health", "commit", "revert")
 # Long enough for a lock held by a dead worker on another host to expire (its TTL is 30 s).
@@ -42,6 +44,9 @@ def recover(record: Deploy, settings: Settings, connection: Redis) -> None:
     holder = current_owner(connection, record.target)
     if holder is not None and holder.is_alive_local_process():
         return  # another worker on this host is running it right now
+    if _worker_alive(record):
+        # Its worker runs on: it lost its lock (which its fence will find) but did not die.
+        return
     owner = LockOwner.for_deploy(record.id, "recovering an interrupted deploy")
     lock = EnvironmentLock(connection, record.target, owner)
     try:
@@ -50,14 +55,14 @@ def recover(record: Deploy, settings: Settings, connection: Redis) -> None:
         return  # its worker is alive after all, or another worker is recovering it
     try:
         record = store.get(record.id)
-        if record.state != "running":
+        if record.state != "running" or _worker_alive(record):
             return
         log = DeployLog(store, record.id, secret_values(settings))
-        ctx = new_context(record, settings, store, log)
+        ctx = new_context(record, settings, store, log, lock)
         ctx.previous_sha = record.previous_sha
-        ctx.previous_images = dict(record.extra.get("previous_images", {}))
-        ctx.built_images = dict(record.extra.get("image_names", {}))
-        ctx.backup = record.extra.get("backup")
+        ctx.previous_images = dict(record.previous_images)
+        ctx.built_images = dict(record.image_names)
+        ctx.backup = record.backup
         last = record.stages[-1].name if record.stages else "start"
         failure = StageFailed(last, f"the worker stopped during {last} (found at worker start)")
         log.info(f"recovering: {failure}")
@@ -71,7 +76,15 @@ def recover(record: Deploy, settings: Settings, connection: Redis) -> None:
                 revert_after(ctx, failure)
             else:
                 finish_failed(ctx, failure, "failed", "nothing was changed")
+        except LockLost as lost:
+            finish_interrupted(ctx, lost)
         finally:
             ctx.close()
     finally:
         lock.release()
+
+
+def _worker_alive(record: Deploy) -> bool:
+    """Is the worker process the record names (host:pid) alive on this host?"""
+    host, _, pid = (record.worker or "").rpartition(":")
+    return pid.isdigit() and local_process_state(host, int(pid)) == "alive"

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from jobs.context import DeployContext
-from jobs.errors import CommandFailed, StageFailed
+from jobs.errors import CommandFailed, LockLost, StageFailed
+from jobs.images import point_name_at, running_images
 from jobs.stages.backup import restore_backup
 from jobs.stages.checkout import check_out
 from jobs.stages.health import wait_healthy
-from jobs.stages.images import RETIRED_KEY, point_name_at, running_images
 from jobs.stages.pull import pin_previous
 from jobs.stages.swap import swap
 
@@ -29,6 +29,8 @@ def revert(ctx: DeployContext) -> list[str]:
         ctx.log.info(f"revert: {step}")
         try:
             action()
+        except LockLost:
+            raise  # another deploy owns the environment now: change nothing more
         except Exception as error:  # noqa: BLE001 - compensation keeps going and reports all
             detail = str(error)
             if isinstance(error, CommandFailed) and error.output_tail:
@@ -81,13 +83,13 @@ def _restore(ctx: DeployContext, backup: Path) -> None:
 
 
 def wants_restore(ctx: DeployContext) -> bool:
-    """A rollback the operator asked to take the database back too (`extra["restore_backup"]`)."""
-    return bool(ctx.deploy.extra.get("restore_backup")) and ctx.environment.database is not None
+    """A rollback the operator asked to take the database back too (`restore_backup`)."""
+    return bool(ctx.deploy.restore_backup) and ctx.environment.database is not None
 
 
 def restore_requested(ctx: DeployContext) -> None:
     """Stop the writers, restore the chosen backup, start them again (after the swap)."""
-    backup = Path(str(ctx.deploy.extra["restore_backup"]))
+    backup = Path(str(ctx.deploy.restore_backup))
     if not backup.is_file():
         raise StageFailed("restore", f"expected the backup {backup} to exist, got no such file")
     ctx.log.info(f"restoring {backup}: writes made since it was taken are discarded")
@@ -101,8 +103,8 @@ def _stop_new_services(ctx: DeployContext) -> None:
     if added:
         ctx.runner.run(ctx.compose.stop(added), timeout=ctx.environment.timeouts.swap)
         # Stopped on purpose: their exit codes and stale health must not fail the health check.
-        retired = set(ctx.deploy.extra.get(RETIRED_KEY, [])) | set(added)
-        ctx.deploy.extra[RETIRED_KEY] = sorted(retired)
+        retired = set(ctx.deploy.retired_services) | set(added)
+        ctx.deploy.retired_services = sorted(retired)
 
 
 def _retag_previous(ctx: DeployContext) -> None:

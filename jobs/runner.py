@@ -2,6 +2,10 @@
 
 Output streams into the deploy log line by line (so the status page can follow it) and the last
 lines are kept for the error message when the command fails.
+
+Fencing: a runner made with a `fence` (the deploy's EnvironmentLock.check) calls it right
+before every command, so a deploy that lost its environment's lock raises LockLost instead of
+changing anything more. Only commands that change nothing may opt out with `read_only=True`.
 """
 
 from __future__ import annotations
@@ -36,9 +40,15 @@ class CommandResult:
 
 
 class Runner:
-    def __init__(self, log: DeployLog, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        log: DeployLog,
+        environ: Mapping[str, str] | None = None,
+        fence: Callable[[], None] | None = None,
+    ) -> None:
         self.log = log
         self.environ = dict(os.environ if environ is None else environ)
+        self.fence = fence
 
     def run(
         self,
@@ -51,10 +61,18 @@ class Runner:
         stdout_path: Path | None = None,
         extra_env: Mapping[str, str] | None = None,
         quiet: bool = False,
+        read_only: bool = False,
     ) -> CommandResult:
-        """Run argv; raise CommandFailed on a non-zero exit (when check) or a timeout."""
+        """Run argv; raise CommandFailed on a non-zero exit (when check) or a timeout.
+
+        Unless `read_only`, the fence runs first: LockLost, and nothing runs, when this deploy
+        no longer holds its environment's lock.
+        """
         command = [str(part) for part in argv]
+        if not read_only:
+            self.guard()
         self.log.lines("$ " + " ".join(command))
+        wall_start = time.time()
         env = {**self.environ, **(extra_env or {})}
         started = time.monotonic()
         with ExitStack() as stack:
@@ -92,6 +110,8 @@ class Runner:
                 "exit": exit_code,
                 "duration": round(duration, 3),
                 "timed_out": timed_out,
+                "started": round(wall_start, 6),
+                "read_only": read_only,
             },
         )
         shown = self.log.mask(describe(command))
@@ -100,6 +120,11 @@ class Runner:
         if check and exit_code != 0:
             raise CommandFailed(command, f"`{shown}` exited {exit_code}", output)
         return CommandResult(command, exit_code, duration, output)
+
+    def guard(self) -> None:
+        """The fence on its own, for a change that is not a command (the commit point)."""
+        if self.fence is not None:
+            self.fence()
 
     def _follow(self, stream: IO[bytes] | None, tail: deque[str], quiet: bool) -> None:
         if stream is None:

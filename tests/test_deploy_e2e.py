@@ -14,9 +14,9 @@ import pytest
 import redis
 
 from config import Settings
-from jobs.lock import current_owner
-from jobs.record import DeployStore
 from jobs.stages.commit import last_good_path, read_last_good
+from jobs.state.locks import current_owner
+from jobs.state.records import DeployStore
 from tests.support.deploying import (
     config_for,
     deploy,
@@ -74,7 +74,7 @@ def test_good_deploy_applies_migration_and_serves_new_version(
     assert all(stage.outcome == "ok" for stage in record.stages)
     assert sample_app.checked_out() == sha
     assert sample_app.running_version() == "2"
-    backup = Path(record.extra["backup"])
+    backup = Path(record.backup)
     assert backup.exists() and backup.stat().st_size > 0
     last_good = json.loads(last_good_path(settings.state_dir, "sample", "dev").read_text())
     assert last_good["sha"] == sha and last_good["backup"] == str(backup)
@@ -109,7 +109,7 @@ def test_failed_migration_is_reverted_with_the_database_as_before(
     record = deploy(settings, redis_conn, sample_app.failing_migration())
     assert record.state == "reverted", record.error
     assert record.failed_stage == "migrate", record.error
-    assert record.restored_backup == record.extra["backup"]
+    assert record.restored_backup == record.backup
     assert "writes since the backup were discarded" in (record.error or "")
     assert sample_app.dump() == before_dump
     assert sample_app.checked_out() == before_sha
@@ -173,7 +173,7 @@ def test_commit_not_on_the_branch_is_refused(
     assert record.failed_stage == "fetch", record.error
     assert "refusing it" in (record.error or "")
     assert sample_app.checked_out() == before_sha
-    assert "backup" not in record.extra
+    assert record.backup is None
     _survivors_intact(sample_app, env_file_text)
 
 

@@ -19,9 +19,9 @@ import redis
 import yaml
 
 from config import Settings
-from jobs.lock import current_owner
-from jobs.record import Deploy, DeployStore
-from jobs.submit import DeployRequest, Submitted, submit
+from jobs.state.locks import current_owner
+from jobs.state.records import Deploy, DeployStore
+from jobs.state.submit import DeployRequest, Submitted, submit
 from tests.support import drills, git_repo
 from tests.support.deploying import config_for, wait_for
 from tests.support.docker_engine import Engine, running_engine

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from jobs.errors import LockTimeout
-from jobs.lock import EnvironmentLock, LockOwner, current_owner, lock_key
+from jobs.state.locks import EnvironmentLock, LockOwner, current_owner, lock_key
 
 
 def test_second_deploy_waits_then_gives_up_naming_the_holder(redis_conn: redis.Redis) -> None:

@@ -15,8 +15,8 @@ import pytest
 import redis
 
 from config import load_settings
-from jobs.held import held_ids
-from jobs.record import DeployStore
+from jobs.state.held import held_ids
+from jobs.state.records import DeployStore
 from tests.support.deploying import config_for, push, work, write_config
 from tests.support.sample_app import SampleApp
 from webhook.cli import main
@@ -79,7 +79,7 @@ def test_manual_deploy_redeploy_rollback_and_history(
 
     assert _cli(config_file, "redeploy", second.id) == 0
     redeploy = store.history("sample/dev", limit=1)[0]
-    assert redeploy.state == "succeeded" and redeploy.extra["build"] == "reused"
+    assert redeploy.state == "succeeded" and redeploy.build == "reused"
     assert _builds(store, redeploy.id) == []  # the commit's retained images, no compose build
 
     assert _cli(config_file, "rollback", "sample/dev") == 1  # restore needs --yes off a terminal
@@ -87,8 +87,8 @@ def test_manual_deploy_redeploy_rollback_and_history(
     assert _cli(config_file, "rollback", "sample/dev", "--yes") == 0
     rollback = store.history("sample/dev", limit=1)[0]
     assert (rollback.trigger, rollback.sha, rollback.state) == ("rollback", v1, "succeeded")
-    assert _builds(store, rollback.id) == [] and rollback.extra["build"] == "reused"
-    assert rollback.restored_backup == second.extra["backup"]  # taken before v2 migrated
+    assert _builds(store, rollback.id) == [] and rollback.build == "reused"
+    assert rollback.restored_backup == second.backup  # taken before v2 migrated
     assert sample_app.running_version() == "1" and sample_app.checked_out() == v1
     assert sample_app.psql(PHONE_COLUMN) == "0"
     assert "restore" in [stage.name for stage in rollback.stages]

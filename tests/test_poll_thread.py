@@ -10,8 +10,8 @@ import redis
 from rq import Queue
 
 from config import Settings
-from jobs.record import DeployStore
-from jobs.triggers.keys import poll_state_key
+from jobs.state.keys import poll_state as poll_state_key
+from jobs.state.records import DeployStore
 from jobs.triggers.poll import Poller, start_polling
 from jobs.triggers.pollstate import PollState
 from tests.support import git_repo

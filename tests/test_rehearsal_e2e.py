@@ -18,8 +18,8 @@ from config import Settings
 from jobs.commands import rehearsal
 from jobs.commands.rehearsal import Container
 from jobs.operations.queueing import queue_rollback, rollback_plan
-from jobs.record import Deploy, DeployStore
-from jobs.submit import DeployRequest, Submitted, submit
+from jobs.state.records import Deploy, DeployStore
+from jobs.state.submit import DeployRequest, Submitted, submit
 from tests.support import git_repo, sample_scenarios
 from tests.support.commands import run
 from tests.support.deploying import config_for, deploy, work

@@ -11,8 +11,8 @@ import redis
 
 from jobs.deploylog import DeployLog
 from jobs.errors import CommandFailed
-from jobs.record import DeployStore, new_deploy_id
 from jobs.runner import Runner
+from jobs.state.records import DeployStore, new_deploy_id
 
 
 @pytest.fixture

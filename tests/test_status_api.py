@@ -8,7 +8,7 @@ import pytest
 import redis
 from openapi_spec_validator import validate
 
-from jobs.record import DeployStore
+from jobs.state.records import DeployStore
 from tests.support.status import TOKEN, example_settings, make_deploy, set_json, status_app
 from webhook.status.auth import bearer_token
 from webhook.status.environments import lock_key

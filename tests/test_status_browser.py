@@ -11,7 +11,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from jobs.record import DeployStore
+from jobs.state.records import DeployStore
 from tests.support.browser import browser_missing, chromium, serving
 from tests.support.status import make_deploy, set_json, stage, status_app
 from webhook.status.environments import last_good_key, lock_key

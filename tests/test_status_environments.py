@@ -7,7 +7,7 @@ import json
 import pytest
 import redis
 
-from jobs.record import DeployStore
+from jobs.state.records import DeployStore
 from tests.support.status import example_settings, make_deploy, set_json
 from webhook.status.environments import (
     LastGood,

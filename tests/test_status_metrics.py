@@ -6,7 +6,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 from rq import Queue
 
-from jobs.record import DeployStore
+from jobs.state.records import DeployStore
 from tests.support.status import make_deploy, set_json, stage, status_app
 from webhook.deliveries import DELIVERIES_KEY
 from webhook.status.environments import last_good_key, lock_key

@@ -6,7 +6,7 @@ import json
 
 import redis
 
-from jobs.record import DeployStore
+from jobs.state.records import DeployStore
 from tests.support.status import make_deploy, set_json, stage, status_app
 from webhook.status.environments import last_good_key, lock_key
 from webhook.status.live import stream_log

@@ -10,8 +10,8 @@ from rq import Queue
 from rq.job import Job
 
 from config import load_settings
-from jobs.record import DeployStore, events_key
-from jobs.submit import (
+from jobs.state.records import DeployStore, events_key
+from jobs.state.submit import (
     JOB_FUNCTION,
     JOB_TIMEOUT_SECONDS,
     DeployRequest,

@@ -9,14 +9,14 @@ import redis
 
 from config import ConfigError, parse_settings
 from config.globs import glob_problem, matches_any, watched
-from jobs.commands import images as image_commands
+from jobs.commands import docker as docker_argv
 from jobs.commands.compose import Compose
 from jobs.commands.git import diff_names, ls_remote
 from jobs.compose_model import ComposeModel, ServiceModel
 from jobs.operations.refs import parse_listing
-from jobs.record import Deploy
 from jobs.report.text import describe
-from jobs.submit import DeployRequest, Duplicate, Submitted, submit
+from jobs.state.records import Deploy
+from jobs.state.submit import DeployRequest, Duplicate, Submitted, submit
 from jobs.triggers.paths import intake_verdict
 from jobs.triggers.poll import Found, decide, matching, refs_to_ask
 from jobs.triggers.rebuild import services_to_build
@@ -215,13 +215,13 @@ def test_git_argv() -> None:
 def test_image_argv() -> None:
     """Digest pinning runs exact docker argv: inspect RepoDigests, pull and tag by digest."""
     digest = "127.0.0.1:5000/app@sha256:" + "0" * 64
-    assert image_commands.repo_digests("127.0.0.1:5000/app:stable") == [
+    assert docker_argv.repo_digests("127.0.0.1:5000/app:stable") == [
         "docker", "image", "inspect", "--format", "{{json .RepoDigests}}", "--",
         "127.0.0.1:5000/app:stable",
     ]  # fmt: skip
-    assert image_commands.pull(digest) == ["docker", "pull", "--quiet", "--", digest]
-    assert image_commands.tag(digest, "127.0.0.1:5000/app:stable") == [
-        "docker", "tag", "--", digest, "127.0.0.1:5000/app:stable",
+    assert docker_argv.pull_digest(digest) == ["docker", "pull", "--quiet", "--", digest]
+    assert docker_argv.tag_image(digest, "127.0.0.1:5000/app:stable") == [
+        "docker", "image", "tag", digest, "127.0.0.1:5000/app:stable",
     ]  # fmt: skip
 
 

@@ -15,8 +15,8 @@ import redis
 
 from config import Settings
 from jobs.operations.queueing import queue_rollback, rollback_plan
-from jobs.record import DeployStore
-from jobs.triggers.keys import poll_state_key
+from jobs.state.keys import poll_state as poll_state_key
+from jobs.state.records import DeployStore
 from jobs.triggers.poll import Poller
 from jobs.triggers.pollstate import PollState
 from tests.support.commands import run
@@ -166,7 +166,7 @@ def test_pulled_images_are_pinned_by_digest_for_revert_and_rollback(
         assert good.state == "succeeded", good.error
         digest = good.image_digests["web"]
         assert digest.startswith(f"{registry}/triggers/web@sha256:")
-        assert good.extra["build"] == "pulled" and good.extra["images"] == {"web": v1}
+        assert good.build == "pulled" and good.images == {"web": v1}
         commands = [c["argv"] for c in DeployStore(redis_conn).commands(good.id)]
         assert any(argv[-3:] == ["pull", "--quiet", "web"] for argv in commands)
         assert not any("build" in argv for argv in commands)
@@ -176,7 +176,7 @@ def test_pulled_images_are_pinned_by_digest_for_revert_and_rollback(
         assert bad.state == "reverted", bad.error
         assert bed.version() == "1"
         assert any(
-            argv[:3] == ["docker", "tag", "--"] and argv[3] == digest
+            argv[:4] == ["docker", "image", "tag", digest]
             for argv in (c["argv"] for c in DeployStore(redis_conn).commands(bad.id))
         )
         # CI moves the tag again, to a good v3; then a rollback to the first deploy.
@@ -191,7 +191,7 @@ def test_pulled_images_are_pinned_by_digest_for_revert_and_rollback(
         work(settings, redis_conn)
         back = DeployStore(redis_conn).get(back.id)
         assert back.state == "succeeded", back.error
-        assert back.image_digests == {"web": digest} and back.extra["images"] == {"web": v1}
+        assert back.image_digests == {"web": digest} and back.images == {"web": v1}
         assert bed.version() == "1"
         assert ["docker", "pull", "--quiet", "--", digest] in argvs(redis_conn, back.id)
 

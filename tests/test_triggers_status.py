@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from jobs.triggers.keys import poll_state_key
+from jobs.state.keys import poll_state as poll_state_key
 from tests.support.status import example_settings, set_json, status_app
 
 

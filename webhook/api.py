@@ -7,28 +7,31 @@ from typing import Any
 from flask import Blueprint
 from redis.exceptions import RedisError
 
-from jobs.record import DEPLOY_ID, DeployStore, RecordError
-from webhook.errors import BadRequest, NotFound, Unavailable
+from jobs.state.ids import ID_HINT
+from jobs.state.records import DEPLOY_ID, DeployStore, RecordError
+from webhook.errors import RETRY_AFTER_SECONDS, BadRequest, NotFound, Unavailable
 from webhook.services import services
 
 api = Blueprint("api", __name__)
 
 
 @api.get("/healthz")
-def health() -> tuple[dict[str, str], int]:
+def health() -> tuple[dict[str, str], int, dict[str, str]]:
     """200 when Redis answers; 503 naming what is down. Config is checked at start-up."""
     report = {"config": "ok", "redis": "ok"}
     try:
         services().redis.ping()
     except RedisError as error:
         report["redis"] = f"down ({type(error).__name__})"
-    return report, 200 if report["redis"] == "ok" else 503
+    if report["redis"] == "ok":
+        return report, 200, {}
+    return report, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 @api.get("/api/deploys/<deploy_id>")
 def show_deploy(deploy_id: str) -> dict[str, Any]:
     if not DEPLOY_ID.match(deploy_id):
-        raise BadRequest("not a deploy id: expected d-YYYYMMDD-HHMMSS-xxxxxx")
+        raise BadRequest(f"not a deploy id: expected {ID_HINT}")
     store = DeployStore(services().redis)
     try:
         deploy = store.get(deploy_id)

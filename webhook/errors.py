@@ -6,6 +6,9 @@ never carry a configured value, an expected signature or a piece of the payload.
 
 from __future__ import annotations
 
+# What a 503 tells the caller to wait before trying again (Redis down, queue unavailable).
+RETRY_AFTER_SECONDS = 5
+
 
 class IntakeError(Exception):
     """A delivery the intake refuses; `status` and `result` say how to answer and count it."""

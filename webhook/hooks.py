@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 
 from config import Project
 from jobs.freshness import intake_reason
-from jobs.submit import DeployRequest, Duplicate, QueueUnavailable, submit
+from jobs.state.submit import DeployRequest, Duplicate, QueueUnavailable, submit
 from jobs.triggers.paths import NO_WATCHED_CHANGE
 from webhook.body import decode_payload, read_body
 from webhook.deliveries import count_delivery

@@ -10,7 +10,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from jobs.stages.commit import read_last_good
+from jobs.state.lastgood import read_last_good
 from jobs.triggers.paths import intake_verdict
 from webhook.changed_files import changed_files
 from webhook.push import Push

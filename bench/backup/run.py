@@ -30,11 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bed import Bed, on_sample_bed, ratio_line, seconds  # noqa: E402
-from jobs.context import DeployContext  # noqa: E402
+from jobs.context import DeployContext, new_context  # noqa: E402
 from jobs.deploylog import DeployLog  # noqa: E402
-from jobs.pipeline import new_context  # noqa: E402
-from jobs.record import Deploy, DeployStore, new_deploy_id  # noqa: E402
 from jobs.stages.backup import restore_backup, take_backup  # noqa: E402
+from jobs.state.records import Deploy, DeployStore, new_deploy_id  # noqa: E402
 
 TARGET = 1.10
 ROW_BYTES = 230  # an integer and 192 characters of hex, with PostgreSQL's per-row overhead

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 
 from bench.bed import Bed, on_sample_bed  # noqa: E402
-from jobs.record import FINAL_STATES, DeployStore  # noqa: E402
+from jobs.state.records import FINAL_STATES, DeployStore  # noqa: E402
 from tests.support.deliveries import payload  # noqa: E402
 from tests.support.deploying import SECRET, wait_for, write_config  # noqa: E402
 from tests.support.web import DEPLOYHOOK, free_port, running  # noqa: E402

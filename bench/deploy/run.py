@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bed import Bed, on_sample_bed, ratio_line, seconds  # noqa: E402
 from config import Settings  # noqa: E402
-from jobs.record import FINAL_STATES, Deploy, DeployStore  # noqa: E402
+from jobs.state.records import FINAL_STATES, Deploy, DeployStore  # noqa: E402
 from tests.support.commands import run  # noqa: E402
 from tests.support.deploying import push, write_config  # noqa: E402
 from tests.support.sample_api import HEALTH_PATH  # noqa: E402

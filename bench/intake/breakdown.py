@@ -4,7 +4,7 @@
 
 Measures, against a private redis-server, the per-request cost of deployhook's route and of
 the bare app through Flask's test client, and of the Redis-side pieces on their own: the
-transactional `jobs.submit`, a plain RQ enqueue, the metrics HINCRBY. Best of several batches,
+transactional `jobs.state.submit`, a plain RQ enqueue, the metrics HINCRBY. Best of several batches,
 because this machine is shared.
 """
 
@@ -25,7 +25,7 @@ sys.path[:0] = [str(HERE.parent.parent), str(HERE)]
 import redis  # noqa: E402
 from rq import Queue  # noqa: E402
 
-from jobs.submit import DeployRequest, submit  # noqa: E402
+from jobs.state.submit import DeployRequest, submit  # noqa: E402
 from tests.support.deliveries import (  # noqa: E402
     SECRETS,
     encode,
@@ -79,7 +79,7 @@ def main() -> None:
                     "bare app, whole request": best_ms(
                         lambda _: bare.post("/hooks/crm", data=body, headers=github_headers(body))
                     ),
-                    "jobs.submit (one deploy)": best_ms(
+                    "jobs.state.submit (one deploy)": best_ms(
                         lambda i: submit(connection, settings, [request], f"k{uuid.uuid4()}")
                     ),
                     "plain RQ enqueue": best_ms(

@@ -25,7 +25,7 @@ from jobs.gates.promotion import WAIT_SECONDS, promotion
 from jobs.gates.waiting import block, settle, still_queued, wait
 from jobs.gates.waker import hold_for_window
 from jobs.gates.windows import any_open, describe, next_opening
-from jobs.record import Deploy, DeployStore
+from jobs.state.records import Deploy, DeployStore
 
 PROMOTION_WAIT = (WAIT_SECONDS, 5.0, 30.0)  # timeout, first and longest pause, in seconds
 

@@ -14,11 +14,11 @@ from typing import Any, Literal
 import requests
 
 from config import Settings
-from jobs.record import Deploy
 from jobs.report.gitea import api_base
 from jobs.report.github import github_headers
 from jobs.report.gitlab import project_ref
 from jobs.report.text import context_name, user_agent
+from jobs.state.records import Deploy
 
 Light = Literal["green", "red", "pending"]
 CHECKS_WAIT = "CI checks"  # how a deploy's waiting_for starts while it waits here

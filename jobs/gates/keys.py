@@ -1,8 +1,7 @@
-"""The Redis keys the release gates add (one place, for the state module family to take over)."""
+"""The Redis keys the release gates use, named with all the others in jobs/state/keys.py."""
 
 from __future__ import annotations
 
-from jobs.record import PREFIX
+from jobs.state.keys import WINDOW_WAKE as WINDOW_WAKE_KEY
 
-# Sorted set: environment target -> Unix time its next deploy window opens, for the waker.
-WINDOW_WAKE_KEY = f"{PREFIX}:gates:window-wake"
+__all__ = ["WINDOW_WAKE_KEY"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from config import Environment
 from jobs.gates.checks import Verdict
-from jobs.record import Deploy, DeployStore
+from jobs.state.records import Deploy, DeployStore
 
 HISTORY_SCAN = 1000  # newest deploys of each source environment searched for the commit
 WAIT_SECONDS = 3600.0  # longest wait for the commit's deploy upstream to finish

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from jobs.deploylog import DeployLog
 from jobs.gates.checks import Verdict, Waited, wait_for_green
-from jobs.record import Deploy, DeployStore
+from jobs.state.records import Deploy, DeployStore
 
 
 def still_queued(store: DeployStore, record: Deploy) -> bool:

@@ -2,13 +2,13 @@
 
 Held for a window: park a deploy on the held list and queue it again when the window opens.
 
-A deploy outside its environment's windows joins the environment's held list (jobs/held.py, the
-list an operator lock uses) and the environment goes into a sorted set with the time its next
-window opens. The worker runs `start_window_waker`: a thread that, every WAKE_SECONDS, takes
-each environment whose time has come and queues its held deploys again (`release_held`); the
-pipeline then checks the window again, and the newest held push runs while older ones end
-superseded. An operator's `unlock` also queues them again: they find the window still shut and
-go back on the list, so nothing is lost either way.
+A deploy outside its environment's windows joins the environment's held list
+(jobs/state/held.py, the list an operator lock uses) and the environment goes into a sorted
+set with the time its next window opens. The worker runs `start_window_waker`: a thread
+that, every WAKE_SECONDS, takes each environment whose time has come and queues its held
+deploys again (`release_held`); the pipeline then checks the window again, and the newest
+held push runs while older ones end superseded. An operator's `unlock` also queues them
+again: they find the window still shut and go back on the list, so nothing is lost either way.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from redis.exceptions import RedisError
 
 from config import Settings
 from jobs.gates.keys import WINDOW_WAKE_KEY
-from jobs.held import held_key, release_held
-from jobs.record import DeployStore
 from jobs.redistext import as_text
-from jobs.submit import enqueue
+from jobs.state.held import held_key, release_held
+from jobs.state.records import DeployStore
+from jobs.state.submit import enqueue
 
 logger = logging.getLogger("deployhook.gates")
 WAKE_SECONDS = 20.0

@@ -13,12 +13,12 @@ from redis import Redis
 from config import Settings
 from jobs.context import DeployContext
 from jobs.errors import StageFailed
+from jobs.images import running_images
 from jobs.operations.maintenance import Echo, action_context, find_backup
 from jobs.operations.targets import OperationError
 from jobs.revert import stop_writers
 from jobs.stages.backup import restore_backup, take_backup, verify_backup
 from jobs.stages.health import wait_healthy
-from jobs.stages.images import running_images
 from jobs.stages.swap import swap
 
 

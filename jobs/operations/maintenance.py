@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import re
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,19 +18,19 @@ from pathlib import Path
 from redis import Redis
 
 from config import Settings
-from jobs.context import DeployContext
+from jobs.context import DeployContext, new_context, secret_values
 from jobs.errors import LockTimeout
-from jobs.held import release_held
-from jobs.lock import EnvironmentLock, LockOwner
 from jobs.operations.oplog import OperatorLog
 from jobs.operations.targets import OperationError, parse_target
-from jobs.pipeline import new_context, secret_values
-from jobs.record import Deploy, DeployStore, new_deploy_id, utcnow
 from jobs.stages.backup import SUFFIX
+from jobs.state.held import release_held
+from jobs.state.ids import ENDS_WITH_DEPLOY_ID
+from jobs.state.locks import EnvironmentLock, LockOwner
+from jobs.state.records import Deploy, DeployStore, new_deploy_id, utcnow
 
 Echo = Callable[[str], None]
 # Backup names end with the id of the deploy or action that took them (jobs/stages/backup.py).
-TAKEN_BY = re.compile(r"d-\d{8}-\d{6}-[0-9a-f]{6}$")
+TAKEN_BY = ENDS_WITH_DEPLOY_ID
 
 
 def operator_name() -> str:
@@ -64,7 +63,7 @@ def action_context(
     record = Deploy(new_deploy_id(), project, environment, "sha", "", "", action)
     ctx = new_context(record, settings, store, OperatorLog(
         store, record.id, secret_values(settings), echo
-    ))  # fmt: skip
+    ), lock)  # fmt: skip
     try:
         yield ctx
     finally:

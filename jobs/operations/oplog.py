@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from jobs.deploylog import DeployLog
-from jobs.record import DeployStore
+from jobs.state.records import DeployStore
 
 KEEP_SECONDS = 7 * 24 * 3600
 

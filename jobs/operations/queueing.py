@@ -1,12 +1,10 @@
 """Queue a deploy by hand: a ref, the same commit again, or a rollback.
 
-Every one becomes an ordinary deploy record and RQ job through `jobs.submit.submit`, so it
+Every one becomes an ordinary deploy record and RQ job through `jobs.state.submit.submit`, so it
 takes the environment lock, backs up, checks out, health-checks and reports like a push.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from redis import Redis
 
@@ -14,9 +12,9 @@ from config import Settings
 from jobs.operations.refs import resolve_ref
 from jobs.operations.rollback import RollbackPlan, plan_rollback
 from jobs.operations.targets import OperationError, parse_target
-from jobs.record import Deploy, DeployStore, RecordError
-from jobs.stages.commit import read_last_good
-from jobs.submit import DeployRequest, Submitted, submit
+from jobs.state.lastgood import read_last_good
+from jobs.state.records import Deploy, DeployStore, RecordError
+from jobs.state.submit import DeployRequest, Submitted, submit
 
 HISTORY_SCAN = 500  # how far back a rollback looks for its target
 
@@ -49,7 +47,7 @@ def queue_redeploy(
     parse_target(settings, earlier.target)  # still configured?
     return _submit(connection, settings, DeployRequest(
         earlier.project, earlier.environment, earlier.ref_kind, earlier.ref_name, earlier.sha,
-        "manual", sender=sender, extra={"redeploy_of": earlier.id},
+        "manual", sender=sender, redeploy_of=earlier.id,
         override_reason=override_reason(force),
     ))  # fmt: skip
 
@@ -81,17 +79,15 @@ def queue_rollback(
 ) -> Deploy:
     """Queue the rollback `plan` describes; `restore`: its backup is restored after the swap."""
     target = plan.target
-    extra: dict[str, Any] = {"rollback_to": target.id}
-    if restore:
-        if plan.restore_backup is None:
-            raise OperationError(
-                "there is no backup to restore for this rollback (no deploy since the target "
-                "took one): roll back without restoring the database"
-            )
-        extra["restore_backup"] = plan.restore_backup
+    if restore and plan.restore_backup is None:
+        raise OperationError(
+            "there is no backup to restore for this rollback (no deploy since the target "
+            "took one): roll back without restoring the database"
+        )
     return _submit(connection, settings, DeployRequest(
         target.project, target.environment, target.ref_kind, target.ref_name, target.sha,
-        "rollback", sender=sender, extra=extra,
+        "rollback", sender=sender, rollback_to=target.id,
+        restore_backup=plan.restore_backup if restore else None,
     ))  # fmt: skip
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jobs.operations.targets import OperationError
-from jobs.record import Deploy
+from jobs.state.ids import DEPLOY_ID, ID_HINT
+from jobs.state.records import Deploy
 
 CHANGED = ("succeeded", "revert_failed")
 
@@ -38,11 +39,13 @@ def plan_rollback(
     target = _named(history, to) if to else _default_target(history, last_good_id)
     newer = history[: history.index(target)]
     over = [deploy for deploy in reversed(newer) if deploy.state in CHANGED]
-    backup = over[0].extra.get("backup") if over else None
+    backup = over[0].backup if over else None
     return RollbackPlan(target, over, str(backup) if backup else None)
 
 
 def _named(history: list[Deploy], deploy_id: str) -> Deploy:
+    if not DEPLOY_ID.match(deploy_id):
+        raise OperationError(f"{deploy_id!r} is not a deploy id (expected {ID_HINT})")
     found = next((deploy for deploy in history if deploy.id == deploy_id), None)
     if found is None:
         raise OperationError(

@@ -12,45 +12,35 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from typing import cast
 
 from redis import Redis
+from redis.exceptions import LockNotOwnedError
+from redis.lock import Lock
 
 from config import Settings
-from jobs.record import (
-    DEPLOY_ID,
-    PREFIX,
-    REPORTS_PENDING_KEY,
-    Deploy,
-    DeployStore,
-    events_key,
-)
 from jobs.redistext import as_text
 from jobs.report.delivery import ReportError
 from jobs.report.reporter import new_session
 from jobs.report.reporters import applicable, build_reporters
 from jobs.report.states import events_to_report
+from jobs.state import keys
+from jobs.state.records import (
+    DEPLOY_ID,
+    REPORTS_PENDING_KEY,
+    Deploy,
+    DeployStore,
+    events_key,
+)
 
 log = logging.getLogger("deployhook.report")
 
 BUSY_DELAY_SECONDS = 0.2  # before handing back a deploy that another consumer is reporting
 CURSOR_TTL_SECONDS = 30 * 24 * 3600  # as long as the snapshots themselves are kept
 RECENT_DEPLOYS = 200  # how far back a sweep looks for deploys left half-reported
-# Release and refresh the lock only while it is still ours: a consumer that stalled past its
-# lock must not free or extend the lock of the consumer that took over.
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
-_REFRESH = (
-    "if redis.call('get', KEYS[1]) == ARGV[1] then "
-    "return redis.call('pexpire', KEYS[1], ARGV[2]) end"
-)
-
-
-def cursor_key(deploy_id: str) -> str:
-    return f"{PREFIX}:deploy:{deploy_id}:reported"
-
-
-def lock_key(deploy_id: str) -> str:
-    return f"{PREFIX}:deploy:{deploy_id}:reporting-lock"
+cursor_key = keys.report_cursor
+lock_key = keys.reporting_lock
 
 
 class Dispatcher:
@@ -85,15 +75,18 @@ class Dispatcher:
 
     def report(self, deploy_id: str) -> bool:
         """Report every unreported snapshot of one deploy; False when another consumer is at it."""
-        token = secrets.token_hex(8)
-        if not self.redis.set(lock_key(deploy_id), token, nx=True, px=self.lock_ms):
+        # redis-py's Lock: released and refreshed only while it is still ours, so a consumer
+        # that stalled past its lock never frees or extends the lock of the one that took over.
+        lock = Lock(self.redis, lock_key(deploy_id), timeout=self.lock_ms / 1000)
+        if not lock.acquire(blocking=False, token=secrets.token_hex(8)):
             return False
         try:
             self.redis.set(cursor_key(deploy_id), 0, nx=True, ex=CURSOR_TTL_SECONDS)
-            while self._report_new(deploy_id, lambda: self._refresh(deploy_id, token)):
+            while self._report_new(deploy_id, lambda: _refresh(lock)):
                 pass
         finally:
-            self.redis.eval(_RELEASE, 1, lock_key(deploy_id), token)
+            with suppress(LockNotOwnedError):
+                lock.release()
         # A snapshot written after our last look, whose pending id a busy-lock pass handed
         # back or dropped, must not wait for the deploy's next change.
         if self._unreported(deploy_id):
@@ -111,9 +104,6 @@ class Dispatcher:
     def _unreported(self, deploy_id: str) -> bool:
         cursor = self.redis.get(cursor_key(deploy_id))
         return cursor is not None and int(cursor) < self.redis.llen(events_key(deploy_id))
-
-    def _refresh(self, deploy_id: str, token: str) -> None:
-        self.redis.eval(_REFRESH, 1, lock_key(deploy_id), token, self.lock_ms)
 
     def _report_new(self, deploy_id: str, hold: Callable[[], None]) -> bool:
         snapshots = [_parse(raw) for raw in self.redis.lrange(events_key(deploy_id), 0, -1)]
@@ -154,3 +144,9 @@ def _parse(raw: bytes | str) -> Deploy | None:
         return Deploy.from_json(raw)
     except (ValueError, TypeError, KeyError):
         return None
+
+
+def _refresh(lock: Lock) -> None:
+    """Extend our reporting lock; one that expired meanwhile is someone else's now: go on."""
+    with suppress(LockNotOwnedError):
+        lock.reacquire()

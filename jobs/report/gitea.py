@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from config import Settings
 from config.model import GiteaNotify
-from jobs.record import Deploy
 from jobs.report.delivery import Outbound
 from jobs.report.states import gitea_state
 from jobs.report.text import status_body
+from jobs.state.records import Deploy
 
 DESCRIPTION_LIMIT = 255
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from config import Settings
 from config.model import GithubNotify
 from config.secrets import Secret
-from jobs.record import Deploy
 from jobs.report.delivery import Outbound
 from jobs.report.states import github_status_state
 from jobs.report.text import status_body, user_agent
+from jobs.state.records import Deploy
 
 DESCRIPTION_LIMIT = 140  # GitHub answers 422 above this
 

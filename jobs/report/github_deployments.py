@@ -13,17 +13,17 @@ from redis import Redis
 
 from config import Settings
 from config.model import GithubNotify
-from jobs.record import PREFIX, Deploy
 from jobs.report.delivery import Outbound, ReportRejected, deliver
 from jobs.report.github import DESCRIPTION_LIMIT, github_headers, repo_url
 from jobs.report.states import github_deployment_state
 from jobs.report.text import clip, describe, log_url
+from jobs.state import keys
+from jobs.state.records import Deploy
 
 DEPLOYMENT_TTL_SECONDS = 30 * 24 * 3600
 
 
-def deployment_key(deploy_id: str) -> str:
-    return f"{PREFIX}:deploy:{deploy_id}:github-deployment"
+deployment_key = keys.github_deployment
 
 
 def create_request(settings: Settings, notify: GithubNotify, deploy: Deploy) -> Outbound:

@@ -8,10 +8,10 @@ import requests
 
 from config import Settings
 from config.model import GitlabNotify
-from jobs.record import Deploy
 from jobs.report.delivery import Outbound, answered_2xx
 from jobs.report.states import gitlab_state
 from jobs.report.text import status_body
+from jobs.state.records import Deploy
 
 DESCRIPTION_LIMIT = 255
 

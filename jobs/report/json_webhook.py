@@ -9,9 +9,9 @@ from typing import Any
 
 from config import Settings
 from config.model import WebhookNotify
-from jobs.record import Deploy
 from jobs.report.delivery import Outbound
 from jobs.report.text import commit_url, log_url
+from jobs.state.records import Deploy
 
 SCHEMA = "deployhook.deploy/v1"
 
@@ -38,9 +38,10 @@ def payload(settings: Settings, deploy: Deploy) -> dict[str, Any]:
             "finished_at": deploy.finished_at,
             "failed_stage": deploy.failed_stage,
             "error": deploy.error,
-            "backup": deploy.extra.get("backup"),
+            "backup": deploy.backup,
             "restored_backup": deploy.restored_backup,
-            "revert_error": deploy.extra.get("revert_error"),
+            "revert_error": deploy.revert_error,
+            "interrupted_by": deploy.interrupted_by,
             # Release gates: the gate that blocked it (state `blocked`: not deployed, `error`
             # says why), what a queued deploy waits for, an operator's override reason.
             "deployed": deploy.state == "succeeded",

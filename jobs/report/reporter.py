@@ -8,9 +8,9 @@ from typing import Protocol
 import requests
 
 from config.model import Delivery
-from jobs.record import Deploy
 from jobs.report.delivery import Accept, Outbound, answered_2xx, deliver
 from jobs.report.text import user_agent
+from jobs.state.records import Deploy
 
 
 class Reporter(Protocol):

@@ -9,12 +9,12 @@ import requests
 from redis import Redis
 
 from config import Settings
-from jobs.record import Deploy
 from jobs.report import gitea, github, gitlab, json_webhook, slack
 from jobs.report.delivery import Outbound
 from jobs.report.github_deployments import GithubDeploymentReporter
 from jobs.report.redact import hide_url
 from jobs.report.reporter import Reporter, RequestReporter
+from jobs.state.records import Deploy
 
 Build = Callable[[Deploy], Outbound | None]
 

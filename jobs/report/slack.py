@@ -8,10 +8,10 @@ import requests
 
 from config import Settings
 from config.model import SlackNotify
-from jobs.record import Deploy
 from jobs.report.delivery import Outbound
 from jobs.report.states import SlackKind, slack_kind
 from jobs.report.text import clip, commit_url, duration, log_url, rehearsal, short
+from jobs.state.records import Deploy
 
 ERROR_LINES = 12
 ERROR_CHARS = 1500  # a section's text may hold 3000 characters; leave room for the rest
@@ -24,6 +24,7 @@ _HEADLINES: dict[str, str] = {
     "reverted": ":rewind: Deploy to {target} failed and was reverted",
     "revert_failed": ":rotating_light: REVERT FAILED on {target}: needs attention",
     "cancelled": ":no_entry_sign: Deploy to {target} cancelled",
+    "interrupted": ":rotating_light: Deploy to {target} INTERRUPTED: it lost the lock",
     "blocked": ":no_entry: Not deployed to {target}: blocked by a release gate",
 }
 
@@ -39,7 +40,8 @@ def message(settings: Settings, notify: SlackNotify, deploy: Deploy) -> dict[str
     if kind is None:
         return None
     headline = _headline(kind, deploy)
-    mention = f"{notify.mention} " if kind == "revert_failed" and notify.mention else ""
+    loud = kind in ("revert_failed", "interrupted")
+    mention = f"{notify.mention} " if loud and notify.mention else ""
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": _plain(clip(headline, HEADER_LIMIT))},
         {"type": "section", "fields": [_mrkdwn(field) for field in _facts(settings, deploy)]},
@@ -119,8 +121,8 @@ def _details(kind: SlackKind, deploy: Deploy) -> list[str]:
     elif deploy.state == "reverted":
         details.append(f"*Restored*: code and images back to {previous}; {_database(deploy)}")
     elif kind == "revert_failed":
-        revert_error = str(deploy.extra.get("revert_error") or "no detail recorded")
-        backup = deploy.extra.get("backup")
+        revert_error = deploy.revert_error or "no detail recorded"
+        backup = deploy.backup
         details.append(f"*The revert failed too*\n{_code(revert_error)}")
         details.append(
             f"*Left in*: an unknown mix of `{deploy.short_sha}` (new) and {previous} "
@@ -130,6 +132,12 @@ def _details(kind: SlackKind, deploy: Deploy) -> list[str]:
             f"*Backup to restore*: `{escape(str(backup))}` (taken just before this deploy)"
             if backup
             else "*Backup to restore*: none was taken for this deploy."
+        )
+    elif kind == "interrupted":
+        details.append(
+            f"*Stopped*: the lock is now held by {escape(deploy.interrupted_by or 'unknown')}; "
+            f"this deploy changed nothing after that. The environment may run a mix of "
+            f"`{deploy.short_sha}` (new) and {previous}: check it."
         )
     return details
 

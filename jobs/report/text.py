@@ -8,7 +8,7 @@ from importlib import metadata
 from typing import Any
 
 from config import Project, Settings
-from jobs.record import Deploy
+from jobs.state.records import Deploy
 
 ELLIPSIS = "…"
 # Characters that belong to the character before them: cutting just before one would leave a
@@ -64,6 +64,7 @@ def describe(deploy: Deploy) -> str:
         "revert_failed": f"revert failed: needs attention ({stage} failed{why})",
         "superseded": f"not deployed to {env}: {deploy.error or 'a newer push replaced it'}",
         "cancelled": f"deploy to {env} cancelled",
+        "interrupted": f"INTERRUPTED: lost the lock of {env} to {deploy.interrupted_by}",
         "blocked": f"not deployed to {env}: blocked{why}",
         "skipped": f"not deployed to {env}{why or ': nothing to deploy'}",
     }

@@ -42,6 +42,7 @@ def take_backup(ctx: DeployContext) -> Path | None:
             timeout=ctx.environment.backups.timeout,
             stdout_path=partial,
             extra_env=env,
+            read_only=True,  # reads the database; the file it writes is ours
         )
         verify_backup(ctx, database, partial)
         _fsync(partial)
@@ -53,7 +54,7 @@ def take_backup(ctx: DeployContext) -> Path | None:
         partial.unlink(missing_ok=True)
         raise
     ctx.backup = str(final)
-    ctx.deploy.extra["backup"] = str(final)
+    ctx.deploy.backup = str(final)
     ctx.log.info(f"backup written: {final} ({final.stat().st_size} bytes)")
     return final
 
@@ -78,6 +79,7 @@ def verify_backup(ctx: DeployContext, database: Database, path: Path) -> None:
         extra_env=postgres.connection_env(database),
         quiet=True,
         check=False,
+        read_only=True,
     )
     if result.exit_code != 0:
         raise StageFailed(
@@ -99,7 +101,10 @@ def restore_backup(ctx: DeployContext, path: Path, *, foreign: bool = False) -> 
     env = postgres.connection_env(database)
     timeout = ctx.environment.timeouts.restore
     probe = ctx.runner.run(
-        postgres.can_create_databases(database, ctx.compose), timeout=60, extra_env=env
+        postgres.can_create_databases(database, ctx.compose),
+        timeout=60,
+        extra_env=env,
+        read_only=True,
     )
     can_create = probe.output.strip().endswith("t")
     if can_create and foreign:

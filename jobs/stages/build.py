@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from jobs.context import DeployContext
 from jobs.errors import CommandFailed, StageFailed
-from jobs.stages.images import built_image_names, image_id, point_name_at, split_name
+from jobs.images import built_image_names, image_id, point_name_at, split_name
 from jobs.triggers.rebuild import changed_services
 
 TAG_PREFIX = "deployhook-"
@@ -23,7 +23,7 @@ def build(ctx: DeployContext) -> dict[str, str]:
     names = built_image_names(ctx)
     # Known before the build runs: a build that fails halfway may already have moved a name.
     ctx.built_images = names
-    ctx.deploy.extra["image_names"] = names
+    ctx.deploy.image_names = names
     ctx.save()
     retained = retained_images(ctx, names)
     missing = sorted(service for service, found in retained.items() if found is None)
@@ -34,7 +34,7 @@ def build(ctx: DeployContext) -> dict[str, str]:
             ctx.log.info(f"no retained image of {ctx.deploy.sha[:12]} for {', '.join(missing)}")
             ctx.log.info("building them again: a rollback without a retained image must build")
         built = build_and_tag(ctx, names)
-    ctx.deploy.extra["images"] = built
+    ctx.deploy.images = built
     return built
 
 
@@ -49,8 +49,8 @@ def retained_images(ctx: DeployContext, names: dict[str, str]) -> dict[str, str 
 def reuse(ctx: DeployContext, names: dict[str, str], retained: dict[str, str]) -> dict[str, str]:
     """Point each compose image name at the image kept for this commit: no build at all."""
     for service, name in sorted(names.items()):
-        point_name_at(ctx, name, retained[service])
-    ctx.deploy.extra["build"] = "reused"
+        point_name_at(ctx, name, retained[service], "build")
+    ctx.deploy.build = "reused"
     ctx.log.info(
         f"reusing retained images of {ctx.deploy.sha[:12]} (no build): "
         + (", ".join(f"{s}={i[7:19]}" for s, i in sorted(retained.items())) or "none")
@@ -72,9 +72,9 @@ def build_and_tag(ctx: DeployContext, names: dict[str, str]) -> dict[str, str]:
         if identifier is None:
             raise StageFailed("build", f"expected image {name} for {service} after build, got none")
         repository, _ = split_name(name)
-        ctx.docker.images.get(identifier).tag(repository, commit_tag(ctx.deploy.sha))
+        point_name_at(ctx, f"{repository}:{commit_tag(ctx.deploy.sha)}", identifier, "build")
         built[service] = identifier
-    ctx.deploy.extra["build"] = "built"
+    ctx.deploy.build = "built"
     ctx.log.info("built " + (", ".join(f"{s}={i[7:19]}" for s, i in built.items()) or "nothing"))
     return built
 

@@ -6,40 +6,33 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
-
-from redis import Redis
 
 from jobs.context import DeployContext
-from jobs.record import PREFIX, utcnow
+from jobs.images import remove_old_commit_tags
 from jobs.stages.backup import apply_retention
 from jobs.stages.build import TAG_PREFIX
-from jobs.stages.images import remove_old_commit_tags
+from jobs.state.keys import last_good as last_good_key
+from jobs.state.lastgood import read_last_good, write_last_good
+from jobs.state.records import utcnow
+
+__all__ = ["commit_point", "last_good_key", "last_good_path", "read_last_good"]
 
 # Commit-tagged images kept per service, so that a rollback to a recent deploy needs no build.
 KEEP_IMAGE_TAGS = 5
-
-
-def last_good_key(target: str) -> str:
-    return f"{PREFIX}:last-good:{target}"
 
 
 def last_good_path(state_dir: Path, project: str, environment: str) -> Path:
     return state_dir / "last-good" / project / f"{environment}.json"
 
 
-def read_last_good(connection: Redis, target: str) -> dict[str, Any] | None:
-    raw = connection.get(last_good_key(target))
-    return json.loads(raw) if raw else None
-
-
 def commit_point(ctx: DeployContext) -> None:
     deploy = ctx.deploy
+    ctx.runner.guard()  # "last good" is a change too: only while this deploy holds the lock
     record = {
         "deploy_id": deploy.id,
         "sha": deploy.sha,
         "ref": f"{deploy.ref_kind} {deploy.ref_name}",
-        "images": deploy.extra.get("images", {}),
+        "images": deploy.images,
         "image_names": ctx.built_images,
         "backup": ctx.backup,
         "at": utcnow(),
@@ -48,11 +41,11 @@ def commit_point(ctx: DeployContext) -> None:
     _write_atomically(
         last_good_path(ctx.settings.state_dir, deploy.project, deploy.environment), text
     )
-    ctx.store.redis.set(last_good_key(deploy.target), text)
+    write_last_good(ctx.store.redis, deploy.target, text)
     ctx.log.info(f"last good is now {deploy.sha[:12]} ({deploy.id})")
     if ctx.environment.database is not None:
         apply_retention(ctx, keep={b for b in [ctx.backup] if b})
-    protect = set(record["images"].values())
+    protect = set(deploy.images.values())
     removed = remove_old_commit_tags(ctx, TAG_PREFIX, KEEP_IMAGE_TAGS, protect)
     if removed:
         ctx.log.info(f"untagged old images: {', '.join(removed)}")

@@ -12,7 +12,7 @@ import requests
 
 from jobs.context import DeployContext
 from jobs.errors import StageFailed
-from jobs.stages.images import RETIRED_KEY, SERVICE_LABEL, running_containers
+from jobs.images import SERVICE_LABEL, running_containers
 
 MAX_INTERVAL = 5.0
 
@@ -55,7 +55,7 @@ def _probe_http(ctx: DeployContext) -> tuple[bool, str]:
 
 def _probe_containers(ctx: DeployContext) -> tuple[bool, str]:
     problems = []
-    retired = set(ctx.deploy.extra.get(RETIRED_KEY, []))
+    retired = set(ctx.deploy.retired_services)
     for container in running_containers(ctx):
         state = container.attrs.get("State", {})
         service = container.labels.get(SERVICE_LABEL, container.name)

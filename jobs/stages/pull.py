@@ -13,13 +13,13 @@ import json
 import tempfile
 from pathlib import Path
 
-from jobs.commands import images as image_commands
+from jobs.commands import docker as docker_argv
 from jobs.compose_model import read_model
 from jobs.context import DeployContext
 from jobs.errors import CommandFailed, StageFailed
-from jobs.record import RecordError
-from jobs.stages.commit import read_last_good
-from jobs.stages.images import image_id, split_name
+from jobs.images import image_id, split_name
+from jobs.state.lastgood import read_last_good
+from jobs.state.records import RecordError
 
 
 def pulled_image_names(ctx: DeployContext) -> dict[str, str]:
@@ -32,7 +32,7 @@ def pull(ctx: DeployContext) -> dict[str, str]:
     """The build stage of `images: pull`; returns service -> image ID like a build does."""
     names = pulled_image_names(ctx)
     ctx.built_images = names
-    ctx.deploy.extra["image_names"] = names
+    ctx.deploy.image_names = names
     ctx.previous_digests = digests_of(ctx, _last_good_id(ctx))
     ctx.save()
     named = _pinned_deploy_id(ctx)
@@ -58,18 +58,18 @@ def pull(ctx: DeployContext) -> dict[str, str]:
         identifiers[service] = identifier
         digests[service] = pinned.get(service) or registry_digest(ctx, name)
     ctx.deploy.image_digests = digests
-    ctx.deploy.extra["images"] = identifiers
-    ctx.deploy.extra["build"] = "pulled"
+    ctx.deploy.images = identifiers
+    ctx.deploy.build = "pulled"
     ctx.log.info(f"pulled {_show(digests)}")
     return identifiers
 
 
 def registry_digest(ctx: DeployContext, name: str) -> str:
     """`repo@sha256:...` of the image `name` names, as the registry knows it."""
-    argv = image_commands.repo_digests(name)
+    argv = docker_argv.repo_digests(name)
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "digests"
-        ctx.runner.run(argv, timeout=120, stdout_path=out, quiet=True)
+        ctx.runner.run(argv, timeout=120, stdout_path=out, quiet=True, read_only=True)
         found = json.loads(out.read_text() or "null") or []
     repository = split_name(name)[0]
     same = [d for d in found if isinstance(d, str) and d.split("@", 1)[0] == repository]
@@ -87,8 +87,8 @@ def pin(ctx: DeployContext, name: str, digest: str, stage: str) -> None:
     timeout = ctx.environment.timeouts.build
     try:
         if image_id(ctx, digest) is None:
-            ctx.runner.run(image_commands.pull(digest), timeout=timeout)
-        ctx.runner.run(image_commands.tag(digest, name), timeout=120)
+            ctx.runner.run(docker_argv.pull_digest(digest), timeout=timeout)
+        ctx.runner.run(docker_argv.tag_image(digest, name), timeout=120)
     except CommandFailed as error:
         raise StageFailed(stage, f"{error}: {error.output_tail[-300:]}") from None
     wanted, now = image_id(ctx, digest), image_id(ctx, name)
@@ -118,9 +118,7 @@ def digests_of(ctx: DeployContext, deploy_id: str | None) -> dict[str, str]:
 
 def _pinned_deploy_id(ctx: DeployContext) -> str | None:
     """A rollback or redeploy starts the images of the deploy it names, not the tag's now."""
-    extra = ctx.deploy.extra
-    named = extra.get("rollback_to") or extra.get("redeploy_of")
-    return str(named) if named else None
+    return ctx.deploy.rollback_to or ctx.deploy.redeploy_of
 
 
 def _last_good_id(ctx: DeployContext) -> str | None:

@@ -226,7 +226,7 @@ def _database_image(ctx: DeployContext, spec: ServiceModel) -> str:
 
 def _migration_image(ctx: DeployContext, spec: ServiceModel) -> str:
     """The image the build stage made (or reused) for the migration service."""
-    built = ctx.deploy.extra.get("images", {}).get(spec.name)
+    built = ctx.deploy.images.get(spec.name)
     if built:
         return str(built)
     if spec.image:

@@ -6,7 +6,7 @@ import git
 
 from jobs.context import DeployContext
 from jobs.errors import StageFailed
-from jobs.stages.images import running_images
+from jobs.images import running_images
 
 
 def take_snapshot(ctx: DeployContext) -> None:
@@ -28,7 +28,7 @@ def take_snapshot(ctx: DeployContext) -> None:
         ctx.previous_sha = repo.head.commit.hexsha
     ctx.previous_images = running_images(ctx)
     ctx.deploy.previous_sha = ctx.previous_sha
-    ctx.deploy.extra["previous_images"] = ctx.previous_images
+    ctx.deploy.previous_images = ctx.previous_images
     ctx.log.info(
         f"running now: {ctx.previous_sha[:12]} with "
         + (

@@ -17,7 +17,7 @@ from config.model import Environment
 from jobs.commands.git import diff_names
 from jobs.context import DeployContext
 from jobs.errors import CommandFailed, NothingToDeploy
-from jobs.stages.commit import read_last_good
+from jobs.state.lastgood import read_last_good
 
 NO_WATCHED_CHANGE = "no watched path changed"
 # Triggers an operator chose on purpose: never filtered by paths.
@@ -73,6 +73,12 @@ def changed_files(ctx: DeployContext, live: str) -> list[str]:
     argv = diff_names(ctx.environment.path, live, ctx.deploy.sha)
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "names"
-        ctx.runner.run(argv, timeout=ctx.environment.timeouts.fetch, stdout_path=out, quiet=True)
+        ctx.runner.run(
+            argv,
+            timeout=ctx.environment.timeouts.fetch,
+            stdout_path=out,
+            quiet=True,
+            read_only=True,
+        )
         text = out.read_bytes().decode("utf-8", "surrogateescape")
     return [name for name in text.split("\0") if name]

@@ -30,17 +30,16 @@ from redis.exceptions import RedisError
 
 from config import Environment, Settings
 from jobs.commands.git import ls_remote
-from jobs.context import command_environ
+from jobs.context import command_environ, secret_values
 from jobs.deploylog import DeployLog
 from jobs.errors import CommandFailed
 from jobs.operations.refs import parse_listing, version_key
-from jobs.pipeline import secret_values
-from jobs.record import DeployStore
 from jobs.refs import is_sha
 from jobs.runner import Runner
-from jobs.stages.commit import read_last_good
-from jobs.submit import DeployRequest, Duplicate, QueueUnavailable, submit
-from jobs.triggers.keys import poll_state_key
+from jobs.state.keys import poll_state as poll_state_key
+from jobs.state.lastgood import read_last_good
+from jobs.state.records import DeployStore
+from jobs.state.submit import DeployRequest, Duplicate, QueueUnavailable, submit
 from jobs.triggers.pollstate import PollState
 
 logger = logging.getLogger("deployhook.poll")
@@ -110,7 +109,13 @@ def poll_once(
     try:
         with tempfile.TemporaryDirectory() as scratch:
             out = Path(scratch) / "refs"
-            runner.run(argv, timeout=environment.timeouts.fetch, stdout_path=out, quiet=True)
+            runner.run(
+                argv,
+                timeout=environment.timeouts.fetch,
+                stdout_path=out,
+                quiet=True,
+                read_only=True,  # a question to the remote: changes nothing, needs no lock
+            )
             listing = parse_listing(out.read_text(errors="replace"))
     except CommandFailed as error:
         lines = [line.strip() for line in error.output_tail.splitlines() if line.strip()]

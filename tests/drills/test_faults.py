@@ -15,9 +15,9 @@ import pytest
 import redis
 
 from config import Settings
-from jobs.lock import current_owner
-from jobs.record import Deploy, DeployStore
 from jobs.stages.commit import read_last_good
+from jobs.state.locks import current_owner
+from jobs.state.records import Deploy, DeployStore
 from tests.support import drills
 from tests.support.deploying import deploy, push, start_worker_process, wait_for, write_config
 from tests.support.provider_server import SLACK, WEBHOOK, ProviderServer
@@ -128,16 +128,16 @@ def test_revert_without_its_backup_is_revert_failed_and_loud(
 
     def backed_up() -> bool:
         record = store.get(queued.id)
-        return "backup" in record.extra and record.stages[-1].name != "backup"
+        return record.backup is not None and record.stages[-1].name != "backup"
 
     wait_for(backed_up, 120, "the backup to be written")
-    Path(store.get(queued.id).extra["backup"]).unlink()
+    Path(store.get(queued.id).backup).unlink()
     _finish(worker, tmp_path)
     record = store.get(queued.id)
     assert record.state == "revert_failed", record.error
     assert record.failed_stage == "health"
     assert "REVERT FAILED, needs a human" in (record.error or "")
-    assert "restore database" in record.extra["revert_error"]
+    assert "restore database" in record.revert_error
     assert record.restored_backup is None
     assert current_owner(redis_conn, record.target) is None
     assert read_last_good(redis_conn, record.target) is None  # never a commit point
@@ -146,7 +146,7 @@ def test_revert_without_its_backup_is_revert_failed_and_loud(
     last = _events(provider, queued.id)[-1]
     assert (last["event"], last["deploy"]["revert_error"]) == (
         "revert_failed",
-        record.extra["revert_error"],
+        record.revert_error,
     )
     slack = [seen.body["text"] for seen in provider.to(SLACK)]
     assert slack and slack[-1].startswith(MENTION), slack

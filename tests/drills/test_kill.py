@@ -19,8 +19,8 @@ import pytest
 import redis
 
 from config import Settings
-from jobs.lock import current_owner
-from jobs.record import DeployStore
+from jobs.state.locks import current_owner
+from jobs.state.records import DeployStore
 from tests.support import drills
 from tests.support.deploying import push, start_worker_process, wait_for, write_config
 from tests.support.provider_server import WEBHOOK, ProviderServer
@@ -139,7 +139,7 @@ def test_worker_killed_in_a_stage_is_finished_by_the_next_start(
     assert (sample_app.checkout / ".env").read_text() == env_file and sample_app.volume_exists()
     assert not list(sample_app.backups_dir.glob("*.partial"))
     assert drills.deploy_commands_alive(sample_app.project) == []
-    built = record.extra.get("image_names", {}).get("api")
+    built = record.image_names.get("api")
     if built:  # a killed build or swap must not leave the name on the new image
         assert sample_app.image_of(built) == before_images["api"]
     events = [s.body for s in provider.to(WEBHOOK) if s.body["deploy"]["id"] == deploy_id]

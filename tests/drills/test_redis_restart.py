@@ -20,8 +20,8 @@ import requests
 from rq import Queue
 from werkzeug.serving import make_server
 
-from jobs.record import DeployStore
-from jobs.submit import delivery_key
+from jobs.state.records import DeployStore
+from jobs.state.submit import delivery_key
 from tests.support.deliveries import encode, github_headers, make_settings, payload
 from tests.support.deploying import wait_for
 from tests.support.http_thread import in_thread

@@ -20,11 +20,11 @@ from werkzeug import Response
 from jobs.gates import pass_gates
 from jobs.gates.checks import Verdict, gitlab_results, verdict, wait_for_green
 from jobs.gates.waker import requeue_interrupted_waits
-from jobs.lock import current_owner
 from jobs.pipeline import deploy
-from jobs.record import Deploy, DeployStore, events_key
 from jobs.report.text import describe
-from jobs.submit import DeployRequest, submit
+from jobs.state.locks import current_owner
+from jobs.state.records import Deploy, DeployStore, events_key
+from jobs.state.submit import DeployRequest, submit
 from tests.gates.conftest import GatedSettings, log_of, queued
 from tests.support.provider_server import GITEA, GITHUB, GITLAB, ProviderServer, json_response
 from tests.support.report_setup import SHA

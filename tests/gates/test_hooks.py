@@ -12,12 +12,12 @@ import redis
 
 from config.gates import Hook
 from jobs.commands.compose import Compose
-from jobs.context import DeployContext
+from jobs.context import DeployContext, new_context
 from jobs.deploylog import DeployLog
 from jobs.errors import StageFailed
 from jobs.hooks import hook_argv, run_hooks
-from jobs.pipeline import after_revert_hooks, new_context
-from jobs.record import DeployStore
+from jobs.outcome import after_revert_hooks
+from jobs.state.records import DeployStore
 from tests.gates.conftest import GatedSettings, queued
 
 COMPOSE = Compose(("docker", "compose"), "crm", Path("/srv/crm"), ("compose.yml", "prod.yml"))

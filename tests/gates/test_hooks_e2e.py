@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from config import Settings
-from jobs.record import DeployStore
+from jobs.state.records import DeployStore
 from tests.support.deploying import config_for, deploy
 
 pytestmark = pytest.mark.docker

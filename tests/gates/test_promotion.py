@@ -10,13 +10,13 @@ import pytest
 import redis
 
 from jobs.gates import pass_gates
-from jobs.lock import current_owner
 from jobs.operations.queueing import override_reason
 from jobs.operations.targets import OperationError
 from jobs.pipeline import deploy
-from jobs.record import DeployStore
 from jobs.report import drain
-from jobs.submit import DeployRequest, Submitted, submit
+from jobs.state.locks import current_owner
+from jobs.state.records import DeployStore
+from jobs.state.submit import DeployRequest, Submitted, submit
 from tests.gates.conftest import GatedSettings, log_of, queued, succeeded
 from tests.support.provider_server import GITHUB, GITLAB, SLACK, WEBHOOK, ProviderServer
 from tests.support.report_setup import SHA

@@ -13,12 +13,12 @@ from config.gates import DAYS
 from jobs.gates import pass_gates
 from jobs.gates.keys import WINDOW_WAKE_KEY
 from jobs.gates.waker import start_window_waker, wake_due, window_wakeups
-from jobs.held import held_ids, release_held
-from jobs.lock import current_owner
 from jobs.pipeline import deploy
-from jobs.record import Deploy, DeployStore
 from jobs.report import drain
-from jobs.submit import DeployRequest, Submitted, submit
+from jobs.state.held import held_ids, release_held
+from jobs.state.locks import current_owner
+from jobs.state.records import Deploy, DeployStore
+from jobs.state.submit import DeployRequest, Submitted, submit
 from tests.gates.conftest import GatedSettings, log_of, queued
 from tests.support.provider_server import GITHUB, WEBHOOK, ProviderServer
 from tests.support.report_setup import SHA

@@ -11,7 +11,7 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from jobs.record import DeployStore
+from jobs.state.records import DeployStore
 from tests.support.deliveries import (
     GITHUB_SECRET,
     encode,

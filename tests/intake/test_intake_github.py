@@ -12,7 +12,7 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from jobs.record import DeployStore
+from jobs.state.records import DeployStore
 from tests.support.deliveries import (
     GITHUB_SECRET,
     encode,

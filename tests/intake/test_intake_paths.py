@@ -11,8 +11,8 @@ import redis
 from flask.testing import FlaskClient
 
 from config import parse_settings
-from jobs.record import DeployStore
-from jobs.stages.commit import last_good_key
+from jobs.state.keys import last_good as last_good_key
+from jobs.state.records import DeployStore
 from tests.support.deliveries import SECRETS, config_text, payload, post_github, queued_jobs
 from webhook.app import create_app
 from webhook.deliveries import delivery_counts

@@ -12,8 +12,8 @@ import redis
 from flask import Flask
 
 from config import Settings
-from jobs.record import Deploy, DeployStore, new_deploy_id
-from jobs.stages.commit import last_good_key
+from jobs.state.keys import last_good as last_good_key
+from jobs.state.records import Deploy, DeployStore, new_deploy_id
 from tests.operator.conftest import TOKEN
 from webhook.status import register
 
@@ -29,7 +29,7 @@ def _cli(config_file: Path, *argv: str) -> int:
 def _succeeded(store: DeployStore, sha: str, backup: str) -> Deploy:
     deploy = Deploy(new_deploy_id(), "app", "dev", "branch", "main", sha, "github push")
     store.create(deploy)
-    done = replace(deploy, state="succeeded", extra={"backup": backup})
+    done = replace(deploy, state="succeeded", backup=backup)
     store.save(done)
     return done
 
@@ -47,7 +47,7 @@ def test_deploy_and_redeploy_queue_manual_deploys(
     assert queued.sender and queued.state == "queued"
     assert _cli(config_file, "redeploy", first_id, "--no-wait") == 0
     again = store.get(capsys.readouterr().out.strip())
-    assert (again.sha, again.ref_kind, again.extra["redeploy_of"]) == (head, "branch", first_id)
+    assert (again.sha, again.ref_kind, again.redeploy_of) == (head, "branch", first_id)
 
 
 def test_refusals_are_one_sentence_with_what_to_do(
@@ -83,12 +83,12 @@ def test_rollback_with_a_database_restore_needs_a_yes(
     assert _cli(config_file, "rollback", "app/dev", "--no-wait", "--yes") == 0
     rollback = store.get(capsys.readouterr().out.strip())
     assert (rollback.sha, rollback.trigger) == (good.sha, "rollback")
-    assert rollback.extra == {"rollback_to": good.id, "restore_backup": str(backup)}
+    assert (rollback.rollback_to, rollback.restore_backup) == (good.id, str(backup))
     assert (
         _cli(config_file, "rollback", "app/dev", "--to", good.id, "--keep-database", "--no-wait")
         == 0
     )
-    assert "restore_backup" not in store.get(capsys.readouterr().out.strip()).extra
+    assert store.get(capsys.readouterr().out.strip()).restore_backup is None
     assert current.id != good.id
 
 
@@ -139,5 +139,5 @@ def test_status_api_deploy_and_rollback_actions(
     rolled = client.post(f"{base}/rollback", json=body, headers=AUTH)
     assert rolled.status_code == 202, rolled.get_data(as_text=True)
     assert rolled.get_json()["restore_backup"] == "/b/2.dump"
-    assert store.get(rolled.get_json()["deploy_id"]).extra["rollback_to"] == good.id
+    assert store.get(rolled.get_json()["deploy_id"]).rollback_to == good.id
     assert redis_conn.get(last_good_key("app/dev")) is None  # nothing ran: only queued

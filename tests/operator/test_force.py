@@ -10,7 +10,7 @@ import redis
 from flask import Flask
 
 from config import Settings
-from jobs.record import DeployStore
+from jobs.state.records import DeployStore
 from tests.operator.conftest import TOKEN
 from webhook.cli import main
 from webhook.status import register

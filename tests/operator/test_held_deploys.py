@@ -9,10 +9,10 @@ from typing import Any
 import redis
 
 from config import Settings
-from jobs.held import held_ids
-from jobs.lock import lock_key
-from jobs.record import DeployStore
-from jobs.submit import DeployRequest, Submitted, submit
+from jobs.state.held import held_ids
+from jobs.state.locks import lock_key
+from jobs.state.records import DeployStore
+from jobs.state.submit import DeployRequest, Submitted, submit
 from jobs.worker import run_worker
 from webhook.cli import main
 

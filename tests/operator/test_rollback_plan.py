@@ -6,7 +6,7 @@ import pytest
 
 from jobs.operations.rollback import plan_rollback
 from jobs.operations.targets import OperationError
-from jobs.record import Deploy
+from jobs.state.records import Deploy
 
 
 def _deploy(number: int, sha: str, state: str) -> Deploy:
@@ -19,7 +19,7 @@ def _deploy(number: int, sha: str, state: str) -> Deploy:
         sha=sha * 40,
         trigger="push",
         state=state,  # type: ignore[arg-type]
-        extra={"backup": f"/b/{number}.dump"},
+        backup=f"/b/{number}.dump",
     )
 
 
@@ -70,3 +70,10 @@ def test_rollback_refusals(rows: list[tuple[str, str]], to: int | None, message:
     history = _history(*rows)
     with pytest.raises(OperationError, match=message):
         plan_rollback(history, None, f"d-20250101-00000{to}-aaaaaa" if to else None)
+
+
+@pytest.mark.parametrize("to", ["d-1", "d-20250101-000001-aaaaaa\n", "../etc", "latest"])
+def test_rollback_to_something_that_is_not_a_deploy_id(to: str) -> None:
+    """`--to` (CLI and API) is checked with the one deploy id pattern before anything else."""
+    with pytest.raises(OperationError, match="is not a deploy id"):
+        plan_rollback(_history(("a", "succeeded")), None, to)

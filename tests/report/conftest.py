@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from jobs.record import DeployStore
+from jobs.state.records import DeployStore
 
 
 @pytest.fixture

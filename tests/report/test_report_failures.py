@@ -12,8 +12,8 @@ import pytest
 import redis
 from werkzeug import Request, Response
 
-from jobs.record import DeployStore
 from jobs.report import drain, start_background
+from jobs.state.records import DeployStore
 from tests.support.provider_server import GITHUB, GITLAB, SLACK, ProviderServer, json_response
 from tests.support.report_setup import (
     GITHUB_TOKEN,

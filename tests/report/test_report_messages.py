@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from config import Settings
-from jobs.record import Deploy
 from jobs.report import json_webhook, slack
+from jobs.report.text import describe
+from jobs.state.records import Deploy
 from tests.support.provider_server import ProviderServer
 from tests.support.report_setup import PREVIOUS, PUBLIC_URL, SHA, new_deploy, settings_for
 
@@ -123,7 +124,8 @@ def test_revert_failure_is_loud(settings: Settings) -> None:
         "revert_failed",
         failed_stage="health",
         error="health: expected HTTP 200, got 502",
-        extra={"backup": BACKUP, "revert_error": "up -d: image crm-api:9a8b7c6 not found"},
+        backup=BACKUP,
+        revert_error="up -d: image crm-api:9a8b7c6 not found",
     )
     body = _slack(settings, deploy)
     assert body["text"].startswith(
@@ -134,6 +136,26 @@ def test_revert_failure_is_loud(settings: Settings) -> None:
     assert "*The revert failed too*\n```up -d: image crm-api:9a8b7c6 not found```" in words
     assert f"*Left in*: an unknown mix of `1f2e3d4` (new) and `{PREVIOUS[:7]}`" in words
     assert f"*Backup to restore*: `{BACKUP}`" in words
+
+
+def test_interrupted_deploy_is_loud_and_names_the_holder(settings: Settings) -> None:
+    """A deploy that lost its lock mentions the on-call group and says who holds the lock."""
+    holder = "deploy d-20261127-161530-483-9f1c2a7be04d8c11 on w2 (pid 7) since t: deploy"
+    deploy = _deploy(
+        "interrupted",
+        failed_stage="checkout",
+        error="INTERRUPTED during checkout: lost the lock of crm/prod",
+        interrupted_by=holder,
+    )
+    body = _slack(settings, deploy)
+    assert body["text"].startswith(
+        "<!subteam^S0123|oncall> :rotating_light: Deploy to crm → prod INTERRUPTED: "
+        "it lost the lock"
+    )
+    words = _texts(body)
+    assert "<!subteam^S0123|oncall> *the deploy needs you*" in words
+    assert f"*Stopped*: the lock is now held by {holder}; this deploy changed nothing" in words
+    assert describe(deploy) == f"INTERRUPTED: lost the lock of prod to {holder}"
 
 
 def test_user_text_cannot_become_markup(settings: Settings) -> None:
@@ -172,7 +194,7 @@ def test_json_webhook_payload_is_the_documented_v1_schema(settings: Settings) ->
         failed_stage="migrate",
         error="boom",
         restored_backup=BACKUP,
-        extra={"backup": BACKUP},
+        backup=BACKUP,
     )
     assert json_webhook.payload(settings, deploy) == {
         "schema": "deployhook.deploy/v1",
@@ -197,6 +219,7 @@ def test_json_webhook_payload_is_the_documented_v1_schema(settings: Settings) ->
             "backup": BACKUP,
             "restored_backup": BACKUP,
             "revert_error": None,
+            "interrupted_by": None,
             "deployed": False,
             "blocked_by": None,
             "waiting_for": None,

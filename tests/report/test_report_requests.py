@@ -12,8 +12,8 @@ import jsonschema
 import pytest
 import redis
 
-from jobs.record import Deploy, DeployStore
 from jobs.report import drain
+from jobs.state.records import Deploy, DeployStore
 from tests.support import github_openapi
 from tests.support.provider_server import (
     DEPLOYMENT_ID,
@@ -61,10 +61,19 @@ ENDINGS: dict[str, tuple[list[str], dict[str, Any]]] = {
         {
             "failed_stage": "health",
             "error": "health: expected HTTP 200 from /healthz, got 502",
-            "extra": {"backup": BACKUP, "revert_error": "up -d: image crm-api:9a8b7c6 not found"},
+            "backup": BACKUP,
+            "revert_error": "up -d: image crm-api:9a8b7c6 not found",
         },
     ),
     "superseded": (["superseded"], {}),
+    "interrupted": (
+        ["running", "interrupted"],
+        {
+            "failed_stage": "checkout",
+            "error": "INTERRUPTED during checkout: lost the lock of crm/prod",
+            "interrupted_by": "deploy d-20261127-161530-483-9f1c2a7be04d8c11 on w2 (pid 7)",
+        },
+    ),
 }
 
 
@@ -187,6 +196,7 @@ TABLE = [
     ("reverted", "failure", f"reverted to {PREVIOUS[:7]}", "failure", "failed", "failure"),
     ("revert_failed", "error", "revert failed: needs attention", "error", "failed", "error"),
     ("superseded", "pending", "not deployed to prod", "inactive", "canceled", "warning"),
+    ("interrupted", "error", "INTERRUPTED: lost the lock of prod", "error", "failed", "error"),
 ]
 
 

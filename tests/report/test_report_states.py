@@ -6,7 +6,6 @@ import unicodedata
 
 import pytest
 
-from jobs.record import Deploy
 from jobs.report.states import (
     events_to_report,
     gitea_state,
@@ -16,6 +15,7 @@ from jobs.report.states import (
     slack_kind,
 )
 from jobs.report.text import clip, describe, duration
+from jobs.state.records import Deploy
 
 # deploy state: GitHub status, GitHub deployment, GitLab, Gitea, Slack (notify_start off / on)
 TABLE = [
@@ -27,6 +27,7 @@ TABLE = [
     ("revert_failed", "error", "error", "failed", "error", "revert_failed", "revert_failed"),
     ("superseded", "pending", "inactive", "canceled", "warning", None, None),
     ("cancelled", "error", "inactive", "canceled", "warning", "cancelled", "cancelled"),
+    ("interrupted", "error", "error", "failed", "error", "interrupted", "interrupted"),
     ("skipped", "success", "inactive", "skipped", "success", None, None),
 ]
 

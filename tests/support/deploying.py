@@ -13,8 +13,8 @@ import redis
 import yaml
 
 from config import Settings
-from jobs.record import Deploy, DeployStore
-from jobs.submit import DeployRequest, Submitted, submit
+from jobs.state.records import Deploy, DeployStore
+from jobs.state.submit import DeployRequest, Submitted, submit
 from jobs.worker import run_worker
 
 SECRET = "sample-webhook-secret"

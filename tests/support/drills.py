@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from jobs.record import DeployStore
+from jobs.state.records import DeployStore
 from tests.support import git_repo
 from tests.support.deploying import wait_for
 

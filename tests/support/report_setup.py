@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from config import Settings
-from jobs.record import Deploy, DeployStore, new_deploy_id
+from jobs.state.records import Deploy, DeployStore, new_deploy_id
 from tests.support.provider_server import GITEA, GITHUB, GITLAB, SLACK, WEBHOOK, ProviderServer
 
 SHA = "1f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c"

@@ -11,7 +11,7 @@ from flask import Flask
 from redis import Redis
 
 from config import Secret, Settings, load_settings
-from jobs.record import Deploy, DeployStore, StageRecord, new_deploy_id
+from jobs.state.records import Deploy, DeployStore, StageRecord, new_deploy_id
 from webhook.status import register
 
 EXAMPLE = Path(__file__).resolve().parent.parent.parent / "config" / "deployhook.example.yml"

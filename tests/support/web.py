@@ -71,7 +71,7 @@ def _wait_for_health(url: str, process: subprocess.Popen[bytes]) -> None:
         try:
             if requests.get(url, timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # starting, or a loaded machine
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer 200 within 60 s")

@@ -6,11 +6,11 @@ import argparse
 import time
 from pathlib import Path
 
-from jobs.held import held_ids
 from jobs.operations.maintenance import operator_name
 from jobs.operations.queueing import queue_deploy, queue_redeploy, queue_rollback, rollback_plan
 from jobs.operations.targets import OperationError
-from jobs.record import Deploy, DeployStore
+from jobs.state.held import held_ids
+from jobs.state.records import Deploy, DeployStore
 from webhook.operator.common import confirm, say, settings_and_redis
 from webhook.operator.follow import follow_stages
 from webhook.operator.render import ref_text

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from jobs.record import FINAL_STATES, Deploy, DeployStore, StageRecord
+from jobs.state.records import FINAL_STATES, Deploy, DeployStore, StageRecord
 from webhook.operator.render import stage_line
 
 POLL_SECONDS = 0.5

@@ -7,8 +7,8 @@ from dataclasses import asdict
 
 from jobs.operations.maintenance import operator_name
 from jobs.operations.targets import OperationError, parse_target
+from jobs.state.operator_lock import LockConflict, lock_environment, unlock_environment
 from webhook.operator.common import print_json, settings_and_redis
-from webhook.status.locking import LockConflict, lock_environment, unlock_environment
 
 DEFAULT_REASON = "held from the command line"
 

@@ -7,7 +7,7 @@ import sys
 
 from jobs.operations.queueing import get_deploy
 from jobs.operations.targets import parse_target
-from jobs.record import DeployStore
+from jobs.state.records import DeployStore
 from webhook.operator.common import print_json, settings_and_redis
 from webhook.operator.follow import follow_log
 from webhook.operator.render import history_line, show_text

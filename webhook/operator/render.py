@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from jobs.record import Deploy, StageRecord
+from jobs.state.records import Deploy, StageRecord
 
 MARKS = {"ok": "ok", "failed": "FAILED", "running": "...", "skipped": "skipped"}
 
@@ -51,8 +51,8 @@ def show_text(deploy: Deploy, commands: list[dict[str, Any]], log: list[str]) ->
         f"  took        {duration(deploy.started_at, deploy.finished_at)}",
     ]
     for key in ("backup", "restore_backup", "rollback_to", "redeploy_of", "build"):
-        if deploy.extra.get(key):
-            lines.append(f"  {key.replace('_', ' '):<11} {deploy.extra[key]}")
+        if getattr(deploy, key):
+            lines.append(f"  {key.replace('_', ' '):<11} {getattr(deploy, key)}")
     if deploy.restored_backup:
         lines.append(f"  restored    {deploy.restored_backup}")
     if deploy.rehearsal_seconds is not None:

@@ -14,11 +14,11 @@ from flask.typing import ResponseReturnValue
 
 from jobs.operations.queueing import queue_deploy, queue_rollback, rollback_plan
 from jobs.operations.targets import OperationError
-from jobs.record import Deploy
-from jobs.submit import QueueUnavailable
+from jobs.state.operator_lock import LockConflict, lock_environment, unlock_environment
+from jobs.state.records import Deploy
+from jobs.state.submit import QueueUnavailable
 from webhook.status.auth import require_token
 from webhook.status.context import context, problem
-from webhook.status.locking import LockConflict, lock_environment, unlock_environment
 
 actions = Blueprint("status_actions", __name__, url_prefix="/api/environments")
 SENDER = "status API"
@@ -41,7 +41,7 @@ def _queued(deploy: Deploy) -> ResponseReturnValue:
         ref=f"{deploy.ref_kind} {deploy.ref_name}",
         sha=deploy.sha,
         trigger=deploy.trigger,
-        restore_backup=deploy.extra.get("restore_backup"),
+        restore_backup=deploy.restore_backup,
     )
     answer.status_code = 202
     answer.headers["Location"] = f"/deploys/{deploy.id}"

@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Blueprint, jsonify, request, send_file
 from flask.typing import ResponseReturnValue
 
-from jobs.record import RecordError
+from jobs.state.records import RecordError
 from webhook.status.context import context, problem
 from webhook.status.environments import environment_statuses
 from webhook.status.live import live_summary

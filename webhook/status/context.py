@@ -8,7 +8,8 @@ from flask import Response, current_app, jsonify
 from redis import Redis
 
 from config import Settings
-from jobs.record import DeployStore
+from jobs.state.records import DeployStore
+from webhook.errors import RETRY_AFTER_SECONDS
 
 EXTENSION = "deployhook.status"
 
@@ -34,4 +35,6 @@ def problem(status: int, message: str) -> Response:
     """A JSON error: `{"error": message}` with `status`; the message never holds a secret."""
     response = jsonify(error=message)
     response.status_code = status
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

@@ -7,10 +7,9 @@ page that operators need most when something is wrong.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -18,43 +17,26 @@ from rq import Queue
 
 from config import Environment, Settings
 from jobs.gates.summary import gate_facts
-from jobs.held import held_ids
-from jobs.record import DEPLOY_ID, PREFIX, Deploy, DeployStore
-from jobs.triggers.keys import poll_state_key
+from jobs.state.held import held_ids
+from jobs.state.keys import last_good as last_good_key
+from jobs.state.keys import lock as lock_key
+from jobs.state.keys import poll_state as poll_state_key
+from jobs.state.lastgood import LastGood, parse_last_good
+from jobs.state.owners import Lock, parse_lock
+from jobs.state.records import Deploy, DeployStore
 from jobs.triggers.pollstate import PollState
 
-LockState = Literal["free", "deploy", "operator", "unknown"]
-
-
-def lock_key(target: str) -> str:
-    return f"{PREFIX}:lock:{target}"
-
-
-def last_good_key(target: str) -> str:
-    return f"{PREFIX}:last-good:{target}"
-
-
-@dataclass(frozen=True)
-class Lock:
-    """Who holds an environment's lock: nobody, a deploy, an operator, or unreadable."""
-
-    state: LockState
-    deploy_id: str | None = None
-    host: str | None = None
-    pid: int | None = None
-    reason: str | None = None
-    since: str | None = None
-
-
-@dataclass(frozen=True)
-class LastGood:
-    """The commit an environment last passed its health check with (`known`: was readable)."""
-
-    known: bool
-    deploy_id: str | None = None
-    sha: str | None = None
-    backup: str | None = None
-    at: str | None = None
+__all__ = [
+    "EnvironmentStatus",
+    "LastGood",
+    "Lock",
+    "environment_statuses",
+    "last_good_key",
+    "lock_key",
+    "parse_last_good",
+    "parse_lock",
+    "targets",
+]
 
 
 @dataclass(frozen=True)
@@ -116,57 +98,6 @@ class EnvironmentStatus:
             "held": list(self.held),
             "triggers": asdict(self.triggers),
         }
-
-
-def _json_object(raw: bytes | str | None) -> dict[str, Any] | None:
-    try:
-        value = json.loads(raw) if raw is not None else None
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def parse_lock(raw: bytes | str | None) -> Lock:
-    """Turn the lock key's value into a Lock; anything unexpected is "unknown", never an error."""
-    if raw is None:
-        return Lock("free")
-    data = _json_object(raw)
-    if data is None:
-        return Lock("unknown")
-    deploy_id = _text(data.get("deploy_id")) or _text(data.get("owner"))
-    if deploy_id is not None and not DEPLOY_ID.match(deploy_id):
-        return Lock("unknown")
-    pid = data.get("pid")
-    return Lock(
-        state="deploy" if deploy_id else "operator",
-        deploy_id=deploy_id,
-        host=_text(data.get("host")),
-        pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
-        reason=_text(data.get("reason")),
-        since=_text(data.get("since")),
-    )
-
-
-def parse_last_good(raw: bytes | str | None) -> LastGood | None:
-    """Turn the last-good key's value into a LastGood; None when the key is absent."""
-    if raw is None:
-        return None
-    data = _json_object(raw)
-    sha = _text(data.get("sha")) if data else None
-    if data is None or sha is None:
-        return LastGood(known=False)
-    deploy_id = _text(data.get("deploy_id"))
-    return LastGood(
-        known=True,
-        deploy_id=deploy_id if deploy_id and DEPLOY_ID.match(deploy_id) else None,
-        sha=sha,
-        backup=_text(data.get("backup")),
-        at=_text(data.get("at")),
-    )
 
 
 def queue_length(connection: Redis, name: str) -> int | None:

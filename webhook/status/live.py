@@ -14,7 +14,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from jobs.record import FINAL_STATES, Deploy, DeployStore, RecordError
+from jobs.state.records import FINAL_STATES, Deploy, DeployStore, RecordError
 from webhook.status.formatting import format_span, format_time
 
 POLL_SECONDS = 0.5

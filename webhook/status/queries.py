@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import get_args
 
 from config import Settings
-from jobs.record import Deploy, DeployStore, State
+from jobs.state.records import Deploy, DeployStore, State
 
 STATES: tuple[str, ...] = get_args(State)
 DEFAULT_LIMIT = 50

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template, request
 from flask.typing import ResponseReturnValue
 
-from jobs.record import DEPLOY_ID, FINAL_STATES, RecordError
+from jobs.state.records import DEPLOY_ID, FINAL_STATES, RecordError
 from webhook.status.context import context
 from webhook.status.environments import environment_statuses, targets
 from webhook.status.live import stream_log
@@ -75,6 +75,10 @@ def log_stream(deploy_id: str) -> ResponseReturnValue:
         start = parse_int(resume, "start", 0, 0, 10**9)
     except BadQuery as error:
         return render_template("missing.html", message=str(error)), 400
+    try:
+        context().store.get(deploy_id)  # Redis down: 503 here, before a stream is promised
+    except RecordError as error:
+        return render_template("missing.html", message=str(error)), 404
     return Response(
         stream_log(context().store, deploy_id, start),
         mimetype="text/event-stream",

@@ -7,8 +7,6 @@ the log is a Redis list beside it, appended line by line while the deploy runs.
 from __future__ import annotations
 
 import json
-import re
-import secrets
 import time
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
@@ -16,8 +14,14 @@ from typing import Any, Literal
 
 from redis import Redis
 from redis.client import Pipeline
+from redis.exceptions import WatchError
 
 from jobs.redistext import as_text
+from jobs.state import keys
+from jobs.state.ids import DEPLOY_ID, ID_HINT, new_deploy_id
+from jobs.state.keys import PREFIX, REPORTS_PENDING
+
+__all__ = ["DEPLOY_ID", "PREFIX", "Deploy", "DeployStore", "RecordError", "new_deploy_id"]
 
 State = Literal[
     "queued",
@@ -29,6 +33,7 @@ State = Literal[
     "superseded",
     "cancelled",
     "blocked",  # a release gate refused it before anything was touched (jobs/gates/)
+    "interrupted",  # lost its environment's lock and stopped: see `interrupted_by`
     "skipped",  # nothing to deploy: e.g. no watched path changed (reason in `error`)
 ]
 FINAL_STATES: frozenset[str] = frozenset(
@@ -40,6 +45,7 @@ FINAL_STATES: frozenset[str] = frozenset(
         "superseded",
         "cancelled",
         "blocked",
+        "interrupted",
         "skipped",
     }
 )
@@ -49,22 +55,24 @@ _ALLOWED: dict[str, frozenset[str]] = {
     # running -> superseded: the fetch found the commit already live or older than live.
     # running -> skipped: nothing to deploy (no watched path changed).
     "running": frozenset(
-        {"succeeded", "failed", "reverted", "revert_failed", "cancelled", "superseded", "skipped"}
+        {
+            "succeeded",
+            "failed",
+            "reverted",
+            "revert_failed",
+            "cancelled",
+            "superseded",
+            "interrupted",
+            "skipped",
+        }
     ),
 }
-DEPLOY_ID = re.compile(r"^d-\d{8}-\d{6}-[0-9a-f]{6}$")
-PREFIX = "deployhook"
 LOG_LIMIT = 20_000  # lines kept per deploy; older lines are dropped first
 HISTORY_LIMIT = 5_000  # deploys kept per environment
 
 
 class RecordError(Exception):
-    """A deploy record is missing or a state change is not allowed."""
-
-
-def new_deploy_id(now: float | None = None) -> str:
-    stamp = datetime.fromtimestamp(now or time.time(), UTC).strftime("%Y%m%d-%H%M%S")
-    return f"d-{stamp}-{secrets.token_hex(3)}"
+    """A deploy record is missing, already exists, or a state change is not allowed."""
 
 
 def utcnow() -> str:
@@ -117,7 +125,19 @@ class Deploy:
     blocked_by: str | None = None
     override_reason: str | None = None
     stages: list[StageRecord] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
+    # What the deploy was asked to do besides deploying `sha`.
+    rollback_to: str | None = None  # the succeeded deploy a rollback returns to
+    restore_backup: str | None = None  # a rollback's backup to restore after the swap
+    redeploy_of: str | None = None  # the deploy a manual redeploy repeats
+    # What the stages found and did (kept so that recovery and reporters can read them).
+    previous_images: dict[str, str] = field(default_factory=dict)  # service -> image ID
+    image_names: dict[str, str] = field(default_factory=dict)  # service -> built image name
+    images: dict[str, str] = field(default_factory=dict)  # service -> built image ID
+    build: Literal["built", "reused", "pulled"] | None = None
+    backup: str | None = None  # the backup file this deploy took
+    retired_services: list[str] = field(default_factory=list)  # a revert stopped these
+    revert_error: str | None = None
+    interrupted_by: str | None = None  # who held the lock when this deploy lost it
 
     @property
     def target(self) -> str:
@@ -136,6 +156,9 @@ class Deploy:
     @classmethod
     def from_json(cls, text: str | bytes) -> Deploy:
         data = json.loads(text)
+        # Records of older versions kept these facts in an untyped `extra` dict.
+        for key, value in (data.pop("extra", None) or {}).items():
+            data.setdefault(key, value)
         known = {f.name for f in fields(cls)}
         data = {key: value for key, value in data.items() if key in known}
         data["stages"] = [StageRecord(**stage) for stage in data.get("stages", [])]
@@ -145,33 +168,13 @@ class Deploy:
         return asdict(self)
 
 
-def _deploy_key(deploy_id: str) -> str:
-    return f"{PREFIX}:deploy:{deploy_id}"
-
-
-def _log_key(deploy_id: str) -> str:
-    return f"{PREFIX}:deploy:{deploy_id}:log"
-
-
-def events_key(deploy_id: str) -> str:
-    """Snapshots of the record at each state change, oldest first, for the reporters."""
-    return f"{PREFIX}:deploy:{deploy_id}:events"
-
-
-# Deploy ids with unreported events, for whichever reporter loop takes them next.
-REPORTS_PENDING_KEY = f"{PREFIX}:reports:pending"
-
-
-def _commands_key(deploy_id: str) -> str:
-    return f"{PREFIX}:deploy:{deploy_id}:commands"
-
-
-def _problems_key(deploy_id: str) -> str:
-    return f"{PREFIX}:deploy:{deploy_id}:reporting-problems"
-
-
-def _history_key(target: str | None = None) -> str:
-    return f"{PREFIX}:history:{target}" if target else f"{PREFIX}:history"
+_deploy_key = keys.deploy
+_log_key = keys.log
+events_key = keys.events  # snapshots of the record at each state change, for the reporters
+REPORTS_PENDING_KEY = REPORTS_PENDING
+_commands_key = keys.commands
+_problems_key = keys.reporting_problems
+_history_key = keys.history
 
 
 def _write_record(pipe: Pipeline, deploy: Deploy) -> None:
@@ -183,6 +186,14 @@ def _write_record(pipe: Pipeline, deploy: Deploy) -> None:
     pipe.rpush(REPORTS_PENDING_KEY, deploy.id)
 
 
+def _queue_create(pipe: Pipeline, deploy: Deploy) -> None:
+    score = time.time()
+    _write_record(pipe, deploy)
+    for key in (_history_key(), _history_key(deploy.target)):
+        pipe.zadd(key, {deploy.id: score})
+        pipe.zremrangebyrank(key, 0, -HISTORY_LIMIT - 1)
+
+
 class DeployStore:
     """Reads and writes deploy records, their logs and the history indexes."""
 
@@ -190,21 +201,32 @@ class DeployStore:
         self.redis = connection
 
     def create(self, deploy: Deploy, pipeline: Pipeline | None = None) -> None:
-        """Write a new record and index it; pass a pipeline to make it part of a transaction."""
-        pipe = pipeline if pipeline is not None else self.redis.pipeline(transaction=True)
-        score = time.time()
-        _write_record(pipe, deploy)
-        for key in (_history_key(), _history_key(deploy.target)):
-            pipe.zadd(key, {deploy.id: score})
-            pipe.zremrangebyrank(key, 0, -HISTORY_LIMIT - 1)
-        if pipeline is None:
-            pipe.execute()
+        """Write a new record and index it; pass a pipeline to make it part of a transaction.
+
+        An existing record of the same id is never overwritten: RecordError. A caller that
+        passes its transaction checks that itself, under WATCH (jobs/state/submit.py).
+        """
+        if pipeline is not None:
+            _queue_create(pipeline, deploy)
+            return
+        key = _deploy_key(deploy.id)
+        with self.redis.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(key)  # type: ignore[no-untyped-call]
+                if pipe.exists(key):
+                    raise RecordError(f"deploy {deploy.id} already exists; not overwritten")
+                pipe.multi()
+                _queue_create(pipe, deploy)
+                pipe.execute()
+            except WatchError:
+                raise RecordError(f"deploy {deploy.id} already exists; not overwritten") from None
+
+    def exists(self, deploy_id: str) -> bool:
+        return bool(self.redis.exists(_deploy_key(deploy_id)))
 
     def get(self, deploy_id: str) -> Deploy:
         if not DEPLOY_ID.match(deploy_id):
-            raise RecordError(
-                f"{deploy_id!r} is not a deploy id (expected d-YYYYMMDD-HHMMSS-xxxxxx)"
-            )
+            raise RecordError(f"{deploy_id!r} is not a deploy id (expected {ID_HINT})")
         raw = self.redis.get(_deploy_key(deploy_id))
         if raw is None:
             raise RecordError(f"no deploy {deploy_id}")

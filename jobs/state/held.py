@@ -10,14 +10,13 @@ from __future__ import annotations
 from redis import Redis
 
 from config import Settings
-from jobs.lock import current_owner
-from jobs.record import PREFIX, DeployStore, RecordError
 from jobs.redistext import as_text
-from jobs.submit import enqueue
+from jobs.state import keys
+from jobs.state.locks import current_owner
+from jobs.state.records import DeployStore, RecordError
+from jobs.state.submit import enqueue
 
-
-def held_key(target: str) -> str:
-    return f"{PREFIX}:env:{target}:held"
+held_key = keys.held
 
 
 def held_ids(connection: Redis, target: str) -> list[str]:

@@ -16,9 +16,10 @@ from redis.client import Pipeline
 from redis.exceptions import WatchError
 
 from config import Settings
-from jobs.held import release_held
-from jobs.record import utcnow
-from webhook.status.environments import Lock, lock_key, parse_lock
+from jobs.state.held import release_held
+from jobs.state.keys import lock as lock_key
+from jobs.state.owners import Lock, parse_lock
+from jobs.state.records import utcnow
 
 REASON_PREFIX = "locked by operator via API: "
 MAX_REASON = 200

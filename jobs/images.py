@@ -1,6 +1,9 @@
-"""Read what Compose runs and which images it builds; move image names between IDs.
+"""Images of a deploy: what Compose runs and builds, and moving image names between IDs.
 
-Reading state goes through the Docker SDK; nothing here starts, stops or removes anything.
+Not a stage: the build, snapshot, health and commit stages and the revert share it. Reads go
+through the Docker SDK; every change (a tag, an untag) is a `docker image` argv run by the
+deploy's runner (jobs/commands/docker.py), so it is fenced and listed in the deploy's history.
+Nothing here starts, stops or removes a container.
 """
 
 from __future__ import annotations
@@ -9,14 +12,13 @@ from typing import Any
 
 import docker.errors
 
+from jobs.commands import docker as docker_argv
 from jobs.compose_model import read_model
 from jobs.context import DeployContext
-from jobs.errors import StageFailed
+from jobs.errors import CommandFailed, StageFailed
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
-# deploy.extra key: services a revert stopped because only the failed version had them.
-RETIRED_KEY = "retired_services"
 
 
 def running_containers(ctx: DeployContext) -> list[Any]:
@@ -60,15 +62,15 @@ def image_id(ctx: DeployContext, name: str) -> str | None:
         return None
 
 
-def point_name_at(ctx: DeployContext, name: str, target_id: str) -> None:
+def point_name_at(ctx: DeployContext, name: str, target_id: str, stage: str = "revert") -> None:
     """Make `name` refer to image `target_id` (how a revert gets old images without a build)."""
-    repository, tag = split_name(name)
-    image = ctx.docker.images.get(target_id)
-    if not image.tag(repository, tag):
-        raise StageFailed("revert", f"could not tag {target_id[:19]} as {name}")
+    try:
+        ctx.runner.run(docker_argv.tag_image(target_id, name), timeout=120)
+    except CommandFailed as error:
+        raise StageFailed(stage, f"could not tag {target_id[:19]} as {name}: {error}") from None
     now = image_id(ctx, name)
     if now != target_id:
-        raise StageFailed("revert", f"expected {name} to be {target_id[:19]}, got {now}")
+        raise StageFailed(stage, f"expected {name} to be {target_id[:19]}, got {now}")
 
 
 def remove_old_commit_tags(
@@ -91,8 +93,8 @@ def remove_old_commit_tags(
             if identifier in protect:
                 continue
             try:
-                ctx.docker.images.remove(tag, noprune=False)
+                ctx.runner.run(docker_argv.untag_image(tag), timeout=120, quiet=True)
                 removed.append(tag)
-            except docker.errors.APIError as error:
-                ctx.log.info(f"kept {tag}: {error.explanation or error}")
+            except CommandFailed as error:
+                ctx.log.info(f"kept {tag}: {error.output_tail.strip()[-200:] or error}")
     return removed

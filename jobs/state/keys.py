@@ -1,0 +1,102 @@
+"""Every Redis key deployhook writes, named in one place (RQ's own keys are RQ's business).
+
+deployhook:deploy:<id>                     the deploy record (JSON), written whole
+deployhook:deploy:<id>:log                 its log lines
+deployhook:deploy:<id>:events              record snapshots at each change, for the reporters
+deployhook:deploy:<id>:commands            what the runner ran (argv, exit, start, duration)
+deployhook:deploy:<id>:reporting-problems  reporters' delivery failures
+deployhook:deploy:<id>:reported            per-reporter cursor into the events
+deployhook:deploy:<id>:reporting-lock      one reporter loop per deploy at a time
+deployhook:deploy:<id>:github-deployment   the GitHub deployment id made for it
+deployhook:reports:pending                 deploy ids with unreported events
+deployhook:history[:<target>]              deploy ids by creation time, all and per environment
+deployhook:delivery:<delivery id>          first deploy id a webhook delivery queued (dedup)
+deployhook:env:<target>:latest             newest queued deploy id (newest push wins)
+deployhook:env:<target>:held               deploy ids an operator's lock holds
+deployhook:lock:<target>                   the environment's lock (deploy or operator)
+deployhook:last-good:<target>              the environment's last healthy deploy
+deployhook:metrics:deliveries              webhook deliveries counted by provider and result
+deployhook:gates:window-wake               target -> when its next deploy window opens (gates)
+deployhook:commit:<target>:<sha>           deploy id a webhook or poll queued for the commit (dedup)
+deployhook:poll:<target>                   the last poll (JSON: last, next, result, refs seen)
+"""
+
+from __future__ import annotations
+
+PREFIX = "deployhook"
+# Deploy ids with unreported events, for whichever reporter loop takes them next.
+REPORTS_PENDING = f"{PREFIX}:reports:pending"
+DELIVERY_COUNTS = f"{PREFIX}:metrics:deliveries"
+# Sorted set: environment target -> Unix time its next deploy window opens, for the waker.
+WINDOW_WAKE = f"{PREFIX}:gates:window-wake"
+
+
+def deploy(deploy_id: str) -> str:
+    return f"{PREFIX}:deploy:{deploy_id}"
+
+
+def log(deploy_id: str) -> str:
+    return f"{PREFIX}:deploy:{deploy_id}:log"
+
+
+def events(deploy_id: str) -> str:
+    return f"{PREFIX}:deploy:{deploy_id}:events"
+
+
+def commands(deploy_id: str) -> str:
+    return f"{PREFIX}:deploy:{deploy_id}:commands"
+
+
+def reporting_problems(deploy_id: str) -> str:
+    return f"{PREFIX}:deploy:{deploy_id}:reporting-problems"
+
+
+def report_cursor(deploy_id: str) -> str:
+    return f"{PREFIX}:deploy:{deploy_id}:reported"
+
+
+def reporting_lock(deploy_id: str) -> str:
+    return f"{PREFIX}:deploy:{deploy_id}:reporting-lock"
+
+
+def github_deployment(deploy_id: str) -> str:
+    return f"{PREFIX}:deploy:{deploy_id}:github-deployment"
+
+
+def history(target: str | None = None) -> str:
+    return f"{PREFIX}:history:{target}" if target else f"{PREFIX}:history"
+
+
+def delivery(delivery_id: str) -> str:
+    return f"{PREFIX}:delivery:{delivery_id}"
+
+
+def latest_queued(target: str) -> str:
+    return f"{PREFIX}:env:{target}:latest"
+
+
+def held(target: str) -> str:
+    return f"{PREFIX}:env:{target}:held"
+
+
+def lock(target: str) -> str:
+    return f"{PREFIX}:lock:{target}"
+
+
+def last_good(target: str) -> str:
+    return f"{PREFIX}:last-good:{target}"
+
+
+# Long enough to cover a webhook arriving after a poll (or the reverse) and its retries;
+# short enough that a branch moved back to this commit days later can deploy it again.
+COMMIT_MARKER_TTL_SECONDS = 24 * 3600
+
+
+def commit_marker(target: str, sha: str) -> str:
+    """Triggers: a webhook and a poll for one commit of one environment queue one deploy."""
+    return f"{PREFIX}:commit:{target}:{sha}"
+
+
+def poll_state(target: str) -> str:
+    """Triggers: what the last poll of an environment saw, and when the next one is due."""
+    return f"{PREFIX}:poll:{target}"
