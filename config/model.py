@@ -88,7 +88,8 @@ class Database(Strict):
     url: Secret | None = None
     user: Annotated[str, StringConstraints(pattern=PG_IDENTIFIER)] = "postgres"
     name: Annotated[str, StringConstraints(pattern=PG_IDENTIFIER)]
-    # Services stopped while a backup is restored; default: every service but the database.
+    # Services stopped while a backup is restored; default: derived from the Compose model
+    # (services that depend on the database service or carry its connection settings).
     writers: list[ServiceName] | None = None
 
     @model_validator(mode="after")
@@ -113,6 +114,11 @@ class Migrate(Strict):
     service: ServiceName = "api"
     command: list[str] = Field(default=["alembic", "upgrade", "head"], min_length=1)
     timeout: float = Field(default=600, gt=0)
+    # Read before and after the migration with the schema's hash: a revert restores the
+    # database only when either changed. null: compare the schema alone.
+    version_query: str | None = Field(
+        default="SELECT version_num FROM alembic_version ORDER BY 1", min_length=1
+    )
     # `rehearse: true` (defaults) or `rehearse: {slow_after: 120}`; absent or false: off.
     rehearse: Rehearse | None = None
 

@@ -13,6 +13,7 @@ from typing import TypeVar
 from jobs.context import DeployContext
 from jobs.errors import LockLost, NothingToDeploy, StageFailed
 from jobs.hooks import has_hooks, run_hooks
+from jobs.report.text import database_note
 from jobs.revert import revert
 from jobs.state.records import Outcome, StageRecord, State, utcnow
 
@@ -62,10 +63,12 @@ def revert_after(ctx: DeployContext, failure: StageFailed) -> None:
     after = after_revert_hooks(ctx)
     if problems:
         detail = "; ".join(problems)
+        note = database_note(ctx.deploy, final="revert_failed")
         where = (
-            f"the database was restored from {ctx.deploy.restored_backup}"
-            if ctx.deploy.restored_backup
-            else f"backup to restore by hand: {ctx.backup or 'none taken'}"
+            f"{note}; kept copy {ctx.deploy.kept_database}"
+            if ctx.deploy.restored_backup and ctx.deploy.kept_database
+            else f"{note + '; ' if note else ''}backup to restore by hand: "
+            f"{ctx.backup or 'none taken'}"
         )
         ctx.deploy.revert_error = detail
         finish_failed(
@@ -79,14 +82,10 @@ def revert_after(ctx: DeployContext, failure: StageFailed) -> None:
         # Nothing running had changed: the checkout and image names are back as they were.
         finish_failed(ctx, failure, "failed", f"nothing was changed (rehearsal on a copy){after}")
         return
-    restored = (
-        f"; database restored from {ctx.deploy.restored_backup} (writes since the backup were "
-        "discarded)"
-        if ctx.deploy.restored_backup
-        else ""
-    )
+    note = database_note(ctx.deploy, final="reverted")
+    database = f"; {note}" if note else ""
     finish_failed(
-        ctx, failure, "reverted", f"reverted to {str(ctx.previous_sha)[:12]}{restored}{after}"
+        ctx, failure, "reverted", f"reverted to {str(ctx.previous_sha)[:12]}{database}{after}"
     )
 
 

@@ -1,6 +1,8 @@
 """Put the previous version back after a failed deploy, step by step, never stopping early.
 
-Order: stop the writers and restore the database (only when a migration ran), return the
+Order: restore the database only when it changed (the migrate stage's fingerprints differ, or
+could not be compared, or the operator asked for a restore): stop the writers fast, keep the
+database as it is, restore; then return the
 checkout to the previous commit, point image names back at the previous images, start them
 without a build, then prove health and that the previous images really run. A step that fails
 is logged and the rest still run; any failure makes the outcome `revert_failed`.
@@ -12,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from jobs.context import DeployContext
+from jobs.database import keep_current, stop_writers
 from jobs.errors import CommandFailed, LockLost, StageFailed
 from jobs.images import point_name_at, running_images
 from jobs.stages.backup import restore_backup
@@ -25,7 +28,7 @@ def revert(ctx: DeployContext) -> list[str]:
     """Undo what the deploy changed; returns the problems (empty when fully reverted)."""
     problems: list[str] = []
 
-    def attempt(step: str, action: Callable[[], None]) -> None:
+    def attempt(step: str, action: Callable[[], object]) -> None:
         ctx.log.info(f"revert: {step}")
         try:
             action()
@@ -38,16 +41,22 @@ def revert(ctx: DeployContext) -> list[str]:
             problems.append(f"{step}: {detail}")
             ctx.log.info(f"revert: {step} FAILED: {detail}")
 
-    database = ctx.environment.database
-    # A rollback's own restore changed the database as much as a migration would.
-    restore = (ctx.started("migrate") or ctx.started("restore")) and database is not None
+    restore = must_restore(ctx)
     if restore and not ctx.backup:
         problems.append("restore database: this deploy has no backup to restore")
         restore = False
-    if restore and ctx.backup:
+    if restore and ctx.backup and not Path(ctx.backup).is_file():
+        problems.append(f"restore database: expected the backup {ctx.backup}, got no such file")
+    elif restore and ctx.backup:
         backup = Path(ctx.backup)
-        attempt("stop writers", lambda: stop_writers(ctx))
-        attempt("restore database", lambda: _restore(ctx, backup))
+        attempt("stop writers", lambda: stop_writers(ctx, fast=True))
+        attempt("keep the database as it is", lambda: keep_current(ctx, backup))
+        if ctx.deploy.kept_database:
+            attempt("restore database", lambda: _restore(ctx, backup))
+        else:  # never throw away what a restore would discard
+            problems.append("restore database: not done, the database could not be kept first")
+    elif ctx.deploy.database_change == "unchanged":
+        ctx.log.info(f"revert: {UNCHANGED}")
     if ctx.started("swap"):
         attempt("stop services the failed version added", lambda: _stop_new_services(ctx))
     if ctx.started("checkout") and ctx.previous_sha:
@@ -62,19 +71,26 @@ def revert(ctx: DeployContext) -> list[str]:
     return problems
 
 
-def _writers(ctx: DeployContext) -> list[str]:
-    database = ctx.environment.database
-    if database is None:
-        return []
-    if database.writers is not None:
-        return list(database.writers)
-    return sorted(service for service in ctx.previous_images if service != database.service)
+UNCHANGED = "database unchanged: not restored"
 
 
-def stop_writers(ctx: DeployContext) -> None:
-    writers = _writers(ctx)
-    if writers:
-        ctx.runner.run(ctx.compose.stop(writers), timeout=ctx.environment.timeouts.swap)
+def must_restore(ctx: DeployContext) -> bool:
+    stages = {stage.name for stage in ctx.deploy.stages}
+    has_database = ctx.environment.database is not None
+    return needs_restore(has_database, stages, ctx.deploy.database_change)
+
+
+def needs_restore(has_database: bool, started: set[str], database_change: str | None) -> bool:
+    """Restore when the migration changed the database or cannot be proven not to have.
+
+    A rollback's own restore changed the database as much as a migration would; a migration
+    that never reported (the worker died in it) counts as unknown.
+    """
+    if not has_database:
+        return False
+    if "restore" in started:
+        return True
+    return "migrate" in started and database_change != "unchanged"
 
 
 def _restore(ctx: DeployContext, backup: Path) -> None:
@@ -92,8 +108,9 @@ def restore_requested(ctx: DeployContext) -> None:
     backup = Path(str(ctx.deploy.restore_backup))
     if not backup.is_file():
         raise StageFailed("restore", f"expected the backup {backup} to exist, got no such file")
-    ctx.log.info(f"restoring {backup}: writes made since it was taken are discarded")
-    stop_writers(ctx)
+    ctx.log.info(f"restoring {backup}: the writes made since it was taken are kept aside first")
+    stop_writers(ctx, fast=True)
+    keep_current(ctx, backup)
     _restore(ctx, backup)
     swap(ctx, "restore")
 

@@ -130,7 +130,8 @@ def test_backups_restore_clone_and_lock(
         assert capsys.readouterr().out.strip().endswith(": OK")
         assert _cli(config_file, "backups", "restore", "sample/dev", taken.name, "--yes") == 0
         assert sample_app.dump() == at_backup  # 'After' is gone, 'Before' is there
-        assert len(list(sample_app.backups_dir.glob("*.dump"))) == 2  # plus the safety backup
+        assert len(list(sample_app.backups_dir.glob("*.dump"))) == 2  # plus the kept database
+        assert len(list(sample_app.backups_dir.glob("dev-kept-*.dump"))) == 1
         sample_app.wait_healthy()
 
         prod.psql("INSERT INTO customers (name, email) VALUES ('Prod only', 'p@x.test')")

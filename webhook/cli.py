@@ -212,6 +212,7 @@ def trigger_lines(env: Environment) -> list[str]:
 
 
 def summarise(settings: Settings) -> str:
+    from jobs.database.writers import describe_writers  # reads compose files: only here
     from jobs.gates.summary import gate_facts
 
     lines = [f"configuration OK: {len(settings.projects)} project(s)"]
@@ -230,6 +231,9 @@ def summarise(settings: Settings) -> str:
                 + (", webhooks may deploy older commits" if env.allow_older else "")
                 + ")"
             )
+            if env.database is not None:
+                writers = describe_writers(env.database, env.path, env.compose.files)
+                lines.append(f"    writers stopped for a restore: {writers}")
             lines += [f"    gate: {fact}" for fact in gate_facts(env, datetime.now(UTC))]
             lines.extend(f"    {line}" for line in trigger_lines(env))
     lines.append("queues: " + ", ".join(settings.queues()))

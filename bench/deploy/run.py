@@ -1,6 +1,7 @@
 """Time to recover after a failed health check, and the orchestration overhead of a good deploy.
 
-    .venv/bin/python bench/deploy/run.py [--rounds 3]
+    .venv/bin/python bench/deploy/run.py [--rounds 3] [--app sample|ignores-sigterm]
+        [--recover-only]
 
 On the Docker test bed's sample app (v1 running), each round:
 
@@ -13,6 +14,11 @@ On the Docker test bed's sample app (v1 running), each round:
   already running to its record saying succeeded) against another good commit deployed by
   bench/deploy/runbook.sh, the same commands in a plain shell script (dump, check, fetch,
   checkout, build, up, migrate, poll health). Target <= 1.10x.
+
+`--app ignores-sigterm`: before measuring, every version of the API (v1 deployed by hand first)
+ignores SIGTERM, as a worker without a signal handler does as PID 1: only SIGKILL stops it,
+after its `stop_grace_period` (5 s). A revert that stopped such writers gracefully paid that
+on top of the floor. `--recover-only` skips the good-deploy overhead rounds.
 
 Which side goes first alternates between rounds. Loopback only.
 """
@@ -40,7 +46,7 @@ from tests.support.deploying import push, write_config  # noqa: E402
 from tests.support.sample_api import HEALTH_PATH  # noqa: E402
 from tests.support.web import DEPLOYHOOK  # noqa: E402
 
-RECOVER_TARGET = 1.5
+RECOVER_TARGET = 1.2  # issue 10: for the sample app and one that ignores SIGTERM
 OVERHEAD_TARGET = 1.10
 RUNBOOK = Path(__file__).resolve().parent / "runbook.sh"
 LAST: dict[str, str] = {}  # kind of deploy -> id of the last one, for the breakdown
@@ -76,6 +82,8 @@ class Poller:
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--app", choices=["sample", "ignores-sigterm"], default="sample")
+    parser.add_argument("--recover-only", action="store_true")
     args = parser.parse_args()
 
     def body(bed: Bed) -> int:
@@ -90,7 +98,11 @@ def main() -> int:
             stderr=(bed.scratch / "worker.log").open("ab"),
         )
         try:
-            return measure(bed, Settings.model_validate(config), args.rounds)
+            if args.app == "ignores-sigterm":
+                ignore_sigterm(bed)
+            print(f"app: {args.app}")
+            settings = Settings.model_validate(config)
+            return measure(bed, settings, args.rounds, not args.recover_only)
         finally:
             worker.terminate()
             worker.wait(timeout=60)
@@ -98,7 +110,20 @@ def main() -> int:
     return on_sample_bed("bench-deploy-", body)
 
 
-def measure(bed: Bed, settings: Settings, rounds: int) -> int:
+def ignore_sigterm(bed: Bed) -> None:
+    """Make the API ignore SIGTERM on main and deploy that by hand: the previous version."""
+    server = "app/server.py"
+    text = (bed.app.checkout / server).read_text()
+    changed = text.replace(
+        "signal.signal(signal.SIGTERM, _stop)", "signal.signal(signal.SIGTERM, signal.SIG_IGN)"
+    )
+    if changed == text:
+        raise SystemExit(f"expected {server} to install a SIGTERM handler to replace")
+    sha = bed.app.commit({server: changed}, "The API ignores SIGTERM, as many workers do")
+    bed.app.deploy_by_hand(sha)
+
+
+def measure(bed: Bed, settings: Settings, rounds: int, overhead: bool = True) -> int:
     app = bed.app
     api_name = run(
         ["docker", "inspect", "--format", "{{.Config.Image}}", app.container_ids()["api"]],
@@ -114,18 +139,19 @@ def measure(bed: Bed, settings: Settings, rounds: int) -> int:
         "shell": lambda number: good_by_shell(bed, number),
     }
     times: dict[str, list[float]] = {name: [] for name in steps}
+    pairs = (("recover", "floor"), ("ours", "shell")) if overhead else (("recover", "floor"),)
     for number in range(rounds):
-        for pair in (("recover", "floor"), ("ours", "shell")):
+        for pair in pairs:
             for name in pair if number % 2 == 0 else reversed(pair):
                 times[name].append(steps[name](number))
-        print(f"round {number + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()))
+        done = {k: v for k, v in times.items() if v}
+        print(f"round {number + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in done.items()))
     for what, deploy_id in LAST.items():
         print(f"where deployhook's time went, last {what} deploy:")
         print(breakdown(DeployStore(bed.redis), deploy_id))
-    results = [
-        ratio_line("time to recover", times["recover"], times["floor"], RECOVER_TARGET),
-        ratio_line("good deploy", times["ours"], times["shell"], OVERHEAD_TARGET),
-    ]
+    results = [ratio_line("time to recover", times["recover"], times["floor"], RECOVER_TARGET)]
+    if overhead:
+        results.append(ratio_line("good deploy", times["ours"], times["shell"], OVERHEAD_TARGET))
     return 0 if all(results) else 1
 
 

@@ -88,8 +88,10 @@ class Compose:
             argv.append("--remove-orphans")
         return argv + list(services or [])
 
-    def stop(self, services: list[str]) -> list[str]:
-        return [*self._base(), "stop", *services]
+    def stop(self, services: list[str], *, timeout: int | None = None) -> list[str]:
+        """`timeout`: seconds between SIGTERM and SIGKILL (default: each service's own)."""
+        wait = ["--timeout", str(timeout)] if timeout is not None else []
+        return [*self._base(), "stop", *wait, *services]
 
     def exec(self, service: str, command: list[str]) -> list[str]:
         return [*self._base(), "exec", "-T", service, *command]

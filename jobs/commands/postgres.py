@@ -25,6 +25,40 @@ def list_contents(database: Database, compose: Compose) -> list[str]:
     return _where(database, compose, ["pg_restore", "--list"])
 
 
+def schema_only(database: Database, compose: Compose) -> list[str]:
+    """The schema as SQL text (no rows): hashed before and after a migration to see a change."""
+    command = ["pg_dump", "--schema-only", "--no-password"]
+    return _where(database, compose, [*command, *_target(database)])
+
+
+# Every relation outside the system schemas, with the validity of indexes: pg_dump leaves out
+# an index that `CREATE INDEX CONCURRENTLY` left invalid, so the schema dump alone misses it.
+RELATIONS_SQL = (
+    "SELECT n.nspname, c.relname, c.relkind, i.indisvalid, i.indisready "
+    "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid "
+    "WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' ORDER BY 1, 2"
+)
+
+
+VERSION_MARK = "deployhook:version"
+
+
+def catalog(database: Database, compose: Compose, version_query: str | None) -> list[str]:
+    """Prints every user relation with its index validity, then a marker line and the rows of
+    the configured version query (the migration tool's version; SQL from the operator's
+    configuration, never from a request). One psql for both, since each exec costs.
+
+    No ON_ERROR_STOP: before the first migration the version table does not exist, and psql
+    then reports that on stderr after the relations were printed.
+    """
+    argv = ["psql", "--no-password", "--no-psqlrc", "--quiet", "--tuples-only", "--no-align"]
+    argv += [*_target(database), "--command", RELATIONS_SQL]
+    if version_query is not None:
+        argv += ["--command", f"\\echo {VERSION_MARK}", "--command", version_query]
+    return _where(database, compose, argv)
+
+
 def terminate_sessions(database: Database, compose: Compose) -> list[str]:
     """End other sessions on the database so that the restore can drop it.
 

@@ -1,7 +1,8 @@
 """Take, verify and restore backups by hand, and clone one environment's data into another.
 
-Restores follow the revert's order: stop the writers, restore, start them, health-check.
-Each begins with a fresh backup of the environment it overwrites, so it can be undone.
+Restores follow the revert's order: stop the writers, keep the database as it is (a verified
+dump taken once they stopped, so it holds every committed write), restore, start them,
+health-check. The kept copy is what undoes the restore.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from redis import Redis
 
 from config import Settings
 from jobs.context import DeployContext
+from jobs.database import keep_current, stop_writers
 from jobs.errors import StageFailed
 from jobs.images import running_images
 from jobs.operations.maintenance import Echo, action_context, find_backup
 from jobs.operations.targets import OperationError
-from jobs.revert import stop_writers
 from jobs.stages.backup import restore_backup, take_backup, verify_backup
 from jobs.stages.health import wait_healthy
 from jobs.stages.swap import swap
@@ -41,12 +42,11 @@ def verify(
 def restore(
     settings: Settings, connection: Redis, target: str, name: str | None, echo: Echo
 ) -> tuple[Path, Path]:
-    """Put a backup of `target` back; returns (restored, the safety backup taken first)."""
+    """Put a backup of `target` back; returns (restored, the database kept before it)."""
     backup = find_backup(settings, target, name)
     with action_context(settings, connection, target, "restore", echo) as ctx:
-        safety = _take(ctx)
-        _restore_into(ctx, backup.path, foreign=False)
-    return backup.path, safety
+        kept = _restore_into(ctx, backup.path, foreign=False)
+    return backup.path, kept
 
 
 def clone(
@@ -61,9 +61,8 @@ def clone(
         used = find_backup(settings, source, None).path
     with action_context(settings, connection, target, "clone-data", echo) as ctx:
         _verify(ctx, used)
-        safety = _take(ctx)
-        _restore_into(ctx, used, foreign=True)
-    return used, safety
+        kept = _restore_into(ctx, used, foreign=True)
+    return used, kept
 
 
 def _verify(ctx: DeployContext, backup: Path) -> None:
@@ -81,11 +80,13 @@ def _take(ctx: DeployContext) -> Path:
     return path
 
 
-def _restore_into(ctx: DeployContext, backup: Path, *, foreign: bool) -> None:
+def _restore_into(ctx: DeployContext, backup: Path, *, foreign: bool) -> Path:
     ctx.previous_images = running_images(ctx)  # whose writers stop and start again
     ctx.log.info(f"restoring {backup.name} into {ctx.deploy.target}")
-    stop_writers(ctx)
+    stop_writers(ctx, fast=True)
+    kept = keep_current(ctx, backup)
     restore_backup(ctx, backup, foreign=foreign)
     swap(ctx, "restore")
     wait_healthy(ctx, "restore")
-    ctx.log.info(f"restored {backup.name}; writes since it was taken are gone")
+    ctx.log.info(f"restored {backup.name}; the database as it was before is kept in {kept}")
+    return kept

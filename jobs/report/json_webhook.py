@@ -10,7 +10,7 @@ from typing import Any
 from config import Settings
 from config.model import WebhookNotify
 from jobs.report.delivery import Outbound
-from jobs.report.text import commit_url, log_url
+from jobs.report.text import commit_url, database_note, log_url
 from jobs.state.records import Deploy
 
 SCHEMA = "deployhook.deploy/v1"
@@ -40,6 +40,10 @@ def payload(settings: Settings, deploy: Deploy) -> dict[str, Any]:
             "error": deploy.error,
             "backup": deploy.backup,
             "restored_backup": deploy.restored_backup,
+            "database_change": deploy.database_change,
+            "kept_database": deploy.kept_database,
+            "kept_writes_since": deploy.kept_writes_since,
+            "database": database_note(deploy),
             "revert_error": deploy.revert_error,
             "interrupted_by": deploy.interrupted_by,
             # Release gates: the gate that blocked it (state `blocked`: not deployed, `error`

@@ -10,7 +10,15 @@ from config import Settings
 from config.model import SlackNotify
 from jobs.report.delivery import Outbound
 from jobs.report.states import SlackKind, slack_kind
-from jobs.report.text import clip, commit_url, duration, log_url, rehearsal, short
+from jobs.report.text import (
+    clip,
+    commit_url,
+    database_note,
+    duration,
+    log_url,
+    rehearsal,
+    short,
+)
 from jobs.state.records import Deploy
 
 ERROR_LINES = 12
@@ -124,6 +132,8 @@ def _details(kind: SlackKind, deploy: Deploy) -> list[str]:
         revert_error = deploy.revert_error or "no detail recorded"
         backup = deploy.backup
         details.append(f"*The revert failed too*\n{_code(revert_error)}")
+        if database_note(deploy):
+            details.append(f"*Database*: {_database(deploy)}")
         details.append(
             f"*Left in*: an unknown mix of `{deploy.short_sha}` (new) and {previous} "
             "(previous); the services may be down. Check them before anything else."
@@ -143,12 +153,13 @@ def _details(kind: SlackKind, deploy: Deploy) -> list[str]:
 
 
 def _database(deploy: Deploy) -> str:
-    if deploy.restored_backup:
-        return (
-            f"database restored from `{escape(deploy.restored_backup)}` "
-            "(writes made after that backup are gone)."
-        )
-    return "the database was not touched."
+    note = database_note(deploy)
+    if note is None:
+        return "the database was not touched."
+    text = escape(note) + "."
+    if deploy.kept_database:
+        text += f" Kept copy: `{escape(deploy.kept_database)}` (docs/data-safety.md)."
+    return text
 
 
 def _code(text: str) -> str:

@@ -48,20 +48,47 @@ def last_line(text: str | None) -> str:
     return lines[-1] if lines else ""
 
 
+def database_note(deploy: Deploy, final: str | None = None, *, brief: bool = False) -> str | None:
+    """What a revert did to the database, in the words every report uses; None: nothing to say.
+
+    `final`: the state the deploy is about to reach (the pipeline writes the note first).
+    `brief`: without the restored backup's name, so that a 140-character commit status still
+    names the kept copy.
+    """
+    if deploy.restored_backup:
+        note = "database restored"
+        if not brief:
+            note += f" from {_name(deploy.restored_backup)}"
+        if deploy.kept_database:
+            since = (deploy.kept_writes_since or "")[11:19] or "the backup"
+            note += f"; writes since {since} kept in {_name(deploy.kept_database)}"
+        return note
+    state = final or deploy.state
+    if deploy.database_change == "unchanged" and state in ("reverted", "revert_failed"):
+        return "database unchanged: not restored"
+    return None
+
+
+def _name(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
 def describe(deploy: Deploy) -> str:
     """The one-line status text of commit statuses; clip it to the provider's limit."""
     env = deploy.environment
     stage = deploy.failed_stage or "a stage"
     why = f": {last_line(deploy.error)}" if last_line(deploy.error) else ""
     took = f" in {duration(deploy)}" if duration(deploy) else ""
+    note = database_note(deploy, brief=True)
+    data = f" ({note})" if note else ""
     waiting = f"waiting for {deploy.waiting_for} before {env}" if deploy.waiting_for else None
     texts = {
         "queued": waiting or f"queued for {env}",
         "running": f"deploying to {env}",
         "succeeded": f"deployed to {env}{took}{_slow_rehearsal(deploy)}",
         "failed": f"not deployed: {stage} failed, nothing changed{why}",
-        "reverted": f"reverted to {short(deploy.previous_sha)}: {stage} failed{why}",
-        "revert_failed": f"revert failed: needs attention ({stage} failed{why})",
+        "reverted": f"reverted to {short(deploy.previous_sha)}{data}: {stage} failed{why}",
+        "revert_failed": f"revert failed: needs attention{data} ({stage} failed{why})",
         "superseded": f"not deployed to {env}: {deploy.error or 'a newer push replaced it'}",
         "cancelled": f"deploy to {env} cancelled",
         "interrupted": f"INTERRUPTED: lost the lock of {env} to {deploy.interrupted_by}",

@@ -29,34 +29,43 @@ def take_backup(ctx: DeployContext) -> Path | None:
     if database is None:
         ctx.log.info("no database configured: nothing to back up")
         return None
+    final = new_dump_path(ctx, ctx.deploy.environment)
+    write_dump(ctx, database, final, "backup")
+    ctx.backup = str(final)
+    ctx.deploy.backup = str(final)
+    ctx.log.info(f"backup written: {final} ({final.stat().st_size} bytes)")
+    return final
+
+
+def new_dump_path(ctx: DeployContext, label: str) -> Path:
+    """`<label>-<UTC stamp>-<deploy id>.dump` in the backup directory (which it creates)."""
     directory = backup_dir(ctx)
     directory.mkdir(parents=True, exist_ok=True)
-    _check_free_space(ctx, directory)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    final = directory / f"{ctx.deploy.environment}-{stamp}-{ctx.deploy.id}{SUFFIX}"
+    return directory / f"{label}-{stamp}-{ctx.deploy.id}{SUFFIX}"
+
+
+def write_dump(ctx: DeployContext, database: Database, final: Path, stage: str) -> None:
+    """Dump the database to `final` atomically: written aside, verified, fsynced, renamed."""
+    _check_free_space(ctx, final.parent, stage)
     partial = final.with_name(final.name + ".partial")
-    env = postgres.connection_env(database)
     try:
         ctx.runner.run(
             postgres.dump(database, ctx.compose),
             timeout=ctx.environment.backups.timeout,
             stdout_path=partial,
-            extra_env=env,
+            extra_env=postgres.connection_env(database),
             read_only=True,  # reads the database; the file it writes is ours
         )
-        verify_backup(ctx, database, partial)
+        verify_backup(ctx, database, partial, stage)
         _fsync(partial)
         os.replace(partial, final)
     except CommandFailed as error:
         partial.unlink(missing_ok=True)
-        raise StageFailed("backup", f"{error}: {error.output_tail[-500:]}") from None
+        raise StageFailed(stage, f"{error}: {error.output_tail[-500:]}") from None
     except (StageFailed, OSError):
         partial.unlink(missing_ok=True)
         raise
-    ctx.backup = str(final)
-    ctx.deploy.backup = str(final)
-    ctx.log.info(f"backup written: {final} ({final.stat().st_size} bytes)")
-    return final
 
 
 def remove_partial(ctx: DeployContext) -> list[Path]:
@@ -67,11 +76,13 @@ def remove_partial(ctx: DeployContext) -> list[Path]:
     return removed
 
 
-def verify_backup(ctx: DeployContext, database: Database, path: Path) -> None:
+def verify_backup(
+    ctx: DeployContext, database: Database, path: Path, stage: str = "backup"
+) -> None:
     """Post-condition of a backup: non-empty and fully readable by pg_restore."""
     size = path.stat().st_size if path.exists() else 0
     if size == 0:
-        raise StageFailed("backup", f"expected a non-empty backup at {path}, got 0 bytes")
+        raise StageFailed(stage, f"expected a non-empty backup at {path}, got 0 bytes")
     result = ctx.runner.run(
         postgres.list_contents(database, ctx.compose),
         timeout=ctx.environment.backups.timeout,
@@ -83,7 +94,7 @@ def verify_backup(ctx: DeployContext, database: Database, path: Path) -> None:
     )
     if result.exit_code != 0:
         raise StageFailed(
-            "backup", f"expected pg_restore to read {path.name}, got exit {result.exit_code}"
+            stage, f"expected pg_restore to read {path.name}, got exit {result.exit_code}"
         )
 
 
@@ -143,7 +154,7 @@ def apply_retention(ctx: DeployContext, keep: set[str]) -> list[Path]:
     return removed
 
 
-def _check_free_space(ctx: DeployContext, directory: Path) -> None:
+def _check_free_space(ctx: DeployContext, directory: Path, stage: str) -> None:
     free = shutil.disk_usage(directory).free
     newest = max(directory.glob(f"*{SUFFIX}"), key=lambda p: p.stat().st_mtime, default=None)
     # The last backup's size, twice over, is the best guess of what this one needs.
@@ -152,7 +163,7 @@ def _check_free_space(ctx: DeployContext, directory: Path) -> None:
     )
     if free < needed:
         raise StageFailed(
-            "backup",
+            stage,
             f"expected at least {needed // MB} MB free in {directory}, got {free // MB} MB: "
             "free space or lower backups.keep_count",
         )

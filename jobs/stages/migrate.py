@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from jobs.context import DeployContext
+from jobs.database import watch_database
 from jobs.errors import CommandFailed, StageFailed
 
 
@@ -12,8 +13,9 @@ def migrate(ctx: DeployContext) -> None:
         ctx.log.info("no migration configured")
         return
     try:
-        ctx.runner.run(
-            ctx.compose.exec(settings.service, settings.command), timeout=settings.timeout
-        )
+        with watch_database(ctx):
+            ctx.runner.run(
+                ctx.compose.exec(settings.service, settings.command), timeout=settings.timeout
+            )
     except CommandFailed as error:
         raise StageFailed("migrate", f"{error}: {error.output_tail[-600:]}") from None

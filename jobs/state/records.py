@@ -111,6 +111,13 @@ class Deploy:
     error: str | None = None
     failed_stage: str | None = None
     restored_backup: str | None = None
+    # What the migrate stage did to the database, by version and schema fingerprint:
+    # None when no migration ran; "unknown" when it could not be fingerprinted afterwards.
+    database_change: Literal["unchanged", "changed", "unknown"] | None = None
+    # The database as it was just before a restore (a verified dump), and since when the
+    # writes it holds were discarded by that restore (UTC ISO time the backup was taken).
+    kept_database: str | None = None
+    kept_writes_since: str | None = None
     # The migration rehearsal (migrate.rehearse): its migration's seconds, and whether that
     # exceeded rehearse.slow_after.
     rehearsal_seconds: float | None = None

@@ -107,8 +107,30 @@ def test_reverted_message_says_what_failed_and_what_was_restored(settings: Setti
     assert "line 28" not in words
     assert (
         f"*Restored*: code and images back to `{PREVIOUS[:7]}`; database restored from "
-        f"`{BACKUP}` (writes made after that backup are gone)."
+        f"{BACKUP.rsplit('/', 1)[-1]}."
     ) in words
+
+
+def test_reverted_message_names_the_kept_database(settings: Settings) -> None:
+    """A restore's Slack message says since when writes were kept, and the kept file's path."""
+    kept = "/var/backups/crm/prod/prod-kept-20260101T120150Z-d-20260101-120000-abcdef.dump"
+    deploy = _deploy(
+        "reverted",
+        failed_stage="health",
+        restored_backup=BACKUP,
+        kept_database=kept,
+        kept_writes_since="2026-01-01T12:00:06Z",
+    )
+    words = _texts(_slack(settings, deploy))
+    assert "writes since 12:00:06 kept in prod-kept-20260101T120150Z-d-" in words
+    assert f"Kept copy: `{kept}`" in words
+
+
+def test_reverted_without_a_database_change_says_not_restored(settings: Settings) -> None:
+    """A revert that left the data alone says so in Slack."""
+    deploy = _deploy("reverted", failed_stage="health", database_change="unchanged")
+    words = _texts(_slack(settings, deploy))
+    assert "; database unchanged: not restored." in words
 
 
 def test_failure_before_any_change_says_nothing_changed(settings: Settings) -> None:
@@ -218,6 +240,10 @@ def test_json_webhook_payload_is_the_documented_v1_schema(settings: Settings) ->
             "error": "boom",
             "backup": BACKUP,
             "restored_backup": BACKUP,
+            "database_change": None,
+            "kept_database": None,
+            "kept_writes_since": None,
+            "database": f"database restored from {BACKUP.rsplit('/', 1)[-1]}",
             "revert_error": None,
             "interrupted_by": None,
             "deployed": False,

@@ -44,6 +44,10 @@ class Commits(ABC):
     def failing_migration(self, branch: str = "main") -> str:
         return self._scenario(sample_scenarios.failing_migration(self.author, branch), branch)
 
+    def failing_concurrent_index(self, branch: str = "main") -> str:
+        change = sample_scenarios.failing_concurrent_index(self.author, branch)
+        return self._scenario(change, branch)
+
     def destructive_migration_unhealthy_code(self, branch: str = "main") -> str:
         change = sample_scenarios.destructive_migration_unhealthy_code(self.author, branch)
         return self._scenario(change, branch)

@@ -23,6 +23,7 @@ VERSIONS = {
     "never_healthy": "never-healthy",
     "side_commit": "side",
     "flapping_health": "flapping",
+    "failing_concurrent_index": "half-built-index",
 }
 MIGRATIONS = "app/migrations/versions"
 SCHEMA = "app/schema.json"
@@ -111,6 +112,25 @@ def failing_migration(author: Path, branch: str = "main") -> Change:
         "VERSION": VERSIONS["failing_migration"] + "\n",
     }
     return files, "Migration that fails midway"
+
+
+def failing_concurrent_index(author: Path, branch: str = "main") -> Change:
+    """`CREATE UNIQUE INDEX CONCURRENTLY` that fails on duplicates, leaving an invalid index.
+
+    Nothing rolls that back (it runs outside any transaction) and pg_dump does not even show
+    it: only the catalog does. The version table stays where it was.
+    """
+    body = (
+        "    with op.get_context().autocommit_block():\n"
+        "        op.execute(\n"
+        '            "CREATE UNIQUE INDEX CONCURRENTLY customers_half_built ON customers ((1))"\n'
+        "        )"
+    )
+    files: dict[str, str | None] = {
+        **next_migration(author, "half_built_index", "Fails building an index.", body, branch),
+        "VERSION": VERSIONS["failing_concurrent_index"] + "\n",
+    }
+    return files, "Index built concurrently that fails on duplicates"
 
 
 def destructive_migration_unhealthy_code(author: Path, branch: str = "main") -> Change:

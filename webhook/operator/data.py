@@ -45,8 +45,8 @@ def backups_restore(args: argparse.Namespace) -> int:
     chosen = find_backup(settings, args.target, args.backup)
     confirm(
         f"Restore {_database(settings, args.target)} of {args.target} from {chosen.path.name}? "
-        "Its writers stop meanwhile, and everything written since the backup is discarded "
-        "(a fresh backup is taken first).",
+        "Its writers stop meanwhile, and everything written since the backup is replaced "
+        "(the database as it is is kept first, in a verified dump beside the backups).",
         args.yes,
         f"refusing to restore {args.target} unconfirmed",
     )
@@ -61,7 +61,7 @@ def clone_data(args: argparse.Namespace) -> int:
     parse_target(settings, args.target)
     confirm(
         f"Overwrite the database {_database(settings, args.target)} of {args.target} with "
-        f"{args.source}'s data? (a backup of {args.target} is taken first)",
+        f"{args.source}'s data? (the database as it is is kept first, in a verified dump)",
         args.yes,
         f"refusing to overwrite {args.target} unconfirmed",
     )

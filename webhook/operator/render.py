@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from jobs.report.text import database_note
 from jobs.state.records import Deploy, StageRecord
 
 MARKS = {"ok": "ok", "failed": "FAILED", "running": "...", "skipped": "skipped"}
@@ -55,6 +56,11 @@ def show_text(deploy: Deploy, commands: list[dict[str, Any]], log: list[str]) ->
             lines.append(f"  {key.replace('_', ' '):<11} {getattr(deploy, key)}")
     if deploy.restored_backup:
         lines.append(f"  restored    {deploy.restored_backup}")
+    if deploy.kept_database:
+        lines.append(f"  kept        {deploy.kept_database}")
+    note = database_note(deploy)
+    if note:
+        lines.append(f"  database    {note}")
     if deploy.rehearsal_seconds is not None:
         slow = " (slow)" if deploy.rehearsal_slow else ""
         took = f"{deploy.rehearsal_seconds:.1f}s"

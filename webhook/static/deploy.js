@@ -53,6 +53,8 @@
     setText("deploy-finished", deploy.finished_at);
     setText("deploy-duration", deploy.duration);
     setText("deploy-restored", deploy.restored_backup || "-");
+    setText("deploy-database", deploy.database || "-");
+    setText("deploy-kept", deploy.kept_database || "-");
     document.getElementById("deploy-error").hidden = !deploy.error;
     setText("deploy-error-text", deploy.error || "");
     setText("deploy-failed-stage", deploy.blocked_by ? "blocked by " + deploy.blocked_by

@@ -11,6 +11,7 @@ from flask import Blueprint, Flask, Response, request
 from redis import Redis
 
 from config import Settings
+from jobs.report.text import database_note
 from webhook.status.actions import actions
 from webhook.status.api import api
 from webhook.status.auth import require_token
@@ -60,6 +61,7 @@ def register(app: Flask, settings: Settings, connection: Redis) -> None:
     app.extensions[EXTENSION] = StatusContext(settings, connection)
     app.jinja_env.filters.setdefault("when", format_time)
     app.jinja_env.filters.setdefault("span", format_span)
+    app.jinja_env.filters.setdefault("database_note", database_note)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     app.after_request(_secure)

@@ -14,6 +14,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from jobs.report.text import database_note
 from jobs.state.records import FINAL_STATES, Deploy, DeployStore, RecordError
 from webhook.status.formatting import format_span, format_time
 
@@ -37,6 +38,8 @@ def live_summary(deploy: Deploy) -> dict[str, Any]:
         "error": deploy.error,
         "failed_stage": deploy.failed_stage,
         "restored_backup": deploy.restored_backup,
+        "kept_database": deploy.kept_database,
+        "database": database_note(deploy),
         "blocked_by": deploy.blocked_by,
         "waiting_for": deploy.waiting_for if deploy.state == "queued" else None,
         "stages": [

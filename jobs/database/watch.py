@@ -1,0 +1,116 @@
+"""Fingerprint the database around a migration, so a revert restores only what really changed.
+
+A fingerprint is the migration tool's version (a configurable query, alembic's table by default)
+plus a hash of the schema: `pg_dump --schema-only` (comments and per-run lines left out) and
+the list of relations with their indexes' validity, because pg_dump leaves out an index that a
+failed `CREATE INDEX CONCURRENTLY` left behind invalid. Rows are not part of it: hashing them
+would cost as much as a backup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from jobs.commands import postgres
+from jobs.context import DeployContext
+from jobs.errors import CommandFailed
+
+Change = Literal["unchanged", "changed", "unknown"]
+FINGERPRINT_TIMEOUT = 300.0
+# Lines that differ between two dumps of the same schema: comments, blank lines, and the
+# random key pg_dump 15.14+ brackets its output with.
+_NOISE = ("--", "\\restrict ", "\\unrestrict ")
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    version: str
+    schema: str  # sha256 of the normalised schema dump
+
+
+@contextmanager
+def watch_database(ctx: DeployContext) -> Iterator[None]:
+    """Compare the database before and after the body (also when it raises).
+
+    Sets `ctx.deploy.database_change`: "unknown" when either fingerprint could not be taken,
+    so that a revert restores whenever the database cannot be proven unchanged.
+    """
+    if ctx.environment.database is None:
+        yield
+        return
+    before = take_fingerprint(ctx)
+    try:
+        yield
+    finally:
+        after = take_fingerprint(ctx)
+        ctx.deploy.database_change = compare(before, after)
+        ctx.log.info(f"database after the migration: {ctx.deploy.database_change}")
+        ctx.save()
+
+
+def compare(before: Fingerprint | None, after: Fingerprint | None) -> Change:
+    if before is None or after is None:
+        return "unknown"
+    return "unchanged" if before == after else "changed"
+
+
+def take_fingerprint(ctx: DeployContext) -> Fingerprint | None:
+    """The database's version and schema hash, or None (logged) when it cannot be read."""
+    database = ctx.environment.database
+    if database is None:
+        return None
+    migrate = ctx.environment.migrate
+    query = migrate.version_query if migrate is not None else None
+    env = postgres.connection_env(database)
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            schema, listing = Path(scratch) / "schema.sql", Path(scratch) / "catalog.txt"
+            run = ctx.runner.run
+            dump = postgres.schema_only(database, ctx.compose)
+            run(dump, timeout=FINGERPRINT_TIMEOUT, stdout_path=schema, extra_env=env, quiet=True)
+            result = run(
+                postgres.catalog(database, ctx.compose, query),
+                timeout=FINGERPRINT_TIMEOUT,
+                stdout_path=listing,
+                extra_env=env,
+                quiet=True,
+                check=False,  # 1: an SQL error, e.g. no version table yet (judged below)
+            )
+            if result.exit_code not in (0, 1):
+                raise CommandFailed(result.argv, f"psql exited {result.exit_code}", result.output)
+            relations, _, version = listing.read_text().partition(postgres.VERSION_MARK + "\n")
+            digest = schema_hash(schema.read_bytes() + b"\n" + relations.encode())
+        version = read_version(result.argv, version.strip(), result.output, result.exit_code)
+    except CommandFailed as error:
+        ctx.log.info(f"no database fingerprint: {error}")
+        return None
+    ctx.log.info(f"database fingerprint: version {version or '-'}, schema {digest[:12]}")
+    return Fingerprint(version, digest)
+
+
+def schema_hash(dump: bytes) -> str:
+    """sha256 of a schema dump without the lines that change from one run to the next."""
+    digest = hashlib.sha256()
+    for line in dump.decode("utf-8", "replace").splitlines():
+        if line.strip() and not line.startswith(_NOISE):
+            digest.update(line.encode() + b"\n")
+    return digest.hexdigest()
+
+
+def read_version(argv: list[str], rows: str, errors: str, exit_code: int) -> str:
+    """The version rows; the error when the version table does not exist (yet) is a version."""
+    problems = [line for line in errors.splitlines() if line.startswith("ERROR:")]
+    if not problems and exit_code == 0:
+        return rows
+    if not problems:
+        raise CommandFailed(argv, f"the fingerprint's queries exited {exit_code}", errors)
+    # Before the first migration the version table does not exist: that absence is the version.
+    if "does not exist" in problems[0] and not rows:
+        return f"none ({problems[0]})"
+    raise CommandFailed(argv, f"the fingerprint's queries failed: {problems[0]}", errors)

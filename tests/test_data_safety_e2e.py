@@ -1,0 +1,120 @@
+"""A failed deploy loses no committed write: real engine, real PostgreSQL, a continuous writer.
+
+The writer is a Compose service of the sample app (profile "writer") inserting a row every
+100 ms and listing each row the server confirmed; it ignores SIGTERM, as many workers do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from config import Settings
+from jobs.report.text import describe
+from jobs.state.records import DeployStore
+from tests.support.deploying import config_for, deploy, wait_for
+from tests.support.pg_client import WRITES_TABLE, dump, numbers, psql, restore_copy
+from tests.support.sample_app import SampleApp
+
+pytestmark = pytest.mark.docker
+NOT_RESTORED = "database unchanged: not restored"
+
+
+@pytest.fixture
+def settings(sample_app: SampleApp, tmp_path: Path, redis_url: str) -> Settings:
+    config = config_for(sample_app.environment_config(), tmp_path / "state", redis_url)
+    return Settings.model_validate(config)
+
+
+def committed(app: SampleApp) -> set[int]:
+    """Rows the writer saw committed (it lists each one after the server confirmed it)."""
+    log = app.checkout / "writer-log" / "committed"
+    return {int(n) for n in log.read_text().split()} if log.exists() else set()
+
+
+@pytest.fixture
+def writing_app(sample_app: SampleApp) -> Iterator[SampleApp]:
+    """The sample app with its writer service running and a few rows already committed."""
+    psql(sample_app.pg_port, WRITES_TABLE)
+    with (sample_app.checkout / ".env").open("a") as env:
+        env.write("COMPOSE_PROFILES=writer\n")
+    (sample_app.checkout / "writer-log").mkdir()
+    sample_app.compose_ok("up", "-d", "writer")
+    wait_for(lambda: len(committed(sample_app)) >= 5, 60, "the writer's first rows")
+    yield sample_app
+    sample_app.compose("stop", "--timeout", "1", "writer")
+
+
+def _argvs(connection: redis.Redis, deploy_id: str) -> list[dict[str, Any]]:
+    return DeployStore(connection).commands(deploy_id)
+
+
+def test_code_only_failure_under_a_writer_loses_no_row(
+    writing_app: SampleApp, settings: Settings, redis_conn: redis.Redis
+) -> None:
+    """New code that never gets healthy, no migration: reverted, data untouched, 0 rows lost."""
+    app = writing_app
+    record = deploy(settings, redis_conn, app.never_healthy())
+    assert record.state == "reverted", record.error
+    assert record.database_change == "unchanged"
+    assert record.restored_backup is None and record.kept_database is None
+    assert NOT_RESTORED in (record.error or "")
+    assert NOT_RESTORED in describe(record)
+    assert not any("stop" in c["argv"] for c in _argvs(redis_conn, record.id))
+    seen = len(committed(app))
+    wait_for(lambda: len(committed(app)) > seen + 3, 30, "the writer to go on writing")
+    acknowledged = committed(app)
+    assert len(acknowledged) > 50  # it wrote all through the deploy
+    assert acknowledged <= numbers(app.pg_port)
+    assert app.running_version() == "1"
+
+
+def test_schema_change_is_restored_and_the_discarded_writes_kept(
+    writing_app: SampleApp, settings: Settings, redis_conn: redis.Redis
+) -> None:
+    """A dropped column is restored from the backup; every discarded row is in the kept copy."""
+    app = writing_app
+    record = deploy(settings, redis_conn, app.destructive_migration_unhealthy_code())
+    assert record.state == "reverted", record.error
+    assert record.failed_stage == "health"
+    assert record.database_change == "changed"
+    assert record.restored_backup == record.backup
+    kept = Path(str(record.kept_database))
+    assert kept.is_file() and kept.parent == app.backups_dir
+    assert f"kept in {kept.name}" in (record.error or "") and "writes since" in describe(record)
+    stops = [c for c in _argvs(redis_conn, record.id) if "stop" in c["argv"]]
+    assert stops and stops[0]["argv"][-4:] == ["--timeout", "1", "api", "writer"], stops
+    assert stops[0]["duration"] < 6  # the writer ignores SIGTERM: the graceful wait is 10 s
+    app.compose_ok("stop", "--timeout", "1", "writer")  # the database holds still from here
+    acknowledged, live = committed(app), numbers(app.pg_port)
+
+    expected = restore_copy(app.pg_port, Path(record.restored_backup or ""), "expected_copy")
+    without_writes = "--exclude-table-data=writes"
+    assert dump(app.pg_port, "app", without_writes) == dump(app.pg_port, expected, without_writes)
+    in_backup = numbers(app.pg_port, expected)
+    assert {n for n in live if n <= max(in_backup)} == in_backup  # then only newer writes
+
+    discarded = acknowledged - live
+    assert discarded, "expected the restore to discard the writes made during the deploy"
+    assert discarded <= numbers(app.pg_port, restore_copy(app.pg_port, kept, "kept_copy"))
+    assert app.running_version() == "1"
+
+
+def test_concurrent_index_failing_part_way_is_restored(
+    sample_app: SampleApp, settings: Settings, redis_conn: redis.Redis
+) -> None:
+    """An invalid index left by CREATE INDEX CONCURRENTLY (pg_dump hides it) is restored away."""
+    before = sample_app.dump()
+    record = deploy(settings, redis_conn, sample_app.failing_concurrent_index())
+    assert record.state == "reverted", record.error
+    assert record.failed_stage == "migrate"
+    assert record.database_change == "changed"
+    assert record.restored_backup == record.backup
+    half_built = "SELECT count(*) FROM pg_class WHERE relname = 'customers_half_built'"
+    assert sample_app.psql(half_built) == "0"
+    assert sample_app.dump() == before
+    assert sample_app.running_version() == "1"
