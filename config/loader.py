@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from config.model import Settings
 
 CONFIG_ENV = "DEPLOYHOOK_CONFIG"
-_ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Environment variables that fill keys the file leaves out (used by `deployhook up`).
 _ENV_DEFAULTS = {("redis", "url"): "DEPLOYHOOK_REDIS_URL", ("state_dir",): "DEPLOYHOOK_STATE_DIR"}
 # Stands in for an unresolvable value so that validation reports only the real problem.
@@ -105,7 +105,7 @@ def _resolve(
             for index, item in enumerate(node)
         ]
     if isinstance(node, str):
-        reference = _ENV_REFERENCE.match(node)
+        reference = _ENV_REFERENCE.fullmatch(node)
         if reference:
             name = reference.group(1)
             if not environ.get(name):
@@ -159,6 +159,24 @@ _PATTERN_HINTS = {
 }
 
 
+# pydantic's wording for YAML's shapes, as someone editing a YAML file would say it.
+_PLAIN_WORDS = {
+    "dict_type": "expected a mapping (indented `key: value` lines)",
+    "model_type": "expected a mapping (indented `key: value` lines)",
+    "list_type": "expected a list (`[a, b]` or lines starting with `- `)",
+    "string_type": "expected text (quote it if YAML reads it as a number or true/false)",
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "float_type": "expected a number",
+    "float_parsing": "expected a number",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "url_parsing": "expected an http:// or https:// URL",
+    "url_scheme": "expected an http:// or https:// URL",
+}
+
+
 def _describe(item: Any) -> str:
     location = [str(part) for part in item["loc"] if not str(part).startswith("function-")]
     kind = item["type"]
@@ -170,6 +188,10 @@ def _describe(item: Any) -> str:
         # A list item's hint is its list's: profiles.1 -> profiles.
         key = next((part for part in reversed(location) if not part.isdigit()), "")
         message = _PATTERN_HINTS.get(key, "names are lower-case letters, digits, - and _")
+        if location[-1] != "[key]" and isinstance(item.get("input"), str):
+            message += f"; got {item['input'][:100]!r}"
+    elif kind in _PLAIN_WORDS:
+        message = _PLAIN_WORDS[kind]
     else:
         message = str(item["msg"]).removeprefix("Value error, ")
     if location and location[-1] == "[key]":

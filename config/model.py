@@ -39,7 +39,7 @@ DOCKER_HOST_PATTERN = (
 DockerHost = Annotated[str, StringConstraints(pattern=DOCKER_HOST_PATTERN, max_length=400)]
 
 # git check-ref-format, reduced to what a trigger may name; globs are allowed in tag patterns.
-_REF_FORBIDDEN = re.compile(r"(\.\.|@\{|//|[\x00-\x20\x7f~^:\\]|^[/.-]|[/.]$|\.lock$)")
+_REF_FORBIDDEN = re.compile(r"(\.\.|@\{|//|[\x00-\x20\x7f~^:\\]|^[/.-]|[/.]\Z|\.lock\Z)")
 
 
 class Strict(BaseModel):
@@ -227,7 +227,9 @@ class Environment(Strict):
 
 
 class Project(Strict):
-    repo: str = Field(pattern=r"^[^\s/]+(/[^\s/]+)+$")
+    # host/owner/name: the host holds a dot or a port (or is localhost), so that `acme/crm`,
+    # which matches no payload's repository, is refused here instead of 403 on every push.
+    repo: str = Field(pattern=r"^(?:localhost|[^\s/]*[.:][^\s/]*)(?:/[^\s/]+){2,}$")
     provider: Literal["github", "gitlab", "gitea"]
     secret: Secret
     # GitLab >= 19 Standard Webhooks signing key (whsec_...): when set, signatures are required.
@@ -264,6 +266,10 @@ class Server(Strict):
     bind: str = "127.0.0.1:8080"
     workers: int = Field(default=2, ge=1)
     max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # A body not fully received this long after the headers gets 408 (GitHub gives up at 10 s).
+    body_timeout: float = Field(default=10.0, gt=0, le=300)
+    # Live-log streams open at once per worker; one more is answered 503 with Retry-After.
+    live_streams: int = Field(default=100, ge=1, le=10_000)
     # Where people reach the status page; used for links in reports.
     public_url: HttpUrl | None = None
     # Bearer token for actions on the status page and API; read-only without one.
@@ -320,6 +326,8 @@ class Notify(Strict):
     gitlab: GitlabNotify | None = None
     gitea: GiteaNotify | None = None
     webhook: WebhookNotify | None = None
+    # Apprise URLs (ntfy://, discord://, msteams://, mailto://, ...): credentials, kept secret.
+    apprise: list[Secret] = Field(default_factory=list)
     delivery: Delivery = Delivery()
 
 

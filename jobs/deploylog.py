@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterable
@@ -33,5 +32,6 @@ class DeployLog:
 
     def info(self, message: str, **fields: Any) -> None:
         self.lines(message)
-        event = {"deploy_id": self.deploy_id, "message": self.mask(message), **fields}
-        logger.info(json.dumps(event, default=str))
+        # One flat line (webhook/logs.py formats it): deploy_id is a field, not JSON in JSON.
+        masked = {key: self.mask(v) if isinstance(v, str) else v for key, v in fields.items()}
+        logger.info(self.mask(message), extra={"fields": {"deploy_id": self.deploy_id, **masked}})

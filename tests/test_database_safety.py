@@ -184,7 +184,7 @@ def test_reverted_without_a_database_change_says_not_restored() -> None:
     """A revert that left the data alone says so in the status description."""
     deploy = _deploy(state="reverted", database_change="unchanged", error="not healthy")
     assert database_note(deploy) == "database unchanged: not restored"
-    assert describe(deploy).startswith("reverted to aaaaaaa (database unchanged: not restored)")
+    assert describe(deploy).endswith("; reverted to aaaaaaa (database unchanged: not restored)")
 
 
 def test_restored_names_the_kept_copy_and_the_time() -> None:

@@ -7,7 +7,7 @@ import logging
 from flask import Flask, Response, jsonify
 from redis import Redis
 from redis.exceptions import RedisError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from config import ConfigError, Settings, load_settings
 from webhook.api import api
@@ -65,6 +65,8 @@ def answer_error(error: Exception) -> Response | HTTPException:
     response.status_code = status
     if status == 503:
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        response.headers["Allow"] = ", ".join(sorted(error.valid_methods))  # RFC 9110 15.5.6
     return response
 
 

@@ -9,10 +9,12 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
 from config import ConfigError, Environment, Settings, load_settings
 from config.loader import config_path
+from config.plaintext import plain_text_secrets
 from jobs.errors import DeployError
 from jobs.state.records import RecordError
 from webhook.operator.commands import add_operator_commands
@@ -48,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deployhook",
         description="Turn a signed git push into a safe Docker Compose deploy.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {_version()}", help="print the version"
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -111,7 +116,16 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def check_config(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     print(summarise(settings))
+    for warning in plain_text_secrets(config_path(args.config)):
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
+
+
+def _version() -> str:
+    try:
+        return metadata.version("deployhook")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed; run scripts/venv)"
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ RESULTS = frozenset(
         "unauthorized",
         "rejected",
         "too_large",
+        "timeout",
         "unavailable",
         "error",
     }

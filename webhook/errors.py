@@ -47,6 +47,13 @@ class TooLarge(IntakeError):
     result = "too_large"
 
 
+class RequestTimeout(IntakeError):
+    """The body did not arrive in time; the connection is closed to free its worker."""
+
+    status = 408
+    result = "timeout"
+
+
 class Unavailable(IntakeError):
     """Redis cannot take the deploy right now; the sender should retry."""
 

@@ -17,10 +17,14 @@ except ConfigError as _error:
 
 bind = [_server.bind]
 workers = _server.workers
-# Threads: a status page following a live log holds its connection for up to a minute, and
-# must not keep webhook deliveries waiting behind it.
-worker_class = "gthread"
-threads = 8
+# gevent: each connection is a greenlet, not one of a few threads. A status page following a
+# live log holds its connection for up to a minute and a client may trickle its body; with
+# threads, 16 of either kept a signed push waiting 55 s. Now they cost memory, not capacity:
+# live streams are bounded per worker (server.live_streams, 503 beyond) and bodies must
+# arrive within server.body_timeout (408). Nothing in a request blocks outside gevent's
+# reach: Redis and RQ go through patched sockets, and no request runs a subprocess.
+worker_class = "gevent"
+worker_connections = 1000
 timeout = 30
 graceful_timeout = 20
 keepalive = 2

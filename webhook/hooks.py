@@ -6,7 +6,9 @@ Every delivery ends in exactly one counted result and one JSON log line.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,7 +22,7 @@ from jobs.state.submit import DeployRequest, Duplicate, QueueUnavailable, submit
 from jobs.triggers.paths import NO_WATCHED_CHANGE
 from webhook.body import decode_payload, read_body
 from webhook.deliveries import count_delivery
-from webhook.errors import Forbidden, IntakeError, NotFound, Unavailable
+from webhook.errors import Forbidden, IntakeError, NotFound, RequestTimeout, Unavailable
 from webhook.path_filter import split_by_paths
 from webhook.providers import authenticate, claimed_delivery_id, describe, detect
 from webhook.push import OtherRef, Push, parse_push
@@ -68,8 +70,14 @@ def _receive(found: Services, project_name: str, note: Note) -> Answer:
     project = found.settings.projects.get(project_name)
     if project is None:
         raise NotFound("no such project: the URL must be /hooks/<project name in the config>")
-    limit = found.settings.server.max_body_bytes
-    raw = read_body(request.stream, request.content_length, limit)
+    server = found.settings.server
+    try:
+        raw = read_body(
+            request.stream, request.content_length, server.max_body_bytes, server.body_timeout
+        )
+    except RequestTimeout:
+        _stop_reading()
+        raise
     provider = authenticate(project, found.signing_keys.get(project_name), request.headers, raw)
     delivery = describe(project_name, provider, request.headers)
     note.fields.update(delivery=delivery.delivery_id, event=delivery.event)
@@ -148,6 +156,14 @@ def _stale_text(stale: dict[str, str]) -> str:
     return "; ".join(f"{name}: {reason}" for name, reason in sorted(stale.items()))
 
 
+def _stop_reading() -> None:
+    """Let gunicorn close the connection after the 408 instead of waiting for the rest of it."""
+    connection: Any = request.environ.get("gunicorn.socket")
+    if connection is not None:
+        with contextlib.suppress(OSError, AttributeError):
+            connection.shutdown(socket.SHUT_RD)
+
+
 def _ignored(note: Note, reason: str) -> Answer:
     note.result = "ignored"
     note.fields["reason"] = reason
@@ -161,7 +177,12 @@ def _check_repository(project: Project, push: Push) -> None:
     same_path = push.repository.lower() == project.repo_path.lower()
     same_host = push.repository_host is None or push.repository_host == host
     if not (same_path and same_host):
-        raise Forbidden("the payload's repository is not the one this project deploys")
+        arrived = f"{push.repository_host or '(no host)'}/{push.repository}"
+        printable = "".join(char for char in arrived if char.isprintable())[:200]
+        raise Forbidden(
+            f"expected repository {project.repo}, but the payload's repository is {printable}: "
+            "check the project's repo, or the webhook's URL (/hooks/<project>)"
+        )
 
 
 def _deploy_request(project_name: str, environment: str, push: Push) -> DeployRequest:

@@ -13,6 +13,8 @@ import traceback
 from datetime import UTC, datetime
 from types import TracebackType
 
+from jobs.readback import clean_text
+
 _HANDLER_NAME = "deployhook-json"
 
 
@@ -28,18 +30,27 @@ class JsonFormatter(logging.Formatter):
         if isinstance(fields, dict):
             line.update(fields)
         if record.exc_info and record.exc_info[0] is not None:
-            # The exception's type and where it was raised, not its text: that could quote
-            # a payload or a connection URL.
+            # The exception's type and the frames it went through, not its text: that could
+            # quote a payload or a connection URL. A list in the same line, never more lines.
             line["exception"] = record.exc_info[0].__name__
-            line["where"] = _innermost_frame(record.exc_info[2])
-        return json.dumps(line, default=str, ensure_ascii=False)
+            frames = _frames(record.exc_info[2])
+            line["where"] = frames[-1] if frames else ""
+            line["traceback"] = frames
+        # clean_text: a lone surrogate anywhere must not make the stream refuse the whole line.
+        return clean_text(json.dumps(line, default=str, ensure_ascii=False))
 
 
-def _innermost_frame(trace: TracebackType | None) -> str:
+def _frames(trace: TracebackType | None) -> list[str]:
+    """`file:line in function` for each frame, outermost first."""
     if trace is None:
-        return ""
-    frame = traceback.extract_tb(trace)[-1]
-    return f"{frame.filename}:{frame.lineno} in {frame.name}"
+        return []
+    return [f"{f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(trace)]
+
+
+# Libraries whose lines land in the same output: RQ's worker (which adds a plain-text handler
+# of its own unless one is in place) and Apprise (whose warnings say why a notification
+# failed). Their lines are JSON too, so every line of deployhook's output parses.
+_LIBRARIES = {"rq": logging.WARNING, "apprise": logging.WARNING}
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -52,3 +63,7 @@ def configure_logging(level: int = logging.INFO) -> None:
     handler.setFormatter(JsonFormatter())
     logger.addHandler(handler)
     logger.setLevel(level)
+    for name, library_level in _LIBRARIES.items():
+        library = logging.getLogger(name)
+        library.addHandler(handler)
+        library.setLevel(library_level)

@@ -16,8 +16,8 @@ from webhook import signatures
 from webhook.errors import BadRequest, Unauthorized
 from webhook.push import Provider
 
-_DELIVERY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_HOOK_ID = re.compile(r"^[0-9]{1,20}$")
+_DELIVERY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_HOOK_ID = re.compile(r"[0-9]{1,20}")
 _PUSH_EVENTS = {"github": {"push"}, "gitlab": {"Push Hook", "Tag Push Hook"}, "gitea": {"push"}}
 
 
@@ -77,7 +77,7 @@ def describe(project_name: str, provider: Provider, headers: Headers) -> Deliver
     if provider == "github":
         event = headers.get("X-GitHub-Event", "")
         hook_id = headers.get("X-GitHub-Hook-ID", "")
-        if hook_id and not _HOOK_ID.match(hook_id):
+        if hook_id and not _HOOK_ID.fullmatch(hook_id):
             raise BadRequest("malformed X-GitHub-Hook-ID header: expected digits")
         key: str | None = f"{project_name}:github:{hook_id}:{delivery_id}"
     elif provider == "gitea":
@@ -101,13 +101,13 @@ def delivery_header(provider: str, headers: Headers) -> str:
 def claimed_delivery_id(provider: str, headers: Headers) -> str:
     """The delivery id a not yet verified request claims, for logs; "" if odd or absent."""
     value = headers.get(delivery_header(provider, headers), "")
-    return value if _DELIVERY_ID.match(value) else ""
+    return value if _DELIVERY_ID.fullmatch(value) else ""
 
 
 def _delivery_id(headers: Headers, name: str, *, required: bool) -> str:
     value = headers.get(name, "")
     if not value and not required:
         return ""
-    if not _DELIVERY_ID.match(value):
+    if not _DELIVERY_ID.fullmatch(value):
         raise BadRequest(f"missing or malformed {name} header: expected an id of 1-128 characters")
     return value

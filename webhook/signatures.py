@@ -18,7 +18,7 @@ from werkzeug.datastructures import Headers
 from webhook.errors import Unauthorized
 
 TOLERANCE_SECONDS = 5 * 60
-_HEX_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+_HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _MAX_SIGNATURES = 16
 
 
@@ -35,7 +35,7 @@ def verify_github(secret: str, headers: Headers, body: bytes) -> None:
             raise Unauthorized("SHA-1 signatures are not accepted: X-Hub-Signature-256 required")
         raise Unauthorized("missing X-Hub-Signature-256 header: set a secret on the webhook")
     scheme, _, digest = header.partition("=")
-    if scheme != "sha256" or not _HEX_SHA256.match(digest):
+    if scheme != "sha256" or not _HEX_SHA256.fullmatch(digest):
         raise Unauthorized("malformed X-Hub-Signature-256 header: expected sha256=<64 hex>")
     if not hmac.compare_digest(digest.lower(), hex_hmac(secret, body)):
         raise Unauthorized("signature does not match: check the webhook secret")
@@ -46,7 +46,7 @@ def verify_gitea(secret: str, headers: Headers, body: bytes) -> None:
     header = headers.get("X-Gitea-Signature") or headers.get("X-Forgejo-Signature") or ""
     if not header:
         raise Unauthorized("unsigned delivery: set a secret on the webhook")
-    if not _HEX_SHA256.match(header):
+    if not _HEX_SHA256.fullmatch(header):
         raise Unauthorized("malformed X-Gitea-Signature header: expected 64 hex digits")
     if not hmac.compare_digest(header.lower(), hex_hmac(secret, body)):
         raise Unauthorized("signature does not match: check the webhook secret")

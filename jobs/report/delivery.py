@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -78,14 +78,7 @@ def deliver(
 
     attempts = 0
     try:
-        for attempt in stamina.retry_context(
-            on=retry_or_wait,
-            attempts=policy.attempts,
-            timeout=policy.give_up_after,
-            wait_initial=policy.first_wait,
-            wait_max=policy.max_wait,
-            wait_jitter=policy.first_wait / 2,
-        ):
+        for attempt in retries(policy, retry_or_wait):
             with attempt:
                 attempts += 1
                 return _attempt(session, outbound, policy.request_timeout, accept)
@@ -93,6 +86,20 @@ def deliver(
         tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
         raise ReportUndelivered(f"{outbound.what}: gave up after {tries}: {error.reason}") from None
     raise AssertionError("stamina ended without a result or an error")  # pragma: no cover
+
+
+def retries(
+    policy: Delivery, on: type[Exception] | Callable[[Exception], bool | float]
+) -> Iterable[stamina.Attempt]:
+    """Attempts within `policy`'s bounds (count, total time, backoff), for every reporter."""
+    return stamina.retry_context(
+        on=on,
+        attempts=policy.attempts,
+        timeout=policy.give_up_after,
+        wait_initial=policy.first_wait,
+        wait_max=policy.max_wait,
+        wait_jitter=policy.first_wait / 2,
+    )
 
 
 def _attempt(
@@ -140,7 +147,7 @@ def _requested_wait(response: requests.Response) -> float | None:
     return None
 
 
-_WORD = re.compile(r"^[a-z_]{1,60}$")  # Slack's plain error words: no_service, invalid_token
+_WORD = re.compile(r"[a-z_]{1,60}")  # Slack's plain error words: no_service, invalid_token
 
 
 def _detail(response: requests.Response) -> str:
@@ -148,7 +155,7 @@ def _detail(response: requests.Response) -> str:
     try:
         message = response.json().get("message")
     except (ValueError, AttributeError):
-        message = response.text.strip() if _WORD.match(response.text.strip()) else None
+        message = response.text.strip() if _WORD.fullmatch(response.text.strip()) else None
     if not isinstance(message, str) or not message:
         return ""
     return f" ({' '.join(message.split())[:200]})"

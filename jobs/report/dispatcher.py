@@ -31,6 +31,7 @@ from jobs.state.records import (
     REPORTS_PENDING_KEY,
     Deploy,
     DeployStore,
+    RecordError,
     events_key,
 )
 
@@ -66,7 +67,7 @@ class Dispatcher:
         if raw is None:
             return False
         deploy_id = as_text(raw)
-        if not DEPLOY_ID.match(deploy_id):
+        if not DEPLOY_ID.fullmatch(deploy_id):
             log.warning("dropped a pending report entry that is not a deploy id")
         elif not self.report(deploy_id):
             time.sleep(BUSY_DELAY_SECONDS)
@@ -142,7 +143,7 @@ class Dispatcher:
 def _parse(raw: bytes | str) -> Deploy | None:
     try:
         return Deploy.from_json(raw)
-    except (ValueError, TypeError, KeyError):
+    except RecordError:
         return None
 
 

@@ -54,7 +54,7 @@ def status_request(
         return None
     body: dict[str, Any] = {
         "state": state,
-        "description": clip(describe(deploy), DESCRIPTION_LIMIT),
+        "description": describe(deploy, DESCRIPTION_LIMIT),
     }
     link = log_url(settings, deploy)
     if link:

@@ -32,6 +32,8 @@ class _Redact(logging.Filter):
 
 _REDACT = _Redact()
 logging.getLogger("urllib3.connectionpool").addFilter(_REDACT)
+# Apprise logs the URLs it sends to (ntfy topics, tokens in paths) in its warnings.
+logging.getLogger("apprise").addFilter(_REDACT)
 
 
 def hide_url(url: str) -> None:
@@ -40,3 +42,9 @@ def hide_url(url: str) -> None:
     for secret in (url, parts.path, parts.query):
         if len(secret) >= _SHORTEST:
             _REDACT.secrets.add(secret)
+
+
+def hide_secret(text: str) -> None:
+    """Mask this text (a token, a password) wherever urllib3 or Apprise would log it."""
+    if len(text) >= _SHORTEST:
+        _REDACT.secrets.add(text)

@@ -10,6 +10,7 @@ from redis import Redis
 
 from config import Settings
 from jobs.report import gitea, github, gitlab, json_webhook, slack
+from jobs.report.apprise_notify import AppriseReporter
 from jobs.report.delivery import Outbound
 from jobs.report.github_deployments import GithubDeploymentReporter
 from jobs.report.redact import hide_url
@@ -49,6 +50,8 @@ def build_reporters(
         hide_url(notify.webhook.url.reveal())
         build = partial(json_webhook.payload_request, settings, notify.webhook)
         found.append(RequestReporter("JSON webhook", None, build, session, policy))
+    if notify.apprise:
+        found.append(AppriseReporter(settings, notify.apprise, policy))
     return found
 
 

@@ -8,6 +8,7 @@ from importlib import metadata
 from typing import Any
 
 from config import Project, Settings
+from jobs.failures import cause
 from jobs.state.records import Deploy
 
 ELLIPSIS = "…"
@@ -43,11 +44,6 @@ def short(sha: str | None) -> str:
     return sha[:7] if sha else "the previous commit"
 
 
-def last_line(text: str | None) -> str:
-    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
-    return lines[-1] if lines else ""
-
-
 def database_note(deploy: Deploy, final: str | None = None, *, brief: bool = False) -> str | None:
     """What a revert did to the database, in the words every report uses; None: nothing to say.
 
@@ -73,29 +69,43 @@ def _name(path: str) -> str:
     return path.rsplit("/", 1)[-1]
 
 
-def describe(deploy: Deploy) -> str:
-    """The one-line status text of commit statuses; clip it to the provider's limit."""
+def describe(deploy: Deploy, limit: int = 140) -> str:
+    """The one-line status text of commit statuses, within `limit` (GitHub's 140).
+
+    A failure names its stage once, then the cause, then what happened to the environment
+    (and its database); the cause is clipped so that the rest always fits.
+    """
     env = deploy.environment
-    stage = deploy.failed_stage or "a stage"
-    why = f": {last_line(deploy.error)}" if last_line(deploy.error) else ""
-    took = f" in {duration(deploy)}" if duration(deploy) else ""
+    if deploy.state not in ("failed", "reverted", "revert_failed"):
+        took = f" in {duration(deploy)}" if duration(deploy) else ""
+        waiting = f"waiting for {deploy.waiting_for} before {env}" if deploy.waiting_for else None
+        blocked = cause(deploy.error, None)
+        texts = {
+            "queued": waiting or f"queued for {env}",
+            "running": f"deploying to {env}",
+            "succeeded": f"deployed to {env}{took}{_slow_rehearsal(deploy)}",
+            "superseded": f"not deployed to {env}: {deploy.error or 'a newer push replaced it'}",
+            "cancelled": f"deploy to {env} cancelled",
+            "interrupted": f"INTERRUPTED: lost the lock of {env} to {deploy.interrupted_by}",
+            "blocked": f"not deployed to {env}: blocked" + (f": {blocked}" if blocked else ""),
+            "skipped": f"not deployed to {env}: " + (blocked or "nothing to deploy"),
+        }
+        return clip(texts[deploy.state], limit)
+    stage = f"{deploy.failed_stage} failed" if deploy.failed_stage else "a stage failed"
+    why = cause(deploy.error, deploy.failed_stage)
     note = database_note(deploy, brief=True)
     data = f" ({note})" if note else ""
-    waiting = f"waiting for {deploy.waiting_for} before {env}" if deploy.waiting_for else None
-    texts = {
-        "queued": waiting or f"queued for {env}",
-        "running": f"deploying to {env}",
-        "succeeded": f"deployed to {env}{took}{_slow_rehearsal(deploy)}",
-        "failed": f"not deployed: {stage} failed, nothing changed{why}",
-        "reverted": f"reverted to {short(deploy.previous_sha)}{data}: {stage} failed{why}",
-        "revert_failed": f"revert failed: needs attention{data} ({stage} failed{why})",
-        "superseded": f"not deployed to {env}: {deploy.error or 'a newer push replaced it'}",
-        "cancelled": f"deploy to {env} cancelled",
-        "interrupted": f"INTERRUPTED: lost the lock of {env} to {deploy.interrupted_by}",
-        "blocked": f"not deployed to {env}: blocked{why}",
-        "skipped": f"not deployed to {env}{why or ': nothing to deploy'}",
-    }
-    return texts[deploy.state]
+    before, after = {
+        "failed": ("", "; nothing changed"),
+        "reverted": ("", f"; reverted to {short(deploy.previous_sha)}{data}"),
+        "revert_failed": (f"REVERT FAILED, needs attention{data}: ", ""),
+    }[deploy.state]
+    fixed = len(before) + len(stage) + len(after)
+    if fixed > limit:  # a long database note: what became of the data matters most, say it first
+        return clip(f"{after.removeprefix('; ')}: {stage}", limit)
+    room = limit - fixed - 2
+    why = f": {clip(why, room)}" if why and room >= 12 else ""
+    return clip(f"{before}{stage}{why}{after}", limit)
 
 
 def rehearsal(deploy: Deploy) -> str | None:
@@ -153,7 +163,7 @@ def status_body(
     body: dict[str, Any] = {
         "state": state,
         key: context_name(template, deploy),
-        "description": clip(describe(deploy), limit),
+        "description": describe(deploy, limit),
     }
     link = log_url(settings, deploy)
     if link:

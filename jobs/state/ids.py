@@ -15,7 +15,8 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-ID_BODY = r"d-\d{8}-\d{6}-(?:\d{3}-[0-9a-f]{16}|[0-9a-f]{6})"
+# [0-9], not \d: \d also matches other scripts' digits (Arabic-Indic and the like).
+ID_BODY = r"d-[0-9]{8}-[0-9]{6}-(?:[0-9]{3}-[0-9a-f]{16}|[0-9a-f]{6})"
 DEPLOY_ID = re.compile(rf"^{ID_BODY}\Z")  # \Z: `$` would let a trailing newline in
 # A deploy id at the end of a name (backup files end with the id of the deploy that took them).
 ENDS_WITH_DEPLOY_ID = re.compile(rf"{ID_BODY}\Z")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -16,6 +16,7 @@ from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import WatchError
 
+from jobs.readback import load_object, typed_fields
 from jobs.redistext import as_text
 from jobs.state import keys
 from jobs.state.ids import DEPLOY_ID, ID_HINT, new_deploy_id
@@ -162,13 +163,25 @@ class Deploy:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Deploy:
-        data = json.loads(text)
+        """The record stored as `text`; RecordError only when it is not a JSON object at all.
+
+        Whatever else is stored (wrong types, unencodable text) reads back as sane values, so
+        that no record can break a page, the CLI or a reporter.
+        """
+        try:
+            data = load_object(text)
+        except ValueError as error:
+            raise RecordError(f"unreadable deploy record: {error}") from None
         # Records of older versions kept these facts in an untyped `extra` dict.
-        for key, value in (data.pop("extra", None) or {}).items():
+        legacy = data.pop("extra", None)
+        for key, value in (legacy if isinstance(legacy, dict) else {}).items():
             data.setdefault(key, value)
-        known = {f.name for f in fields(cls)}
-        data = {key: value for key, value in data.items() if key in known}
-        data["stages"] = [StageRecord(**stage) for stage in data.get("stages", [])]
+        data = typed_fields(cls, data)
+        data["stages"] = [
+            StageRecord(**typed_fields(StageRecord, stage))
+            for stage in data.get("stages", [])
+            if isinstance(stage, dict)
+        ]
         return cls(**data)
 
     def as_dict(self) -> dict[str, Any]:
@@ -271,7 +284,7 @@ class DeployStore:
 
     def commands(self, deploy_id: str) -> list[dict[str, Any]]:
         raw = self.redis.lrange(_commands_key(deploy_id), 0, -1)
-        return [json.loads(as_text(item)) for item in raw]
+        return [entry for item in raw if isinstance(entry := _json_or_none(item), dict)]
 
     def add_reporting_problem(self, deploy_id: str, problem: str) -> None:
         """Record that a reporter could not deliver; shown with the deploy, never fatal."""
@@ -301,4 +314,19 @@ class DeployStore:
     def history(self, target: str | None = None, limit: int = 50) -> list[Deploy]:
         ids = self.redis.zrevrange(_history_key(target), 0, max(limit, 1) - 1)
         records = self.redis.mget([_deploy_key(as_text(i)) for i in ids]) if ids else []
-        return [Deploy.from_json(raw) for raw in records if raw is not None]
+        return [deploy for raw in records if raw is not None and (deploy := _readable(raw))]
+
+
+def _readable(raw: bytes | str) -> Deploy | None:
+    """A history entry's record, or None when it is not a record at all (it is left out)."""
+    try:
+        return Deploy.from_json(raw)
+    except RecordError:
+        return None
+
+
+def _json_or_none(item: bytes | str) -> Any:
+    try:
+        return load_object(item)
+    except ValueError:
+        return None

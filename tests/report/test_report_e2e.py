@@ -93,7 +93,7 @@ def test_failed_revert_is_loud(sample_app, provider, tmp_path, redis_url, redis_
     assert "REVERT FAILED, needs a human" in (record.error or "")
     seen = _reported(provider, sha)
     assert [s["state"] for s in seen["statuses"]] == ["pending", "pending", "error"]
-    assert seen["statuses"][-1]["description"].startswith("revert failed")
+    assert seen["statuses"][-1]["description"].startswith("REVERT FAILED")
     assert seen["deployment"] == ["queued", "in_progress", "error"]
     [message] = seen["slack"]
     assert message.startswith("<!here>") and "REVERT FAILED" in message

@@ -125,30 +125,30 @@ def _deploy(**changes: object) -> Deploy:
         ({"state": "succeeded"}, "deployed to prod in 2m 13s"),
         (
             {"state": "failed", "failed_stage": "backup", "error": "pg_dump: no\nspace left"},
-            "not deployed: backup failed, nothing changed: space left",
+            "backup failed: space left; nothing changed",
         ),
         (
             {"state": "reverted", "failed_stage": "health", "error": "HTTP 502"},
-            "reverted to bbbbbbb: health failed: HTTP 502",
+            "health failed: HTTP 502; reverted to bbbbbbb",
         ),
         (
             {"state": "revert_failed", "failed_stage": "migrate", "error": "boom"},
-            "revert failed: needs attention (migrate failed: boom)",
+            "REVERT FAILED, needs attention: migrate failed: boom",
         ),
         (
             {"state": "revert_failed", "failed_stage": None, "error": None},
-            "revert failed: needs attention (a stage failed)",
+            "REVERT FAILED, needs attention: a stage failed",
         ),
         (
             {"state": "reverted", "previous_sha": None},
-            "reverted to the previous commit: a stage failed",
+            "a stage failed; reverted to the previous commit",
         ),
         ({"state": "superseded"}, "not deployed to prod: a newer push replaced it"),
         ({"state": "cancelled"}, "deploy to prod cancelled"),
     ],
 )
 def test_describe(changes: dict[str, object], expected: str) -> None:
-    """Commit status texts start with the table's words and name stage and last error line."""
+    """Commit status texts name the stage once, then the cause, then what became of the env."""
     assert describe(_deploy(**changes)) == expected
 
 

@@ -1,4 +1,4 @@
-"""One loopback HTTP server standing in for GitHub, GitLab, Gitea, Slack and a JSON webhook.
+"""One loopback HTTP server standing in for GitHub, GitLab, Gitea, Slack, JSON webhooks, ntfy.
 
 It records every request (raw path, headers, JSON body, arrival time) and answers from scripts
 the test sets per path prefix, else with what the real provider answers on success.
@@ -88,6 +88,8 @@ def _usual(path: str) -> Response:
         return json_response({"id": DEPLOYMENT_ID, "sha": "x"}, 201)
     if path.startswith(WEBHOOK):
         return Response("", status=204)
+    if path == "/":  # ntfy (through Apprise) posts to the root, the topic in the JSON body
+        return json_response({"id": "ntfy-message", "event": "message"}, 200)
     return json_response({"id": 1}, 201)
 
 

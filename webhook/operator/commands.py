@@ -87,12 +87,12 @@ def _reading(add: Add) -> None:
     sub = add(
         "show", _lazy("reading", "show"), "One deploy: stages, timings, error, commands and log."
     )
-    sub.add_argument("deploy_id")
+    sub.add_argument("deploy_id", help="a deploy id, e.g. d-20250101-120000-abcdef")
     sub.add_argument("--json", action="store_true", help="print JSON")
     sub = add(
         "logs", _lazy("reading", "logs"), "Print a deploy's log; -f follows it until it ends."
     )
-    sub.add_argument("deploy_id")
+    sub.add_argument("deploy_id", help="a deploy id, e.g. d-20250101-120000-abcdef")
     sub.add_argument("-f", "--follow", action="store_true", help="follow until the deploy ends")
 
 
@@ -114,7 +114,12 @@ def _backups(add: Add) -> None:
         sub = actions.add_parser(name, help=text, description=text)
         sub.set_defaults(run=run)
         # SUPPRESS: when not given here, a --config given before the action still counts.
-        sub.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
+        sub.add_argument(
+            "--config",
+            metavar="FILE",
+            default=argparse.SUPPRESS,
+            help="configuration file (default: $DEPLOYHOOK_CONFIG)",
+        )
         sub.add_argument("target", help=TARGET_HELP)
         if name == "list":
             sub.add_argument("--json", action="store_true", help="print JSON")

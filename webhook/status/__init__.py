@@ -11,12 +11,15 @@ from flask import Blueprint, Flask, Response, request
 from redis import Redis
 
 from config import Settings
+from jobs.failures import without_stage
+from jobs.readback import clean_text
 from jobs.report.text import database_note
 from webhook.status.actions import actions
 from webhook.status.api import api
 from webhook.status.auth import require_token
-from webhook.status.context import EXTENSION, StatusContext
+from webhook.status.context import EXTENSION, STREAMS, StatusContext
 from webhook.status.formatting import format_span, format_time
+from webhook.status.live import StreamSlots
 from webhook.status.views import pages
 
 __all__ = ["register", "require_token"]
@@ -52,6 +55,10 @@ def _secure(response: Response) -> Response:
     return response
 
 
+def _encodable(value: object) -> object:
+    return clean_text(value) if isinstance(value, str) else value
+
+
 def register(app: Flask, settings: Settings, connection: Redis) -> None:
     """Add the status pages, the JSON API, the lock actions and /metrics to `app`."""
     # Imported here: webhook.metrics reads this package's modules, so a top-level import
@@ -59,9 +66,13 @@ def register(app: Flask, settings: Settings, connection: Redis) -> None:
     from webhook.metrics import metrics_view
 
     app.extensions[EXTENSION] = StatusContext(settings, connection)
+    app.extensions[STREAMS] = StreamSlots(settings.server.live_streams)
     app.jinja_env.filters.setdefault("when", format_time)
     app.jinja_env.filters.setdefault("span", format_span)
     app.jinja_env.filters.setdefault("database_note", database_note)
+    app.jinja_env.filters.setdefault("without_stage", without_stage)
+    # The last line of defence: whatever a stored value holds, a page still encodes as UTF-8.
+    app.jinja_env.finalize = _encodable
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     app.after_request(_secure)

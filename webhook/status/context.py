@@ -10,8 +10,10 @@ from redis import Redis
 from config import Settings
 from jobs.state.records import DeployStore
 from webhook.errors import RETRY_AFTER_SECONDS
+from webhook.status.live import StreamSlots
 
 EXTENSION = "deployhook.status"
+STREAMS = "deployhook.streams"
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,13 @@ class StatusContext:
 def context() -> StatusContext:
     found = current_app.extensions.get(EXTENSION)
     if not isinstance(found, StatusContext):
+        raise RuntimeError("webhook.status.register(app, settings, connection) was not called")
+    return found
+
+
+def stream_slots() -> StreamSlots:
+    found = current_app.extensions.get(STREAMS)
+    if not isinstance(found, StreamSlots):
         raise RuntimeError("webhook.status.register(app, settings, connection) was not called")
     return found
 

@@ -8,12 +8,14 @@ the stream can end without losing any.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from redis.exceptions import RedisError
 
+from jobs.failures import without_stage
 from jobs.report.text import database_note
 from jobs.state.records import FINAL_STATES, Deploy, DeployStore, RecordError
 from webhook.status.formatting import format_span, format_time
@@ -26,6 +28,24 @@ KEEPALIVE_SECONDS = 15.0
 RETRY_MILLISECONDS = 1000
 
 
+class StreamSlots:
+    """At most `limit` live streams at once in this process; one more is refused, not queued.
+
+    Streams are long and cheap to open, so without a bound a crowd of watchers (anyone may
+    open the status page) could take every connection a worker serves and keep webhook
+    deliveries waiting. The page falls back to polling when its stream is refused.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._free = threading.BoundedSemaphore(limit)
+
+    def take(self) -> bool:
+        return self._free.acquire(blocking=False)
+
+    def give_back(self) -> None:
+        self._free.release()
+
+
 def live_summary(deploy: Deploy) -> dict[str, Any]:
     """What the deploy page updates in place: state, outcome and stages with their timings."""
     return {
@@ -35,7 +55,7 @@ def live_summary(deploy: Deploy) -> dict[str, Any]:
         "started_at": format_time(deploy.started_at),
         "finished_at": format_time(deploy.finished_at),
         "duration": format_span(deploy.started_at, deploy.finished_at),
-        "error": deploy.error,
+        "error": without_stage(deploy.error, deploy.failed_stage) or None,
         "failed_stage": deploy.failed_stage,
         "restored_backup": deploy.restored_backup,
         "kept_database": deploy.kept_database,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
 from jobs.state.records import DEPLOY_ID, FINAL_STATES, RecordError
-from webhook.status.context import context
+from webhook.status.context import context, problem, stream_slots
 from webhook.status.environments import environment_statuses, targets
-from webhook.status.live import stream_log
+from webhook.status.live import STREAM_SECONDS, stream_log
 from webhook.status.queries import (
     STATES,
     BadQuery,
@@ -19,6 +19,7 @@ from webhook.status.queries import (
 )
 
 pages = Blueprint("status_pages", __name__)
+STREAM_RETRY_AFTER = 10  # seconds; the page polls meanwhile
 
 
 @pages.get("/")
@@ -68,7 +69,7 @@ def deploy(deploy_id: str) -> ResponseReturnValue:
 @pages.get("/deploys/<deploy_id>/log/stream")
 def log_stream(deploy_id: str) -> ResponseReturnValue:
     """Server-sent events with the log lines from `start` (or the browser's Last-Event-ID)."""
-    if not DEPLOY_ID.match(deploy_id):
+    if not DEPLOY_ID.fullmatch(deploy_id):
         return render_template("missing.html", message=f"{deploy_id!r} is not a deploy id"), 404
     resume = request.headers.get("Last-Event-ID") or request.args.get("start")
     try:
@@ -79,9 +80,18 @@ def log_stream(deploy_id: str) -> ResponseReturnValue:
         context().store.get(deploy_id)  # Redis down: 503 here, before a stream is promised
     except RecordError as error:
         return render_template("missing.html", message=str(error)), 404
-    return Response(
-        stream_log(context().store, deploy_id, start),
+    slots = stream_slots()
+    if not slots.take():
+        busy = problem(503, "too many live logs are open; poll /api/deploys/<id>/log instead")
+        busy.headers["Retry-After"] = str(STREAM_RETRY_AFTER)
+        return busy
+    lifetime = current_app.config.get("LIVE_STREAM_SECONDS", STREAM_SECONDS)
+    response = Response(
+        stream_log(context().store, deploy_id, start, lifetime=lifetime),
         mimetype="text/event-stream",
         # no-transform and X-Accel-Buffering keep proxies from holding events back.
         headers={"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"},
     )
+    # On close, not in the generator: a stream that never starts still gives its slot back.
+    response.call_on_close(slots.give_back)
+    return response
