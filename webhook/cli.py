@@ -118,7 +118,22 @@ def check_config(args: argparse.Namespace) -> int:
     print(summarise(settings))
     for warning in plain_text_secrets(config_path(args.config)):
         print(f"warning: {warning}", file=sys.stderr)
+    for warning in offline_warnings(settings):
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
+
+
+def offline_warnings(settings: Settings) -> list[str]:
+    """What is risky yet knowable without reaching anything (`deployhook doctor` asks live)."""
+    from jobs.doctor.check import Status
+    from webhook.operator.doctor import embedded_finding
+
+    warnings = []
+    if settings.redis.url is None:
+        redis = embedded_finding()
+        if redis.status != Status.OK:
+            warnings.append(f"redis: {redis.detail}; fix: {redis.fix}")
+    return warnings
 
 
 def _version() -> str:

@@ -26,9 +26,17 @@ def list_contents(database: Database, compose: Compose) -> list[str]:
 
 
 def schema_only(database: Database, compose: Compose) -> list[str]:
-    """The schema as SQL text (no rows): hashed before and after a migration to see a change."""
+    """The schema as SQL text (no rows): hashed before and after a migration to see a change,
+    and thrown away by `deployhook doctor` to prove pg_dump works as the configured user."""
     command = ["pg_dump", "--schema-only", "--no-password"]
     return _where(database, compose, [*command, *_target(database)])
+
+
+def database_size(database: Database, compose: Compose) -> list[str]:
+    """Prints the database's size on disk in bytes: an upper bound for a compressed backup."""
+    sql = "SELECT pg_database_size(current_database())"
+    argv = ["psql", "--no-password", "--set", "ON_ERROR_STOP=1", "--quiet", "--tuples-only"]
+    return _where(database, compose, [*argv, "--no-align", *_target(database), "--command", sql])
 
 
 # Every relation outside the system schemas, with the validity of indexes: pg_dump leaves out

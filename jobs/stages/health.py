@@ -10,6 +10,7 @@ import time
 
 import requests
 
+from config.model import Health
 from jobs.context import DeployContext
 from jobs.errors import StageFailed
 from jobs.images import SERVICE_LABEL, running_containers
@@ -37,7 +38,11 @@ def wait_healthy(ctx: DeployContext, stage: str = "health") -> None:
 
 
 def _probe_http(ctx: DeployContext) -> tuple[bool, str]:
-    health = ctx.environment.health
+    return probe_url(ctx.environment.health)
+
+
+def probe_url(health: Health) -> tuple[bool, str]:
+    """One GET of the health URL: whether it answered as expected, and what it said."""
     try:
         answer = requests.get(health.url, timeout=min(10.0, health.timeout), allow_redirects=False)
     except requests.RequestException as error:

@@ -82,6 +82,16 @@ def encode(data: dict[str, Any]) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
 
 
+def github_push(sha: str, repo: str, branch: str = "main") -> bytes:
+    """A minimal push to `branch` of `repo` (host/owner/name) as GitHub sends it, encoded."""
+    full_name = repo.split("/", 1)[1]
+    return encode({
+        "ref": f"refs/heads/{branch}", "before": "0" * 40, "after": sha,
+        "repository": {"full_name": full_name, "html_url": f"https://{repo}"},
+        "head_commit": {"id": sha}, "pusher": {"name": "me"}, "sender": {"login": "me"},
+    })  # fmt: skip
+
+
 def github_headers(
     body: bytes, event: str = "push", delivery: str | None = None, secret: str = GITHUB_SECRET
 ) -> dict[str, str]:

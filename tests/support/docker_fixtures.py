@@ -17,7 +17,7 @@ import pytest
 
 from tests.support.commands import BedError, run
 from tests.support.docker_engine import Engine, running_engine
-from tests.support.images import build_busybox_image, import_base_image
+from tests.support.images import build_busybox_image, build_caddy_image, import_base_image
 from tests.support.sample_app import SampleApp
 
 POINTED = ("DOCKER_HOST", "DOCKER_CONFIG", "PATH")
@@ -70,6 +70,12 @@ def base_image(docker_engine: Engine) -> str:
 def busybox_image(docker_engine: Engine) -> str:
     """A tiny busybox image (sh, httpd) in the private engine."""
     return build_busybox_image(docker_engine.env)
+
+
+@pytest.fixture(scope="session")
+def caddy_image(docker_engine: Engine, base_image: str) -> str:
+    """Debian's Caddy (the host's binary) on the base image, for stacks behind a real proxy."""
+    return build_caddy_image(docker_engine.env, base_image)
 
 
 @pytest.fixture

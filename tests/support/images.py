@@ -156,3 +156,32 @@ def build_busybox_image(env: Mapping[str, str], name: str = "deployhook-test-bus
         (Path(context) / "Dockerfile").write_text(BUSYBOX_DOCKERFILE)
         run(["docker", "build", "-q", "-t", name, context], env=env, timeout=300)
     return name
+
+
+CADDY_DOCKERFILE = """\
+ARG BASE_IMAGE
+FROM ${BASE_IMAGE}
+COPY caddy /usr/bin/caddy
+COPY libzstd.so.1 /usr/lib/x86_64-linux-gnu/libzstd.so.1
+"""
+
+
+def build_caddy_image(env: Mapping[str, str], base_image: str) -> str:
+    """The host's Caddy (Debian's package) on the Debian base image: the proxy of a test stack.
+
+    Built beside the shared base image rather than into it, so the cached base stays as it is.
+    """
+    name = f"deployhook-test-caddy:{base_image.rsplit(':', 1)[-1]}"
+    if image_exists(name, env):
+        return name
+    caddy = shutil.which("caddy")
+    zstd = Path("/usr/lib/x86_64-linux-gnu/libzstd.so.1")
+    if caddy is None or not zstd.exists():
+        raise BedError("expected caddy and libzstd1 on the host, got none; apt-get install caddy")
+    with tempfile.TemporaryDirectory(prefix="dh-caddy-") as context:
+        shutil.copy(caddy, Path(context) / "caddy")
+        shutil.copy(zstd, Path(context) / "libzstd.so.1")
+        (Path(context) / "Dockerfile").write_text(CADDY_DOCKERFILE)
+        build = ["docker", "build", "-q", "--build-arg", f"BASE_IMAGE={base_image}"]
+        run([*build, "-t", name, context], env=env, timeout=300)
+    return name

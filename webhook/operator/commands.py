@@ -28,6 +28,13 @@ def add_operator_commands(add: Add) -> None:
     _deploys(add)
     _reading(add)
     _backups(add)
+    sub = add(
+        "doctor",
+        _lazy("doctor", "doctor"),
+        "Check this host as a deploy would need it: one line a check, with its fix.",
+    )
+    sub.add_argument("target", nargs="?", help=TARGET_HELP + " (default: every environment)")
+    sub.add_argument("--json", action="store_true", help="print JSON")
     for name, run, text in (
         (
             "lock",

@@ -1,0 +1,3 @@
+"""notes: a small JSON API over PostgreSQL."""
+
+VERSION = "1"

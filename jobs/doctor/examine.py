@@ -1,0 +1,49 @@
+"""Every check of every chosen environment, in the order a deploy meets them."""
+
+from __future__ import annotations
+
+from config import Settings
+from jobs.commands.compose import Compose, detect_compose
+from jobs.context import command_environ, secret_values
+from jobs.doctor.check import Finding, skip
+from jobs.doctor.probe import Prober
+from jobs.doctor.repository import check_repository
+from jobs.doctor.stack import check_compose, check_database, check_docker, check_health
+from jobs.doctor.storage import check_backups
+
+STACK_CHECKS = ("compose", "services", "database")
+
+
+def examine(settings: Settings, targets: list[tuple[str, str]]) -> list[Finding]:
+    """Each environment's checks, in the order a deploy meets them (Redis is the caller's:
+    finding deployhook's own Redis is the web layer's business)."""
+    found: list[Finding] = []
+    for project, name in targets:
+        found += check_environment(settings, project, name)
+    return found
+
+
+def check_environment(settings: Settings, project: str, name: str) -> list[Finding]:
+    target = f"{project}/{name}"
+    environment = settings.environment(project, name)
+    prober = Prober(command_environ(environment), secret_values(settings))
+    found = check_repository(target, settings.projects[project], environment, prober)
+    docker = check_docker(target, environment, prober)
+    found.append(docker)
+    database_size = None
+    if not environment.path.is_dir():
+        found += [skip(target, check, "no checkout") for check in STACK_CHECKS]
+    elif docker.status == "fail":
+        found += [skip(target, check, "Docker does not answer") for check in STACK_CHECKS]
+    else:
+        compose = Compose.for_environment(environment, detect_compose(environment.compose.command))
+        compose_found, model = check_compose(target, environment, compose, prober)
+        found += compose_found
+        if model is None:
+            found.append(skip(target, "database", "the Compose files do not parse"))
+        else:
+            database, database_size = check_database(target, environment, compose, prober)
+            found.append(database)
+    found.append(check_backups(target, settings, project, name, database_size))
+    found.append(check_health(target, environment))
+    return found

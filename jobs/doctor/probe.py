@@ -1,0 +1,67 @@
+"""The doctor's commands go through the one runner too; they belong to no deploy and change
+nothing, so their log goes nowhere and only their outcome is kept."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from jobs.deploylog import DeployLog
+from jobs.errors import CommandFailed
+from jobs.runner import Runner
+from jobs.state.records import DeployStore
+
+
+class _NoRecord:
+    """Stands in for the deploy store: a check's commands are not a deploy's history."""
+
+    def append_log(self, deploy_id: str, *lines: str) -> None:
+        """Nothing to keep: the finding carries what matters."""
+
+    def append_command(self, deploy_id: str, command: dict[str, Any]) -> None:
+        """Nothing to keep: the finding carries what matters."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    output: str  # the last lines, secrets masked; the error message first when it failed
+
+
+class Prober:
+    """Runs read-only commands and turns a failure into text instead of an exception."""
+
+    def __init__(self, environ: Mapping[str, str], secrets: Iterable[str] = ()) -> None:
+        log = DeployLog(cast(DeployStore, _NoRecord()), "doctor", secrets)
+        self.runner = Runner(log, environ)
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        cwd: Path | None = None,
+        stdout_path: Path | None = None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> Outcome:
+        try:
+            result = self.runner.run(
+                argv,
+                timeout=timeout,
+                cwd=cwd,
+                stdout_path=stdout_path,
+                extra_env=extra_env,
+                read_only=True,  # every probe only reads; no deploy lock to fence on anyway
+            )
+        except CommandFailed as error:
+            return Outcome(False, f"{error}: {last_line(error.output_tail)}")
+        except OSError as error:  # the program itself is missing
+            return Outcome(False, f"cannot run {argv[0]}: {error.strerror}")
+        return Outcome(True, result.output.strip())
+
+
+def last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][-300:] if lines else "no output"

@@ -1,0 +1,55 @@
+"""`deployhook doctor [PROJECT/ENV]`: is this host ready to deploy? One line a check, each
+with its fix; exit 1 when any check fails, so scripts and CI can gate on it."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from config import Settings, load_settings
+from jobs.doctor import Finding, Status, examine, persistence
+from jobs.operations.targets import parse_target
+from webhook.connection import EMBEDDED_SOCKET
+from webhook.embedded_redis import server_argv
+from webhook.operator.common import print_json
+
+
+def doctor(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    if args.target:
+        targets = [parse_target(settings, args.target)]
+    else:
+        targets = [
+            (project, name)
+            for project, configured in sorted(settings.projects.items())
+            for name in sorted(configured.environments)
+        ]
+    findings = [check_redis(settings), *examine(settings, targets)]
+    failed = [finding for finding in findings if finding.status == Status.FAIL]
+    warned = [finding for finding in findings if finding.status == Status.WARN]
+    if args.json:
+        print_json({"ok": not failed, "checks": [finding.as_json() for finding in findings]})
+    else:
+        for finding in findings:
+            print(finding.line())
+        verdict = "ready to deploy" if not failed else f"{len(failed)} check(s) failed"
+        print(f"{verdict}; {len(warned)} warning(s)")
+    return 1 if failed else 0
+
+
+def check_redis(settings: Settings) -> Finding:
+    """The Redis the intake and worker use: configured, else the running embedded one, else
+    what the embedded one would keep (known without starting it)."""
+    if settings.redis.url is not None:
+        return persistence.probe(settings.redis.url.reveal())
+    socket = settings.state_dir / EMBEDDED_SOCKET
+    if socket.exists():
+        return persistence.probe(f"unix://{socket}")
+    return embedded_finding()
+
+
+def embedded_finding() -> Finding:
+    """What the embedded Redis of `deployhook up` keeps, read from its command line."""
+    argv = server_argv(Path("redis-server"), Path("."), Path("redis.sock"))
+    fix = "set redis.url to a Redis run with --appendonly yes --appendfsync always"
+    return persistence.judge(persistence.settings_from_argv(argv), "the embedded Redis", fix)
