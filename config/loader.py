@@ -155,6 +155,7 @@ _PATTERN_HINTS = {
     "api_url": "expected an http:// or https:// URL",
     "public_url": "expected an http:// or https:// URL",
     "docker_host": "expected unix:///path/to/docker.sock or ssh://user@host[:port]",
+    "profiles": "expected a Compose profile name: letters, digits, _, . and -",
 }
 
 
@@ -184,7 +185,9 @@ def _describe(item: Any) -> str:
     elif kind == "missing":
         message = "required key is missing"
     elif kind == "string_pattern_mismatch" and location:
-        message = _PATTERN_HINTS.get(location[-1], "names are lower-case letters, digits, - and _")
+        # A list item's hint is its list's: profiles.1 -> profiles.
+        key = next((part for part in reversed(location) if not part.isdigit()), "")
+        message = _PATTERN_HINTS.get(key, "names are lower-case letters, digits, - and _")
         if location[-1] != "[key]" and isinstance(item.get("input"), str):
             message += f"; got {item['input'][:100]!r}"
     elif kind in _PLAIN_WORDS:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -20,6 +21,7 @@ from pydantic import (
 )
 
 from config.gates import Hooks, WaitForChecks, Window
+from config.globs import glob_problem
 from config.secrets import Secret
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -75,6 +77,8 @@ class Compose(Strict):
     # "auto" prefers the `docker compose` plugin and falls back to `docker-compose`.
     command: Literal["auto", "docker compose", "docker-compose"] = "auto"
     remove_orphans: bool = False
+    # Compose profiles to enable: `--profile NAME` on every compose command deployhook runs.
+    profiles: list[ServiceName] = []
 
 
 class Database(Strict):
@@ -155,6 +159,23 @@ class Timeouts(Strict):
     restore: float = Field(default=1800, gt=0)
 
 
+class Poll(Strict):
+    """Ask the remote for the trigger's ref every `interval` seconds (`git ls-remote`)."""
+
+    interval: float = Field(ge=10, le=86400)
+
+
+def _glob(pattern: str) -> str:
+    problem = glob_problem(pattern)
+    if problem:
+        raise ValueError(f"{pattern!r} {problem}")
+    return pattern
+
+
+# A watched path: a glob over repository paths, `**` spanning directories (config/globs.py).
+WatchedPath = Annotated[str, StringConstraints(max_length=400), AfterValidator(_glob)]
+
+
 class Environment(Strict):
     trigger: Trigger
     path: Path
@@ -174,6 +195,12 @@ class Environment(Strict):
     url: HttpUrl | None = None
     # Marks the environment as production in GitHub Deployments; default: tag-triggered.
     production: bool | None = None
+    # Deploy a push only when a changed file matches one of these globs (monorepos).
+    paths: list[WatchedPath] | None = Field(default=None, min_length=1)
+    # Poll the remote for new commits of the trigger's ref, instead of or beside webhooks.
+    poll: Poll | None = None
+    # build: images built from the checkout; pull: images CI built, pulled and pinned by digest.
+    images: Literal["build", "pull"] = "build"
     # Release gates and hooks (config/gates.py, docs/gates.md).
     promote_from: list[Name] = []  # deploy only commits that succeeded in these environments
     wait_for_checks: WaitForChecks | None = None

@@ -50,6 +50,9 @@ class ServiceModel:
     environment: dict[str, str] = field(default_factory=dict)
     stop_grace_period: str | None = None
     replicas: int | None = None
+    # build.context (absolute path or a git URL) and build.dockerfile, as Compose resolved them.
+    build_context: str | None = None
+    dockerfile: str | None = None
     # How its container runs (the migration rehearsal starts look-alikes of two services).
     command: tuple[str, ...] = ()
     entrypoint: tuple[str, ...] = ()
@@ -86,6 +89,7 @@ def _service(name: str, spec: dict[str, Any]) -> ServiceModel:
     disabled = healthcheck.get("disable") or healthcheck.get("test") in (["NONE"], "NONE")
     environment = spec.get("environment") or {}
     replicas = (spec.get("deploy") or {}).get("replicas", spec.get("scale"))
+    build: dict[str, Any] = spec["build"] if isinstance(spec.get("build"), dict) else {}
     return ServiceModel(
         name=name,
         image=spec.get("image"),
@@ -98,6 +102,8 @@ def _service(name: str, spec: dict[str, Any]) -> ServiceModel:
         environment={str(k): "" if v is None else str(v) for k, v in environment.items()},
         stop_grace_period=spec.get("stop_grace_period"),
         replicas=int(replicas) if replicas is not None else None,
+        build_context=build.get("context"),
+        dockerfile=build.get("dockerfile"),
         command=_words(spec.get("command")),
         entrypoint=_words(spec.get("entrypoint")),
         user=str(spec["user"]) if spec.get("user") else None,

@@ -50,6 +50,10 @@ class DeployContext:
     built_images: dict[str, str] = field(default_factory=dict)  # service -> image name
     # The new commit's Compose model, as the build stage read it (the swap reuses it).
     compose_model: ComposeModel | None = None
+    # images: pull: service -> repo@sha256 digest of the last good deploy, for the revert.
+    previous_digests: dict[str, str] = field(default_factory=dict)
+    # With `paths:`: the files changed since the live commit (the paths stage's diff).
+    changed_files: list[str] | None = None
     backup: str | None = None
 
     @cached_property

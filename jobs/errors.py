@@ -43,3 +43,7 @@ class LockLost(DeployError):
         self.target = target
         self.holder = holder
         super().__init__(f"lost the lock of {target}; it is now held by {holder}")
+
+
+class NothingToDeploy(DeployError):
+    """The deploy has nothing to do here (e.g. no watched path changed): it ends `skipped`."""

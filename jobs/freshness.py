@@ -39,8 +39,11 @@ def older_than_live(live: str) -> str:
 
 
 def live_commit(connection: Redis, target: str) -> str | None:
-    """The commit of the environment's last good deploy, or None (never deployed)."""
-    record = read_last_good(connection, target)
+    """The commit of the environment's last good deploy, or None (never deployed, unreadable)."""
+    try:
+        record = read_last_good(connection, target)
+    except ValueError:  # a malformed record proves nothing; never a 500 at the intake
+        return None
     sha = record.get("sha") if isinstance(record, dict) else None
     return sha if is_sha(sha) else None
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from jobs.context import DeployContext
-from jobs.errors import LockLost, StageFailed
+from jobs.errors import LockLost, NothingToDeploy, StageFailed
 from jobs.hooks import has_hooks, run_hooks
 from jobs.report.text import database_note
 from jobs.revert import revert
@@ -32,6 +32,9 @@ def stage(ctx: DeployContext, name: str, action: Callable[[DeployContext], T]) -
     ctx.log.info(f"== {name}")
     try:
         result = action(ctx)
+    except NothingToDeploy as reason:  # e.g. no watched path changed: the deploy ends skipped
+        _finish(ctx, entry, "skipped", str(reason))
+        raise
     except StageFailed as failure:
         failure.stage = name  # the pipeline's stage, whichever helper raised it
         _finish(ctx, entry, "failed", str(failure))

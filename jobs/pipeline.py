@@ -1,8 +1,8 @@
 """The deploy, top to bottom, as the runbook it replaces.
 
-gates -> lock -> snapshot -> fetch -> [hooks] -> backup -> checkout -> build -> [rehearse]
-  -> [migrate if before_swap] -> swap -> [restore] -> [migrate if after_swap, the default]
-  -> [hooks] -> health -> [hooks] -> commit
+gates -> lock -> snapshot -> fetch -> [paths] -> [hooks] -> backup -> checkout -> build|pull
+  -> [rehearse] -> [migrate if before_swap] -> swap -> [restore]
+  -> [migrate if after_swap, the default] -> [hooks] -> health -> [hooks] -> commit
 gates (jobs/gates/): promote_from and wait_for_checks end it `blocked`, windows hold it
 [hooks] (jobs/hooks.py): the environment's before_backup, after_migrate, after_health hooks
 a webhook whose commit is live already, or older than live: `superseded` after the fetch
@@ -11,6 +11,7 @@ on failure after the backup: revert (jobs/revert.py), then report reverted or re
 an operator's lock: the deploy stays queued on the environment's held list (jobs/state/held.py)
 [restore]: only for a rollback the operator asked to take the database back with it
 lost the lock (any changing command is fenced by it): stop at once, end `interrupted`
+[paths]: with `paths:`, a push that changed no watched file ends `skipped` here (jobs/triggers)
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from redis import Redis
 from config import Settings
 from jobs.context import DeployContext, new_context, secret_values
 from jobs.deploylog import DeployLog
-from jobs.errors import LockLost, LockTimeout, OperatorHold, StageFailed
+from jobs.errors import LockLost, LockTimeout, NothingToDeploy, OperatorHold, StageFailed
 from jobs.freshness import worker_reason
 from jobs.gates import pass_gates
 from jobs.hooks import has_hooks, run_hooks
@@ -35,6 +36,7 @@ from jobs.stages.checkout import checkout, fetch_and_verify
 from jobs.stages.commit import commit_point
 from jobs.stages.health import wait_healthy
 from jobs.stages.migrate import migrate, migrates_before_swap
+from jobs.stages.pull import pull
 from jobs.stages.rehearse import rehearse, wants_rehearsal
 from jobs.stages.snapshot import take_snapshot
 from jobs.stages.swap import swap
@@ -42,6 +44,7 @@ from jobs.state.held import hold
 from jobs.state.locks import EnvironmentLock, LockOwner
 from jobs.state.records import Deploy, DeployStore
 from jobs.state.submit import superseded
+from jobs.triggers.paths import check_watched_paths, filters
 
 LOCK_WAIT_SECONDS = 3600.0
 
@@ -110,14 +113,21 @@ def run_stages(ctx: DeployContext) -> None:
             ctx.log.info(f"not deploying {record.sha[:12]}: {stale}")
             store.transition(record, "superseded", error=stale)
             return
+        if filters(ctx):
+            stage(ctx, "paths", check_watched_paths)
         hooks(ctx, "before_backup")
         stage(ctx, "backup", take_backup)
     except StageFailed as failure:
         finish_failed(ctx, failure, "failed", "nothing was changed")
         return
+    except NothingToDeploy as reason:
+        ctx.log.info(f"not deployed: {reason}; nothing was changed")
+        store.transition(record, "skipped", error=str(reason))
+        return
     try:
         stage(ctx, "checkout", checkout)
-        stage(ctx, "build", build)
+        # images: pull: CI built them; the build stage pulls and pins them by digest instead.
+        stage(ctx, "build", pull if ctx.environment.images == "pull" else build)
         if wants_rehearsal(ctx):
             stage(ctx, "rehearse", rehearse)
         # A rollback that restores the database migrates after its restore, whatever `when` says.

@@ -20,6 +20,7 @@ from jobs.images import point_name_at, running_images
 from jobs.stages.backup import restore_backup
 from jobs.stages.checkout import check_out
 from jobs.stages.health import wait_healthy
+from jobs.stages.pull import pin_previous
 from jobs.stages.swap import swap
 
 
@@ -124,7 +125,11 @@ def _stop_new_services(ctx: DeployContext) -> None:
 
 
 def _retag_previous(ctx: DeployContext) -> None:
+    # images: pull: the previous deploy's digests, not whatever its tag names in the registry now.
+    pinned = set(pin_previous(ctx)) if ctx.environment.images == "pull" else set()
     for service, name in sorted(ctx.built_images.items()):
+        if service in pinned:
+            continue
         previous = ctx.previous_images.get(service)
         if previous:
             point_name_at(ctx, name, previous)

@@ -10,6 +10,7 @@ from jobs import runtime
 from jobs.gates.waker import requeue_interrupted_waits, start_window_waker
 from jobs.recovery import recover_interrupted
 from jobs.report import start_background
+from jobs.triggers.poll import start_polling
 
 REPORT_FLUSH_SECONDS = 10.0  # on stop, how long pending reports may still be sent
 
@@ -34,6 +35,8 @@ def run_worker(
     stop_reports = start_background(settings, connection)
     # Queues deploys held outside their deploy windows again when a window opens.
     stop_waker = start_window_waker(settings, connection)
+    # Polled environments are asked for new commits on a thread beside the deploys.
+    stop_polling = start_polling(settings, connection, chosen) if not burst else lambda: None
     try:
         recover_interrupted(settings, connection, chosen)
         requeue_interrupted_waits(settings, connection, chosen)
@@ -44,5 +47,6 @@ def run_worker(
         )
         return bool(worker.work(burst=burst, with_scheduler=False, logging_level="WARNING"))
     finally:
+        stop_polling()
         stop_waker()
         stop_reports(REPORT_FLUSH_SECONDS)

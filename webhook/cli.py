@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from config import ConfigError, Settings, load_settings
+from config import ConfigError, Environment, Settings, load_settings
 from config.loader import config_path
 from config.plaintext import plain_text_secrets
 from jobs.errors import DeployError
@@ -254,6 +254,20 @@ def up(args: argparse.Namespace) -> int:
         return Supervisor({"web": web, "worker": work}, env).run()
 
 
+def trigger_lines(env: Environment) -> list[str]:
+    """What else starts or shapes this environment's deploys (issue 13's trigger options)."""
+    lines = []
+    if env.poll is not None:
+        lines.append(f"polls {env.remote} every {env.poll.interval:g}s (in the worker)")
+    if env.paths is not None:
+        lines.append("deploys only when these change: " + ", ".join(env.paths))
+    if env.images == "pull":
+        lines.append("pulls its images (compose pull), pinned by digest")
+    if env.compose.profiles:
+        lines.append("compose profiles: " + ", ".join(env.compose.profiles))
+    return lines
+
+
 def summarise(settings: Settings) -> str:
     from jobs.database.writers import describe_writers  # reads compose files: only here
     from jobs.gates.summary import gate_facts
@@ -278,6 +292,7 @@ def summarise(settings: Settings) -> str:
                 writers = describe_writers(env.database, env.path, env.compose.files)
                 lines.append(f"    writers stopped for a restore: {writers}")
             lines += [f"    gate: {fact}" for fact in gate_facts(env, datetime.now(UTC))]
+            lines.extend(f"    {line}" for line in trigger_lines(env))
     lines.append("queues: " + ", ".join(settings.queues()))
     return "\n".join(lines)
 

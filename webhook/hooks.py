@@ -19,9 +19,11 @@ from redis.exceptions import RedisError
 from config import Project
 from jobs.freshness import intake_reason
 from jobs.state.submit import DeployRequest, Duplicate, QueueUnavailable, submit
+from jobs.triggers.paths import NO_WATCHED_CHANGE
 from webhook.body import decode_payload, read_body
 from webhook.deliveries import count_delivery
 from webhook.errors import Forbidden, IntakeError, NotFound, RequestTimeout, Unavailable
+from webhook.path_filter import split_by_paths
 from webhook.providers import authenticate, claimed_delivery_id, describe, detect
 from webhook.push import OtherRef, Push, parse_push
 from webhook.routing import route
@@ -83,7 +85,8 @@ def _receive(found: Services, project_name: str, note: Note) -> Answer:
         return _ignored(note, "ping: the webhook reaches deployhook and is signed correctly")
     if not delivery.is_push:
         return _ignored(note, f"event {delivery.event!r} does not deploy")
-    push = parse_push(provider, decode_payload(raw, request.mimetype), delivery.delivery_id)
+    payload = decode_payload(raw, request.mimetype)
+    push = parse_push(provider, payload, delivery.delivery_id)
     if isinstance(push, OtherRef):
         return _ignored(note, "the ref is neither a branch nor a tag")
     _check_repository(project, push)
@@ -95,6 +98,9 @@ def _receive(found: Services, project_name: str, note: Note) -> Answer:
         return _ignored(note, f"no environment deploys {push.ref_kind} {push.ref_name}")
     stale = _stale(found, project, project_name, environments, push.sha, delivery.key)
     fresh = [name for name in environments if name not in stale]
+    # Path filters: environments whose watched paths the payload provably missed.
+    fresh, unwatched = split_by_paths(found, project_name, push, payload, fresh)
+    stale.update({name: NO_WATCHED_CHANGE for name in unwatched})
     if not fresh:
         note.fields["environments"] = stale
         return _ignored(note, _stale_text(stale))
@@ -190,6 +196,7 @@ def _deploy_request(project_name: str, environment: str, push: Push) -> DeployRe
         delivery_id=push.delivery_id,
         sender=push.pusher,
         before_sha=push.before,
+        dedupe_commit=True,
     )
 
 

@@ -53,6 +53,7 @@ class Compose:
     project: str
     directory: Path
     files: tuple[str, ...]
+    profiles: tuple[str, ...] = ()
 
     @classmethod
     def for_environment(cls, environment: Environment, prefix: list[str]) -> Compose:
@@ -61,6 +62,7 @@ class Compose:
             environment.compose.project,
             environment.path,
             tuple(environment.compose.files),
+            tuple(environment.compose.profiles),
         )
 
     def _base(self) -> list[str]:
@@ -68,10 +70,16 @@ class Compose:
         argv += ["--project-directory", str(self.directory)]
         for file in self.files:
             argv += ["--file", str(self.directory / file)]
+        for profile in self.profiles:
+            argv += ["--profile", profile]
         return argv
 
-    def build(self) -> list[str]:
-        return [*self._base(), "build"]
+    def build(self, services: list[str] | None = None) -> list[str]:
+        return [*self._base(), "build", *(services or [])]
+
+    def pull(self, services: list[str]) -> list[str]:
+        # --quiet: progress bars would flood the deploy log; failures still print.
+        return [*self._base(), "pull", "--quiet", *services]
 
     def up(self, services: list[str] | None = None, *, remove_orphans: bool = False) -> list[str]:
         # --no-build: images are built (or retagged for a revert) before this, never here.

@@ -1,4 +1,5 @@
-"""argv for the plain docker CLI: image names, and single containers Compose has no verb for.
+"""argv for the plain docker CLI: image names (point, remove, and for `images: pull` read an
+image's registry digests and pull one by digest), and single containers Compose has no verb for.
 
 Reads (which image a name points at, what runs) go through the Docker SDK; every change goes
 through the runner as one of these, so the deploy's command history lists it. A rolling swap
@@ -36,3 +37,16 @@ def stop_container(container: str, grace: int) -> list[str]:
 
 def remove_container(container: str) -> list[str]:
     return ["docker", "rm", _checked(container)]
+
+
+REPO_DIGESTS_FORMAT = "{{json .RepoDigests}}"
+
+
+def repo_digests(image: str) -> list[str]:
+    """The `repo@sha256:...` names the engine knows `image` by, printed as a JSON list."""
+    return ["docker", "image", "inspect", "--format", REPO_DIGESTS_FORMAT, "--", image]
+
+
+def pull_digest(reference: str) -> list[str]:
+    """Pull exactly `reference` (`repo@sha256:...`): what a revert or rollback starts again."""
+    return ["docker", "pull", "--quiet", "--", reference]

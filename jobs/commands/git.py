@@ -1,4 +1,5 @@
-"""argv for git in a deploy's checkout: fetch, verify, check out. Builds commands, runs none.
+"""argv for git in a deploy's checkout: fetch, verify, check out; and the triggers' read-only
+questions (diff names, ls-remote). Builds commands, runs none.
 
 Values that reach these come from the configuration (path, remote) or were validated before
 (full SHAs, ref names checked by jobs/refs.py); `--` and `--end-of-options` keep any of them
@@ -29,6 +30,27 @@ def checkout_detached(checkout: Path, sha: str) -> list[str]:
 def has_commit(checkout: Path, sha: str) -> list[str]:
     """Exits 0 when `sha` is a commit the checkout has."""
     return [*_git(checkout), "cat-file", "-e", f"{sha}^{{commit}}"]
+
+
+def diff_names(checkout: Path, live: str, sha: str) -> list[str]:
+    """The paths that differ between two commits, NUL-separated; a rename counts as both."""
+    return [
+        "git",
+        "-C",
+        str(checkout),
+        "diff",
+        "--name-only",
+        "-z",
+        "--no-renames",
+        "--end-of-options",
+        live,
+        sha,
+    ]
+
+
+def ls_remote(checkout: Path, remote: str, refs: list[str]) -> list[str]:
+    """What `remote` (a remote of the checkout) names `refs` now, without fetching anything."""
+    return ["git", "-C", str(checkout), "ls-remote", "--end-of-options", remote, *refs]
 
 
 def is_ancestor(checkout: Path, commit: str, of: str) -> list[str]:

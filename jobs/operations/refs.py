@@ -51,7 +51,7 @@ def _default(environment: Environment, refs: dict[str, str]) -> tuple[RefKind, s
             raise OperationError(f"remote {environment.remote} has no branch {trigger.pattern}")
         return "branch", trigger.pattern, sha
     tags = [name[len("refs/tags/") :] for name in refs if name.startswith("refs/tags/")]
-    matching = sorted((t for t in tags if fnmatch.fnmatchcase(t, trigger.pattern)), key=_version)
+    matching = sorted((t for t in tags if fnmatch.fnmatchcase(t, trigger.pattern)), key=version_key)
     if not matching:
         raise OperationError(
             f"remote {environment.remote} has no tag matching {trigger.pattern}: give a REF"
@@ -79,6 +79,11 @@ def list_remote(environment: Environment) -> dict[str, str]:
         raise OperationError(
             f"git ls-remote {environment.remote} failed: {detail[0][-300:]}"
         ) from None
+    return parse_listing(text)
+
+
+def parse_listing(text: str) -> dict[str, str]:
+    """`git ls-remote` output -> refname -> commit SHA, annotated tags peeled to their commit."""
     refs: dict[str, str] = {}
     for line in text.splitlines():
         sha, _, name = line.partition("\t")
@@ -89,7 +94,7 @@ def list_remote(environment: Environment) -> dict[str, str]:
     return refs
 
 
-def _version(tag: str) -> tuple[tuple[int, object], ...]:
+def version_key(tag: str) -> tuple[tuple[int, object], ...]:
     """Sort key: numbers compare as numbers, so v1.10 is newer than v1.9."""
     parts: list[tuple[int, object]] = []
     number = ""

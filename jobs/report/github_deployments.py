@@ -91,7 +91,7 @@ class GithubDeploymentReporter:
             return
         deployment_id = self._existing(deploy)
         if deployment_id is None:
-            if deploy.state in ("superseded", "cancelled", "blocked"):
+            if deploy.state in ("superseded", "cancelled", "blocked", "skipped"):
                 return  # never shown on GitHub: nothing to mark inactive
             deployment_id = self._create(deploy)
         request = status_request(self.settings, self.notify, deploy, deployment_id)

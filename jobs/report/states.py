@@ -26,6 +26,8 @@ _GITHUB_STATUS = {
     "interrupted": "error",
     # A release gate said no: the commit is not deployed; the description says why.
     "blocked": "failure",
+    # Like a CI job skipped by a path filter: this commit needs nothing in this environment.
+    "skipped": "success",
 }
 _GITHUB_DEPLOYMENT = {
     "queued": "queued",
@@ -38,6 +40,7 @@ _GITHUB_DEPLOYMENT = {
     "cancelled": "inactive",
     "interrupted": "error",
     "blocked": "failure",
+    "skipped": "inactive",
 }
 _GITLAB = {
     "queued": "pending",
@@ -50,6 +53,7 @@ _GITLAB = {
     "cancelled": "canceled",
     "interrupted": "failed",
     "blocked": "failed",
+    "skipped": "skipped",
 }
 _GITEA = {
     "queued": "pending",
@@ -62,6 +66,7 @@ _GITEA = {
     "cancelled": "warning",
     "interrupted": "error",
     "blocked": "failure",
+    "skipped": "success",
 }
 _SLACK: dict[str, SlackKind] = {
     "succeeded": "success",

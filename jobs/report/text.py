@@ -88,6 +88,7 @@ def describe(deploy: Deploy, limit: int = 140) -> str:
             "cancelled": f"deploy to {env} cancelled",
             "interrupted": f"INTERRUPTED: lost the lock of {env} to {deploy.interrupted_by}",
             "blocked": f"not deployed to {env}: blocked" + (f": {blocked}" if blocked else ""),
+            "skipped": f"not deployed to {env}: " + (blocked or "nothing to deploy"),
         }
         return clip(texts[deploy.state], limit)
     stage = f"{deploy.failed_stage} failed" if deploy.failed_stage else "a stage failed"

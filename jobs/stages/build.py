@@ -10,6 +10,7 @@ from __future__ import annotations
 from jobs.context import DeployContext
 from jobs.errors import CommandFailed, StageFailed
 from jobs.images import built_image_names, image_id, point_name_at, split_name
+from jobs.triggers.rebuild import changed_services
 
 TAG_PREFIX = "deployhook-"
 
@@ -58,8 +59,11 @@ def reuse(ctx: DeployContext, names: dict[str, str], retained: dict[str, str]) -
 
 
 def build_and_tag(ctx: DeployContext, names: dict[str, str]) -> dict[str, str]:
+    # With `paths:`, services whose build context did not change keep their live image.
+    services = changed_services(ctx)
     try:
-        ctx.runner.run(ctx.compose.build(), timeout=ctx.environment.timeouts.build)
+        if services != []:
+            ctx.runner.run(ctx.compose.build(services), timeout=ctx.environment.timeouts.build)
     except CommandFailed as error:
         raise StageFailed("build", f"{error}: {_last_lines(error.output_tail)}") from None
     built: dict[str, str] = {}

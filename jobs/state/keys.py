@@ -17,6 +17,8 @@ deployhook:lock:<target>                   the environment's lock (deploy or ope
 deployhook:last-good:<target>              the environment's last healthy deploy
 deployhook:metrics:deliveries              webhook deliveries counted by provider and result
 deployhook:gates:window-wake               target -> when its next deploy window opens (gates)
+deployhook:commit:<target>:<sha>           deploy id a webhook or poll queued for the commit (dedup)
+deployhook:poll:<target>                   the last poll (JSON: last, next, result, refs seen)
 """
 
 from __future__ import annotations
@@ -83,3 +85,18 @@ def lock(target: str) -> str:
 
 def last_good(target: str) -> str:
     return f"{PREFIX}:last-good:{target}"
+
+
+# Long enough to cover a webhook arriving after a poll (or the reverse) and its retries;
+# short enough that a branch moved back to this commit days later can deploy it again.
+COMMIT_MARKER_TTL_SECONDS = 24 * 3600
+
+
+def commit_marker(target: str, sha: str) -> str:
+    """Triggers: a webhook and a poll for one commit of one environment queue one deploy."""
+    return f"{PREFIX}:commit:{target}:{sha}"
+
+
+def poll_state(target: str) -> str:
+    """Triggers: what the last poll of an environment saw, and when the next one is due."""
+    return f"{PREFIX}:poll:{target}"

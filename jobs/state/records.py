@@ -35,6 +35,7 @@ State = Literal[
     "cancelled",
     "blocked",  # a release gate refused it before anything was touched (jobs/gates/)
     "interrupted",  # lost its environment's lock and stopped: see `interrupted_by`
+    "skipped",  # nothing to deploy: e.g. no watched path changed (reason in `error`)
 ]
 FINAL_STATES: frozenset[str] = frozenset(
     {
@@ -46,12 +47,14 @@ FINAL_STATES: frozenset[str] = frozenset(
         "cancelled",
         "blocked",
         "interrupted",
+        "skipped",
     }
 )
 # Which transitions a deploy may make; anything else is a bug and is refused.
 _ALLOWED: dict[str, frozenset[str]] = {
     "queued": frozenset({"running", "superseded", "cancelled", "failed", "blocked"}),
     # running -> superseded: the fetch found the commit already live or older than live.
+    # running -> skipped: nothing to deploy (no watched path changed).
     "running": frozenset(
         {
             "succeeded",
@@ -61,6 +64,7 @@ _ALLOWED: dict[str, frozenset[str]] = {
             "cancelled",
             "superseded",
             "interrupted",
+            "skipped",
         }
     ),
 }
@@ -120,6 +124,9 @@ class Deploy:
     rehearsal_seconds: float | None = None
     rehearsal_slow: bool = False
     worker: str | None = None  # host:pid of the worker running it
+    # images: pull: service -> the pulled image pinned by digest (repo@sha256:...), which a
+    # revert or a rollback to this deploy starts again even after the tag moved.
+    image_digests: dict[str, str] = field(default_factory=dict)
     # Release gates (jobs/gates/): what a queued deploy waits for ("CI checks", "deploy
     # window"), the gate that blocked it, and the operator's reason for overriding the gates.
     waiting_for: str | None = None
@@ -134,7 +141,7 @@ class Deploy:
     previous_images: dict[str, str] = field(default_factory=dict)  # service -> image ID
     image_names: dict[str, str] = field(default_factory=dict)  # service -> built image name
     images: dict[str, str] = field(default_factory=dict)  # service -> built image ID
-    build: Literal["built", "reused"] | None = None
+    build: Literal["built", "reused", "pulled"] | None = None
     backup: str | None = None  # the backup file this deploy took
     retired_services: list[str] = field(default_factory=list)  # a revert stopped these
     revert_error: str | None = None

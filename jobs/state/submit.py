@@ -56,6 +56,9 @@ class DeployRequest:
     rollback_to: str | None = None
     restore_backup: str | None = None
     redeploy_of: str | None = None
+    # Webhooks and polls: queue nothing when a deploy of this commit to this environment was
+    # queued already by either (so a webhook and a poll for one commit deploy once).
+    dedupe_commit: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,17 +85,27 @@ def submit(
     requests: list[DeployRequest],
     delivery: str | None = None,
 ) -> Submitted | Duplicate:
-    """Queue one deploy per request; a delivery seen before queues nothing and says so."""
+    """Queue one deploy per request; a delivery seen before queues nothing and says so.
+
+    A request whose commit was queued for its environment already (`dedupe_commit`) is
+    dropped and the rest are tried again; when none is left, the answer is a Duplicate.
+    """
     if not requests:
         raise ValueError("submit needs at least one deploy request")
+    pending = list(requests)
     try:
         with connection.pipeline(transaction=True) as pipe:
             for _ in range(ATTEMPTS):
-                deploys = [_new_record(request) for request in requests]
+                deploys = [_new_record(request) for request in pending]
                 try:
-                    return _submit_once(pipe, connection, settings, deploys, delivery)
+                    return _submit_once(pipe, connection, settings, deploys, delivery, pending)
                 except (WatchError, _Taken):
                     pipe.reset()  # a concurrent write: look again with fresh ids
+                except _CommitQueued as queued:
+                    pipe.reset()
+                    if len(pending) == 1:
+                        return Duplicate(queued.deploy_id)
+                    pending.pop(queued.index)
     except RedisError as error:
         raise QueueUnavailable(f"Redis is unavailable: {type(error).__name__}") from None
     raise QueueUnavailable(f"Redis is too busy: gave up after {ATTEMPTS} attempts")
@@ -102,24 +115,49 @@ class _Taken(Exception):
     """A new id already has a record or a job: draw again, never overwrite."""
 
 
+class _CommitQueued(Exception):
+    """Request `index` names a commit already queued for its environment (as `deploy_id`)."""
+
+    def __init__(self, index: int, deploy_id: str) -> None:
+        self.index = index
+        self.deploy_id = deploy_id
+        super().__init__(deploy_id)
+
+
+def _commit_markers(requests: list[DeployRequest]) -> list[str | None]:
+    return [
+        keys.commit_marker(f"{r.project}/{r.environment}", r.sha) if r.dedupe_commit else None
+        for r in requests
+    ]
+
+
 def _submit_once(
     pipe: Pipeline,
     connection: Redis,
     settings: Settings,
     deploys: list[Deploy],
     delivery: str | None,
+    requests: list[DeployRequest],
 ) -> Submitted | Duplicate:
     owned = [key for deploy in deploys for key in (keys.deploy(deploy.id), _job_key(deploy.id))]
     marker = [keys.delivery(delivery)] if delivery else []
-    pipe.watch(*marker, *owned)  # type: ignore[no-untyped-call]
+    commits = _commit_markers(requests)
+    pipe.watch(*marker, *[key for key in commits if key], *owned)  # type: ignore[no-untyped-call]
     if delivery:
         earlier = pipe.get(keys.delivery(delivery))
         if earlier is not None:
             return Duplicate(as_text(earlier))
+    for index, key in enumerate(commits):
+        queued = pipe.get(key) if key else None
+        if queued is not None:
+            raise _CommitQueued(index, as_text(queued))
     if pipe.exists(*owned):
         raise _Taken()
     pipe.multi()
     _write(connection, pipe, settings, deploys, delivery)
+    for key, deploy in zip(commits, deploys, strict=True):
+        if key:
+            pipe.set(key, deploy.id, ex=keys.COMMIT_MARKER_TTL_SECONDS)
     pipe.execute()
     return Submitted(deploys)
 

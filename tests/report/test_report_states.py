@@ -28,6 +28,7 @@ TABLE = [
     ("superseded", "pending", "inactive", "canceled", "warning", None, None),
     ("cancelled", "error", "inactive", "canceled", "warning", "cancelled", "cancelled"),
     ("interrupted", "error", "error", "failed", "error", "interrupted", "interrupted"),
+    ("skipped", "success", "inactive", "skipped", "success", None, None),
 ]
 
 

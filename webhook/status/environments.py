@@ -7,7 +7,7 @@ page that operators need most when something is wrong.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,14 +15,16 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
 
-from config import Settings
+from config import Environment, Settings
 from jobs.gates.summary import gate_facts
 from jobs.state.held import held_ids
 from jobs.state.keys import last_good as last_good_key
 from jobs.state.keys import lock as lock_key
+from jobs.state.keys import poll_state as poll_state_key
 from jobs.state.lastgood import LastGood, parse_last_good
 from jobs.state.owners import Lock, parse_lock
 from jobs.state.records import Deploy, DeployStore
+from jobs.triggers.pollstate import PollState
 
 __all__ = [
     "EnvironmentStatus",
@@ -35,6 +37,29 @@ __all__ = [
     "parse_lock",
     "targets",
 ]
+
+
+@dataclass(frozen=True)
+class Triggers:
+    """What else starts or shapes a deploy here: path filter, polling, pulled images, profiles."""
+
+    paths: list[str] | None = None
+    images: str = "build"
+    profiles: list[str] = field(default_factory=list)
+    poll: dict[str, Any] | None = None  # PollState: interval, last_at, next_at, result
+
+
+def triggers_of(config: Environment, raw_poll: bytes | str | None) -> Triggers:
+    poll = None
+    if config.poll is not None:
+        state = PollState.from_json(raw_poll, config.poll.interval)
+        poll = {k: v for k, v in asdict(state).items() if k != "seen"}
+    return Triggers(
+        paths=list(config.paths) if config.paths is not None else None,
+        images=config.images,
+        profiles=list(config.compose.profiles),
+        poll=poll,
+    )
 
 
 @dataclass(frozen=True)
@@ -51,6 +76,7 @@ class EnvironmentStatus:
     # Release gates (jobs/gates/): one line each, and the deploys held (operator lock, window).
     gates: tuple[str, ...] = ()
     held: tuple[str, ...] = ()
+    triggers: Triggers = field(default_factory=lambda: Triggers())
 
     @property
     def target(self) -> str:
@@ -70,6 +96,7 @@ class EnvironmentStatus:
             "last_deploy": self.last_deploy.as_dict() if self.last_deploy else None,
             "gates": list(self.gates),
             "held": list(self.held),
+            "triggers": asdict(self.triggers),
         }
 
 
@@ -96,6 +123,7 @@ def environment_statuses(settings: Settings, connection: Redis) -> list[Environm
     for project, environment in pairs:
         pipe.get(lock_key(f"{project}/{environment}"))
         pipe.get(last_good_key(f"{project}/{environment}"))
+        pipe.get(poll_state_key(f"{project}/{environment}"))
     raw = pipe.execute()
     now = datetime.now(UTC)
     store = DeployStore(connection)
@@ -112,11 +140,12 @@ def environment_statuses(settings: Settings, connection: Redis) -> list[Environm
                 url=config.url,
                 queue=config.queue,
                 queue_length=lengths.get(config.queue),
-                lock=parse_lock(raw[2 * index]),
-                last_good=parse_last_good(raw[2 * index + 1]),
+                lock=parse_lock(raw[3 * index]),
+                last_good=parse_last_good(raw[3 * index + 1]),
                 last_deploy=last[0] if last else None,
                 gates=tuple(gate_facts(config, now)),
                 held=tuple(held_ids(connection, f"{project}/{environment}")),
+                triggers=triggers_of(config, raw[3 * index + 2]),
             )
         )
     return statuses

@@ -1,0 +1,225 @@
+"""Polling: ask each polled environment's remote for its trigger ref, queue what is new.
+
+Runs in the worker process, on one small thread (`start_polling`), never in the web tier. A new
+commit is submitted exactly as a webhook's would be (same DeployRequest, same commit dedupe), so
+a webhook and a poll for one commit deploy once, whichever comes first.
+
+What counts as new, per environment (`decide`, pure and table-tested):
+- branch: the branch's commit differs from the one the last poll saw; on the first poll, from
+  the live (last good) commit;
+- tag pattern: a matching tag that the last poll did not see (or that moved), the highest by
+  version when several appear; the first poll only records the tags it finds, unless nothing
+  is live yet.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+from config import Environment, Settings
+from jobs.commands.git import ls_remote
+from jobs.context import command_environ, secret_values
+from jobs.deploylog import DeployLog
+from jobs.errors import CommandFailed
+from jobs.operations.refs import parse_listing, version_key
+from jobs.refs import is_sha
+from jobs.runner import Runner
+from jobs.state.keys import poll_state as poll_state_key
+from jobs.state.lastgood import read_last_good
+from jobs.state.records import DeployStore
+from jobs.state.submit import DeployRequest, Duplicate, QueueUnavailable, submit
+from jobs.triggers.pollstate import PollState
+
+logger = logging.getLogger("deployhook.poll")
+POLL_TRIGGER = "poll"
+LOG_KEEP_SECONDS = 24 * 3600  # the last poll's log and commands, for `deployhook log`
+TICK_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Found:
+    ref_name: str
+    sha: str
+
+
+def refs_to_ask(environment: Environment) -> list[str]:
+    trigger = environment.trigger
+    if trigger.kind == "branch":
+        return [f"refs/heads/{trigger.pattern}"]
+    return ["refs/tags/*"]
+
+
+def matching(environment: Environment, listing: dict[str, str]) -> dict[str, str]:
+    """name -> commit of the refs the trigger matches (branch by name, tags by glob)."""
+    trigger = environment.trigger
+    prefix = "refs/heads/" if trigger.kind == "branch" else "refs/tags/"
+    found = {}
+    for ref, sha in listing.items():
+        name = ref.removeprefix(prefix)
+        if ref.startswith(prefix) and is_sha(sha):
+            exact = trigger.kind == "branch" and name == trigger.pattern
+            if exact or (trigger.kind == "tag" and fnmatch.fnmatchcase(name, trigger.pattern)):
+                found[name] = sha
+    return found
+
+
+def decide(
+    kind: str, now: dict[str, str], seen: dict[str, str] | None, live: str | None
+) -> Found | None:
+    """The ref and commit to deploy, if the remote shows something new (see the module doc)."""
+    if kind == "branch":
+        if not now:
+            return None
+        name, sha = next(iter(now.items()))
+        before = seen.get(name) if seen is not None else live
+        return None if sha == before else Found(name, sha)
+    if seen is None and live is not None:
+        return None  # first poll of a tag pattern: the tags that exist are history
+    new = [name for name, sha in now.items() if (seen or {}).get(name) != sha]
+    if not new:
+        return None
+    newest = max(new, key=version_key)
+    return None if now[newest] == live else Found(newest, now[newest])
+
+
+def poll_once(
+    settings: Settings, connection: Redis, project: str, name: str, state: PollState
+) -> str:
+    """One poll of one environment: ask the remote, queue a deploy if new; say what happened."""
+    environment = settings.environment(project, name)
+    target = f"{project}/{name}"
+    store = DeployStore(connection)
+    log_id = f"poll:{target}"
+    store.expire_log(log_id, 0)  # keep only the latest poll's lines
+    log = DeployLog(store, log_id, secret_values(settings))
+    runner = Runner(log, command_environ(environment))
+    argv = ls_remote(environment.path, environment.remote, refs_to_ask(environment))
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            out = Path(scratch) / "refs"
+            runner.run(
+                argv,
+                timeout=environment.timeouts.fetch,
+                stdout_path=out,
+                quiet=True,
+                read_only=True,  # a question to the remote: changes nothing, needs no lock
+            )
+            listing = parse_listing(out.read_text(errors="replace"))
+    except CommandFailed as error:
+        lines = [line.strip() for line in error.output_tail.splitlines() if line.strip()]
+        said = [line for line in lines if line.startswith(("fatal:", "error:"))] or lines or [""]
+        return log.mask(f"ls-remote failed: {said[0][-200:]} ({error})")
+    except OSError as error:
+        return f"ls-remote failed: {error.strerror or error}"
+    finally:
+        store.expire_log(log_id, LOG_KEEP_SECONDS)
+    now = matching(environment, listing)
+    last_good = read_last_good(connection, target)
+    live = str(last_good["sha"]) if last_good and last_good.get("sha") else None
+    found = decide(environment.trigger.kind, now, state.seen, live)
+    previous = dict(state.seen or {})
+    state.seen = now
+    if found is None:
+        return "nothing new" if now else f"no {environment.trigger.kind} matches on the remote"
+    request = DeployRequest(
+        project=project,
+        environment=name,
+        ref_kind=environment.trigger.kind,
+        ref_name=found.ref_name,
+        sha=found.sha,
+        trigger=POLL_TRIGGER,
+        sender="poll",
+        before_sha=previous.get(found.ref_name) or live or "",
+        dedupe_commit=True,
+    )
+    try:
+        outcome = submit(connection, settings, [request])
+    except QueueUnavailable as error:
+        state.seen = previous or None  # try again next time
+        return f"could not queue {found.sha[:12]}: {error}"
+    if isinstance(outcome, Duplicate):
+        return f"{found.ref_name} at {found.sha[:12]}: already queued as {outcome.deploy_id}"
+    return f"queued {outcome.deploys[0].id} for {found.ref_name} at {found.sha[:12]}"
+
+
+def polled(settings: Settings, queues: list[str]) -> list[tuple[str, str, Environment]]:
+    """(project, environment, config) of every polled environment this worker's queues run."""
+    return [
+        (project_name, env_name, environment)
+        for project_name, project in sorted(settings.projects.items())
+        for env_name, environment in sorted(project.environments.items())
+        if environment.poll is not None and environment.queue in queues
+    ]
+
+
+@dataclass
+class Poller:
+    settings: Settings
+    connection: Redis
+    queues: list[str]
+    clock: Callable[[], float] = time.time
+    due: dict[str, float] = field(default_factory=dict)
+
+    def tick(self) -> None:
+        """Poll every environment whose time has come; record its state and next time."""
+        for project, name, environment in polled(self.settings, self.queues):
+            interval = environment.poll.interval if environment.poll else 60.0
+            target = f"{project}/{name}"
+            if self.clock() < self.due.get(target, 0.0):
+                continue
+            key = poll_state_key(target)
+            state = PollState.from_json(self.connection.get(key), interval)
+            try:
+                state.result = poll_once(self.settings, self.connection, project, name, state)
+            except RedisError:
+                raise  # the loop pauses polling; nothing is lost, the next tick tries again
+            except Exception as error:
+                logger.exception("poll of %s failed", target)
+                state.result = f"poll failed: {type(error).__name__}: {error}"
+            finished = self.clock()
+            self.due[target] = finished + interval
+            state.last_at = _stamp(finished)
+            state.next_at = _stamp(self.due[target])
+            self.connection.set(key, state.to_json())
+            logger.info(json.dumps({"target": target, "poll": state.result}))
+
+
+def start_polling(settings: Settings, connection: Redis, queues: list[str]) -> Callable[[], None]:
+    """Run a Poller on a daemon thread beside the worker; returns the function that stops it."""
+    poller = Poller(settings, connection, queues)
+    if not polled(settings, queues):
+        return lambda: None
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                poller.tick()
+            except RedisError as error:
+                logger.warning("polling paused, Redis failed: %s", error)
+            stop.wait(TICK_SECONDS)
+
+    thread = threading.Thread(target=loop, name="deployhook-poll", daemon=True)
+    thread.start()
+
+    def halt() -> None:
+        stop.set()
+        thread.join(timeout=30)
+
+    return halt
+
+
+def _stamp(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
