@@ -2,7 +2,8 @@
 
 Resolution happens before validation: `${NAME}` string values come from the environment and a
 key `X_file` is replaced by `X` holding the file's contents. Errors carry the key path and what
-to write instead; they never contain a configured value, so secrets cannot leak through them.
+to write instead. The only value an error echoes is a plain name that failed its pattern (a
+branch, a service, a docker_host): secrets are never pattern-checked, so they cannot leak.
 """
 
 from __future__ import annotations

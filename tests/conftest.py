@@ -16,6 +16,21 @@ from tests.support.redis_server import running_redis
 pytest_plugins = ["tests.support.docker_fixtures"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow modules first (Docker end-to-end tests and drills), each module's order kept.
+
+    scripts/test spreads whole modules over several workers (`--dist loadfile`); handing out
+    the long modules first keeps one of them from starting last and running alone at the end.
+    """
+
+    def slow_first(item: pytest.Item) -> int:
+        path = str(item.path)
+        slow = item.get_closest_marker("docker") or "_e2e" in path or "/drills/" in path
+        return 0 if slow else 1
+
+    items.sort(key=slow_first)
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with running_redis(tmp_path_factory.mktemp("redis")) as url:

@@ -66,7 +66,7 @@ def test_docker_host_refuses_anything_else(docker_host: str) -> None:
         _settings(f"'{docker_host}'")
     assert caught.value.problems == [
         "projects.crm.environments.prod.docker_host: "
-        "expected unix:///path/to/docker.sock or ssh://user@host[:port]"
+        f"expected unix:///path/to/docker.sock or ssh://user@host[:port]; got {docker_host!r}"
     ]
 
 

@@ -7,6 +7,7 @@ redelivery of a 503 queues it once (or finds it queued, when only the answer was
 
 from __future__ import annotations
 
+import hashlib
 import signal
 import threading
 import uuid
@@ -35,8 +36,18 @@ def redis_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("r")
 
 
+def _body(delivery: str) -> bytes:
+    """A push of its own commit per delivery: pushes of one commit would be answered as
+    duplicates of the first (already queued), while a redelivery carries the same body."""
+    sha = hashlib.sha1(delivery.encode()).hexdigest()  # noqa: S324 - a commit id, not security
+    push = payload("github-push.json")
+    push["after"] = sha
+    push["head_commit"] = {**push["head_commit"], "id": sha}
+    return encode(push)
+
+
 def _post(base: str, delivery: str, answers: dict[str, int]) -> int:
-    body = encode(payload("github-push.json"))
+    body = _body(delivery)
     response = requests.post(
         f"{base}/hooks/crm", data=body, headers=github_headers(body, delivery=delivery), timeout=30
     )
@@ -73,14 +84,16 @@ def test_redis_killed_during_a_burst_loses_no_accepted_delivery(
     try:
         with ThreadPoolExecutor(max_workers=4) as pool:
             senders = [pool.submit(send) for _ in range(4)]
-            wait_for(lambda: count(202) >= 20, 60, "deliveries before the outage")
-            server.send_signal(signal.SIGKILL)
-            server.wait()
-            wait_for(lambda: count(503) >= 10, 60, "503 answers during the outage")
-            accepted_before = count(202)
-            server = start_redis(redis_dir, appendonly=True)
-            wait_for(lambda: count(202) >= accepted_before + 20, 60, "deliveries after it")
-            stop.set()
+            try:
+                wait_for(lambda: count(202) >= 20, 60, "deliveries before the outage")
+                server.send_signal(signal.SIGKILL)
+                server.wait()
+                wait_for(lambda: count(503) >= 10, 60, "503 answers during the outage")
+                accepted_before = count(202)
+                server = start_redis(redis_dir, appendonly=True)
+                wait_for(lambda: count(202) >= accepted_before + 20, 60, "deliveries after it")
+            finally:
+                stop.set()  # before the pool's exit waits for the senders, even on a failure
             for sender in senders:
                 sender.result()
         deliveries = list(answers)
