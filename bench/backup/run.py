@@ -1,6 +1,6 @@
 """Backup and restore of a ~1 GB database: deployhook's stages vs raw pg_dump | gzip and psql.
 
-    .venv/bin/python bench/backup/run.py [--megabytes 1024] [--rounds 2]
+    .venv/bin/python bench/backup/run.py [--megabytes 1024] [--rounds 2] [--restore-only]
 
 The Docker test bed's sample app; its PostgreSQL gets a table of about MEGABYTES of random
 text (generate_series + md5 of random(), which compresses about as well as real text). Then,
@@ -13,6 +13,10 @@ taking the two sides in turn in each round:
 - restore: jobs.stages.backup.restore_backup of that backup against `gunzip -c file | compose
   exec -T postgres psql --single-transaction`, each after the same DROP OWNED (the sample app's
   role cannot create databases, so this is the path deployhook takes too).
+
+--restore-only (issue 10 item 6, target <= 0.6x): one backup, then in each round, in an order
+that rotates, deployhook's restore, the previous restore command (the same DROP OWNED, then
+`pg_restore --single-transaction` without the session settings) and the raw restore.
 
 The API is stopped first (a writer would hold locks on the tables). Prints seconds, sizes and
 the ratios; target <= 1.10x each. Loopback only.
@@ -44,11 +48,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--megabytes", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--restore-only", action="store_true")
     args = parser.parse_args()
 
     def body(bed: Bed) -> int:
         bed.app.compose_ok("stop", "api")
         fill(bed, args.megabytes)
+        if args.restore_only:
+            return measure_restore(bed, args.rounds)
         return measure(bed, args.rounds)
 
     return on_sample_bed("bench-backup-", body)
@@ -107,6 +114,48 @@ def measure(bed: Bed, rounds: int) -> int:
         ratio_line("restore", times["restore"], times["raw restore"], TARGET),
     ]
     return 0 if all(results) else 1
+
+
+def measure_restore(bed: Bed, rounds: int) -> int:
+    """deployhook's restore vs the previous restore command vs gunzip | psql, order rotating."""
+    ctx = context(bed)
+    raw_file = bed.scratch / "raw.sql.gz"
+    took = seconds(lambda: take_backup(ctx))
+    took_raw = seconds(lambda: raw_dump(bed, raw_file))
+    print(f"backup {took:.1f} s, raw backup {took_raw:.1f} s")
+    backup = Path(str(ctx.backup))
+    steps: dict[str, Callable[[], object]] = {
+        "restore": lambda: restore_backup(ctx, backup),
+        "previous restore": lambda: previous_restore(bed, backup),
+        "raw restore": lambda: raw_load(bed, raw_file),
+    }
+    times: dict[str, list[float]] = {kind: [] for kind in steps}
+    kinds = list(steps)
+    for number in range(rounds):
+        # Rotate the order, so that no side always runs first (or after the same other side).
+        order = kinds[number % 3 :] + kinds[: number % 3]
+        for kind in order:
+            times[kind].append(seconds(steps[kind]))
+            check_restored(bed)
+        print(f"round {number + 1} ({', '.join(order)}): "
+              + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in times.items()))  # fmt: skip
+    print("deployhook's restore commands in the last round (seconds):")
+    for command in ctx.store.commands(ctx.deploy.id)[-3:]:
+        print(f"  {command['duration']:7.2f}  {' '.join(command['argv'][-8:])}")
+    previous = [a / b for a, b in zip(times["restore"], times["previous restore"], strict=True)]
+    print("deployhook restore / previous restore, per round: "
+          + ", ".join(f"{r:.2f}" for r in previous))  # fmt: skip
+    return 0 if ratio_line("restore", times["restore"], times["raw restore"], 0.6) else 1
+
+
+def previous_restore(bed: Bed, backup: Path) -> None:
+    """deployhook's restore before the session settings: DROP OWNED, pg_restore in one go."""
+    drop = [*exec_argv(bed), *PSQL, "-c", "DROP OWNED BY CURRENT_USER CASCADE"]
+    subprocess.run(drop, env=bed.engine.env, check=True, stdout=subprocess.DEVNULL)
+    load = [*exec_argv(bed), "pg_restore", "--no-password", "--single-transaction",
+            "--exit-on-error", "--username", "app", "--dbname", "app"]  # fmt: skip
+    with backup.open("rb") as source:
+        subprocess.run(load, stdin=source, env=bed.engine.env, check=True)
 
 
 def context(bed: Bed) -> DeployContext:
