@@ -94,7 +94,7 @@ def recreate_from_dump(database: Database, compose: Compose) -> list[str]:
     the old database: the restore leaves no trace of the deploy. Needs CREATEDB or superuser.
     """
     argv = ["pg_restore", "--no-password", "--clean", "--if-exists", "--create", "--exit-on-error"]
-    return _where(database, compose, _restore_session([*argv, *_maintenance_target(database)]))
+    return _where(database, compose, [*argv, *_maintenance_target(database)])
 
 
 def drop_owned_objects(database: Database, compose: Compose) -> list[str]:
@@ -114,7 +114,7 @@ def restore_into_existing(
     argv = ["pg_restore", "--no-password", "--single-transaction", "--exit-on-error"]
     if foreign:
         argv += ["--no-owner", "--no-privileges"]
-    return _where(database, compose, _restore_session([*argv, *_target(database)]))
+    return _where(database, compose, [*argv, *_target(database)])
 
 
 def drop_database(database: Database, compose: Compose) -> list[str]:
@@ -140,21 +140,6 @@ def connection_env(database: Database) -> dict[str, str]:
     if parts.password:
         env["PGPASSWORD"] = unquote(parts.password)
     return env
-
-
-# Settings of the restore's own session (libpq reads PGOPTIONS), user-settable, no privilege
-# needed: the index and primary key builds at the end of a restore sort in memory instead of
-# in temporary files (the default maintenance_work_mem is 64 MB; PostgreSQL takes only what a
-# sort needs, up to this). Not synchronous_commit=off: the restore is one transaction, so it
-# would save one WAL flush, and a crash just after the revert reported "restored" could then
-# lose the restore. bench/README.md has the figures.
-RESTORE_SESSION = "-c maintenance_work_mem=512MB"
-
-
-def _restore_session(command: list[str]) -> list[str]:
-    # `env` rather than `compose exec -e`: the same argv works inside the service and on the
-    # host, and it names no secret.
-    return ["env", f"PGOPTIONS={RESTORE_SESSION}", *command]
 
 
 def _target(database: Database) -> list[str]:
