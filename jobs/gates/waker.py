@@ -16,16 +16,15 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
 
 from redis import Redis
-from redis.exceptions import RedisError
 
 from config import Settings
 from jobs.gates.keys import WINDOW_WAKE_KEY
+from jobs.periodic import start_periodic
 from jobs.redistext import as_text
 from jobs.state.held import held_key, release_held
 from jobs.state.records import DeployStore
@@ -105,23 +104,10 @@ def start_window_waker(
     settings: Settings, connection: Redis, every: float = WAKE_SECONDS
 ) -> Callable[[], None]:
     """Run `wake_due` every `every` seconds in a thread; returns the function that stops it."""
-    stop = threading.Event()
 
-    def run() -> None:
-        while not stop.wait(every):
-            try:
-                woke = wake_due(connection, settings)
-            except RedisError as error:  # Redis down: try again next round
-                logger.warning("window waker: Redis unavailable (%s)", type(error).__name__)
-                continue
-            if woke:
-                logger.info("deploy window opened: queued again %s", ", ".join(woke))
+    def tick() -> None:
+        woke = wake_due(connection, settings)
+        if woke:
+            logger.info("deploy window opened: queued again %s", ", ".join(woke))
 
-    thread = threading.Thread(target=run, name="deployhook-window-waker", daemon=True)
-    thread.start()
-
-    def halt() -> None:
-        stop.set()
-        thread.join(timeout=5)
-
-    return halt
+    return start_periodic("deployhook-window-waker", every, tick, logger, first_wait=True)

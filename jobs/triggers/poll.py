@@ -18,7 +18,6 @@ import fnmatch
 import json
 import logging
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from jobs.context import command_environ, secret_values
 from jobs.deploylog import DeployLog
 from jobs.errors import CommandFailed
 from jobs.operations.refs import parse_listing, version_key
+from jobs.periodic import start_periodic
 from jobs.refs import is_sha
 from jobs.runner import Runner
 from jobs.state.keys import poll_state as poll_state_key
@@ -201,24 +201,7 @@ def start_polling(settings: Settings, connection: Redis, queues: list[str]) -> C
     poller = Poller(settings, connection, queues)
     if not polled(settings, queues):
         return lambda: None
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.is_set():
-            try:
-                poller.tick()
-            except RedisError as error:
-                logger.warning("polling paused, Redis failed: %s", error)
-            stop.wait(TICK_SECONDS)
-
-    thread = threading.Thread(target=loop, name="deployhook-poll", daemon=True)
-    thread.start()
-
-    def halt() -> None:
-        stop.set()
-        thread.join(timeout=30)
-
-    return halt
+    return start_periodic("deployhook-poll", TICK_SECONDS, poller.tick, logger, join_timeout=30)
 
 
 def _stamp(moment: float) -> str:
