@@ -20,6 +20,7 @@ from typing import Any
 import requests
 
 from tests.support import git_repo
+from tests.support.bed_layout import RepoLayout
 from tests.support.commands import BedError, run
 from tests.support.docker_engine import Engine
 from tests.support.web import free_port
@@ -31,24 +32,12 @@ OVERRIDE = "compose.test-images.yml"
 
 
 @dataclass
-class ExampleApp:
+class ExampleApp(RepoLayout):
     engine: Engine
     compose_command: list[str]
     root: Path
     project: str
     http_port: int
-
-    @property
-    def origin(self) -> Path:
-        return self.root / "origin.git"
-
-    @property
-    def author(self) -> Path:
-        return self.root / "author"
-
-    @property
-    def checkout(self) -> Path:
-        return self.root / "checkout"
 
     @property
     def url(self) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from tests.support import git_repo
+from tests.support.bed_layout import RepoLayout
 from tests.support.commands import BedError, run
 from tests.support.docker_engine import Engine
 from tests.support.sample_api import ApiClient
@@ -27,7 +28,7 @@ _RESTRICT_PREFIXES = ("\\restrict ", "\\unrestrict ")
 
 
 @dataclass
-class SampleApp(ApiClient, Commits):
+class SampleApp(RepoLayout, ApiClient, Commits):
     engine: Engine
     compose_command: list[str]
     base_image: str
@@ -39,20 +40,8 @@ class SampleApp(ApiClient, Commits):
     compose_file: ClassVar[str] = "docker-compose.yml"
 
     @property
-    def origin(self) -> Path:
-        return self.root / "origin.git"
-
-    @property
     def origin_url(self) -> str:
         return self.origin.as_uri()
-
-    @property
-    def checkout(self) -> Path:
-        return self.root / "checkout"
-
-    @property
-    def author(self) -> Path:
-        return self.root / "author"
 
     @property
     def backups_dir(self) -> Path:

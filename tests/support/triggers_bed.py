@@ -22,6 +22,7 @@ from typing import Any
 import requests
 
 from tests.support import git_repo
+from tests.support.bed_layout import RepoLayout
 from tests.support.commands import BedError, run
 from tests.support.docker_engine import Engine
 from tests.support.web import free_port
@@ -40,25 +41,13 @@ def service(port: int, *, image: str | None = None, profiles: list[str] | None =
 
 
 @dataclass
-class Bed:
+class Bed(RepoLayout):
     engine: Engine
     compose_command: list[str]
     busybox: str
     root: Path
     project: str = field(default_factory=lambda: f"dht-{secrets.token_hex(4)}")
     port: int = field(default_factory=free_port)
-
-    @property
-    def origin(self) -> Path:
-        return self.root / "origin.git"
-
-    @property
-    def author(self) -> Path:
-        return self.root / "author"
-
-    @property
-    def checkout(self) -> Path:
-        return self.root / "checkout"
 
     def create(self, compose_yml: str, version: str = "1") -> str:
         """Origin with the stack at `version`, and the deploy checkout cloned from it."""
