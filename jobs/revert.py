@@ -4,8 +4,9 @@ Order: restore the database only when it changed (the migrate stage's fingerprin
 could not be compared, or the operator asked for a restore): stop the writers fast, keep the
 database as it is, restore; then return the
 checkout to the previous commit, point image names back at the previous images, start them
-without a build, then prove health and that the previous images really run. A step that fails
-is logged and the rest still run; any failure makes the outcome `revert_failed`.
+without a build (the services whose image changed first, jobs/revert_start.py), then prove
+health and that the previous images really run. A step that fails is logged and the rest
+still run; any failure makes the outcome `revert_failed`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from jobs.context import DeployContext
 from jobs.database import keep_current, stop_writers
 from jobs.errors import CommandFailed, LockLost, StageFailed
 from jobs.images import point_name_at, running_images
+from jobs.revert_start import start_changed_first
 from jobs.stages.backup import restore_backup
 from jobs.stages.checkout import check_out
 from jobs.stages.health import wait_healthy
@@ -65,6 +67,8 @@ def revert(ctx: DeployContext) -> list[str]:
     if ctx.started("build"):
         attempt("point image names at the previous images", lambda: _retag_previous(ctx))
     if ctx.started("swap") or restore:
+        # Serving sooner: the changed services alone, while the rest is proven ready.
+        attempt("start the changed services first", lambda: start_changed_first(ctx))
         attempt("start the previous images", lambda: swap(ctx, "revert"))
     attempt("health check of the previous version", lambda: wait_healthy(ctx, "revert"))
     attempt("previous images are running", lambda: _check_previous_running(ctx))

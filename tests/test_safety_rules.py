@@ -55,6 +55,7 @@ def test_compose_commands_never_remove_volumes() -> None:
         compose.build(),
         compose.up(remove_orphans=True),
         compose.up(["api"]),
+        compose.up(["api"], no_deps=True),
         compose.stop(["api", "worker"]),
         compose.exec("api", ["alembic", "upgrade", "head"]),
         compose.config_json(),

@@ -50,6 +50,8 @@ RECOVER_TARGET = 1.2  # issue 10: for the sample app and one that ignores SIGTER
 OVERHEAD_TARGET = 1.10
 RUNBOOK = Path(__file__).resolve().parent / "runbook.sh"
 LAST: dict[str, str] = {}  # kind of deploy -> id of the last one, for the breakdown
+RECOVERED: dict[str, tuple[float, float]] = {}  # deploy id -> (failed health, first 200), epoch
+FLOOR_UP: list[float] = []  # seconds the floor's `compose up -d` itself took, per round
 
 
 class Poller:
@@ -146,6 +148,8 @@ def measure(bed: Bed, settings: Settings, rounds: int, overhead: bool = True) ->
                 times[name].append(steps[name](number))
         done = {k: v for k, v in times.items() if v}
         print(f"round {number + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in done.items()))
+    if FLOOR_UP:
+        print("floor's `compose up -d` alone: " + ", ".join(f"{t:.2f} s" for t in FLOOR_UP))
     for what, deploy_id in LAST.items():
         print(f"where deployhook's time went, last {what} deploy:")
         print(breakdown(DeployStore(bed.redis), deploy_id))
@@ -169,7 +173,9 @@ def recover(bed: Bed, settings: Settings, broken: str) -> float:
             at > failed_at and status == 200 for at, status in poller.seen
         ):
             time.sleep(0.05)
-        return poller.first_healthy_after(failed_at) - failed_at
+        healthy_at = poller.first_healthy_after(failed_at)
+        RECOVERED[record.id] = (failed_at, healthy_at)
+        return healthy_at - failed_at
 
 
 def floor(bed: Bed, broken: str, api_name: str) -> float:
@@ -184,6 +190,7 @@ def floor(bed: Bed, broken: str, api_name: str) -> float:
     run(["docker", "tag", previous_image, api_name], env=bed.engine.env)
     start = time.monotonic()
     app.compose_ok("up", "-d")
+    FLOOR_UP.append(time.monotonic() - start)
     _wait_for_status(bed, lambda status: status == 200, "the previous version")
     return time.monotonic() - start
 
@@ -250,7 +257,23 @@ def breakdown(store: DeployStore, deploy_id: str) -> str:
         f"    {command['duration']:6.2f}  {' '.join(command['argv'])[-90:]}"
         for command in store.commands(deploy_id)
     )
-    return f"  stages: {stages}\n  commands:\n{commands}"
+    return f"  stages: {stages}\n  commands:\n{commands}" + timeline(store, record)
+
+
+def timeline(store: DeployStore, record: Deploy) -> str:
+    """For a recovery: when each revert command started and ended, from the failed health check."""
+    if record.id not in RECOVERED:
+        return ""
+    failed_at, healthy_at = RECOVERED[record.id]
+    lines = [
+        f"    +{command['started'] - failed_at:5.2f} .. +"
+        f"{command['started'] + command['duration'] - failed_at:5.2f}  "
+        f"{' '.join(command['argv'])[-70:]}"
+        for command in store.commands(record.id)
+        if command.get("started", 0) >= failed_at
+    ]
+    lines.append(f"    +{healthy_at - failed_at:5.2f}  first 200 seen by the poller")
+    return "\n  from the failed health check:\n" + "\n".join(lines)
 
 
 def _epoch(stamp: str) -> float:

@@ -81,11 +81,20 @@ class Compose:
         # --quiet: progress bars would flood the deploy log; failures still print.
         return [*self._base(), "pull", "--quiet", *services]
 
-    def up(self, services: list[str] | None = None, *, remove_orphans: bool = False) -> list[str]:
+    def up(
+        self,
+        services: list[str] | None = None,
+        *,
+        remove_orphans: bool = False,
+        no_deps: bool = False,
+    ) -> list[str]:
+        """`no_deps`: touch only `services`, and wait for none of their dependencies."""
         # --no-build: images are built (or retagged for a revert) before this, never here.
         argv = [*self._base(), "up", "--detach", "--no-build"]
         if remove_orphans:
             argv.append("--remove-orphans")
+        if no_deps:
+            argv.append("--no-deps")
         return argv + list(services or [])
 
     def scale_beside(self, service: str, count: int) -> list[str]:

@@ -45,6 +45,11 @@ CASES: list[tuple[str, Callable[[], list[str]], list[str]]] = [
         lambda: COMPOSE.up(["api", "web"]),
         [*BASE, "up", "--detach", "--no-build", "api", "web"],
     ),
+    (
+        "compose up some, no dependencies",
+        lambda: COMPOSE.up(["api", "web"], no_deps=True),
+        [*BASE, "up", "--detach", "--no-build", "--no-deps", "api", "web"],
+    ),
     ("compose stop", lambda: COMPOSE.stop(["api", "worker"]), [*BASE, "stop", "api", "worker"]),
     (
         "compose run",
