@@ -148,6 +148,8 @@ def measure(bed: Bed, settings: Settings, rounds: int, overhead: bool = True) ->
                 times[name].append(steps[name](number))
         done = {k: v for k, v in times.items() if v}
         print(f"round {number + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in done.items()))
+        line = compact(DeployStore(bed.redis), LAST["broken"])
+        print(f"  {line}; floor's own up -d took {FLOOR_UP[-1]:.2f}")
     if FLOOR_UP:
         print("floor's `compose up -d` alone: " + ", ".join(f"{t:.2f} s" for t in FLOOR_UP))
     for what, deploy_id in LAST.items():
@@ -260,6 +262,27 @@ def breakdown(store: DeployStore, deploy_id: str) -> str:
     return f"  stages: {stages}\n  commands:\n{commands}" + timeline(store, record)
 
 
+def compact(store: DeployStore, deploy_id: str) -> str:
+    """One line: each revert command's span, the first 200 and the revert's end, in seconds."""
+    record = store.get(deploy_id)
+    failed_at, healthy_at = RECOVERED[deploy_id]
+    spans = []
+    for command in store.commands(deploy_id):
+        if command.get("started", 0) < failed_at:
+            continue
+        argv = command["argv"]
+        if "up" in argv:  # compose: what follows `up`, less the words every up has
+            words = [w for w in argv[argv.index("up") :] if w not in ("--detach", "--no-build")]
+        else:  # git -C DIR <verb> or docker image tag
+            words = [argv[3] if argv[0].endswith("git") else argv[2]]
+        name = " ".join(words)
+        start = command["started"] - failed_at
+        spans.append(f"{name} {start:.2f}-{start + command['duration']:.2f}")
+    revert = next(stage for stage in record.stages if stage.name == "revert")
+    done = _epoch(str(revert.finished_at)) - failed_at
+    return f"recover: {', '.join(spans)}; 200 at {healthy_at - failed_at:.2f}; done {done:.2f}"
+
+
 def timeline(store: DeployStore, record: Deploy) -> str:
     """For a recovery: when each revert command started and ended, from the failed health check."""
     if record.id not in RECOVERED:
@@ -273,6 +296,9 @@ def timeline(store: DeployStore, record: Deploy) -> str:
         if command.get("started", 0) >= failed_at
     ]
     lines.append(f"    +{healthy_at - failed_at:5.2f}  first 200 seen by the poller")
+    revert = next(stage for stage in record.stages if stage.name == "revert")
+    done = _epoch(str(revert.finished_at)) - failed_at
+    lines.append(f"    +{done:5.2f}  revert done: health proven, previous images checked")
     return "\n  from the failed health check:\n" + "\n".join(lines)
 
 

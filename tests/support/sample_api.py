@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import urllib.error
@@ -29,8 +30,11 @@ class ApiClient:
             with urllib.request.urlopen(url, timeout=timeout) as response:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
-        except (urllib.error.URLError, OSError) as error:
+            try:
+                return error.code, error.read().decode()
+            except (OSError, http.client.HTTPException):  # cut off mid-body: a container stopped
+                return error.code, ""
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
             return 0, str(error)
 
     def wait_healthy(self, timeout: float = 60) -> dict[str, Any]:
