@@ -6,8 +6,10 @@ healthy): see jobs/revert_start.py for why the first start skips Compose's depen
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +17,15 @@ import pytest
 import redis
 
 from config import Settings
-from jobs.context import new_context
+from jobs.context import DeployContext, new_context
 from jobs.deploylog import DeployLog
 from jobs.revert_start import changed_services, start_changed_first
+from jobs.stages.health import wait_healthy
 from jobs.state.records import Deploy, DeployStore, new_deploy_id
 from tests.support.commands import run
 from tests.support.deploying import config_for, deploy
 from tests.support.docker_engine import Engine
+from tests.support.http_thread import in_thread
 from tests.support.sample_app import SampleApp
 
 
@@ -42,6 +46,14 @@ def settings(app: SampleApp, tmp_path: Path, redis_url: str) -> Settings:
     health = {"url": app.health_url, "timeout": 4, "interval": 0.5}
     environment = {**app.environment_config(), "health": health}
     return Settings.model_validate(config_for(environment, tmp_path / "state", redis_url))
+
+
+def _context(settings: Settings, store: DeployStore) -> DeployContext:
+    record = Deploy(
+        id=new_deploy_id(), project="sample", environment="dev", trigger="test",
+        ref_kind="branch", ref_name="main", sha="0" * 40,
+    )  # fmt: skip
+    return new_context(record, settings, store, DeployLog(store, record.id))
 
 
 def _started_at(app: SampleApp, container: str) -> float:
@@ -77,11 +89,8 @@ def test_revert_start_waits_for_compose_when_another_service_is_not_running(
 ) -> None:
     """With the database paused, the first start runs nothing: Compose orders the full start."""
     store = DeployStore(redis_conn)
-    record = Deploy(
-        id=new_deploy_id(), project="sample", environment="dev", trigger="test",
-        ref_kind="branch", ref_name="main", sha="0" * 40,
-    )  # fmt: skip
-    ctx = new_context(record, settings, store, DeployLog(store, record.id))
+    ctx = _context(settings, store)
+    record = ctx.deploy
     database = app.container_ids()["postgres"]
     # The api's previous image is one it does not run: without the pause it would start.
     ctx.previous_images = {**app.image_ids(), "api": "sha256:" + "0" * 64}
@@ -94,6 +103,45 @@ def test_revert_start_waits_for_compose_when_another_service_is_not_running(
     assert started == []
     assert store.commands(record.id) == []
     assert any("postgres is paused" in line for line in store.log(record.id))
+
+
+class FailsOnce(BaseHTTPRequestHandler):
+    """503 for the first GET after `answered` is reset, 200 afterwards."""
+
+    answered = 0
+
+    def do_GET(self) -> None:
+        FailsOnce.answered += 1
+        self.send_response(503 if FailsOnce.answered == 1 else 200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.docker
+def test_revert_health_check_polls_again_sooner_than_the_configured_interval(
+    app: SampleApp, tmp_path: Path, redis_url: str, redis_conn: redis.Redis
+) -> None:
+    """After one failed probe the revert looks again within 0.1 s; the health stage waits 2 s."""
+    with in_thread(ThreadingHTTPServer(("127.0.0.1", 0), FailsOnce)) as base:
+        health = {"url": f"{base}/healthz", "timeout": 20, "interval": 2}
+        environment = {**app.environment_config(), "health": health}
+        config = config_for(environment, tmp_path / "state", redis_url)
+        ctx = _context(Settings.model_validate(config), DeployStore(redis_conn))
+        took = {}
+        try:
+            FailsOnce.answered = 1  # 200s only: until the containers' own health checks pass
+            wait_healthy(ctx, "health")
+            for stage in ("revert", "health"):
+                FailsOnce.answered = 0
+                start = time.monotonic()
+                wait_healthy(ctx, stage)
+                took[stage] = time.monotonic() - start
+        finally:
+            ctx.close()
+    assert took["revert"] < 1.5, took
+    assert took["health"] >= 2.0, took
 
 
 @pytest.mark.parametrize(

@@ -16,12 +16,15 @@ from jobs.errors import StageFailed
 from jobs.images import SERVICE_LABEL, running_containers
 
 MAX_INTERVAL = 5.0
+REVERT_FIRST_INTERVAL = 0.1
 
 
 def wait_healthy(ctx: DeployContext, stage: str = "health") -> None:
     health = ctx.environment.health
     deadline = time.monotonic() + health.timeout
-    interval = health.interval
+    # A revert polls fast at first: the previous version is usually up within a second, and
+    # the revert holds the environment's lock and its report until this proves it.
+    interval = min(health.interval, REVERT_FIRST_INTERVAL) if stage == "revert" else health.interval
     last = "no answer yet"
     while True:
         http_ok, http_seen = _probe_http(ctx)
