@@ -19,7 +19,7 @@ from jobs.state.records import DeployStore
 from tests.support.deploying import config_for, deploy, wait_for
 from tests.support.pg_client import dump, numbers, psql, restore_copy
 from tests.support.sample_app import SampleApp
-from tests.support.writer import committed, writer_running
+from tests.support.writer import check_restored_and_kept, committed, writer_running
 
 pytestmark = pytest.mark.docker
 NOT_RESTORED = "database unchanged: not restored"
@@ -78,18 +78,7 @@ def test_schema_change_is_restored_and_the_discarded_writes_kept(
     stops = [c for c in _argvs(redis_conn, record.id) if "stop" in c["argv"]]
     assert stops and stops[0]["argv"][-4:] == ["--timeout", "1", "api", "writer"], stops
     assert stops[0]["duration"] < 6  # the writer ignores SIGTERM: the graceful wait is 10 s
-    app.compose_ok("stop", "--timeout", "1", "writer")  # the database holds still from here
-    acknowledged, live = committed(app), numbers(app.pg_port)
-
-    expected = restore_copy(app.pg_port, Path(record.restored_backup or ""), "expected_copy")
-    without_writes = "--exclude-table-data=writes"
-    assert dump(app.pg_port, "app", without_writes) == dump(app.pg_port, expected, without_writes)
-    in_backup = numbers(app.pg_port, expected)
-    assert {n for n in live if n <= max(in_backup)} == in_backup  # then only newer writes
-
-    discarded = acknowledged - live
-    assert discarded, "expected the restore to discard the writes made during the deploy"
-    assert discarded <= numbers(app.pg_port, restore_copy(app.pg_port, kept, "kept_copy"))
+    check_restored_and_kept(app, record)
     assert app.running_version() == "1"
 
 

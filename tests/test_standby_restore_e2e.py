@@ -20,9 +20,9 @@ from config import Settings
 from jobs.report.text import describe
 from jobs.state.records import Deploy, DeployStore
 from tests.support.deploying import config_for, deploy
-from tests.support.pg_client import dump, numbers, psql, restore_copy
+from tests.support.pg_client import psql
 from tests.support.sample_app import SampleApp
-from tests.support.writer import committed, writer_running
+from tests.support.writer import check_restored_and_kept, writer_running
 
 pytestmark = pytest.mark.docker
 STANDBY = "app__dh_standby"
@@ -93,16 +93,7 @@ def test_schema_change_swaps_the_standby_in_and_keeps_the_discarded_writes(
     assert f"kept in {kept.name}" in (record.error or "") and "writes since" in describe(record)
     assert as_superuser(app, LEFT_BEHIND) == ""  # the kept database was dumped, then dropped
 
-    app.compose_ok("stop", "--timeout", "1", "writer")  # the database holds still from here
-    acknowledged, live = committed(app), numbers(app.pg_port)
-    expected = restore_copy(app.pg_port, Path(record.restored_backup or ""), "expected_copy")
-    without_writes = "--exclude-table-data=writes"
-    assert dump(app.pg_port, "app", without_writes) == dump(app.pg_port, expected, without_writes)
-    in_backup = numbers(app.pg_port, expected)
-    assert {n for n in live if n <= max(in_backup)} == in_backup  # then only newer writes
-    discarded = acknowledged - live
-    assert discarded, "expected the restore to discard the writes made during the deploy"
-    assert discarded <= numbers(app.pg_port, restore_copy(app.pg_port, kept, "kept_copy"))
+    check_restored_and_kept(app, record)
 
     # What belongs to the database itself came across with the swap.
     assert psql(app.pg_port, "SHOW timezone") == "Pacific/Chatham"

@@ -134,11 +134,7 @@ def measure(bed: Bed, rounds: int) -> int:
 def measure_restore(bed: Bed, rounds: int) -> int:
     """deployhook's restore vs DROP OWNED + gunzip | psql, order alternating, more rounds."""
     ctx = context(bed)
-    raw_file = bed.scratch / "raw.sql.gz"
-    took = seconds(lambda: take_backup(ctx))
-    took_raw = seconds(lambda: raw_dump(bed, raw_file))
-    print(f"backup {took:.1f} s, raw backup {took_raw:.1f} s")
-    backup = Path(str(ctx.backup))
+    backup, raw_file = both_backups(bed, ctx)
     steps: dict[str, Callable[[], object]] = {
         "restore": lambda: restore_backup(ctx, backup),
         "raw restore": lambda: raw_load(bed, raw_file),
@@ -160,11 +156,7 @@ def measure_restore(bed: Bed, rounds: int) -> int:
 def measure_standby(bed: Bed, rounds: int) -> int:
     """The standby restore, prepared and cold, vs DROP OWNED + gunzip | psql, order rotating."""
     ctx = context(bed)
-    raw_file = bed.scratch / "raw.sql.gz"
-    took = seconds(lambda: take_backup(ctx))
-    took_raw = seconds(lambda: raw_dump(bed, raw_file))
-    print(f"backup {took:.1f} s, raw backup {took_raw:.1f} s")
-    backup = Path(str(ctx.backup))
+    backup, raw_file = both_backups(bed, ctx)
     preparing: list[float] = []
 
     def prepared() -> float:
@@ -216,6 +208,15 @@ def drop_kept_aside(bed: Bed, ctx: DeployContext, *, dump_once: bool) -> None:
 def as_superuser(bed: Bed, sql: str) -> None:
     argv = [*exec_argv(bed), "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", "postgres"]
     subprocess.run([*argv, "-d", "postgres", "-c", sql], env=bed.engine.env, check=True)
+
+
+def both_backups(bed: Bed, ctx: DeployContext) -> tuple[Path, Path]:
+    """One backup of each kind, timed once: deployhook's (custom format), pg_dump | gzip."""
+    raw_file = bed.scratch / "raw.sql.gz"
+    took = seconds(lambda: take_backup(ctx))
+    took_raw = seconds(lambda: raw_dump(bed, raw_file))
+    print(f"backup {took:.1f} s, raw backup {took_raw:.1f} s")
+    return Path(str(ctx.backup)), raw_file
 
 
 def context(bed: Bed) -> DeployContext:
