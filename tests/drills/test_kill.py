@@ -26,6 +26,7 @@ from tests.support.deploying import push, start_worker_process, wait_for, write_
 from tests.support.provider_server import WEBHOOK, ProviderServer
 
 pytestmark = pytest.mark.docker
+LEFT_BEHIND = r"SELECT datname FROM pg_database WHERE datname LIKE 'app\_\_dh\_%'"
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Drill:
     arrange: Callable[[Any, ExitStack], str]
     # True once the deploy is held inside the stage, ready to be killed.
     held: Callable[[Any, DeployStore, str], bool] = lambda app, store, deploy_id: True
+    name: str = ""  # the test id, when the stage alone does not tell drills apart
 
 
 def _backup(app: Any, stack: ExitStack) -> str:
@@ -59,6 +61,15 @@ def _build(app: Any, stack: ExitStack) -> str:
     return sha
 
 
+def _build_with_standby(app: Any, stack: ExitStack) -> str:
+    # A role that may create databases: the backup is being restored into a standby in the
+    # background while the build runs (jobs/database/standby.py). The dead worker's standby
+    # must not outlive the recovery.
+    app.psql_as_superuser("ALTER ROLE app CREATEDB")
+    stack.callback(app.psql_as_superuser, "ALTER ROLE app NOCREATEDB")
+    return _build(app, stack)
+
+
 def _build_held(app: Any, store: DeployStore, deploy_id: str) -> bool:
     return drills.build_step_running(_build_word[app.project])
 
@@ -77,6 +88,7 @@ DRILLS = [
     Drill("backup", "failed", _backup),
     Drill("checkout", "reverted", _checkout),
     Drill("build", "reverted", _build, _build_held),
+    Drill("build", "reverted", _build_with_standby, _build_held, name="build-with-standby"),
     Drill("swap", "reverted", lambda app, stack: drills.slow_swap(app), _swap_held),
     Drill("migrate", "reverted", lambda app, stack: drills.slow_migration(app)),
     Drill("health", "reverted", lambda app, stack: str(app.never_healthy(hang=True))),
@@ -107,7 +119,7 @@ def _killed_in(drill: Drill, app: Any, settings: Settings, conn: redis.Redis, co
     yield queued.id
 
 
-@pytest.mark.parametrize("drill", DRILLS, ids=[drill.stage for drill in DRILLS])
+@pytest.mark.parametrize("drill", DRILLS, ids=[drill.name or drill.stage for drill in DRILLS])
 def test_worker_killed_in_a_stage_is_finished_by_the_next_start(
     drill: Drill,
     sample_app: Any,
@@ -139,6 +151,7 @@ def test_worker_killed_in_a_stage_is_finished_by_the_next_start(
     assert (sample_app.checkout / ".env").read_text() == env_file and sample_app.volume_exists()
     assert not list(sample_app.backups_dir.glob("*.partial"))
     assert drills.deploy_commands_alive(sample_app.project) == []
+    assert sample_app.psql(LEFT_BEHIND) == ""  # no standby or kept database a worker made
     built = record.image_names.get("api")
     if built:  # a killed build or swap must not leave the name on the new image
         assert sample_app.image_of(built) == before_images["api"]
