@@ -48,10 +48,13 @@ BEGIN
     EXECUTE format('ALTER DATABASE %I CONNECTION LIMIT %s', standby_name, live.datconnlimit);
 END
 $carry$;
--- The renames need both databases free. The writers stopped already; anyone else connected
--- (a console, a dashboard) is ended here, and the rename waits up to 5 s for them to go.
+-- The renames need both databases free. The writers stopped already; other client sessions
+-- this role may end (a console, a dashboard) are ended here. The rename itself stops
+-- autovacuum workers (busy right after a large restore) and waits up to 5 s for everyone
+-- else; a session this role may not end (a superuser's) makes it fail: rolled back, loud.
 SELECT count(pg_catalog.pg_terminate_backend(pid)) AS ended_sessions FROM pg_catalog.pg_stat_activity
-WHERE datname IN (:'live', :'standby') AND pid <> pg_catalog.pg_backend_pid();
+WHERE datname IN (:'live', :'standby') AND pid <> pg_catalog.pg_backend_pid()
+  AND backend_type = 'client backend' AND pg_catalog.pg_has_role(usesysid, 'MEMBER');
 ALTER DATABASE :"live" RENAME TO :"kept";
 ALTER DATABASE :"standby" RENAME TO :"live";
 COMMIT;
