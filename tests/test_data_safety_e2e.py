@@ -17,8 +17,9 @@ from config import Settings
 from jobs.report.text import describe
 from jobs.state.records import DeployStore
 from tests.support.deploying import config_for, deploy, wait_for
-from tests.support.pg_client import WRITES_TABLE, dump, numbers, psql, restore_copy
+from tests.support.pg_client import dump, numbers, restore_copy
 from tests.support.sample_app import SampleApp
+from tests.support.writer import committed, writer_running
 
 pytestmark = pytest.mark.docker
 NOT_RESTORED = "database unchanged: not restored"
@@ -30,23 +31,11 @@ def settings(sample_app: SampleApp, tmp_path: Path, redis_url: str) -> Settings:
     return Settings.model_validate(config)
 
 
-def committed(app: SampleApp) -> set[int]:
-    """Rows the writer saw committed (it lists each one after the server confirmed it)."""
-    log = app.checkout / "writer-log" / "committed"
-    return {int(n) for n in log.read_text().split()} if log.exists() else set()
-
-
 @pytest.fixture
 def writing_app(sample_app: SampleApp) -> Iterator[SampleApp]:
     """The sample app with its writer service running and a few rows already committed."""
-    psql(sample_app.pg_port, WRITES_TABLE)
-    with (sample_app.checkout / ".env").open("a") as env:
-        env.write("COMPOSE_PROFILES=writer\n")
-    (sample_app.checkout / "writer-log").mkdir()
-    sample_app.compose_ok("up", "-d", "writer")
-    wait_for(lambda: len(committed(sample_app)) >= 5, 60, "the writer's first rows")
-    yield sample_app
-    sample_app.compose("stop", "--timeout", "1", "writer")
+    with writer_running(sample_app) as app:
+        yield app
 
 
 def _argvs(connection: redis.Redis, deploy_id: str) -> list[dict[str, Any]]:
