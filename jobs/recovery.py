@@ -121,10 +121,10 @@ def remove_stray_rehearsals(
     """Remove rehearsal containers whose deploy is not running; return the names removed.
 
     A deploy's own rehearsal (or its recovery) removes them, but not when its worker died and
-    the record is gone, when that removal failed, or when the deploy lost its lock mid-rehearsal
-    (its fenced removal may not run). One whose deploy is `running` is left: a live worker, or
-    a recovery still to come, owns it; one whose record is gone, until `gone_after` seconds
-    old. Each engine the queues' environments use is looked at.
+    the record is gone, or when that removal failed (the engine did not answer in time). One
+    whose deploy is `running` is left: a live worker, or a recovery still to come, owns it; one
+    whose record is gone, until `gone_after` seconds old. Each engine the queues' environments
+    use is looked at.
     """
     removed: list[str] = []
     engines = {environment.docker_host: environment for _, environment in _served(settings, queues)}
