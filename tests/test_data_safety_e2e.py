@@ -17,7 +17,7 @@ from config import Settings
 from jobs.report.text import describe
 from jobs.state.records import DeployStore
 from tests.support.deploying import config_for, deploy, wait_for
-from tests.support.pg_client import dump, numbers, restore_copy
+from tests.support.pg_client import dump, numbers, psql, restore_copy
 from tests.support.sample_app import SampleApp
 from tests.support.writer import committed, writer_running
 
@@ -107,3 +107,31 @@ def test_concurrent_index_failing_part_way_is_restored(
     assert sample_app.psql(half_built) == "0"
     assert sample_app.dump() == before
     assert sample_app.running_version() == "1"
+
+
+def test_a_restore_that_fails_part_way_changes_nothing(
+    sample_app: SampleApp, redis_url: str, redis_conn: redis.Redis, tmp_path: Path
+) -> None:
+    """A plain owner's restore whose dump ends early is rolled back whole: DROP OWNED too."""
+    # After the migration, cut this deploy's backup short: pg_restore fails inside its data.
+    cut = (
+        "import pathlib, sys\n"
+        "backups = pathlib.Path(sys.argv[1]).glob('dev-*.dump')\n"
+        "newest = max(backups, key=lambda f: f.stat().st_mtime)\n"
+        "newest.write_bytes(newest.read_bytes()[: newest.stat().st_size * 3 // 4])\n"
+    )
+    hook = {"command": ["python3", "-c", cut, str(sample_app.backups_dir)]}
+    environment = {**sample_app.environment_config(), "hooks": {"after_migrate": [hook]}}
+    settings = Settings.model_validate(config_for(environment, tmp_path / "state", redis_url))
+    record = deploy(settings, redis_conn, sample_app.destructive_migration_unhealthy_code())
+    assert record.state == "revert_failed", record.error
+    assert "rolled back, the database is as it was" in (record.revert_error or "")
+    assert record.restored_backup is None
+    ran = _argvs(redis_conn, record.id)
+    assert any("|" in c["argv"] and "DROP OWNED BY CURRENT_USER CASCADE" in c["argv"] for c in ran)
+    # Nothing of the failed restore stayed: the live database is the kept pre-restore copy.
+    kept = Path(str(record.kept_database))
+    copy = restore_copy(sample_app.pg_port, kept, "kept_copy")
+    assert dump(sample_app.pg_port, "app") == dump(sample_app.pg_port, copy)
+    columns = "SELECT column_name FROM information_schema.columns WHERE table_name = 'customers'"
+    assert "email" not in psql(sample_app.pg_port, columns).split()

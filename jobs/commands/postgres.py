@@ -75,24 +75,31 @@ def can_create_databases(database: Database, compose: Compose) -> list[str]:
     return _where(database, compose, [*argv, "--no-align", *_target(database), "--command", sql])
 
 
-def drop_owned_objects(database: Database, compose: Compose) -> list[str]:
-    """For an owner without CREATEDB: drop everything the role owns in the database."""
-    argv = ["psql", "--no-password", "--set", "ON_ERROR_STOP=1", "--quiet", *_target(database)]
-    return _where(database, compose, [*argv, "--command", "DROP OWNED BY CURRENT_USER CASCADE"])
-
-
-def restore_into_existing(
-    database: Database, compose: Compose, *, foreign: bool = False
-) -> list[str]:
-    """Restore the dump on stdin into the emptied database, all or nothing.
+def restore_script(database: Database, compose: Compose, *, foreign: bool = False) -> list[str]:
+    """The dump on stdin as one SQL transaction on stdout: BEGIN first, COMMIT only at the very
+    end, so a stream cut short anywhere commits nothing.
 
     `foreign`: the dump comes from another environment, whose roles may not exist here, so
     everything restored belongs to this environment's user.
     """
-    argv = ["pg_restore", "--no-password", "--single-transaction", "--exit-on-error"]
+    argv = ["pg_restore", "--no-password", "--single-transaction", "--exit-on-error", "--file=-"]
     if foreign:
         argv += ["--no-owner", "--no-privileges"]
-    return _where(database, compose, [*argv, *_target(database)])
+    return _where(database, compose, argv)
+
+
+def replace_owned_objects(database: Database, compose: Compose) -> list[str]:
+    """A plain owner's restore in place, fed restore_script's SQL on stdin: one transaction
+    that drops everything the role owns, then runs the script, whose COMMIT ends it.
+
+    All or nothing: an error stops psql (ON_ERROR_STOP) and the transaction is rolled back;
+    so is one whose script ends before its COMMIT (the session ends with it open). The
+    script's own BEGIN only draws a warning inside the transaction already open.
+    """
+    argv = ["psql", "--no-password", "--no-psqlrc", "--set", "ON_ERROR_STOP=1", "--quiet"]
+    argv += ["--output=/dev/null", *_target(database), "--command", "BEGIN"]
+    argv += ["--command", "DROP OWNED BY CURRENT_USER CASCADE", "--file=-"]
+    return _where(database, compose, argv)
 
 
 def drop_database(database: Database, compose: Compose, name: str | None = None) -> list[str]:
@@ -179,7 +186,7 @@ def swap_in_standby(database: Database, compose: Compose, standby: str, kept: st
     `standby` to the live name. Names travel as psql variables, quoted by psql itself."""
     argv = ["psql", "--no-password", "--no-psqlrc", "--set", "ON_ERROR_STOP=1", "--quiet"]
     argv += ["--set", f"live={database.name}", "--set", f"standby={standby}"]
-    argv += ["--set", f"kept={kept}", *_maintenance_target(database), "--file", "-"]
+    argv += ["--set", f"kept={kept}", *_maintenance_target(database), "--file=-"]
     return _where(database, compose, argv)
 
 

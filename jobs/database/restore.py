@@ -6,8 +6,9 @@ back, `backups restore`, `clone-data`):
 - a role that may create databases: through a standby (jobs/database/standby.py), restored
   beside the live database while it still serves, then swapped in by rename in one
   transaction. Only the rename waits with the writers stopped; a failure changes nothing.
-- a plain owner: stop the writers, dump the database as it is (jobs/database/keep.py), drop
-  what the role owns, restore in one transaction (jobs/stages/backup.py restore_backup).
+- a plain owner: stop the writers, dump the database as it is (jobs/database/keep.py), then
+  drop what the role owns and restore, in one transaction (jobs/stages/backup.py
+  restore_backup); a failure rolls it all back.
 
 Either way the writers are stopped fast: their writes are being discarded (and kept).
 """
@@ -20,7 +21,7 @@ from jobs.context import DeployContext
 from jobs.database.keep import keep_current, kept_aside
 from jobs.database.standby import can_create_databases, discard, prepare, swap_in
 from jobs.database.writers import stop_writers
-from jobs.errors import CommandFailed
+from jobs.errors import CommandFailed, StageFailed
 from jobs.stages.backup import restore_backup
 
 
@@ -57,7 +58,13 @@ def restore_database(ctx: DeployContext, backup: Path, *, foreign: bool = False)
         kept_aside(ctx, swap_in(ctx, standby), backup)
     else:
         stop_writers(ctx, fast=True)
-        keep_current(ctx, backup)
-        restore_backup(ctx, backup, foreign=foreign)
+        kept = keep_current(ctx, backup)
+        try:
+            restore_backup(ctx, backup, foreign=foreign)
+        except CommandFailed as error:
+            raise StageFailed(
+                "restore",
+                f"{error}: rolled back, the database is as it was (also kept in {kept.name})",
+            ) from error
     ctx.deploy.restored_backup = str(backup)
     ctx.save()

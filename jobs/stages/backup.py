@@ -102,24 +102,27 @@ def verify_backup(
 
 
 def restore_backup(ctx: DeployContext, path: Path, *, foreign: bool = False) -> None:
-    """A plain owner's restore in place: drop everything the role owns, then restore in one
-    transaction; the caller stops the writers and keeps the database first.
+    """A plain owner's restore in place, all or nothing; the caller stops the writers and keeps
+    the database first.
 
-    Objects a failed migration created are gone and data it dropped is back. Not all or
-    nothing: the drop has committed when pg_restore starts. Roles that may create databases
-    restore through a standby instead (jobs/database/restore.py), which is. `foreign`: the
-    backup is another environment's (clone-data), restored under this environment's owner.
+    `pg_restore` turns the dump into one SQL transaction, piped into a psql session that first
+    drops everything the role owns: objects a failed migration created are gone and data it
+    dropped is back, or, on any error or a dump that cannot be read to its end, nothing
+    changed at all. Roles that may create databases restore through a standby instead
+    (jobs/database/restore.py). `foreign`: the backup is another environment's (clone-data),
+    restored under this environment's owner.
     """
     database = ctx.environment.database
     if database is None:
         return
-    env = postgres.connection_env(database)
-    timeout = ctx.environment.timeouts.restore
     ctx.runner.run(
-        postgres.drop_owned_objects(database, ctx.compose), timeout=timeout, extra_env=env
+        postgres.replace_owned_objects(database, ctx.compose),
+        stdin_from=postgres.restore_script(database, ctx.compose, foreign=foreign),
+        stdin_path=path,
+        timeout=ctx.environment.timeouts.restore,
+        extra_env=postgres.connection_env(database),
+        quiet=True,  # the script's notices; errors still end the message (the output's tail)
     )
-    restore = postgres.restore_into_existing(database, ctx.compose, foreign=foreign)
-    ctx.runner.run(restore, timeout=timeout, stdin_path=path, extra_env=env)
 
 
 def apply_retention(ctx: DeployContext, keep: set[str]) -> list[Path]:
