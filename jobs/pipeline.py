@@ -24,6 +24,7 @@ from redis import Redis
 
 from config import Settings
 from jobs.context import DeployContext, new_context, secret_values
+from jobs.database.keep import dump_kept_aside
 from jobs.database.restore import prepare_restore
 from jobs.database.standby import discard
 from jobs.deploylog import DeployLog
@@ -148,6 +149,9 @@ def run_stages(ctx: DeployContext) -> None:
         stage(ctx, "health", wait_healthy)
         hooks(ctx, "after_health")
         stage(ctx, "commit", commit_point)
+        # A rollback's restore renamed the live database aside: dumped before the reports,
+        # so that they name the kept file.
+        dump_kept_aside(ctx)
         store.transition(record, "succeeded")
     except StageFailed as failure:
         revert_after(ctx, failure)

@@ -85,6 +85,8 @@ def test_manual_deploy_redeploy_rollback_and_history(
 
     assert _cli(config_file, "rollback", "sample/dev") == 1  # restore needs --yes off a terminal
     assert "pass --yes" in capsys.readouterr().err
+    # A role that may create databases: the rollback's restore goes through a standby.
+    sample_app.psql_as_superuser("ALTER ROLE app CREATEDB")
     assert _cli(config_file, "rollback", "sample/dev", "--yes") == 0
     rollback = store.history("sample/dev", limit=1)[0]
     assert (rollback.trigger, rollback.sha, rollback.state) == ("rollback", v1, "succeeded")
@@ -93,6 +95,9 @@ def test_manual_deploy_redeploy_rollback_and_history(
     assert sample_app.running_version() == "1" and sample_app.checked_out() == v1
     assert sample_app.psql(PHONE_COLUMN) == "0"
     assert "restore" in [stage.name for stage in rollback.stages]
+    kept = Path(str(rollback.kept_database))  # the database before it, renamed aside, dumped
+    assert kept.is_file() and kept.name.startswith("dev-kept-")
+    assert sample_app.psql(LEFT_BEHIND) == ""
 
     capsys.readouterr()
     assert _cli(config_file, "history", "sample/dev", "--json") == 0
