@@ -36,6 +36,8 @@ def prepare_restore(ctx: DeployContext) -> None:
         return
     if ctx.deploy.restore_backup:
         return  # a rollback restores a backup of its own choosing, not the one just taken
+    if ctx.environment.migrate is None:
+        return  # without a migration, no revert of this deploy restores the database
     try:
         if can_create_databases(ctx):
             prepare(ctx, Path(ctx.backup), wait=False)
