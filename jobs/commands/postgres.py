@@ -69,10 +69,12 @@ def catalog(database: Database, compose: Compose, version_query: str | None) -> 
 
 
 def can_create_databases(database: Database, compose: Compose) -> list[str]:
-    """Prints `t` when the role may drop and re-create the database (superuser or CREATEDB)."""
-    sql = "SELECT rolsuper OR rolcreatedb FROM pg_roles WHERE rolname = current_user"
+    """Prints `t` when the role may create databases and rename this one: a superuser, or
+    CREATEDB and (a member of) the database's owner. Then restores go through a standby."""
     argv = ["psql", "--no-password", "--set", "ON_ERROR_STOP=1", "--quiet", "--tuples-only"]
-    return _where(database, compose, [*argv, "--no-align", *_target(database), "--command", sql])
+    return _where(
+        database, compose, [*argv, "--no-align", *_target(database), "--command", SWAP_SQL_OK]
+    )
 
 
 def restore_script(database: Database, compose: Compose, *, foreign: bool = False) -> list[str]:
@@ -109,19 +111,27 @@ def drop_database(database: Database, compose: Compose, name: str | None = None)
     return _where(database, compose, [*argv, "--username", database.user, name or database.name])
 
 
+SWAP_SQL_OK = (
+    "SELECT r.rolsuper OR (r.rolcreatedb AND pg_has_role(r.oid, d.datdba, 'MEMBER')) "
+    "FROM pg_roles r, pg_database d "
+    "WHERE r.rolname = current_user AND d.datname = current_database()"
+)
+
+
 # The live database's encoding and locale, so that a standby restored beside it sorts and
 # compares text exactly as it does. The provider columns exist from PostgreSQL 15 (ICU locale
 # renamed in 17): read through to_jsonb, an empty field where the server has no such column.
 PROPERTIES_SQL = (
     "SELECT pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, "
     "coalesce(to_jsonb(d)->>'datlocprovider', ''), "
-    "coalesce(to_jsonb(d)->>'datlocale', to_jsonb(d)->>'daticulocale', '') "
+    "coalesce(to_jsonb(d)->>'datlocale', to_jsonb(d)->>'daticulocale', ''), "
+    "pg_catalog.pg_get_userbyid(d.datdba) "
     "FROM pg_catalog.pg_database d WHERE d.datname = current_database()"
 )
 
 
 def database_properties(database: Database, compose: Compose) -> list[str]:
-    """Prints `encoding|collate|ctype|provider|locale` of the live database."""
+    """Prints `encoding|collate|ctype|provider|locale|owner` of the live database."""
     argv = ["psql", "--no-password", "--no-psqlrc", "--set", "ON_ERROR_STOP=1", "--quiet"]
     argv += ["--tuples-only", "--no-align", *_target(database), "--command", PROPERTIES_SQL]
     return _where(database, compose, argv)
@@ -134,14 +144,17 @@ class DatabaseProperties:
     ctype: str
     provider: str  # pg_database.datlocprovider: "c" libc, "i" ICU, "b" builtin; "" before 15
     locale: str  # the ICU or builtin locale, when the provider has one
+    owner: str
 
     @classmethod
     def parse(cls, output: str) -> DatabaseProperties:
         """From database_properties' output; ValueError when it is not one such line."""
         lines = [line for line in output.splitlines() if line.strip()]
         fields = lines[-1].split("|") if lines else []
-        if len(fields) != 5 or not all(fields[:3]):
-            raise ValueError(f"expected encoding|collate|ctype|provider|locale, got {output!r}")
+        if len(fields) != 6 or not all(fields[:3]) or not fields[5]:
+            raise ValueError(
+                f"expected encoding|collate|ctype|provider|locale|owner, got {output!r}"
+            )
         return cls(*fields)
 
 
@@ -151,10 +164,10 @@ PROVIDERS = {"c": "libc", "i": "icu", "b": "builtin"}
 def create_standby(
     database: Database, compose: Compose, name: str, properties: DatabaseProperties
 ) -> list[str]:
-    """Create the empty database `name` from template0, with the live database's encoding and
-    locale, owned by the configured user."""
+    """Create the empty database `name` from template0, with the live database's encoding,
+    locale and owner."""
     argv = ["createdb", "--no-password", "--maintenance-db=postgres", "--username", database.user]
-    argv += ["--owner", database.user, "--template=template0"]
+    argv += ["--owner", properties.owner, "--template=template0"]
     argv += [f"--encoding={properties.encoding}", f"--lc-collate={properties.collate}"]
     argv += [f"--lc-ctype={properties.ctype}"]
     provider = PROVIDERS.get(properties.provider)

@@ -24,14 +24,14 @@ IN_SERVICE = Database(service="postgres", name="crm", user="crm")
 BY_URL = Database(url=Secret("postgresql://crm:pw@127.0.0.1:5432/crm"), name="crm", user="crm")
 SHA = "0123456789abcdef0123456789abcdef01234567"
 CHECKOUT = Path("/srv/crm")
-LIBC = postgres.DatabaseProperties("UTF8", "en_US.utf8", "en_US.utf8", "c", "")
-ICU = postgres.DatabaseProperties("UTF8", "C", "C", "i", "und-x-icu")
-BEFORE_15 = postgres.DatabaseProperties("SQL_ASCII", "C", "C", "", "")
+LIBC = postgres.DatabaseProperties("UTF8", "en_US.utf8", "en_US.utf8", "c", "", "crm")
+ICU = postgres.DatabaseProperties("UTF8", "C", "C", "i", "und-x-icu", "crm")
+BEFORE_15 = postgres.DatabaseProperties("SQL_ASCII", "C", "C", "", "", "crm_owners")
 CREATEDB = [
     *IN_DB, "createdb", "--no-password", "--maintenance-db=postgres", "--username", "crm",
     "--owner", "crm", "--template=template0",
 ]  # fmt: skip
-CAN_CREATE = "SELECT rolsuper OR rolcreatedb FROM pg_roles WHERE rolname = current_user"
+CAN_CREATE = postgres.SWAP_SQL_OK
 PSQL = ["psql", "--no-password", "--set", "ON_ERROR_STOP=1", "--quiet"]
 
 # fmt: off
@@ -142,7 +142,8 @@ CASES: list[tuple[str, Callable[[], list[str]], list[str]]] = [
     (
         "createdb standby, server before 15",
         lambda: postgres.create_standby(IN_SERVICE, COMPOSE, "crm__dh_standby", BEFORE_15),
-        [*CREATEDB, "--encoding=SQL_ASCII", "--lc-collate=C", "--lc-ctype=C", "crm__dh_standby"],
+        [*CREATEDB[:-3], "--owner", "crm_owners", "--template=template0",
+         "--encoding=SQL_ASCII", "--lc-collate=C", "--lc-ctype=C", "crm__dh_standby"],
     ),
     (
         "psql database properties",
