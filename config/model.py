@@ -91,6 +91,11 @@ class Database(Strict):
     # Services stopped while a backup is restored; default: derived from the Compose model
     # (services that depend on the database service or carry its connection settings).
     writers: list[ServiceName] | None = None
+    # For a role that may create databases: restore each deploy's backup into a standby
+    # database in the background as soon as it is taken, so that a revert that restores only
+    # renames (jobs/database/standby.py). Costs the database's size on disk and a restore's
+    # I/O during the deploy; false: the revert restores into the standby when it needs to.
+    prepare_restore: bool = True
 
     @model_validator(mode="after")
     def _one_location(self) -> Database:

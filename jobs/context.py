@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import docker
 
@@ -16,6 +16,9 @@ from jobs.deploylog import DeployLog
 from jobs.runner import Runner
 from jobs.state.locks import EnvironmentLock
 from jobs.state.records import Deploy, DeployStore
+
+if TYPE_CHECKING:
+    from jobs.database.standby import Standby
 
 
 def docker_client(environment: Environment) -> Any:
@@ -55,6 +58,10 @@ class DeployContext:
     # With `paths:`: the files changed since the live commit (the paths stage's diff).
     changed_files: list[str] | None = None
     backup: str | None = None
+    # The backup being restored beside the live database (jobs/database/standby.py), and
+    # whether the configured role may create databases (asked once, when first needed).
+    standby: Standby | None = None
+    creates_databases: bool | None = None
 
     @cached_property
     def docker(self) -> Any:

@@ -1,6 +1,7 @@
 """The deploy, top to bottom, as the runbook it replaces.
 
-gates -> lock -> snapshot -> fetch -> [paths] -> [hooks] -> backup -> checkout -> build|pull
+gates -> lock -> snapshot -> fetch -> [paths] -> [hooks] -> backup (+ standby restore in the
+  background, jobs/database/standby.py) -> checkout -> build|pull
   -> [rehearse] -> [migrate if before_swap] -> swap -> [restore]
   -> [migrate if after_swap, the default] -> [hooks] -> health -> [hooks] -> commit
 gates (jobs/gates/): promote_from and wait_for_checks end it `blocked`, windows hold it
@@ -23,6 +24,9 @@ from redis import Redis
 
 from config import Settings
 from jobs.context import DeployContext, new_context, secret_values
+from jobs.database.keep import dump_kept_aside
+from jobs.database.restore import prepare_restore
+from jobs.database.standby import discard
 from jobs.deploylog import DeployLog
 from jobs.errors import LockLost, LockTimeout, NothingToDeploy, OperatorHold, StageFailed
 from jobs.freshness import worker_reason
@@ -117,6 +121,7 @@ def run_stages(ctx: DeployContext) -> None:
             stage(ctx, "paths", check_watched_paths)
         hooks(ctx, "before_backup")
         stage(ctx, "backup", take_backup)
+        prepare_restore(ctx)  # a head start for a revert that would restore (in the background)
     except StageFailed as failure:
         finish_failed(ctx, failure, "failed", "nothing was changed")
         return
@@ -144,10 +149,14 @@ def run_stages(ctx: DeployContext) -> None:
         stage(ctx, "health", wait_healthy)
         hooks(ctx, "after_health")
         stage(ctx, "commit", commit_point)
+        # A rollback's restore renamed the live database aside: dumped before the reports,
+        # so that they name the kept file.
+        dump_kept_aside(ctx)
+        store.transition(record, "succeeded")
     except StageFailed as failure:
         revert_after(ctx, failure)
-        return
-    store.transition(record, "succeeded")
+    finally:
+        discard(ctx)  # the standby restore, when no revert used it
 
 
 def fetch(ctx: DeployContext) -> str | None:

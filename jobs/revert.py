@@ -2,11 +2,11 @@
 
 Order: restore the database only when it changed (the migrate stage's fingerprints differ, or
 could not be compared, or the operator asked for a restore): stop the writers fast, keep the
-database as it is, restore; then return the
-checkout to the previous commit, point image names back at the previous images, start them
-without a build (the services whose image changed first, jobs/revert_start.py), then prove
-health and that the previous images really run. A step that fails is logged and the rest
-still run; any failure makes the outcome `revert_failed`.
+database as it is, restore (jobs/database/restore.py); then return the checkout to the previous
+commit, point image names back at the previous images, start them without a build (the
+services whose image changed first, jobs/revert_start.py), then prove health and that the
+previous images really run. A step that fails is logged and the rest still run; any failure
+makes the outcome `revert_failed`.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from jobs.context import DeployContext
-from jobs.database import keep_current, stop_writers
+from jobs.database.keep import dump_kept_aside
+from jobs.database.restore import restore_database
+from jobs.database.standby import discard
 from jobs.errors import CommandFailed, LockLost, StageFailed
 from jobs.images import point_name_at, running_images
 from jobs.revert_start import start_changed_first
-from jobs.stages.backup import restore_backup
 from jobs.stages.checkout import check_out
 from jobs.stages.health import wait_healthy
 from jobs.stages.pull import pin_previous
@@ -51,12 +52,8 @@ def revert(ctx: DeployContext) -> list[str]:
         problems.append(f"restore database: expected the backup {ctx.backup}, got no such file")
     elif restore and ctx.backup:
         backup = Path(ctx.backup)
-        attempt("stop writers", lambda: stop_writers(ctx, fast=True))
-        attempt("keep the database as it is", lambda: keep_current(ctx, backup))
-        if ctx.deploy.kept_database:
-            attempt("restore database", lambda: _restore(ctx, backup))
-        else:  # never throw away what a restore would discard
-            problems.append("restore database: not done, the database could not be kept first")
+        # Keeps the database as it is first; a restore that cannot keep it does not restore.
+        attempt("restore database", lambda: restore_database(ctx, backup))
     elif ctx.deploy.database_change == "unchanged":
         ctx.log.info(f"revert: {UNCHANGED}")
     if ctx.started("swap"):
@@ -72,6 +69,10 @@ def revert(ctx: DeployContext) -> list[str]:
         attempt("start the previous images", lambda: swap(ctx, "revert"))
     attempt("health check of the previous version", lambda: wait_healthy(ctx, "revert"))
     attempt("previous images are running", lambda: _check_previous_running(ctx))
+    # Off the critical path: the previous version serves already. Neither step can fail the
+    # revert; both say in the log and the record where the kept writes are.
+    dump_kept_aside(ctx)
+    discard(ctx)
     return problems
 
 
@@ -97,11 +98,6 @@ def needs_restore(has_database: bool, started: set[str], database_change: str | 
     return "migrate" in started and database_change != "unchanged"
 
 
-def _restore(ctx: DeployContext, backup: Path) -> None:
-    restore_backup(ctx, backup)
-    ctx.deploy.restored_backup = str(backup)
-
-
 def wants_restore(ctx: DeployContext) -> bool:
     """A rollback the operator asked to take the database back too (`restore_backup`)."""
     return bool(ctx.deploy.restore_backup) and ctx.environment.database is not None
@@ -113,9 +109,7 @@ def restore_requested(ctx: DeployContext) -> None:
     if not backup.is_file():
         raise StageFailed("restore", f"expected the backup {backup} to exist, got no such file")
     ctx.log.info(f"restoring {backup}: the writes made since it was taken are kept aside first")
-    stop_writers(ctx, fast=True)
-    keep_current(ctx, backup)
-    _restore(ctx, backup)
+    restore_database(ctx, backup)
     swap(ctx, "restore")
 
 

@@ -62,46 +62,65 @@ class Runner:
         extra_env: Mapping[str, str] | None = None,
         quiet: bool = False,
         read_only: bool = False,
+        stdin_from: Sequence[str] | None = None,
     ) -> CommandResult:
         """Run argv; raise CommandFailed on a non-zero exit (when check) or a timeout.
 
         Unless `read_only`, the fence runs first: LockLost, and nothing runs, when this deploy
-        no longer holds its environment's lock.
+        no longer holds its environment's lock. `stdin_from`: a second command, fed
+        `stdin_path`, whose stdout is argv's stdin (a pipe, without a shell); either one
+        failing fails the whole, and its stderr joins the output.
         """
         command = [str(part) for part in argv]
+        feeder_argv = [str(part) for part in stdin_from] if stdin_from is not None else None
+        shown_argv = [*feeder_argv, "|", *command] if feeder_argv else command
         if not read_only:
             self.guard()
-        self.log.lines("$ " + " ".join(command))
+        self.log.lines("$ " + " ".join(shown_argv))
         wall_start = time.time()
         env = {**self.environ, **(extra_env or {})}
         started = time.monotonic()
+        tail: deque[str] = deque(maxlen=TAIL_LINES)
+        readers: list[threading.Thread] = []
+        feeder: subprocess.Popen[bytes] | None = None
         with ExitStack() as stack:
-            stdin = _open(stack, stdin_path, "rb")
+            stdin: IO[bytes] | None = _open(stack, stdin_path, "rb")
             stdout = _open(stack, stdout_path, "wb")
-            process = subprocess.Popen(
+            if feeder_argv is not None:
+                feeder = _start(feeder_argv, cwd, env, stdin, subprocess.PIPE, subprocess.PIPE)
+                readers.append(self._reader(feeder.stderr, tail, quiet))
+                stdin = feeder.stdout
+            process = _start(
                 command,
-                cwd=cwd,
-                env=env,
-                stdin=stdin if stdin is not None else subprocess.DEVNULL,
-                stdout=stdout if stdout is not None else subprocess.PIPE,
-                stderr=subprocess.PIPE if stdout is not None else subprocess.STDOUT,
-                start_new_session=True,  # so a timeout can kill the whole process group
-                preexec_fn=_die_with(os.getpid()),
+                cwd,
+                env,
+                stdin,
+                stdout if stdout is not None else subprocess.PIPE,
+                subprocess.PIPE if stdout is not None else subprocess.STDOUT,
             )
-            stream = process.stderr if stdout is not None else process.stdout
-            tail: deque[str] = deque(maxlen=TAIL_LINES)
-            reader = threading.Thread(target=self._follow, args=(stream, tail, quiet), daemon=True)
-            reader.start()
+            if feeder is not None and feeder.stdout is not None:
+                feeder.stdout.close()  # the consumer holds the pipe; the feeder sees it close
+            readers.append(
+                self._reader(process.stderr if stdout is not None else process.stdout, tail, quiet)
+            )
             timed_out = False
             try:
                 process.wait(timeout=timeout)
+                if feeder is not None:
+                    feeder.wait(timeout=max(1.0, timeout - (time.monotonic() - started)))
             except subprocess.TimeoutExpired:
                 timed_out = True
-                _kill_group(process)
-            reader.join(timeout=5)
+                for running in (feeder, process):
+                    if running is not None and running.poll() is None:
+                        _kill_group(running)
+            for reader in readers:
+                reader.join(timeout=5)
         duration = time.monotonic() - started
         output = self.log.mask("\n".join(tail))
         exit_code = process.returncode
+        if feeder is not None and exit_code == 0:
+            exit_code = feeder.returncode  # the consumer may succeed on a truncated stream
+        command = shown_argv
         self.log.lines(f"exit {exit_code} after {duration:.1f}s")
         self.log.store.append_command(
             self.log.deploy_id,
@@ -126,6 +145,11 @@ class Runner:
         if self.fence is not None:
             self.fence()
 
+    def _reader(self, stream: IO[bytes] | None, tail: deque[str], quiet: bool) -> threading.Thread:
+        reader = threading.Thread(target=self._follow, args=(stream, tail, quiet), daemon=True)
+        reader.start()
+        return reader
+
     def _follow(self, stream: IO[bytes] | None, tail: deque[str], quiet: bool) -> None:
         if stream is None:
             return
@@ -146,6 +170,9 @@ class Runner:
 
 def describe(argv: list[str], limit: int = 12) -> str:
     """The telling part of a command for a message: compose's own options are left out."""
+    if "|" in argv:  # a pipe: each side on its own
+        split = argv.index("|")
+        return f"{describe(argv[:split], limit)} | {describe(argv[split + 1 :], limit)}"
     words = list(argv)
     if "--file" in words:
         last_file = len(words) - 1 - words[::-1].index("--file")
@@ -168,6 +195,26 @@ def _die_with(parent: int) -> Callable[[], None]:
             os._exit(1)
 
     return setup
+
+
+def _start(
+    argv: list[str],
+    cwd: Path | None,
+    env: Mapping[str, str],
+    stdin: IO[bytes] | None,
+    stdout: IO[bytes] | int,
+    stderr: int,
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=stdin if stdin is not None else subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=stderr,
+        start_new_session=True,  # so a timeout can kill the whole process group
+        preexec_fn=_die_with(os.getpid()),
+    )
 
 
 def _open(stack: ExitStack, path: Path | None, mode: str) -> IO[bytes] | None:

@@ -17,8 +17,9 @@ from config import Settings
 from jobs.report.text import describe
 from jobs.state.records import DeployStore
 from tests.support.deploying import config_for, deploy, wait_for
-from tests.support.pg_client import WRITES_TABLE, dump, numbers, psql, restore_copy
+from tests.support.pg_client import dump, numbers, psql, restore_copy
 from tests.support.sample_app import SampleApp
+from tests.support.writer import check_restored_and_kept, committed, writer_running
 
 pytestmark = pytest.mark.docker
 NOT_RESTORED = "database unchanged: not restored"
@@ -30,23 +31,11 @@ def settings(sample_app: SampleApp, tmp_path: Path, redis_url: str) -> Settings:
     return Settings.model_validate(config)
 
 
-def committed(app: SampleApp) -> set[int]:
-    """Rows the writer saw committed (it lists each one after the server confirmed it)."""
-    log = app.checkout / "writer-log" / "committed"
-    return {int(n) for n in log.read_text().split()} if log.exists() else set()
-
-
 @pytest.fixture
 def writing_app(sample_app: SampleApp) -> Iterator[SampleApp]:
     """The sample app with its writer service running and a few rows already committed."""
-    psql(sample_app.pg_port, WRITES_TABLE)
-    with (sample_app.checkout / ".env").open("a") as env:
-        env.write("COMPOSE_PROFILES=writer\n")
-    (sample_app.checkout / "writer-log").mkdir()
-    sample_app.compose_ok("up", "-d", "writer")
-    wait_for(lambda: len(committed(sample_app)) >= 5, 60, "the writer's first rows")
-    yield sample_app
-    sample_app.compose("stop", "--timeout", "1", "writer")
+    with writer_running(sample_app) as app:
+        yield app
 
 
 def _argvs(connection: redis.Redis, deploy_id: str) -> list[dict[str, Any]]:
@@ -89,18 +78,7 @@ def test_schema_change_is_restored_and_the_discarded_writes_kept(
     stops = [c for c in _argvs(redis_conn, record.id) if "stop" in c["argv"]]
     assert stops and stops[0]["argv"][-4:] == ["--timeout", "1", "api", "writer"], stops
     assert stops[0]["duration"] < 6  # the writer ignores SIGTERM: the graceful wait is 10 s
-    app.compose_ok("stop", "--timeout", "1", "writer")  # the database holds still from here
-    acknowledged, live = committed(app), numbers(app.pg_port)
-
-    expected = restore_copy(app.pg_port, Path(record.restored_backup or ""), "expected_copy")
-    without_writes = "--exclude-table-data=writes"
-    assert dump(app.pg_port, "app", without_writes) == dump(app.pg_port, expected, without_writes)
-    in_backup = numbers(app.pg_port, expected)
-    assert {n for n in live if n <= max(in_backup)} == in_backup  # then only newer writes
-
-    discarded = acknowledged - live
-    assert discarded, "expected the restore to discard the writes made during the deploy"
-    assert discarded <= numbers(app.pg_port, restore_copy(app.pg_port, kept, "kept_copy"))
+    check_restored_and_kept(app, record)
     assert app.running_version() == "1"
 
 
@@ -118,3 +96,31 @@ def test_concurrent_index_failing_part_way_is_restored(
     assert sample_app.psql(half_built) == "0"
     assert sample_app.dump() == before
     assert sample_app.running_version() == "1"
+
+
+def test_a_restore_that_fails_part_way_changes_nothing(
+    sample_app: SampleApp, redis_url: str, redis_conn: redis.Redis, tmp_path: Path
+) -> None:
+    """A plain owner's restore whose dump ends early is rolled back whole: DROP OWNED too."""
+    # After the migration, cut this deploy's backup short: pg_restore fails inside its data.
+    cut = (
+        "import pathlib, sys\n"
+        "backups = pathlib.Path(sys.argv[1]).glob('dev-*.dump')\n"
+        "newest = max(backups, key=lambda f: f.stat().st_mtime)\n"
+        "newest.write_bytes(newest.read_bytes()[: newest.stat().st_size * 3 // 4])\n"
+    )
+    hook = {"command": ["python3", "-c", cut, str(sample_app.backups_dir)]}
+    environment = {**sample_app.environment_config(), "hooks": {"after_migrate": [hook]}}
+    settings = Settings.model_validate(config_for(environment, tmp_path / "state", redis_url))
+    record = deploy(settings, redis_conn, sample_app.destructive_migration_unhealthy_code())
+    assert record.state == "revert_failed", record.error
+    assert "rolled back, the database is as it was" in (record.revert_error or "")
+    assert record.restored_backup is None
+    ran = _argvs(redis_conn, record.id)
+    assert any("|" in c["argv"] and "DROP OWNED BY CURRENT_USER CASCADE" in c["argv"] for c in ran)
+    # Nothing of the failed restore stayed: the live database is the kept pre-restore copy.
+    kept = Path(str(record.kept_database))
+    copy = restore_copy(sample_app.pg_port, kept, "kept_copy")
+    assert dump(sample_app.pg_port, "app") == dump(sample_app.pg_port, copy)
+    columns = "SELECT column_name FROM information_schema.columns WHERE table_name = 'customers'"
+    assert "email" not in psql(sample_app.pg_port, columns).split()

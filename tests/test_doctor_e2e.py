@@ -86,6 +86,8 @@ def test_healthy_host_passes_every_check(
     expected = {("sample/dev", check): "ok" for check in (*checks, "backups", "health")}
     assert statuses == {("deployhook", "redis"): "ok", **expected}, shown
     assert code == 0
+    database = next(c for c in json.loads(shown)["checks"] if c["check"] == "database")
+    assert "a restore is in place (role app may not create databases" in database["detail"]
     code, text = _doctor(config, tmp_path, capsys, "sample/dev")
     assert code == 0 and text.splitlines()[-1] == "ready to deploy; 0 warning(s)", text
 

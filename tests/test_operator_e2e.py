@@ -22,6 +22,7 @@ from tests.support.sample_app import SampleApp
 from webhook.cli import main
 
 pytestmark = pytest.mark.docker
+LEFT_BEHIND = r"SELECT datname FROM pg_database WHERE datname LIKE 'app\_\_dh\_%'"
 ROOT = Path(__file__).resolve().parent.parent
 PHONE_COLUMN = (
     "SELECT count(*) FROM information_schema.columns "
@@ -84,6 +85,8 @@ def test_manual_deploy_redeploy_rollback_and_history(
 
     assert _cli(config_file, "rollback", "sample/dev") == 1  # restore needs --yes off a terminal
     assert "pass --yes" in capsys.readouterr().err
+    # A role that may create databases: the rollback's restore goes through a standby.
+    sample_app.psql_as_superuser("ALTER ROLE app CREATEDB")
     assert _cli(config_file, "rollback", "sample/dev", "--yes") == 0
     rollback = store.history("sample/dev", limit=1)[0]
     assert (rollback.trigger, rollback.sha, rollback.state) == ("rollback", v1, "succeeded")
@@ -92,6 +95,9 @@ def test_manual_deploy_redeploy_rollback_and_history(
     assert sample_app.running_version() == "1" and sample_app.checked_out() == v1
     assert sample_app.psql(PHONE_COLUMN) == "0"
     assert "restore" in [stage.name for stage in rollback.stages]
+    kept = Path(str(rollback.kept_database))  # the database before it, renamed aside, dumped
+    assert kept.is_file() and kept.name.startswith("dev-kept-")
+    assert sample_app.psql(LEFT_BEHIND) == ""
 
     capsys.readouterr()
     assert _cli(config_file, "history", "sample/dev", "--json") == 0
@@ -135,6 +141,8 @@ def test_backups_restore_clone_and_lock(
         sample_app.wait_healthy()
 
         prod.psql("INSERT INTO customers (name, email) VALUES ('Prod only', 'p@x.test')")
+        # From here dev's role may create databases: restores go through a standby, swapped in.
+        sample_app.psql_as_superuser("ALTER ROLE app CREATEDB")
         assert _cli(config_file, "clone-data", "sample/prod", "sample/dev") == 1
         assert "refusing to overwrite sample/dev" in capsys.readouterr().err
         assert _cli(config_file, "clone-data", "sample/prod", "sample/dev", "--fresh", "--yes") == 0
@@ -142,6 +150,7 @@ def test_backups_restore_clone_and_lock(
         assert "Prod only" in sample_app.psql(NAMES)
         assert len(list(sample_app.backups_dir.glob("*.dump"))) == 3  # dev backed up first
         assert len(list(prod.backups_dir.glob("*.dump"))) == 1  # the fresh source backup
+        assert sample_app.psql(LEFT_BEHIND) == ""  # the standby went in, the old one was dumped
 
         settings = load_settings(config_file)
         assert _cli(config_file, "lock", "sample/dev", "--reason", "rehearsal") == 0
@@ -156,5 +165,6 @@ def test_backups_restore_clone_and_lock(
         work(settings, redis_conn)
         assert store.get(held.id).state == "succeeded", store.get(held.id).error
         assert sample_app.running_version() == "2"
+        assert sample_app.psql(LEFT_BEHIND) == ""  # the deploy's unused standby was dropped
     finally:
         prod.stop()

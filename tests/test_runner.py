@@ -77,3 +77,38 @@ def test_commands_are_recorded(runner: Runner) -> None:
     assert command["argv"][0] == sys.executable
     assert command["exit"] == 0
     assert command["duration"] >= 0
+
+
+UPPER = [sys.executable, "-c", "import sys; sys.stdout.write(sys.stdin.read().upper())"]
+
+
+def test_a_pipe_feeds_one_command_into_the_other(runner: Runner, tmp_path: Path) -> None:
+    """stdin_from: the feeder reads stdin_path, its stdout is the command's stdin; one record."""
+    source, target = tmp_path / "in.txt", tmp_path / "out.txt"
+    source.write_text("rows\n" * 50_000)
+    feeder = [sys.executable, "-c", "import sys; sys.stdout.write(sys.stdin.read())"]
+    runner.run(UPPER, timeout=30, stdin_from=feeder, stdin_path=source, stdout_path=target)
+    assert target.read_text() == "ROWS\n" * 50_000
+    recorded = runner.log.store.commands(runner.log.deploy_id)[-1]
+    assert recorded["argv"] == [*feeder, "|", *UPPER] and recorded["exit"] == 0
+
+
+def test_a_feeder_that_fails_fails_the_pipe(runner: Runner, tmp_path: Path) -> None:
+    """The command succeeding on a stream cut short is no success: the feeder's exit counts."""
+    code = "import sys; print('half'); print('unreadable', file=sys.stderr); sys.exit(4)"
+    feeder = [sys.executable, "-c", code]
+    with pytest.raises(CommandFailed) as caught:
+        runner.run(UPPER, timeout=30, stdin_from=feeder, stdout_path=tmp_path / "out.txt")
+    assert "exited 4" in str(caught.value) and " | " in str(caught.value)
+    assert "unreadable" in caught.value.output_tail
+    assert (tmp_path / "out.txt").read_text() == "HALF\n"
+
+
+def test_a_pipe_past_its_timeout_is_killed_whole(runner: Runner, tmp_path: Path) -> None:
+    """Both sides of a pipe are killed when it runs out of time."""
+    marker = tmp_path / "feeder-survived"
+    code = f"import time; time.sleep(3); open({str(marker)!r}, 'w').write('x')"
+    with pytest.raises(CommandFailed, match="ran out of time"):
+        runner.run(UPPER, timeout=1, stdin_from=[sys.executable, "-c", code])
+    time.sleep(4)
+    assert not marker.exists()

@@ -60,12 +60,13 @@ def test_compose_commands_never_remove_volumes() -> None:
         compose.exec("api", ["alembic", "upgrade", "head"]),
         compose.config_json(),
         postgres.dump(database, compose),
-        postgres.recreate_from_dump(database, compose),
-        postgres.restore_into_existing(database, compose),
-        postgres.drop_owned_objects(database, compose),
+        postgres.restore_into_standby(database, compose, "crm__dh_standby"),
+        postgres.swap_in_standby(database, compose, "crm__dh_standby", "crm__dh_kept_1"),
+        postgres.restore_script(database, compose),
+        postgres.replace_owned_objects(database, compose),
         postgres.can_create_databases(database, compose),
         postgres.list_contents(database, compose),
-        postgres.terminate_sessions(database, compose),
+        postgres.drop_database(database, compose, "crm__dh_standby"),
     ]
     for argv in built:
         assert all(isinstance(part, str) for part in argv)

@@ -14,8 +14,17 @@ taking the two sides in turn in each round:
   exec -T postgres psql --single-transaction`, each after the same DROP OWNED (the sample app's
   role cannot create databases, so this is the path deployhook takes too).
 
---restore-only (issue 10 item 6, target <= 0.6x): one backup of each kind, then only the two
-restores, order alternating, as many rounds as asked (a restore round is ~30 s, not ~3 min).
+--restore-only (issue 10 item 6, target <= 0.6x): one backup of each kind, then only the
+restores, order rotating, as many rounds as asked (a restore round is ~30 s, not ~3 min).
+With --role createdb (the app's role gets CREATEDB, as the official image's POSTGRES_USER has
+it) the restore goes through a standby (jobs/database/standby.py), timed two ways:
+  - prepared: the standby was restored in the background beforehand, as a deploy does from its
+    backup stage on; timed is what a revert then waits for (jobs.database.restore_database:
+    the wait, stopping the writers, the swap transaction);
+  - cold: no head start (prepare_restore: false, or a revert straight after the backup): the
+    whole restore into the standby plus the swap;
+against DROP OWNED + gunzip | psql --single-transaction. The database renamed aside each time
+is dropped untimed (a deploy dumps it once the previous version serves again: printed once).
 
 The API is stopped first (a writer would hold locks on the tables). Prints seconds, sizes and
 the ratios; target <= 1.10x each. Loopback only.
@@ -34,6 +43,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bed import Bed, on_sample_bed, ratio_line, seconds  # noqa: E402
 from jobs.context import DeployContext, new_context  # noqa: E402
+from jobs.database.keep import dump_kept_aside  # noqa: E402
+from jobs.database.restore import restore_database  # noqa: E402
+from jobs.database.standby import prepare  # noqa: E402
 from jobs.deploylog import DeployLog  # noqa: E402
 from jobs.stages.backup import restore_backup, take_backup  # noqa: E402
 from jobs.state.records import Deploy, DeployStore, new_deploy_id  # noqa: E402
@@ -48,11 +60,15 @@ def main() -> int:
     parser.add_argument("--megabytes", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--restore-only", action="store_true")
+    parser.add_argument("--role", choices=("owner", "createdb"), default="owner")
     args = parser.parse_args()
 
     def body(bed: Bed) -> int:
         bed.app.compose_ok("stop", "api")
         fill(bed, args.megabytes)
+        if args.role == "createdb":
+            as_superuser(bed, "ALTER ROLE app CREATEDB")
+            return measure_standby(bed, args.rounds)
         if args.restore_only:
             return measure_restore(bed, args.rounds)
         return measure(bed, args.rounds)
@@ -118,11 +134,7 @@ def measure(bed: Bed, rounds: int) -> int:
 def measure_restore(bed: Bed, rounds: int) -> int:
     """deployhook's restore vs DROP OWNED + gunzip | psql, order alternating, more rounds."""
     ctx = context(bed)
-    raw_file = bed.scratch / "raw.sql.gz"
-    took = seconds(lambda: take_backup(ctx))
-    took_raw = seconds(lambda: raw_dump(bed, raw_file))
-    print(f"backup {took:.1f} s, raw backup {took_raw:.1f} s")
-    backup = Path(str(ctx.backup))
+    backup, raw_file = both_backups(bed, ctx)
     steps: dict[str, Callable[[], object]] = {
         "restore": lambda: restore_backup(ctx, backup),
         "raw restore": lambda: raw_load(bed, raw_file),
@@ -139,6 +151,72 @@ def measure_restore(bed: Bed, rounds: int) -> int:
     for command in ctx.store.commands(ctx.deploy.id)[-3:]:
         print(f"  {command['duration']:7.2f}  {' '.join(command['argv'][-8:])}")
     return 0 if ratio_line("restore", times["restore"], times["raw restore"], 0.6) else 1
+
+
+def measure_standby(bed: Bed, rounds: int) -> int:
+    """The standby restore, prepared and cold, vs DROP OWNED + gunzip | psql, order rotating."""
+    ctx = context(bed)
+    backup, raw_file = both_backups(bed, ctx)
+    preparing: list[float] = []
+
+    def prepared() -> float:
+        preparing.append(seconds(lambda: prepare(ctx, backup, wait=False).done.wait()))
+        return seconds(lambda: restore_database(ctx, backup))
+
+    def cold() -> float:
+        ctx.standby = None
+        return seconds(lambda: restore_database(ctx, backup))
+
+    steps: dict[str, Callable[[], float]] = {
+        "prepared": prepared,
+        "cold": cold,
+        "raw restore": lambda: seconds(lambda: raw_load(bed, raw_file)),
+    }
+    times: dict[str, list[float]] = {kind: [] for kind in steps}
+    kinds = list(steps)
+    for number in range(rounds):
+        order = kinds[number % 3 :] + kinds[: number % 3]
+        for kind in order:
+            times[kind].append(steps[kind]())
+            check_restored(bed)
+            drop_kept_aside(bed, ctx, dump_once=number == 0 and kind == "prepared")
+        print(f"round {number + 1} ({', '.join(order)}): "
+              + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()))  # fmt: skip
+    print("standby restores in the background (untimed side):",
+          ", ".join(f"{t:.1f} s" for t in preparing))  # fmt: skip
+    print("deployhook's commands in the last prepared restore (seconds):")
+    for command in ctx.store.commands(ctx.deploy.id)[-12:]:
+        print(f"  {command['duration']:7.2f}  {' '.join(command['argv'][-8:])[:110]}")
+    cold, raw = times["cold"], times["raw restore"]
+    ratio_line("cold (the whole restore on the critical path)", cold, raw, 1.1)
+    return 0 if ratio_line("prepared", times["prepared"], times["raw restore"], 0.6) else 1
+
+
+def drop_kept_aside(bed: Bed, ctx: DeployContext, *, dump_once: bool) -> None:
+    """Drop the database a standby swap renamed aside (the raw side leaves none)."""
+    kept = ctx.deploy.kept_database or ""
+    if not kept.startswith("database "):
+        return
+    if dump_once:  # what a revert does after the previous version is healthy: off the clock
+        took = seconds(lambda: dump_kept_aside(ctx))
+        print(f"kept database dumped and dropped, after the fact: {took:.1f} s")
+        return
+    as_superuser(bed, f'DROP DATABASE "{kept.removeprefix("database ")}"')
+    ctx.deploy.kept_database = None
+
+
+def as_superuser(bed: Bed, sql: str) -> None:
+    argv = [*exec_argv(bed), "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", "postgres"]
+    subprocess.run([*argv, "-d", "postgres", "-c", sql], env=bed.engine.env, check=True)
+
+
+def both_backups(bed: Bed, ctx: DeployContext) -> tuple[Path, Path]:
+    """One backup of each kind, timed once: deployhook's (custom format), pg_dump | gzip."""
+    raw_file = bed.scratch / "raw.sql.gz"
+    took = seconds(lambda: take_backup(ctx))
+    took_raw = seconds(lambda: raw_dump(bed, raw_file))
+    print(f"backup {took:.1f} s, raw backup {took_raw:.1f} s")
+    return Path(str(ctx.backup)), raw_file
 
 
 def context(bed: Bed) -> DeployContext:

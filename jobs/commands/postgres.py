@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from config.model import Database
 from jobs.commands.compose import Compose
 
 
-def dump(database: Database, compose: Compose) -> list[str]:
+def dump(database: Database, compose: Compose, name: str | None = None) -> list[str]:
     """Custom format: compressed, and checkable with `pg_restore --list`.
 
     Compression level 1, not the default 6: pg_dump compresses in the same process that
@@ -17,7 +18,7 @@ def dump(database: Database, compose: Compose) -> list[str]:
     larger (bench/backup, bench/README.md).
     """
     command = ["pg_dump", "--format=custom", "--compress=1", "--no-password"]
-    return _where(database, compose, [*command, *_target(database)])
+    return _where(database, compose, [*command, *_target(database, name)])
 
 
 def list_contents(database: Database, compose: Compose) -> list[str]:
@@ -67,66 +68,139 @@ def catalog(database: Database, compose: Compose, version_query: str | None) -> 
     return _where(database, compose, argv)
 
 
-def terminate_sessions(database: Database, compose: Compose) -> list[str]:
-    """End other sessions on the database so that the restore can drop it.
-
-    Connected to the target itself, `current_database()` names it: no name is pasted into SQL.
-    """
-    sql = (
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-    )
-    argv = ["psql", "--no-password", "--set", "ON_ERROR_STOP=1", "--quiet", "--tuples-only"]
-    return _where(database, compose, [*argv, *_target(database), "--command", sql])
-
-
 def can_create_databases(database: Database, compose: Compose) -> list[str]:
-    """Prints `t` when the role may drop and re-create the database (superuser or CREATEDB)."""
-    sql = "SELECT rolsuper OR rolcreatedb FROM pg_roles WHERE rolname = current_user"
+    """Prints `t` when the role may create databases and rename this one: a superuser, or
+    CREATEDB and (a member of) the database's owner. Then restores go through a standby."""
     argv = ["psql", "--no-password", "--set", "ON_ERROR_STOP=1", "--quiet", "--tuples-only"]
-    return _where(database, compose, [*argv, "--no-align", *_target(database), "--command", sql])
+    return _where(
+        database, compose, [*argv, "--no-align", *_target(database), "--command", SWAP_SQL_OK]
+    )
 
 
-def recreate_from_dump(database: Database, compose: Compose) -> list[str]:
-    """Drop and re-create the whole database from the dump on stdin.
-
-    Objects that a failed migration added (which the dump knows nothing about) disappear with
-    the old database: the restore leaves no trace of the deploy. Needs CREATEDB or superuser.
-    """
-    argv = ["pg_restore", "--no-password", "--clean", "--if-exists", "--create", "--exit-on-error"]
-    return _where(database, compose, [*argv, *_maintenance_target(database)])
-
-
-def drop_owned_objects(database: Database, compose: Compose) -> list[str]:
-    """For an owner without CREATEDB: drop everything the role owns in the database."""
-    argv = ["psql", "--no-password", "--set", "ON_ERROR_STOP=1", "--quiet", *_target(database)]
-    return _where(database, compose, [*argv, "--command", "DROP OWNED BY CURRENT_USER CASCADE"])
-
-
-def restore_into_existing(
-    database: Database, compose: Compose, *, foreign: bool = False
-) -> list[str]:
-    """Restore the dump on stdin into the emptied database, all or nothing.
+def restore_script(database: Database, compose: Compose, *, foreign: bool = False) -> list[str]:
+    """The dump on stdin as one SQL transaction on stdout: BEGIN first, COMMIT only at the very
+    end, so a stream cut short anywhere commits nothing.
 
     `foreign`: the dump comes from another environment, whose roles may not exist here, so
     everything restored belongs to this environment's user.
     """
-    argv = ["pg_restore", "--no-password", "--single-transaction", "--exit-on-error"]
+    argv = ["pg_restore", "--no-password", "--single-transaction", "--exit-on-error", "--file=-"]
     if foreign:
         argv += ["--no-owner", "--no-privileges"]
-    return _where(database, compose, [*argv, *_target(database)])
+    return _where(database, compose, argv)
 
 
-def drop_database(database: Database, compose: Compose) -> list[str]:
-    """Drop the database (ending its sessions), from the maintenance database."""
+def replace_owned_objects(database: Database, compose: Compose) -> list[str]:
+    """A plain owner's restore in place, fed restore_script's SQL on stdin: one transaction
+    that drops everything the role owns, then runs the script, whose COMMIT ends it.
+
+    All or nothing: an error stops psql (ON_ERROR_STOP) and the transaction is rolled back;
+    so is one whose script ends before its COMMIT (the session ends with it open). The
+    script's own BEGIN only draws a warning inside the transaction already open.
+    """
+    argv = ["psql", "--no-password", "--no-psqlrc", "--set", "ON_ERROR_STOP=1", "--quiet"]
+    argv += ["--output=/dev/null", *_target(database), "--command", "BEGIN"]
+    argv += ["--command", "DROP OWNED BY CURRENT_USER CASCADE", "--file=-"]
+    return _where(database, compose, argv)
+
+
+def drop_database(database: Database, compose: Compose, name: str | None = None) -> list[str]:
+    """Drop the database, or the one called `name` (ending its sessions), from the maintenance
+    database."""
     argv = ["dropdb", "--no-password", "--if-exists", "--force", "--maintenance-db=postgres"]
-    return _where(database, compose, [*argv, "--username", database.user, database.name])
+    return _where(database, compose, [*argv, "--username", database.user, name or database.name])
 
 
-def create_database(database: Database, compose: Compose) -> list[str]:
-    """Create the (empty) database, owned by the configured user."""
+SWAP_SQL_OK = (
+    "SELECT r.rolsuper OR (r.rolcreatedb AND pg_has_role(r.oid, d.datdba, 'MEMBER')) "
+    "FROM pg_roles r, pg_database d "
+    "WHERE r.rolname = current_user AND d.datname = current_database()"
+)
+
+
+# The live database's encoding and locale, so that a standby restored beside it sorts and
+# compares text exactly as it does. The provider columns exist from PostgreSQL 15 (ICU locale
+# renamed in 17): read through to_jsonb, an empty field where the server has no such column.
+PROPERTIES_SQL = (
+    "SELECT pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, "
+    "coalesce(to_jsonb(d)->>'datlocprovider', ''), "
+    "coalesce(to_jsonb(d)->>'datlocale', to_jsonb(d)->>'daticulocale', ''), "
+    "pg_catalog.pg_get_userbyid(d.datdba) "
+    "FROM pg_catalog.pg_database d WHERE d.datname = current_database()"
+)
+
+
+def database_properties(database: Database, compose: Compose) -> list[str]:
+    """Prints `encoding|collate|ctype|provider|locale|owner` of the live database."""
+    argv = ["psql", "--no-password", "--no-psqlrc", "--set", "ON_ERROR_STOP=1", "--quiet"]
+    argv += ["--tuples-only", "--no-align", *_target(database), "--command", PROPERTIES_SQL]
+    return _where(database, compose, argv)
+
+
+@dataclass(frozen=True)
+class DatabaseProperties:
+    encoding: str
+    collate: str
+    ctype: str
+    provider: str  # pg_database.datlocprovider: "c" libc, "i" ICU, "b" builtin; "" before 15
+    locale: str  # the ICU or builtin locale, when the provider has one
+    owner: str
+
+    @classmethod
+    def parse(cls, output: str) -> DatabaseProperties:
+        """From database_properties' output; ValueError when it is not one such line."""
+        lines = [line for line in output.splitlines() if line.strip()]
+        fields = lines[-1].split("|") if lines else []
+        if len(fields) != 6 or not all(fields[:3]) or not fields[5]:
+            raise ValueError(
+                f"expected encoding|collate|ctype|provider|locale|owner, got {output!r}"
+            )
+        return cls(*fields)
+
+
+PROVIDERS = {"c": "libc", "i": "icu", "b": "builtin"}
+
+
+def create_standby(
+    database: Database, compose: Compose, name: str, properties: DatabaseProperties
+) -> list[str]:
+    """Create the empty database `name` from template0, with the live database's encoding,
+    locale and owner."""
     argv = ["createdb", "--no-password", "--maintenance-db=postgres", "--username", database.user]
-    return _where(database, compose, [*argv, "--owner", database.user, database.name])
+    argv += ["--owner", properties.owner, "--template=template0"]
+    argv += [f"--encoding={properties.encoding}", f"--lc-collate={properties.collate}"]
+    argv += [f"--lc-ctype={properties.ctype}"]
+    provider = PROVIDERS.get(properties.provider)
+    if provider is not None:
+        argv.append(f"--locale-provider={provider}")
+    if provider == "icu" and properties.locale:
+        argv.append(f"--icu-locale={properties.locale}")
+    elif provider == "builtin" and properties.locale:
+        argv.append(f"--builtin-locale={properties.locale}")
+    return _where(database, compose, [*argv, name])
+
+
+def restore_into_standby(
+    database: Database, compose: Compose, name: str, *, foreign: bool = False
+) -> list[str]:
+    """Restore the dump on stdin into the fresh database `name`, stopping at the first error.
+
+    No single transaction: the standby is not live, and a restore that fails is dropped whole.
+    """
+    argv = ["pg_restore", "--no-password", "--exit-on-error"]
+    if foreign:
+        argv += ["--no-owner", "--no-privileges"]
+    return _where(database, compose, [*argv, *_target(database, name)])
+
+
+def swap_in_standby(database: Database, compose: Compose, standby: str, kept: str) -> list[str]:
+    """Reads jobs/database/swap_in.sql on stdin: in one transaction, carry the live database's
+    settings, grants and comment over to `standby`, rename the live database to `kept` and
+    `standby` to the live name. Names travel as psql variables, quoted by psql itself."""
+    argv = ["psql", "--no-password", "--no-psqlrc", "--set", "ON_ERROR_STOP=1", "--quiet"]
+    argv += ["--set", f"live={database.name}", "--set", f"standby={standby}"]
+    argv += ["--set", f"kept={kept}", *_maintenance_target(database), "--file=-"]
+    return _where(database, compose, argv)
 
 
 def connection_env(database: Database) -> dict[str, str]:
@@ -142,8 +216,8 @@ def connection_env(database: Database) -> dict[str, str]:
     return env
 
 
-def _target(database: Database) -> list[str]:
-    return ["--username", database.user, "--dbname", database.name]
+def _target(database: Database, name: str | None = None) -> list[str]:
+    return ["--username", database.user, "--dbname", name or database.name]
 
 
 def _maintenance_target(database: Database) -> list[str]:

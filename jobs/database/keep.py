@@ -4,6 +4,12 @@ The copy is a backup like any other (custom format, written atomically, verified
 `pg_restore --list`), named `<environment>-kept-<stamp>-<deploy id>.dump` beside the backups:
 `backups list` shows it, retention counts it, and docs/data-safety.md says how to get rows
 back from it. It is taken after the writers stopped, so it holds every committed write.
+
+Two ways to get there. A plain owner's restore overwrites the database in place, so the dump
+is taken first (`keep_current`), on the critical path. A restore through a standby
+(jobs/database/standby.py) renames the live database aside instead (`kept_aside`): nothing to
+wait for; once the previous version serves again, `dump_kept_aside` dumps that database and
+drops it, or, if the dump fails, leaves it in place under its name.
 """
 
 from __future__ import annotations
@@ -11,11 +17,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from jobs.commands import postgres
 from jobs.context import DeployContext
-from jobs.errors import StageFailed
+from jobs.errors import CommandFailed, LockLost, StageFailed
 from jobs.stages.backup import new_dump_path, write_dump
 
 KEPT_LABEL = "kept"
+ASIDE = "database "  # kept_database names a database (not yet dumped) with this prefix
 
 
 def keep_current(ctx: DeployContext, restoring: Path) -> Path:
@@ -23,14 +31,60 @@ def keep_current(ctx: DeployContext, restoring: Path) -> Path:
     database = ctx.environment.database
     if database is None:
         raise StageFailed("restore", "expected a database to keep, got none configured")
-    since = datetime.fromtimestamp(restoring.stat().st_mtime, UTC)
     kept = new_dump_path(ctx, f"{ctx.deploy.environment}-{KEPT_LABEL}")
     write_dump(ctx, database, kept, "restore")
-    ctx.deploy.kept_database = str(kept)
-    ctx.deploy.kept_writes_since = since.isoformat(timespec="seconds").replace("+00:00", "Z")
-    ctx.save()
+    _record(ctx, str(kept), restoring)
     ctx.log.info(
         f"kept the database as it was in {kept} ({kept.stat().st_size} bytes): "
-        f"the writes since {since:%H:%M:%S} UTC that the restore discards are in it"
+        f"the writes since {_since(restoring):%H:%M:%S} UTC that the restore discards are in it"
     )
     return kept
+
+
+def kept_aside(ctx: DeployContext, name: str, restoring: Path) -> None:
+    """Record that the database as it was now lives on as the database `name`."""
+    _record(ctx, ASIDE + name, restoring)
+    ctx.log.info(
+        f"kept the database as it was as the database {name}: the writes since "
+        f"{_since(restoring):%H:%M:%S} UTC that the restore discards are in it"
+    )
+
+
+def dump_kept_aside(ctx: DeployContext) -> None:
+    """Turn a database kept aside into a kept dump and drop it; on failure leave it, named.
+
+    Runs after the previous version is healthy again, so its time costs no one anything.
+    Never raises: the writes are safe either way, and the record says where they are.
+    """
+    database = ctx.environment.database
+    kept = ctx.deploy.kept_database or ""
+    if database is None or not kept.startswith(ASIDE):
+        return
+    name = kept.removeprefix(ASIDE)
+    path = new_dump_path(ctx, f"{ctx.deploy.environment}-{KEPT_LABEL}")
+    try:
+        write_dump(ctx, database, path, "restore", name=name)
+        ctx.deploy.kept_database = str(path)
+        ctx.save()
+        ctx.runner.run(
+            postgres.drop_database(database, ctx.compose, name),
+            timeout=ctx.environment.timeouts.restore,
+            extra_env=postgres.connection_env(database),
+        )
+    except (StageFailed, CommandFailed, LockLost, OSError) as error:
+        where = ctx.deploy.kept_database
+        ctx.log.info(f"the kept writes stay in {where}: turning {name} into a dump failed: {error}")
+        return
+    ctx.log.info(f"the kept writes are in {path} ({path.stat().st_size} bytes); dropped {name}")
+
+
+def _record(ctx: DeployContext, kept: str, restoring: Path) -> None:
+    ctx.deploy.kept_database = kept
+    stamp = _since(restoring).isoformat(timespec="seconds")
+    ctx.deploy.kept_writes_since = stamp.replace("+00:00", "Z")
+    ctx.save()
+
+
+def _since(restoring: Path) -> datetime:
+    """When the backup being restored was taken: the discarded writes are the ones after it."""
+    return datetime.fromtimestamp(restoring.stat().st_mtime, UTC)

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from config import Environment
+from config.model import Database
 from jobs.commands import postgres
 from jobs.commands.compose import Compose
 from jobs.compose_model import ComposeModel, read_model
@@ -117,7 +118,24 @@ def check_database(
     )
     size = _last_int(size_answer.output) if size_answer.ok else None
     shown = f", {size // (1024 * 1024)} MB on disk" if size is not None else ""
-    return ok(target, "database", f"pg_dump works {who}{shown}"), size
+    restores = _restore_path(database, compose, prober, env)
+    return ok(target, "database", f"pg_dump works {who}{shown}; {restores}"), size
+
+
+def _restore_path(database: Database, compose: Compose, prober: Prober, env: dict[str, str]) -> str:
+    """Which way a revert would restore (docs/data-safety.md), so no one learns it at 2 a.m."""
+    answer = prober.run(
+        postgres.can_create_databases(database, compose), timeout=DOCKER_TIMEOUT, extra_env=env
+    )
+    if not answer.ok:
+        return "could not ask whether the role may create databases"
+    if answer.output.strip().endswith("t"):
+        ahead = " prepared during each deploy" if database.prepare_restore else ""
+        return f"a restore goes through a standby database{ahead}, swapped in by rename"
+    return (
+        f"a restore is in place (role {database.user} may not create databases; "
+        "CREATEDB makes a revert's restore a rename)"
+    )
 
 
 def check_health(target: str, environment: Environment) -> Finding:

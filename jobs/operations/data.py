@@ -1,8 +1,8 @@
 """Take, verify and restore backups by hand, and clone one environment's data into another.
 
-Restores follow the revert's order: stop the writers, keep the database as it is (a verified
-dump taken once they stopped, so it holds every committed write), restore, start them,
-health-check. The kept copy is what undoes the restore.
+Restores follow the revert's order (jobs/database/restore.py): stop the writers, keep the
+database as it is (renamed aside, or a verified dump taken once they stopped: either holds every
+committed write), restore, start them, health-check. The kept copy is what undoes the restore.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from redis import Redis
 
 from config import Settings
 from jobs.context import DeployContext
-from jobs.database import keep_current, stop_writers
+from jobs.database.keep import dump_kept_aside
+from jobs.database.restore import restore_database
 from jobs.errors import StageFailed
 from jobs.images import running_images
 from jobs.operations.maintenance import Echo, action_context, find_backup
 from jobs.operations.targets import OperationError
-from jobs.stages.backup import restore_backup, take_backup, verify_backup
+from jobs.stages.backup import take_backup, verify_backup
 from jobs.stages.health import wait_healthy
 from jobs.stages.swap import swap
 
@@ -41,8 +42,8 @@ def verify(
 
 def restore(
     settings: Settings, connection: Redis, target: str, name: str | None, echo: Echo
-) -> tuple[Path, Path]:
-    """Put a backup of `target` back; returns (restored, the database kept before it)."""
+) -> tuple[Path, str]:
+    """Put a backup of `target` back; returns (restored, where the database before it is kept)."""
     backup = find_backup(settings, target, name)
     with action_context(settings, connection, target, "restore", echo) as ctx:
         kept = _restore_into(ctx, backup.path, foreign=False)
@@ -51,7 +52,7 @@ def restore(
 
 def clone(
     settings: Settings, connection: Redis, source: str, target: str, fresh: bool, echo: Echo
-) -> tuple[Path, Path]:
+) -> tuple[Path, str]:
     """Restore `source`'s newest backup (or a fresh one) into `target`; returns (used, safety)."""
     if source == target:
         raise OperationError(f"source and target are both {target}: name two environments")
@@ -80,13 +81,14 @@ def _take(ctx: DeployContext) -> Path:
     return path
 
 
-def _restore_into(ctx: DeployContext, backup: Path, *, foreign: bool) -> Path:
+def _restore_into(ctx: DeployContext, backup: Path, *, foreign: bool) -> str:
+    """Restore, start the writers again, prove health; returns where the old data is kept."""
     ctx.previous_images = running_images(ctx)  # whose writers stop and start again
     ctx.log.info(f"restoring {backup.name} into {ctx.deploy.target}")
-    stop_writers(ctx, fast=True)
-    kept = keep_current(ctx, backup)
-    restore_backup(ctx, backup, foreign=foreign)
+    restore_database(ctx, backup, foreign=foreign)
     swap(ctx, "restore")
     wait_healthy(ctx, "restore")
+    dump_kept_aside(ctx)
+    kept = str(ctx.deploy.kept_database)
     ctx.log.info(f"restored {backup.name}; the database as it was before is kept in {kept}")
     return kept

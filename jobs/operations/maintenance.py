@@ -19,6 +19,7 @@ from redis import Redis
 
 from config import Settings
 from jobs.context import DeployContext, new_context, secret_values
+from jobs.database.standby import discard
 from jobs.errors import LockTimeout
 from jobs.operations.oplog import OperatorLog
 from jobs.operations.targets import OperationError, parse_target
@@ -67,6 +68,7 @@ def action_context(
     try:
         yield ctx
     finally:
+        discard(ctx)  # a standby a failed restore left (never raises)
         ctx.close()
         lock.release()
         release_held(connection, settings, record.target)

@@ -45,13 +45,16 @@ def new_dump_path(ctx: DeployContext, label: str) -> Path:
     return directory / f"{label}-{stamp}-{ctx.deploy.id}{SUFFIX}"
 
 
-def write_dump(ctx: DeployContext, database: Database, final: Path, stage: str) -> None:
-    """Dump the database to `final` atomically: written aside, verified, fsynced, renamed."""
+def write_dump(
+    ctx: DeployContext, database: Database, final: Path, stage: str, *, name: str | None = None
+) -> None:
+    """Dump the database (or the one called `name`) to `final` atomically: written aside,
+    verified, fsynced, renamed."""
     _check_free_space(ctx, final.parent, stage)
     partial = final.with_name(final.name + ".partial")
     try:
         ctx.runner.run(
-            postgres.dump(database, ctx.compose),
+            postgres.dump(database, ctx.compose, name),
             timeout=ctx.environment.backups.timeout,
             stdout_path=partial,
             extra_env=postgres.connection_env(database),
@@ -99,41 +102,27 @@ def verify_backup(
 
 
 def restore_backup(ctx: DeployContext, path: Path, *, foreign: bool = False) -> None:
-    """Make the database exactly what the backup holds; the caller stops the writers first.
+    """A plain owner's restore in place, all or nothing; the caller stops the writers and keeps
+    the database first.
 
-    A role that may create databases gets the database dropped and re-created; a plain owner
-    gets everything it owns dropped, then a single-transaction restore. Either way objects a
-    failed migration created are gone and data it dropped is back. `foreign`: the backup is
-    another environment's (clone-data), restored under this environment's names and owner.
+    `pg_restore` turns the dump into one SQL transaction, piped into a psql session that first
+    drops everything the role owns: objects a failed migration created are gone and data it
+    dropped is back, or, on any error or a dump that cannot be read to its end, nothing
+    changed at all. Roles that may create databases restore through a standby instead
+    (jobs/database/restore.py). `foreign`: the backup is another environment's (clone-data),
+    restored under this environment's owner.
     """
     database = ctx.environment.database
     if database is None:
         return
-    env = postgres.connection_env(database)
-    timeout = ctx.environment.timeouts.restore
-    probe = ctx.runner.run(
-        postgres.can_create_databases(database, ctx.compose),
-        timeout=60,
-        extra_env=env,
-        read_only=True,
+    ctx.runner.run(
+        postgres.replace_owned_objects(database, ctx.compose),
+        stdin_from=postgres.restore_script(database, ctx.compose, foreign=foreign),
+        stdin_path=path,
+        timeout=ctx.environment.timeouts.restore,
+        extra_env=postgres.connection_env(database),
+        quiet=True,  # the script's notices; errors still end the message (the output's tail)
     )
-    can_create = probe.output.strip().endswith("t")
-    if can_create and foreign:
-        # The dump names the other environment's database: re-create ours by name instead.
-        for argv in (postgres.drop_database, postgres.create_database):
-            ctx.runner.run(argv(database, ctx.compose), timeout=timeout, extra_env=env)
-        restore = postgres.restore_into_existing(database, ctx.compose, foreign=True)
-    elif can_create:
-        ctx.runner.run(
-            postgres.terminate_sessions(database, ctx.compose), timeout=60, extra_env=env
-        )
-        restore = postgres.recreate_from_dump(database, ctx.compose)
-    else:
-        ctx.runner.run(
-            postgres.drop_owned_objects(database, ctx.compose), timeout=timeout, extra_env=env
-        )
-        restore = postgres.restore_into_existing(database, ctx.compose, foreign=foreign)
-    ctx.runner.run(restore, timeout=timeout, stdin_path=path, extra_env=env)
 
 
 def apply_retention(ctx: DeployContext, keep: set[str]) -> list[Path]:

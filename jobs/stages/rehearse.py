@@ -30,6 +30,7 @@ from jobs.commands.rehearsal import Container, Mount
 from jobs.compose_model import ServiceModel, read_model
 from jobs.context import DeployContext
 from jobs.errors import CommandFailed, StageFailed
+from jobs.runner import Runner
 
 READY_POLL_SECONDS = 1.0
 
@@ -103,11 +104,16 @@ def _note_duration(ctx: DeployContext, seconds: float, slow_after: float) -> Non
 
 
 def remove_containers(ctx: DeployContext) -> list[str]:
-    """Remove this deploy's rehearsal containers; the names of any still there afterwards."""
+    """Remove this deploy's rehearsal containers; the names of any still there afterwards.
+
+    Unfenced: the throwaways are this deploy's own and part of no stack, so a deploy that lost
+    its lock mid-rehearsal (another deploy owns the environment now) still takes them away.
+    """
     deploy_id = ctx.deploy.id
+    cleanup = Runner(ctx.log, ctx.runner.environ)
     for name in (rehearsal.migration_name(deploy_id), rehearsal.database_name(deploy_id)):
         try:
-            ctx.runner.run(rehearsal.remove(name), timeout=60, check=False, quiet=True)
+            cleanup.run(rehearsal.remove(name), timeout=60, check=False, quiet=True)
         except CommandFailed as error:  # ran out of time: the listing below says what is left
             ctx.log.info(f"rehearsal: {error}")
     label = f"{rehearsal.LABEL}={deploy_id}"

@@ -119,6 +119,9 @@ class Deploy:
     # writes it holds were discarded by that restore (UTC ISO time the backup was taken).
     kept_database: str | None = None
     kept_writes_since: str | None = None
+    # The standby database a restore is being prepared in (jobs/database/standby.py), so that
+    # a worker that recovers this deploy after a crash can drop it.
+    standby_database: str | None = None
     # The migration rehearsal (migrate.rehearse): its migration's seconds, and whether that
     # exceeded rehearse.slow_after.
     rehearsal_seconds: float | None = None

@@ -15,10 +15,13 @@ import pytest
 import redis
 
 from config import Settings
+from jobs.commands import rehearsal
 from jobs.stages.commit import read_last_good
+from jobs.state import keys
 from jobs.state.locks import current_owner
 from jobs.state.records import Deploy, DeployStore
 from tests.support import drills
+from tests.support.commands import run
 from tests.support.deploying import deploy, push, start_worker_process, wait_for, write_config
 from tests.support.provider_server import SLACK, WEBHOOK, ProviderServer
 
@@ -170,3 +173,34 @@ def test_flapping_health_passes_at_its_first_healthy_answer(
         if "/api/v1/healthz" in line
     ]
     assert "503" in answers and answers[-1] == "200", answers  # it did flap
+
+
+def test_lock_lost_mid_rehearsal_still_takes_the_throwaway_away(
+    sample_app: Any, config: dict[str, Any], redis_conn: redis.Redis, tmp_path: Path
+) -> None:
+    """Lock lost while the rehearsal migrates: interrupted, production as it was, no leftover."""
+    config["projects"]["sample"]["environments"]["dev"]["migrate"]["rehearse"] = True
+    settings = Settings.model_validate(config)
+    before = _before(sample_app)
+    store = DeployStore(redis_conn)
+    queued = push(redis_conn, settings, drills.slow_migration(sample_app, seconds=15))
+    worker = _run_in_worker(config, tmp_path)
+    wait_for(lambda: len(_rehearsal(sample_app, queued.id)) == 2, 240, "the rehearsal migration")
+    redis_conn.delete(keys.lock(queued.target))  # Redis lost the key
+    _finish(worker, tmp_path)
+    record = store.get(queued.id)
+    assert record.state == "interrupted", record.error
+    assert _rehearsal(sample_app, queued.id, "--all") == []  # not even the stopped database
+    # The rehearsal passed and cleaned up; the swap, fenced, found the lock gone.
+    assert [(s.name, s.outcome) for s in record.stages][-2:] == [
+        ("rehearse", "ok"),
+        ("swap", "failed"),
+    ]
+    assert sample_app.container_ids() == before["containers"]
+    assert sample_app.dump() == before["dump"]
+
+
+def _rehearsal(app: Any, deploy_id: str, *flags: str) -> list[str]:
+    """Names of the deploy's rehearsal containers (running; with "--all", any)."""
+    argv = ["docker", "ps", *flags, "--filter", f"label={rehearsal.LABEL}={deploy_id}"]
+    return run([*argv, "--format", "{{.Names}}"], env=app.engine.env).stdout.split()

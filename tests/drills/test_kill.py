@@ -1,8 +1,11 @@
 """Drill: the worker is SIGKILLed inside each stage; the next worker start finishes it truthfully.
 
 Killed before anything changed (backup) the deploy ends `failed`; killed after (checkout on)
-it ends `reverted`: previous commit, previous images, database as before. Either way the lock
-is free, no half-written backup is left, and the reports end with that state.
+it ends `reverted`: previous commit, previous images, database as before. Killed in the
+migration rehearsal (migrate.rehearse, after the build) it ends `failed`, as a failed rehearsal
+does: nothing running had changed, the checkout and image names are put back, the same
+containers run and no throwaway container is left. Either way the lock is free, no
+half-written backup is left, and the reports end with that state.
 """
 
 from __future__ import annotations
@@ -19,13 +22,16 @@ import pytest
 import redis
 
 from config import Settings
+from jobs.commands import rehearsal
 from jobs.state.locks import current_owner
 from jobs.state.records import DeployStore
 from tests.support import drills
+from tests.support.commands import run
 from tests.support.deploying import push, start_worker_process, wait_for, write_config
 from tests.support.provider_server import WEBHOOK, ProviderServer
 
 pytestmark = pytest.mark.docker
+LEFT_BEHIND = r"SELECT datname FROM pg_database WHERE datname LIKE 'app\_\_dh\_%'"
 
 
 @dataclass
@@ -38,6 +44,8 @@ class Drill:
     arrange: Callable[[Any, ExitStack], str]
     # True once the deploy is held inside the stage, ready to be killed.
     held: Callable[[Any, DeployStore, str], bool] = lambda app, store, deploy_id: True
+    rehearse: bool = False  # the environment rehearses its migration (migrate.rehearse)
+    name: str = ""  # the test id, when the stage alone does not tell drills apart
 
 
 def _backup(app: Any, stack: ExitStack) -> str:
@@ -59,12 +67,32 @@ def _build(app: Any, stack: ExitStack) -> str:
     return sha
 
 
+def _build_with_standby(app: Any, stack: ExitStack) -> str:
+    # A role that may create databases: the backup is being restored into a standby in the
+    # background while the build runs (jobs/database/standby.py). The dead worker's standby
+    # must not outlive the recovery.
+    app.psql_as_superuser("ALTER ROLE app CREATEDB")
+    stack.callback(app.psql_as_superuser, "ALTER ROLE app NOCREATEDB")
+    return _build(app, stack)
+
+
 def _build_held(app: Any, store: DeployStore, deploy_id: str) -> bool:
     return drills.build_step_running(_build_word[app.project])
 
 
 def _swap_held(app: Any, store: DeployStore, deploy_id: str) -> bool:
     return "gate" in app.container_ids()
+
+
+def _rehearsal_held(app: Any, store: DeployStore, deploy_id: str) -> bool:
+    """The slow migration sleeps in the rehearsal's migration container, beside its database."""
+    return len(_rehearsal_containers(app, "--filter", f"label={rehearsal.LABEL}={deploy_id}")) == 2
+
+
+def _rehearsal_containers(app: Any, *filters: str) -> list[str]:
+    """Names of running rehearsal containers (or with "--all", of any), on the test engine."""
+    argv = ["docker", "ps", "--filter", f"label={rehearsal.LABEL}", *filters]
+    return run([*argv, "--format", "{{.Names}}"], env=app.engine.env).stdout.split()
 
 
 def _revert(app: Any, stack: ExitStack) -> str:
@@ -77,6 +105,14 @@ DRILLS = [
     Drill("backup", "failed", _backup),
     Drill("checkout", "reverted", _checkout),
     Drill("build", "reverted", _build, _build_held),
+    Drill("build", "reverted", _build_with_standby, _build_held, name="build-with-standby"),
+    Drill(
+        "rehearse",
+        "failed",
+        lambda app, stack: drills.slow_migration(app),
+        _rehearsal_held,
+        rehearse=True,
+    ),
     Drill("swap", "reverted", lambda app, stack: drills.slow_swap(app), _swap_held),
     Drill("migrate", "reverted", lambda app, stack: drills.slow_migration(app)),
     Drill("health", "reverted", lambda app, stack: str(app.never_healthy(hang=True))),
@@ -107,7 +143,7 @@ def _killed_in(drill: Drill, app: Any, settings: Settings, conn: redis.Redis, co
     yield queued.id
 
 
-@pytest.mark.parametrize("drill", DRILLS, ids=[drill.stage for drill in DRILLS])
+@pytest.mark.parametrize("drill", DRILLS, ids=[drill.name or drill.stage for drill in DRILLS])
 def test_worker_killed_in_a_stage_is_finished_by_the_next_start(
     drill: Drill,
     sample_app: Any,
@@ -118,8 +154,11 @@ def test_worker_killed_in_a_stage_is_finished_by_the_next_start(
     tmp_path: Path,
 ) -> None:
     """SIGKILL in each stage: the next worker start ends it failed/reverted, all as before."""
+    if drill.rehearse:
+        config["projects"]["sample"]["environments"]["dev"]["migrate"]["rehearse"] = True
+        settings = Settings.model_validate(config)
     before_sha, before_dump = sample_app.checked_out(), sample_app.dump()
-    before_images = sample_app.image_ids()
+    before_images, before_containers = sample_app.image_ids(), sample_app.container_ids()
     env_file = (sample_app.checkout / ".env").read_text()
     config_file = write_config(config, tmp_path / "c.yml")
     store = DeployStore(redis_conn)
@@ -139,9 +178,18 @@ def test_worker_killed_in_a_stage_is_finished_by_the_next_start(
     assert (sample_app.checkout / ".env").read_text() == env_file and sample_app.volume_exists()
     assert not list(sample_app.backups_dir.glob("*.partial"))
     assert drills.deploy_commands_alive(sample_app.project) == []
+    assert sample_app.psql(LEFT_BEHIND) == ""  # no standby or kept database a worker made
+    assert _rehearsal_containers(sample_app, "--all") == []
+    if drill.expected == "failed":  # nothing running had changed: not even a restart
+        assert "nothing was changed" in (record.error or "")
+        assert sample_app.container_ids() == before_containers
     built = record.image_names.get("api")
     if built:  # a killed build or swap must not leave the name on the new image
         assert sample_app.image_of(built) == before_images["api"]
     events = [s.body for s in provider.to(WEBHOOK) if s.body["deploy"]["id"] == deploy_id]
     assert events and events[-1]["event"] == drill.expected, [e["event"] for e in events]
     assert events[-1]["deploy"]["failed_stage"] == drill.stage
+    assert f"the worker stopped during {drill.stage}" in events[-1]["deploy"]["error"]
+    if drill.rehearse:  # the rehearsal never finished: no time is reported for it
+        assert record.rehearsal_seconds is None
+        assert drills.log_mentions(store, deploy_id, "rehearsal removed")

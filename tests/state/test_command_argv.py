@@ -24,11 +24,14 @@ IN_SERVICE = Database(service="postgres", name="crm", user="crm")
 BY_URL = Database(url=Secret("postgresql://crm:pw@127.0.0.1:5432/crm"), name="crm", user="crm")
 SHA = "0123456789abcdef0123456789abcdef01234567"
 CHECKOUT = Path("/srv/crm")
-TERMINATE = (
-    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-)
-CAN_CREATE = "SELECT rolsuper OR rolcreatedb FROM pg_roles WHERE rolname = current_user"
+LIBC = postgres.DatabaseProperties("UTF8", "en_US.utf8", "en_US.utf8", "c", "", "crm")
+ICU = postgres.DatabaseProperties("UTF8", "C", "C", "i", "und-x-icu", "crm")
+BEFORE_15 = postgres.DatabaseProperties("SQL_ASCII", "C", "C", "", "", "crm_owners")
+CREATEDB = [
+    *IN_DB, "createdb", "--no-password", "--maintenance-db=postgres", "--username", "crm",
+    "--owner", "crm", "--template=template0",
+]  # fmt: skip
+CAN_CREATE = postgres.SWAP_SQL_OK
 PSQL = ["psql", "--no-password", "--set", "ON_ERROR_STOP=1", "--quiet"]
 
 # fmt: off
@@ -111,68 +114,79 @@ CASES: list[tuple[str, Callable[[], list[str]], list[str]]] = [
         [*IN_DB, "pg_restore", "--list"],
     ),
     (
-        "pg_restore recreating the database",
-        lambda: postgres.recreate_from_dump(IN_SERVICE, COMPOSE),
-        [
-            *IN_DB,
-            "pg_restore",
-            "--no-password",
-            "--clean",
-            "--if-exists",
-            "--create",
-            "--exit-on-error",
-            "--username",
-            "crm",
-            "--dbname",
-            "postgres",
-        ],
+        "pg_restore as one SQL transaction",
+        lambda: postgres.restore_script(IN_SERVICE, COMPOSE),
+        [*IN_DB, "pg_restore", "--no-password", "--single-transaction", "--exit-on-error",
+         "--file=-"],
     ),
     (
-        "pg_restore into the existing database",
-        lambda: postgres.restore_into_existing(IN_SERVICE, COMPOSE, foreign=False),
-        [
-            *IN_DB,
-            "pg_restore",
-            "--no-password",
-            "--single-transaction",
-            "--exit-on-error",
-            "--username",
-            "crm",
-            "--dbname",
-            "crm",
-        ],
+        "pg_restore of another environment's dump as one SQL transaction",
+        lambda: postgres.restore_script(IN_SERVICE, COMPOSE, foreign=True),
+        [*IN_DB, "pg_restore", "--no-password", "--single-transaction", "--exit-on-error",
+         "--file=-", "--no-owner", "--no-privileges"],
     ),
     (
-        "pg_restore of another environment's dump",
-        lambda: postgres.restore_into_existing(IN_SERVICE, COMPOSE, foreign=True),
-        [
-            *IN_DB,
-            "pg_restore",
-            "--no-password",
-            "--single-transaction",
-            "--exit-on-error",
-            "--no-owner",
-            "--no-privileges",
-            "--username",
-            "crm",
-            "--dbname",
-            "crm",
-        ],
+        "psql replace owned objects from the script on stdin",
+        lambda: postgres.replace_owned_objects(IN_SERVICE, COMPOSE),
+        [*IN_DB, "psql", "--no-password", "--no-psqlrc", "--set", "ON_ERROR_STOP=1", "--quiet",
+         "--output=/dev/null", "--username", "crm", "--dbname", "crm", "--command", "BEGIN",
+         "--command", "DROP OWNED BY CURRENT_USER CASCADE", "--file=-"],
     ),
     (
-        "psql terminate sessions",
-        lambda: postgres.terminate_sessions(IN_SERVICE, COMPOSE),
-        [
-            *IN_DB,
-            *PSQL,
-            "--tuples-only",
-            "--username",
-            "crm",
-            "--dbname",
-            "crm",
-            "--command",
-            TERMINATE,
-        ],
+        "createdb standby, libc",
+        lambda: postgres.create_standby(IN_SERVICE, COMPOSE, "crm__dh_standby", LIBC),
+        [*CREATEDB, "--encoding=UTF8", "--lc-collate=en_US.utf8", "--lc-ctype=en_US.utf8",
+         "--locale-provider=libc", "crm__dh_standby"],
+    ),
+    (
+        "createdb standby, ICU",
+        lambda: postgres.create_standby(IN_SERVICE, COMPOSE, "crm__dh_standby", ICU),
+        [*CREATEDB, "--encoding=UTF8", "--lc-collate=C", "--lc-ctype=C", "--locale-provider=icu",
+         "--icu-locale=und-x-icu", "crm__dh_standby"],
+    ),
+    (
+        "createdb standby, server before 15",
+        lambda: postgres.create_standby(IN_SERVICE, COMPOSE, "crm__dh_standby", BEFORE_15),
+        [*CREATEDB[:-3], "--owner", "crm_owners", "--template=template0",
+         "--encoding=SQL_ASCII", "--lc-collate=C", "--lc-ctype=C", "crm__dh_standby"],
+    ),
+    (
+        "psql database properties",
+        lambda: postgres.database_properties(IN_SERVICE, COMPOSE),
+        [*IN_DB, "psql", "--no-password", "--no-psqlrc", "--set", "ON_ERROR_STOP=1", "--quiet",
+         "--tuples-only", "--no-align", "--username", "crm", "--dbname", "crm", "--command",
+         postgres.PROPERTIES_SQL],
+    ),
+    (
+        "pg_restore into the standby",
+        lambda: postgres.restore_into_standby(IN_SERVICE, COMPOSE, "crm__dh_standby"),
+        [*IN_DB, "pg_restore", "--no-password", "--exit-on-error", "--username", "crm",
+         "--dbname", "crm__dh_standby"],
+    ),
+    (
+        "pg_restore another environment's backup into the standby",
+        lambda: postgres.restore_into_standby(IN_SERVICE, COMPOSE, "s", foreign=True),
+        [*IN_DB, "pg_restore", "--no-password", "--exit-on-error", "--no-owner",
+         "--no-privileges", "--username", "crm", "--dbname", "s"],
+    ),
+    (
+        "psql swap the standby in",
+        lambda: postgres.swap_in_standby(IN_SERVICE, COMPOSE, "crm__dh_standby", "crm__dh_kept_1"),
+        [*IN_DB, "psql", "--no-password", "--no-psqlrc", "--set", "ON_ERROR_STOP=1", "--quiet",
+         "--set", "live=crm", "--set", "standby=crm__dh_standby", "--set", "kept=crm__dh_kept_1",
+         "--username", "crm", "--dbname", "postgres", "--file=-"],
+    ),
+    (
+        "dropdb a named database",
+        lambda: postgres.drop_database(IN_SERVICE, COMPOSE, "crm__dh_standby"),
+        [*IN_DB, "dropdb", "--no-password", "--if-exists", "--force", "--maintenance-db=postgres",
+         "--username", "crm", "crm__dh_standby"],
+    ),
+    (
+        "pg_dump a named database",
+        lambda: postgres.dump(IN_SERVICE, COMPOSE, "crm__dh_kept_1"),
+        [*IN_DB, "pg_dump", "--format=custom", "--compress=1", "--no-password", "--username",
+         "crm", "--dbname", "crm__dh_kept_1"],
     ),
     (
         "psql can create databases",
@@ -191,20 +205,6 @@ CASES: list[tuple[str, Callable[[], list[str]], list[str]]] = [
         ],
     ),
     (
-        "psql drop owned objects",
-        lambda: postgres.drop_owned_objects(IN_SERVICE, COMPOSE),
-        [
-            *IN_DB,
-            *PSQL,
-            "--username",
-            "crm",
-            "--dbname",
-            "crm",
-            "--command",
-            "DROP OWNED BY CURRENT_USER CASCADE",
-        ],
-    ),
-    (
         "dropdb",
         lambda: postgres.drop_database(IN_SERVICE, COMPOSE),
         [
@@ -215,21 +215,6 @@ CASES: list[tuple[str, Callable[[], list[str]], list[str]]] = [
             "--force",
             "--maintenance-db=postgres",
             "--username",
-            "crm",
-            "crm",
-        ],
-    ),
-    (
-        "createdb",
-        lambda: postgres.create_database(IN_SERVICE, COMPOSE),
-        [
-            *IN_DB,
-            "createdb",
-            "--no-password",
-            "--maintenance-db=postgres",
-            "--username",
-            "crm",
-            "--owner",
             "crm",
             "crm",
         ],

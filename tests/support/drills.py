@@ -47,7 +47,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table("audit", sa.Column("id", sa.Integer, primary_key=True))
-    time.sleep(120)
+    time.sleep(SECONDS)
 '''
 
 
@@ -70,8 +70,9 @@ def slow_swap(app: Any) -> str:
     return app.commit({"docker-compose.yml": compose, "VERSION": "slow-swap\n"}, "Slow swap")
 
 
-def slow_migration(app: Any) -> str:
-    files = {"app/migrations/versions/0002_slow.py": SLOW_MIGRATION, "VERSION": "2\n"}
+def slow_migration(app: Any, seconds: int = 120) -> str:
+    migration = SLOW_MIGRATION.replace("SECONDS", str(seconds))
+    files = {"app/migrations/versions/0002_slow.py": migration, "VERSION": "2\n"}
     return str(app.commit(files, "Slow migration"))
 
 

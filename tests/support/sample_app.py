@@ -110,13 +110,17 @@ class SampleApp(RepoLayout, ApiClient, Commits):
 
     # -- looking at it --------------------------------------------------------------------
 
-    def psql(self, sql: str) -> str:
+    def psql(self, sql: str, user: str = "app", database: str = "app") -> str:
         """Run SQL with psql inside the postgres service; unaligned, tuples only."""
         return self.compose_ok(
             "exec", "-T", "postgres",
-            "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", "app", "-d", "app",
+            "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", database,
             "-c", sql,
         ).strip()  # fmt: skip
+
+    def psql_as_superuser(self, sql: str) -> str:
+        """SQL as the cluster's superuser, on the maintenance database (role attributes etc.)."""
+        return self.psql(sql, user="postgres", database="postgres")
 
     def dump(self) -> str:
         """A plain pg_dump of the app database, the same text for the same contents."""

@@ -1,0 +1,72 @@
+"""Make the database exactly what a backup holds, keeping everything the restore discards.
+
+The one entry point for every restore (a deploy's revert, a rollback that takes the database
+back, `backups restore`, `clone-data`):
+
+- a role that may create databases: through a standby (jobs/database/standby.py), restored
+  beside the live database while it still serves, then swapped in by rename in one
+  transaction. Only the rename waits with the writers stopped; a failure changes nothing.
+- a plain owner: stop the writers, dump the database as it is (jobs/database/keep.py), then
+  drop what the role owns and restore, in one transaction (jobs/stages/backup.py
+  restore_backup); a failure rolls it all back.
+
+Either way the writers are stopped fast: their writes are being discarded (and kept).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jobs.context import DeployContext
+from jobs.database.keep import keep_current, kept_aside
+from jobs.database.standby import can_create_databases, discard, prepare, swap_in
+from jobs.database.writers import stop_writers
+from jobs.errors import CommandFailed, StageFailed
+from jobs.stages.backup import restore_backup
+
+
+def prepare_restore(ctx: DeployContext) -> None:
+    """After the backup: start restoring it into the standby in the background, if it can be.
+
+    Only a head start: when it cannot begin (a plain owner, `prepare_restore: false`, the probe
+    failing), a revert that must restore does the whole restore then.
+    """
+    database = ctx.environment.database
+    if database is None or ctx.backup is None or not database.prepare_restore:
+        return
+    if ctx.deploy.restore_backup:
+        return  # a rollback restores a backup of its own choosing, not the one just taken
+    if ctx.environment.migrate is None:
+        return  # without a migration, no revert of this deploy restores the database
+    try:
+        if can_create_databases(ctx):
+            prepare(ctx, Path(ctx.backup), wait=False)
+    except (CommandFailed, ValueError) as error:
+        ctx.log.info(f"no standby restore prepared ({error}); a revert would restore in place")
+
+
+def restore_database(ctx: DeployContext, backup: Path, *, foreign: bool = False) -> None:
+    """Stop the writers, keep the database as it is, restore `backup`; the caller starts the
+    services again. Raises (StageFailed, CommandFailed) on the first step that fails."""
+    if can_create_databases(ctx):
+        standby = ctx.standby
+        usable = standby is not None and standby.backup == backup and standby.foreign == foreign
+        if standby is None or not usable or (standby.done.is_set() and standby.error):
+            # No head start (or a failed one): restore now, while the live version still serves.
+            discard(ctx)  # a standby of another backup: stop its restore before reusing the name
+            standby = prepare(ctx, backup, foreign=foreign, wait=True)
+        standby.wait(ctx.environment.timeouts.restore)
+        stop_writers(ctx, fast=True)
+        kept_aside(ctx, swap_in(ctx, standby), backup)
+    else:
+        stop_writers(ctx, fast=True)
+        kept = keep_current(ctx, backup)
+        try:
+            restore_backup(ctx, backup, foreign=foreign)
+        except CommandFailed as error:
+            raise StageFailed(
+                "restore",
+                f"{error}: rolled back, the database is as it was (also kept in {kept.name})",
+            ) from error
+    ctx.deploy.restored_backup = str(backup)
+    ctx.save()

@@ -1,0 +1,205 @@
+"""Restore a backup beside the live database, then swap it in by rename: fast and all or nothing.
+
+For a role that may create databases (superuser or CREATEDB; the official postgres image's
+POSTGRES_USER is a superuser). The backup is restored into `<name>__dh_standby` while the live
+database keeps serving: in the background from the moment the deploy's backup is verified
+(`database.prepare_restore`, the default), otherwise when the revert decides to restore. A
+revert that restores then only waits for the standby (usually ready long before), stops the
+writers, and in one transaction carries the live database's own settings over and renames the
+live database aside to `<name>__dh_kept_<stamp>` and the standby to `<name>`: the restore on the
+critical path is a rename, and a restore that fails leaves production exactly as it was.
+The database renamed aside holds every write the restore discards; jobs/database/keep.py
+turns it into a verified dump once the previous version serves again, then drops it.
+
+One standby per environment (its name is fixed): one deploy holds the environment's lock at a
+time, and a standby a dead worker left behind is dropped before the next one is made.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from config.model import Database
+from jobs.commands import postgres
+from jobs.context import DeployContext
+from jobs.errors import CommandFailed, LockLost, StageFailed
+
+STANDBY_SUFFIX = "__dh_standby"
+KEPT_INFIX = "__dh_kept_"
+NAME_LIMIT = 63  # PostgreSQL truncates identifiers longer than this (NAMEDATALEN - 1)
+SWAP_SQL = Path(__file__).with_name("swap_in.sql")
+
+
+def standby_name(database: Database) -> str:
+    return database.name[: NAME_LIMIT - len(STANDBY_SUFFIX)] + STANDBY_SUFFIX
+
+
+def kept_name(database: Database, when: datetime) -> str:
+    """`<name>__dh_kept_<UTC stamp>`: the live database renamed aside by a restore."""
+    stamp = when.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
+    return database.name[: NAME_LIMIT - len(KEPT_INFIX) - len(stamp)] + KEPT_INFIX + stamp
+
+
+def can_create_databases(ctx: DeployContext) -> bool:
+    """Whether the configured role may create databases (asked once per deploy)."""
+    database = ctx.environment.database
+    if database is None:
+        return False
+    if ctx.creates_databases is None:
+        probe = ctx.runner.run(
+            postgres.can_create_databases(database, ctx.compose),
+            timeout=60,
+            extra_env=postgres.connection_env(database),
+            read_only=True,
+        )
+        ctx.creates_databases = probe.output.strip().endswith("t")
+    return ctx.creates_databases
+
+
+@dataclass
+class Standby:
+    """One backup being restored into the standby database, in a thread of its own."""
+
+    backup: Path
+    name: str
+    foreign: bool
+    error: str | None = None
+    cancelled: bool = False
+    seconds: float | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+    def wait(self, timeout: float) -> None:
+        """Until the standby holds the whole backup; StageFailed if it cannot."""
+        if not self.done.wait(timeout):
+            raise StageFailed(
+                "restore",
+                f"expected {self.backup.name} restored into {self.name} within {timeout:.0f}s, "
+                "got a restore still running",
+            )
+        if self.error is not None:
+            raise StageFailed(
+                "restore",
+                f"expected {self.backup.name} restored into {self.name}, got: {self.error}; "
+                "the live database was not touched",
+            )
+
+
+def prepare(ctx: DeployContext, backup: Path, *, foreign: bool = False, wait: bool) -> Standby:
+    """Start restoring `backup` into the standby (after dropping a leftover one).
+
+    `wait=False` runs the restore in a background thread (the deploy goes on building);
+    the revert's `swap_in` waits for it. Commands in the thread are fenced like any other.
+    """
+    database = _database(ctx)
+    name = standby_name(database)
+    env = postgres.connection_env(database)
+    properties = postgres.DatabaseProperties.parse(
+        ctx.runner.run(
+            postgres.database_properties(database, ctx.compose),
+            timeout=60,
+            extra_env=env,
+            read_only=True,
+        ).output
+    )
+    standby = Standby(backup, name, foreign)
+    ctx.deploy.standby_database = name
+    ctx.save()
+    timeout = ctx.environment.timeouts.restore
+    steps = [
+        (postgres.drop_database(database, ctx.compose, name), None),
+        (postgres.create_standby(database, ctx.compose, name, properties), None),
+        (postgres.restore_into_standby(database, ctx.compose, name, foreign=foreign), backup),
+    ]
+
+    def restore() -> None:
+        started = time.monotonic()
+        try:
+            for argv, stdin in steps:
+                if standby.cancelled:
+                    return
+                ctx.runner.run(argv, timeout=timeout, stdin_path=stdin, extra_env=env, quiet=True)
+            standby.seconds = time.monotonic() - started
+        except CommandFailed as error:
+            tail = " | ".join(error.output_tail.splitlines()[-2:])
+            standby.error = f"{error}" + (f" ({tail})" if tail else "")
+        except LockLost as lost:
+            standby.error = f"lost the environment's lock: {lost}"
+        except Exception as error:  # noqa: BLE001 - reported by wait(), never lost in a thread
+            standby.error = f"{type(error).__name__}: {error}"
+        finally:
+            standby.done.set()
+
+    ctx.log.info(f"restoring {backup.name} into the standby database {name}")
+    if wait:
+        restore()
+    else:
+        standby.thread = threading.Thread(target=restore, name=f"standby {name}", daemon=True)
+        standby.thread.start()
+    ctx.standby = standby
+    return standby
+
+
+def swap_in(ctx: DeployContext, standby: Standby) -> str:
+    """Put the standby in the live database's place; returns the name the live one now has.
+
+    The caller has stopped the writers. One transaction: settings carried over, live renamed
+    aside, standby renamed to the live name. On any error nothing changed.
+    """
+    database = _database(ctx)
+    standby.wait(ctx.environment.timeouts.restore)
+    kept = kept_name(database, datetime.now(UTC))
+    ctx.runner.run(
+        postgres.swap_in_standby(database, ctx.compose, standby.name, kept),
+        timeout=120,
+        stdin_path=SWAP_SQL,
+        extra_env=postgres.connection_env(database),
+    )
+    ctx.standby = None
+    ctx.deploy.standby_database = None
+    ctx.log.info(
+        f"restored {standby.backup.name}: the standby is now {database.name}; the database as "
+        f"it was is renamed to {kept}"
+    )
+    return kept
+
+
+def discard(ctx: DeployContext) -> None:
+    """Drop the standby this deploy made (stopping its restore), or one a dead worker left.
+
+    Never raises: a standby left behind holds no one's data, and the next deploy's `prepare`
+    drops it first; the log says so.
+    """
+    database = ctx.environment.database
+    name = ctx.deploy.standby_database
+    if database is None or name is None:
+        return
+    standby = ctx.standby
+    drop = postgres.drop_database(database, ctx.compose, name)
+    env = postgres.connection_env(database)
+    try:
+        if standby is not None:
+            standby.cancelled = True
+            # --force ends the restore's session, so the thread's pg_restore fails and stops.
+            ctx.runner.run(drop, timeout=120, extra_env=env, check=False)
+            if standby.thread is not None:
+                standby.thread.join(ctx.environment.timeouts.restore)
+        # Again once the thread stopped: it may have created the database after the first drop.
+        ctx.runner.run(drop, timeout=120, extra_env=env)
+    except (CommandFailed, LockLost) as error:
+        ctx.log.info(f"the standby database {name} was not dropped ({error}); the next deploy will")
+        return
+    ctx.standby = None
+    ctx.deploy.standby_database = None
+    ctx.save()
+
+
+def _database(ctx: DeployContext) -> Database:
+    database = ctx.environment.database
+    if database is None:
+        raise StageFailed("restore", "expected a database to restore, got none configured")
+    return database

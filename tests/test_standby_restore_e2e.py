@@ -1,0 +1,139 @@
+"""The restore through a standby, for a role that may create databases: real engine, real
+PostgreSQL, the sample app's continuous writer.
+
+The official postgres image's POSTGRES_USER is a superuser, so this is most users' path: the
+backup is restored beside the live database in the background while the deploy builds, and a
+revert that restores only stops the writers and renames, in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from config import Settings
+from jobs.report.text import describe
+from jobs.state.records import Deploy, DeployStore
+from tests.support.deploying import config_for, deploy
+from tests.support.pg_client import psql
+from tests.support.sample_app import SampleApp
+from tests.support.writer import check_restored_and_kept, writer_running
+
+pytestmark = pytest.mark.docker
+STANDBY = "app__dh_standby"
+LEFT_BEHIND = r"SELECT datname FROM pg_database WHERE datname LIKE 'app\_\_dh\_%' ORDER BY 1"
+
+
+def as_superuser(app: SampleApp, sql: str) -> str:
+    return psql(app.pg_port, sql, database="postgres", user="postgres")
+
+
+@pytest.fixture
+def creating_app(sample_app: SampleApp) -> SampleApp:
+    """The sample app whose role may create databases, with settings of the database's own."""
+    as_superuser(sample_app, "ALTER ROLE app CREATEDB")
+    as_superuser(sample_app, "ALTER DATABASE app SET timezone TO 'Pacific/Chatham'")
+    as_superuser(sample_app, "COMMENT ON DATABASE app IS 'the crm'")
+    return sample_app
+
+
+@pytest.fixture
+def settings(sample_app: SampleApp, tmp_path: Path, redis_url: str) -> Settings:
+    config = config_for(sample_app.environment_config(), tmp_path / "state", redis_url)
+    return Settings.model_validate(config)
+
+
+def commands(connection: redis.Redis, record: Deploy) -> list[dict[str, Any]]:
+    return DeployStore(connection).commands(record.id)
+
+
+def finished(command: dict[str, Any]) -> float:
+    return float(command["started"]) + float(command["duration"])
+
+
+def stage_started(record: Deploy, name: str) -> float:
+    stage = next(stage for stage in record.stages if stage.name == name)
+    return datetime.fromisoformat(stage.started_at.replace("Z", "+00:00")).timestamp()
+
+
+@pytest.fixture
+def writing_app(creating_app: SampleApp) -> Iterator[SampleApp]:
+    with writer_running(creating_app) as app:
+        yield app
+
+
+def test_schema_change_swaps_the_standby_in_and_keeps_the_discarded_writes(
+    writing_app: SampleApp, settings: Settings, redis_conn: redis.Redis
+) -> None:
+    """Restored from a standby made in the background; only a rename waits for the writers."""
+    app = writing_app
+    record = deploy(settings, redis_conn, app.destructive_migration_unhealthy_code())
+    assert record.state == "reverted", record.error
+    assert record.failed_stage == "health" and record.database_change == "changed"
+    assert record.restored_backup == record.backup
+
+    ran = commands(redis_conn, record)
+    into_standby = [c for c in ran if "pg_restore" in c["argv"] and STANDBY in c["argv"]]
+    assert len(into_standby) == 1, [c["argv"][-6:] for c in ran]
+    # The head start: the standby was being restored before the migration even began.
+    assert into_standby[0]["started"] < stage_started(record, "migrate")
+    stop = next(c for c in ran if "stop" in c["argv"])
+    assert stop["started"] >= finished(into_standby[0])  # the writers ran until it was ready
+    swap = next(c for c in ran if f"standby={STANDBY}" in c["argv"])
+    assert swap["exit"] == 0 and swap["started"] >= finished(stop)
+    assert not any("DROP OWNED BY CURRENT_USER CASCADE" in c["argv"] for c in ran)
+
+    kept = Path(str(record.kept_database))
+    assert kept.is_file() and kept.parent == app.backups_dir
+    assert f"kept in {kept.name}" in (record.error or "") and "writes since" in describe(record)
+    assert as_superuser(app, LEFT_BEHIND) == ""  # the kept database was dumped, then dropped
+
+    check_restored_and_kept(app, record)
+
+    # What belongs to the database itself came across with the swap.
+    assert psql(app.pg_port, "SHOW timezone") == "Pacific/Chatham"
+    comment = "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = 'app'"
+    assert as_superuser(app, comment) == "the crm"
+    assert app.running_version() == "1"
+
+
+def test_no_restore_needed_drops_the_standby(
+    creating_app: SampleApp, settings: Settings, redis_conn: redis.Redis
+) -> None:
+    """A code-only failure restores nothing; the standby made meanwhile is dropped, not left."""
+    before = creating_app.dump()
+    record = deploy(settings, redis_conn, creating_app.never_healthy())
+    assert record.state == "reverted", record.error
+    assert record.restored_backup is None and record.kept_database is None
+    ran = commands(redis_conn, record)
+    assert any("createdb" in c["argv"] and STANDBY in c["argv"] for c in ran)
+    drops = [c for c in ran if "dropdb" in c["argv"] and STANDBY in c["argv"]]
+    assert drops and drops[-1]["exit"] == 0
+    assert record.standby_database is None
+    assert as_superuser(creating_app, LEFT_BEHIND) == ""
+    assert creating_app.dump() == before
+
+
+def test_a_standby_that_cannot_be_made_leaves_production_as_it_is(
+    creating_app: SampleApp, settings: Settings, redis_conn: redis.Redis
+) -> None:
+    """The restore fails before the swap: revert_failed, loudly, and the live database intact."""
+    app = creating_app
+    # A database of that name the role may not drop: every attempt at the standby fails.
+    as_superuser(app, f"CREATE DATABASE {STANDBY} OWNER postgres")
+    record = deploy(settings, redis_conn, app.destructive_migration_unhealthy_code())
+    assert record.state == "revert_failed", record.error
+    assert "REVERT FAILED, needs a human" in (record.error or "")
+    assert f"restored into {STANDBY}" in (record.revert_error or "")
+    assert "the live database was not touched" in (record.revert_error or "")
+    assert record.restored_backup is None and record.kept_database is None
+    # The migration's change is still there: nothing was dropped, renamed or half restored.
+    columns = "SELECT column_name FROM information_schema.columns WHERE table_name = 'customers'"
+    assert "email" not in psql(app.pg_port, columns).split()
+    assert as_superuser(app, LEFT_BEHIND) == STANDBY
+    assert record.backup and Path(record.backup).is_file()  # named for the human, intact
