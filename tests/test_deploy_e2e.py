@@ -201,18 +201,24 @@ def test_newest_push_wins_while_a_deploy_runs(
     _survivors_intact(sample_app, env_file_text)
 
 
-def test_superuser_restore_recreates_the_database(
+def test_superuser_restore_swaps_in_a_standby(
     sample_app: Any, config: dict[str, Any], redis_conn: redis.Redis, env_file_text: str
 ) -> None:
-    """Backed up as a superuser, a failed migration is undone by dropping and re-creating."""
+    """Backed up as a superuser, a failed migration is undone by swapping in a standby restored
+    beside the live database, owned like it, with nothing left behind."""
     config["projects"]["sample"]["environments"]["dev"]["database"]["user"] = "postgres"
     settings = Settings.model_validate(config)
     before_dump = sample_app.dump()
     record = deploy(settings, redis_conn, sample_app.failing_migration())
     assert record.state == "reverted", record.error
     commands = [" ".join(c["argv"]) for c in DeployStore(redis_conn).commands(record.id)]
-    assert any("pg_restore" in c and "--create" in c for c in commands), commands
-    assert not any("DROP OWNED" in c for c in commands)
+    assert any("pg_restore" in c and "--dbname app__dh_standby" in c for c in commands), commands
+    assert any("createdb" in c and "--owner app" in c for c in commands), commands
+    assert not any("DROP OWNED" in c or "--create" in c for c in commands)
     assert sample_app.dump() == before_dump
+    owner = "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'app'"
+    assert sample_app.psql(owner) == "app"
+    left = r"SELECT count(*) FROM pg_database WHERE datname LIKE 'app\_\_dh\_%'"
+    assert sample_app.psql(left) == "0"  # neither the standby nor the database set aside
     assert sample_app.running_version() == "1"
     _survivors_intact(sample_app, env_file_text)

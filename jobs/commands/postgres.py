@@ -77,17 +77,26 @@ def can_create_databases(database: Database, compose: Compose) -> list[str]:
     )
 
 
-def restore_script(database: Database, compose: Compose, *, foreign: bool = False) -> list[str]:
+def restore_script(
+    database: Database, compose: Compose, *, foreign: bool = False, on_host: bool = False
+) -> list[str]:
     """The dump on stdin as one SQL transaction on stdout: BEGIN first, COMMIT only at the very
     end, so a stream cut short anywhere commits nothing.
 
-    `foreign`: the dump comes from another environment, whose roles may not exist here, so
-    everything restored belongs to this environment's user.
+    It needs no server: `on_host` runs the host's pg_restore (when it reads the archive),
+    which spares the SQL text a trip out of the database container and back in. `foreign`:
+    the dump comes from another environment, whose roles may not exist here, so everything
+    restored belongs to this environment's user.
     """
     argv = ["pg_restore", "--no-password", "--single-transaction", "--exit-on-error", "--file=-"]
     if foreign:
         argv += ["--no-owner", "--no-privileges"]
-    return _where(database, compose, argv)
+    return argv if on_host else _where(database, compose, argv)
+
+
+def list_contents_on_host() -> list[str]:
+    """The host's pg_restore listing a dump on stdin: exit 0 when it can read that archive."""
+    return ["pg_restore", "--list"]
 
 
 def replace_owned_objects(database: Database, compose: Compose) -> list[str]:

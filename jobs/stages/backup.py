@@ -115,14 +115,33 @@ def restore_backup(ctx: DeployContext, path: Path, *, foreign: bool = False) -> 
     database = ctx.environment.database
     if database is None:
         return
+    on_host = _host_reads(ctx, path)
     ctx.runner.run(
         postgres.replace_owned_objects(database, ctx.compose),
-        stdin_from=postgres.restore_script(database, ctx.compose, foreign=foreign),
+        stdin_from=postgres.restore_script(database, ctx.compose, foreign=foreign, on_host=on_host),
         stdin_path=path,
         timeout=ctx.environment.timeouts.restore,
         extra_env=postgres.connection_env(database),
         quiet=True,  # the script's notices; errors still end the message (the output's tail)
     )
+
+
+def _host_reads(ctx: DeployContext, path: Path) -> bool:
+    """Whether this host's pg_restore reads the dump (an older client refuses a newer archive
+    format; none may be installed): then the SQL is made here, not in the database's container."""
+    try:
+        listed = ctx.runner.run(
+            postgres.list_contents_on_host(),
+            timeout=120,
+            stdin_path=path,
+            stdout_path=Path(os.devnull),
+            check=False,
+            quiet=True,
+            read_only=True,
+        )
+    except OSError:
+        return False
+    return listed.exit_code == 0
 
 
 def apply_retention(ctx: DeployContext, keep: set[str]) -> list[Path]:

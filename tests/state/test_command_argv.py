@@ -120,6 +120,12 @@ CASES: list[tuple[str, Callable[[], list[str]], list[str]]] = [
          "--file=-"],
     ),
     (
+        "pg_restore as one SQL transaction, on the host",
+        lambda: postgres.restore_script(IN_SERVICE, COMPOSE, on_host=True),
+        ["pg_restore", "--no-password", "--single-transaction", "--exit-on-error", "--file=-"],
+    ),
+    ("pg_restore --list on the host", postgres.list_contents_on_host, ["pg_restore", "--list"]),
+    (
         "pg_restore of another environment's dump as one SQL transaction",
         lambda: postgres.restore_script(IN_SERVICE, COMPOSE, foreign=True),
         [*IN_DB, "pg_restore", "--no-password", "--single-transaction", "--exit-on-error",
