@@ -17,6 +17,7 @@ still starting) this step starts nothing and that `compose up` does it all in Co
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from jobs.context import DeployContext
@@ -60,7 +61,7 @@ def changed_services(previous: dict[str, str], running: dict[str, str]) -> list[
     return sorted(service for service, image in previous.items() if running.get(service) != image)
 
 
-def not_ready(containers: Any) -> list[str]:
+def not_ready(containers: Iterable[Any]) -> list[str]:
     """Why Compose would still have to wait on some of `containers` ("postgres is starting")."""
     waiting = []
     for container in containers:
