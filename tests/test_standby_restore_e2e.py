@@ -9,7 +9,7 @@ revert that restores only stops the writers and renames, in one transaction.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,14 @@ import pytest
 import redis
 
 from config import Settings
+from jobs.context import DeployContext, new_context
+from jobs.database.keep import name_kept_aside
+from jobs.database.restore import restore_database
+from jobs.database.standby import kept_name, prepare, swap_in
+from jobs.deploylog import DeployLog
 from jobs.report.text import describe
-from jobs.state.records import Deploy, DeployStore
+from jobs.stages.backup import take_backup
+from jobs.state.records import Deploy, DeployStore, new_deploy_id
 from tests.support.deploying import config_for, deploy
 from tests.support.pg_client import psql
 from tests.support.sample_app import SampleApp
@@ -137,3 +143,66 @@ def test_a_standby_that_cannot_be_made_leaves_production_as_it_is(
     assert "email" not in psql(app.pg_port, columns).split()
     assert as_superuser(app, LEFT_BEHIND) == STANDBY
     assert record.backup and Path(record.backup).is_file()  # named for the human, intact
+
+
+def _context(settings: Settings, connection: redis.Redis, app: SampleApp) -> DeployContext:
+    """A deploy's context as a worker builds it, for driving the restore step by step."""
+    store = DeployStore(connection)
+    record = Deploy(new_deploy_id(), "sample", "dev", "sha", app.v1, app.v1, "test")
+    store.create(record)
+    return new_context(record, settings, store, DeployLog(store, record.id))
+
+
+def _again(ctx: DeployContext) -> DeployContext:
+    """The context a recovering worker builds from the same record after the first one died."""
+    record = ctx.store.get(ctx.deploy.id)
+    return new_context(record, ctx.settings, ctx.store, DeployLog(ctx.store, record.id))
+
+
+def test_a_swap_committed_before_the_worker_died_is_not_done_again(
+    creating_app: SampleApp, settings: Settings, redis_conn: redis.Redis
+) -> None:
+    """The record names the database set aside before the swap; a recovering worker that finds
+    it swaps nothing again, so the record still points at the discarded writes."""
+    app = creating_app
+    ctx = _context(settings, redis_conn, app)
+    backup = take_backup(ctx)
+    assert backup is not None
+    app.psql("INSERT INTO customers (name, email) VALUES ('After the backup', 'a@x.test')")
+    standby = prepare(ctx, backup, wait=True)
+    kept = kept_name(ctx.environment.database, datetime.now(UTC))  # type: ignore[arg-type]
+    name_kept_aside(ctx, kept, backup)
+    swap_in(ctx, standby, kept)  # ... and the worker dies before it logs or saves anything else
+
+    again = _again(ctx)
+    swaps_before = len([c for c in commands(redis_conn, ctx.deploy) if "--file=-" in c["argv"]])
+    restore_database(again, backup)
+    swaps = [c for c in commands(redis_conn, ctx.deploy) if "--file=-" in c["argv"]]
+    assert len(swaps) == swaps_before == 1  # the second worker swapped nothing
+    assert again.deploy.restored_backup == str(backup)
+    assert again.deploy.kept_database == f"database {kept}"
+    assert as_superuser(app, LEFT_BEHIND) == kept
+    names = "SELECT name FROM customers ORDER BY 1"
+    assert "After the backup" not in app.psql(names)
+    assert "After the backup" in psql(app.pg_port, names, database=kept)
+
+
+def test_a_swap_that_never_happened_is_done_by_the_next_worker(
+    creating_app: SampleApp, settings: Settings, redis_conn: redis.Redis
+) -> None:
+    """A record naming a database set aside that does not exist (the worker died before the
+    swap committed) gets a real restore, and names the database that real swap set aside."""
+    app = creating_app
+    ctx = _context(settings, redis_conn, app)
+    backup = take_backup(ctx)
+    assert backup is not None
+    app.psql("INSERT INTO customers (name, email) VALUES ('After the backup', 'a@x.test')")
+    name_kept_aside(ctx, "app__dh_kept_20260101T000000", backup)  # ... and the worker dies
+
+    again = _again(ctx)
+    restore_database(again, backup)
+    assert again.deploy.restored_backup == str(backup)
+    kept = as_superuser(app, LEFT_BEHIND)
+    assert kept.startswith("app__dh_kept_") and kept != "app__dh_kept_20260101T000000"
+    assert again.deploy.kept_database == f"database {kept}"
+    assert "After the backup" not in app.psql("SELECT name FROM customers")

@@ -202,6 +202,19 @@ def restore_into_standby(
     return _where(database, compose, [*argv, *_target(database, name)])
 
 
+KEPT_ASIDE_SQL = (
+    "SELECT datname FROM pg_catalog.pg_database "
+    r"WHERE datname LIKE '%\_\_dh\_kept\_%' ORDER BY 1"
+)
+
+
+def kept_aside_databases(database: Database, compose: Compose) -> list[str]:
+    """Prints the names of the databases restores renamed aside (`*__dh_kept_*`), one a line."""
+    argv = ["psql", "--no-password", "--no-psqlrc", "--set", "ON_ERROR_STOP=1", "--quiet"]
+    argv += ["--tuples-only", "--no-align", *_target(database), "--command", KEPT_ASIDE_SQL]
+    return _where(database, compose, argv)
+
+
 def swap_in_standby(database: Database, compose: Compose, standby: str, kept: str) -> list[str]:
     """Reads jobs/database/swap_in.sql on stdin: in one transaction, carry the live database's
     settings, grants and comment over to `standby`, rename the live database to `kept` and

@@ -7,9 +7,9 @@ back from it. It is taken after the writers stopped, so it holds every committed
 
 Two ways to get there. A plain owner's restore overwrites the database in place, so the dump
 is taken first (`keep_current`), on the critical path. A restore through a standby
-(jobs/database/standby.py) renames the live database aside instead (`kept_aside`): nothing to
-wait for; once the previous version serves again, `dump_kept_aside` dumps that database and
-drops it, or, if the dump fails, leaves it in place under its name.
+(jobs/database/standby.py) renames the live database aside instead (`name_kept_aside`):
+nothing to wait for; once the previous version serves again, `dump_kept_aside` dumps that
+database and drops it, or, if the dump fails, leaves it in place under its name.
 """
 
 from __future__ import annotations
@@ -41,13 +41,23 @@ def keep_current(ctx: DeployContext, restoring: Path) -> Path:
     return kept
 
 
-def kept_aside(ctx: DeployContext, name: str, restoring: Path) -> None:
-    """Record that the database as it was now lives on as the database `name`."""
+def name_kept_aside(ctx: DeployContext, name: str, restoring: Path) -> None:
+    """Record, before the swap, that the database as it was will live on as the database
+    `name`: a worker that dies right after the swap commits leaves it named all the same."""
     _record(ctx, ASIDE + name, restoring)
-    ctx.log.info(
-        f"kept the database as it was as the database {name}: the writes since "
-        f"{_since(restoring):%H:%M:%S} UTC that the restore discards are in it"
-    )
+
+
+def unname_kept_aside(ctx: DeployContext) -> None:
+    """The swap did not happen: nothing was set aside."""
+    ctx.deploy.kept_database = None
+    ctx.deploy.kept_writes_since = None
+    ctx.save()
+
+
+def kept_aside_name(ctx: DeployContext) -> str | None:
+    """The database this deploy's record names as set aside (not yet dumped), if any."""
+    kept = ctx.deploy.kept_database or ""
+    return kept.removeprefix(ASIDE) if kept.startswith(ASIDE) else None
 
 
 def dump_kept_aside(ctx: DeployContext) -> None:
@@ -57,10 +67,9 @@ def dump_kept_aside(ctx: DeployContext) -> None:
     Never raises: the writes are safe either way, and the record says where they are.
     """
     database = ctx.environment.database
-    kept = ctx.deploy.kept_database or ""
-    if database is None or not kept.startswith(ASIDE):
+    name = kept_aside_name(ctx)
+    if database is None or name is None:
         return
-    name = kept.removeprefix(ASIDE)
     path = new_dump_path(ctx, f"{ctx.deploy.environment}-{KEPT_LABEL}")
     try:
         write_dump(ctx, database, path, "restore", name=name)

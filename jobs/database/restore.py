@@ -15,14 +15,41 @@ Either way the writers are stopped fast: their writes are being discarded (and k
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
+from config.model import Database
 from jobs.context import DeployContext
-from jobs.database.keep import keep_current, kept_aside
-from jobs.database.standby import can_create_databases, discard, prepare, swap_in
+from jobs.database.keep import keep_current, kept_aside_name, name_kept_aside, unname_kept_aside
+from jobs.database.standby import (
+    can_create_databases,
+    discard,
+    kept_exists,
+    kept_name,
+    prepare,
+    swap_in,
+)
 from jobs.database.writers import stop_writers
 from jobs.errors import CommandFailed, StageFailed
 from jobs.stages.backup import restore_backup
+
+
+def _swapped_already(ctx: DeployContext) -> bool:
+    """A worker that died after its swap committed: the database its record names as set aside
+    exists, so the live one is the restored backup already. Restoring again would set aside
+    the restored copy under a second name and lose the record's pointer to the writes."""
+    kept = kept_aside_name(ctx)
+    if kept is None or not kept_exists(ctx, kept):
+        return False
+    ctx.log.info(f"the backup was swapped in before the worker stopped; {kept} holds the writes")
+    return True
+
+
+def _database(ctx: DeployContext) -> Database:
+    database = ctx.environment.database
+    if database is None:
+        raise StageFailed("restore", "expected a database to restore, got none configured")
+    return database
 
 
 def prepare_restore(ctx: DeployContext) -> None:
@@ -49,6 +76,10 @@ def restore_database(ctx: DeployContext, backup: Path, *, foreign: bool = False)
     """Stop the writers, keep the database as it is, restore `backup`; the caller starts the
     services again. Raises (StageFailed, CommandFailed) on the first step that fails."""
     if can_create_databases(ctx):
+        if _swapped_already(ctx):
+            ctx.deploy.restored_backup = str(backup)
+            ctx.save()
+            return
         standby = ctx.standby
         usable = standby is not None and standby.backup == backup and standby.foreign == foreign
         if standby is None or not usable or (standby.done.is_set() and standby.error):
@@ -57,16 +88,27 @@ def restore_database(ctx: DeployContext, backup: Path, *, foreign: bool = False)
             standby = prepare(ctx, backup, foreign=foreign, wait=True)
         standby.wait(ctx.environment.timeouts.restore)
         stop_writers(ctx, fast=True)
-        kept_aside(ctx, swap_in(ctx, standby), backup)
+        kept = kept_name(_database(ctx), datetime.now(UTC))
+        # Named before the swap: a worker that dies right after its commit leaves it named.
+        name_kept_aside(ctx, kept, backup)
+        try:
+            swap_in(ctx, standby, kept)
+        except BaseException:
+            unname_kept_aside(ctx)
+            raise
+        ctx.log.info(
+            f"kept the database as it was as the database {kept}: the writes since the backup "
+            "that the restore discards are in it"
+        )
     else:
         stop_writers(ctx, fast=True)
-        kept = keep_current(ctx, backup)
+        kept_dump = keep_current(ctx, backup)
         try:
             restore_backup(ctx, backup, foreign=foreign)
         except CommandFailed as error:
             raise StageFailed(
                 "restore",
-                f"{error}: rolled back, the database is as it was (also kept in {kept.name})",
+                f"{error}: rolled back, the database is as it was (also kept in {kept_dump.name})",
             ) from error
     ctx.deploy.restored_backup = str(backup)
     ctx.save()

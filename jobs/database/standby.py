@@ -144,28 +144,45 @@ def prepare(ctx: DeployContext, backup: Path, *, foreign: bool = False, wait: bo
     return standby
 
 
-def swap_in(ctx: DeployContext, standby: Standby) -> str:
-    """Put the standby in the live database's place; returns the name the live one now has.
+def swap_in(ctx: DeployContext, standby: Standby, kept: str) -> None:
+    """Put the standby in the live database's place, renaming the live one to `kept`.
 
-    The caller has stopped the writers. One transaction: settings carried over, live renamed
-    aside, standby renamed to the live name. On any error nothing changed.
+    The caller has stopped the writers and named `kept` in the record. One transaction:
+    settings carried over, live renamed aside, standby renamed to the live name. On an error
+    nothing changed, unless the error came after the commit (a connection lost as it
+    answered): the kept database existing is the proof, and then the swap stands.
     """
     database = _database(ctx)
     standby.wait(ctx.environment.timeouts.restore)
-    kept = kept_name(database, datetime.now(UTC))
-    ctx.runner.run(
-        postgres.swap_in_standby(database, ctx.compose, standby.name, kept),
-        timeout=120,
-        stdin_path=SWAP_SQL,
-        extra_env=postgres.connection_env(database),
-    )
+    try:
+        ctx.runner.run(
+            postgres.swap_in_standby(database, ctx.compose, standby.name, kept),
+            timeout=120,
+            stdin_path=SWAP_SQL,
+            extra_env=postgres.connection_env(database),
+        )
+    except CommandFailed:
+        if not kept_exists(ctx, kept):
+            raise
+        ctx.log.info(f"the swap's answer was lost, but {kept} exists: it was committed")
     ctx.standby = None
     ctx.deploy.standby_database = None
     ctx.log.info(
         f"restored {standby.backup.name}: the standby is now {database.name}; the database as "
         f"it was is renamed to {kept}"
     )
-    return kept
+
+
+def kept_exists(ctx: DeployContext, kept: str) -> bool:
+    """Whether a database set aside by a swap is there (so that swap was committed)."""
+    database = _database(ctx)
+    listed = ctx.runner.run(
+        postgres.kept_aside_databases(database, ctx.compose),
+        timeout=60,
+        extra_env=postgres.connection_env(database),
+        read_only=True,
+    )
+    return kept in listed.output.split()
 
 
 def discard(ctx: DeployContext) -> None:

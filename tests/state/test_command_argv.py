@@ -176,6 +176,13 @@ CASES: list[tuple[str, Callable[[], list[str]], list[str]]] = [
          "--no-privileges", "--username", "crm", "--dbname", "s"],
     ),
     (
+        "psql list the databases restores set aside",
+        lambda: postgres.kept_aside_databases(IN_SERVICE, COMPOSE),
+        [*IN_DB, "psql", "--no-password", "--no-psqlrc", "--set", "ON_ERROR_STOP=1", "--quiet",
+         "--tuples-only", "--no-align", "--username", "crm", "--dbname", "crm", "--command",
+         postgres.KEPT_ASIDE_SQL],
+    ),
+    (
         "psql swap the standby in",
         lambda: postgres.swap_in_standby(IN_SERVICE, COMPOSE, "crm__dh_standby", "crm__dh_kept_1"),
         [*IN_DB, "psql", "--no-password", "--no-psqlrc", "--set", "ON_ERROR_STOP=1", "--quiet",
