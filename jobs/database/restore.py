@@ -18,11 +18,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from config.model import Database
 from jobs.context import DeployContext
 from jobs.database.keep import keep_current, kept_aside_name, name_kept_aside, unname_kept_aside
 from jobs.database.standby import (
     can_create_databases,
+    configured_database,
     discard,
     kept_exists,
     kept_name,
@@ -43,13 +43,6 @@ def _swapped_already(ctx: DeployContext) -> bool:
         return False
     ctx.log.info(f"the backup was swapped in before the worker stopped; {kept} holds the writes")
     return True
-
-
-def _database(ctx: DeployContext) -> Database:
-    database = ctx.environment.database
-    if database is None:
-        raise StageFailed("restore", "expected a database to restore, got none configured")
-    return database
 
 
 def prepare_restore(ctx: DeployContext) -> None:
@@ -81,14 +74,17 @@ def restore_database(ctx: DeployContext, backup: Path, *, foreign: bool = False)
             ctx.save()
             return
         standby = ctx.standby
-        usable = standby is not None and standby.backup == backup and standby.foreign == foreign
-        if standby is None or not usable or (standby.done.is_set() and standby.error):
+        if (
+            standby is None
+            or (standby.backup, standby.foreign) != (backup, foreign)
+            or (standby.done.is_set() and standby.error)
+        ):
             # No head start (or a failed one): restore now, while the live version still serves.
             discard(ctx)  # a standby of another backup: stop its restore before reusing the name
             standby = prepare(ctx, backup, foreign=foreign, wait=True)
         standby.wait(ctx.environment.timeouts.restore)
         stop_writers(ctx, fast=True)
-        kept = kept_name(_database(ctx), datetime.now(UTC))
+        kept = kept_name(configured_database(ctx), datetime.now(UTC))
         # Named before the swap: a worker that dies right after its commit leaves it named.
         name_kept_aside(ctx, kept, backup)
         try:

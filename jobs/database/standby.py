@@ -95,7 +95,7 @@ def prepare(ctx: DeployContext, backup: Path, *, foreign: bool = False, wait: bo
     `wait=False` runs the restore in a background thread (the deploy goes on building);
     the revert's `swap_in` waits for it. Commands in the thread are fenced like any other.
     """
-    database = _database(ctx)
+    database = configured_database(ctx)
     name = standby_name(database)
     env = postgres.connection_env(database)
     properties = postgres.DatabaseProperties.parse(
@@ -152,7 +152,7 @@ def swap_in(ctx: DeployContext, standby: Standby, kept: str) -> None:
     nothing changed, unless the error came after the commit (a connection lost as it
     answered): the kept database existing is the proof, and then the swap stands.
     """
-    database = _database(ctx)
+    database = configured_database(ctx)
     standby.wait(ctx.environment.timeouts.restore)
     try:
         ctx.runner.run(
@@ -175,7 +175,7 @@ def swap_in(ctx: DeployContext, standby: Standby, kept: str) -> None:
 
 def kept_exists(ctx: DeployContext, kept: str) -> bool:
     """Whether a database set aside by a swap is there (so that swap was committed)."""
-    database = _database(ctx)
+    database = configured_database(ctx)
     listed = ctx.runner.run(
         postgres.kept_aside_databases(database, ctx.compose),
         timeout=60,
@@ -215,7 +215,7 @@ def discard(ctx: DeployContext) -> None:
     ctx.save()
 
 
-def _database(ctx: DeployContext) -> Database:
+def configured_database(ctx: DeployContext) -> Database:
     database = ctx.environment.database
     if database is None:
         raise StageFailed("restore", "expected a database to restore, got none configured")
