@@ -34,6 +34,7 @@ from jobs.state import keys
 from jobs.state.connection import connect
 from jobs.state.records import DeployStore, RecordError
 from tests.support.deliveries import SECRETS, config_text, encode, github_headers, payload
+from tests.support.deploying import wait_for
 from tests.support.sentinel_bed import SentinelBed, sentinel_bed
 from tests.support.web import DEPLOYHOOK, free_port, running
 
@@ -41,7 +42,7 @@ PUSHES = 1000
 SENDERS = 8
 KILL_AFTER = 300  # answers before replication stalls and the master is killed
 STALL_SECONDS = 1.0
-REDELIVERY_DEADLINE = 90.0
+REDELIVERY_DEADLINE = 60.0  # seconds one delivery may be refused after the failover
 
 
 @dataclass
@@ -101,7 +102,7 @@ def _intakes_behind_caddy(config: Path, root: Path) -> Iterator[str]:
         yield base
 
 
-def _fail_over(bed: SentinelBed, killed: threading.Event) -> None:
+def _fail_over(bed: SentinelBed, killed_at: list[float]) -> None:
     """Cut replication for a second, SIGKILL the master, let the replicas run again.
 
     Stopping the replicas alone is not enough: the kernel keeps receiving the replication
@@ -116,7 +117,7 @@ def _fail_over(bed: SentinelBed, killed: threading.Event) -> None:
         master.client().client_kill_filter(_type="replica")
         time.sleep(STALL_SECONDS)
         master.kill()
-        killed.set()
+        killed_at.append(time.monotonic())
     finally:
         for node in replicas:
             node.signal(signal.SIGCONT)
@@ -136,7 +137,6 @@ def test_sigkill_of_the_master_under_1000_pushes_loses_no_acknowledged_delivery(
         config.write_text(text)
         answers: dict[str, list[Answer]] = {}
         lock = threading.Lock()
-        killed = threading.Event()
         killed_at: list[float] = []
 
         def send(base: str, delivery: str) -> None:
@@ -144,23 +144,30 @@ def test_sigkill_of_the_master_under_1000_pushes_loses_no_acknowledged_delivery(
             with lock:
                 answers.setdefault(delivery, []).append(answer)
                 if len(answers) == KILL_AFTER:
-                    threading.Thread(target=_fail_over, args=(bed, killed)).start()
+                    threading.Thread(target=_fail_over, args=(bed, killed_at)).start()
+
+        def redeliver(base: str, delivery: str) -> None:
+            deadline = time.monotonic() + REDELIVERY_DEADLINE
+            while answers[delivery][-1].status == 503:
+                assert time.monotonic() < deadline, (
+                    f"{delivery} refused for {REDELIVERY_DEADLINE} s"
+                )
+                time.sleep(0.2)
+                answer = _post(base, delivery)
+                with lock:
+                    answers[delivery].append(answer)
 
         with _intakes_behind_caddy(config, root) as base:
             deliveries = [str(uuid.uuid4()) for _ in range(PUSHES)]
             with ThreadPoolExecutor(max_workers=SENDERS) as pool:
                 for result in [pool.submit(send, base, d) for d in deliveries]:
                     result.result()
-            assert killed.wait(30), "the master was never killed"
-            killed_at.append(time.monotonic())
+            wait_for(lambda: bool(killed_at), 30, "the master's kill")
             new_master = bed.wait_settled(replicas=1)
             # The git host (or its operator) redelivers what was refused, until it is taken.
-            deadline = time.monotonic() + REDELIVERY_DEADLINE
-            for delivery in deliveries:
-                while answers[delivery][-1].status == 503:
-                    assert time.monotonic() < deadline, "a redelivery was refused for 90 s"
-                    time.sleep(0.2)
-                    answers[delivery].append(_post(base, delivery))
+            with ThreadPoolExecutor(max_workers=SENDERS) as pool:
+                for result in [pool.submit(redeliver, base, d) for d in deliveries]:
+                    result.result()
 
         first = [history[0] for history in answers.values()]
         statuses = [answer.status for answer in first]
@@ -170,7 +177,7 @@ def test_sigkill_of_the_master_under_1000_pushes_loses_no_acknowledged_delivery(
             f"{statuses.count(503)} x 503; {redelivered} redeliveries"
         )
         assert statuses.count(503) >= 1, "no delivery met the failover: the drill proved nothing"
-        assert any(a.status == 202 for a in first if a.at > killed_at[0] - 1), "no 202 after it"
+        assert any(answer.at > killed_at[0] for answer in first), "the flow ended before the kill"
         connection = connect(parse_settings(text, "drill", SECRETS))
         assert connection.connection_pool.get_master_address()[1] == new_master.port
         store = DeployStore(connection)
