@@ -24,7 +24,7 @@ from jobs import runtime
 from jobs.gates.waker import requeue_interrupted_waits, start_window_waker
 from jobs.recovery import hand_over, recover_interrupted
 from jobs.report import start_background
-from jobs.state.connection import separate_connection
+from jobs.state.connection import connect
 from jobs.triggers.poll import start_polling
 
 logger = logging.getLogger("deployhook.worker")
@@ -34,6 +34,7 @@ REPORT_FLUSH_SECONDS = 10.0  # on stop, how long pending reports may still be se
 # side threads' joins, 5 s each at most, and the report flush; busy: two Redis writes).
 STOP_SECONDS = 30.0
 HAND_OVER_REDIS_TIMEOUT = 3.0
+PUBSUB_STOP_SECONDS = 1.0
 
 
 class DeployWorker(SimpleWorker):
@@ -57,6 +58,23 @@ class DeployWorker(SimpleWorker):
             super().execute_job(job, queue)
         finally:
             self.running = None
+
+    def unsubscribe(self) -> None:
+        """RQ's unsubscribe, with a bounded wait for its pubsub thread.
+
+        RQ runs the thread with a 60 s sleep_time and stops it with `stop()` then a 1 s join;
+        since redis-py 8, `stop()` itself joins without a limit, so a worker stopped while that
+        thread slept took up to a minute to exit (the operator e2e's teardown of #17).
+        """
+        # RQ leaves the thread unannotated; both are None until subscribe() sets them.
+        thread: Any = self.pubsub_thread
+        pubsub: Any = self.pubsub
+        if thread is None or pubsub is None:
+            return
+        pubsub.unsubscribe()
+        thread.stop(timeout=PUBSUB_STOP_SECONDS)
+        if not thread.is_alive():  # else it still reads the socket: the process exit ends it
+            pubsub.close()
 
     def _install_signal_handlers(self) -> None:
         signal.signal(signal.SIGINT, self.stop_signal)
@@ -82,7 +100,9 @@ class DeployWorker(SimpleWorker):
 
     def _hand_over_and_exit(self, deploy_id: str, queue: str, signal_name: str) -> None:
         try:
-            connection = separate_connection(self.connection, HAND_OVER_REDIS_TIMEOUT)
+            # A client of its own: a handler may interrupt the main thread inside a call on the
+            # worker's pooled connection (and hold the pool's lock).
+            connection = connect(runtime.settings(), timeout=HAND_OVER_REDIS_TIMEOUT)
             done = hand_over(connection, deploy_id, queue, f"the worker got {signal_name}")
             logger.warning("stopping on %s: deploy %s %s", signal_name, deploy_id, done)
         except Exception:

@@ -50,7 +50,9 @@ def _stopped_within_bound(process: subprocess.Popen[bytes], log: Path) -> float:
 
 
 def _ready(connection: redis.Redis) -> bool:
-    return any(b"rq:worker:" in key for key in connection.keys("rq:worker:*"))
+    """RQ marks a worker idle only inside its loop, after its signal handlers are installed."""
+    states = [connection.hget(key, "state") for key in connection.keys("rq:worker:*")]
+    return b"idle" in states
 
 
 def test_an_idle_worker_stops_on_sigterm(
