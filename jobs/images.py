@@ -15,7 +15,7 @@ import docker.errors
 from jobs.commands import docker as docker_argv
 from jobs.compose_model import read_model
 from jobs.context import DeployContext
-from jobs.errors import CommandFailed, StageFailed
+from jobs.failures.errors import CommandFailed, StageFailed
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from jobs.context import DeployContext
-from jobs.errors import LockLost, NothingToDeploy, StageFailed
+from jobs.failures.errors import LockLost, NothingToDeploy, StageFailed
 from jobs.hooks import has_hooks, run_hooks
 from jobs.report.text import database_note
 from jobs.revert import revert

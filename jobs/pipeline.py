@@ -28,7 +28,7 @@ from jobs.database.keep import dump_kept_aside
 from jobs.database.restore import prepare_restore
 from jobs.database.standby import discard
 from jobs.deploylog import DeployLog
-from jobs.errors import LockLost, LockTimeout, NothingToDeploy, OperatorHold, StageFailed
+from jobs.failures.errors import LockLost, LockTimeout, NothingToDeploy, OperatorHold, StageFailed
 from jobs.freshness import worker_reason
 from jobs.gates import pass_gates
 from jobs.hooks import has_hooks, run_hooks

@@ -20,7 +20,7 @@ from config import Environment, Settings
 from jobs.commands import rehearsal
 from jobs.context import command_environ, docker_client, new_context, secret_values
 from jobs.deploylog import DeployLog
-from jobs.errors import CommandFailed, LockLost, LockTimeout, StageFailed
+from jobs.failures.errors import CommandFailed, LockLost, LockTimeout, StageFailed
 from jobs.outcome import finish_failed, finish_interrupted, revert_after
 from jobs.runner import Runner
 from jobs.stages.backup import remove_partial

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from jobs.context import DeployContext
-from jobs.errors import CommandFailed
+from jobs.failures.errors import CommandFailed
 from jobs.images import SERVICE_LABEL, running_containers
 
 ONE_OFF_LABEL = "com.docker.compose.oneoff"

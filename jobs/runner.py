@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from jobs.deploylog import DeployLog
-from jobs.errors import CommandFailed
+from jobs.failures.errors import CommandFailed
 
 TAIL_LINES = 40
 PR_SET_PDEATHSIG = 1  # linux/prctl.h

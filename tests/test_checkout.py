@@ -10,7 +10,7 @@ import redis
 from config import Settings
 from jobs.context import DeployContext, new_context
 from jobs.deploylog import DeployLog
-from jobs.errors import StageFailed
+from jobs.failures.errors import StageFailed
 from jobs.stages.checkout import check_out, fetch_and_verify
 from jobs.stages.snapshot import take_snapshot
 from jobs.state.records import Deploy, DeployStore, new_deploy_id

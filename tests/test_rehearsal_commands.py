@@ -12,7 +12,7 @@ from config.model import Environment
 from jobs.commands import git as git_commands
 from jobs.commands import rehearsal
 from jobs.commands.rehearsal import Container, Mount
-from jobs.errors import StageFailed
+from jobs.failures.errors import StageFailed
 from jobs.stages.rehearse import write_env_file
 
 ENV_FILE = Path("/tmp/x/database.env")

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from jobs.deploylog import DeployLog
-from jobs.errors import CommandFailed
+from jobs.failures.errors import CommandFailed
 from jobs.runner import Runner
 from jobs.state.records import DeployStore, new_deploy_id
 

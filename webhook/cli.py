@@ -15,7 +15,7 @@ from pathlib import Path
 from config import ConfigError, Environment, Settings, load_settings
 from config.loader import config_path
 from config.plaintext import plain_text_secrets
-from jobs.errors import DeployError
+from jobs.failures.errors import DeployError
 from jobs.state.records import RecordError
 from webhook.operator.commands import add_operator_commands
 
@@ -131,7 +131,7 @@ def zero_downtime_problems(settings: Settings) -> list[str]:
     from jobs.commands.compose import Compose, detect_compose
     from jobs.compose_model import read_model_offline
     from jobs.context import command_environ
-    from jobs.errors import CommandFailed
+    from jobs.failures.errors import CommandFailed
     from jobs.zero_downtime import refusals
 
     problems = []

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from jobs.commands import postgres
 from jobs.context import DeployContext
-from jobs.errors import CommandFailed, LockLost, StageFailed
+from jobs.failures.errors import CommandFailed, LockLost, StageFailed
 from jobs.stages.backup import new_dump_path, write_dump
 
 KEPT_LABEL = "kept"

@@ -30,7 +30,7 @@ from jobs.database.standby import (
     swap_in,
 )
 from jobs.database.writers import stop_writers
-from jobs.errors import CommandFailed, StageFailed
+from jobs.failures.errors import CommandFailed, StageFailed
 from jobs.stages.backup import restore_backup
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from config.model import Database
 from jobs.commands import postgres
 from jobs.context import DeployContext
-from jobs.errors import CommandFailed, LockLost, StageFailed
+from jobs.failures.errors import CommandFailed, LockLost, StageFailed
 
 STANDBY_SUFFIX = "__dh_standby"
 KEPT_INFIX = "__dh_kept_"

@@ -19,7 +19,7 @@ from typing import Literal
 
 from jobs.commands import postgres
 from jobs.context import DeployContext
-from jobs.errors import CommandFailed
+from jobs.failures.errors import CommandFailed
 
 Change = Literal["unchanged", "changed", "unknown"]
 FINGERPRINT_TIMEOUT = 300.0

@@ -17,7 +17,7 @@ from config.model import Database
 from jobs.compose_model import ComposeModel, ServiceModel, read_model
 from jobs.context import DeployContext
 from jobs.database.offline import model_from_files
-from jobs.errors import CommandFailed
+from jobs.failures.errors import CommandFailed
 
 # Seconds a writer gets between SIGTERM and SIGKILL when its writes are being discarded anyway.
 FAST_STOP_SECONDS = 1

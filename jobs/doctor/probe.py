@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from jobs.deploylog import DeployLog
-from jobs.errors import CommandFailed
+from jobs.failures.errors import CommandFailed
 from jobs.runner import Runner
 from jobs.state.records import DeployStore
 

@@ -13,7 +13,7 @@ from jobs.compose_model import ComposeModel, read_model
 from jobs.doctor import commands
 from jobs.doctor.check import Finding, fail, ok, skip
 from jobs.doctor.probe import Prober, last_line
-from jobs.errors import CommandFailed
+from jobs.failures.errors import CommandFailed
 from jobs.stages.health import probe_url
 
 DOCKER_TIMEOUT = 30.0

@@ -14,7 +14,7 @@ from pathlib import Path
 from config.model import Database
 from jobs.commands import postgres
 from jobs.context import DeployContext
-from jobs.errors import CommandFailed, StageFailed
+from jobs.failures.errors import CommandFailed, StageFailed
 
 SUFFIX = ".dump"
 MB = 1024 * 1024

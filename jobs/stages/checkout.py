@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from jobs.commands import git
 from jobs.context import DeployContext
-from jobs.errors import CommandFailed, StageFailed
+from jobs.failures.errors import CommandFailed, StageFailed
 from jobs.refs import is_sha, ref_name_problem
 
 

@@ -12,7 +12,7 @@ import requests
 
 from config.model import Health
 from jobs.context import DeployContext
-from jobs.errors import StageFailed
+from jobs.failures.errors import StageFailed
 from jobs.images import SERVICE_LABEL, running_containers
 
 MAX_INTERVAL = 5.0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from jobs.context import DeployContext
 from jobs.database import watch_database
-from jobs.errors import CommandFailed, StageFailed
+from jobs.failures.errors import CommandFailed, StageFailed
 
 
 def migrates_before_swap(ctx: DeployContext) -> bool:

@@ -29,7 +29,7 @@ from jobs.commands import rehearsal
 from jobs.commands.rehearsal import Container, Mount
 from jobs.compose_model import ServiceModel, read_model
 from jobs.context import DeployContext
-from jobs.errors import CommandFailed, StageFailed
+from jobs.failures.errors import CommandFailed, StageFailed
 from jobs.runner import Runner
 
 READY_POLL_SECONDS = 1.0

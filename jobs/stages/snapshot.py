@@ -6,7 +6,7 @@ import git
 
 from jobs.compose_model import read_model
 from jobs.context import DeployContext
-from jobs.errors import StageFailed
+from jobs.failures.errors import StageFailed
 from jobs.images import running_images
 from jobs.zero_downtime import refusals
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from jobs.compose_model import read_model
 from jobs.context import DeployContext
-from jobs.errors import CommandFailed, StageFailed
+from jobs.failures.errors import CommandFailed, StageFailed
 from jobs.stages.rolling import roll
 from jobs.zero_downtime import refused_services
 

@@ -31,7 +31,7 @@ from config import Environment, Settings
 from jobs.commands.git import ls_remote
 from jobs.context import command_environ, secret_values
 from jobs.deploylog import DeployLog
-from jobs.errors import CommandFailed
+from jobs.failures.errors import CommandFailed
 from jobs.operations.refs import parse_listing, version_key
 from jobs.periodic import start_periodic
 from jobs.refs import is_sha

@@ -20,7 +20,7 @@ import redis
 
 from config import load_settings
 from jobs.deploylog import DeployLog
-from jobs.errors import LockLost, LockTimeout
+from jobs.failures.errors import LockLost, LockTimeout
 from jobs.recovery import recover
 from jobs.runner import Runner
 from jobs.state import keys
