@@ -19,11 +19,11 @@ from redis import Redis
 from config import Environment
 from jobs.commands import git as git_commands
 from jobs.context import DeployContext
-from jobs.redistext import as_text
 from jobs.refs import is_sha
 from jobs.runner import probe
 from jobs.state.lastgood import read_last_good
 from jobs.state.records import Deploy, DeployStore, RecordError
+from jobs.state.redistext import as_text
 from jobs.state.submit import delivery_key, latest_queued_key
 
 ALREADY_LIVE = "already live"

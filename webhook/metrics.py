@@ -19,13 +19,13 @@ from redis.exceptions import RedisError
 from rq import Queue
 
 from config import Settings
-from jobs.redistext import as_text
 from jobs.state.held import held_key
 from jobs.state.keys import last_good as last_good_key
 from jobs.state.keys import lock as lock_key
 from jobs.state.lastgood import parse_last_good
 from jobs.state.owners import parse_lock
 from jobs.state.records import Deploy, DeployStore
+from jobs.state.redistext import as_text
 from webhook.deliveries import DELIVERIES_KEY
 from webhook.status.environments import targets as configured_targets
 from webhook.status.formatting import parse_time, seconds_between

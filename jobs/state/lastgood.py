@@ -12,9 +12,9 @@ from typing import Any
 
 from redis import Redis
 
-from jobs.redistext import json_object, nonempty_text
 from jobs.state import keys
 from jobs.state.ids import DEPLOY_ID
+from jobs.state.redistext import json_object, nonempty_text
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,9 @@ from rq import Queue
 from rq.job import Job
 
 from config import Settings
-from jobs.redistext import as_text
 from jobs.state import keys
 from jobs.state.records import Deploy, DeployStore, new_deploy_id
+from jobs.state.redistext import as_text
 
 DELIVERY_TTL_SECONDS = 7 * 24 * 3600
 # Generous: each command inside a deploy has its own timeout; RQ must never cut a revert short.

@@ -12,8 +12,8 @@ from redis import Redis
 
 from config import Settings
 from jobs.failures.cause import without_stage
-from jobs.readback import clean_text
 from jobs.report.text import database_note
+from jobs.state.readback import clean_text
 from webhook.status.actions import actions
 from webhook.status.api import api
 from webhook.status.auth import require_token
