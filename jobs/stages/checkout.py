@@ -11,9 +11,9 @@ there is no `git clean` here, and `git checkout` keeps files it does not track.
 from __future__ import annotations
 
 from jobs.commands import git
+from jobs.commands.git_names import is_sha, ref_name_problem
 from jobs.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
-from jobs.refs import is_sha, ref_name_problem
 
 
 def validate(ctx: DeployContext) -> None:

@@ -12,8 +12,8 @@ from typing import Literal
 import git
 
 from config import Environment
+from jobs.commands.git_names import is_sha, ref_name_problem
 from jobs.operations.targets import OperationError
-from jobs.refs import is_sha, ref_name_problem
 
 RefKind = Literal["branch", "tag", "sha"]
 
