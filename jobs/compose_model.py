@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.commands.compose import Compose
-from jobs.runner import Runner, read_only_output
+from jobs.execution.runner import Runner, read_only_output
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from redis import Redis
 from config import Environment
 from jobs.commands import git as git_commands
 from jobs.commands.git_names import is_sha
-from jobs.context import DeployContext
-from jobs.runner import probe
+from jobs.execution.context import DeployContext
+from jobs.execution.runner import probe
 from jobs.state.lastgood import read_last_good
 from jobs.state.records import Deploy, DeployStore, RecordError
 from jobs.state.redistext import as_text

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from config.gates import Hook
 from jobs.commands.compose import Compose
-from jobs.context import DeployContext
+from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
 
 POINTS = ("before_backup", "after_migrate", "after_health", "after_revert")

@@ -14,7 +14,7 @@ import docker.errors
 
 from jobs.commands import docker as docker_argv
 from jobs.compose_model import read_model
-from jobs.context import DeployContext
+from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
 
 PROJECT_LABEL = "com.docker.compose.project"

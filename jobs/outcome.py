@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-from jobs.context import DeployContext
+from jobs.execution.context import DeployContext
 from jobs.failures.errors import LockLost, NothingToDeploy, StageFailed
 from jobs.hooks import has_hooks, run_hooks
 from jobs.report.text import database_note

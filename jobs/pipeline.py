@@ -23,11 +23,11 @@ import socket
 from redis import Redis
 
 from config import Settings
-from jobs.context import DeployContext, new_context, secret_values
 from jobs.database.keep import dump_kept_aside
 from jobs.database.restore import prepare_restore
 from jobs.database.standby import discard
-from jobs.deploylog import DeployLog
+from jobs.execution.context import DeployContext, new_context, secret_values
+from jobs.execution.deploylog import DeployLog
 from jobs.failures.errors import LockLost, LockTimeout, NothingToDeploy, OperatorHold, StageFailed
 from jobs.freshness import worker_reason
 from jobs.gates import pass_gates

@@ -18,11 +18,11 @@ from redis import Redis
 
 from config import Environment, Settings
 from jobs.commands import rehearsal
-from jobs.context import command_environ, docker_client, new_context, secret_values
-from jobs.deploylog import DeployLog
+from jobs.execution.context import command_environ, docker_client, new_context, secret_values
+from jobs.execution.deploylog import DeployLog
+from jobs.execution.runner import Runner
 from jobs.failures.errors import CommandFailed, LockLost, LockTimeout, StageFailed
 from jobs.outcome import finish_failed, finish_interrupted, revert_after
-from jobs.runner import Runner
 from jobs.stages.backup import remove_partial
 from jobs.stages.rehearse import remove_containers
 from jobs.state.ids import DEPLOY_ID

@@ -8,8 +8,8 @@ import pytest
 import redis
 
 from config import Settings
-from jobs.context import DeployContext, new_context
-from jobs.deploylog import DeployLog
+from jobs.execution.context import DeployContext, new_context
+from jobs.execution.deploylog import DeployLog
 from jobs.failures.errors import StageFailed
 from jobs.stages.checkout import check_out, fetch_and_verify
 from jobs.stages.snapshot import take_snapshot

@@ -17,8 +17,8 @@ import pytest
 import redis
 
 from config import Settings
-from jobs.context import DeployContext, new_context
-from jobs.deploylog import DeployLog
+from jobs.execution.context import DeployContext, new_context
+from jobs.execution.deploylog import DeployLog
 from jobs.revert_start import changed_services, start_changed_first
 from jobs.stages.health import wait_healthy
 from jobs.state.records import Deploy, DeployStore, new_deploy_id

@@ -14,7 +14,7 @@ from config.model import Migrate
 from jobs.commands.compose import Compose
 from jobs.commands.docker import remove_container, stop_container
 from jobs.compose_model import ComposeModel, PublishedPort, ServiceModel
-from jobs.context import DeployContext
+from jobs.execution.context import DeployContext
 from jobs.stages.migrate import migration_argv
 from jobs.zero_downtime import grace_seconds, refusals
 from webhook.cli import main

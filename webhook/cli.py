@@ -130,7 +130,7 @@ def zero_downtime_problems(settings: Settings) -> list[str]:
     """Refusals for zero_downtime services, from each existing checkout's Compose model."""
     from jobs.commands.compose import Compose, detect_compose
     from jobs.compose_model import read_model_offline
-    from jobs.context import command_environ
+    from jobs.execution.context import command_environ
     from jobs.failures.errors import CommandFailed
     from jobs.zero_downtime import refusals
 

@@ -42,11 +42,11 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bed import Bed, on_sample_bed, ratio_line, seconds  # noqa: E402
-from jobs.context import DeployContext, new_context  # noqa: E402
 from jobs.database.keep import dump_kept_aside  # noqa: E402
 from jobs.database.restore import restore_database  # noqa: E402
 from jobs.database.standby import prepare  # noqa: E402
-from jobs.deploylog import DeployLog  # noqa: E402
+from jobs.execution.context import DeployContext, new_context  # noqa: E402
+from jobs.execution.deploylog import DeployLog  # noqa: E402
 from jobs.stages.backup import restore_backup, take_backup  # noqa: E402
 from jobs.state.records import Deploy, DeployStore, new_deploy_id  # noqa: E402
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from jobs.commands import postgres
-from jobs.context import DeployContext
+from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, LockLost, StageFailed
 from jobs.stages.backup import new_dump_path, write_dump
 

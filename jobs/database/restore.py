@@ -18,7 +18,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from jobs.context import DeployContext
 from jobs.database.keep import keep_current, kept_aside_name, name_kept_aside, unname_kept_aside
 from jobs.database.standby import (
     can_create_databases,
@@ -30,6 +29,7 @@ from jobs.database.standby import (
     swap_in,
 )
 from jobs.database.writers import stop_writers
+from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
 from jobs.stages.backup import restore_backup
 

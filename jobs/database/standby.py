@@ -25,7 +25,7 @@ from pathlib import Path
 
 from config.model import Database
 from jobs.commands import postgres
-from jobs.context import DeployContext
+from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, LockLost, StageFailed
 
 STANDBY_SUFFIX = "__dh_standby"

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from jobs.commands import postgres
-from jobs.context import DeployContext
+from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed
 
 Change = Literal["unchanged", "changed", "unknown"]

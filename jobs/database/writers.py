@@ -15,8 +15,8 @@ import yaml
 
 from config.model import Database
 from jobs.compose_model import ComposeModel, ServiceModel, read_model
-from jobs.context import DeployContext
 from jobs.database.offline import model_from_files
+from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed
 
 # Seconds a writer gets between SIGTERM and SIGKILL when its writes are being discarded anyway.

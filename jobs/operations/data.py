@@ -12,9 +12,9 @@ from pathlib import Path
 from redis import Redis
 
 from config import Settings
-from jobs.context import DeployContext
 from jobs.database.keep import dump_kept_aside
 from jobs.database.restore import restore_database
+from jobs.execution.context import DeployContext
 from jobs.failures.errors import StageFailed
 from jobs.images import running_images
 from jobs.operations.maintenance import Echo, action_context, find_backup

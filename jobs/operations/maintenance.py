@@ -18,8 +18,8 @@ from pathlib import Path
 from redis import Redis
 
 from config import Settings
-from jobs.context import DeployContext, new_context, secret_values
 from jobs.database.standby import discard
+from jobs.execution.context import DeployContext, new_context, secret_values
 from jobs.failures.errors import LockTimeout
 from jobs.operations.oplog import OperatorLog
 from jobs.operations.targets import OperationError, parse_target

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from config.model import Database
 from jobs.commands import postgres
-from jobs.context import DeployContext
+from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
 
 SUFFIX = ".dump"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from jobs.commands import git
 from jobs.commands.git_names import is_sha, ref_name_problem
-from jobs.context import DeployContext
+from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
 
 

@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from jobs.context import DeployContext
+from jobs.execution.context import DeployContext
 from jobs.images import remove_old_commit_tags
 from jobs.stages.backup import apply_retention
 from jobs.stages.build import TAG_PREFIX

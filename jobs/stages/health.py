@@ -11,7 +11,7 @@ import time
 import requests
 
 from config.model import Health
-from jobs.context import DeployContext
+from jobs.execution.context import DeployContext
 from jobs.failures.errors import StageFailed
 from jobs.images import SERVICE_LABEL, running_containers
 

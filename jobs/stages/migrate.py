@@ -8,8 +8,8 @@ after_swap (the default, `compose exec`): inside the freshly started service.
 
 from __future__ import annotations
 
-from jobs.context import DeployContext
 from jobs.database import watch_database
+from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
 
 

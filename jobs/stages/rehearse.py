@@ -28,9 +28,9 @@ from config.model import Database, Migrate, Rehearse
 from jobs.commands import rehearsal
 from jobs.commands.rehearsal import Container, Mount
 from jobs.compose_model import ServiceModel, read_model
-from jobs.context import DeployContext
+from jobs.execution.context import DeployContext
+from jobs.execution.runner import Runner
 from jobs.failures.errors import CommandFailed, StageFailed
-from jobs.runner import Runner
 
 READY_POLL_SECONDS = 1.0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import git
 
 from jobs.compose_model import read_model
-from jobs.context import DeployContext
+from jobs.execution.context import DeployContext
 from jobs.failures.errors import StageFailed
 from jobs.images import running_images
 from jobs.zero_downtime import refusals

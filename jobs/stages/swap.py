@@ -8,7 +8,7 @@ and leaves them alone, and recreates every other changed service as before.
 from __future__ import annotations
 
 from jobs.compose_model import read_model
-from jobs.context import DeployContext
+from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
 from jobs.stages.rolling import roll
 from jobs.zero_downtime import refused_services

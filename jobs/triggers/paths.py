@@ -15,7 +15,7 @@ from typing import Literal
 from config.globs import watched
 from config.model import Environment
 from jobs.commands.git import diff_names
-from jobs.context import DeployContext
+from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, NothingToDeploy
 from jobs.state.lastgood import read_last_good
 

@@ -12,7 +12,7 @@ import os
 from pathlib import PurePosixPath
 
 from jobs.compose_model import ComposeModel, read_model
-from jobs.context import DeployContext
+from jobs.execution.context import DeployContext
 
 
 def relative_to(checkout: str, path: str | None) -> str | None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from jobs.deploylog import DeployLog
+from jobs.execution.deploylog import DeployLog
 from jobs.failures.errors import CommandFailed
 
 TAIL_LINES = 40

@@ -12,8 +12,8 @@ import docker
 from config import Environment, Settings
 from jobs.commands.compose import Compose, detect_compose
 from jobs.compose_model import ComposeModel
-from jobs.deploylog import DeployLog
-from jobs.runner import Runner
+from jobs.execution.deploylog import DeployLog
+from jobs.execution.runner import Runner
 from jobs.state.locks import EnvironmentLock
 from jobs.state.records import Deploy, DeployStore
 
