@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from jobs.compose.images import point_name_at, running_images
 from jobs.database.keep import dump_kept_aside
 from jobs.database.restore import restore_database
 from jobs.database.standby import discard
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, LockLost, StageFailed
-from jobs.images import point_name_at, running_images
 from jobs.revert_start import start_changed_first
 from jobs.stages.checkout import check_out
 from jobs.stages.health import wait_healthy

@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from jobs.compose.images import SERVICE_LABEL, running_containers
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed
-from jobs.images import SERVICE_LABEL, running_containers
 
 ONE_OFF_LABEL = "com.docker.compose.oneoff"
 

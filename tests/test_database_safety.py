@@ -10,7 +10,7 @@ import pytest
 from config.model import Database
 from jobs.commands import postgres
 from jobs.commands.compose import Compose
-from jobs.compose_model import parse_model
+from jobs.compose.model import parse_model
 from jobs.database.watch import Fingerprint, compare, read_version, schema_hash
 from jobs.database.writers import derive_writers
 from jobs.failures.errors import CommandFailed

@@ -129,10 +129,10 @@ def check_config(args: argparse.Namespace) -> int:
 def zero_downtime_problems(settings: Settings) -> list[str]:
     """Refusals for zero_downtime services, from each existing checkout's Compose model."""
     from jobs.commands.compose import Compose, detect_compose
-    from jobs.compose_model import read_model_offline
+    from jobs.compose.model import read_model_offline
+    from jobs.compose.zero_downtime import refusals
     from jobs.execution.context import command_environ
     from jobs.failures.errors import CommandFailed
-    from jobs.zero_downtime import refusals
 
     problems = []
     for project_name, project in sorted(settings.projects.items()):

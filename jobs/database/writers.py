@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from config.model import Database
-from jobs.compose_model import ComposeModel, ServiceModel, read_model
+from jobs.compose.model import ComposeModel, ServiceModel, read_model
 from jobs.database.offline import model_from_files
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed

@@ -9,7 +9,7 @@ from config import Environment
 from config.model import Database
 from jobs.commands import postgres
 from jobs.commands.compose import Compose
-from jobs.compose_model import ComposeModel, read_model
+from jobs.compose.model import ComposeModel, read_model
 from jobs.doctor import commands
 from jobs.doctor.check import Finding, fail, ok, skip
 from jobs.doctor.probe import Prober, last_line

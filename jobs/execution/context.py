@@ -11,7 +11,7 @@ import docker
 
 from config import Environment, Settings
 from jobs.commands.compose import Compose, detect_compose
-from jobs.compose_model import ComposeModel
+from jobs.compose.model import ComposeModel
 from jobs.execution.deploylog import DeployLog
 from jobs.execution.runner import Runner
 from jobs.state.locks import EnvironmentLock

@@ -12,11 +12,11 @@ from pathlib import Path
 from redis import Redis
 
 from config import Settings
+from jobs.compose.images import running_images
 from jobs.database.keep import dump_kept_aside
 from jobs.database.restore import restore_database
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import StageFailed
-from jobs.images import running_images
 from jobs.operations.maintenance import Echo, action_context, find_backup
 from jobs.operations.targets import OperationError
 from jobs.stages.backup import take_backup, verify_backup

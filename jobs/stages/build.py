@@ -7,9 +7,9 @@ the names are pointed at those images and nothing is built.
 
 from __future__ import annotations
 
+from jobs.compose.images import built_image_names, image_id, point_name_at, split_name
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
-from jobs.images import built_image_names, image_id, point_name_at, split_name
 from jobs.triggers.rebuild import changed_services
 
 TAG_PREFIX = "deployhook-"

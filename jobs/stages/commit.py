@@ -7,8 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from jobs.compose.images import remove_old_commit_tags
 from jobs.execution.context import DeployContext
-from jobs.images import remove_old_commit_tags
 from jobs.stages.backup import apply_retention
 from jobs.stages.build import TAG_PREFIX
 from jobs.state.keys import last_good as last_good_key

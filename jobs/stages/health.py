@@ -11,9 +11,9 @@ import time
 import requests
 
 from config.model import Health
+from jobs.compose.images import SERVICE_LABEL, running_containers
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import StageFailed
-from jobs.images import SERVICE_LABEL, running_containers
 
 MAX_INTERVAL = 5.0
 REVERT_FIRST_INTERVAL = 0.1

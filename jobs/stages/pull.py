@@ -14,10 +14,10 @@ import tempfile
 from pathlib import Path
 
 from jobs.commands import docker as docker_argv
-from jobs.compose_model import read_model
+from jobs.compose.images import image_id, split_name
+from jobs.compose.model import read_model
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
-from jobs.images import image_id, split_name
 from jobs.state.lastgood import read_last_good
 from jobs.state.records import RecordError
 

@@ -27,7 +27,7 @@ import docker.errors
 from config.model import Database, Migrate, Rehearse
 from jobs.commands import rehearsal
 from jobs.commands.rehearsal import Container, Mount
-from jobs.compose_model import ServiceModel, read_model
+from jobs.compose.model import ServiceModel, read_model
 from jobs.execution.context import DeployContext
 from jobs.execution.runner import Runner
 from jobs.failures.errors import CommandFailed, StageFailed

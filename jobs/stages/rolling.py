@@ -13,11 +13,11 @@ import time
 from typing import Any
 
 from jobs.commands.docker import remove_container, stop_container
-from jobs.compose_model import ServiceModel
+from jobs.compose.images import PROJECT_LABEL, SERVICE_LABEL, image_id
+from jobs.compose.model import ServiceModel
+from jobs.compose.zero_downtime import grace_seconds
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
-from jobs.images import PROJECT_LABEL, SERVICE_LABEL, image_id
-from jobs.zero_downtime import grace_seconds
 
 POLL_SECONDS = 0.2
 

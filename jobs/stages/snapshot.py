@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import git
 
-from jobs.compose_model import read_model
+from jobs.compose.images import running_images
+from jobs.compose.model import read_model
+from jobs.compose.zero_downtime import refusals
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import StageFailed
-from jobs.images import running_images
-from jobs.zero_downtime import refusals
 
 
 def take_snapshot(ctx: DeployContext) -> None:

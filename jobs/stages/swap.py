@@ -7,11 +7,11 @@ and leaves them alone, and recreates every other changed service as before.
 
 from __future__ import annotations
 
-from jobs.compose_model import read_model
+from jobs.compose.model import read_model
+from jobs.compose.zero_downtime import refused_services
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
 from jobs.stages.rolling import roll
-from jobs.zero_downtime import refused_services
 
 
 def swap(ctx: DeployContext, stage: str = "swap") -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import PurePosixPath
 
-from jobs.compose_model import ComposeModel, read_model
+from jobs.compose.model import ComposeModel, read_model
 from jobs.execution.context import DeployContext
 
 

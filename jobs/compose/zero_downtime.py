@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from jobs.compose_model import ComposeModel, ServiceModel
+from jobs.compose.model import ComposeModel, ServiceModel
 
 DEFAULT_GRACE_SECONDS = 10  # Docker's own default stop timeout
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)")

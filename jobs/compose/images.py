@@ -13,7 +13,7 @@ from typing import Any
 import docker.errors
 
 from jobs.commands import docker as docker_argv
-from jobs.compose_model import read_model
+from jobs.compose.model import read_model
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
 
