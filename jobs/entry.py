@@ -8,7 +8,7 @@ from jobs import runtime
 
 
 def run_deploy(deploy_id: str) -> str:
-    from jobs.pipeline import deploy
+    from jobs.runbook.pipeline import deploy
 
     job = get_current_job()
     if job is None:

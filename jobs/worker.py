@@ -8,8 +8,8 @@ from rq import Queue, SimpleWorker
 from config import Settings
 from jobs import runtime
 from jobs.gates.waker import requeue_interrupted_waits, start_window_waker
-from jobs.recovery import recover_interrupted
 from jobs.report import start_background
+from jobs.runbook.recovery import recover_interrupted
 from jobs.triggers.poll import start_polling
 
 REPORT_FLUSH_SECONDS = 10.0  # on stop, how long pending reports may still be sent

@@ -13,7 +13,7 @@ from jobs.commands import git as git_commands
 from jobs.commands import rehearsal
 from jobs.commands.rehearsal import Container, Mount
 from jobs.failures.errors import StageFailed
-from jobs.stages.rehearse import write_env_file
+from jobs.runbook.stages.rehearse import write_env_file
 
 ENV_FILE = Path("/tmp/x/database.env")
 DEPLOY = "d-20261127-160000-abcdef"

@@ -16,7 +16,7 @@ from jobs.commands.docker import remove_container, stop_container
 from jobs.compose.model import ComposeModel, PublishedPort, ServiceModel
 from jobs.compose.zero_downtime import grace_seconds, refusals
 from jobs.execution.context import DeployContext
-from jobs.stages.migrate import migration_argv
+from jobs.runbook.stages.migrate import migration_argv
 from webhook.cli import main
 
 COMPOSE = Compose(("docker", "compose"), "crm", Path("/srv/crm"), ("compose.yml",))

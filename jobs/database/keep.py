@@ -20,7 +20,7 @@ from pathlib import Path
 from jobs.commands import postgres
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, LockLost, StageFailed
-from jobs.stages.backup import new_dump_path, write_dump
+from jobs.runbook.stages.backup import new_dump_path, write_dump
 
 KEPT_LABEL = "kept"
 ASIDE = "database "  # kept_database names a database (not yet dumped) with this prefix

@@ -14,7 +14,7 @@ from jobs.doctor import commands
 from jobs.doctor.check import Finding, fail, ok, skip
 from jobs.doctor.probe import Prober, last_line
 from jobs.failures.errors import CommandFailed
-from jobs.stages.health import probe_url
+from jobs.runbook.stages.health import probe_url
 
 DOCKER_TIMEOUT = 30.0
 COMPOSE_TIMEOUT = 60.0

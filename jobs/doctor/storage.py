@@ -9,7 +9,7 @@ from pathlib import Path
 
 from config import Settings
 from jobs.doctor.check import Finding, fail, ok
-from jobs.stages.backup import MB, SUFFIX
+from jobs.runbook.stages.backup import MB, SUFFIX
 
 
 def needed_bytes(min_free_mb: int, database_size: int | None, newest_backup: int | None) -> int:

@@ -22,7 +22,7 @@ from config import load_settings
 from jobs.execution.deploylog import DeployLog
 from jobs.execution.runner import Runner
 from jobs.failures.errors import LockLost, LockTimeout
-from jobs.recovery import recover
+from jobs.runbook.recovery import recover
 from jobs.state import keys
 from jobs.state.locks import EnvironmentLock, LockOwner, current_owner
 from jobs.state.records import Deploy, DeployStore, new_deploy_id

@@ -5,9 +5,10 @@ gates -> lock -> snapshot -> fetch -> [paths] -> [hooks] -> backup (+ standby re
   -> [rehearse] -> [migrate if before_swap] -> swap -> [restore]
   -> [migrate if after_swap, the default] -> [hooks] -> health -> [hooks] -> commit
 gates (jobs/gates/): promote_from and wait_for_checks end it `blocked`, windows hold it
-[hooks] (jobs/hooks.py): the environment's before_backup, after_migrate, after_health hooks
+[hooks] (jobs/runbook/deploy_hooks.py): the environment's before_backup, after_migrate,
+after_health hooks
 a webhook whose commit is live already, or older than live: `superseded` after the fetch
-on failure after the backup: revert (jobs/revert.py), then report reverted or revert_failed;
+on failure after the backup: revert (jobs/runbook/revert.py), then report reverted or revert_failed;
   a failed rehearsal puts back checkout and image names only and ends `failed`
 an operator's lock: the deploy stays queued on the environment's held list (jobs/state/held.py)
 [restore]: only for a rollback the operator asked to take the database back with it
@@ -29,21 +30,21 @@ from jobs.database.standby import discard
 from jobs.execution.context import DeployContext, new_context, secret_values
 from jobs.execution.deploylog import DeployLog
 from jobs.failures.errors import LockLost, LockTimeout, NothingToDeploy, OperatorHold, StageFailed
-from jobs.freshness import worker_reason
 from jobs.gates import pass_gates
-from jobs.hooks import has_hooks, run_hooks
-from jobs.outcome import finish_failed, finish_interrupted, revert_after, stage
-from jobs.revert import restore_requested, wants_restore
-from jobs.stages.backup import take_backup
-from jobs.stages.build import build
-from jobs.stages.checkout import checkout, fetch_and_verify
-from jobs.stages.commit import commit_point
-from jobs.stages.health import wait_healthy
-from jobs.stages.migrate import migrate, migrates_before_swap
-from jobs.stages.pull import pull
-from jobs.stages.rehearse import rehearse, wants_rehearsal
-from jobs.stages.snapshot import take_snapshot
-from jobs.stages.swap import swap
+from jobs.runbook.deploy_hooks import has_hooks, run_hooks
+from jobs.runbook.freshness import worker_reason
+from jobs.runbook.outcome import finish_failed, finish_interrupted, revert_after, stage
+from jobs.runbook.revert import restore_requested, wants_restore
+from jobs.runbook.stages.backup import take_backup
+from jobs.runbook.stages.build import build
+from jobs.runbook.stages.checkout import checkout, fetch_and_verify
+from jobs.runbook.stages.commit import commit_point
+from jobs.runbook.stages.health import wait_healthy
+from jobs.runbook.stages.migrate import migrate, migrates_before_swap
+from jobs.runbook.stages.pull import pull
+from jobs.runbook.stages.rehearse import rehearse, wants_rehearsal
+from jobs.runbook.stages.snapshot import take_snapshot
+from jobs.runbook.stages.swap import swap
 from jobs.state.held import hold
 from jobs.state.locks import EnvironmentLock, LockOwner
 from jobs.state.records import Deploy, DeployStore

@@ -1,6 +1,6 @@
 """Start the new images: rolling for the zero-downtime services, then `compose up` for the rest.
 
-Never `down`, never `-v`. The rolling services go first (jobs/stages/rolling.py); the plain
+Never `down`, never `-v`. The rolling services go first (jobs/runbook/stages/rolling.py); the plain
 `compose up --detach --no-build` that follows finds them already on their new image and config
 and leaves them alone, and recreates every other changed service as before.
 """
@@ -11,7 +11,7 @@ from jobs.compose.model import read_model
 from jobs.compose.zero_downtime import refused_services
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
-from jobs.stages.rolling import roll
+from jobs.runbook.stages.rolling import roll
 
 
 def swap(ctx: DeployContext, stage: str = "swap") -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from jobs.compose.images import remove_old_commit_tags
 from jobs.execution.context import DeployContext
-from jobs.stages.backup import apply_retention
-from jobs.stages.build import TAG_PREFIX
+from jobs.runbook.stages.backup import apply_retention
+from jobs.runbook.stages.build import TAG_PREFIX
 from jobs.state.keys import last_good as last_good_key
 from jobs.state.lastgood import read_last_good, write_last_good
 from jobs.state.records import utcnow

@@ -1,7 +1,7 @@
 """How a deploy's stages are recorded and how a deploy ends when it does not succeed.
 
-Shared by the runbook (jobs/pipeline.py) and the recovery of deploys a dead worker left
-running (jobs/recovery.py).
+Shared by the runbook (jobs/runbook/pipeline.py) and the recovery of deploys a dead worker left
+running (jobs/runbook/recovery.py).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import TypeVar
 
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import LockLost, NothingToDeploy, StageFailed
-from jobs.hooks import has_hooks, run_hooks
 from jobs.report.text import database_note
-from jobs.revert import revert
+from jobs.runbook.deploy_hooks import has_hooks, run_hooks
+from jobs.runbook.revert import revert
 from jobs.state.records import Outcome, StageRecord, State, utcnow
 
 logger = logging.getLogger("deployhook.pipeline")

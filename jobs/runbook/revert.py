@@ -4,7 +4,7 @@ Order: restore the database only when it changed (the migrate stage's fingerprin
 could not be compared, or the operator asked for a restore): stop the writers fast, keep the
 database as it is, restore (jobs/database/restore.py); then return the checkout to the previous
 commit, point image names back at the previous images, start them without a build (the
-services whose image changed first, jobs/revert_start.py), then prove health and that the
+services whose image changed first, jobs/runbook/revert_start.py), then prove health and that the
 previous images really run. A step that fails is logged and the rest still run; any failure
 makes the outcome `revert_failed`.
 """
@@ -20,11 +20,11 @@ from jobs.database.restore import restore_database
 from jobs.database.standby import discard
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, LockLost, StageFailed
-from jobs.revert_start import start_changed_first
-from jobs.stages.checkout import check_out
-from jobs.stages.health import wait_healthy
-from jobs.stages.pull import pin_previous
-from jobs.stages.swap import swap
+from jobs.runbook.revert_start import start_changed_first
+from jobs.runbook.stages.checkout import check_out
+from jobs.runbook.stages.health import wait_healthy
+from jobs.runbook.stages.pull import pin_previous
+from jobs.runbook.stages.swap import swap
 
 
 def revert(ctx: DeployContext) -> list[str]:
