@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rq import get_current_job
 
-from jobs import runtime
+from jobs.worker import runtime
 
 
 def run_deploy(deploy_id: str) -> str:

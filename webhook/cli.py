@@ -198,7 +198,7 @@ def gunicorn_argv(bind: str | None, workers: int | None) -> list[str]:
 def worker(args: argparse.Namespace) -> int:
     import redis
 
-    from jobs.worker import run_worker
+    from jobs.worker.start import run_worker
     from webhook.connection import redis_url
     from webhook.logs import configure_logging
 

@@ -35,12 +35,12 @@ from jobs.execution.deploylog import DeployLog
 from jobs.execution.runner import Runner
 from jobs.failures.errors import CommandFailed
 from jobs.operations.resolve_ref import parse_listing, version_key
-from jobs.periodic import start_periodic
 from jobs.state.keys import poll_state as poll_state_key
 from jobs.state.lastgood import read_last_good
 from jobs.state.records import DeployStore
 from jobs.state.submit import DeployRequest, Duplicate, QueueUnavailable, submit
 from jobs.triggers.pollstate import PollState
+from jobs.worker.periodic import start_periodic
 
 logger = logging.getLogger("deployhook.poll")
 POLL_TRIGGER = "poll"

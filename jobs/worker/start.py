@@ -6,11 +6,11 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 
 from config import Settings
-from jobs import runtime
 from jobs.gates.waker import requeue_interrupted_waits, start_window_waker
 from jobs.report import start_background
 from jobs.runbook.recovery import recover_interrupted
 from jobs.triggers.poll import start_polling
+from jobs.worker import runtime
 
 REPORT_FLUSH_SECONDS = 10.0  # on stop, how long pending reports may still be sent
 

@@ -1,0 +1,1 @@
+"""The worker process: RQ on the deploy queues, its bound settings, its side threads."""
