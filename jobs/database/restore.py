@@ -7,7 +7,7 @@ back, `backups restore`, `clone-data`):
   beside the live database while it still serves, then swapped in by rename in one
   transaction. Only the rename waits with the writers stopped; a failure changes nothing.
 - a plain owner: stop the writers, dump the database as it is (jobs/database/keep.py), then
-  drop what the role owns and restore, in one transaction (jobs/runbook/stages/backup.py
+  drop what the role owns and restore, in one transaction (jobs/database/dumps.py
   restore_backup); a failure rolls it all back.
 
 Either way the writers are stopped fast: their writes are being discarded (and kept).
@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from jobs.database.dumps import restore_backup
 from jobs.database.keep import keep_current, kept_aside_name, name_kept_aside, unname_kept_aside
 from jobs.database.standby import (
     can_create_databases,
@@ -31,7 +32,6 @@ from jobs.database.standby import (
 from jobs.database.writers import stop_writers
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
-from jobs.runbook.stages.backup import restore_backup
 
 
 def _swapped_already(ctx: DeployContext) -> bool:

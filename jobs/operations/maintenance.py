@@ -18,12 +18,12 @@ from pathlib import Path
 from redis import Redis
 
 from config import Settings
+from jobs.database.dumps import SUFFIX
 from jobs.database.standby import discard
 from jobs.execution.context import DeployContext, new_context, secret_values
 from jobs.failures.errors import LockTimeout
 from jobs.operations.oplog import OperatorLog
 from jobs.operations.targets import OperationError, parse_target
-from jobs.runbook.stages.backup import SUFFIX
 from jobs.state.held import release_held
 from jobs.state.ids import ENDS_WITH_DEPLOY_ID
 from jobs.state.locks import EnvironmentLock, LockOwner
@@ -31,7 +31,7 @@ from jobs.state.records import Deploy, DeployStore, new_deploy_id, utcnow
 
 Echo = Callable[[str], None]
 # Backup names end with the id of the deploy or action that took them
-# (jobs/runbook/stages/backup.py).
+# (jobs/database/dumps.py).
 TAKEN_BY = ENDS_WITH_DEPLOY_ID
 
 

@@ -18,12 +18,12 @@ from redis import Redis
 
 from config import Environment, Settings
 from jobs.commands import rehearsal
+from jobs.database.dumps import remove_partial
 from jobs.execution.context import command_environ, docker_client, new_context, secret_values
 from jobs.execution.deploylog import DeployLog
 from jobs.execution.runner import Runner
 from jobs.failures.errors import CommandFailed, LockLost, LockTimeout, StageFailed
 from jobs.runbook.outcome import finish_failed, finish_interrupted, revert_after
-from jobs.runbook.stages.backup import remove_partial
 from jobs.runbook.stages.rehearse import remove_containers
 from jobs.state.ids import DEPLOY_ID
 from jobs.state.locks import EnvironmentLock, LockOwner, current_owner

@@ -8,8 +8,8 @@ import tempfile
 from pathlib import Path
 
 from jobs.compose.images import remove_old_commit_tags
+from jobs.database.dumps import apply_retention
 from jobs.execution.context import DeployContext
-from jobs.runbook.stages.backup import apply_retention
 from jobs.runbook.stages.build import TAG_PREFIX
 from jobs.state.keys import last_good as last_good_key
 from jobs.state.lastgood import read_last_good, write_last_good
