@@ -1,4 +1,5 @@
-"""Back up the database before anything changes; restore it when a deploy must be undone.
+"""Dumps of an environment's database: where they live, how one is written, verified and
+restored in place.
 
 A backup is written under a temporary name, checked (non-empty, and `pg_restore --list` reads
 its whole table of contents), then renamed: a file with the final name is always a good backup.
@@ -22,19 +23,6 @@ MB = 1024 * 1024
 
 def backup_dir(ctx: DeployContext) -> Path:
     return ctx.settings.backup_dir(ctx.deploy.project, ctx.deploy.environment)
-
-
-def take_backup(ctx: DeployContext) -> Path | None:
-    database = ctx.environment.database
-    if database is None:
-        ctx.log.info("no database configured: nothing to back up")
-        return None
-    final = new_dump_path(ctx, ctx.deploy.environment)
-    write_dump(ctx, database, final, "backup")
-    ctx.backup = str(final)
-    ctx.deploy.backup = str(final)
-    ctx.log.info(f"backup written: {final} ({final.stat().st_size} bytes)")
-    return final
 
 
 def new_dump_path(ctx: DeployContext, label: str) -> Path:
@@ -142,24 +130,6 @@ def _host_reads(ctx: DeployContext, path: Path) -> bool:
     except OSError:
         return False
     return listed.exit_code == 0
-
-
-def apply_retention(ctx: DeployContext, keep: set[str]) -> list[Path]:
-    """Delete backups past keep_days or beyond keep_count (newest kept); never those in `keep`."""
-    settings = ctx.environment.backups
-    directory = backup_dir(ctx)
-    backups = sorted(directory.glob(f"*{SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True)
-    cutoff = time.time() - settings.keep_days * 24 * 3600
-    removed = []
-    for index, backup in enumerate(backups):
-        too_many = index >= settings.keep_count
-        too_old = backup.stat().st_mtime < cutoff
-        if (too_many or too_old) and str(backup) not in keep:
-            backup.unlink(missing_ok=True)
-            removed.append(backup)
-    if removed:
-        ctx.log.info(f"retention removed {len(removed)} old backup(s)")
-    return removed
 
 
 def _check_free_space(ctx: DeployContext, directory: Path, stage: str) -> None:

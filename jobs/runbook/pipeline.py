@@ -24,7 +24,6 @@ import socket
 from redis import Redis
 
 from config import Settings
-from jobs.database.dumps import take_backup
 from jobs.database.keep import dump_kept_aside
 from jobs.database.restore import prepare_restore
 from jobs.database.standby import discard
@@ -36,6 +35,7 @@ from jobs.runbook.deploy_hooks import has_hooks, run_hooks
 from jobs.runbook.freshness import worker_reason
 from jobs.runbook.outcome import finish_failed, finish_interrupted, revert_after, stage
 from jobs.runbook.revert import restore_requested, wants_restore
+from jobs.runbook.stages.backup import take_backup
 from jobs.runbook.stages.build import build
 from jobs.runbook.stages.checkout import checkout, fetch_and_verify
 from jobs.runbook.stages.commit import commit_point

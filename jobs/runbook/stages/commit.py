@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from jobs.compose.images import remove_old_commit_tags
-from jobs.database.dumps import apply_retention
+from jobs.database.retention import apply_retention
 from jobs.execution.context import DeployContext
 from jobs.runbook.stages.build import TAG_PREFIX
 from jobs.state.keys import last_good as last_good_key
