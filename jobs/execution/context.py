@@ -11,14 +11,16 @@ import docker
 
 from config import Environment, Settings
 from jobs.commands.compose import Compose, detect_compose
-from jobs.compose.model import ComposeModel
 from jobs.execution.deploylog import DeployLog
 from jobs.execution.runner import Runner
 from jobs.state.locks import EnvironmentLock
 from jobs.state.records import Deploy, DeployStore
 
 if TYPE_CHECKING:
-    from jobs.database.standby import Standby
+    # Types only: the compose and database rooms take a context, so a runtime import of
+    # theirs from here would run back up.
+    from jobs.compose.model import ComposeModel
+    from jobs.database.standby_thread import Standby
 
 
 def docker_client(environment: Environment) -> Any:
