@@ -32,6 +32,7 @@ from jobs.commands.git import ls_remote
 from jobs.commands.git_names import is_sha
 from jobs.execution.context import command_environ, secret_values
 from jobs.execution.deploylog import DeployLog
+from jobs.execution.periodic import start_periodic
 from jobs.execution.runner import Runner
 from jobs.failures.errors import CommandFailed
 from jobs.operations.resolve_ref import parse_listing, version_key
@@ -40,7 +41,6 @@ from jobs.state.lastgood import read_last_good
 from jobs.state.records import DeployStore
 from jobs.state.submit import DeployRequest, Duplicate, QueueUnavailable, submit
 from jobs.triggers.pollstate import PollState
-from jobs.worker.periodic import start_periodic
 
 logger = logging.getLogger("deployhook.poll")
 POLL_TRIGGER = "poll"

@@ -1,1 +1,1 @@
-"""The worker process: RQ on the deploy queues, its bound settings, its side threads."""
+"""The worker process: RQ on the deploy queues, the settings it binds for its jobs."""
