@@ -155,7 +155,9 @@ _PATTERN_HINTS = {
     "url": "expected an http:// or https:// URL",
     "api_url": "expected an http:// or https:// URL",
     "public_url": "expected an http:// or https:// URL",
-    "docker_host": "expected unix:///path/to/docker.sock or ssh://user@host[:port]",
+    "docker_host": (
+        "expected unix:///path/to/docker.sock, ssh://user@host[:port] or tcp://host:port"
+    ),
     "profiles": "expected a Compose profile name: letters, digits, _, . and -",
 }
 

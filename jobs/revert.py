@@ -25,6 +25,9 @@ from jobs.stages.checkout import check_out
 from jobs.stages.health import wait_healthy
 from jobs.stages.pull import pin_previous
 from jobs.stages.swap import swap
+from jobs.swarm import is_swarm
+from jobs.swarm.swap import check_previous_running
+from jobs.swarm.swap import start_previous as swarm_start_previous
 
 
 def revert(ctx: DeployContext) -> list[str]:
@@ -56,19 +59,23 @@ def revert(ctx: DeployContext) -> list[str]:
         attempt("restore database", lambda: restore_database(ctx, backup))
     elif ctx.deploy.database_change == "unchanged":
         ctx.log.info(f"revert: {UNCHANGED}")
-    if ctx.started("swap"):
+    swarm = is_swarm(ctx.environment)  # a stack: the previous images are its services' specs
+    if ctx.started("swap") and not swarm:
         attempt("stop services the failed version added", lambda: _stop_new_services(ctx))
     if ctx.started("checkout") and ctx.previous_sha:
         previous = ctx.previous_sha
         attempt("check out previous commit", lambda: check_out(ctx, previous, "revert"))
-    if ctx.started("build"):
+    if ctx.started("build") and not swarm:
         attempt("point image names at the previous images", lambda: _retag_previous(ctx))
-    if ctx.started("swap") or restore:
+    if (ctx.started("swap") or restore) and swarm:
+        attempt("deploy the previous images", lambda: swarm_start_previous(ctx))
+    elif ctx.started("swap") or restore:
         # Serving sooner: the changed services alone, while the rest is proven ready.
         attempt("start the changed services first", lambda: start_changed_first(ctx))
         attempt("start the previous images", lambda: swap(ctx, "revert"))
     attempt("health check of the previous version", lambda: wait_healthy(ctx, "revert"))
-    attempt("previous images are running", lambda: _check_previous_running(ctx))
+    check = check_previous_running if swarm else _check_previous_running
+    attempt("previous images are running", lambda: check(ctx))
     # Off the critical path: the previous version serves already. Neither step can fail the
     # revert; both say in the log and the record where the kept writes are.
     dump_kept_aside(ctx)
