@@ -16,6 +16,7 @@ import json
 import secrets
 import shutil
 import tempfile
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -195,7 +196,9 @@ class SwarmApp:
         return config
 
     def get(self, path: str) -> str:
-        return run(["curl", "-sf", "-m", "5", f"http://127.0.0.1:{self.proxy_port}{path}"]).stdout
+        url = f"http://127.0.0.1:{self.proxy_port}{path}"
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return str(answer.read().decode())
 
     def service_specs(self) -> dict[str, dict[str, Any]]:
         """service -> its spec as the manager has it (`docker service inspect`)."""
