@@ -19,14 +19,14 @@ from jobs.database.keep import dump_kept_aside
 from jobs.database.restore import restore_database
 from jobs.database.standby import discard
 from jobs.errors import CommandFailed, LockLost, StageFailed
-from jobs.images import point_name_at, running_images
+from jobs.images import point_name_at, running_images, short_image
 from jobs.revert_start import start_changed_first
 from jobs.stages.checkout import check_out
 from jobs.stages.health import wait_healthy
 from jobs.stages.pull import pin_previous
 from jobs.stages.swap import swap
 from jobs.swarm import is_swarm
-from jobs.swarm.swap import check_previous_running
+from jobs.swarm.checks import running_images as swarm_running_images
 from jobs.swarm.swap import start_previous as swarm_start_previous
 
 
@@ -74,8 +74,7 @@ def revert(ctx: DeployContext) -> list[str]:
         attempt("start the changed services first", lambda: start_changed_first(ctx))
         attempt("start the previous images", lambda: swap(ctx, "revert"))
     attempt("health check of the previous version", lambda: wait_healthy(ctx, "revert"))
-    check = check_previous_running if swarm else _check_previous_running
-    attempt("previous images are running", lambda: check(ctx))
+    attempt("previous images are running", lambda: _check_previous_running(ctx))
     # Off the critical path: the previous version serves already. Neither step can fail the
     # revert; both say in the log and the record where the kept writes are.
     dump_kept_aside(ctx)
@@ -141,9 +140,11 @@ def _retag_previous(ctx: DeployContext) -> None:
 
 
 def _check_previous_running(ctx: DeployContext) -> None:
-    now = running_images(ctx)
+    # A swarm: each service's spec names the image (digest included) it ran before the deploy.
+    now = swarm_running_images(ctx) if is_swarm(ctx.environment) else running_images(ctx)
     wrong = [
-        f"{service}: expected {image[7:19]}, got {now.get(service, 'nothing')[7:19] or 'nothing'}"
+        f"{service}: expected {short_image(image)}, "
+        f"got {short_image(now.get(service, '')) or 'nothing'}"
         for service, image in sorted(ctx.previous_images.items())
         if now.get(service) != image
     ]

@@ -7,7 +7,7 @@ import git
 from jobs.compose_model import read_model
 from jobs.context import DeployContext
 from jobs.errors import StageFailed
-from jobs.images import running_images
+from jobs.images import running_images, short_image
 from jobs.swarm import checks as swarm_checks
 from jobs.swarm import is_swarm
 from jobs.zero_downtime import refusals
@@ -41,7 +41,7 @@ def take_snapshot(ctx: DeployContext) -> None:
     ctx.log.info(
         f"running now: {ctx.previous_sha[:12]} with "
         + (
-            ", ".join(f"{s}={_short(i)}" for s, i in sorted(ctx.previous_images.items()))
+            ", ".join(f"{s}={short_image(i)}" for s, i in sorted(ctx.previous_images.items()))
             or "no containers"
         )
     )
@@ -54,8 +54,3 @@ def _refuse_what_cannot_swap(ctx: DeployContext) -> None:
     problems = refusals(read_model(ctx.runner, ctx.compose), ctx.environment.zero_downtime)
     if problems:
         raise StageFailed("snapshot", "; ".join(problems))
-
-
-def _short(image: str) -> str:
-    """An image ID's 12 digits, or a swarm service's image reference as it is."""
-    return image[7:19] if image.startswith("sha256:") else image

@@ -9,7 +9,6 @@ first file, because `docker stack deploy` refuses files whose versions differ.
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,11 @@ from typing import Any
 import yaml
 
 from jobs.commands.compose import Compose
+from jobs.compose_model import read_config
 from jobs.runner import Runner, read_only_output
+
+# Mount types that keep no data of their own on the node: everything else is a named one.
+NOT_NAMED = ("bind", "tmpfs", "npipe", "image")
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ def _service(name: str, spec: dict[str, Any]) -> StackService:
         volumes=tuple(
             str(item["source"])
             for item in spec.get("volumes") or []
-            if isinstance(item, dict) and item.get("type") == "volume" and item.get("source")
+            if isinstance(item, dict) and item.get("source") and item.get("type") not in NOT_NAMED
         ),
         networks=tuple(sorted(spec.get("networks") or {})),
     )
@@ -114,12 +117,7 @@ def _files(section: object, project: str) -> tuple[StackFile, ...]:
 
 def read_stack(runner: Runner, compose: Compose, timeout: float = 120) -> Stack:
     """Run `compose config --format json` (it changes nothing) and parse the swarm parts."""
-    with tempfile.TemporaryDirectory() as scratch:
-        out = Path(scratch) / "config.json"
-        runner.run(
-            compose.config_json(), timeout=timeout, stdout_path=out, quiet=True, read_only=True
-        )
-        return parse_stack(json.loads(out.read_text() or "{}"))
+    return parse_stack(read_config(runner, compose, timeout))
 
 
 def read_stack_offline(compose: Compose, environ: Mapping[str, str], timeout: float = 60) -> Stack:

@@ -61,15 +61,3 @@ def deploy_stack(
         tail = " | ".join(error.output_tail.strip().splitlines()[-4:])
         raise StageFailed(stage, f"{error}: {tail}") from None
     return wait_converged(ctx, name, before, stage)
-
-
-def check_previous_running(ctx: DeployContext) -> None:
-    """After a revert: every service's spec names the image it ran before the deploy."""
-    now = service_images(ctx.docker, stack_name(ctx))
-    wrong = [
-        f"{service}: expected {image}, got {now.get(service, 'nothing')}"
-        for service, image in sorted(ctx.previous_images.items())
-        if now.get(service) != image
-    ]
-    if wrong:
-        raise RuntimeError("not the previous images: " + "; ".join(wrong))

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support import git_repo
+from tests.support.bed_layout import RepoLayout
 from tests.support.commands import BedError, run
 from tests.support.docker_engine import Engine
 from tests.support.images import build_busybox_image
@@ -123,25 +124,13 @@ def proxy_image(engine: Engine, registry: str) -> str:
 
 
 @dataclass
-class SwarmApp:
+class SwarmApp(RepoLayout):
     bed: SwarmBed
     engine: Engine
     root: Path
     stack: str
     proxy_port: int  # on loopback, through the bed's forwarder to node 1's published port
     v1: str = ""
-
-    @property
-    def origin(self) -> Path:
-        return self.root / "origin.git"
-
-    @property
-    def author(self) -> Path:
-        return self.root / "author"
-
-    @property
-    def checkout(self) -> Path:
-        return self.root / "checkout"
 
     @classmethod
     def create(cls, bed: SwarmBed, engine: Engine, root: Path) -> SwarmApp:
