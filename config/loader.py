@@ -159,6 +159,8 @@ _PATTERN_HINTS = {
         "expected unix:///path/to/docker.sock, ssh://user@host[:port] or tcp://host:port"
     ),
     "profiles": "expected a Compose profile name: letters, digits, _, . and -",
+    "sentinels": "expected host:port, e.g. 10.0.0.1:26379 or [fd00::1]:26379",
+    "master": "expected the master's name as the sentinels know it: letters, digits, _ . -",
 }
 
 
