@@ -40,7 +40,7 @@ from tests.support.deliveries import SECRETS, config_text, github_headers
 from tests.support.deploying import wait_for
 from tests.support.pushes import push_body, push_to
 from tests.support.sentinel_bed import SentinelBed, sentinel_bed, two_host_config
-from tests.support.web import DEPLOYHOOK, REPO_ROOT, free_port, running
+from tests.support.web import DEPLOYHOOK, REPO_ROOT, free_port, running, stop
 from webhook.app import create_app
 
 PUSHES = 1000
@@ -232,10 +232,5 @@ def test_a_running_worker_follows_the_failover_without_a_restart(
             assert worker.poll() is None, "the worker exited"
             assert store.get(deploys["on-b"]).state == "queued"
         finally:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait()
+            stop(worker)
             log.close()
