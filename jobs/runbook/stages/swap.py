@@ -12,9 +12,14 @@ from jobs.compose.zero_downtime import refused_services
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
 from jobs.runbook.stages.rolling import roll
+from jobs.swarm import is_swarm
+from jobs.swarm.swap import swap as swarm_swap
 
 
 def swap(ctx: DeployContext, stage: str = "swap") -> None:
+    if is_swarm(ctx.environment):
+        swarm_swap(ctx, stage)  # the stack deploy, watched until converged (jobs/swarm/swap.py)
+        return
     names = ctx.environment.zero_downtime
     if names:
         # The build read this commit's model; a revert or restore has moved the checkout since.
