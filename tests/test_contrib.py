@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from config.model import Server
-from jobs.worker import STOP_SECONDS
+from jobs.worker.start import STOP_SECONDS
 from webhook.cli import _parser
 
 CONTRIB = Path(__file__).resolve().parent.parent / "contrib"

@@ -15,7 +15,7 @@ from pathlib import Path
 from config import ConfigError, Environment, Settings, load_settings
 from config.loader import config_path
 from config.plaintext import plain_text_secrets
-from jobs.errors import DeployError
+from jobs.failures.errors import DeployError
 from jobs.state.records import RecordError
 from webhook.operator.commands import add_operator_commands
 
@@ -128,27 +128,37 @@ def check_config(args: argparse.Namespace) -> int:
 
 
 def zero_downtime_problems(settings: Settings) -> list[str]:
-    """Refusals for zero_downtime services, from each existing checkout's Compose model."""
+    """Refusals from each existing checkout: zero_downtime services on Compose, and on a swarm
+    the stack's update settings (jobs/swarm/policy.py)."""
     from jobs.commands.compose import Compose, detect_compose
-    from jobs.compose_model import read_model_offline
-    from jobs.context import command_environ
-    from jobs.errors import CommandFailed
-    from jobs.zero_downtime import refusals
+    from jobs.compose.model import read_model_offline
+    from jobs.compose.zero_downtime import refusals
+    from jobs.execution.context import command_environ
+    from jobs.failures.errors import CommandFailed
+    from jobs.swarm.model import read_stack_offline
+    from jobs.swarm.policy import refusals as swarm_refusals
 
     problems = []
     for project_name, project in sorted(settings.projects.items()):
         for env_name, env in sorted(project.environments.items()):
             where = f"projects/{project_name}/environments/{env_name}"
-            if not env.zero_downtime or not env.path.is_dir():
+            swarm = env.engine == "swarm"
+            if not (env.zero_downtime or swarm) or not env.path.is_dir():
                 continue  # without a checkout, the deploy's first stage checks it
             compose = Compose.for_environment(env, detect_compose(env.compose.command))
+            environ = command_environ(env)
             try:
-                model = read_model_offline(compose, command_environ(env))
+                if swarm:
+                    database = env.database.service if env.database else None
+                    stack = read_stack_offline(compose, environ)
+                    found = swarm_refusals(stack, env.zero_downtime, database)
+                else:
+                    found = refusals(read_model_offline(compose, environ), env.zero_downtime)
             except CommandFailed as error:
                 tail = error.output_tail.strip().splitlines()[-1:] or [""]
                 problems.append(f"{where}: cannot read the Compose model: {error} {tail[0]}")
                 continue
-            problems += [f"{where}: {line}" for line in refusals(model, env.zero_downtime)]
+            problems += [f"{where}: {line}" for line in found]
     return problems
 
 
@@ -198,7 +208,7 @@ def gunicorn_argv(bind: str | None, workers: int | None) -> list[str]:
 
 def worker(args: argparse.Namespace) -> int:
     from jobs.state.connection import RedisConnectionError, Unreachable, reach
-    from jobs.worker import run_worker
+    from jobs.worker.start import run_worker
     from webhook.logs import configure_logging
 
     settings = settings_from(args)
@@ -294,7 +304,21 @@ def summarise(settings: Settings) -> str:
             lines += [f"    gate: {fact}" for fact in gate_facts(env, datetime.now(UTC))]
             lines.extend(f"    {line}" for line in trigger_lines(env))
     lines.append("queues: " + ", ".join(settings.queues()))
+    lines.append("redis: " + redis_line(settings))
     return "\n".join(lines)
+
+
+def redis_line(settings: Settings) -> str:
+    """Where Redis is and what a 202 waits for (never a password)."""
+    from jobs.state.connection import describe
+
+    replicas = settings.redis.acknowledging_replicas
+    waits = (
+        f"a 202 waits for {replicas} replica(s), {settings.redis.replica_timeout:g} s at most"
+        if replicas
+        else "a 202 waits for no replica"
+    )
+    return f"{describe(settings)}; {waits}"
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from config import Settings
 from jobs.commands import rehearsal
 from jobs.state.locks import current_owner
 from jobs.state.records import DeployStore
-from jobs.worker import STOP_SECONDS
+from jobs.worker.start import STOP_SECONDS
 from tests.support import drills
 from tests.support.commands import run
 from tests.support.deploying import push, start_worker_process, wait_for, write_config

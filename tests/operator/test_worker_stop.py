@@ -18,7 +18,7 @@ from config import Settings
 from jobs.state.locks import EnvironmentLock, LockOwner
 from jobs.state.records import DeployStore
 from jobs.state.submit import DeployRequest, Submitted, submit
-from jobs.worker import STOP_SECONDS
+from jobs.worker.start import STOP_SECONDS
 from tests.operator.conftest import Repo
 from tests.support.deploying import wait_for
 

@@ -23,6 +23,8 @@ TEST_SUPPORT = ("tests", "bench")
 RUNNERS = frozenset(
     {"run", "Popen", "check_output", "check_call", "call", "probe", "read_only_output", "_run"}
 )
+# Functions that look a program up by name: shutil.which and the test beds' own wrappers.
+FINDERS = frozenset({"which", "_binary", "binary"})
 # Variables that hold an argv list about to run (or be returned by a command builder).
 ARGV_NAMES = frozenset({"argv", "command", "cmd"})
 PROGRAM = re.compile(r"[a-z][a-z0-9_.+-]*")
@@ -72,6 +74,9 @@ PACKAGES: dict[str, Source] = {
     "wrk": debian("wrk"),
     "webhook": debian("webhook"),
     "python3": debian("python3"),
+    "ip": debian("iproute2"),
+    "redis-sentinel": debian("redis-sentinel"),
+    "nsenter": ESSENTIAL,  # util-linux
     "mount": ESSENTIAL,
     "umount": ESSENTIAL,
     "tar": ESSENTIAL,
@@ -124,7 +129,7 @@ def programs_in(source: str) -> Iterator[str]:
 
 def _from_call(node: ast.Call) -> Iterator[str]:
     name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-    if name == "which" and node.args and isinstance(node.args[0], ast.Constant):
+    if name in FINDERS and node.args and isinstance(node.args[0], ast.Constant):
         yield str(node.args[0].value)
     elif name in RUNNERS and node.args and isinstance(node.args[0], ast.List):
         yield from _head(node.args[0])
