@@ -120,21 +120,26 @@ def check_config(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     for warning in offline_warnings(settings):
         print(f"warning: {warning}", file=sys.stderr)
-    problems = zero_downtime_problems(settings)
+    problems, proxy_warnings = zero_downtime_problems(settings)
+    for warning in proxy_warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if problems:
         raise CommandError("cannot swap without downtime:\n  " + "\n  ".join(problems))
     return 0
 
 
-def zero_downtime_problems(settings: Settings) -> list[str]:
-    """Refusals for zero_downtime services, from each existing checkout's Compose model."""
+def zero_downtime_problems(settings: Settings) -> tuple[list[str], list[str]]:
+    """Refusals for zero_downtime services, from each existing checkout's Compose model, and
+    warnings for a proxy there that would not follow a swap (jobs/proxy_check.py)."""
     from jobs.commands.compose import Compose, detect_compose
     from jobs.compose_model import read_model_offline
     from jobs.context import command_environ
     from jobs.errors import CommandFailed
+    from jobs.proxy_check import read_text, warnings
     from jobs.zero_downtime import refusals
 
-    problems = []
+    problems: list[str] = []
+    proxy_warnings: list[str] = []
     for project_name, project in sorted(settings.projects.items()):
         for env_name, env in sorted(project.environments.items()):
             where = f"projects/{project_name}/environments/{env_name}"
@@ -148,7 +153,9 @@ def zero_downtime_problems(settings: Settings) -> list[str]:
                 problems.append(f"{where}: cannot read the Compose model: {error} {tail[0]}")
                 continue
             problems += [f"{where}: {line}" for line in refusals(model, env.zero_downtime)]
-    return problems
+            found = warnings(model, env.zero_downtime, read_text)
+            proxy_warnings += [f"{where}: zero_downtime: {line}" for line in found]
+    return problems, proxy_warnings
 
 
 def offline_warnings(settings: Settings) -> list[str]:
