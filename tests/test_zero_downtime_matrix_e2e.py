@@ -139,8 +139,9 @@ def test_release_that_ignores_sigterm_and_its_retirement(
 def test_five_second_request_in_flight_during_swap_completes(
     bed: ProxyBed, settings: Settings, redis_conn: redis.Redis
 ) -> None:
-    """5 s requests run back to back: the one on the old container when it leaves completes."""
-    before = bed.version()
+    """5 s requests back to back on an old version that dies at once on SIGTERM: all complete."""
+    before = f"abrupt-{bed.proxy.name}"
+    _swapped(bed, settings, redis_conn, before, "abrupt")
     version = f"inflight-{bed.proxy.name}"
     record, clients = _deploy(bed, settings, redis_conn, bed.release(version, "good"), slow=True)
     assert record.state == "succeeded", record.error

@@ -9,10 +9,10 @@ For a service whose image changed, one batch (`zero_downtime_batch`, default 1) 
 2. each must turn Docker-healthy; it fails at once when Docker calls it unhealthy, or it exits
    or restarts, else after `health.timeout`. A failed one served nothing and is removed; the
    old ones never left the name;
-3. the new ones join the name, then as many old ones leave it (never fewer than N healthy
-   containers in the name), keep serving what is already on them for the drain period (the
-   service's stop_grace_period, at most 30 s, or `zero_downtime_drain`), then get SIGTERM
-   (`docker stop -t GRACE`) and are removed. The next batch starts while they drain.
+3. the new ones join the name; SETTLE_SECONDS later as many old ones leave it (never fewer
+   than N healthy containers in the name), keep serving what is already on them for the drain
+   period (the service's stop_grace_period, at most 30 s, or `zero_downtime_drain`), then get
+   SIGTERM (`docker stop -t GRACE`) and are removed. The next batch starts while they drain.
 
 `swap_service` is what the deploy calls, `swap_service_back` what the revert calls: one shape,
 which another engine (Swarm's own start-first update) can fill in its own way.
@@ -33,6 +33,11 @@ from jobs.stages.service_name import in_name, join_name, leave_name
 from jobs.zero_downtime import drain_seconds, grace_seconds
 
 POLL_SECONDS = 0.2
+# Between the new containers joining the name and the old ones leaving it: a proxy that looks
+# the name up at most a second old (nginx `valid=1s`, Caddy `refresh 1s`) knows the new ones
+# before an old one's 0.1 s reconnect, so a connection it tries then has another address to go
+# to (measured: without it nginx answered 504 to the requests of that instant).
+SETTLE_SECONDS = 1.5
 
 
 def swap_service(ctx: DeployContext, service: ServiceModel) -> bool:
@@ -78,6 +83,7 @@ def roll(ctx: DeployContext, service: ServiceModel, stage: str) -> bool:
             ctx.log.info(f"{service.name}: {_ids(new)} healthy: into the name; {_ids(batch)} out")
             for container, aliases in new.items():
                 join_name(ctx, container, aliases, stage)
+            time.sleep(SETTLE_SECONDS)
             for container in batch:
                 leave_name(ctx, container, stage)
             retiring.start(batch)

@@ -5,10 +5,12 @@ unhealthy    listens and answers 200 with its version, but its healthcheck fails
 crash        listens, answers, then exits after a second (with `restart:` a crash loop);
 slow         listens at once, answers 503 for 10 s, then serves and is healthy;
 ignore_term  serves, and ignores SIGTERM (Docker's SIGKILL ends it);
+abrupt       serves, and exits at once on SIGTERM, dropping whatever is in flight;
 fails_after  healthy to Docker, but the environment's health URL answers 500.
 
-HTTP/1.1 with keep-alive. On SIGTERM (unless ignore_term) it stops accepting, closes its idle
-keep-alive connections, finishes the requests in flight, then exits: a well-behaved server.
+HTTP/1.1 with keep-alive. On SIGTERM (unless ignore_term or abrupt) it stops accepting,
+closes its idle keep-alive connections, finishes the requests in flight, then exits: a
+well-behaved server.
 """
 
 from __future__ import annotations
@@ -132,6 +134,8 @@ def main() -> None:
 
     if BEHAVIOUR == "ignore_term":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    elif BEHAVIOUR == "abrupt":
+        signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(0))
     else:
         signal.signal(signal.SIGTERM, on_term)
     if BEHAVIOUR == "crash":
