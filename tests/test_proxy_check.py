@@ -9,6 +9,7 @@ import yaml
 
 from jobs.compose_model import ComposeModel, ServiceModel, ServiceMount
 from jobs.proxy_check import config_files, problems, warnings
+from tests.test_zero_downtime import ENVIRONMENT
 from webhook.cli import main
 
 TEMPLATE_PROXY = Path(__file__).resolve().parent / "zdt_app" / "proxy"
@@ -65,22 +66,6 @@ def test_config_files_are_the_bind_mounted_proxy_configs(tmp_path: Path) -> None
     assert line.startswith(f"service web ({tmp_path / 'conf.d' / 'site.conf'}): `proxy_pass")
 
 
-CONFIG = """
-projects:
-  crm:
-    repo: github.com/acme/crm
-    provider: github
-    secret: s3cret-s3cret
-    environments:
-      dev:
-        trigger: {branch: main}
-        path: PATH
-        compose: {files: [compose.yml], project: crm_dev, command: docker-compose}
-        health: {url: "http://127.0.0.1:8000/healthz"}
-        zero_downtime: [api]
-"""
-
-
 def test_check_config_warns_of_nginx_resolving_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -94,7 +79,7 @@ def test_check_config_warns_of_nginx_resolving_once(
     }
     (checkout / "compose.yml").write_text(yaml.safe_dump({"services": services}))
     config = tmp_path / "deployhook.yml"
-    config.write_text(CONFIG.replace("PATH", str(checkout)))
+    config.write_text(ENVIRONMENT.replace("PATH", str(checkout)))
     assert main(["check-config", "--config", str(config)]) == 0
     err = capsys.readouterr().err
     assert (

@@ -62,14 +62,15 @@ def image_name(ctx: DeployContext, service: ServiceModel) -> str:
 def roll(ctx: DeployContext, service: ServiceModel, stage: str) -> bool:
     everything = containers_of(ctx, service.name)
     serving = [c for c in everything if c.status == "running" and in_name(c, service.name)]
-    if not serving or any(c.status != "running" for c in everything):
-        ctx.log.info(f"{service.name}: not every container runs: started the usual way")
+    if not serving:
+        ctx.log.info(f"{service.name}: no container serves it: started the usual way")
         return False
     target = image_id(ctx, image_name(ctx, service))
     stale = [c for c in serving if c.attrs["Image"] != target]
     if target is None or not stale:
         return True  # nothing to swap; the plain `up` leaves it alone
-    # Out of the name but running: left by a deploy that died midway; it serves nobody.
+    # Stopped, never started, or running outside the name (left by a deploy that died
+    # midway): none serves anybody. The plain `up` after the swap starts missing replicas.
     leftovers = [c for c in everything if c not in serving]
     if leftovers:
         ctx.log.info(f"{service.name}: removing {_ids(leftovers)}, outside the service's name")
