@@ -316,6 +316,11 @@ class RedisSettings(Strict):
     def _one_way_to_redis(self) -> RedisSettings:
         if self.url is not None and self.sentinel is not None:
             raise ValueError("give url (or DEPLOYHOOK_REDIS_URL) or sentinel, not both")
+        if self.replicas and not self.configured:
+            raise ValueError(
+                "replicas: the embedded Redis has no replicas, so every push would get 503; "
+                "set redis.url or redis.sentinel, or leave replicas out"
+            )
         return self
 
     @property

@@ -301,7 +301,21 @@ def summarise(settings: Settings) -> str:
             lines += [f"    gate: {fact}" for fact in gate_facts(env, datetime.now(UTC))]
             lines.extend(f"    {line}" for line in trigger_lines(env))
     lines.append("queues: " + ", ".join(settings.queues()))
+    lines.append("redis: " + redis_line(settings))
     return "\n".join(lines)
+
+
+def redis_line(settings: Settings) -> str:
+    """Where Redis is and what a 202 waits for (never a password)."""
+    from jobs.state.connection import describe
+
+    replicas = settings.redis.acknowledging_replicas
+    waits = (
+        f"a 202 waits for {replicas} replica(s), {settings.redis.replica_timeout:g} s at most"
+        if replicas
+        else "a 202 waits for no replica"
+    )
+    return f"{describe(settings)}; {waits}"
 
 
 if __name__ == "__main__":
