@@ -130,13 +130,16 @@ def check_config(args: argparse.Namespace) -> int:
 
 
 def zero_downtime_problems(settings: Settings) -> tuple[list[str], list[str]]:
-    """Refusals for zero_downtime services, from each existing checkout's Compose model, and
-    warnings for a proxy there that would not follow a swap (jobs/proxy_check.py)."""
+    """Refusals from each existing checkout: zero_downtime services on Compose, and on a swarm
+    the stack's update settings (jobs/swarm/policy.py); and warnings for a Compose stack's proxy
+    that would not follow a swap (jobs/proxy_check.py)."""
     from jobs.commands.compose import Compose, detect_compose
     from jobs.compose_model import read_model_offline
     from jobs.context import command_environ
     from jobs.errors import CommandFailed
     from jobs.proxy_check import read_text, warnings
+    from jobs.swarm.model import read_stack_offline
+    from jobs.swarm.policy import refusals as swarm_refusals
     from jobs.zero_downtime import refusals
 
     problems: list[str] = []
@@ -144,18 +147,26 @@ def zero_downtime_problems(settings: Settings) -> tuple[list[str], list[str]]:
     for project_name, project in sorted(settings.projects.items()):
         for env_name, env in sorted(project.environments.items()):
             where = f"projects/{project_name}/environments/{env_name}"
-            if not env.zero_downtime or not env.path.is_dir():
+            swarm = env.engine == "swarm"
+            if not (env.zero_downtime or swarm) or not env.path.is_dir():
                 continue  # without a checkout, the deploy's first stage checks it
             compose = Compose.for_environment(env, detect_compose(env.compose.command))
+            environ = command_environ(env)
             try:
-                model = read_model_offline(compose, command_environ(env))
+                if swarm:
+                    database = env.database.service if env.database else None
+                    stack = read_stack_offline(compose, environ)
+                    found = swarm_refusals(stack, env.zero_downtime, database)
+                else:
+                    model = read_model_offline(compose, environ)
+                    found = refusals(model, env.zero_downtime)
+                    proxy_found = warnings(model, env.zero_downtime, read_text)
+                    proxy_warnings += [f"{where}: zero_downtime: {line}" for line in proxy_found]
             except CommandFailed as error:
                 tail = error.output_tail.strip().splitlines()[-1:] or [""]
                 problems.append(f"{where}: cannot read the Compose model: {error} {tail[0]}")
                 continue
-            problems += [f"{where}: {line}" for line in refusals(model, env.zero_downtime)]
-            found = warnings(model, env.zero_downtime, read_text)
-            proxy_warnings += [f"{where}: zero_downtime: {line}" for line in found]
+            problems += [f"{where}: {line}" for line in found]
     return problems, proxy_warnings
 
 
