@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jobs.compose_model import ComposeModel, ServiceModel, ServiceMount
-from jobs.proxy_check import config_files, problems, warnings
+from jobs.compose.model import ComposeModel, ServiceModel, ServiceMount
+from jobs.compose.proxy_check import config_files, problems, warnings
 from tests.test_zero_downtime import ENVIRONMENT
 from webhook.cli import main
 

@@ -19,11 +19,11 @@ from jobs.commands.docker import (
     start_container,
     stop_container,
 )
-from jobs.compose_model import ComposeModel, PublishedPort, ServiceModel
-from jobs.context import DeployContext
-from jobs.stages.migrate import migration_argv
-from jobs.stages.service_name import endpoints, in_name, shared_aliases
-from jobs.zero_downtime import drain_seconds, grace_seconds, refusals
+from jobs.compose.model import ComposeModel, PublishedPort, ServiceModel
+from jobs.compose.zero_downtime import drain_seconds, grace_seconds, refusals
+from jobs.execution.context import DeployContext
+from jobs.runbook.stages.migrate import migration_argv
+from jobs.runbook.stages.service_name import endpoints, in_name, shared_aliases
 from webhook.cli import main
 
 COMPOSE = Compose(("docker", "compose"), "crm", Path("/srv/crm"), ("compose.yml",))

@@ -25,9 +25,9 @@ from rq import Queue
 from rq.job import Job
 
 from config import Settings
-from jobs.redistext import as_text
 from jobs.state import keys
 from jobs.state.records import Deploy, DeployStore, new_deploy_id
+from jobs.state.redistext import as_text
 from jobs.state.replication import NotReplicated, wait_for_replicas
 
 DELIVERY_TTL_SECONDS = 7 * 24 * 3600
