@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from config import Settings, load_settings
-from jobs.doctor import Finding, Status, examine, persistence
+from jobs.doctor import Finding, Status, examine, persistence, redis_guard
 from jobs.operations.targets import parse_target
 from webhook.connection import EMBEDDED_SOCKET
 from webhook.embedded_redis import server_argv
@@ -24,7 +24,7 @@ def doctor(args: argparse.Namespace) -> int:
             for project, configured in sorted(settings.projects.items())
             for name in sorted(configured.environments)
         ]
-    findings = [check_redis(settings), *examine(settings, targets)]
+    findings = [check_redis(settings), *guard_redis(settings), *examine(settings, targets)]
     failed = [finding for finding in findings if finding.status == Status.FAIL]
     warned = [finding for finding in findings if finding.status == Status.WARN]
     if args.json:
@@ -46,6 +46,14 @@ def check_redis(settings: Settings) -> Finding:
     if socket.exists():
         return persistence.probe(f"unix://{socket}")
     return embedded_finding()
+
+
+def guard_redis(settings: Settings) -> list[Finding]:
+    """Who may reach the Redis in use, what it evicts, and the foreign jobs it carried."""
+    if settings.redis.url is not None:
+        return redis_guard.probe(settings.redis.url.reveal())
+    socket = settings.state_dir / EMBEDDED_SOCKET
+    return redis_guard.probe(f"unix://{socket}") if socket.exists() else []
 
 
 def embedded_finding() -> Finding:
