@@ -36,6 +36,18 @@ DOCKER_HOST_PATTERN = (
     r"^(unix:///[^\s]+"
     r"|ssh://([A-Za-z0-9_][A-Za-z0-9_.-]*@)?[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?)$"
 )
+
+
+def _not_own(name: str) -> str:
+    if name.startswith("DEPLOYHOOK_"):
+        raise ValueError("deployhook's own DEPLOYHOOK_* variables are never passed to commands")
+    return name
+
+
+# A variable of the worker's environment that an environment's commands may also see (`env:`).
+EnvName = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"), AfterValidator(_not_own)
+]
 DockerHost = Annotated[str, StringConstraints(pattern=DOCKER_HOST_PATTERN, max_length=400)]
 
 # git check-ref-format, reduced to what a trigger may name; globs are allowed in tag patterns.
@@ -217,6 +229,9 @@ class Environment(Strict):
     # Services swapped without downtime: a new container starts beside the old one, which is
     # stopped only once the new one is healthy (docs/zero-downtime.md).
     zero_downtime: list[ServiceName] = []
+    # Worker environment variables its commands and hooks also get, beyond the minimum
+    # (jobs/commands/environ.py); a value holding a deployhook secret is never passed.
+    env: list[EnvName] = []
 
     @model_validator(mode="after")
     def _migrate_before_zero_downtime_swap(self) -> Environment:

@@ -130,7 +130,7 @@ def zero_downtime_problems(settings: Settings) -> list[str]:
     """Refusals for zero_downtime services, from each existing checkout's Compose model."""
     from jobs.commands.compose import Compose, detect_compose
     from jobs.compose_model import read_model_offline
-    from jobs.context import command_environ
+    from jobs.context import command_environ, secret_values
     from jobs.errors import CommandFailed
     from jobs.zero_downtime import refusals
 
@@ -142,7 +142,7 @@ def zero_downtime_problems(settings: Settings) -> list[str]:
                 continue  # without a checkout, the deploy's first stage checks it
             compose = Compose.for_environment(env, detect_compose(env.compose.command))
             try:
-                model = read_model_offline(compose, command_environ(env))
+                model = read_model_offline(compose, command_environ(env, secret_values(settings)))
             except CommandFailed as error:
                 tail = error.output_tail.strip().splitlines()[-1:] or [""]
                 problems.append(f"{where}: cannot read the Compose model: {error} {tail[0]}")
