@@ -56,7 +56,11 @@ def test_commands_and_hooks_get_a_minimal_environment(
             "after_health": [
                 {
                     "service": "api",
-                    "command": ["python3", "-c", "import os; print('FACTS', os.environ['DEPLOYHOOK_SHA'], os.environ['DEPLOYHOOK_OUTCOME'], os.environ.get('OTHER_WEBHOOK_SECRET'))"],  # noqa: E501
+                    "command": [
+                        "python3",
+                        "-c",
+                        "import os; print('FACTS', os.environ['DEPLOYHOOK_SHA'], os.environ['DEPLOYHOOK_OUTCOME'], os.environ.get('OTHER_WEBHOOK_SECRET'))",
+                    ],  # noqa: E501
                 }
             ],
         },
