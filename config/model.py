@@ -6,6 +6,7 @@ setting. Cross-field rules live in validators whose messages say what to write i
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -343,6 +344,36 @@ class GiteaNotify(Strict):
 
 class WebhookNotify(Strict):
     url: Secret  # may carry a token in its path or query, so it is kept secret
+    # The Standard Webhooks signing key (whsec_<base64 of 24-64 random bytes>): every
+    # request carries webhook-id, webhook-timestamp and webhook-signature made with it.
+    secret: Secret
+    # http:// URLs are refused unless this says so (a receiver on loopback, a test bed).
+    allow_http: bool = False
+
+    @model_validator(mode="after")
+    def _https_and_a_key(self) -> WebhookNotify:
+        url = self.url.reveal()
+        if not url.startswith("https://") and not (self.allow_http and url.startswith("http://")):
+            raise ValueError(
+                "url: must be https:// (for http:// on a trusted network, set allow_http: true)"
+            )
+        if not _standard_webhooks_key(self.secret.reveal()):
+            raise ValueError(
+                "secret: must be whsec_ followed by the base64 of 24 to 64 random bytes "
+                '(make one: python3 -c "import base64,os; '
+                "print('whsec_' + base64.b64encode(os.urandom(32)).decode())\")"
+            )
+        return self
+
+
+def _standard_webhooks_key(text: str) -> bool:
+    if not text.startswith("whsec_"):
+        return False
+    try:
+        key = base64.b64decode(text.removeprefix("whsec_"), validate=True)
+    except ValueError:
+        return False
+    return 24 <= len(key) <= 64
 
 
 class Delivery(Strict):

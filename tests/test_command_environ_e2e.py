@@ -23,6 +23,10 @@ pytestmark = pytest.mark.docker
 OWN = "own-webhook-secret-0123456789abcdef"
 OTHERS = "other-projects-secret-0123456789abcdef"
 NOTIFY = "xoxb-notify-token-0123456789abcdef"
+FACTS = (
+    "import os; e = os.environ; "
+    "print('FACTS', e['DEPLOYHOOK_SHA'], e['DEPLOYHOOK_OUTCOME'], e.get('OTHER_WEBHOOK_SECRET'))"
+)
 DUMP = "import json, os, sys; open(sys.argv[1], 'w').write(json.dumps(dict(os.environ)))"
 
 
@@ -56,11 +60,7 @@ def test_commands_and_hooks_get_a_minimal_environment(
             "after_health": [
                 {
                     "service": "api",
-                    "command": [
-                        "python3",
-                        "-c",
-                        "import os; print('FACTS', os.environ['DEPLOYHOOK_SHA'], os.environ['DEPLOYHOOK_OUTCOME'], os.environ.get('OTHER_WEBHOOK_SECRET'))",
-                    ],  # noqa: E501
+                    "command": ["python3", "-c", FACTS],
                 }
             ],
         },

@@ -38,7 +38,7 @@ def socket_url(directory: Path) -> str:
 
 
 def start_redis(
-    directory: Path, port: int = 0, *, appendonly: bool = False
+    directory: Path, port: int = 0, *, appendonly: bool = False, enable_debug: bool = False
 ) -> subprocess.Popen[bytes]:
     """redis-server on `directory`/redis.sock, answering when this returns.
 
@@ -51,6 +51,8 @@ def start_redis(
     argv += (
         ["--appendonly", "yes", "--appendfsync", "always"] if appendonly else ["--appendonly", "no"]
     )
+    if enable_debug:  # DEBUG SLEEP: a Redis that stops answering for a while (a blip)
+        argv += ["--enable-debug-command", "local"]
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_until_ready(socket_url(directory), process)
