@@ -39,6 +39,23 @@ DOCKER_HOST_PATTERN = (
 )
 
 
+# Webhook secrets and the server token are what deployhook itself checks: too short, and they
+# can be guessed or brute-forced offline from one signed request.
+MIN_SECRET_LENGTH = 16
+
+
+def _long_enough(secret: Secret) -> Secret:
+    if len(secret.reveal()) < MIN_SECRET_LENGTH:
+        raise ValueError(
+            f"too short: use at least {MIN_SECRET_LENGTH} random characters "
+            "(make one: openssl rand -hex 32)"
+        )
+    return secret
+
+
+StrongSecret = Annotated[Secret, AfterValidator(_long_enough)]
+
+
 def _not_own(name: str) -> str:
     if name.startswith("DEPLOYHOOK_"):
         raise ValueError("deployhook's own DEPLOYHOOK_* variables are never passed to commands")
@@ -267,7 +284,7 @@ class Project(Strict):
     # which matches no payload's repository, is refused here instead of 403 on every push.
     repo: str = Field(pattern=r"^(?:localhost|[^\s/]*[.:][^\s/]*)(?:/[^\s/]+){2,}$")
     provider: Literal["github", "gitlab", "gitea"]
-    secret: Secret
+    secret: StrongSecret
     # GitLab >= 19 Standard Webhooks signing key (whsec_...): when set, signatures are required.
     signing_key: Secret | None = None
     # GitLab's numeric project id, for when the path in `repo` is not the project's API path.
@@ -309,7 +326,7 @@ class Server(Strict):
     # Where people reach the status page; used for links in reports.
     public_url: HttpUrl | None = None
     # Bearer token for actions on the status page and API; read-only without one.
-    token: Secret | None = None
+    token: StrongSecret | None = None
 
 
 class RedisSettings(Strict):

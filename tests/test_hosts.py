@@ -13,7 +13,7 @@ projects:
   crm:
     repo: github.com/acme/crm
     provider: github
-    secret: s3cret
+    secret: s3cret-for-the-tests
     environments:
       dev:
         trigger: {branch: main}

@@ -39,7 +39,7 @@ def _request(environment: str = "dev", sha: str = "a" * 40) -> DeployRequest:
 
 
 def _settings(example_config_path):
-    return load_settings(example_config_path, {"CRM_WEBHOOK_SECRET": "s3cret"})
+    return load_settings(example_config_path, {"CRM_WEBHOOK_SECRET": "s3cret-for-the-tests"})
 
 
 def test_submit_creates_record_and_job(redis_conn: redis.Redis, example_config_path) -> None:

@@ -217,7 +217,7 @@ def test_recovery_leaves_a_live_worker_that_lost_its_lock_alone(
     redis_conn: redis.Redis, example_config_path: Path
 ) -> None:
     """A running deploy whose lock vanished but whose worker lives is not 'recovered' by another."""
-    settings = load_settings(example_config_path, {"CRM_WEBHOOK_SECRET": "s3cret"})
+    settings = load_settings(example_config_path, {"CRM_WEBHOOK_SECRET": "s3cret-for-the-tests"})
     store = DeployStore(redis_conn)
     record = Deploy(new_deploy_id(), "crm", "dev", "branch", "main", "a" * 40, "test push")
     store.create(record)

@@ -51,8 +51,8 @@ def start_redis(
     argv += (
         ["--appendonly", "yes", "--appendfsync", "always"] if appendonly else ["--appendonly", "no"]
     )
-    if enable_debug:  # DEBUG SLEEP: a Redis that stops answering for a while (a blip)
-        argv += ["--enable-debug-command", "local"]
+    if enable_debug and _major_version(argv[0]) >= 7:  # before 7, DEBUG is always allowed
+        argv += ["--enable-debug-command", "local"]  # DEBUG SLEEP: a Redis that naps (a blip)
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_until_ready(socket_url(directory), process)
@@ -61,6 +61,12 @@ def start_redis(
         process.wait()
         raise
     return process
+
+
+def _major_version(binary: str) -> int:
+    """7 for "Redis server v=7.0.15 sha=..."."""
+    shown = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True)
+    return int(shown.stdout.split("v=", 1)[1].split(".", 1)[0])
 
 
 def _wait_until_ready(url: str, process: subprocess.Popen[bytes]) -> None:

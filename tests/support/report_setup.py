@@ -57,19 +57,19 @@ def settings_for(provider: ProviderServer, **notify: Any) -> Settings:
                 "crm": {
                     "repo": "github.com/acme/crm",
                     "provider": "github",
-                    "secret": "s",
+                    "secret": "s3cret-for-the-tests",
                     "environments": {"prod": prod, "dev": dev},
                 },
                 "shop": {
                     "repo": "gitlab.com/acme/web/shop",
                     "provider": "gitlab",
-                    "secret": "s",
+                    "secret": "s3cret-for-the-tests",
                     "environments": {"prod": prod},
                 },
                 "blog": {
                     "repo": "git.example.org/acme/blog",
                     "provider": "gitea",
-                    "secret": "s",
+                    "secret": "s3cret-for-the-tests",
                     "environments": {"prod": prod},
                 },
             },
