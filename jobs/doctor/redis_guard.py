@@ -13,9 +13,10 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from jobs.doctor.check import Finding, fail, ok, skip, warn
 from jobs.redistext import as_text
@@ -81,10 +82,9 @@ def judge_refused(notes: list[dict[str, Any]]) -> Finding:
     )  # fmt: skip
 
 
-def probe(url: str) -> list[Finding]:
-    """Ask the running Redis at `url` (reachable: the persistence check said so)."""
-    findings = [_access(url)]
-    connection = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+def probe(connection: redis.Redis) -> list[Finding]:
+    """Ask the running Redis behind `connection` (reachable: the persistence check said so)."""
+    findings = [_access(connection)]
     try:
         try:
             answer = connection.config_get("maxmemory-policy")
@@ -94,26 +94,35 @@ def probe(url: str) -> list[Finding]:
         findings += [judge_eviction(policy), judge_refused(refused_jobs(connection))]
     except redis.RedisError:
         pass  # unreachable: the persistence check already failed and said how to fix it
-    finally:
-        connection.close()
     return findings
 
 
-def _access(url: str) -> Finding:
-    parts = urlsplit(url)
-    if parts.scheme == "unix":
+def _access(connection: redis.Redis) -> Finding:
+    """The socket's mode, or whether the server answers a client without credentials."""
+    pool = connection.connection_pool
+    options = pool.connection_kwargs
+    if options.get("path"):
+        path = str(options["path"])
         try:
-            return judge_socket_mode(parts.path, Path(parts.path).stat().st_mode)
+            return judge_socket_mode(path, Path(path).stat().st_mode)
         except OSError as error:
-            return warn(TARGET, "redis-auth", f"cannot stat {parts.path}: {error.strerror}", "")
+            return warn(TARGET, "redis-auth", f"cannot stat {path}: {error.strerror}", "")
+    try:
+        # A Sentinel-managed master is found by asking the sentinels.
+        host, port = pool.get_master_address() if hasattr(pool, "get_master_address") else (
+            options.get("host", "localhost"), options.get("port", 6379)
+        )  # fmt: skip
+    except redis.RedisError as error:
+        return skip(TARGET, "redis-auth", f"the master was not found ({type(error).__name__})")
     anonymous = redis.Redis(
-        host=parts.hostname or "localhost",
-        port=parts.port or 6379,
-        ssl=parts.scheme == "rediss",
+        host=host,
+        port=port,
+        ssl=issubclass(pool.connection_class, redis.SSLConnection),
         socket_connect_timeout=5,
         socket_timeout=5,
+        retry=Retry(NoBackoff(), 0),
     )
-    where = f"Redis at {parts.hostname}:{parts.port or 6379}"
+    where = f"Redis at {host}:{port}"
     try:
         answered = bool(anonymous.ping())
     except (redis.AuthenticationError, redis.ResponseError):

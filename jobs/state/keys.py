@@ -21,6 +21,7 @@ deployhook:worker:<name>                   a live worker's heartbeat (expires wh
 deployhook:gates:window-wake               target -> when its next deploy window opens (gates)
 deployhook:commit:<target>:<sha>           deploy id a webhook or poll queued for the commit (dedup)
 deployhook:poll:<target>                   the last poll (JSON: last, next, result, refs seen)
+deployhook:replication:mark                a counter the intake bumps before it WAITs for replicas
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ DELIVERY_COUNTS = f"{PREFIX}:metrics:deliveries"
 REFUSED_JOBS = f"{PREFIX}:refused-jobs"
 # Sorted set: environment target -> Unix time its next deploy window opens, for the waker.
 WINDOW_WAKE = f"{PREFIX}:gates:window-wake"
+# Written just before WAIT, so that the waiting connection has a write for replicas to confirm.
+REPLICATION_MARK = f"{PREFIX}:replication:mark"
 
 
 def deploy(deploy_id: str) -> str:

@@ -108,7 +108,9 @@ def test_compose_redis_user_runs_deploys_but_cannot_flush(
     for refused in (connection.flushall, lambda: connection.config_set("save", "")):
         with pytest.raises(redis.exceptions.NoPermissionError):
             refused()
-    found = {finding.check: finding.status for finding in redis_guard.probe(url)}
+    found = {
+        finding.check: finding.status for finding in redis_guard.probe(redis.Redis.from_url(url))
+    }
     assert found == {"redis-auth": Status.OK, "redis-memory": Status.OK, "jobs": Status.OK}
 
 
@@ -123,7 +125,7 @@ def test_doctor_warns_about_an_open_tcp_redis_and_reports_refused_jobs(
     settings = load_settings(example_config_path, {"CRM_WEBHOOK_SECRET": "x" * 32})
     planted = Queue("deploys.local", connection=connection).enqueue_call("os.system", args=("id",))
     run_worker(settings, connection, burst=True)
-    found = {finding.check: finding for finding in redis_guard.probe(url)}
+    found = {finding.check: finding for finding in redis_guard.probe(redis.Redis.from_url(url))}
     assert found["redis-auth"].status == Status.WARN
     assert "answers without credentials" in found["redis-auth"].detail
     assert (
