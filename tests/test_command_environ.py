@@ -11,7 +11,7 @@ from config.gates import Hook
 from config.loader import parse_settings
 from jobs.commands.compose import Compose
 from jobs.commands.environ import env_flags, hook_variables, minimal_environ
-from jobs.hooks import hook_argv
+from jobs.runbook.deploy_hooks import hook_argv
 
 WORKER = {
     "PATH": "/usr/bin", "HOME": "/var/lib/deployhook", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config import ConfigError, Settings, parse_settings
-from jobs.context import command_environ
+from jobs.execution.context import command_environ
 from webhook.cli import CommandError, worker_queues
 
 TWO_HOSTS = """

@@ -12,8 +12,8 @@ from config.model import Environment
 from jobs.commands import git as git_commands
 from jobs.commands import rehearsal
 from jobs.commands.rehearsal import Container, Mount
-from jobs.errors import StageFailed
-from jobs.stages.rehearse import write_env_file
+from jobs.failures.errors import StageFailed
+from jobs.runbook.stages.rehearse import write_env_file
 
 ENV_FILE = Path("/tmp/x/database.env")
 DEPLOY = "d-20261127-160000-abcdef"

@@ -12,8 +12,8 @@ from config.globs import glob_problem, matches_any, watched
 from jobs.commands import docker as docker_argv
 from jobs.commands.compose import Compose
 from jobs.commands.git import diff_names, ls_remote
-from jobs.compose_model import ComposeModel, ServiceModel
-from jobs.operations.refs import parse_listing
+from jobs.compose.model import ComposeModel, ServiceModel
+from jobs.operations.resolve_ref import parse_listing
 from jobs.report.text import describe
 from jobs.state.records import Deploy
 from jobs.state.submit import DeployRequest, Duplicate, Submitted, submit

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from config import Settings
 from jobs.commands.compose import Compose, detect_compose
-from jobs.context import command_environ, secret_values
 from jobs.doctor.check import Finding, skip
 from jobs.doctor.probe import Prober
 from jobs.doctor.repository import check_repository
 from jobs.doctor.stack import check_compose, check_database, check_docker, check_health
 from jobs.doctor.storage import check_backups
+from jobs.execution.context import command_environ, secret_values
 
 STACK_CHECKS = ("compose", "services", "database")
 

@@ -19,7 +19,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from jobs.doctor.check import Finding, fail, ok, skip, warn
-from jobs.redistext import as_text
+from jobs.state.redistext import as_text
 from jobs.state.rqjobs import refused_jobs
 
 TARGET = "deployhook"

@@ -34,7 +34,7 @@ from redis.exceptions import LockNotOwnedError, RedisError
 from redis.lock import Lock
 from redis.retry import Retry
 
-from jobs.errors import LockLost, LockTimeout, OperatorHold
+from jobs.failures.errors import LockLost, LockTimeout, OperatorHold
 from jobs.state import keys
 from jobs.state.owners import LockOwner, current_owner, parse_owner
 

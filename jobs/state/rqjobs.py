@@ -23,9 +23,9 @@ from rq.exceptions import DeserializationError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from jobs.redistext import as_text
 from jobs.state import keys
 from jobs.state.ids import DEPLOY_ID
+from jobs.state.redistext import as_text
 
 JOB_FUNCTION = "jobs.entry.run_deploy"
 REFUSED_KEEP = 200  # refusals kept (newest first)

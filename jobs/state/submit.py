@@ -24,9 +24,9 @@ from redis.exceptions import RedisError, WatchError
 from rq.job import Job
 
 from config import Settings
-from jobs.redistext import as_text
 from jobs.state import keys
 from jobs.state.records import Deploy, DeployStore, new_deploy_id
+from jobs.state.redistext import as_text
 from jobs.state.replication import NotReplicated, wait_for_replicas
 from jobs.state.rqjobs import enqueue_deploy
 

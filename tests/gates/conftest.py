@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from config import Settings
-from jobs.deploylog import DeployLog
+from jobs.execution.deploylog import DeployLog
 from jobs.state.records import Deploy, DeployStore
 from tests.support.provider_server import ProviderServer
 from tests.support.report_setup import SHA, new_deploy, settings_for

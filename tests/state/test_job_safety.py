@@ -14,7 +14,7 @@ from config import load_settings
 from jobs.state.records import DeployStore
 from jobs.state.rqjobs import JOB_FUNCTION, refused_jobs
 from jobs.state.submit import DeployRequest, Submitted, submit
-from jobs.worker import run_worker
+from jobs.worker.start import run_worker
 
 SECRETS = {"CRM_WEBHOOK_SECRET": "a-long-enough-webhook-secret"}
 

@@ -21,10 +21,10 @@ import pytest
 import redis
 
 from config import load_settings
-from jobs.deploylog import DeployLog
-from jobs.errors import LockLost, LockTimeout
-from jobs.recovery import recover
-from jobs.runner import Runner
+from jobs.execution.deploylog import DeployLog
+from jobs.execution.runner import Runner
+from jobs.failures.errors import LockLost, LockTimeout
+from jobs.runbook.recovery import recover
 from jobs.state import keys
 from jobs.state.locks import (
     FENCE_MARGIN,

@@ -21,7 +21,7 @@ from jobs.doctor import redis_guard
 from jobs.doctor.check import Status
 from jobs.state.records import DeployStore
 from jobs.state.submit import DeployRequest, Submitted, submit
-from jobs.worker import run_worker
+from jobs.worker.start import run_worker
 from tests.support.redis_server import redis_server_binary
 from tests.support.web import free_port
 

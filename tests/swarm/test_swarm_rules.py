@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from config import ConfigError, parse_settings
-from jobs.context import command_environ
+from jobs.execution.context import command_environ
 from jobs.swarm import commands
 from jobs.swarm.model import StackFile, parse_stack
 from jobs.swarm.policy import names_a_registry, refusals

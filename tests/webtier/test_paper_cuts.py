@@ -17,7 +17,7 @@ from openapi_spec_validator import validate
 
 from config import ConfigError, parse_settings
 from config.plaintext import plain_text_secrets
-from jobs.deploylog import DeployLog
+from jobs.execution.deploylog import DeployLog
 from jobs.state.records import DeployStore
 from tests.support.deliveries import payload, post_github
 from webhook.cli import _parser, main
