@@ -211,7 +211,7 @@ projects:
   crm:
     repo: github.com/acme/crm
     provider: github
-    secret: s3cret-s3cret
+    secret: s3cret-s3cret-s3cret
     environments:
       dev:
         trigger: {branch: main}

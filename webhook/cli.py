@@ -137,7 +137,7 @@ def zero_downtime_problems(settings: Settings) -> tuple[list[str], list[str]]:
     from jobs.compose.model import read_model_offline
     from jobs.compose.proxy_check import read_text, warnings
     from jobs.compose.zero_downtime import refusals
-    from jobs.execution.context import command_environ
+    from jobs.execution.context import command_environ, secret_values
     from jobs.failures.errors import CommandFailed
     from jobs.swarm.model import read_stack_offline
     from jobs.swarm.policy import refusals as swarm_refusals
@@ -151,7 +151,7 @@ def zero_downtime_problems(settings: Settings) -> tuple[list[str], list[str]]:
             if not (env.zero_downtime or swarm) or not env.path.is_dir():
                 continue  # without a checkout, the deploy's first stage checks it
             compose = Compose.for_environment(env, detect_compose(env.compose.command))
-            environ = command_environ(env)
+            environ = command_environ(env, secret_values(settings))
             try:
                 if swarm:
                     database = env.database.service if env.database else None
