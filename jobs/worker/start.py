@@ -18,13 +18,13 @@ from types import FrameType
 from typing import Any
 
 from redis import Redis
-from rq import Queue, SimpleWorker
 
 from config import Settings
 from jobs.gates.waker import requeue_interrupted_waits, start_window_waker
 from jobs.report import start_background
 from jobs.runbook.recovery import hand_over, recover_interrupted
 from jobs.state.connection import connect
+from jobs.state.rqjobs import GuardedWorker, deploy_worker, why_refused
 from jobs.triggers.poll import start_polling
 from jobs.worker import runtime
 
@@ -35,11 +35,10 @@ REPORT_FLUSH_SECONDS = 10.0  # on stop, how long pending reports may still be se
 # side threads' joins, 5 s each at most, and the report flush; busy: two Redis writes).
 STOP_SECONDS = 30.0
 HAND_OVER_REDIS_TIMEOUT = 3.0
-PUBSUB_STOP_SECONDS = 1.0
 
 
-class DeployWorker(SimpleWorker):
-    """SimpleWorker whose stop never waits for the deploy in flight.
+class DeployWorker(GuardedWorker):
+    """The guarded deploy worker, whose stop never waits for the deploy in flight.
 
     SimpleWorker runs each deploy in this process, so killing the worker kills its deploy,
     and the next start finds the interrupted deploy instead of an orphaned work horse carrying
@@ -54,28 +53,12 @@ class DeployWorker(SimpleWorker):
         self.stopping = threading.Event()
 
     def execute_job(self, job: Any, queue: Any) -> None:
-        self.running = (str(job.args[0]), str(queue.name)) if job.args else None
+        # A refused job (GuardedWorker) never runs, so there is nothing to hand over for it.
+        self.running = (str(job.args[0]), str(queue.name)) if why_refused(job) is None else None
         try:
             super().execute_job(job, queue)
         finally:
             self.running = None
-
-    def unsubscribe(self) -> None:
-        """RQ's unsubscribe, with a bounded wait for its pubsub thread.
-
-        RQ runs the thread with a 60 s sleep_time and stops it with `stop()` then a 1 s join;
-        since redis-py 8, `stop()` itself joins without a limit, so a worker stopped while that
-        thread slept took up to a minute to exit (the operator e2e's teardown of #17).
-        """
-        # RQ leaves the thread unannotated; both are None until subscribe() sets them.
-        thread: Any = self.pubsub_thread
-        pubsub: Any = self.pubsub
-        if thread is None or pubsub is None:
-            return
-        pubsub.unsubscribe()
-        thread.stop(timeout=PUBSUB_STOP_SECONDS)
-        if not thread.is_alive():  # else it still reads the socket: the process exit ends it
-            pubsub.close()
 
     def _install_signal_handlers(self) -> None:
         signal.signal(signal.SIGINT, self.stop_signal)
@@ -135,11 +118,8 @@ def run_worker(
     try:
         recover_interrupted(settings, connection, chosen)
         requeue_interrupted_waits(settings, connection, chosen)
-        worker = DeployWorker(
-            [Queue(queue, connection=connection) for queue in chosen],
-            connection=connection,
-            name=name,
-        )
+        # Only jobs.entry.run_deploy(<id>), in JSON: anything else in the queue is refused.
+        worker = deploy_worker(chosen, connection, name, worker_class=DeployWorker)
         return bool(worker.work(burst=burst, with_scheduler=False, logging_level="WARNING"))
     finally:
         stop_polling()

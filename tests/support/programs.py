@@ -75,6 +75,7 @@ PACKAGES: dict[str, Source] = {
     "webhook": debian("webhook"),
     "python3": debian("python3"),
     "ip": debian("iproute2"),
+    "nginx": debian("nginx-light"),
     "redis-sentinel": debian("redis-sentinel"),
     "nsenter": ESSENTIAL,  # util-linux
     "mount": ESSENTIAL,
@@ -96,6 +97,8 @@ ALTERNATIVES = {
     "postgresql-client": ("postgresql-client", "postgresql-client-15"),
     # NodeSource's nodejs ships its own npm; the install script adds Debian's only without one.
     "npm": ("npm", "nodejs"),
+    # bookworm's nginx-light adds modules to `nginx`, which holds the binary.
+    "nginx-light": ("nginx-light", "nginx"),
     # `python3` depends on `python3-minimal`, which holds /usr/bin/python3 itself.
     "python3": ("python3", "python3-minimal"),
 }
