@@ -19,6 +19,9 @@ deployhook:metrics:deliveries              webhook deliveries counted by provide
 deployhook:gates:window-wake               target -> when its next deploy window opens (gates)
 deployhook:commit:<target>:<sha>           deploy id a webhook or poll queued for the commit (dedup)
 deployhook:poll:<target>                   the last poll (JSON: last, next, result, refs seen)
+deployhook:audit                           audit log: logins, failed logins, operator actions (stream)
+deployhook:session:<sha256 of id>          a signed-in browser session (JSON, expires)
+deployhook:metrics:cache                   the last /metrics answer, reused for a few seconds
 """
 
 from __future__ import annotations
@@ -29,6 +32,14 @@ REPORTS_PENDING = f"{PREFIX}:reports:pending"
 DELIVERY_COUNTS = f"{PREFIX}:metrics:deliveries"
 # Sorted set: environment target -> Unix time its next deploy window opens, for the waker.
 WINDOW_WAKE = f"{PREFIX}:gates:window-wake"
+# Stream of audit entries (who, what, when, from where), trimmed by age and count.
+AUDIT = f"{PREFIX}:audit"
+METRICS_CACHE = f"{PREFIX}:metrics:cache"
+
+
+def session(digest: str) -> str:
+    """A browser session, by the SHA-256 of its id: Redis never holds the id itself."""
+    return f"{PREFIX}:session:{digest}"
 
 
 def deploy(deploy_id: str) -> str:

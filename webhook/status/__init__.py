@@ -16,13 +16,12 @@ from jobs.readback import clean_text
 from jobs.report.text import database_note
 from webhook.status.actions import actions
 from webhook.status.api import api
-from webhook.status.auth import require_token
 from webhook.status.context import EXTENSION, STREAMS, StatusContext
 from webhook.status.formatting import format_span, format_time
 from webhook.status.live import StreamSlots
 from webhook.status.views import pages
 
-__all__ = ["register", "require_token"]
+__all__ = ["register"]
 
 PACKAGE = Path(__file__).resolve().parent.parent
 # Served under /assets so that it never competes with an app-wide /static route.
@@ -45,7 +44,7 @@ SECURITY_HEADERS = {
 
 
 BLUEPRINTS = (assets, pages, api, actions)
-OWN = frozenset(blueprint.name for blueprint in BLUEPRINTS)
+OWN = frozenset({*(blueprint.name for blueprint in BLUEPRINTS), "auth"})
 
 
 def _secure(response: Response) -> Response:
