@@ -23,7 +23,7 @@ Claim = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")]
 
 def role_rank(role: str) -> int:
     """viewer < deployer < admin; anything else ranks below viewer."""
-    return ROLES.index(role) + 1 if role in ROLES else 0  # type: ignore[arg-type]
+    return ROLES.index(role) + 1 if role in ROLES else 0
 
 
 def _at_least(value: Secret | None, length: int, hint: str) -> Secret | None:
@@ -99,7 +99,7 @@ class Audit(_Strict):
 
 class Auth(_Strict):
     # Users, password hashes and hashed API tokens; default <state_dir>/users.yml.
-    users_file: Path | None = None
+    users_path: Path | None = None
     sessions: Sessions = Sessions()
     oidc: Oidc | None = None
     trusted_header: TrustedHeader | None = None

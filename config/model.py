@@ -302,7 +302,8 @@ class Server(Strict):
         if value is not None:
             raise ValueError(
                 "server.token is gone: every caller now has its own token with a role; remove "
-                "server.token and run `deployhook token create NAME --role deployer` (docs/security.md)"
+                "server.token and run `deployhook token create NAME --role deployer` "
+                "(docs/security.md)"
             )
         return value
 
@@ -384,8 +385,8 @@ class Settings(Strict):
     def environment(self, project: str, environment: str) -> Environment:
         return self.projects[project].environments[environment]
 
-    def users_file(self) -> Path:
-        return self.auth.users_file or self.state_dir / "users.yml"
+    def users_path(self) -> Path:
+        return self.auth.users_path or self.state_dir / "users.yml"
 
     def backup_dir(self, project: str, environment: str) -> Path:
         configured = self.environment(project, environment).backups.dir

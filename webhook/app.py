@@ -12,7 +12,6 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from config import ConfigError, Settings, load_settings
 from webhook.api import api
 from webhook.connection import redis_url
-from webhook.auth import register as register_auth
 from webhook.errors import RETRY_AFTER_SECONDS, IntakeError
 from webhook.hooks import hooks
 from webhook.logs import configure_logging
@@ -38,7 +37,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(hooks)
     app.register_blueprint(api)
     register_status(app, settings, app.extensions[EXTENSION].redis)
-    register_auth(app, settings, app.extensions[EXTENSION].redis)
     app.register_error_handler(Exception, answer_error)
     return app
 

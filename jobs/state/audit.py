@@ -52,14 +52,17 @@ def record(connection: Redis, entry: AuditEntry, keep_days: int, max_entries: in
 
 
 def newest(connection: Redis, count: int) -> list[AuditEntry]:
-    return [AuditEntry.from_fields(fields) for _, fields in connection.xrevrange(AUDIT, count=count)]
+    found: list[tuple[Any, dict[Any, Any]]] = connection.xrevrange(AUDIT, count=count)  # type: ignore[assignment]
+    return [AuditEntry.from_fields(fields) for _, fields in found]
 
 
 def export(connection: Redis) -> Iterator[AuditEntry]:
     """Every kept entry, oldest first, read in batches."""
     start = "-"
     while True:
-        batch = connection.xrange(AUDIT, min=start, count=EXPORT_BATCH)
+        batch: list[tuple[Any, dict[Any, Any]]] = connection.xrange(  # type: ignore[assignment]
+            AUDIT, min=start, count=EXPORT_BATCH
+        )
         for _, fields in batch:
             yield AuditEntry.from_fields(fields)
         if len(batch) < EXPORT_BATCH:

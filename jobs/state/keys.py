@@ -19,7 +19,7 @@ deployhook:metrics:deliveries              webhook deliveries counted by provide
 deployhook:gates:window-wake               target -> when its next deploy window opens (gates)
 deployhook:commit:<target>:<sha>           deploy id a webhook or poll queued for the commit (dedup)
 deployhook:poll:<target>                   the last poll (JSON: last, next, result, refs seen)
-deployhook:audit                           audit log: logins, failed logins, operator actions (stream)
+deployhook:audit                           audit log: logins, failed logins, operator actions
 deployhook:session:<sha256 of id>          a signed-in browser session (JSON, expires)
 deployhook:metrics:cache                   the last /metrics answer, reused for a few seconds
 """

@@ -13,9 +13,8 @@ from redis import Redis
 
 from config import Settings, load_settings
 from jobs.state.records import Deploy, DeployStore, StageRecord, new_deploy_id
-from webhook.auth import register as register_auth
-from webhook.status import register
 from tests.support.users import TOKENS, signed_in_client, with_test_users
+from webhook.status import register
 
 EXAMPLE = Path(__file__).resolve().parent.parent.parent / "config" / "deployhook.example.yml"
 TOKEN = TOKENS["deployer"]  # may run actions
@@ -35,7 +34,6 @@ def status_app(
     app = Flask("status-test")
     chosen = settings or example_settings()
     register(app, chosen, connection)
-    register_auth(app, chosen, connection)
     app.test_client_class = signed_in_client(role)
     return app
 

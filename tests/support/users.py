@@ -6,6 +6,7 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
+from flask import Flask
 from flask.testing import FlaskClient
 
 from config import Secret, Settings
@@ -33,18 +34,18 @@ def test_users() -> Users:
 
 
 @cache
-def shared_users_file() -> Path:
+def shared_users_path() -> Path:
     """Written once per test process: argon2 hashing is slow on purpose."""
     path = Path(tempfile.mkdtemp(prefix="deployhook-test-users-")) / "users.yml"
     write_users(path, test_users())
     return path
 
 
-def with_test_users(settings: Settings, users_file: Path | None = None) -> Settings:
+def with_test_users(settings: Settings, users_path: Path | None = None) -> Settings:
     """`settings` reading the test users, with a fixed session key (nothing in state_dir)."""
     sessions = settings.auth.sessions.model_copy(update={"secret": Secret(SESSION_SECRET)})
     auth = settings.auth.model_copy(
-        update={"users_file": users_file or shared_users_file(), "sessions": sessions}
+        update={"users_path": users_path or shared_users_path(), "sessions": sessions}
     )
     return settings.model_copy(update={"auth": auth})
 
@@ -59,3 +60,8 @@ def signed_in_client(role: str | None) -> type[FlaskClient]:
                 self.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKENS[role]}"
 
     return SignedIn
+
+
+def client_as(app: Flask, role: str | None) -> FlaskClient:
+    """A test client of `app` whose requests carry `role`'s token (None: anonymous)."""
+    return signed_in_client(role)(app, app.response_class, use_cookies=True)

@@ -43,7 +43,9 @@ def register(app: Flask, settings: Settings, connection: Redis) -> None:
         WTF_CSRF_TIME_LIMIT=None,  # valid as long as the session: a form left open still works
         WTF_CSRF_SSL_STRICT=sessions.secure_cookie,
     )
-    app.extensions[EXTENSION] = AuthContext(settings, connection, UsersSource(settings.users_file()))
+    app.extensions[EXTENSION] = AuthContext(
+        settings, connection, UsersSource(settings.users_path())
+    )
     csrf = CSRFProtect(app)
     app.register_blueprint(auth)
     app.before_request(lambda: guard(csrf))

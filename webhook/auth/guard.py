@@ -46,9 +46,9 @@ def guard(csrf: CSRFProtect) -> Response | None:
             return _sign_in_first(auth.anyone_can_sign_in())
         if not _allowed(identity, needed, endpoint):
             return problem(403, f"{identity.name} is {identity.role}; this needs {needed}")
-    if request.method not in READ_METHODS and endpoint != "hooks.receive":
-        if identity is None or identity.by_cookie:
-            csrf.protect()  # raises CSRFError (400) when the form's token is missing or wrong
+    changes = request.method not in READ_METHODS and endpoint != "hooks.receive"
+    if changes and (identity is None or identity.by_cookie):
+        csrf.protect()  # raises CSRFError (400) when the form's token is missing or wrong
     return None
 
 

@@ -95,7 +95,7 @@ def _by_proxy_header(request: Request, auth: AuthContext) -> Identity | None:
 
 def role_for(name: str, groups: list[str], mapping: RoleMapping, auth: AuthContext) -> str | None:
     """The highest of: the users file's role for `name`, the mapped groups, the default."""
-    candidates = [mapping.roles[group] for group in groups if group in mapping.roles]
+    candidates: list[str] = [mapping.roles[group] for group in groups if group in mapping.roles]
     known = auth.users().users.get(name)
     if known is not None:
         candidates.append(known.role)

@@ -29,7 +29,17 @@ FLOW_SECONDS = 600  # a sign-in at the provider must finish within ten minutes
 DISCOVERY_SECONDS = 3600  # provider metadata and keys are read again after an hour
 TIMEOUT = 10  # seconds for each request to the provider
 # Asymmetric only: an ID token signed with a shared secret could be made by anyone holding it.
-SIGNING_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"]
+SIGNING_ALGORITHMS = [
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "EdDSA",
+]
 
 
 class OidcError(Exception):
@@ -81,9 +91,9 @@ class OidcClient:
         flow = {"state": state, "nonce": nonce, "verifier": verifier, "next": after}
         return url, self.flows.dumps(flow)
 
-    def finish(self, flow_cookie: str | None, callback_url: str, redirect_uri: str) -> tuple[
-        Claims, str
-    ]:
+    def finish(
+        self, flow_cookie: str | None, callback_url: str, redirect_uri: str
+    ) -> tuple[Claims, str]:
         """Check the callback against its flow, exchange the code, check the ID token."""
         if not flow_cookie:
             raise OidcError("the sign-in expired or was started elsewhere: start it again")
@@ -109,7 +119,7 @@ class OidcClient:
     def _check_id_token(self, id_token: str, nonce: str) -> dict[str, Any]:
         if not id_token:
             raise OidcError("the provider sent no ID token: is the `openid` scope allowed?")
-        keys = KeySet.import_key_set(_get_json(self.metadata()["jwks_uri"]))
+        keys = KeySet.import_key_set(_get_json(self.metadata()["jwks_uri"]))  # type: ignore[arg-type]
         try:
             token = jwt.decode(id_token, keys, algorithms=SIGNING_ALGORITHMS)
             jwt.JWTClaimsRegistry(

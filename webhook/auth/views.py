@@ -37,7 +37,9 @@ def safe_next(value: str | None) -> str:
     return value
 
 
-def _login_page(ctx: AuthContext, error: str | None = None, status: int = 200) -> ResponseReturnValue:
+def _login_page(
+    ctx: AuthContext, error: str | None = None, status: int = 200
+) -> ResponseReturnValue:
     oidc = ctx.settings.auth.oidc
     passwords = any(user.password_hash for user in ctx.users().users.values())
     return render_template(
@@ -53,7 +55,9 @@ def _login_page(ctx: AuthContext, error: str | None = None, status: int = 200) -
 def _sign_in(ctx: AuthContext, name: str, role: str, method: str) -> None:
     session.clear()  # a fresh session on every sign-in: no fixation
     lifetime = int(ctx.settings.auth.sessions.lifetime_hours * 3600)
-    session["sid"] = open_session(ctx.connection, SessionData(name, role, method, utcnow()), lifetime)
+    session["sid"] = open_session(
+        ctx.connection, SessionData(name, role, method, utcnow()), lifetime
+    )
     session.permanent = True
     ctx.audit("login", name, method=method, role=role)
 
@@ -77,11 +81,11 @@ def logout() -> ResponseReturnValue:
     ctx = auth_context()
     identity = current_identity()
     session_id = session.get("sid")
+    session.clear()
     if isinstance(session_id, str):
         close_session(ctx.connection, session_id)
-    session.clear()
-    if identity is not None:
-        ctx.audit("logout", identity.name, method=identity.method, role=identity.role)
+        if identity is not None:
+            ctx.audit("logout", identity.name, method=identity.method, role=identity.role)
     return redirect(url_for("auth.login"))
 
 
@@ -95,6 +99,10 @@ def oidc_client(ctx: AuthContext) -> OidcClient | None:
     return found
 
 
+def _callback_url() -> str:
+    return url_for("auth.oidc_callback", _external=True)
+
+
 @auth.get("/login/oidc")
 def oidc_start() -> ResponseReturnValue:
     ctx = auth_context()
@@ -102,7 +110,9 @@ def oidc_start() -> ResponseReturnValue:
     if client is None:
         return _login_page(ctx, "single sign-on is not configured (auth.oidc)", 404)
     try:
-        url, flow = client.start(url_for("auth.oidc_callback", _external=True), safe_next(request.args.get("next")))
+        url, flow = client.start(
+            url_for("auth.oidc_callback", _external=True), safe_next(request.args.get("next"))
+        )
     except OidcError as error:
         return _login_page(ctx, str(error), 502)
     response = redirect(url)
@@ -120,11 +130,19 @@ def oidc_callback() -> ResponseReturnValue:
     if client is None or ctx.settings.auth.oidc is None:
         return _login_page(ctx, "single sign-on is not configured (auth.oidc)", 404)
     if request.args.get("error"):
-        ctx.audit("login-failed", "?", method="oidc", outcome="refused", detail=request.args["error"][:100])
+        ctx.audit(
+            "login-failed",
+            "?",
+            method="oidc",
+            outcome="refused",
+            detail=request.args["error"][:100],
+        )
         return _login_page(ctx, "the identity provider refused the sign-in", 401)
     try:
         claims, after = client.finish(
-            request.cookies.get(FLOW_COOKIE), request.url, url_for("auth.oidc_callback", _external=True)
+            request.cookies.get(FLOW_COOKIE),
+            request.url,
+            url_for("auth.oidc_callback", _external=True),
         )
     except OidcError as error:
         ctx.audit("login-failed", "?", method="oidc", outcome="refused", detail=str(error))
@@ -153,10 +171,13 @@ def audit_page() -> ResponseReturnValue:
 @auth.get("/api/audit")
 def audit_export() -> ResponseReturnValue:
     """Every kept audit entry, oldest first, as JSON lines."""
-    connection = auth_context().connection
+    entries = audit.export(auth_context().connection)
+    first = next(entries, None)  # Redis down: a 503 here, not a stream that breaks off
 
     def lines() -> Iterator[str]:
-        for entry in audit.export(connection):
+        if first is not None:
+            yield audit.to_line(first) + "\n"
+        for entry in entries:
             yield audit.to_line(entry) + "\n"
 
     return Response(stream_with_context(lines()), mimetype="application/x-ndjson")

@@ -14,6 +14,7 @@ from config import Settings
 from jobs.failures import without_stage
 from jobs.readback import clean_text
 from jobs.report.text import database_note
+from webhook.auth import register as register_auth
 from webhook.status.actions import actions
 from webhook.status.api import api
 from webhook.status.context import EXTENSION, STREAMS, StatusContext
@@ -59,7 +60,7 @@ def _encodable(value: object) -> object:
 
 
 def register(app: Flask, settings: Settings, connection: Redis) -> None:
-    """Add the status pages, the JSON API, the lock actions and /metrics to `app`."""
+    """Add the status pages, the JSON API, the actions and /metrics to `app`, behind sign-in."""
     # Imported here: webhook.metrics reads this package's modules, so a top-level import
     # would be circular.
     from webhook.metrics import metrics_view
@@ -76,3 +77,5 @@ def register(app: Flask, settings: Settings, connection: Redis) -> None:
         app.register_blueprint(blueprint)
     app.after_request(_secure)
     app.add_url_rule("/metrics", "metrics", metrics_view(settings, connection))
+    # Never a status surface without the guard: nothing here is for anonymous eyes.
+    register_auth(app, settings, connection)

@@ -6,11 +6,13 @@ and answer 202 with its id; GET /api/deploys and the log endpoint follow it from
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
+from redis.exceptions import RedisError
 
 from jobs.operations.queueing import queue_deploy, queue_rollback, rollback_plan
 from jobs.operations.targets import OperationError
@@ -20,6 +22,7 @@ from jobs.state.submit import QueueUnavailable
 from webhook.auth import auth_context, current_identity
 from webhook.status.context import context, problem
 
+log = logging.getLogger("deployhook.audit")
 actions = Blueprint("status_actions", __name__, url_prefix="/api/environments")
 # A manual deploy asks the remote for its ref inside the request; a slow remote must not hold
 # the request (or a gunicorn worker) for the fetch timeout's 300 s. A full SHA needs no asking.
@@ -38,12 +41,20 @@ def _audit(response: Response) -> Response:
     if identity is not None and request.endpoint and request.view_args is not None:
         body = response.get_json(silent=True) if response.is_json else None
         deploy_id = body.get("deploy_id") if isinstance(body, dict) else None
-        target = "/".join(str(request.view_args.get(key, "?")) for key in ("project", "environment"))
-        auth_context().audit(
-            request.endpoint.rsplit(".", 1)[-1], identity.name, target=target,
-            outcome=str(response.status_code), method=identity.method, role=identity.role,
-            detail=str(deploy_id or ""),
-        )  # fmt: skip
+        target = "/".join(
+            str(request.view_args.get(key, "?")) for key in ("project", "environment")
+        )
+        try:
+            auth_context().audit(
+                request.endpoint.rsplit(".", 1)[-1], identity.name, target=target,
+                outcome=str(response.status_code), method=identity.method, role=identity.role,
+                detail=str(deploy_id or ""),
+            )  # fmt: skip
+        except RedisError:
+            # The action is done (or was refused); its answer must not turn into a 503 now.
+            log.error(
+                "audit: could not record %s by %s on %s", request.endpoint, identity.name, target
+            )
     return response
 
 
@@ -116,7 +127,12 @@ def deploy(project: str, environment: str) -> ResponseReturnValue:
     try:
         target = f"{project}/{environment}"
         queued = queue_deploy(
-            ctx.connection, ctx.settings, target, ref, _sender(), force,
+            ctx.connection,
+            ctx.settings,
+            target,
+            ref,
+            _sender(),
+            force,
             current_app.config.get("ACTION_REMOTE_SECONDS", REMOTE_SECONDS),
         )
     except OperationError as error:

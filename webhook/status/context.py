@@ -40,5 +40,3 @@ def stream_slots() -> StreamSlots:
     if not isinstance(found, StreamSlots):
         raise RuntimeError("webhook.status.register(app, settings, connection) was not called")
     return found
-
-
