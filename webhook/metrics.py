@@ -1,16 +1,18 @@
-"""Prometheus metrics, computed from Redis at scrape time.
+"""Prometheus metrics, computed from Redis at scrape time and kept there for a few seconds.
 
 Nothing is counted in process memory: every number comes from Redis when Prometheus asks, so
-any gunicorn worker on any host answers with the same values.
+any gunicorn worker on any host answers with the same values. The computed text is kept in
+Redis for CACHE_SECONDS, so that a scrape costs a single GET however often it comes.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from statistics import fmean
 
-from flask import Response
+from flask import Response, current_app
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -24,6 +26,7 @@ from jobs.state.held import held_key
 from jobs.state.keys import last_good as last_good_key
 from jobs.state.keys import lock as lock_key
 from jobs.state.lastgood import parse_last_good
+from jobs.state.metrics_cache import cached_metrics, keep_metrics
 from jobs.state.owners import parse_lock
 from jobs.state.records import Deploy, DeployStore
 from webhook.deliveries import DELIVERIES_KEY
@@ -31,6 +34,8 @@ from webhook.status.environments import targets as configured_targets
 from webhook.status.formatting import parse_time, seconds_between
 from webhook.status.queries import STATES
 
+# Scrapes within this many seconds of a computed answer get the same text (jobs/state/).
+CACHE_SECONDS = 10.0
 STATE_WINDOW = 1000  # newest deploys per environment counted by state
 STAGE_WINDOW = 20  # newest deploys per environment whose stage timings are averaged
 TARGET = ["project", "environment"]
@@ -161,6 +166,26 @@ def metrics_view(settings: Settings, connection: Redis) -> Callable[[], Response
     registry.register(DeployhookCollector(settings, connection))
 
     def metrics() -> Response:
-        return Response(generate_latest(registry), content_type=CONTENT_TYPE)
+        return Response(
+            scrape(
+                registry, connection, current_app.config.get("METRICS_CACHE_SECONDS", CACHE_SECONDS)
+            ),
+            content_type=CONTENT_TYPE,
+        )
 
     return metrics
+
+
+def scrape(registry: CollectorRegistry, connection: Redis, cache_seconds: float) -> bytes:
+    """The metrics text: the one kept in Redis while it is fresh, else computed and kept."""
+    try:
+        kept = cached_metrics(connection) if cache_seconds > 0 else None
+    except RedisError:
+        kept = None  # computed below, where Redis being down becomes deployhook_redis_up 0
+    if kept is not None:
+        return kept
+    text = generate_latest(registry)
+    if cache_seconds > 0 and b"deployhook_redis_up 1.0" in text:
+        with contextlib.suppress(RedisError):
+            keep_metrics(connection, text, cache_seconds)
+    return text

@@ -10,7 +10,9 @@ from typing import Any
 import redis
 
 from config import Settings, load_settings
+from jobs.operations.maintenance import operator_name
 from jobs.operations.targets import OperationError
+from jobs.state import audit
 from webhook.connection import redis_url
 
 
@@ -24,6 +26,16 @@ def settings_and_redis(args: argparse.Namespace) -> tuple[Settings, redis.Redis]
             f"cannot reach Redis ({type(error).__name__}): check redis.url and that Redis runs"
         ) from None
     return settings, connection
+
+
+def record_action(
+    connection: redis.Redis, settings: Settings, action: str, target: str, detail: str = ""
+) -> None:
+    """Put a CLI operator action in the audit log, as the web actions are."""
+    entry = audit.AuditEntry(action, operator_name(), "cli", target=target, method="cli",
+                             detail=detail)  # fmt: skip
+    retention = settings.auth.audit
+    audit.record(connection, entry, retention.keep_days, retention.max_entries)
 
 
 def confirm(question: str, yes: bool, refusal: str) -> None:
