@@ -52,7 +52,8 @@ def test_serve_under_gunicorn(tmp_path: Path, redis_url: str, redis_conn: redis.
 
 
 def test_up_with_example_config(tmp_path: Path, example_config_path: Path) -> None:
-    """`deployhook up` with the example config and embedded Redis answers 202 and 401."""
+    """`deployhook up` with the example config and embedded Redis answers 202 and 401; the
+    status page is closed and says how to add a user, and the user added so can read it."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     argv = [*DEPLOYHOOK, "up", "--config", str(example_config_path), "--bind", f"127.0.0.1:{port}"]
@@ -64,6 +65,18 @@ def test_up_with_example_config(tmp_path: Path, example_config_path: Path) -> No
     }
     with running(argv, env, base, cwd=tmp_path) as process:
         assert _signed_and_forged(base, "crm", secret="crm-secret") == (202, 401)
+        closed = requests.get(f"{base}/api/environments", timeout=10)
+        assert closed.status_code == 401
+        assert "deployhook user add NAME --role admin" in closed.json()["error"]
+        config = ["--config", str(example_config_path)]
+        added = _deployhook("user", "add", "ops", "--role", "admin", *config, env=env,
+                            cwd=tmp_path, stdin="a long password for ops\n")  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        made = _deployhook("token", "create", "ops", "--role", "viewer", *config, env=env,
+                           cwd=tmp_path)  # fmt: skip
+        bearer = {"Authorization": f"Bearer {made.stdout.strip()}"}
+        opened = requests.get(f"{base}/api/environments", headers=bearer, timeout=10)
+        assert opened.status_code == 200, opened.text
     assert process.returncode == 0
     redis_dir = tmp_path / ".state" / "redis"
     assert (redis_dir / "appendonly.aof").stat().st_size > 0  # the deploy is on disk
@@ -122,10 +135,14 @@ def test_worker_unreachable_redis(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def _deployhook(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _deployhook(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*DEPLOYHOOK, *args],
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
+        cwd=cwd,
+        input=stdin or None,  # None: inherit, as a worker started by hand does
         capture_output=True,
         text=True,
         timeout=60,

@@ -46,8 +46,9 @@ def record(connection: Redis, entry: AuditEntry, keep_days: int, max_entries: in
     stamped = entry if entry.at else AuditEntry(**{**asdict(entry), "at": utcnow()})
     oldest = int(time.time() * 1000) - keep_days * DAY_MS
     pipe = connection.pipeline(transaction=False)
-    pipe.xadd(AUDIT, {"entry": json.dumps(asdict(stamped))}, maxlen=max_entries, approximate=True)
-    pipe.xtrim(AUDIT, minid=str(oldest), approximate=True)
+    # Exact trims: audit rates are tiny, and "kept 90 days" should mean exactly that.
+    pipe.xadd(AUDIT, {"entry": json.dumps(asdict(stamped))}, maxlen=max_entries, approximate=False)
+    pipe.xtrim(AUDIT, minid=str(oldest), approximate=False)
     pipe.execute()
 
 

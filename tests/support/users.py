@@ -23,11 +23,18 @@ def user_name(role: str) -> str:
     return f"{role}-user"
 
 
+@cache
+def _password_hashes() -> dict[str, str]:
+    """argon2 is slow on purpose: hash each test password once per process."""
+    return {role: hash_password(PASSWORDS[role]) for role in ROLES}
+
+
 def test_users() -> Users:
+    """A fresh Users with the three test users and their tokens (safe to change)."""
     users = Users()
     for role in ROLES:
         name = user_name(role)
-        users.users[name] = User(name, role, hash_password(PASSWORDS[role]))
+        users.users[name] = User(name, role, _password_hashes()[role])
         secret = TOKENS[role].split("_", 2)[2]
         users.tokens[role] = Token(role, name, role, hash_secret(secret), "tests")
     return users
