@@ -21,6 +21,20 @@ HeaderName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,100}$")]
 Claim = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")]
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
+
+
+def cookie_problem(secure_cookie: bool, bind: str) -> str | None:
+    """Plain-http cookies are for trying deployhook out on loopback only."""
+    host = bind.rpartition(":")[0]
+    if secure_cookie or host in LOOPBACK_HOSTS:
+        return None
+    return (
+        "auth.sessions.secure_cookie: false is only for plain http on loopback (server.bind "
+        f"127.0.0.1:PORT), not {bind}: put a TLS proxy in front and leave it true"
+    )
+
+
 def role_rank(role: str) -> int:
     """viewer < deployer < admin; anything else ranks below viewer."""
     return ROLES.index(role) + 1 if role in ROLES else 0

@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from config.auth import Auth
+from config.auth import Auth, cookie_problem
 from config.gates import Hooks, WaitForChecks, Window
 from config.globs import glob_problem
 from config.secrets import Secret
@@ -370,6 +370,13 @@ class Settings(Strict):
     state_dir: Path = Path("/var/lib/deployhook")
     notify: Notify = Notify()
     auth: Auth = Auth()
+
+    @model_validator(mode="after")
+    def _plain_cookies_on_loopback_only(self) -> Settings:
+        problem = cookie_problem(self.auth.sessions.secure_cookie, self.server.bind)
+        if problem:
+            raise ValueError(problem)
+        return self
 
     @model_validator(mode="after")
     def _checks_have_a_token(self) -> Settings:

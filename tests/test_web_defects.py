@@ -64,3 +64,52 @@ def test_the_kept_scrape_expires(redis_conn: redis.Redis) -> None:
     make_deploy(DeployStore(redis_conn), "dev", state="failed")
     time.sleep(0.3)
     assert b'state="failed"} 2.0' in client.get("/metrics").get_data()
+
+
+def test_metrics_on_their_own_address_need_no_identity(redis_conn: redis.Redis) -> None:
+    """auth.metrics.bind serves /metrics (only) without identity on a second listener."""
+    import requests
+
+    from tests.support.status import example_settings
+    from tests.support.web import free_port
+    from webhook.metrics import metrics_listener
+
+    settings = example_settings()
+    bind = f"127.0.0.1:{free_port()}"
+    metrics = settings.auth.metrics.model_copy(update={"bind": bind})
+    settings = settings.model_copy(
+        update={"auth": settings.auth.model_copy(update={"metrics": metrics})}
+    )
+    make_deploy(DeployStore(redis_conn), "dev", state="failed")
+    server = metrics_listener(settings, redis_conn)
+    assert server is not None
+    try:
+        answer = requests.get(f"http://{bind}/metrics", timeout=10)
+        assert answer.status_code == 200
+        assert 'state="failed"} 1.0' in answer.text
+        assert requests.get(f"http://{bind}/api/deploys", timeout=10).status_code == 404
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert metrics_listener(example_settings(), redis_conn) is None
+
+
+@pytest.mark.parametrize(
+    ("bind", "refused"),
+    [("127.0.0.1:8080", False), ("localhost:8080", False), ("[::1]:8080", False),
+     ("0.0.0.0:8080", True), ("10.0.0.5:8080", True)],
+)  # fmt: skip
+def test_plain_http_cookies_only_on_loopback(bind: str, refused: bool) -> None:
+    """secure_cookie: false is accepted for a loopback bind only, with a message saying why."""
+    from config import ConfigError, parse_settings
+    from tests.support.status import EXAMPLE
+
+    text = EXAMPLE.read_text().replace("bind: 127.0.0.1:8080", f'bind: "{bind}"')
+    text = text.replace("secure_cookie: true ", "secure_cookie: false")
+    environ = {"CRM_WEBHOOK_SECRET": "x" * 20}
+    if not refused:
+        assert parse_settings(text, "test", environ).auth.sessions.secure_cookie is False
+        return
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(text, "test", environ)
+    assert "secure_cookie: false is only for plain http on loopback" in str(caught.value)

@@ -49,6 +49,19 @@ logconfig_dict = {
     },
 }
 proc_name = "deployhook-web"
+
+
+def when_ready(server: object) -> None:
+    """auth.metrics.bind: serve /metrics alone on a second address, from the master process."""
+    from redis import Redis
+
+    from webhook.connection import redis_url
+    from webhook.metrics import metrics_listener
+
+    settings = load_settings()
+    metrics_listener(settings, Redis.from_url(redis_url(settings), socket_timeout=5))
+
+
 # gunicorn >= 25 opens a control socket in $HOME by default; one per user would make two
 # deployhook instances (or a test run beside a service) fight over it. Older versions ignore this.
 control_socket_disable = True

@@ -8,9 +8,12 @@ Redis for CACHE_SECONDS, so that a scrape costs a single GET however often it co
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from statistics import fmean
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from flask import Response, current_app
 from prometheus_client import CollectorRegistry, generate_latest
@@ -189,3 +192,31 @@ def scrape(registry: CollectorRegistry, connection: Redis, cache_seconds: float)
         with contextlib.suppress(RedisError):
             keep_metrics(connection, text, cache_seconds)
     return text
+
+
+def metrics_listener(settings: Settings, connection: Redis) -> WSGIServer | None:
+    """auth.metrics.bind: a second listener serving only /metrics, without identity, for a
+    Prometheus on the same host or a private network. None when not configured."""
+    bind = settings.auth.metrics.bind
+    if bind is None:
+        return None
+    host, _, port = bind.rpartition(":")
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DeployhookCollector(settings, connection))
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if environ.get("PATH_INFO") != "/metrics" or environ.get("REQUEST_METHOD") != "GET":
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"only GET /metrics is served here\n"]
+        text = scrape(registry, connection, CACHE_SECONDS)
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE)])
+        return [text]
+
+    server = make_server(host.strip("[]"), int(port), app, handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="metrics-listener", daemon=True).start()
+    return server
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes are not news: no access log line for each."""
