@@ -157,6 +157,8 @@ _PATTERN_HINTS = {
     "public_url": "expected an http:// or https:// URL",
     "docker_host": "expected unix:///path/to/docker.sock or ssh://user@host[:port]",
     "profiles": "expected a Compose profile name: letters, digits, _, . and -",
+    "sentinels": "expected host:port, e.g. 10.0.0.1:26379 or [fd00::1]:26379",
+    "master": "expected the master's name as the sentinels know it: letters, digits, _ . -",
 }
 
 

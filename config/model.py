@@ -24,6 +24,7 @@ from config.auth import Auth, cookie_problem
 from config.gates import Hooks, WaitForChecks, Window
 from config.globs import glob_problem
 from config.secrets import Secret
+from config.sentinel import SentinelSettings
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
@@ -311,6 +312,30 @@ class Server(Strict):
 class RedisSettings(Strict):
     # None: `deployhook up` starts an embedded Redis with its data in the state directory.
     url: Secret | None = None
+    # A master with replicas found through Sentinel, instead of `url` (docs/ha.md).
+    sentinel: SentinelSettings | None = None
+    # Replicas that must hold a delivery before the intake answers 202 (Redis WAIT); none
+    # within `replica_timeout` seconds is a 503. Default: 1 with `sentinel`, else 0.
+    replicas: int | None = Field(default=None, ge=0, le=10)
+    replica_timeout: float = Field(default=1.0, gt=0, le=4)
+
+    @model_validator(mode="after")
+    def _one_way_to_redis(self) -> RedisSettings:
+        if self.url is not None and self.sentinel is not None:
+            raise ValueError("give url (or DEPLOYHOOK_REDIS_URL) or sentinel, not both")
+        return self
+
+    @property
+    def configured(self) -> bool:
+        """A Redis of the operator's own (url or sentinel); else `deployhook up` embeds one."""
+        return self.url is not None or self.sentinel is not None
+
+    @property
+    def acknowledging_replicas(self) -> int:
+        """How many replicas must acknowledge a delivery before the intake answers 202."""
+        if self.replicas is not None:
+            return self.replicas
+        return 1 if self.sentinel is not None else 0
 
 
 class SlackNotify(Strict):

@@ -70,7 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     serve_parser = add(
         "serve",
         serve,
-        "Run the webhook intake under gunicorn (needs redis.url or DEPLOYHOOK_REDIS_URL).",
+        "Run the webhook intake under gunicorn (needs redis.url, DEPLOYHOOK_REDIS_URL or "
+        "redis.sentinel).",
     )
     _add_web_options(serve_parser)
     worker_parser = add("worker", worker, "Run a deploy worker on this host's queues.")
@@ -157,7 +158,7 @@ def offline_warnings(settings: Settings) -> list[str]:
     from webhook.operator.doctor import embedded_finding
 
     warnings = []
-    if settings.redis.url is None:
+    if not settings.redis.configured:
         redis = embedded_finding()
         if redis.status != Status.OK:
             warnings.append(f"redis: {redis.detail}; fix: {redis.fix}")
@@ -173,9 +174,9 @@ def _version() -> str:
 
 def serve(args: argparse.Namespace) -> int:
     """Replace this process with gunicorn serving the intake; returns only on failure."""
-    from webhook.connection import redis_url
+    from jobs.state.connection import check_configured
 
-    redis_url(settings_from(args))  # refuse here, clearly, rather than in every worker
+    check_configured(settings_from(args))  # refuse here, clearly, rather than in every worker
     argv = gunicorn_argv(args.bind, args.workers)
     env = dict(os.environ, DEPLOYHOOK_CONFIG=str(config_path(args.config).resolve()))
     sys.stdout.flush()
@@ -196,22 +197,21 @@ def gunicorn_argv(bind: str | None, workers: int | None) -> list[str]:
 
 
 def worker(args: argparse.Namespace) -> int:
-    import redis
-
+    from jobs.state.connection import RedisConnectionError, Unreachable, reach
     from jobs.worker import run_worker
-    from webhook.connection import redis_url
     from webhook.logs import configure_logging
 
     settings = settings_from(args)
-    connection = redis.Redis.from_url(redis_url(settings))
     configure_logging()
     try:
         queues = worker_queues(settings, args.host or [], args.queue or [])
-        connection.ping()
-        run_worker(settings, connection, queues, burst=args.burst)
-    except redis.ConnectionError as error:
+        run_worker(settings, reach(settings), queues, burst=args.burst)
+    except Unreachable as error:
+        raise CommandError(str(error)) from None
+    except RedisConnectionError as error:
         raise CommandError(
-            f"cannot reach Redis ({type(error).__name__}): check redis.url and that Redis runs"
+            f"lost Redis ({type(error).__name__}): check redis.url or redis.sentinel "
+            "and that Redis runs"
         ) from None
     return 0
 
@@ -244,7 +244,7 @@ def up(args: argparse.Namespace) -> int:
         web += ["--workers", str(args.workers)]
     work = [sys.executable, "-m", "webhook.cli", "worker", "--config", source]
     with ExitStack() as stack:
-        if settings.redis.url is None:
+        if not settings.redis.configured:
             try:
                 url = stack.enter_context(embedded_redis(settings.state_dir / "redis"))
             except EmbeddedRedisError as error:

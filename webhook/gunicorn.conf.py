@@ -53,13 +53,11 @@ proc_name = "deployhook-web"
 
 def when_ready(server: object) -> None:
     """auth.metrics.bind: serve /metrics alone on a second address, from the master process."""
-    from redis import Redis
-
-    from webhook.connection import redis_url
+    from jobs.state.connection import connect
     from webhook.metrics import metrics_listener
 
     settings = load_settings()
-    metrics_listener(settings, Redis.from_url(redis_url(settings), socket_timeout=5))
+    metrics_listener(settings, connect(settings, timeout=5))
 
 
 # gunicorn >= 25 opens a control socket in $HOME by default; one per user would make two

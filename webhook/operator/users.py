@@ -12,11 +12,12 @@ import getpass
 import re
 import sys
 
-import redis
+from redis.exceptions import RedisError
 
 from config import ConfigError, Settings, load_settings
 from jobs.operations.targets import OperationError
 from jobs.state import audit
+from jobs.state.connection import Unreachable, reach
 from webhook.auth.users import (
     USER_NAME,
     User,
@@ -28,7 +29,6 @@ from webhook.auth.users import (
     read_users,
     write_users,
 )
-from webhook.connection import redis_url
 from webhook.operator.common import print_json, record_action, say
 
 
@@ -51,9 +51,8 @@ def _save(settings: Settings, users: Users, action: str, target: str, detail: st
 def _audit(settings: Settings, action: str, target: str, detail: str = "") -> None:
     """Best effort: a users-file change is made even while Redis is down, and says so."""
     try:
-        connection = redis.Redis.from_url(redis_url(settings), socket_connect_timeout=2)
-        record_action(connection, settings, action, target, detail)
-    except (redis.RedisError, ConfigError) as error:
+        record_action(reach(settings, timeout=5), settings, action, target, detail)
+    except (Unreachable, RedisError, ConfigError) as error:
         say(f"note: not recorded in the audit log ({type(error).__name__})")
 
 
@@ -141,10 +140,9 @@ def token_list(args: argparse.Namespace) -> int:
 def audit_export(args: argparse.Namespace) -> int:
     """Every kept audit entry, oldest first, one JSON object a line."""
     settings = load_settings(args.config)
-    connection = redis.Redis.from_url(redis_url(settings))
     try:
-        for entry in audit.export(connection):
+        for entry in audit.export(reach(settings)):
             print(audit.to_line(entry))
-    except redis.ConnectionError as error:
-        raise OperationError(f"cannot reach Redis ({type(error).__name__})") from None
+    except Unreachable as error:
+        raise OperationError(str(error)) from None
     return 0
