@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
+import pytest
 import redis
 import requests
 from rq import Queue
@@ -148,3 +150,31 @@ def _deployhook(
         timeout=60,
         check=False,
     )
+
+
+def test_serve_answers_metrics_on_their_own_address(
+    tmp_path: Path, redis_url: str, redis_conn: redis.Redis
+) -> None:
+    """auth.metrics.bind: `deployhook serve` also answers /metrics there without identity
+    (while the main address asks for one), and stops that listener with itself."""
+    port, metrics_port = free_port(), free_port()
+    config = tmp_path / "deployhook.yml"
+    text = config_text(tmp_path).replace(
+        "auth:\n", f"auth:\n  metrics: {{bind: '127.0.0.1:{metrics_port}'}}\n"
+    )
+    config.write_text(text)
+    base = f"http://127.0.0.1:{port}"
+    argv = [*DEPLOYHOOK, "serve", "--config", str(config), "--bind", f"127.0.0.1:{port}"]
+    with running(argv, {**SECRETS, "DEPLOYHOOK_REDIS_URL": redis_url}, base):
+        assert requests.get(f"{base}/metrics", timeout=10).status_code == 401
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "the metrics listener never answered"
+                time.sleep(0.2)
+        assert answer.status_code == 200 and "deployhook_redis_up 1.0" in answer.text
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5)

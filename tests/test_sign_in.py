@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from jobs.state import audit
 from jobs.state.keys import AUDIT
 from tests.support.status import EXAMPLE, example_settings, status_app
-from tests.support.users import PASSWORDS, client_as, test_users, user_name, with_test_users
+from tests.support.users import PASSWORDS, client_as, fresh_users, user_name, with_test_users
 from webhook.auth.users import write_users
 from webhook.cli import main
 
@@ -38,7 +38,7 @@ def _sign_in(client: FlaskClient, role: str = "viewer", password: str | None = N
 def own_users(tmp_path: Path) -> Path:
     """A users file of this test's own, so that it may change it."""
     path = tmp_path / "users.yml"
-    write_users(path, test_users())
+    write_users(path, fresh_users())
     return path
 
 
@@ -130,7 +130,7 @@ def test_a_removed_user_is_signed_out(app: Flask, own_users: Path) -> None:
     client = app.test_client()
     assert _sign_in(client, "admin") == 302
     assert client.get("/audit").status_code == 200
-    users = test_users()
+    users = fresh_users()
     del users.users["admin-user"]
     write_users(own_users, users)
     assert client.get("/audit").status_code == 401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -83,6 +84,7 @@ def test_metrics_on_their_own_address_need_no_identity(redis_conn: redis.Redis) 
     make_deploy(DeployStore(redis_conn), "dev", state="failed")
     server = metrics_listener(settings, redis_conn)
     assert server is not None
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         answer = requests.get(f"http://{bind}/metrics", timeout=10)
         assert answer.status_code == 200

@@ -5,6 +5,7 @@ line's --bind/--workers override them. Requests are short (verify, enqueue, answ
 timeouts are tight, and access logs are off: the app writes one JSON line per delivery.
 """
 
+import subprocess
 import sys
 
 from config import ConfigError, load_settings
@@ -51,13 +52,24 @@ logconfig_dict = {
 proc_name = "deployhook-web"
 
 
-def when_ready(server: object) -> None:
-    """auth.metrics.bind: serve /metrics alone on a second address, from the master process."""
-    from jobs.state.connection import connect
-    from webhook.metrics import metrics_listener
+_metrics: list[subprocess.Popen[bytes]] = []
 
-    settings = load_settings()
-    metrics_listener(settings, connect(settings, timeout=5))
+
+def when_ready(server: object) -> None:
+    """auth.metrics.bind: /metrics alone on a second address, served by a child process.
+
+    A process of its own, not a thread here: what the master imports before the workers fork
+    is not patched by gevent in them, and one blocking socket there stalls every request.
+    """
+    if load_settings().auth.metrics.bind is not None:
+        argv = [sys.executable, "-m", "webhook.metrics_listener"]
+        _metrics.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL))
+
+
+def on_exit(server: object) -> None:
+    for process in _metrics:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 # gunicorn >= 25 opens a control socket in $HOME by default; one per user would make two

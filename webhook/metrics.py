@@ -8,7 +8,6 @@ Redis for CACHE_SECONDS, so that a scrape costs a single GET however often it co
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from statistics import fmean
@@ -196,7 +195,8 @@ def scrape(registry: CollectorRegistry, connection: Redis, cache_seconds: float)
 
 def metrics_listener(settings: Settings, connection: Redis) -> WSGIServer | None:
     """auth.metrics.bind: a second listener serving only /metrics, without identity, for a
-    Prometheus on the same host or a private network. None when not configured."""
+    Prometheus on the same host or a private network (not yet serving: call serve_forever).
+    None when not configured."""
     bind = settings.auth.metrics.bind
     if bind is None:
         return None
@@ -212,9 +212,7 @@ def metrics_listener(settings: Settings, connection: Redis) -> WSGIServer | None
         start_response("200 OK", [("Content-Type", CONTENT_TYPE)])
         return [text]
 
-    server = make_server(host.strip("[]"), int(port), app, handler_class=_QuietHandler)
-    threading.Thread(target=server.serve_forever, name="metrics-listener", daemon=True).start()
-    return server
+    return make_server(host.strip("[]"), int(port), app, handler_class=_QuietHandler)
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -29,7 +29,7 @@ def _password_hashes() -> dict[str, str]:
     return {role: hash_password(PASSWORDS[role]) for role in ROLES}
 
 
-def test_users() -> Users:
+def fresh_users() -> Users:
     """A fresh Users with the three test users and their tokens (safe to change)."""
     users = Users()
     for role in ROLES:
@@ -44,7 +44,7 @@ def test_users() -> Users:
 def shared_users_path() -> Path:
     """Written once per test process: argon2 hashing is slow on purpose."""
     path = Path(tempfile.mkdtemp(prefix="deployhook-test-users-")) / "users.yml"
-    write_users(path, test_users())
+    write_users(path, fresh_users())
     return path
 
 

@@ -59,11 +59,18 @@ def _allowed(identity: Identity, needed: str, endpoint: str | None) -> bool:
 
 
 def _sign_in_first(anyone: bool) -> Response:
-    if request.method == "GET" and request.accept_mimetypes.accept_html and anyone:
+    if request.method == "GET" and _asks_for_a_page() and anyone:
         # Only the path and query go back as `next`: never another host.
         response = redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         return response  # type: ignore[return-value]
     return _unauthorized(SIGN_IN if anyone else NO_USERS)
+
+
+def _asks_for_a_page() -> bool:
+    """A browser names text/html; curl and scripts send */* and get the JSON 401 instead."""
+    if request.path.startswith(("/api/", "/metrics")):
+        return False
+    return any(value == "text/html" for value, _ in request.accept_mimetypes)
 
 
 def _unauthorized(message: str) -> Response:
