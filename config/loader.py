@@ -24,7 +24,9 @@ _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Environment variables that fill keys the file leaves out (used by `deployhook up`).
 _ENV_DEFAULTS = {("redis", "url"): "DEPLOYHOOK_REDIS_URL", ("state_dir",): "DEPLOYHOOK_STATE_DIR"}
 # Stands in for an unresolvable value so that validation reports only the real problem.
-_UNRESOLVED = "unresolved"
+# Stands in for a value that could not be read, so that validation goes on to find the rest
+# (long enough to pass a secret's minimum length: its problem is already reported).
+_UNRESOLVED = "unresolved: see the problem reported for this key"
 
 
 class ConfigError(Exception):
@@ -155,7 +157,9 @@ _PATTERN_HINTS = {
     "url": "expected an http:// or https:// URL",
     "api_url": "expected an http:// or https:// URL",
     "public_url": "expected an http:// or https:// URL",
-    "docker_host": "expected unix:///path/to/docker.sock or ssh://user@host[:port]",
+    "docker_host": (
+        "expected unix:///path/to/docker.sock, ssh://user@host[:port] or tcp://host:port"
+    ),
     "profiles": "expected a Compose profile name: letters, digits, _, . and -",
     "sentinels": "expected host:port, e.g. 10.0.0.1:26379 or [fd00::1]:26379",
     "master": "expected the master's name as the sentinels know it: letters, digits, _ . -",

@@ -6,6 +6,7 @@ setting. Cross-field rules live in validators whose messages say what to write i
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -32,12 +33,43 @@ ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_
 # PostgreSQL role and database names as deployhook accepts them: no quoting surprises.
 PG_IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$"
 HttpUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")]
-# A Docker daemon reached over its unix socket or over ssh (the docker CLI's own ssh transport).
-# Plain tcp:// is left out on purpose: without TLS it hands root on the host to the network.
+# A Docker daemon reached over its unix socket, over ssh (the docker CLI's own ssh transport), or
+# over tcp:// with TLS client certificates (`docker_tls`): plain tcp:// without TLS hands root on
+# the host to the network, so a tcp:// docker_host without docker_tls is refused.
 DOCKER_HOST_PATTERN = (
     r"^(unix:///[^\s]+"
-    r"|ssh://([A-Za-z0-9_][A-Za-z0-9_.-]*@)?[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?)$"
+    r"|ssh://([A-Za-z0-9_][A-Za-z0-9_.-]*@)?[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?"
+    r"|tcp://[A-Za-z0-9][A-Za-z0-9.-]*:[0-9]{1,5})$"
 )
+
+
+# Webhook secrets and the server token are what deployhook itself checks: too short, and they
+# can be guessed or brute-forced offline from one signed request.
+MIN_SECRET_LENGTH = 16
+
+
+def _long_enough(secret: Secret) -> Secret:
+    if len(secret.reveal()) < MIN_SECRET_LENGTH:
+        raise ValueError(
+            f"too short: use at least {MIN_SECRET_LENGTH} random characters "
+            "(make one: openssl rand -hex 32)"
+        )
+    return secret
+
+
+StrongSecret = Annotated[Secret, AfterValidator(_long_enough)]
+
+
+def _not_own(name: str) -> str:
+    if name.startswith("DEPLOYHOOK_"):
+        raise ValueError("deployhook's own DEPLOYHOOK_* variables are never passed to commands")
+    return name
+
+
+# A variable of the worker's environment that an environment's commands may also see (`env:`).
+EnvName = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"), AfterValidator(_not_own)
+]
 DockerHost = Annotated[str, StringConstraints(pattern=DOCKER_HOST_PATTERN, max_length=400)]
 
 # git check-ref-format, reduced to what a trigger may name; globs are allowed in tag patterns.
@@ -166,6 +198,22 @@ class Timeouts(Strict):
     restore: float = Field(default=1800, gt=0)
 
 
+class DockerTls(Strict):
+    """TLS for a docker_host at tcp://: the docker CLI's DOCKER_CERT_PATH, with verification on."""
+
+    # A directory holding ca.pem (the daemon's CA), cert.pem and key.pem (this client's).
+    cert_path: Path
+
+
+class Swarm(Strict):
+    """How a stack deploy on a swarm is watched (docs/swarm.md)."""
+
+    # Seconds for every changed service's update to complete (UpdateStatus `completed`).
+    update_timeout: float = Field(default=600, gt=0)
+    # Seconds for the migration's one-off task to finish; default: migrate.timeout.
+    task_timeout: float | None = Field(default=None, gt=0)
+
+
 class Poll(Strict):
     """Ask the remote for the trigger's ref every `interval` seconds (`git ls-remote`)."""
 
@@ -216,9 +264,57 @@ class Environment(Strict):
     # A webhook for a commit older than the live one (an ancestor of it) deploys it anyway.
     # Default: such a webhook is ignored; `deployhook rollback` is the way back.
     allow_older: bool = False
-    # Services swapped without downtime: a new container starts beside the old one, which is
-    # stopped only once the new one is healthy (docs/zero-downtime.md).
+    # Services swapped without downtime: a new container joins the service's name only once
+    # Docker calls it healthy; an old one leaves the name, drains, then stops
+    # (docs/zero-downtime.md). Batch: how many of a service's containers change at once.
     zero_downtime: list[ServiceName] = []
+    zero_downtime_batch: int = Field(default=1, ge=1)
+    # Seconds an old container keeps serving after it left the name, before its SIGTERM;
+    # default: the service's stop_grace_period, at most 30 s.
+    zero_downtime_drain: float | None = Field(default=None, ge=0, le=3600)
+    # Worker environment variables its commands and hooks also get, beyond the minimum
+    # (jobs/commands/environ.py); a value holding a deployhook secret is never passed.
+    env: list[EnvName] = []
+    # compose: a Compose project on one engine; swarm: a stack on the swarm docker_host manages,
+    # deployed by digest from a registry and watched until every changed service converged.
+    engine: Literal["compose", "swarm"] = "compose"
+    docker_tls: DockerTls | None = None
+    swarm: Swarm | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _swarm_migrates_before_the_swap(cls, data: object) -> object:
+        """On a swarm the migration runs before the stack deploy unless `when` says otherwise."""
+        if isinstance(data, dict) and data.get("engine") == "swarm":
+            migrate = data.get("migrate")
+            if isinstance(migrate, dict) and "when" not in migrate:
+                data = {**data, "migrate": {**migrate, "when": "before_swap"}}
+        return data
+
+    @model_validator(mode="after")
+    def _tls_for_tcp(self) -> Environment:
+        tcp = (self.docker_host or "").startswith("tcp://")
+        if tcp and self.docker_tls is None:
+            raise ValueError(
+                "docker_host at tcp:// needs docker_tls.cert_path (ca.pem, cert.pem, key.pem): "
+                "an engine over plain TCP hands root on its host to the network"
+            )
+        if self.docker_tls is not None and not tcp:
+            raise ValueError("docker_tls is only for a docker_host at tcp://; remove docker_tls")
+        return self
+
+    @model_validator(mode="after")
+    def _swarm_settings(self) -> Environment:
+        if self.engine != "swarm":
+            if self.swarm is not None:
+                raise ValueError("swarm settings need engine: swarm; remove swarm or set engine")
+            return self
+        rehearse = self.migrate is not None and self.migrate.rehearse is not None
+        if rehearse:
+            raise ValueError(
+                "migrate.rehearse is not available with engine: swarm yet; remove rehearse"
+            )
+        return self
 
     @model_validator(mode="after")
     def _migrate_before_zero_downtime_swap(self) -> Environment:
@@ -244,6 +340,10 @@ class Environment(Strict):
         return f"deploys.{self.host}"
 
     @property
+    def swarm_settings(self) -> Swarm:
+        return self.swarm or Swarm()
+
+    @property
     def is_production(self) -> bool:
         return self.production if self.production is not None else self.trigger.kind == "tag"
 
@@ -253,7 +353,7 @@ class Project(Strict):
     # which matches no payload's repository, is refused here instead of 403 on every push.
     repo: str = Field(pattern=r"^(?:localhost|[^\s/]*[.:][^\s/]*)(?:/[^\s/]+){2,}$")
     provider: Literal["github", "gitlab", "gitea"]
-    secret: Secret
+    secret: StrongSecret
     # GitLab >= 19 Standard Webhooks signing key (whsec_...): when set, signatures are required.
     signing_key: Secret | None = None
     # GitLab's numeric project id, for when the path in `repo` is not the project's API path.
@@ -323,6 +423,11 @@ class RedisSettings(Strict):
     def _one_way_to_redis(self) -> RedisSettings:
         if self.url is not None and self.sentinel is not None:
             raise ValueError("give url (or DEPLOYHOOK_REDIS_URL) or sentinel, not both")
+        if self.replicas and not self.configured:
+            raise ValueError(
+                "replicas: the embedded Redis has no replicas, so every push would get 503; "
+                "set redis.url or redis.sentinel, or leave replicas out"
+            )
         return self
 
     @property
@@ -365,6 +470,36 @@ class GiteaNotify(Strict):
 
 class WebhookNotify(Strict):
     url: Secret  # may carry a token in its path or query, so it is kept secret
+    # The Standard Webhooks signing key (whsec_<base64 of 24-64 random bytes>): every
+    # request carries webhook-id, webhook-timestamp and webhook-signature made with it.
+    secret: Secret
+    # http:// URLs are refused unless this says so (a receiver on loopback, a test bed).
+    allow_http: bool = False
+
+    @model_validator(mode="after")
+    def _https_and_a_key(self) -> WebhookNotify:
+        url = self.url.reveal()
+        if not url.startswith("https://") and not (self.allow_http and url.startswith("http://")):
+            raise ValueError(
+                "url: must be https:// (for http:// on a trusted network, set allow_http: true)"
+            )
+        if not _standard_webhooks_key(self.secret.reveal()):
+            raise ValueError(
+                "secret: must be whsec_ followed by the base64 of 24 to 64 random bytes "
+                '(make one: python3 -c "import base64,os; '
+                "print('whsec_' + base64.b64encode(os.urandom(32)).decode())\")"
+            )
+        return self
+
+
+def _standard_webhooks_key(text: str) -> bool:
+    if not text.startswith("whsec_"):
+        return False
+    try:
+        key = base64.b64decode(text.removeprefix("whsec_"), validate=True)
+    except ValueError:
+        return False
+    return 24 <= len(key) <= 64
 
 
 class Delivery(Strict):

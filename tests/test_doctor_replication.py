@@ -1,12 +1,19 @@
-"""doctor's verdicts on Sentinel and replicas, from what the sentinels and the master say."""
+"""doctor's verdicts on Sentinel and replicas, and check-config's line about Redis."""
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
+from typing import Any
 
+import pytest
+import yaml
+
+from config import parse_settings
 from jobs.doctor.check import Status
 from jobs.doctor.replication import judge_replicas, judge_sentinels
 from jobs.state.replication import SentinelAnswer
+from tests.support.deliveries import SECRETS, config_text
+from webhook.cli import redis_line
 
 UP = "10.0.0.1:6379"
 
@@ -60,3 +67,29 @@ def test_replica_verdicts(online: list[str], required: int, expected: Status) ->
     assert finding.status == expected
     if expected == Status.FAIL:
         assert "503" in finding.detail
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        ({}, "the embedded Redis; a 202 waits for no replica"),
+        ({"url": "redis://:pw@10.0.0.1/0"}, "redis.url; a 202 waits for no replica"),
+        (
+            {"url": "redis://10.0.0.1/0", "replicas": 1, "replica_timeout": 0.5},
+            "redis.url; a 202 waits for 1 replica(s), 0.5 s at most",
+        ),
+        (
+            {"sentinel": {"sentinels": ["10.0.0.1:26379", "10.0.0.2:26379"], "password": "pw"}},
+            "master 'deployhook' through the sentinels 10.0.0.1:26379, 10.0.0.2:26379; "
+            "a 202 waits for 1 replica(s), 1 s at most",
+        ),
+    ],
+)
+def test_check_config_says_where_redis_is_and_what_a_202_waits_for(
+    section: dict[str, Any], expected: str, tmp_path: Path
+) -> None:
+    """check-config's redis line: the mode and the replica wait, never a password."""
+    text = config_text(tmp_path) + (yaml.safe_dump({"redis": section}) if section else "")
+    line = redis_line(parse_settings(text, "test", SECRETS))
+    assert line == expected
+    assert "pw" not in line

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config import ConfigError, Settings, parse_settings
-from jobs.context import command_environ
+from jobs.execution.context import command_environ
 from webhook.cli import CommandError, worker_queues
 
 TWO_HOSTS = """
@@ -13,7 +13,7 @@ projects:
   crm:
     repo: github.com/acme/crm
     provider: github
-    secret: s3cret
+    secret: s3cret-for-the-tests
     environments:
       dev:
         trigger: {branch: main}
@@ -51,7 +51,8 @@ def test_docker_host_accepts_unix_and_ssh(docker_host: str) -> None:
 @pytest.mark.parametrize(
     "docker_host",
     [
-        "tcp://10.0.0.5:2375",
+        "tcp://10.0.0.5",
+        "tcp://-oProxyCommand=x:2375",
         "ssh://deploy@host;rm -rf /",
         "ssh://deploy@ host",
         "unix://relative.sock",
@@ -61,12 +62,14 @@ def test_docker_host_accepts_unix_and_ssh(docker_host: str) -> None:
     ],
 )
 def test_docker_host_refuses_anything_else(docker_host: str) -> None:
-    """Plain tcp, shell text, relative sockets and option-looking hosts are config errors."""
+    """Shell text, relative sockets and option-looking hosts are config errors (and tcp://
+    without TLS: tests/swarm/test_swarm_rules.py)."""
     with pytest.raises(ConfigError) as caught:
         _settings(f"'{docker_host}'")
     assert caught.value.problems == [
         "projects.crm.environments.prod.docker_host: "
-        f"expected unix:///path/to/docker.sock or ssh://user@host[:port]; got {docker_host!r}"
+        "expected unix:///path/to/docker.sock, ssh://user@host[:port] or tcp://host:port; "
+        f"got {docker_host!r}"
     ]
 
 
@@ -106,10 +109,10 @@ def test_commands_of_a_remote_environment_get_its_docker_host(
     monkeypatch.setenv("DOCKER_HOST", "unix:///worker/docker.sock")
     monkeypatch.setenv("DOCKER_CONTEXT", "somewhere")
     settings = _settings("unix:///srv/edge/docker.sock")
-    remote = command_environ(settings.environment("crm", "prod"))
+    remote = command_environ(settings.environment("crm", "prod"), [])
     assert remote["DOCKER_HOST"] == "unix:///srv/edge/docker.sock"
     assert "DOCKER_CONTEXT" not in remote
-    local = command_environ(settings.environment("crm", "dev"))
+    local = command_environ(settings.environment("crm", "dev"), [])
     assert (local["DOCKER_HOST"], local["DOCKER_CONTEXT"]) == (
         "unix:///worker/docker.sock",
         "somewhere",

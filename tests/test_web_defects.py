@@ -73,7 +73,7 @@ def test_metrics_on_their_own_address_need_no_identity(redis_conn: redis.Redis) 
 
     from tests.support.status import example_settings
     from tests.support.web import free_port
-    from webhook.metrics import metrics_listener
+    from webhook.status.metrics import metrics_listener
 
     settings = example_settings()
     bind = f"127.0.0.1:{free_port()}"

@@ -15,7 +15,7 @@ from pathlib import Path
 from config import ConfigError, Environment, Settings, load_settings
 from config.loader import config_path
 from config.plaintext import plain_text_secrets
-from jobs.errors import DeployError
+from jobs.failures.errors import DeployError
 from jobs.state.records import RecordError
 from webhook.operator.commands import add_operator_commands
 
@@ -121,35 +121,53 @@ def check_config(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     for warning in offline_warnings(settings):
         print(f"warning: {warning}", file=sys.stderr)
-    problems = zero_downtime_problems(settings)
+    problems, proxy_warnings = zero_downtime_problems(settings)
+    for warning in proxy_warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if problems:
         raise CommandError("cannot swap without downtime:\n  " + "\n  ".join(problems))
     return 0
 
 
-def zero_downtime_problems(settings: Settings) -> list[str]:
-    """Refusals for zero_downtime services, from each existing checkout's Compose model."""
+def zero_downtime_problems(settings: Settings) -> tuple[list[str], list[str]]:
+    """Refusals from each existing checkout: zero_downtime services on Compose, and on a swarm
+    the stack's update settings (jobs/swarm/policy.py); and warnings for a Compose stack's proxy
+    that would not follow a swap (jobs/compose/proxy_check.py)."""
     from jobs.commands.compose import Compose, detect_compose
-    from jobs.compose_model import read_model_offline
-    from jobs.context import command_environ
-    from jobs.errors import CommandFailed
-    from jobs.zero_downtime import refusals
+    from jobs.compose.model import read_model_offline
+    from jobs.compose.proxy_check import read_text, warnings
+    from jobs.compose.zero_downtime import refusals
+    from jobs.execution.context import command_environ, secret_values
+    from jobs.failures.errors import CommandFailed
+    from jobs.swarm.model import read_stack_offline
+    from jobs.swarm.policy import refusals as swarm_refusals
 
-    problems = []
+    problems: list[str] = []
+    proxy_warnings: list[str] = []
     for project_name, project in sorted(settings.projects.items()):
         for env_name, env in sorted(project.environments.items()):
             where = f"projects/{project_name}/environments/{env_name}"
-            if not env.zero_downtime or not env.path.is_dir():
+            swarm = env.engine == "swarm"
+            if not (env.zero_downtime or swarm) or not env.path.is_dir():
                 continue  # without a checkout, the deploy's first stage checks it
             compose = Compose.for_environment(env, detect_compose(env.compose.command))
+            environ = command_environ(env, secret_values(settings))
             try:
-                model = read_model_offline(compose, command_environ(env))
+                if swarm:
+                    database = env.database.service if env.database else None
+                    stack = read_stack_offline(compose, environ)
+                    found = swarm_refusals(stack, env.zero_downtime, database)
+                else:
+                    model = read_model_offline(compose, environ)
+                    found = refusals(model, env.zero_downtime)
+                    proxy_found = warnings(model, env.zero_downtime, read_text)
+                    proxy_warnings += [f"{where}: zero_downtime: {line}" for line in proxy_found]
             except CommandFailed as error:
                 tail = error.output_tail.strip().splitlines()[-1:] or [""]
                 problems.append(f"{where}: cannot read the Compose model: {error} {tail[0]}")
                 continue
-            problems += [f"{where}: {line}" for line in refusals(model, env.zero_downtime)]
-    return problems
+            problems += [f"{where}: {line}" for line in found]
+    return problems, proxy_warnings
 
 
 def offline_warnings(settings: Settings) -> list[str]:
@@ -198,7 +216,7 @@ def gunicorn_argv(bind: str | None, workers: int | None) -> list[str]:
 
 def worker(args: argparse.Namespace) -> int:
     from jobs.state.connection import RedisConnectionError, Unreachable, reach
-    from jobs.worker import run_worker
+    from jobs.worker.start import run_worker
     from webhook.logs import configure_logging
 
     settings = settings_from(args)
@@ -294,7 +312,21 @@ def summarise(settings: Settings) -> str:
             lines += [f"    gate: {fact}" for fact in gate_facts(env, datetime.now(UTC))]
             lines.extend(f"    {line}" for line in trigger_lines(env))
     lines.append("queues: " + ", ".join(settings.queues()))
+    lines.append("redis: " + redis_line(settings))
     return "\n".join(lines)
+
+
+def redis_line(settings: Settings) -> str:
+    """Where Redis is and what a 202 waits for (never a password)."""
+    from jobs.state.connection import describe
+
+    replicas = settings.redis.acknowledging_replicas
+    waits = (
+        f"a 202 waits for {replicas} replica(s), {settings.redis.replica_timeout:g} s at most"
+        if replicas
+        else "a 202 waits for no replica"
+    )
+    return f"{describe(settings)}; {waits}"
 
 
 if __name__ == "__main__":

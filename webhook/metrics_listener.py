@@ -11,7 +11,7 @@ import sys
 
 from config import ConfigError, load_settings
 from jobs.state.connection import connect
-from webhook.metrics import metrics_listener
+from webhook.status.metrics import metrics_listener
 
 
 def main() -> int:

@@ -14,9 +14,9 @@ from typing import Any
 
 from redis import Redis
 
-from jobs.redistext import as_text
 from jobs.state.keys import AUDIT
 from jobs.state.records import utcnow
+from jobs.state.redistext import as_text
 
 DAY_MS = 86_400_000
 EXPORT_BATCH = 1000

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 
 from redis import Redis
 
-from jobs.redistext import as_text
 from jobs.state.keys import session as session_key
+from jobs.state.redistext import as_text
 
 
 @dataclass(frozen=True)

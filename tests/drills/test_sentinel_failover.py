@@ -9,13 +9,15 @@ intake that answered 202 without waiting for a replica would lose exactly those.
 
 Every 202 (and every `duplicate_of` answer) must have its deploy record on the new master
 afterwards; every other answer is a 503 with Retry-After, never a 500; a redelivery of each
-503 is then acknowledged, and each delivery has exactly one record.
+503 is then acknowledged, and each delivery has exactly one record. A second drill keeps a
+worker running through the kill: it must take its host's next deploy from the new master.
 """
 
 from __future__ import annotations
 
-import hashlib
+import os
 import signal
+import subprocess
 import threading
 import time
 import uuid
@@ -28,15 +30,18 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
+from rq import Worker
 
 from config import parse_settings
 from jobs.state import keys
 from jobs.state.connection import connect
-from jobs.state.records import DeployStore, RecordError
-from tests.support.deliveries import SECRETS, config_text, encode, github_headers, payload
+from jobs.state.records import FINAL_STATES, DeployStore, RecordError
+from tests.support.deliveries import SECRETS, config_text, github_headers
 from tests.support.deploying import wait_for
-from tests.support.sentinel_bed import SentinelBed, sentinel_bed
-from tests.support.web import DEPLOYHOOK, free_port, running
+from tests.support.pushes import push_body, push_to
+from tests.support.sentinel_bed import SentinelBed, sentinel_bed, two_host_config
+from tests.support.web import DEPLOYHOOK, REPO_ROOT, free_port, running, stop
+from webhook.app import create_app
 
 PUSHES = 1000
 SENDERS = 8
@@ -52,16 +57,8 @@ class Answer:
     at: float
 
 
-def _body(delivery: str) -> bytes:
-    data = payload("github-push.json")
-    sha = hashlib.sha1(delivery.encode()).hexdigest()  # noqa: S324 - a commit id, not security
-    data["after"] = sha
-    data["head_commit"] = {**data["head_commit"], "id": sha}
-    return encode(data)
-
-
 def _post(base: str, delivery: str) -> Answer:
-    body = _body(delivery)
+    body = push_body(delivery)
     response = requests.post(
         f"{base}/hooks/crm", data=body, headers=github_headers(body, delivery=delivery), timeout=30
     )
@@ -199,3 +196,41 @@ def test_sigkill_of_the_master_under_1000_pushes_loses_no_acknowledged_delivery(
         for delivery in deliveries:
             marker = connection.get(keys.delivery(f"crm:github:421337:{delivery}"))
             assert marker is not None and marker.decode() == by_delivery[delivery]
+
+
+@pytest.mark.timeout(300)
+def test_a_running_worker_follows_the_failover_without_a_restart(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """`deployhook worker --host a` keeps running through the master's SIGKILL and takes the
+    next deploy for its host from the promoted master."""
+    root = tmp_path_factory.mktemp("worker")
+    with sentinel_bed(root / "redis", replicas=2) as bed:
+        config = two_host_config(root, bed)
+        settings = parse_settings(config.read_text(), str(config), SECRETS)
+        argv = [*DEPLOYHOOK, "worker", "--config", str(config), "--host", "a"]
+        env = {**os.environ, **SECRETS, "PYTHONPATH": str(REPO_ROOT)}
+        log = (root / "worker.log").open("wb")
+        worker = subprocess.Popen(argv, env=env, stdout=log, stderr=log, start_new_session=True)
+        try:
+            connection = connect(settings)
+            wait_for(lambda: Worker.count(connection=connection) == 1, 60, "the worker to start")
+            old = bed.master()
+            old.kill()
+            new = bed.wait_settled(replicas=1)
+            assert new is not old
+            client = create_app(settings).test_client()
+            answer = push_to(client, str(uuid.uuid4()))
+            assert answer.status_code == 202, answer.get_json()
+            deploys = {d["environment"]: d["deploy_id"] for d in answer.get_json()["deploys"]}
+            store = DeployStore(connection)
+            wait_for(
+                lambda: store.get(deploys["on-a"]).state in FINAL_STATES,
+                90,
+                "the worker to take host a's deploy from the new master",
+            )
+            assert worker.poll() is None, "the worker exited"
+            assert store.get(deploys["on-b"]).state == "queued"
+        finally:
+            stop(worker)
+            log.close()

@@ -4,7 +4,6 @@ sentinels. One bed (a master, two replicas, three sentinels) serves the whole mo
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import subprocess
@@ -19,7 +18,6 @@ import redis
 import yaml
 from flask.testing import FlaskClient
 from rq import Queue
-from werkzeug.test import TestResponse
 
 from config import Settings, parse_settings
 from jobs.doctor.check import Status
@@ -27,8 +25,9 @@ from jobs.state import keys
 from jobs.state.connection import connect
 from jobs.state.records import FINAL_STATES, DeployStore
 from jobs.state.replication import NotReplicated, wait_for_replicas
-from tests.support.deliveries import SECRETS, config_text, encode, github_headers, payload
-from tests.support.sentinel_bed import SentinelBed, sentinel_bed
+from tests.support.deliveries import SECRETS, config_text
+from tests.support.pushes import push_to
+from tests.support.sentinel_bed import SentinelBed, sentinel_bed, two_host_config
 from tests.support.web import DEPLOYHOOK, REPO_ROOT
 from webhook.app import create_app
 from webhook.operator.doctor import check_redis
@@ -47,17 +46,6 @@ def settings_for(state: Path, redis_section: dict[str, Any]) -> Settings:
 
 def client_for(state: Path, redis_section: dict[str, Any]) -> FlaskClient:
     return create_app(settings_for(state, redis_section)).test_client()
-
-
-def push(client: FlaskClient, delivery: str) -> TestResponse:
-    """A signed push of a commit of its own (derived from the delivery id, so a redelivery
-    carries the same body)."""
-    data = payload("github-push.json")
-    sha = hashlib.sha1(delivery.encode()).hexdigest()  # noqa: S324 - a commit id, not security
-    data["after"] = sha
-    data["head_commit"] = {**data["head_commit"], "id": sha}
-    body = encode(data)
-    return client.post("/hooks/crm", data=body, headers=github_headers(body, delivery=delivery))
 
 
 @contextmanager
@@ -81,7 +69,7 @@ def test_one_replica_acknowledging_is_enough_by_default(bed: SentinelBed, tmp_pa
     stalled, streaming = [node for node in bed.servers if node is not master]
     stalled.signal(signal.SIGSTOP)
     try:
-        answer = push(client, str(uuid.uuid4()))
+        answer = push_to(client, str(uuid.uuid4()))
     finally:
         stalled.signal(signal.SIGCONT)
     assert answer.status_code == 202, answer.get_json()
@@ -94,11 +82,11 @@ def test_no_replica_in_time_is_a_503_with_retry_after(bed: SentinelBed, tmp_path
     client = client_for(tmp_path, bed.config(replica_timeout=0.3))
     delivery = str(uuid.uuid4())
     with replicas_stalled(bed):
-        answer = push(client, delivery)
+        answer = push_to(client, delivery)
     assert answer.status_code == 503, answer.get_json()
     assert answer.headers["Retry-After"] == "5"
     assert "retry" in answer.get_json()["error"]
-    again = push(client, delivery)
+    again = push_to(client, delivery)
     # Its write reached the master before the wait failed: the redelivery finds it queued.
     assert again.status_code == 200, again.get_json()
     store = DeployStore(connect(settings_for(tmp_path, bed.config())))
@@ -109,9 +97,9 @@ def test_a_duplicate_answer_waits_for_a_replica_too(bed: SentinelBed, tmp_path: 
     """A redelivery answered `duplicate_of` is a promise as well: 503 while no replica has it."""
     client = client_for(tmp_path, bed.config(replica_timeout=0.3))
     delivery = str(uuid.uuid4())
-    assert push(client, delivery).status_code == 202
+    assert push_to(client, delivery).status_code == 202
     with replicas_stalled(bed):
-        answer = push(client, delivery)
+        answer = push_to(client, delivery)
     assert answer.status_code == 503, answer.get_json()
     assert answer.headers["Retry-After"] == "5"
 
@@ -122,7 +110,7 @@ def test_with_no_replica_required_the_intake_answers_as_before(
     """`replicas: 0`: today's behaviour, a 202 as soon as the master holds the delivery."""
     client = client_for(tmp_path, bed.config(replicas=0))
     with replicas_stalled(bed):
-        answer = push(client, str(uuid.uuid4()))
+        answer = push_to(client, str(uuid.uuid4()))
     assert answer.status_code == 202, answer.get_json()
 
 
@@ -130,16 +118,16 @@ def test_a_plain_url_with_replicas_required_waits_too(bed: SentinelBed, tmp_path
     """`redis.url` at the master plus `replicas: 1` (no Sentinel): the same wait and 503."""
     section = {"url": f"redis://{bed.master().address}/0", "replicas": 1, "replica_timeout": 0.3}
     client = client_for(tmp_path, section)
-    assert push(client, str(uuid.uuid4())).status_code == 202
+    assert push_to(client, str(uuid.uuid4())).status_code == 202
     with replicas_stalled(bed):
-        answer = push(client, str(uuid.uuid4()))
+        answer = push_to(client, str(uuid.uuid4()))
     assert answer.status_code == 503, answer.get_json()
 
 
 def test_no_sentinel_answering_is_a_503_not_a_500(bed: SentinelBed, tmp_path: Path) -> None:
     """Sentinels listed that do not answer: the intake says 503 with Retry-After."""
     section = {"sentinel": {"sentinels": ["127.0.0.1:1"], "master": "deployhook"}}
-    answer = push(client_for(tmp_path, section), str(uuid.uuid4()))
+    answer = push_to(client_for(tmp_path, section), str(uuid.uuid4()))
     assert answer.status_code == 503, answer.get_json()
     assert answer.headers["Retry-After"] == "5"
 
@@ -194,36 +182,14 @@ def test_doctor_sees_every_sentinel_and_the_replicas(bed: SentinelBed, tmp_path:
     assert [f.detail.split(":")[0:2] for f in failed] == [["127.0.0.1", "1"]]
 
 
-def _two_host_config(tmp_path: Path, bed: SentinelBed) -> Path:
-    environments = {
-        name: {
-            "host": host,
-            "trigger": {"branch": "main"},
-            "path": str(tmp_path / name),
-            "compose": {"files": ["compose.yml"], "project": f"crm_{host}"},
-            "health": {"url": "http://127.0.0.1:8000/healthz"},
-        }
-        for name, host in (("on-a", "a"), ("on-b", "b"))
-    }
-    project = {"repo": "github.com/acme/crm", "provider": "github", "secret": "${GITHUB_SECRET}"}
-    config = {
-        "state_dir": str(tmp_path / "state"),
-        "projects": {"crm": {**project, "environments": environments}},
-        "redis": bed.config(),
-    }
-    path = tmp_path / "deployhook.yml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
 def test_workers_on_two_hosts_each_take_only_their_own_deploys(
     bed: SentinelBed, tmp_path: Path
 ) -> None:
     """One push for environments on hosts a and b: the intake queues one deploy on each
     host's queue, and `deployhook worker --host a` (through the sentinels) takes a's only."""
-    path = _two_host_config(tmp_path, bed)
+    path = two_host_config(tmp_path, bed)
     settings = parse_settings(path.read_text(), str(path), SECRETS)
-    answer = push(create_app(settings).test_client(), str(uuid.uuid4()))
+    answer = push_to(create_app(settings).test_client(), str(uuid.uuid4()))
     assert answer.status_code == 202, answer.get_json()
     deploys = {d["environment"]: d["deploy_id"] for d in answer.get_json()["deploys"]}
     connection = connect(settings)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+import yaml
 
 from tests.support.web import free_port
 
@@ -178,3 +179,27 @@ def _start(argv: list[str], port: int, directory: Path) -> Node:
             time.sleep(0.05)
     node.kill()
     raise RuntimeError(f"{argv[0]} did not answer on {port} within 10 s")
+
+
+def two_host_config(tmp_path: Path, bed: SentinelBed) -> Path:
+    """A configuration file: project `crm` with environment on-a on host a and on-b on host b,
+    both deployed by pushes to main, and Redis through this bed's sentinels."""
+    environments = {
+        name: {
+            "host": host,
+            "trigger": {"branch": "main"},
+            "path": str(tmp_path / name),
+            "compose": {"files": ["compose.yml"], "project": f"crm_{host}"},
+            "health": {"url": "http://127.0.0.1:8000/healthz"},
+        }
+        for name, host in (("on-a", "a"), ("on-b", "b"))
+    }
+    project = {"repo": "github.com/acme/crm", "provider": "github", "secret": "${GITHUB_SECRET}"}
+    config = {
+        "state_dir": str(tmp_path / "state"),
+        "projects": {"crm": {**project, "environments": environments}},
+        "redis": bed.config(),
+    }
+    path = tmp_path / "deployhook.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
