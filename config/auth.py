@@ -42,7 +42,7 @@ def role_rank(role: str) -> int:
 
 def _at_least(value: Secret | None, length: int, hint: str) -> Secret | None:
     if value is not None and len(value.reveal()) < length:
-        raise ValueError(f"too short to resist guessing: use at least {length} characters ({hint})")
+        raise ValueError(f"too short: use at least {length} random characters ({hint})")
     return value
 
 
@@ -61,7 +61,7 @@ class Sessions(_Strict):
     @field_validator("secret")
     @classmethod
     def _long_secret(cls, value: Secret | None) -> Secret | None:
-        return _at_least(value, 32, "a random string of 32+ characters")
+        return _at_least(value, 32, "make one: openssl rand -hex 32")
 
 
 class RoleMapping(_Strict):
@@ -103,7 +103,7 @@ class MetricsAccess(_Strict):
     @field_validator("token")
     @classmethod
     def _long_token(cls, value: Secret | None) -> Secret | None:
-        return _at_least(value, 16, "e.g. `openssl rand -hex 32`")
+        return _at_least(value, 16, "make one: openssl rand -hex 32")
 
 
 class Audit(_Strict):

@@ -59,6 +59,7 @@ SECRETS = {
     "GITLAB_SECRET": GITLAB_SECRET,
     "SIGNING_KEY": SIGNING_KEY,
     "GITEA_SECRET": GITEA_SECRET,
+    "SESSION_SECRET": SESSION_SECRET,
 }
 
 
@@ -69,7 +70,7 @@ def config_text(state_dir: Path, redis_url: str | None = None) -> str:
     )
     # The test users (tests/support/users.py): every route but /hooks needs one of them.
     text += f"auth:\n  users_path: {shared_users_path()}\n"
-    text += f"  sessions: {{secret: {SESSION_SECRET}}}\n"
+    text += "  sessions: {secret: '${SESSION_SECRET}'}\n"
     return text + (f"redis: {{url: {redis_url}}}\n" if redis_url else "")
 
 
