@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 import yaml
 
 from config.model import Server
+from jobs.worker.start import STOP_SECONDS
 from webhook.cli import _parser
 
 CONTRIB = Path(__file__).resolve().parent.parent / "contrib"
@@ -126,3 +128,22 @@ def test_web_container_gets_no_docker_srv_or_backups() -> None:
     assert any("docker.sock" in volume for volume in worker["volumes"])
     assert any("DEPLOYHOOK_SRV" in volume for volume in worker["volumes"])
     assert "group_add" in worker
+
+
+def _seconds(value: str) -> float:
+    """systemd's and Compose's durations as used here: 40s, 2min, 10m, 1m30s."""
+    units = {"min": 60, "m": 60, "s": 1, "h": 3600}
+    total = 0.0
+    for amount, unit in re.findall(r"(\d+)(min|h|m|s)", value):
+        total += int(amount) * units[unit]
+    return total
+
+
+def test_service_managers_wait_a_little_longer_than_the_worker_takes_to_stop() -> None:
+    """TimeoutStopSec and stop_grace_period exceed the worker's bound by a small margin only."""
+    unit = CONTRIB / "systemd" / "deployhook-worker.service"
+    systemd = [v for _, key, v in _directives(unit) if key == "TimeoutStopSec"]
+    compose = yaml.safe_load((CONTRIB.parent / "compose.yml").read_text())
+    grace = compose["services"]["worker"]["stop_grace_period"]
+    for waited in (_seconds(systemd[-1]), _seconds(grace)):
+        assert STOP_SECONDS < waited <= STOP_SECONDS + 30, (systemd, grace, STOP_SECONDS)
