@@ -128,27 +128,37 @@ def check_config(args: argparse.Namespace) -> int:
 
 
 def zero_downtime_problems(settings: Settings) -> list[str]:
-    """Refusals for zero_downtime services, from each existing checkout's Compose model."""
+    """Refusals from each existing checkout: zero_downtime services on Compose, and on a swarm
+    the stack's update settings (jobs/swarm/policy.py)."""
     from jobs.commands.compose import Compose, detect_compose
     from jobs.compose_model import read_model_offline
     from jobs.context import command_environ
     from jobs.errors import CommandFailed
+    from jobs.swarm.model import read_stack_offline
+    from jobs.swarm.policy import refusals as swarm_refusals
     from jobs.zero_downtime import refusals
 
     problems = []
     for project_name, project in sorted(settings.projects.items()):
         for env_name, env in sorted(project.environments.items()):
             where = f"projects/{project_name}/environments/{env_name}"
-            if not env.zero_downtime or not env.path.is_dir():
+            swarm = env.engine == "swarm"
+            if not (env.zero_downtime or swarm) or not env.path.is_dir():
                 continue  # without a checkout, the deploy's first stage checks it
             compose = Compose.for_environment(env, detect_compose(env.compose.command))
+            environ = command_environ(env)
             try:
-                model = read_model_offline(compose, command_environ(env))
+                if swarm:
+                    database = env.database.service if env.database else None
+                    stack = read_stack_offline(compose, environ)
+                    found = swarm_refusals(stack, env.zero_downtime, database)
+                else:
+                    found = refusals(read_model_offline(compose, environ), env.zero_downtime)
             except CommandFailed as error:
                 tail = error.output_tail.strip().splitlines()[-1:] or [""]
                 problems.append(f"{where}: cannot read the Compose model: {error} {tail[0]}")
                 continue
-            problems += [f"{where}: {line}" for line in refusals(model, env.zero_downtime)]
+            problems += [f"{where}: {line}" for line in found]
     return problems
 
 
