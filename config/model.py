@@ -263,9 +263,14 @@ class Environment(Strict):
     # A webhook for a commit older than the live one (an ancestor of it) deploys it anyway.
     # Default: such a webhook is ignored; `deployhook rollback` is the way back.
     allow_older: bool = False
-    # Services swapped without downtime: a new container starts beside the old one, which is
-    # stopped only once the new one is healthy (docs/zero-downtime.md).
+    # Services swapped without downtime: a new container joins the service's name only once
+    # Docker calls it healthy; an old one leaves the name, drains, then stops
+    # (docs/zero-downtime.md). Batch: how many of a service's containers change at once.
     zero_downtime: list[ServiceName] = []
+    zero_downtime_batch: int = Field(default=1, ge=1)
+    # Seconds an old container keeps serving after it left the name, before its SIGTERM;
+    # default: the service's stop_grace_period, at most 30 s.
+    zero_downtime_drain: float | None = Field(default=None, ge=0, le=3600)
     # Worker environment variables its commands and hooks also get, beyond the minimum
     # (jobs/commands/environ.py); a value holding a deployhook secret is never passed.
     env: list[EnvName] = []
