@@ -136,9 +136,9 @@ class GuardedWorker(SimpleWorker):
     and that outlives a Redis outage between jobs.
 
     RQ retries a lost connection only while it waits for a job. Between jobs (the suspension
-    check, the maintenance pass, the heartbeat after a job) a ConnectionError ends `work()`
-    ("unhandled exception, quitting"). So those three log the outage and return, and the wait
-    for the next job retries, with RQ's backoff, until Redis (or the new master) answers.
+    check, the maintenance pass, the worker's state and heartbeat) a ConnectionError ends
+    `work()` ("unhandled exception, quitting"). So those log the outage and return, and the
+    wait for the next job retries, with RQ's backoff, until Redis (or the new master) answers.
     """
 
     def check_for_suspension(self, burst: bool) -> None:
@@ -152,6 +152,15 @@ class GuardedWorker(SimpleWorker):
             super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
         except _REDIS_GONE as error:
             _redis_gone("maintenance", error)
+
+    def set_state(self, state: str, pipeline: Pipeline | None = None) -> None:
+        if pipeline is not None:
+            super().set_state(state, pipeline)
+            return
+        try:
+            super().set_state(state)
+        except _REDIS_GONE as error:
+            _redis_gone(f"state change to {state}", error)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
         if pipeline is not None:  # queued on the caller's transaction: its execute reports

@@ -231,9 +231,10 @@ def test_a_running_worker_follows_the_failover_without_a_restart(
                     90,
                     "the worker to take host a's deploy from the new master",
                 )
-            except AssertionError:
+            except AssertionError as error:
+                state = store.get(deploys["on-a"]).state
                 worker.send_signal(signal.SIGABRT)
-                raise
+                raise AssertionError(f"{error}; on-a is {state}, worker {worker.poll()}") from None
             assert worker.poll() is None, "the worker exited"
             assert store.get(deploys["on-b"]).state == "queued"
         finally:
