@@ -192,8 +192,14 @@ def _redis_gone(step: str, error: Exception) -> None:
     logger.warning("Redis unavailable during the worker's %s (%s): waiting for it", step, error)
 
 
-def deploy_worker(queues: list[str], connection: Redis, name: str | None = None) -> GuardedWorker:
-    return GuardedWorker(
+def deploy_worker(
+    queues: list[str],
+    connection: Redis,
+    name: str | None = None,
+    *,
+    worker_class: type[GuardedWorker] = GuardedWorker,
+) -> GuardedWorker:
+    return worker_class(
         [deploy_queue(queue, connection) for queue in queues],
         connection=connection,
         name=name,
