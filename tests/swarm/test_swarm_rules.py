@@ -39,12 +39,12 @@ from webhook.cli import main
         (
             commands.create_task(
                 "crm_migrate_ab12", "r/app@sha256:1", ["alembic", "upgrade", "head"],
-                networks=["crm_default"], environment={"B": "2", "A": "1"},
+                networks=["crm_default"], env_file="/run/dh/env",
                 labels={"dh.deploy": "d-1"},
             ),
             ["docker", "service", "create", "--detach", "--quiet", "--name", "crm_migrate_ab12",
              "--restart-condition", "none", "--replicas", "1", "--network", "crm_default",
-             "--env", "A=1", "--env", "B=2", "--label", "dh.deploy=d-1",
+             "--env-file", "/run/dh/env", "--label", "dh.deploy=d-1",
              "--with-registry-auth", "--", "r/app@sha256:1", "alembic", "upgrade", "head"],
         ),
         (
@@ -259,6 +259,10 @@ def test_swarm_config_defaults_to_migrating_before_the_swap() -> None:
         ("swarm: {update_timeout: 60}", "swarm settings need engine: swarm"),
         ("engine: swarm\nswarm: {update_timeout: 0}", "swarm.update_timeout"),
         ("engine: kubernetes", "engine"),
+        (
+            "engine: swarm\ndatabase: {service: db, name: crm}",
+            "engine: swarm needs database.url for now",
+        ),
         (
             "engine: swarm\nmigrate: {rehearse: true}",
             "migrate.rehearse is not available with engine: swarm",
