@@ -13,10 +13,10 @@ from config import ConfigError, parse_settings
 from config.model import Migrate
 from jobs.commands.compose import Compose
 from jobs.commands.docker import remove_container, stop_container
-from jobs.compose_model import ComposeModel, PublishedPort, ServiceModel
-from jobs.context import DeployContext
-from jobs.stages.migrate import migration_argv
-from jobs.zero_downtime import grace_seconds, refusals
+from jobs.compose.model import ComposeModel, PublishedPort, ServiceModel
+from jobs.compose.zero_downtime import grace_seconds, refusals
+from jobs.execution.context import DeployContext
+from jobs.runbook.stages.migrate import migration_argv
 from webhook.cli import main
 
 COMPOSE = Compose(("docker", "compose"), "crm", Path("/srv/crm"), ("compose.yml",))
@@ -144,7 +144,7 @@ projects:
   crm:
     repo: github.com/acme/crm
     provider: github
-    secret: s3cret-s3cret
+    secret: s3cret-s3cret-s3cret
     environments:
       dev:
         trigger: {branch: main}

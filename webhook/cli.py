@@ -15,7 +15,7 @@ from pathlib import Path
 from config import ConfigError, Environment, Settings, load_settings
 from config.loader import config_path
 from config.plaintext import plain_text_secrets
-from jobs.errors import DeployError
+from jobs.failures.errors import DeployError
 from jobs.state.records import RecordError
 from webhook.operator.commands import add_operator_commands
 
@@ -131,12 +131,12 @@ def zero_downtime_problems(settings: Settings) -> list[str]:
     """Refusals from each existing checkout: zero_downtime services on Compose, and on a swarm
     the stack's update settings (jobs/swarm/policy.py)."""
     from jobs.commands.compose import Compose, detect_compose
-    from jobs.compose_model import read_model_offline
-    from jobs.context import command_environ
-    from jobs.errors import CommandFailed
+    from jobs.compose.model import read_model_offline
+    from jobs.compose.zero_downtime import refusals
+    from jobs.execution.context import command_environ, secret_values
+    from jobs.failures.errors import CommandFailed
     from jobs.swarm.model import read_stack_offline
     from jobs.swarm.policy import refusals as swarm_refusals
-    from jobs.zero_downtime import refusals
 
     problems = []
     for project_name, project in sorted(settings.projects.items()):
@@ -146,7 +146,7 @@ def zero_downtime_problems(settings: Settings) -> list[str]:
             if not (env.zero_downtime or swarm) or not env.path.is_dir():
                 continue  # without a checkout, the deploy's first stage checks it
             compose = Compose.for_environment(env, detect_compose(env.compose.command))
-            environ = command_environ(env)
+            environ = command_environ(env, secret_values(settings))
             try:
                 if swarm:
                     database = env.database.service if env.database else None
@@ -208,7 +208,7 @@ def gunicorn_argv(bind: str | None, workers: int | None) -> list[str]:
 
 def worker(args: argparse.Namespace) -> int:
     from jobs.state.connection import RedisConnectionError, Unreachable, reach
-    from jobs.worker import run_worker
+    from jobs.worker.start import run_worker
     from webhook.logs import configure_logging
 
     settings = settings_from(args)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,12 +114,13 @@ class Compose:
         wait = ["--timeout", str(timeout)] if timeout is not None else []
         return [*self._base(), "stop", *wait, *services]
 
-    def exec(self, service: str, command: list[str]) -> list[str]:
-        return [*self._base(), "exec", "-T", service, *command]
+    def exec(self, service: str, command: list[str], env: Sequence[str] = ()) -> list[str]:
+        """`env`: `-e NAME=VALUE` flags (jobs/commands/environ.py:env_flags)."""
+        return [*self._base(), "exec", "-T", *env, service, *command]
 
-    def run(self, service: str, command: list[str]) -> list[str]:
+    def run(self, service: str, command: list[str], env: Sequence[str] = ()) -> list[str]:
         """A one-off container of `service` beside the running ones, removed when it ends."""
-        return [*self._base(), "run", "--rm", "--no-deps", "-T", service, *command]
+        return [*self._base(), "run", "--rm", "--no-deps", "-T", *env, service, *command]
 
     def config_json(self) -> list[str]:
         return [*self._base(), "config", "--format", "json"]

@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from jobs.commands import postgres
-from jobs.context import DeployContext
-from jobs.errors import CommandFailed, LockLost, StageFailed
-from jobs.stages.backup import new_dump_path, write_dump
+from jobs.database.dumps import new_dump_path, write_dump
+from jobs.execution.context import DeployContext
+from jobs.failures.errors import CommandFailed, LockLost, StageFailed
 
 KEPT_LABEL = "kept"
 ASIDE = "database "  # kept_database names a database (not yet dumped) with this prefix

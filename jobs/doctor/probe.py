@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from jobs.deploylog import DeployLog
-from jobs.errors import CommandFailed
-from jobs.runner import Runner
+from jobs.execution.deploylog import DeployLog
+from jobs.execution.runner import Runner
+from jobs.failures.errors import CommandFailed
 from jobs.state.records import DeployStore
 
 

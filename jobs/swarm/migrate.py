@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 from config.model import Migrate
-from jobs.compose_model import read_model
-from jobs.context import DeployContext
-from jobs.errors import CommandFailed, StageFailed
+from jobs.compose.model import read_model
+from jobs.execution.context import DeployContext
+from jobs.failures.errors import CommandFailed, StageFailed
 from jobs.swarm import commands
 from jobs.swarm.model import read_stack
 from jobs.swarm.tasks import node_labels, service_images
