@@ -10,6 +10,7 @@ import base64
 import re
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -114,6 +115,22 @@ class Compose(Strict):
     profiles: list[ServiceName] = []
 
 
+# A database URL's query parameters that deployhook hands to libpq, as the environment
+# variables libpq reads (the URL itself never reaches an argv: its password would show).
+LIBPQ_URL_PARAMETERS = {
+    "sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY", "sslcrl": "PGSSLCRL", "sslcrldir": "PGSSLCRLDIR",
+    "sslcompression": "PGSSLCOMPRESSION", "sslsni": "PGSSLSNI",
+    "sslnegotiation": "PGSSLNEGOTIATION", "ssl_min_protocol_version": "PGSSLMINPROTOCOLVERSION",
+    "ssl_max_protocol_version": "PGSSLMAXPROTOCOLVERSION", "channel_binding": "PGCHANNELBINDING",
+    "gssencmode": "PGGSSENCMODE", "require_auth": "PGREQUIREAUTH",
+    "connect_timeout": "PGCONNECT_TIMEOUT", "application_name": "PGAPPNAME",
+    "options": "PGOPTIONS", "target_session_attrs": "PGTARGETSESSIONATTRS",
+    "krbsrvname": "PGKRBSRVNAME", "passfile": "PGPASSFILE", "service": "PGSERVICE",
+    "host": "PGHOST", "port": "PGPORT",  # libpq's own spelling, e.g. a socket directory
+}  # fmt: skip
+
+
 class Database(Strict):
     """PostgreSQL to back up before every deploy: inside a compose service, or at a URL."""
 
@@ -134,6 +151,19 @@ class Database(Strict):
     def _one_location(self) -> Database:
         if (self.service is None) == (self.url is None):
             raise ValueError("give exactly one of service (a compose service) or url")
+        if self.url is not None:
+            parts = urlsplit(self.url.reveal())
+            if parts.scheme not in ("postgres", "postgresql"):
+                raise ValueError("url: must be postgresql://[user[:password]@]host[:port][/db]")
+            unknown = sorted(
+                {key for key, _ in parse_qsl(parts.query, keep_blank_values=True)}
+                - set(LIBPQ_URL_PARAMETERS)
+            )
+            if unknown:
+                raise ValueError(
+                    f"url: unknown parameter {', '.join(unknown)} (libpq's are "
+                    "sslmode, sslrootcert, sslcert, sslkey, connect_timeout, ...; see the README)"
+                )
         return self
 
 
@@ -263,9 +293,14 @@ class Environment(Strict):
     # A webhook for a commit older than the live one (an ancestor of it) deploys it anyway.
     # Default: such a webhook is ignored; `deployhook rollback` is the way back.
     allow_older: bool = False
-    # Services swapped without downtime: a new container starts beside the old one, which is
-    # stopped only once the new one is healthy (docs/zero-downtime.md).
+    # Services swapped without downtime: a new container joins the service's name only once
+    # Docker calls it healthy; an old one leaves the name, drains, then stops
+    # (docs/zero-downtime.md). Batch: how many of a service's containers change at once.
     zero_downtime: list[ServiceName] = []
+    zero_downtime_batch: int = Field(default=1, ge=1)
+    # Seconds an old container keeps serving after it left the name, before its SIGTERM;
+    # default: the service's stop_grace_period, at most 30 s.
+    zero_downtime_drain: float | None = Field(default=None, ge=0, le=3600)
     # Worker environment variables its commands and hooks also get, beyond the minimum
     # (jobs/commands/environ.py); a value holding a deployhook secret is never passed.
     env: list[EnvName] = []

@@ -98,14 +98,15 @@ class Compose:
             argv.append("--no-deps")
         return argv + list(services or [])
 
-    def scale_beside(self, service: str, count: int) -> list[str]:
-        """Start new containers of `service` beside the running ones, touching no other.
+    def create_beside(self, service: str, count: int) -> list[str]:
+        """Create (not start) new containers of `service` beside the running ones, up to `count`.
 
-        --no-recreate keeps the running containers whatever changed; the new ones (up to
-        `count` in all) get the service's current image and config.
+        --no-recreate keeps the running containers whatever changed; the new ones get the
+        service's current image and config. --no-start: the swap takes each new one out of the
+        service's DNS name before it starts, so no proxy reaches it until Docker calls it healthy.
         """
         return [
-            *self._base(), "up", "--detach", "--no-build", "--no-deps", "--no-recreate",
+            *self._base(), "up", "--no-build", "--no-deps", "--no-recreate", "--no-start",
             "--scale", f"{service}={count}", service,
         ]  # fmt: skip
 
