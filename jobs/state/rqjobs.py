@@ -145,8 +145,14 @@ class GuardedWorker(SimpleWorker):
         )
 
 
-def deploy_worker(queues: list[str], connection: Redis, name: str | None = None) -> GuardedWorker:
-    return GuardedWorker(
+def deploy_worker(
+    queues: list[str],
+    connection: Redis,
+    name: str | None = None,
+    *,
+    worker_class: type[GuardedWorker] = GuardedWorker,
+) -> GuardedWorker:
+    return worker_class(
         [deploy_queue(queue, connection) for queue in queues],
         connection=connection,
         name=name,
