@@ -339,6 +339,12 @@ class Environment(Strict):
             if self.swarm is not None:
                 raise ValueError("swarm settings need engine: swarm; remove swarm or set engine")
             return self
+        if self.database is not None and self.database.service is not None:
+            raise ValueError(
+                "engine: swarm needs database.url for now: the backup, restore and standby run "
+                "from the worker against the URL (publish PostgreSQL where the worker reaches "
+                "it, docs/swarm.md); database.service inside a stack is not supported yet"
+            )
         rehearse = self.migrate is not None and self.migrate.rehearse is not None
         if rehearse:
             raise ValueError(

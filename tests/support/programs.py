@@ -62,6 +62,7 @@ PACKAGES: dict[str, Source] = {
     "psql": debian("postgresql-client"),
     "createdb": debian("postgresql-client"),
     "dropdb": debian("postgresql-client"),
+    "pg_isready": debian("postgresql-client"),
     "redis-server": debian("redis-server"),
     "busybox": debian("busybox-static"),
     "caddy": debian("caddy"),
@@ -78,6 +79,7 @@ PACKAGES: dict[str, Source] = {
     "nginx": debian("nginx-light"),
     "redis-sentinel": debian("redis-sentinel"),
     "nsenter": ESSENTIAL,  # util-linux
+    "ldd": ESSENTIAL,  # libc-bin
     "mount": ESSENTIAL,
     "umount": ESSENTIAL,
     "tar": ESSENTIAL,
