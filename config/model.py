@@ -22,6 +22,7 @@ from pydantic import (
 
 from config.gates import Hooks, WaitForChecks, Window
 from config.globs import glob_problem
+from config.offsite import Offsite
 from config.secrets import Secret
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -153,6 +154,8 @@ class Backups(Strict):
     keep_count: int = Field(default=10, ge=1)
     min_free_mb: int = Field(default=512, ge=0)
     timeout: float = Field(default=1800, gt=0)
+    # A restic repository off this host for every backup and kept dump (docs/backups.md).
+    offsite: Offsite | None = None
 
 
 class Timeouts(Strict):

@@ -1,7 +1,7 @@
 """The deploy, top to bottom, as the runbook it replaces.
 
-gates -> lock -> snapshot -> fetch -> [paths] -> [hooks] -> backup (+ standby restore in the
-  background, jobs/database/standby.py) -> checkout -> build|pull
+gates -> lock -> snapshot -> fetch -> [paths] -> [hooks] -> backup -> [offsite] (+ standby
+  restore in the background, jobs/database/standby.py) -> checkout -> build|pull
   -> [rehearse] -> [migrate if before_swap] -> swap -> [restore]
   -> [migrate if after_swap, the default] -> [hooks] -> health -> [hooks] -> commit
 gates (jobs/gates/): promote_from and wait_for_checks end it `blocked`, windows hold it
@@ -10,6 +10,7 @@ a webhook whose commit is live already, or older than live: `superseded` after t
 on failure after the backup: revert (jobs/revert.py), then report reverted or revert_failed;
   a failed rehearsal puts back checkout and image names only and ends `failed`
 an operator's lock: the deploy stays queued on the environment's held list (jobs/state/held.py)
+[offsite]: with backups.offsite, the backup copied with restic (jobs/offsite/copy.py)
 [restore]: only for a rollback the operator asked to take the database back with it
 lost the lock (any changing command is fenced by it): stop at once, end `interrupted`
 [paths]: with `paths:`, a push that changed no watched file ends `skipped` here (jobs/triggers)
@@ -32,6 +33,7 @@ from jobs.errors import LockLost, LockTimeout, NothingToDeploy, OperatorHold, St
 from jobs.freshness import worker_reason
 from jobs.gates import pass_gates
 from jobs.hooks import has_hooks, run_hooks
+from jobs.offsite.copy import copy_backup, wants_offsite
 from jobs.outcome import finish_failed, finish_interrupted, revert_after, stage
 from jobs.revert import restore_requested, wants_restore
 from jobs.stages.backup import take_backup
@@ -121,6 +123,8 @@ def run_stages(ctx: DeployContext) -> None:
             stage(ctx, "paths", check_watched_paths)
         hooks(ctx, "before_backup")
         stage(ctx, "backup", take_backup)
+        if wants_offsite(ctx):
+            stage(ctx, "offsite", copy_backup)  # off the host, before anything changes
         prepare_restore(ctx)  # a head start for a revert that would restore (in the background)
     except StageFailed as failure:
         finish_failed(ctx, failure, "failed", "nothing was changed")

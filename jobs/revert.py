@@ -20,6 +20,7 @@ from jobs.database.restore import restore_database
 from jobs.database.standby import discard
 from jobs.errors import CommandFailed, LockLost, StageFailed
 from jobs.images import point_name_at, running_images
+from jobs.offsite.fetch import local_or_offsite
 from jobs.revert_start import start_changed_first
 from jobs.stages.checkout import check_out
 from jobs.stages.health import wait_healthy
@@ -48,6 +49,10 @@ def revert(ctx: DeployContext) -> list[str]:
     if restore and not ctx.backup:
         problems.append("restore database: this deploy has no backup to restore")
         restore = False
+    if restore and ctx.backup and not Path(ctx.backup).is_file() and _offsite(ctx):
+        # The host lost the file (a disk, a hand, retention): its off-site copy stands in.
+        lost = Path(ctx.backup)
+        attempt("fetch the backup from off-site", lambda: local_or_offsite(ctx, lost))
     if restore and ctx.backup and not Path(ctx.backup).is_file():
         problems.append(f"restore database: expected the backup {ctx.backup}, got no such file")
     elif restore and ctx.backup:
@@ -105,12 +110,16 @@ def wants_restore(ctx: DeployContext) -> bool:
 
 def restore_requested(ctx: DeployContext) -> None:
     """Stop the writers, restore the chosen backup, start them again (after the swap)."""
-    backup = Path(str(ctx.deploy.restore_backup))
+    backup = local_or_offsite(ctx, Path(str(ctx.deploy.restore_backup)))
     if not backup.is_file():
         raise StageFailed("restore", f"expected the backup {backup} to exist, got no such file")
     ctx.log.info(f"restoring {backup}: the writes made since it was taken are kept aside first")
     restore_database(ctx, backup)
     swap(ctx, "restore")
+
+
+def _offsite(ctx: DeployContext) -> bool:
+    return ctx.environment.backups.offsite is not None
 
 
 def _stop_new_services(ctx: DeployContext) -> None:

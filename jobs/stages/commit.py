@@ -9,6 +9,7 @@ from pathlib import Path
 
 from jobs.context import DeployContext
 from jobs.images import remove_old_commit_tags
+from jobs.offsite.retention import forget_old_copies
 from jobs.stages.backup import apply_retention
 from jobs.stages.build import TAG_PREFIX
 from jobs.state.keys import last_good as last_good_key
@@ -45,6 +46,7 @@ def commit_point(ctx: DeployContext) -> None:
     ctx.log.info(f"last good is now {deploy.sha[:12]} ({deploy.id})")
     if ctx.environment.database is not None:
         apply_retention(ctx, keep={b for b in [ctx.backup] if b})
+        forget_old_copies(ctx)  # the same retention off-site (never raises)
     protect = set(deploy.images.values())
     removed = remove_old_commit_tags(ctx, TAG_PREFIX, KEEP_IMAGE_TAGS, protect)
     if removed:

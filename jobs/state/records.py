@@ -146,6 +146,15 @@ class Deploy:
     images: dict[str, str] = field(default_factory=dict)  # service -> built image ID
     build: Literal["built", "reused", "pulled"] | None = None
     backup: str | None = None  # the backup file this deploy took
+    # Off-site copies (jobs/offsite/): the restic snapshot of this deploy's backup, or why
+    # there is none; the same for a kept dump; the snapshot a restore fetched back.
+    offsite_snapshot: str | None = None
+    offsite_error: str | None = None
+    kept_offsite_snapshot: str | None = None
+    kept_offsite_error: str | None = None
+    fetched_snapshot: str | None = None
+    # SOPS files this deploy decrypted into the checkout (jobs/secrets/), repository paths.
+    decrypted_files: list[str] = field(default_factory=list)
     retired_services: list[str] = field(default_factory=list)  # a revert stopped these
     revert_error: str | None = None
     interrupted_by: str | None = None  # who held the lock when this deploy lost it
