@@ -1,7 +1,8 @@
 """The deploy, top to bottom, as the runbook it replaces.
 
-gates -> lock -> snapshot -> fetch -> [paths] -> [hooks] -> backup -> [offsite] (+ standby
-  restore in the background, jobs/database/standby.py) -> checkout -> build|pull
+gates -> lock -> snapshot -> fetch -> [paths] -> [secrets] -> [hooks] -> backup -> [offsite]
+  (+ standby restore in the background, jobs/database/standby.py) -> checkout
+  -> [write secrets] -> build|pull
   -> [rehearse] -> [migrate if before_swap] -> swap -> [restore]
   -> [migrate if after_swap, the default] -> [hooks] -> health -> [hooks] -> commit
 gates (jobs/gates/): promote_from and wait_for_checks end it `blocked`, windows hold it
@@ -10,6 +11,7 @@ a webhook whose commit is live already, or older than live: `superseded` after t
 on failure after the backup: revert (jobs/revert.py), then report reverted or revert_failed;
   a failed rehearsal puts back checkout and image names only and ends `failed`
 an operator's lock: the deploy stays queued on the environment's held list (jobs/state/held.py)
+[secrets]: SOPS files of the new commit decrypted (in memory), written after the checkout
 [offsite]: with backups.offsite, the backup copied with restic (jobs/offsite/copy.py)
 [restore]: only for a rollback the operator asked to take the database back with it
 lost the lock (any changing command is fenced by it): stop at once, end `interrupted`
@@ -36,6 +38,7 @@ from jobs.hooks import has_hooks, run_hooks
 from jobs.offsite.copy import copy_backup, wants_offsite
 from jobs.outcome import finish_failed, finish_interrupted, revert_after, stage
 from jobs.revert import restore_requested, wants_restore
+from jobs.secrets.decrypt import decrypt_secrets, install_secrets, wants_secrets
 from jobs.stages.backup import take_backup
 from jobs.stages.build import build
 from jobs.stages.checkout import checkout, fetch_and_verify
@@ -121,6 +124,8 @@ def run_stages(ctx: DeployContext) -> None:
             return
         if filters(ctx):
             stage(ctx, "paths", check_watched_paths)
+        if wants_secrets(ctx):
+            stage(ctx, "secrets", decrypt_secrets)  # SOPS files, decrypted before any change
         hooks(ctx, "before_backup")
         stage(ctx, "backup", take_backup)
         if wants_offsite(ctx):
@@ -135,6 +140,8 @@ def run_stages(ctx: DeployContext) -> None:
         return
     try:
         stage(ctx, "checkout", checkout)
+        if ctx.plaintexts is not None:
+            stage(ctx, "write secrets", install_secrets)
         # images: pull: CI built them; the build stage pulls and pins them by digest instead.
         stage(ctx, "build", pull if ctx.environment.images == "pull" else build)
         if wants_rehearsal(ctx):

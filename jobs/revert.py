@@ -22,6 +22,7 @@ from jobs.errors import CommandFailed, LockLost, StageFailed
 from jobs.images import point_name_at, running_images
 from jobs.offsite.fetch import local_or_offsite
 from jobs.revert_start import start_changed_first
+from jobs.secrets.decrypt import restore_previous
 from jobs.stages.checkout import check_out
 from jobs.stages.health import wait_healthy
 from jobs.stages.pull import pin_previous
@@ -66,6 +67,10 @@ def revert(ctx: DeployContext) -> list[str]:
     if ctx.started("checkout") and ctx.previous_sha:
         previous = ctx.previous_sha
         attempt("check out previous commit", lambda: check_out(ctx, previous, "revert"))
+        if ctx.started("write secrets"):
+            attempt(
+                "decrypt the previous release's secrets", lambda: restore_previous(ctx, previous)
+            )
     if ctx.started("build"):
         attempt("point image names at the previous images", lambda: _retag_previous(ctx))
     if ctx.started("swap") or restore:

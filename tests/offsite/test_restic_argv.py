@@ -22,7 +22,13 @@ S3 = Offsite(
 )
 LOCAL = Offsite(repository="/mnt/usb/crm", password=Secret("pw"))
 R = ["restic", "--repo", "/mnt/usb/crm"]
-R3 = ["restic", "--repo", "s3:https://s3.example.com/backups/crm", "--option", "s3.region=eu-west-1"]
+R3 = [
+    "restic",
+    "--repo",
+    "s3:https://s3.example.com/backups/crm",
+    "--option",
+    "s3.region=eu-west-1",
+]
 TAGS = ["deployhook", "env:crm/prod", "deploy:d-1", "kind:backup", "schema:ab12"]
 COMPOSE = Compose(("docker", "compose"), "crm", Path("/srv/crm"), ("compose.yml",))
 IN_DB = [*COMPOSE.exec("postgres", [])]
@@ -86,8 +92,10 @@ def _config(offsite: dict[str, object]) -> str:
         ({"repository": "/r", "password": "hunter2"}, "password: never written in the configur"),
         ({"repository": "relative/path", "password": "${PW}"}, "offsite.repository"),
         ({"repository": "rest:https://u:p@h/", "password": "${PW}"}, "carries a password"),
-        ({"repository": "/r", "password": "${PW}", "env": {"RESTIC_PASSWORD": "${PW}"}},
-         "give the repository password as password"),
+        (
+            {"repository": "/r", "password": "${PW}", "env": {"RESTIC_PASSWORD": "${PW}"}},
+            "give the repository password as password",
+        ),
         ({"repository": "/r", "password": "${PW}", "on_failure": "ignore"}, "on_failure"),
         ({"repository": "/r"}, "offsite.password"),
     ],
