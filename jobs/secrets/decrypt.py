@@ -99,7 +99,7 @@ def sops_reason(output: str) -> str:
     """sops's first line and the indented detail of why each key failed, in one short line."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     detail = " ".join(line.split("|", 1)[1].strip() for line in lines if "|" in line)
-    return " ".join(part for part in (lines[:1] or [""])[0:1] + [detail] if part)[:400]
+    return " ".join(part for part in [*lines[:1], detail] if part)[:400]
 
 
 def install_secrets(ctx: DeployContext) -> None:
