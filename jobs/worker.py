@@ -8,6 +8,7 @@ from rq import Queue, SimpleWorker
 from config import Settings
 from jobs import runtime
 from jobs.gates.waker import requeue_interrupted_waits, start_window_waker
+from jobs.offsite.schedule import start_offsite_schedule
 from jobs.recovery import recover_interrupted
 from jobs.report import start_background
 from jobs.triggers.poll import start_polling
@@ -37,6 +38,8 @@ def run_worker(
     stop_waker = start_window_waker(settings, connection)
     # Polled environments are asked for new commits on a thread beside the deploys.
     stop_polling = start_polling(settings, connection, chosen) if not burst else lambda: None
+    # Restore drills and off-site retention on their schedules (backups.offsite).
+    stop_offsite = start_offsite_schedule(settings, connection, chosen) if not burst else None
     try:
         recover_interrupted(settings, connection, chosen)
         requeue_interrupted_waits(settings, connection, chosen)
@@ -47,6 +50,8 @@ def run_worker(
         )
         return bool(worker.work(burst=burst, with_scheduler=False, logging_level="WARNING"))
     finally:
+        if stop_offsite is not None:
+            stop_offsite()
         stop_polling()
         stop_waker()
         stop_reports(REPORT_FLUSH_SECONDS)

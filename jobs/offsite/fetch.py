@@ -18,8 +18,11 @@ from jobs.offsite.repository import OffsiteCopy, OffsiteError, configured, list_
 from jobs.stages.backup import backup_dir, verify_backup
 
 
-def fetch_copy(ctx: DeployContext, copy: OffsiteCopy, directory: Path | None = None) -> Path:
-    """The copy's file in `directory` (default: the backup directory); fetched if not there."""
+def fetch_copy(
+    ctx: DeployContext, copy: OffsiteCopy, directory: Path | None = None, *, verify: bool = True
+) -> Path:
+    """The copy's file in `directory` (default: the backup directory); fetched if not there.
+    `verify: False` for a copy another environment's database verifies (clone-data)."""
     offsite = configured(ctx)
     directory = directory or backup_dir(ctx)
     directory.mkdir(parents=True, exist_ok=True)
@@ -30,7 +33,7 @@ def fetch_copy(ctx: DeployContext, copy: OffsiteCopy, directory: Path | None = N
     try:
         run_restic(ctx, restic.dump(offsite, copy.id, copy.name), stdout_path=partial, quiet=True)
         database = ctx.environment.database
-        if database is not None:
+        if database is not None and verify:
             verify_backup(ctx, database, partial, "restore")
         os.replace(partial, final)
     except BaseException:

@@ -115,6 +115,16 @@ def rehearsal(deploy: Deploy) -> str | None:
     return f"{deploy.rehearsal_seconds:.1f}s" + (" (slow)" if deploy.rehearsal_slow else "")
 
 
+def offsite(deploy: Deploy) -> str | None:
+    """The off-site copy of the deploy's backup for reports; None: none was due."""
+    if deploy.offsite_error:
+        return f"FAILED, the backup is on this host only: {clip(deploy.offsite_error, 200)}"
+    if deploy.offsite_snapshot:
+        fetched = f"; restored from off-site {deploy.fetched_snapshot}"
+        return f"snapshot {deploy.offsite_snapshot}" + (fetched if deploy.fetched_snapshot else "")
+    return None
+
+
 def _slow_rehearsal(deploy: Deploy) -> str:
     return f"; slow migration rehearsal: {rehearsal(deploy)}" if deploy.rehearsal_slow else ""
 

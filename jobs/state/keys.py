@@ -100,3 +100,13 @@ def commit_marker(target: str, sha: str) -> str:
 def poll_state(target: str) -> str:
     """Triggers: what the last poll of an environment saw, and when the next one is due."""
     return f"{PREFIX}:poll:{target}"
+
+
+def backup_drill(target: str) -> str:
+    """Off-site: the last restore drill of an environment's backups (jobs/offsite/drill.py)."""
+    return f"{PREFIX}:drill:{target}"
+
+
+def offsite_schedule(kind: str, target: str) -> str:
+    """Off-site: the slot of a scheduled drill or retention run, held for one period."""
+    return f"{PREFIX}:offsite-schedule:{kind}:{target}"
