@@ -1,0 +1,283 @@
+"""Real deploys with off-site copies and SOPS secrets: real restic, sops, age, Docker and
+PostgreSQL, one sample app shared by the module (the tests run in order, each leaving it
+healthy at its previous version).
+
+- a release with an encrypted env file deploys, the service sees the secret, and the backup
+  goes off-site with its snapshot in the record;
+- without the key the deploy is refused before anything changes, naming the file;
+- a revert brings back the previous release's secret;
+- host loss: the local backups vanish mid-deploy, and a failed destructive deploy is restored
+  from the off-site copy, byte for byte;
+- no plaintext in Redis, the logs, the pages or any backup;
+- restore drills: the newest off-site backup restores with every table counted and its schema
+  as recorded; after the repository is damaged the drill fails and is reported.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import stat
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import yaml
+
+from config import Settings, parse_settings
+from jobs.offsite.drill import verify_backups
+from jobs.state.drills import last_drill
+from jobs.state.records import DeployStore
+from tests.support import git_repo
+from tests.support.deploying import config_for, deploy
+from tests.support.docker_engine import Engine
+from tests.support.offsite import PASSWORD, offsite_config
+from tests.support.provider_server import SLACK, ProviderServer
+from tests.support.sample_app import SampleApp
+from tests.support.sops_files import AgeKey, encrypt, new_age_key
+from tests.support.status import status_app
+
+pytestmark = pytest.mark.docker
+FIRST_SECRET = f"first-sops-secret-{secrets.token_hex(6)}"
+SECOND_SECRET = f"second-sops-secret-{secrets.token_hex(6)}"
+ENV_FILE = "  api:\n    env_file:\n      - path: secrets.env\n        required: false\n"
+
+
+@pytest.fixture(scope="module")
+def bed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("offsite-e2e")
+
+
+@pytest.fixture(scope="module")
+def app(
+    docker_engine: Engine, compose_command: list[str], base_image: str, bed: Path
+) -> Iterator[SampleApp]:
+    sample = SampleApp.create(docker_engine, compose_command, base_image, bed / "app")
+    yield sample
+    sample.stop()
+
+
+@pytest.fixture(scope="module")
+def key(bed: Path) -> AgeKey:
+    return new_age_key(bed)
+
+
+@pytest.fixture(autouse=True)
+def age_key(key: AgeKey, monkeypatch: pytest.MonkeyPatch) -> AgeKey:
+    """The worker's environment names the key, as docs/backups.md says to set it."""
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key.path))
+    return key
+
+
+def _settings(
+    app: SampleApp, bed: Path, redis_url: str, **environment: Any
+) -> tuple[Settings, Path]:
+    """The app with `backups.offsite` on a local restic repository; (settings, repository)."""
+    repository = bed / "restic-repo"
+    config = config_for(app.environment_config(), bed / "state", redis_url)
+    configured = config["projects"]["sample"]["environments"]["dev"]
+    configured["backups"]["offsite"] = offsite_config(str(repository), bed / "restic-pw")
+    configured.update(environment)
+    return parse_settings(yaml.safe_dump(config), "test", os.environ), repository
+
+
+def _secret_release(app: SampleApp, key: AgeKey, value: str, change: str | None = None) -> str:
+    """A commit whose api reads secrets.env, decrypted from the committed secrets.sops.env."""
+    compose = (app.author / "docker-compose.yml").read_text()
+    if "secrets.env" not in compose:
+        compose = compose.replace("  api:\n", ENV_FILE, 1)
+    files = {
+        "docker-compose.yml": compose,
+        "secrets.sops.env": encrypt(f"APP_SECRET={value}\n", "dotenv", key),
+        ".gitignore": "secrets.env\n",
+    }
+    if change == "failing migration":
+        from tests.support import sample_scenarios
+
+        extra, _ = sample_scenarios.failing_migration(app.author, "main")
+        files.update({name: content for name, content in extra.items() if content is not None})
+    return app.commit(files, f"secret {value[:12]}")
+
+
+def _api_secret(app: SampleApp) -> str:
+    return app.compose_ok("exec", "-T", "api", "printenv", "APP_SECRET").strip()
+
+
+def test_a_release_with_an_encrypted_env_file_deploys_and_its_backup_goes_off_site(
+    app: SampleApp, bed: Path, redis_url: str, redis_conn: redis.Redis, age_key: AgeKey
+) -> None:
+    """The api runs with the decrypted value, the plaintext is 0600 and untracked, and the
+    backup's off-site snapshot is in the record and in the listing."""
+    settings, repository = _settings(app, bed, redis_url)
+    record = deploy(settings, redis_conn, _secret_release(app, age_key, FIRST_SECRET))
+    assert record.state == "succeeded", record.error
+    assert _api_secret(app) == FIRST_SECRET
+    plain = app.checkout / "secrets.env"
+    assert stat.S_IMODE(plain.stat().st_mode) == 0o600
+    status = git_repo.git(app.checkout, "status", "--porcelain", "--ignored").splitlines()
+    assert "!! secrets.env" in status and not [line for line in status if "secrets" in line[3:]
+                                               and not line.startswith("!!")]  # fmt: skip
+    assert record.decrypted_files == ["secrets.env"]
+    assert [stage.name for stage in record.stages][:6] == [
+        "snapshot", "fetch", "secrets", "backup", "offsite", "checkout",
+    ]  # fmt: skip
+    assert record.offsite_snapshot and record.offsite_error is None
+    listing = _restic(repository, "snapshots", "--json")
+    assert record.offsite_snapshot[:8] in listing and Path(str(record.backup)).name in listing
+
+
+def test_a_missing_key_refuses_the_deploy_with_nothing_changed(
+    app: SampleApp, bed: Path, redis_url: str, redis_conn: redis.Redis, age_key: AgeKey,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """No SOPS_AGE_KEY_FILE: `failed` at the secrets stage, naming the file; no backup taken,
+    the checkout, the containers and the plaintext as they were."""
+    settings, _ = _settings(app, bed, redis_url)
+    sha = _secret_release(app, age_key, SECOND_SECRET)
+    monkeypatch.delenv("SOPS_AGE_KEY_FILE")
+    before = (app.checked_out(), app.container_ids(), sorted(app.backups_dir.iterdir()))
+    record = deploy(settings, redis_conn, sha)
+    assert record.state == "failed" and record.failed_stage == "secrets", record.error
+    assert "secrets.sops.env" in str(record.error) and "SOPS_AGE_KEY_FILE" in str(record.error)
+    assert "nothing was changed" in str(record.error)
+    assert (app.checked_out(), app.container_ids(), sorted(app.backups_dir.iterdir())) == before
+    assert _api_secret(app) == FIRST_SECRET
+    assert (app.checkout / "secrets.env").read_text() == f"APP_SECRET={FIRST_SECRET}\n"
+
+
+def test_a_revert_brings_back_the_previous_release_secrets(
+    app: SampleApp, bed: Path, redis_url: str, redis_conn: redis.Redis, age_key: AgeKey
+) -> None:
+    """A release with a new secret whose migration fails is reverted: the file and the running
+    api hold the previous release's value again."""
+    settings, _ = _settings(app, bed, redis_url)
+    record = deploy(
+        settings, redis_conn, _secret_release(app, age_key, SECOND_SECRET, "failing migration")
+    )
+    assert record.state == "reverted", record.error
+    assert record.failed_stage == "migrate", record.error
+    assert (app.checkout / "secrets.env").read_text() == f"APP_SECRET={FIRST_SECRET}\n"
+    assert _api_secret(app) == FIRST_SECRET
+    assert record.decrypted_files == ["secrets.env"]
+    _forget_failed_commit(app)
+
+
+def test_host_loss_a_failed_destructive_deploy_is_restored_from_off_site(
+    app: SampleApp, bed: Path, redis_url: str, redis_conn: redis.Redis, age_key: AgeKey
+) -> None:
+    """The backup directory is gone before the deploy, and what the deploy writes is gone
+    again after its migration (an after_migrate hook moves it aside): the revert fetches the
+    backup from off-site, byte for byte, and the dropped data is back."""
+    shutil.rmtree(app.backups_dir)
+    aside = bed / "lost-backups"
+    lose = {"after_migrate": [{"command": ["mv", str(app.backups_dir), str(aside)]}]}
+    settings, _ = _settings(app, bed, redis_url, hooks=lose)
+    app.psql("INSERT INTO customers (name, email) VALUES ('Kept', 'kept@x.test')")
+    before = app.dump()
+    record = deploy(settings, redis_conn, app.destructive_migration_unhealthy_code())
+    assert record.state == "reverted", record.error
+    assert record.failed_stage == "health", record.error
+    assert aside.is_dir(), DeployStore(redis_conn).log(record.id)[-80:]
+    fetched = Path(str(record.backup))
+    assert record.fetched_snapshot == str(record.offsite_snapshot)[:8]
+    assert fetched.read_bytes() == (aside / fetched.name).read_bytes()
+    assert app.dump() == before
+    assert record.kept_offsite_snapshot, record.kept_offsite_error
+    assert _api_secret(app) == FIRST_SECRET
+    _forget_failed_commit(app)
+
+
+def test_no_plaintext_in_redis_logs_pages_or_any_backup(
+    app: SampleApp, bed: Path, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After all those deploys, neither secret's value is in any Redis key, the status pages
+    and API, a local dump, the raw restic repository or any snapshot's contents."""
+    connection = redis.Redis.from_url(redis_url)
+    settings, repository = _settings(app, bed, redis_url)
+    found = []
+    for key in connection.scan_iter(count=1000):
+        kind = connection.type(key).decode()
+        values = {
+            "string": lambda k: [connection.get(k)],
+            "list": lambda k: connection.lrange(k, 0, -1),
+            "hash": lambda k: list(connection.hgetall(k).values()),
+            "set": lambda k: list(connection.smembers(k)),
+            "zset": lambda k: connection.zrange(k, 0, -1),
+        }.get(kind, lambda k: [])(key)
+        found += [value for value in values if value]
+    client = status_app(connection, settings).test_client()
+    store = DeployStore(connection)
+    pages = [client.get(path).get_data() for path in ("/", "/api/environments", "/api/deploys")]
+    for record in store.history("sample/dev", limit=50):
+        pages += [client.get(f"/deploys/{record.id}").get_data()]
+        pages += [client.get(f"/api/deploys/{record.id}/log").get_data()]
+    dumps = [path.read_bytes() for path in bed.rglob("*.dump")]
+    raw = [path.read_bytes() for path in repository.rglob("*") if path.is_file()]
+    restored = [
+        _restic(repository, "dump", copy["short_id"], copy["paths"][0]).encode()
+        for copy in yaml.safe_load(_restic(repository, "snapshots", "--json"))
+    ]
+    assert len(restored) >= 3 and len(pages) > 4
+    for secret in (FIRST_SECRET, SECOND_SECRET):
+        needle = secret.encode()
+        assert not [v for v in found if needle in v], f"{secret} in Redis"
+        assert not [p for p in pages if needle in p], f"{secret} on a page"
+        assert not [d for d in dumps + raw + restored if needle in d], f"{secret} in a backup"
+        assert secret not in caplog.text
+
+
+def test_a_restore_drill_passes_then_fails_on_a_damaged_repository(
+    app: SampleApp, bed: Path, redis_url: str, redis_conn: redis.Redis, provider: ProviderServer
+) -> None:
+    """verify-backups restores the newest off-site backup into a throwaway database: every table
+    counted, schema as recorded; after the repository's data is damaged it fails, the failure
+    is recorded for the page and /metrics and reported to Slack."""
+    settings, repository = _settings(app, bed, redis_url)
+    config = settings.model_dump(mode="python")  # Secrets stay Secret objects
+    slack = {"webhook_url": provider.url(SLACK)}
+    settings = Settings.model_validate({**config, "notify": {"slack": slack}})
+    passed = verify_backups(settings, redis_conn, "sample/dev")
+    assert passed.ok, passed.error
+    assert passed.tables["public.customers"] >= 1 and not passed.missing
+    assert passed.schema_restored == passed.schema_recorded is not None
+    assert last_drill(redis_conn, "sample/dev") == passed
+    assert not _drill_containers(app)
+    for pack in (repository / "data").rglob("*"):
+        if pack.is_file():
+            content = bytearray(pack.read_bytes())
+            content[len(content) // 2] ^= 0xFF
+            pack.write_bytes(bytes(content))
+    failed = verify_backups(settings, redis_conn, "sample/dev")
+    assert not failed.ok and failed.error
+    assert last_drill(redis_conn, "sample/dev") == failed
+    page = status_app(redis_conn, settings).test_client().get("/").get_data(as_text=True)
+    assert "Restore drill" in page and "FAILED" in page
+    metrics = status_app(redis_conn, settings).test_client().get("/metrics").get_data(True)
+    assert 'deployhook_backup_drill_ok{environment="dev",project="sample"} 0.0' in metrics
+    messages = [seen.body for seen in provider.to(SLACK)]
+    assert any("RESTORE DRILL FAILED for sample/dev" in str(body) for body in messages)
+    assert not _drill_containers(app)
+
+
+def _restic(repository: Path, *args: str) -> str:
+    environ = {**os.environ, "RESTIC_PASSWORD": PASSWORD}
+    argv = ["restic", "--repo", str(repository), *args]
+    return subprocess.run(argv, env=environ, capture_output=True, text=True, check=True).stdout
+
+
+def _drill_containers(app: SampleApp) -> list[str]:
+    argv = ["docker", "ps", "--all", "--filter", "name=deployhook-drill-", "--format", "{{.Names}}"]
+    listing = subprocess.run(argv, env=app.engine.env, capture_output=True, text=True, check=True)
+    return listing.stdout.split()
+
+
+def _forget_failed_commit(app: SampleApp) -> None:
+    """Later commits build on main: put it back at what runs, so that the next test's commit
+    does not carry the failed one's migration."""
+    running = app.checked_out()
+    git_repo.git(app.author, "push", "--quiet", "--force", "origin", f"{running}:refs/heads/main")
+    git_repo.git(app.author, "reset", "--quiet", "--hard", running)
