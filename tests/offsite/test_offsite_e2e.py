@@ -15,6 +15,7 @@ healthy at its previous version).
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -218,8 +219,8 @@ def test_no_plaintext_in_redis_logs_pages_or_any_backup(
     dumps = [path.read_bytes() for path in bed.rglob("*.dump")]
     raw = [path.read_bytes() for path in repository.rglob("*") if path.is_file()]
     restored = [
-        _restic(repository, "dump", copy["short_id"], copy["paths"][0]).encode()
-        for copy in yaml.safe_load(_restic(repository, "snapshots", "--json"))
+        _restic_bytes(repository, "dump", copy["short_id"], copy["paths"][0])
+        for copy in json.loads(_restic(repository, "snapshots", "--json"))
     ]
     assert len(restored) >= 3 and len(pages) > 4
     for secret in (FIRST_SECRET, SECOND_SECRET):
@@ -267,6 +268,12 @@ def _restic(repository: Path, *args: str) -> str:
     environ = {**os.environ, "RESTIC_PASSWORD": PASSWORD}
     argv = ["restic", "--repo", str(repository), *args]
     return subprocess.run(argv, env=environ, capture_output=True, text=True, check=True).stdout
+
+
+def _restic_bytes(repository: Path, *args: str) -> bytes:
+    environ = {**os.environ, "RESTIC_PASSWORD": PASSWORD}
+    argv = ["restic", "--repo", str(repository), *args]
+    return subprocess.run(argv, env=environ, capture_output=True, check=True).stdout
 
 
 def _drill_containers(app: SampleApp) -> list[str]:
