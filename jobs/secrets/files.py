@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 
 from jobs.commands import sops
+from jobs.errors import CommandFailed
 from jobs.runner import Runner
 
 INFIXES = ("sops", "enc")
@@ -41,8 +42,6 @@ def encrypted_files(runner: Runner, checkout: Path, rev: str) -> list[str]:
             read_only=True,
         )
         if result.exit_code not in (0, 1):
-            from jobs.errors import CommandFailed
-
             raise CommandFailed(result.argv, f"git grep exited {result.exit_code}", result.output)
         lines = listing.read_text().splitlines()
     prefix = f"{rev}:"
@@ -50,7 +49,8 @@ def encrypted_files(runner: Runner, checkout: Path, rev: str) -> list[str]:
 
 
 def write_private(path: Path, content: bytes) -> None:
-    """Write `content` 0600 atomically (a reader sees the old file or the new one, whole)."""
+    """Write `content` 0600 atomically (a reader sees the old file or the new one, whole):
+    decrypted secrets, and the last-good record."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from jobs.context import DeployContext
 from jobs.images import remove_old_commit_tags
 from jobs.offsite.retention import forget_old_copies
+from jobs.secrets.files import write_private
 from jobs.stages.backup import apply_retention
 from jobs.stages.build import TAG_PREFIX
 from jobs.state.keys import last_good as last_good_key
@@ -54,14 +53,4 @@ def commit_point(ctx: DeployContext) -> None:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_private(path, text.encode())  # 0600, fsynced, renamed into place

@@ -8,7 +8,7 @@ healthy at its previous version).
 - a revert brings back the previous release's secret;
 - host loss: the local backups vanish mid-deploy, and a failed destructive deploy is restored
   from the off-site copy, byte for byte;
-- no plaintext in Redis, the logs, the pages or any backup;
+- no plaintext in Redis, the logs or the pages (after each deploy), nor in any backup;
 - restore drills: the newest off-site backup restores with every table counted and its schema
   as recorded; after the repository is damaged the drill fails and is reported.
 """
@@ -41,6 +41,7 @@ from tests.support.provider_server import SLACK, ProviderServer
 from tests.support.sample_app import SampleApp
 from tests.support.sops_files import AgeKey, encrypt, new_age_key
 from tests.support.status import status_app
+from webhook.cli import main
 
 pytestmark = pytest.mark.docker
 FIRST_SECRET = f"first-sops-secret-{secrets.token_hex(6)}"
@@ -75,11 +76,14 @@ def age_key(key: AgeKey, monkeypatch: pytest.MonkeyPatch) -> AgeKey:
 
 
 def _settings(
-    app: SampleApp, bed: Path, redis_url: str, **environment: Any
-) -> tuple[Settings, Path]:
+    app: SampleApp, bed: Path, redis_url: str, notify: dict[str, Any] | None = None,
+    **environment: Any,
+) -> tuple[Settings, Path]:  # fmt: skip
     """The app with `backups.offsite` on a local restic repository; (settings, repository)."""
     repository = bed / "restic-repo"
     config = config_for(app.environment_config(), bed / "state", redis_url)
+    if notify:
+        config["notify"] = notify
     configured = config["projects"]["sample"]["environments"]["dev"]
     configured["backups"]["offsite"] = offsite_config(str(repository), bed / "restic-pw")
     configured.update(environment)
@@ -109,8 +113,9 @@ def _api_secret(app: SampleApp) -> str:
 
 
 def test_a_release_with_an_encrypted_env_file_deploys_and_its_backup_goes_off_site(
-    app: SampleApp, bed: Path, redis_url: str, redis_conn: redis.Redis, age_key: AgeKey
-) -> None:
+    app: SampleApp, bed: Path, redis_url: str, redis_conn: redis.Redis, age_key: AgeKey,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
     """The api runs with the decrypted value, the plaintext is 0600 and untracked, and the
     backup's off-site snapshot is in the record and in the listing."""
     settings, repository = _settings(app, bed, redis_url)
@@ -129,6 +134,7 @@ def test_a_release_with_an_encrypted_env_file_deploys_and_its_backup_goes_off_si
     assert record.offsite_snapshot and record.offsite_error is None
     listing = _restic(repository, "snapshots", "--json")
     assert record.offsite_snapshot[:8] in listing and Path(str(record.backup)).name in listing
+    _no_plaintext_in_redis_logs_or_pages(redis_conn, settings, caplog)
 
 
 def test_a_missing_key_refuses_the_deploy_with_nothing_changed(
@@ -151,8 +157,9 @@ def test_a_missing_key_refuses_the_deploy_with_nothing_changed(
 
 
 def test_a_revert_brings_back_the_previous_release_secrets(
-    app: SampleApp, bed: Path, redis_url: str, redis_conn: redis.Redis, age_key: AgeKey
-) -> None:
+    app: SampleApp, bed: Path, redis_url: str, redis_conn: redis.Redis, age_key: AgeKey,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
     """A release with a new secret whose migration fails is reverted: the file and the running
     api hold the previous release's value again."""
     settings, _ = _settings(app, bed, redis_url)
@@ -164,12 +171,14 @@ def test_a_revert_brings_back_the_previous_release_secrets(
     assert (app.checkout / "secrets.env").read_text() == f"APP_SECRET={FIRST_SECRET}\n"
     assert _api_secret(app) == FIRST_SECRET
     assert record.decrypted_files == ["secrets.env"]
+    _no_plaintext_in_redis_logs_or_pages(redis_conn, settings, caplog)
     _forget_failed_commit(app)
 
 
 def test_host_loss_a_failed_destructive_deploy_is_restored_from_off_site(
-    app: SampleApp, bed: Path, redis_url: str, redis_conn: redis.Redis, age_key: AgeKey
-) -> None:
+    app: SampleApp, bed: Path, redis_url: str, redis_conn: redis.Redis, age_key: AgeKey,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
     """The backup directory is gone before the deploy, and what the deploy writes is gone
     again after its migration (an after_migrate hook moves it aside): the revert fetches the
     backup from off-site, byte for byte, and the dropped data is back."""
@@ -189,46 +198,50 @@ def test_host_loss_a_failed_destructive_deploy_is_restored_from_off_site(
     assert app.dump() == before
     assert record.kept_offsite_snapshot, record.kept_offsite_error
     assert _api_secret(app) == FIRST_SECRET
+    _no_plaintext_in_redis_logs_or_pages(redis_conn, settings, caplog)
     _forget_failed_commit(app)
 
 
-def test_no_plaintext_in_redis_logs_pages_or_any_backup(
-    app: SampleApp, bed: Path, redis_url: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    """After all those deploys, neither secret's value is in any Redis key, the status pages
-    and API, a local dump, the raw restic repository or any snapshot's contents."""
-    connection = redis.Redis.from_url(redis_url)
-    settings, repository = _settings(app, bed, redis_url)
-    found = []
-    for key in connection.scan_iter(count=1000):
-        kind = connection.type(key).decode()
-        values = {
-            "string": lambda k: [connection.get(k)],
-            "list": lambda k: connection.lrange(k, 0, -1),
-            "hash": lambda k: list(connection.hgetall(k).values()),
-            "set": lambda k: list(connection.smembers(k)),
-            "zset": lambda k: connection.zrange(k, 0, -1),
-        }.get(kind, lambda k: [])(key)
-        found += [value for value in values if value]
-    client = status_app(connection, settings).test_client()
-    store = DeployStore(connection)
-    pages = [client.get(path).get_data() for path in ("/", "/api/environments", "/api/deploys")]
-    for record in store.history("sample/dev", limit=50):
-        pages += [client.get(f"/deploys/{record.id}").get_data()]
-        pages += [client.get(f"/api/deploys/{record.id}/log").get_data()]
+def test_an_operator_lists_and_restores_an_off_site_backup(
+    app: SampleApp, bed: Path, redis_url: str, redis_conn: redis.Redis,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """With no local backup left, `backups list` shows the off-site copies and `backups restore
+    --offsite` fetches the newest deploy backup and restores it (a row written since is gone,
+    and kept in the kept dump)."""
+    shutil.rmtree(app.backups_dir, ignore_errors=True)
+    config = config_for(app.environment_config(), bed / "state", redis_url)
+    offsite = offsite_config(str(bed / "restic-repo"), bed / "restic-pw")
+    config["projects"]["sample"]["environments"]["dev"]["backups"]["offsite"] = offsite
+    config_file = bed / "deployhook.yml"
+    config_file.write_text(yaml.safe_dump(config))
+    assert main(["backups", "list", "sample/dev", "--json", "--config", str(config_file)]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {entry["where"] for entry in listed} == {"offsite"}
+    newest = next(entry for entry in listed if entry["kind"] == "backup")
+    app.psql("INSERT INTO customers (name, email) VALUES ('Since', 'since@x.test')")
+    argv = ["backups", "restore", "sample/dev", "--offsite", "--yes", "--config", str(config_file)]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert f"restored {newest['name']}" in capsys.readouterr().out
+    names = app.psql("SELECT name FROM customers ORDER BY name")
+    assert "Kept" in names and "Since" not in names
+    assert (app.backups_dir / newest["name"]).is_file()
+    app.wait_healthy()
+
+
+def test_no_plaintext_in_any_backup(app: SampleApp, bed: Path, redis_url: str) -> None:
+    """After all those deploys, neither secret's value is in a local dump, a kept dump, the raw
+    restic repository or any snapshot's contents (Redis, logs and pages: each deploy test)."""
+    _, repository = _settings(app, bed, redis_url)
     dumps = [path.read_bytes() for path in bed.rglob("*.dump")]
     raw = [path.read_bytes() for path in repository.rglob("*") if path.is_file()]
     restored = [
         _restic_bytes(repository, "dump", copy["short_id"], copy["paths"][0])
         for copy in json.loads(_restic(repository, "snapshots", "--json"))
     ]
-    assert len(restored) >= 3 and len(pages) > 4
+    assert len(dumps) >= 3 and len(restored) >= 3
     for secret in (FIRST_SECRET, SECOND_SECRET):
-        needle = secret.encode()
-        assert not [v for v in found if needle in v], f"{secret} in Redis"
-        assert not [p for p in pages if needle in p], f"{secret} on a page"
-        assert not [d for d in dumps + raw + restored if needle in d], f"{secret} in a backup"
-        assert secret not in caplog.text
+        assert not [d for d in dumps + raw + restored if secret.encode() in d], secret
 
 
 def test_a_restore_drill_passes_then_fails_on_a_damaged_repository(
@@ -237,10 +250,8 @@ def test_a_restore_drill_passes_then_fails_on_a_damaged_repository(
     """verify-backups restores the newest off-site backup into a throwaway database: every table
     counted, schema as recorded; after the repository's data is damaged it fails, the failure
     is recorded for the page and /metrics and reported to Slack."""
-    settings, repository = _settings(app, bed, redis_url)
-    config = settings.model_dump(mode="python")  # Secrets stay Secret objects
-    slack = {"webhook_url": provider.url(SLACK)}
-    settings = Settings.model_validate({**config, "notify": {"slack": slack}})
+    notify = {"slack": {"webhook_url": provider.url(SLACK)}}
+    settings, repository = _settings(app, bed, redis_url, notify)
     passed = verify_backups(settings, redis_conn, "sample/dev")
     assert passed.ok, passed.error
     assert passed.tables["public.customers"] >= 1 and not passed.missing
@@ -262,6 +273,37 @@ def test_a_restore_drill_passes_then_fails_on_a_damaged_repository(
     messages = [seen.body for seen in provider.to(SLACK)]
     assert any("RESTORE DRILL FAILED for sample/dev" in str(body) for body in messages)
     assert not _drill_containers(app)
+
+
+def _no_plaintext_in_redis_logs_or_pages(
+    connection: redis.Redis, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Neither secret in any Redis value (records, logs, commands, reports), the status pages
+    and API of every deploy, or the worker's log lines."""
+    found: list[bytes] = []
+    for key in connection.scan_iter(count=1000):
+        kind = connection.type(key).decode()
+        if kind == "string":
+            found.append(connection.get(key) or b"")
+        elif kind == "list":
+            found += connection.lrange(key, 0, -1)
+        elif kind == "hash":
+            found += list(connection.hgetall(key).values())
+        elif kind in ("set", "zset"):
+            found += list(
+                connection.smembers(key) if kind == "set" else connection.zrange(key, 0, -1)
+            )
+    client = status_app(connection, settings).test_client()
+    pages = [client.get(path).get_data() for path in ("/", "/api/environments", "/api/deploys")]
+    history = DeployStore(connection).history("sample/dev", limit=50)
+    for record in history:
+        pages += [client.get(f"/deploys/{record.id}").get_data()]
+        pages += [client.get(f"/api/deploys/{record.id}/log").get_data()]
+    assert history and len(found) > 10
+    for secret in (FIRST_SECRET, SECOND_SECRET):
+        assert not [v for v in found if secret.encode() in v], f"{secret} in Redis"
+        assert not [p for p in pages if secret.encode() in p], f"{secret} on a page"
+        assert secret not in caplog.text, f"{secret} in the worker's log"
 
 
 def _restic(repository: Path, *args: str) -> str:
