@@ -164,8 +164,12 @@ _PATTERN_HINTS = {
     "url": "expected an http:// or https:// URL",
     "api_url": "expected an http:// or https:// URL",
     "public_url": "expected an http:// or https:// URL",
-    "docker_host": "expected unix:///path/to/docker.sock or ssh://user@host[:port]",
+    "docker_host": (
+        "expected unix:///path/to/docker.sock, ssh://user@host[:port] or tcp://host:port"
+    ),
     "profiles": "expected a Compose profile name: letters, digits, _, . and -",
+    "sentinels": "expected host:port, e.g. 10.0.0.1:26379 or [fd00::1]:26379",
+    "master": "expected the master's name as the sentinels know it: letters, digits, _ . -",
 }
 
 

@@ -24,6 +24,7 @@ from config.gates import Hooks, WaitForChecks, Window
 from config.globs import glob_problem
 from config.offsite import Offsite
 from config.secrets import Secret
+from config.sentinel import SentinelSettings
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
@@ -31,11 +32,13 @@ ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_
 # PostgreSQL role and database names as deployhook accepts them: no quoting surprises.
 PG_IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$"
 HttpUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")]
-# A Docker daemon reached over its unix socket or over ssh (the docker CLI's own ssh transport).
-# Plain tcp:// is left out on purpose: without TLS it hands root on the host to the network.
+# A Docker daemon reached over its unix socket, over ssh (the docker CLI's own ssh transport), or
+# over tcp:// with TLS client certificates (`docker_tls`): plain tcp:// without TLS hands root on
+# the host to the network, so a tcp:// docker_host without docker_tls is refused.
 DOCKER_HOST_PATTERN = (
     r"^(unix:///[^\s]+"
-    r"|ssh://([A-Za-z0-9_][A-Za-z0-9_.-]*@)?[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?)$"
+    r"|ssh://([A-Za-z0-9_][A-Za-z0-9_.-]*@)?[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?"
+    r"|tcp://[A-Za-z0-9][A-Za-z0-9.-]*:[0-9]{1,5})$"
 )
 DockerHost = Annotated[str, StringConstraints(pattern=DOCKER_HOST_PATTERN, max_length=400)]
 
@@ -167,6 +170,22 @@ class Timeouts(Strict):
     restore: float = Field(default=1800, gt=0)
 
 
+class DockerTls(Strict):
+    """TLS for a docker_host at tcp://: the docker CLI's DOCKER_CERT_PATH, with verification on."""
+
+    # A directory holding ca.pem (the daemon's CA), cert.pem and key.pem (this client's).
+    cert_path: Path
+
+
+class Swarm(Strict):
+    """How a stack deploy on a swarm is watched (docs/swarm.md)."""
+
+    # Seconds for every changed service's update to complete (UpdateStatus `completed`).
+    update_timeout: float = Field(default=600, gt=0)
+    # Seconds for the migration's one-off task to finish; default: migrate.timeout.
+    task_timeout: float | None = Field(default=None, gt=0)
+
+
 class Poll(Strict):
     """Ask the remote for the trigger's ref every `interval` seconds (`git ls-remote`)."""
 
@@ -220,6 +239,46 @@ class Environment(Strict):
     # Services swapped without downtime: a new container starts beside the old one, which is
     # stopped only once the new one is healthy (docs/zero-downtime.md).
     zero_downtime: list[ServiceName] = []
+    # compose: a Compose project on one engine; swarm: a stack on the swarm docker_host manages,
+    # deployed by digest from a registry and watched until every changed service converged.
+    engine: Literal["compose", "swarm"] = "compose"
+    docker_tls: DockerTls | None = None
+    swarm: Swarm | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _swarm_migrates_before_the_swap(cls, data: object) -> object:
+        """On a swarm the migration runs before the stack deploy unless `when` says otherwise."""
+        if isinstance(data, dict) and data.get("engine") == "swarm":
+            migrate = data.get("migrate")
+            if isinstance(migrate, dict) and "when" not in migrate:
+                data = {**data, "migrate": {**migrate, "when": "before_swap"}}
+        return data
+
+    @model_validator(mode="after")
+    def _tls_for_tcp(self) -> Environment:
+        tcp = (self.docker_host or "").startswith("tcp://")
+        if tcp and self.docker_tls is None:
+            raise ValueError(
+                "docker_host at tcp:// needs docker_tls.cert_path (ca.pem, cert.pem, key.pem): "
+                "an engine over plain TCP hands root on its host to the network"
+            )
+        if self.docker_tls is not None and not tcp:
+            raise ValueError("docker_tls is only for a docker_host at tcp://; remove docker_tls")
+        return self
+
+    @model_validator(mode="after")
+    def _swarm_settings(self) -> Environment:
+        if self.engine != "swarm":
+            if self.swarm is not None:
+                raise ValueError("swarm settings need engine: swarm; remove swarm or set engine")
+            return self
+        rehearse = self.migrate is not None and self.migrate.rehearse is not None
+        if rehearse:
+            raise ValueError(
+                "migrate.rehearse is not available with engine: swarm yet; remove rehearse"
+            )
+        return self
 
     @model_validator(mode="after")
     def _migrate_before_zero_downtime_swap(self) -> Environment:
@@ -243,6 +302,10 @@ class Environment(Strict):
     @property
     def queue(self) -> str:
         return f"deploys.{self.host}"
+
+    @property
+    def swarm_settings(self) -> Swarm:
+        return self.swarm or Swarm()
 
     @property
     def is_production(self) -> bool:
@@ -302,6 +365,35 @@ class Server(Strict):
 class RedisSettings(Strict):
     # None: `deployhook up` starts an embedded Redis with its data in the state directory.
     url: Secret | None = None
+    # A master with replicas found through Sentinel, instead of `url` (docs/ha.md).
+    sentinel: SentinelSettings | None = None
+    # Replicas that must hold a delivery before the intake answers 202 (Redis WAIT); none
+    # within `replica_timeout` seconds is a 503. Default: 1 with `sentinel`, else 0.
+    replicas: int | None = Field(default=None, ge=0, le=10)
+    replica_timeout: float = Field(default=1.0, gt=0, le=4)
+
+    @model_validator(mode="after")
+    def _one_way_to_redis(self) -> RedisSettings:
+        if self.url is not None and self.sentinel is not None:
+            raise ValueError("give url (or DEPLOYHOOK_REDIS_URL) or sentinel, not both")
+        if self.replicas and not self.configured:
+            raise ValueError(
+                "replicas: the embedded Redis has no replicas, so every push would get 503; "
+                "set redis.url or redis.sentinel, or leave replicas out"
+            )
+        return self
+
+    @property
+    def configured(self) -> bool:
+        """A Redis of the operator's own (url or sentinel); else `deployhook up` embeds one."""
+        return self.url is not None or self.sentinel is not None
+
+    @property
+    def acknowledging_replicas(self) -> int:
+        """How many replicas must acknowledge a delivery before the intake answers 202."""
+        if self.replicas is not None:
+            return self.replicas
+        return 1 if self.sentinel is not None else 0
 
 
 class SlackNotify(Strict):

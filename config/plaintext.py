@@ -12,7 +12,9 @@ from typing import Any
 
 import yaml
 
-_SECRET_KEYS = frozenset({"secret", "signing_key", "token", "webhook_url"})
+_SECRET_KEYS = frozenset(
+    {"secret", "signing_key", "token", "webhook_url", "password", "sentinel_password"}
+)
 _ENV_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 _PASSWORD_IN_URL = re.compile(r"//[^/@]*:[^/@]+@")
 

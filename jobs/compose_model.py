@@ -147,12 +147,17 @@ def _port(port: dict[str, Any]) -> PublishedPort:
 
 def read_model(runner: Runner, compose: Compose, timeout: float = 120) -> ComposeModel:
     """Run `compose config --format json` (it changes nothing) and parse what it prints."""
+    return parse_model(read_config(runner, compose, timeout))
+
+
+def read_config(runner: Runner, compose: Compose, timeout: float = 120) -> dict[str, Any]:
+    """What `compose config --format json` prints, as data (read through the deploy's runner)."""
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "config.json"
         runner.run(
             compose.config_json(), timeout=timeout, stdout_path=out, quiet=True, read_only=True
         )
-        return parse_model(json.loads(out.read_text() or "{}"))
+        return dict(json.loads(out.read_text() or "{}"))
 
 
 def read_model_offline(

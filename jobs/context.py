@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import docker
+import docker.tls
 
 from config import Environment, Settings
 from jobs.commands.compose import Compose, detect_compose
@@ -25,6 +26,14 @@ def docker_client(environment: Environment) -> Any:
     """The SDK client for the environment's daemon: its docker_host, else the worker's own."""
     if environment.docker_host is None:
         return docker.from_env(timeout=120)
+    if environment.docker_tls is not None:
+        certs = environment.docker_tls.cert_path
+        tls = docker.tls.TLSConfig(
+            client_cert=(str(certs / "cert.pem"), str(certs / "key.pem")),
+            ca_cert=str(certs / "ca.pem"),
+            verify=True,
+        )
+        return docker.DockerClient(base_url=environment.docker_host, timeout=120, tls=tls)
     # use_ssh_client: the ssh binary, so ~/.ssh/config and known_hosts apply as for `docker`.
     return docker.DockerClient(base_url=environment.docker_host, timeout=120, use_ssh_client=True)
 
@@ -35,6 +44,11 @@ def command_environ(environment: Environment) -> dict[str, str]:
     if environment.docker_host is not None:
         environ["DOCKER_HOST"] = environment.docker_host
         environ.pop("DOCKER_CONTEXT", None)  # both set would leave the CLI to choose
+        for name in ("DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
+            environ.pop(name, None)  # only the environment's docker_tls says how to reach it
+    if environment.docker_tls is not None:
+        environ["DOCKER_TLS_VERIFY"] = "1"
+        environ["DOCKER_CERT_PATH"] = str(environment.docker_tls.cert_path)
     return environ
 
 

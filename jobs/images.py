@@ -50,6 +50,11 @@ def built_image_names(ctx: DeployContext) -> dict[str, str]:
     }
 
 
+def short_image(image: str) -> str:
+    """An image ID's first 12 digits; a reference (a swarm service's `repo@sha256:...`) whole."""
+    return image[7:19] if image.startswith("sha256:") else image
+
+
 def split_name(name: str) -> tuple[str, str]:
     """`repo[:tag]` -> (repo, tag), minding registry ports such as host:5000/repo."""
     last = name.rsplit("/", 1)[-1]

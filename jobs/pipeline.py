@@ -53,6 +53,8 @@ from jobs.state.held import hold
 from jobs.state.locks import EnvironmentLock, LockOwner
 from jobs.state.records import Deploy, DeployStore
 from jobs.state.submit import superseded
+from jobs.swarm import is_swarm
+from jobs.swarm.images import build_and_push
 from jobs.triggers.paths import check_watched_paths, filters
 
 LOCK_WAIT_SECONDS = 3600.0
@@ -143,7 +145,11 @@ def run_stages(ctx: DeployContext) -> None:
         if ctx.plaintexts is not None:
             stage(ctx, "write secrets", install_secrets)
         # images: pull: CI built them; the build stage pulls and pins them by digest instead.
-        stage(ctx, "build", pull if ctx.environment.images == "pull" else build)
+        # A swarm: built once on the worker's engine and pushed, or resolved in the registry.
+        if is_swarm(ctx.environment):
+            stage(ctx, "build", build_and_push)
+        else:
+            stage(ctx, "build", pull if ctx.environment.images == "pull" else build)
         if wants_rehearsal(ctx):
             stage(ctx, "rehearse", rehearse)
         # A rollback that restores the database migrates after its restore, whatever `when` says.

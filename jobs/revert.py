@@ -19,7 +19,7 @@ from jobs.database.keep import dump_kept_aside
 from jobs.database.restore import restore_database
 from jobs.database.standby import discard
 from jobs.errors import CommandFailed, LockLost, StageFailed
-from jobs.images import point_name_at, running_images
+from jobs.images import point_name_at, running_images, short_image
 from jobs.offsite.fetch import local_or_offsite
 from jobs.revert_start import start_changed_first
 from jobs.secrets.decrypt import restore_previous
@@ -27,6 +27,9 @@ from jobs.stages.checkout import check_out
 from jobs.stages.health import wait_healthy
 from jobs.stages.pull import pin_previous
 from jobs.stages.swap import swap
+from jobs.swarm import is_swarm
+from jobs.swarm.checks import running_images as swarm_running_images
+from jobs.swarm.swap import start_previous as swarm_start_previous
 
 
 def revert(ctx: DeployContext) -> list[str]:
@@ -62,7 +65,8 @@ def revert(ctx: DeployContext) -> list[str]:
         attempt("restore database", lambda: restore_database(ctx, backup))
     elif ctx.deploy.database_change == "unchanged":
         ctx.log.info(f"revert: {UNCHANGED}")
-    if ctx.started("swap"):
+    swarm = is_swarm(ctx.environment)  # a stack: the previous images are its services' specs
+    if ctx.started("swap") and not swarm:
         attempt("stop services the failed version added", lambda: _stop_new_services(ctx))
     if ctx.started("checkout") and ctx.previous_sha:
         previous = ctx.previous_sha
@@ -71,9 +75,11 @@ def revert(ctx: DeployContext) -> list[str]:
             attempt(
                 "decrypt the previous release's secrets", lambda: restore_previous(ctx, previous)
             )
-    if ctx.started("build"):
+    if ctx.started("build") and not swarm:
         attempt("point image names at the previous images", lambda: _retag_previous(ctx))
-    if ctx.started("swap") or restore:
+    if (ctx.started("swap") or restore) and swarm:
+        attempt("deploy the previous images", lambda: swarm_start_previous(ctx))
+    elif ctx.started("swap") or restore:
         # Serving sooner: the changed services alone, while the rest is proven ready.
         attempt("start the changed services first", lambda: start_changed_first(ctx))
         attempt("start the previous images", lambda: swap(ctx, "revert"))
@@ -148,9 +154,11 @@ def _retag_previous(ctx: DeployContext) -> None:
 
 
 def _check_previous_running(ctx: DeployContext) -> None:
-    now = running_images(ctx)
+    # A swarm: each service's spec names the image (digest included) it ran before the deploy.
+    now = swarm_running_images(ctx) if is_swarm(ctx.environment) else running_images(ctx)
     wrong = [
-        f"{service}: expected {image[7:19]}, got {now.get(service, 'nothing')[7:19] or 'nothing'}"
+        f"{service}: expected {short_image(image)}, "
+        f"got {short_image(now.get(service, '')) or 'nothing'}"
         for service, image in sorted(ctx.previous_images.items())
         if now.get(service) != image
     ]

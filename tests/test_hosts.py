@@ -51,7 +51,8 @@ def test_docker_host_accepts_unix_and_ssh(docker_host: str) -> None:
 @pytest.mark.parametrize(
     "docker_host",
     [
-        "tcp://10.0.0.5:2375",
+        "tcp://10.0.0.5",
+        "tcp://-oProxyCommand=x:2375",
         "ssh://deploy@host;rm -rf /",
         "ssh://deploy@ host",
         "unix://relative.sock",
@@ -61,12 +62,14 @@ def test_docker_host_accepts_unix_and_ssh(docker_host: str) -> None:
     ],
 )
 def test_docker_host_refuses_anything_else(docker_host: str) -> None:
-    """Plain tcp, shell text, relative sockets and option-looking hosts are config errors."""
+    """Shell text, relative sockets and option-looking hosts are config errors (and tcp://
+    without TLS: tests/swarm/test_swarm_rules.py)."""
     with pytest.raises(ConfigError) as caught:
         _settings(f"'{docker_host}'")
     assert caught.value.problems == [
         "projects.crm.environments.prod.docker_host: "
-        f"expected unix:///path/to/docker.sock or ssh://user@host[:port]; got {docker_host!r}"
+        "expected unix:///path/to/docker.sock, ssh://user@host[:port] or tcp://host:port; "
+        f"got {docker_host!r}"
     ]
 
 

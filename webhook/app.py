@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify
-from redis import Redis
 from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from config import ConfigError, Settings, load_settings
+from jobs.state.connection import check_configured, connect
 from webhook.api import api
-from webhook.connection import redis_url
 from webhook.errors import RETRY_AFTER_SECONDS, IntakeError
 from webhook.hooks import hooks
 from webhook.logs import configure_logging
@@ -20,18 +19,21 @@ from webhook.signatures import signing_key_bytes
 from webhook.status import register as register_status
 
 log = logging.getLogger("deployhook.intake")
+# Seconds a request waits for any one Redis reply: more than redis.replica_timeout's limit (4).
+REQUEST_REDIS_TIMEOUT = 5.0
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the intake; with no settings, load them from DEPLOYHOOK_CONFIG."""
     if settings is None:
         settings = load_settings()
-    url = redis_url(settings)
+    check_configured(settings)
     configure_logging()
     app = Flask("webhook")
     app.extensions[EXTENSION] = Services(
         settings=settings,
-        redis=connect(url),
+        # Bounded waits, so that a stuck Redis cannot hang a request.
+        redis=connect(settings, timeout=REQUEST_REDIS_TIMEOUT),
         signing_keys=_signing_keys(settings),
     )
     app.register_blueprint(hooks)
@@ -39,11 +41,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_status(app, settings, app.extensions[EXTENSION].redis)
     app.register_error_handler(Exception, answer_error)
     return app
-
-
-def connect(url: str) -> Redis:
-    """A lazily connecting client with bounded waits, so a stuck Redis cannot hang a request."""
-    return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
 
 
 def answer_error(error: Exception) -> Response | HTTPException:

@@ -70,7 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     serve_parser = add(
         "serve",
         serve,
-        "Run the webhook intake under gunicorn (needs redis.url or DEPLOYHOOK_REDIS_URL).",
+        "Run the webhook intake under gunicorn (needs redis.url, DEPLOYHOOK_REDIS_URL or "
+        "redis.sentinel).",
     )
     _add_web_options(serve_parser)
     worker_parser = add("worker", worker, "Run a deploy worker on this host's queues.")
@@ -127,27 +128,37 @@ def check_config(args: argparse.Namespace) -> int:
 
 
 def zero_downtime_problems(settings: Settings) -> list[str]:
-    """Refusals for zero_downtime services, from each existing checkout's Compose model."""
+    """Refusals from each existing checkout: zero_downtime services on Compose, and on a swarm
+    the stack's update settings (jobs/swarm/policy.py)."""
     from jobs.commands.compose import Compose, detect_compose
     from jobs.compose_model import read_model_offline
     from jobs.context import command_environ
     from jobs.errors import CommandFailed
+    from jobs.swarm.model import read_stack_offline
+    from jobs.swarm.policy import refusals as swarm_refusals
     from jobs.zero_downtime import refusals
 
     problems = []
     for project_name, project in sorted(settings.projects.items()):
         for env_name, env in sorted(project.environments.items()):
             where = f"projects/{project_name}/environments/{env_name}"
-            if not env.zero_downtime or not env.path.is_dir():
+            swarm = env.engine == "swarm"
+            if not (env.zero_downtime or swarm) or not env.path.is_dir():
                 continue  # without a checkout, the deploy's first stage checks it
             compose = Compose.for_environment(env, detect_compose(env.compose.command))
+            environ = command_environ(env)
             try:
-                model = read_model_offline(compose, command_environ(env))
+                if swarm:
+                    database = env.database.service if env.database else None
+                    stack = read_stack_offline(compose, environ)
+                    found = swarm_refusals(stack, env.zero_downtime, database)
+                else:
+                    found = refusals(read_model_offline(compose, environ), env.zero_downtime)
             except CommandFailed as error:
                 tail = error.output_tail.strip().splitlines()[-1:] or [""]
                 problems.append(f"{where}: cannot read the Compose model: {error} {tail[0]}")
                 continue
-            problems += [f"{where}: {line}" for line in refusals(model, env.zero_downtime)]
+            problems += [f"{where}: {line}" for line in found]
     return problems
 
 
@@ -157,7 +168,7 @@ def offline_warnings(settings: Settings) -> list[str]:
     from webhook.operator.doctor import embedded_finding
 
     warnings = []
-    if settings.redis.url is None:
+    if not settings.redis.configured:
         redis = embedded_finding()
         if redis.status != Status.OK:
             warnings.append(f"redis: {redis.detail}; fix: {redis.fix}")
@@ -173,9 +184,9 @@ def _version() -> str:
 
 def serve(args: argparse.Namespace) -> int:
     """Replace this process with gunicorn serving the intake; returns only on failure."""
-    from webhook.connection import redis_url
+    from jobs.state.connection import check_configured
 
-    redis_url(settings_from(args))  # refuse here, clearly, rather than in every worker
+    check_configured(settings_from(args))  # refuse here, clearly, rather than in every worker
     argv = gunicorn_argv(args.bind, args.workers)
     env = dict(os.environ, DEPLOYHOOK_CONFIG=str(config_path(args.config).resolve()))
     sys.stdout.flush()
@@ -196,22 +207,21 @@ def gunicorn_argv(bind: str | None, workers: int | None) -> list[str]:
 
 
 def worker(args: argparse.Namespace) -> int:
-    import redis
-
+    from jobs.state.connection import RedisConnectionError, Unreachable, reach
     from jobs.worker import run_worker
-    from webhook.connection import redis_url
     from webhook.logs import configure_logging
 
     settings = settings_from(args)
-    connection = redis.Redis.from_url(redis_url(settings))
     configure_logging()
     try:
         queues = worker_queues(settings, args.host or [], args.queue or [])
-        connection.ping()
-        run_worker(settings, connection, queues, burst=args.burst)
-    except redis.ConnectionError as error:
+        run_worker(settings, reach(settings), queues, burst=args.burst)
+    except Unreachable as error:
+        raise CommandError(str(error)) from None
+    except RedisConnectionError as error:
         raise CommandError(
-            f"cannot reach Redis ({type(error).__name__}): check redis.url and that Redis runs"
+            f"lost Redis ({type(error).__name__}): check redis.url or redis.sentinel "
+            "and that Redis runs"
         ) from None
     return 0
 
@@ -244,7 +254,7 @@ def up(args: argparse.Namespace) -> int:
         web += ["--workers", str(args.workers)]
     work = [sys.executable, "-m", "webhook.cli", "worker", "--config", source]
     with ExitStack() as stack:
-        if settings.redis.url is None:
+        if not settings.redis.configured:
             try:
                 url = stack.enter_context(embedded_redis(settings.state_dir / "redis"))
             except EmbeddedRedisError as error:
@@ -294,7 +304,21 @@ def summarise(settings: Settings) -> str:
             lines += [f"    gate: {fact}" for fact in gate_facts(env, datetime.now(UTC))]
             lines.extend(f"    {line}" for line in trigger_lines(env))
     lines.append("queues: " + ", ".join(settings.queues()))
+    lines.append("redis: " + redis_line(settings))
     return "\n".join(lines)
+
+
+def redis_line(settings: Settings) -> str:
+    """Where Redis is and what a 202 waits for (never a password)."""
+    from jobs.state.connection import describe
+
+    replicas = settings.redis.acknowledging_replicas
+    waits = (
+        f"a 202 waits for {replicas} replica(s), {settings.redis.replica_timeout:g} s at most"
+        if replicas
+        else "a 202 waits for no replica"
+    )
+    return f"{describe(settings)}; {waits}"
 
 
 if __name__ == "__main__":

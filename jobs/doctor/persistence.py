@@ -58,9 +58,8 @@ def settings_from_argv(argv: Sequence[str]) -> dict[str, str]:
     return settings
 
 
-def probe(url: str) -> Finding:
-    """Ask a running Redis for its persistence settings."""
-    connection = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+def probe(connection: redis.Redis) -> Finding:
+    """Ask a running Redis (the master, with Sentinel) for its persistence settings."""
     try:
         answers: dict[str, str] = {}
         for name in ("appendonly", "appendfsync", "save"):
@@ -75,8 +74,6 @@ def probe(url: str) -> Finding:
     except redis.RedisError as error:
         return fail(
             TARGET, CHECK, f"cannot reach Redis ({type(error).__name__})",
-            "start Redis, or check redis.url / DEPLOYHOOK_REDIS_URL",
+            "start Redis, or check redis.url / DEPLOYHOOK_REDIS_URL / redis.sentinel",
         )  # fmt: skip
-    finally:
-        connection.close()
     return judge(answers, "Redis")

@@ -14,6 +14,8 @@ from config.model import Health
 from jobs.context import DeployContext
 from jobs.errors import StageFailed
 from jobs.images import SERVICE_LABEL, running_containers
+from jobs.swarm import is_swarm
+from jobs.swarm.checks import probe_tasks
 
 MAX_INTERVAL = 5.0
 REVERT_FIRST_INTERVAL = 0.1
@@ -62,6 +64,8 @@ def probe_url(health: Health) -> tuple[bool, str]:
 
 
 def _probe_containers(ctx: DeployContext) -> tuple[bool, str]:
+    if is_swarm(ctx.environment):
+        return probe_tasks(ctx)
     problems = []
     retired = set(ctx.deploy.retired_services)
     for container in running_containers(ctx):

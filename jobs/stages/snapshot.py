@@ -7,7 +7,9 @@ import git
 from jobs.compose_model import read_model
 from jobs.context import DeployContext
 from jobs.errors import StageFailed
-from jobs.images import running_images
+from jobs.images import running_images, short_image
+from jobs.swarm import checks as swarm_checks
+from jobs.swarm import is_swarm
 from jobs.zero_downtime import refusals
 
 
@@ -28,14 +30,18 @@ def take_snapshot(ctx: DeployContext) -> None:
                 f"commit or discard them (git -C {path} status); deployhook never discards them",
             )
         ctx.previous_sha = repo.head.commit.hexsha
-    _refuse_what_cannot_swap(ctx)
-    ctx.previous_images = running_images(ctx)
+    if is_swarm(ctx.environment):
+        swarm_checks.refuse_unsafe(ctx)
+        ctx.previous_images = swarm_checks.running_images(ctx)
+    else:
+        _refuse_what_cannot_swap(ctx)
+        ctx.previous_images = running_images(ctx)
     ctx.deploy.previous_sha = ctx.previous_sha
     ctx.deploy.previous_images = ctx.previous_images
     ctx.log.info(
         f"running now: {ctx.previous_sha[:12]} with "
         + (
-            ", ".join(f"{s}={i[7:19]}" for s, i in sorted(ctx.previous_images.items()))
+            ", ".join(f"{s}={short_image(i)}" for s, i in sorted(ctx.previous_images.items()))
             or "no containers"
         )
     )

@@ -11,10 +11,15 @@ from jobs.compose_model import read_model
 from jobs.context import DeployContext
 from jobs.errors import CommandFailed, StageFailed
 from jobs.stages.rolling import roll
+from jobs.swarm import is_swarm
+from jobs.swarm.swap import swap as swarm_swap
 from jobs.zero_downtime import refused_services
 
 
 def swap(ctx: DeployContext, stage: str = "swap") -> None:
+    if is_swarm(ctx.environment):
+        swarm_swap(ctx, stage)  # the stack deploy, watched until converged (jobs/swarm/swap.py)
+        return
     names = ctx.environment.zero_downtime
     if names:
         # The build read this commit's model; a revert or restore has moved the checkout since.

@@ -19,6 +19,7 @@ deployhook:metrics:deliveries              webhook deliveries counted by provide
 deployhook:gates:window-wake               target -> when its next deploy window opens (gates)
 deployhook:commit:<target>:<sha>           deploy id a webhook or poll queued for the commit (dedup)
 deployhook:poll:<target>                   the last poll (JSON: last, next, result, refs seen)
+deployhook:replication:mark                a counter the intake bumps before it WAITs for replicas
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ REPORTS_PENDING = f"{PREFIX}:reports:pending"
 DELIVERY_COUNTS = f"{PREFIX}:metrics:deliveries"
 # Sorted set: environment target -> Unix time its next deploy window opens, for the waker.
 WINDOW_WAKE = f"{PREFIX}:gates:window-wake"
+# Written just before WAIT, so that the waiting connection has a write for replicas to confirm.
+REPLICATION_MARK = f"{PREFIX}:replication:mark"
 
 
 def deploy(deploy_id: str) -> str:

@@ -5,7 +5,8 @@ pointer of each environment, the reporters' events) is written in one MULTI/EXEC
 under WATCH: the delivery marker, the new records' keys and their RQ job keys are watched and
 checked first, so a delivery seen before queues nothing, and a record or job that already
 exists is never overwritten (its id is drawn again). Either all of it lands or, when Redis
-fails, none of it does and the caller answers 503.
+fails, none of it does and the caller answers 503. With replicas configured, the answer waits
+until a replica holds it too (state/replication.py), and is a 503 when none does in time.
 
 The writes come from the usual APIs (DeployStore.create, RQ's documented `enqueue_call(...,
 pipeline=...)`) queued on that transaction pipeline, so the job RQ stores is the one RQ builds
@@ -27,6 +28,7 @@ from config import Settings
 from jobs.redistext import as_text
 from jobs.state import keys
 from jobs.state.records import Deploy, DeployStore, new_deploy_id
+from jobs.state.replication import NotReplicated, wait_for_replicas
 
 DELIVERY_TTL_SECONDS = 7 * 24 * 3600
 # Generous: each command inside a deploy has its own timeout; RQ must never cut a revert short.
@@ -92,22 +94,35 @@ def submit(
     """
     if not requests:
         raise ValueError("submit needs at least one deploy request")
-    pending = list(requests)
     try:
-        with connection.pipeline(transaction=True) as pipe:
-            for _ in range(ATTEMPTS):
-                deploys = [_new_record(request) for request in pending]
-                try:
-                    return _submit_once(pipe, connection, settings, deploys, delivery, pending)
-                except (WatchError, _Taken):
-                    pipe.reset()  # a concurrent write: look again with fresh ids
-                except _CommitQueued as queued:
-                    pipe.reset()
-                    if len(pending) == 1:
-                        return Duplicate(queued.deploy_id)
-                    pending.pop(queued.index)
+        outcome = _submit(connection, settings, requests, delivery)
+        # The answer promises what Redis holds: with replicas, only once one of them holds it.
+        wait_for_replicas(
+            connection, settings.redis.acknowledging_replicas, settings.redis.replica_timeout
+        )
     except RedisError as error:
         raise QueueUnavailable(f"Redis is unavailable: {type(error).__name__}") from None
+    except NotReplicated as error:
+        raise QueueUnavailable(f"no replica holds the delivery yet: {error}") from None
+    return outcome
+
+
+def _submit(
+    connection: Redis, settings: Settings, requests: list[DeployRequest], delivery: str | None
+) -> Submitted | Duplicate:
+    pending = list(requests)
+    with connection.pipeline(transaction=True) as pipe:
+        for _ in range(ATTEMPTS):
+            deploys = [_new_record(request) for request in pending]
+            try:
+                return _submit_once(pipe, connection, settings, deploys, delivery, pending)
+            except (WatchError, _Taken):
+                pipe.reset()  # a concurrent write: look again with fresh ids
+            except _CommitQueued as queued:
+                pipe.reset()
+                if len(pending) == 1:
+                    return Duplicate(queued.deploy_id)
+                pending.pop(queued.index)
     raise QueueUnavailable(f"Redis is too busy: gave up after {ATTEMPTS} attempts")
 
 

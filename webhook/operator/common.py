@@ -7,23 +7,17 @@ import json
 import sys
 from typing import Any
 
-import redis
-
 from config import Settings, load_settings
 from jobs.operations.targets import OperationError
-from webhook.connection import redis_url
+from jobs.state.connection import Redis, Unreachable, reach
 
 
-def settings_and_redis(args: argparse.Namespace) -> tuple[Settings, redis.Redis]:
+def settings_and_redis(args: argparse.Namespace) -> tuple[Settings, Redis]:
     settings = load_settings(args.config)
-    connection = redis.Redis.from_url(redis_url(settings))
     try:
-        connection.ping()
-    except redis.ConnectionError as error:
-        raise OperationError(
-            f"cannot reach Redis ({type(error).__name__}): check redis.url and that Redis runs"
-        ) from None
-    return settings, connection
+        return settings, reach(settings)
+    except Unreachable as error:
+        raise OperationError(str(error)) from None
 
 
 def confirm(question: str, yes: bool, refusal: str) -> None:

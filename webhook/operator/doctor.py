@@ -7,11 +7,13 @@ import argparse
 from pathlib import Path
 
 from config import Settings, load_settings
-from jobs.doctor import Finding, Status, examine, persistence
+from jobs.doctor import Finding, Status, examine, persistence, replication
 from jobs.operations.targets import parse_target
-from webhook.connection import EMBEDDED_SOCKET
+from jobs.state.connection import EMBEDDED_SOCKET, connect
 from webhook.embedded_redis import server_argv
 from webhook.operator.common import print_json
+
+DOCTOR_REDIS_TIMEOUT = 5.0
 
 
 def doctor(args: argparse.Namespace) -> int:
@@ -24,7 +26,7 @@ def doctor(args: argparse.Namespace) -> int:
             for project, configured in sorted(settings.projects.items())
             for name in sorted(configured.environments)
         ]
-    findings = [check_redis(settings), *examine(settings, targets)]
+    findings = [*check_redis(settings), *examine(settings, targets)]
     failed = [finding for finding in findings if finding.status == Status.FAIL]
     warned = [finding for finding in findings if finding.status == Status.WARN]
     if args.json:
@@ -37,15 +39,20 @@ def doctor(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def check_redis(settings: Settings) -> Finding:
+def check_redis(settings: Settings) -> list[Finding]:
     """The Redis the intake and worker use: configured, else the running embedded one, else
-    what the embedded one would keep (known without starting it)."""
-    if settings.redis.url is not None:
-        return persistence.probe(settings.redis.url.reveal())
-    socket = settings.state_dir / EMBEDDED_SOCKET
-    if socket.exists():
-        return persistence.probe(f"unix://{socket}")
-    return embedded_finding()
+    what the embedded one would keep (known without starting it). With replicas: the
+    sentinels and the replicas too."""
+    if not settings.redis.configured and not (settings.state_dir / EMBEDDED_SOCKET).exists():
+        return [embedded_finding()]
+    connection = connect(settings, timeout=DOCTOR_REDIS_TIMEOUT)
+    try:
+        findings = [persistence.probe(connection)]
+        if findings[0].status == Status.FAIL and "reach" in findings[0].detail:
+            return findings  # nothing more to ask of a master that does not answer
+        return findings + replication.check(settings, connection)
+    finally:
+        connection.close()
 
 
 def embedded_finding() -> Finding:

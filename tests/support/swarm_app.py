@@ -1,0 +1,211 @@
+"""A small stack for the swarm bed: Caddy in front of a two-replica web service, in git.
+
+- `web`: busybox httpd serving /version (which release answered), /healthz (its healthcheck)
+  and /motd (a Swarm config, so configs change between releases); built on the worker's engine
+  from the busybox test image, pushed to the bed's registry by deployhook; `endpoint_mode:
+  dnsrr` (the bed has no IPVS), `order: start-first`, `failure_action: rollback`.
+- `proxy`: Debian's Caddy on busybox, its Caddyfile a Swarm config, published in host mode on
+  node 1 and brought to loopback by the bed's forwarder; it resolves `web` on every new
+  connection and retries a refused dial (lb_try_duration).
+Releases are commits to a real git origin; the deploy checkout is a clone of it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.support import git_repo
+from tests.support.bed_layout import RepoLayout
+from tests.support.commands import BedError, run
+from tests.support.docker_engine import Engine
+from tests.support.images import build_busybox_image
+from tests.support.swarm_bed import SwarmBed
+
+PROXY_PORT = 8080
+CADDYFILE = """\
+{
+	admin off
+	auto_https off
+}
+:8080 {
+	reverse_proxy web:8000 {
+		lb_try_duration 10s
+		lb_try_interval 50ms
+		transport http {
+			dial_timeout 250ms
+		}
+	}
+}
+"""
+WEB_DOCKERFILE = """\
+ARG BASE
+FROM ${BASE}
+COPY www /www
+CMD ["httpd", "-f", "-p", "8000", "-h", "/www"]
+"""
+CADDY_DOCKERFILE = """\
+ARG BASE
+FROM ${BASE}
+COPY caddy /usr/bin/caddy
+COPY lib /lib
+COPY lib64 /lib64
+CMD ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]
+"""
+CADDY_LIBS = ("/lib/x86_64-linux-gnu/libzstd.so.1", "/lib/x86_64-linux-gnu/libc.so.6")
+LOADER = "/lib64/ld-linux-x86-64.so.2"
+
+
+def stack_file(registry: str, stack: str, busybox: str, proxy_image: str) -> str:
+    return f"""\
+version: "3.8"
+services:
+  proxy:
+    image: {proxy_image}
+    configs:
+      - source: caddyfile
+        target: /etc/caddy/Caddyfile
+    ports:
+      - {{target: {PROXY_PORT}, published: {PROXY_PORT}, mode: host}}
+    deploy:
+      placement: {{constraints: ["node.labels.dh_node == n1"]}}
+  web:
+    image: {registry}/{stack}-web:latest
+    build:
+      context: ./web
+      args: {{BASE: "{busybox}"}}
+    configs:
+      - source: motd
+        target: /www/motd
+    healthcheck:
+      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8000/healthz"]
+      interval: 1s
+      timeout: 1s
+      retries: 3
+    stop_grace_period: 2s
+    deploy:
+      replicas: 2
+      endpoint_mode: dnsrr
+      update_config: {{order: start-first, parallelism: 1, failure_action: rollback}}
+      rollback_config: {{order: start-first, parallelism: 1}}
+configs:
+  caddyfile:
+    file: ./proxy/Caddyfile
+  motd:
+    file: ./web/motd.txt
+"""
+
+
+def proxy_image(engine: Engine, registry: str) -> str:
+    """Caddy on the busybox image, pushed to the bed's registry; its name there."""
+    name = f"{registry}/dh-caddy:1"
+    busybox = build_busybox_image(engine.env)
+    caddy = shutil.which("caddy")
+    if caddy is None:
+        raise BedError("expected caddy on PATH; apt-get install caddy")
+    with tempfile.TemporaryDirectory(prefix="dh-swarm-caddy-") as scratch:
+        context = Path(scratch)
+        shutil.copy(caddy, context / "caddy")
+        for library in (*CADDY_LIBS, LOADER):
+            target = context / library.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(library, target)
+        (context / "Dockerfile").write_text(CADDY_DOCKERFILE)
+        build = ["docker", "build", "-q", "--build-arg", f"BASE={busybox}", "-t", name]
+        run([*build, str(context)], env=engine.env, timeout=300)
+    run(["docker", "push", "-q", name], env=engine.env, timeout=300)
+    return name
+
+
+@dataclass
+class SwarmApp(RepoLayout):
+    bed: SwarmBed
+    engine: Engine
+    root: Path
+    stack: str
+    proxy_port: int  # on loopback, through the bed's forwarder to node 1's published port
+    v1: str = ""
+
+    @classmethod
+    def create(cls, bed: SwarmBed, engine: Engine, root: Path) -> SwarmApp:
+        stack = f"dhs{secrets.token_hex(3)}"
+        app = cls(bed, engine, root, stack, bed.forward(bed.manager, PROXY_PORT))
+        busybox = build_busybox_image(engine.env)
+        template = root / "template"
+        (template / "web" / "www").mkdir(parents=True)
+        (template / "proxy").mkdir()
+        proxy = proxy_image(engine, bed.registry)
+        files = {
+            "stack.yml": stack_file(bed.registry, stack, busybox, proxy),
+            "proxy/Caddyfile": CADDYFILE,
+            "web/Dockerfile": WEB_DOCKERFILE,
+            "web/www/version": "1\n",
+            "web/www/healthz": "ok\n",
+            "web/motd.txt": "motd 1\n",
+        }
+        for relative, content in files.items():
+            (template / relative).write_text(content)
+        app.v1 = git_repo.create_origin(template, app.origin, app.author, "Swarm app v1")
+        git_repo.git(root, "clone", "--quiet", app.origin.as_uri(), str(app.checkout))
+        return app
+
+    def commit(self, files: dict[str, str | None], message: str) -> str:
+        return git_repo.commit(self.author, files, message, "main")
+
+    def release(self, version: str, healthy: bool = True, motd: str | None = None) -> str:
+        """A commit whose web answers `version`; unhealthy: no /healthz, yet it serves."""
+        files: dict[str, str | None] = {"web/www/version": f"{version}\n"}
+        files["web/www/healthz"] = "ok\n" if healthy else None
+        if motd is not None:
+            files["web/motd.txt"] = f"{motd}\n"
+        return self.commit(files, f"release {version}")
+
+    def environment_config(self, **changes: Any) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "trigger": {"branch": "main"},
+            "path": str(self.checkout),
+            "compose": {"files": ["stack.yml"], "project": self.stack},
+            "engine": "swarm",
+            "docker_host": self.bed.manager.host,
+            "zero_downtime": ["web"],
+            "health": {
+                "url": f"http://127.0.0.1:{self.proxy_port}/healthz",
+                "timeout": 60,
+                "interval": 0.5,
+            },
+            "swarm": {"update_timeout": 180},
+        }
+        config.update(changes)
+        return config
+
+    def get(self, path: str) -> str:
+        url = f"http://127.0.0.1:{self.proxy_port}{path}"
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return str(answer.read().decode())
+
+    def service_specs(self) -> dict[str, dict[str, Any]]:
+        """service -> its spec as the manager has it (`docker service inspect`)."""
+        manager = self.bed.manager
+        label = f"label=com.docker.stack.namespace={self.stack}"
+        ids = self.bed.docker(manager, "service", "ls", "-q", "--filter", label).split()
+        if not ids:
+            return {}
+        found = json.loads(self.bed.docker(manager, "service", "inspect", *ids))
+        return {s["Spec"]["Name"].removeprefix(f"{self.stack}_"): s for s in found}
+
+    def service_images(self) -> dict[str, str]:
+        """service -> the image its spec names (with the digest Swarm pinned)."""
+        return {
+            name: spec["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+            for name, spec in self.service_specs().items()
+        }
+
+    def config_names(self, service: str) -> list[str]:
+        template = self.service_specs()[service]["Spec"]["TaskTemplate"]["ContainerSpec"]
+        return sorted(item["ConfigName"] for item in template.get("Configs") or [])

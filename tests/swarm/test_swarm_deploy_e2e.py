@@ -1,0 +1,91 @@
+"""Deploys of a stack on a real three-node swarm, with a client polling through the proxy.
+
+One bed and one app for the module; the tests build on each other in order: a first deploy
+from nothing, a good release under load, then a release that never gets healthy yet accepts
+connections. The client GETs /version through Caddy every 5 ms and records which release
+answered each request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import redis
+
+from config import Settings
+from tests.support.deploying import config_for, deploy
+from tests.support.proxied_app import Load
+from tests.support.swarm_app import SwarmApp
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def settings(
+    swarm_app: SwarmApp, tmp_path_factory: pytest.TempPathFactory, redis_url: str
+) -> Settings:
+    state = tmp_path_factory.mktemp("swarm-state")
+    return Settings.model_validate(config_for(swarm_app.environment_config(), state, redis_url))
+
+
+def _none_failed(load: Load) -> None:
+    assert load.failed == [], f"{len(load.failed)} of {load.sent} failed: {load.failed[:5]}"
+
+
+def _log(record: Any, redis_conn: redis.Redis) -> str:
+    from jobs.state.records import DeployStore
+
+    return "\n".join(DeployStore(redis_conn).log(record.id))
+
+
+def test_first_deploy_pushes_and_deploys_by_digest(
+    swarm_app: SwarmApp, settings: Settings, redis_conn: redis.Redis
+) -> None:
+    """From nothing: web is built, pushed, deployed by its registry digest, and answers v1."""
+    record = deploy(settings, redis_conn, swarm_app.v1)
+    assert record.state == "succeeded", record.error
+    digest = record.image_digests["web"]
+    assert digest.startswith(f"{swarm_app.bed.registry}/{swarm_app.stack}-web@sha256:")
+    assert swarm_app.service_images()["web"] == digest
+    assert swarm_app.get("/version").strip() == "1"
+    assert swarm_app.get("/motd").strip() == "motd 1"
+    log = _log(record, redis_conn)
+    assert "converged: " in log and "web: 2 running on " in log  # the nodes are named
+
+
+def test_good_release_fails_no_request_and_renames_changed_configs(
+    swarm_app: SwarmApp, settings: Settings, redis_conn: redis.Redis
+) -> None:
+    """v2 with a new motd: every request answered (by v1, then v2), the config gets a new name."""
+    before = swarm_app.config_names("web")
+    sha = swarm_app.release("2", motd="motd 2")
+    with Load(swarm_app.proxy_port, path="/version") as load:
+        record = deploy(settings, redis_conn, sha)
+    assert record.state == "succeeded", record.error
+    _none_failed(load)
+    assert set(load.bodies) <= {"1", "2"} and load.bodies.get("2", 0) > 0, load.bodies
+    assert swarm_app.service_images()["web"] == record.image_digests["web"]
+    assert swarm_app.get("/motd").strip() == "motd 2"
+    after = swarm_app.config_names("web")
+    assert after != before and all(name.startswith(f"{swarm_app.stack}_motd_") for name in after)
+
+
+def test_never_healthy_release_is_reverted_without_a_failed_request(
+    swarm_app: SwarmApp, settings: Settings, redis_conn: redis.Redis
+) -> None:
+    """A release that serves but never passes its healthcheck: no request reaches it, the
+    swarm's rollback is a failure, and the revert deploys v2's digests and configs again."""
+    images = swarm_app.service_images()
+    configs = swarm_app.config_names("web")
+    sha = swarm_app.release("bad", healthy=False, motd="motd bad")
+    with Load(swarm_app.proxy_port, path="/version") as load:
+        record = deploy(settings, redis_conn, sha)
+    assert record.state == "reverted", record.error
+    assert record.failed_stage == "swap", record.error
+    assert "rollback" in (record.error or "") or "paused" in (record.error or ""), record.error
+    _none_failed(load)
+    assert set(load.bodies) == {"2"}, load.bodies
+    assert swarm_app.service_images() == images
+    assert swarm_app.config_names("web") == configs
+    assert swarm_app.get("/motd").strip() == "motd 2"
