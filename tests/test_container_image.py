@@ -43,11 +43,13 @@ def _config(directory: Path, port: int) -> Path:
 
 
 def test_image_is_non_root_with_its_tools(deployhook_image: str, docker_engine: Engine) -> None:
-    """The image runs as a non-root user with git, ssh, docker, compose, pg_dump and its pages."""
+    """The image runs as a non-root user with git, ssh, docker, compose, pg_dump, restic, age,
+    sops and its pages."""
     env = docker_engine.env
     script = (
         "id -u; git --version; docker --version; docker-compose version; pg_dump --version;"
-        " ssh -V 2>&1"
+        " ssh -V 2>&1; restic version; age --version | sed 's/^/age /';"
+        " sops --version --disable-version-check"
     )
     shown = run(
         ["docker", "run", "--rm", "--network", "host", "--entrypoint", "sh", deployhook_image,
@@ -55,7 +57,10 @@ def test_image_is_non_root_with_its_tools(deployhook_image: str, docker_engine: 
     ).stdout  # fmt: skip
     uid, *versions = shown.splitlines()
     assert uid == "10001", f"expected the deployhook user's uid 10001, got {uid}"
-    tools = ("git version", "Docker version", "Docker Compose", "pg_dump (PostgreSQL)", "OpenSSH_")
+    tools = (
+        "git version", "Docker version", "Docker Compose", "pg_dump (PostgreSQL)", "OpenSSH_",
+        "restic ", "age ", "sops ",
+    )  # fmt: skip
     for expected in tools:
         assert any(line.startswith(expected) for line in versions), (expected, versions)
     config = json.loads(run(["docker", "image", "inspect", deployhook_image], env=env).stdout)
