@@ -140,3 +140,26 @@ def test_a_copy_that_fails_goes_on_loudly_or_stops(redis_conn: redis.Redis, tmp_
     ctx.backup = str(_backup(ctx, "c"))
     with pytest.raises(StageFailed, match="on_failure: stop"):
         copy_backup(ctx)
+
+
+def test_doctor_opens_the_repository_or_says_why(redis_conn: redis.Redis, tmp_path: Path) -> None:
+    """doctor's offsite check: ok once the repository exists and the password opens it; a wrong
+    password fails without showing it."""
+    from jobs.doctor.check import Status
+    from jobs.doctor.offsite import check_offsite
+    from jobs.doctor.probe import Prober
+
+    ctx = _context(redis_conn, tmp_path, offsite_config(str(tmp_path / "repo"), tmp_path / "p"),
+                   dict(os.environ))  # fmt: skip
+    copy_file(ctx, _backup(ctx, "first"), "backup")  # creates the repository
+    found = check_offsite("sample/prod", ctx.environment, Prober(dict(os.environ)))
+    assert found is not None and found.status == Status.OK, found
+    (tmp_path / "w").write_text("not-the-password\n")
+    wrong = _context(
+        redis_conn, tmp_path,
+        {"repository": str(tmp_path / "repo"), "password_file": str(tmp_path / "w")},
+        dict(os.environ),
+    )  # fmt: skip
+    refused = check_offsite("sample/prod", wrong.environment, Prober(dict(os.environ)))
+    assert refused is not None and refused.status == Status.FAIL
+    assert "not-the-password" not in refused.detail

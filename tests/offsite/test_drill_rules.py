@@ -113,3 +113,18 @@ def test_the_last_drill_reads_back(redis_conn: redis.Redis) -> None:
     record_drill(redis_conn, result)
     assert last_drill(redis_conn, "crm/prod") == result
     assert result.summary().startswith("ok: p.dump (snapshot aaaaaaaa) restored, 1 tables, 3 rows")
+
+
+def test_a_failed_copy_is_said_in_every_report() -> None:
+    """A deploy whose off-site copy failed says so in its commit status, Slack facts and the
+    report line; one that copied names its snapshot."""
+    from jobs.report.text import describe, offsite
+    from jobs.state.records import Deploy
+
+    deploy = Deploy("d-1", "crm", "prod", "tag", "v1", "a" * 40, "test", state="succeeded")
+    assert offsite(deploy) is None and "OFF-SITE" not in describe(deploy)
+    deploy.offsite_snapshot = "1a2b3c4d"
+    assert offsite(deploy) == "snapshot 1a2b3c4d"
+    deploy.offsite_snapshot, deploy.offsite_error = None, "repository unreachable"
+    assert describe(deploy) == "deployed to prod; OFF-SITE COPY FAILED"
+    assert offsite(deploy) == ("FAILED, the backup is on this host only: repository unreachable")

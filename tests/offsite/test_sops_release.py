@@ -3,6 +3,7 @@ changes (or refused, naming the file), written 0600 untracked, and put back on a
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -145,3 +146,39 @@ def test_sops_reason_keeps_the_telling_lines() -> None:
         "Failed to get the data key required to decrypt the SOPS file. failed to load age "
         "identities: no such file or directory."
     )
+
+
+def test_doctor_checks_the_key_decrypts_every_sops_file(tmp_path: Path, key: AgeKey) -> None:
+    """doctor: ok when SOPS_AGE_KEY_FILE decrypts every SOPS file at the checkout's HEAD; a
+    file encrypted to another key fails, named; no SOPS files: no finding."""
+    from jobs.doctor.check import Status
+    from jobs.doctor.offsite import check_sops
+    from jobs.doctor.probe import Prober
+
+    repos = make_repos(tmp_path)
+    settings = Settings.model_validate({"projects": {"app": {
+        "repo": "example.com/acme/app", "provider": "github", "secret": "s",
+        "environments": {"dev": {
+            "trigger": {"branch": "main"}, "path": str(repos.checkout),
+            "compose": {"files": ["c.yml"], "project": "app"}, "health": {"url": "http://h/"},
+        }},
+    }}})  # fmt: skip
+    environment = settings.environment("app", "dev")
+    environ = {**os.environ, "SOPS_AGE_KEY_FILE": str(key.path)}
+    assert check_sops("app/dev", environment, Prober(environ)) is None
+    other = new_age_key(tmp_path, "other.txt")
+    repos.commit({
+        "a.sops.env": encrypt("A=value-one-123456\n", "dotenv", key),
+        "b.sops.yaml": encrypt("b: value-two-123456\n", "yaml", other),
+    }, "secrets")  # fmt: skip
+    git(repos.checkout, "pull", "--quiet")
+    found = check_sops("app/dev", environment, Prober(environ))
+    assert found is not None and found.status == Status.FAIL, found
+    assert "b.sops.yaml" in found.detail and "a.sops.env" not in found.detail
+    assert "value-" not in found.detail
+    both = {**environ, "SOPS_AGE_KEY_FILE": str(other.path)}
+    assert check_sops("app/dev", environment, Prober(both)).status == Status.FAIL  # type: ignore[union-attr]
+    repos.commit({"b.sops.yaml": encrypt("b: value-two-123456\n", "yaml", key)}, "one key")
+    git(repos.checkout, "pull", "--quiet")
+    fine = check_sops("app/dev", environment, Prober(environ))
+    assert fine is not None and fine.status == Status.OK, fine
