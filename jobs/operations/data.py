@@ -19,6 +19,7 @@ from jobs.errors import StageFailed
 from jobs.images import running_images
 from jobs.offsite.action import unlocked_context
 from jobs.offsite.choosing import backup_to_restore
+from jobs.offsite.copy import copy_backup
 from jobs.operations.maintenance import Echo, action_context, find_backup
 from jobs.operations.targets import OperationError
 from jobs.stages.backup import take_backup, verify_backup
@@ -110,6 +111,7 @@ def _take(ctx: DeployContext) -> Path:
     path = take_backup(ctx)
     if path is None:  # action_context refuses environments without a database
         raise StageFailed("backup", "expected a backup, got none: no database configured")
+    copy_backup(ctx)  # off-site too, as a deploy's; `on_failure: stop` makes a failure an error
     return path
 
 

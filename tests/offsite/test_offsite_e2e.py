@@ -34,7 +34,7 @@ from jobs.offsite.drill import verify_backups
 from jobs.state.drills import last_drill
 from jobs.state.records import DeployStore
 from tests.support import git_repo
-from tests.support.deploying import config_for, deploy
+from tests.support.deploying import config_for, deploy, work
 from tests.support.docker_engine import Engine
 from tests.support.offsite import PASSWORD, offsite_config
 from tests.support.provider_server import SLACK, ProviderServer
@@ -210,11 +210,7 @@ def test_an_operator_lists_and_restores_an_off_site_backup(
     --offsite` fetches the newest deploy backup and restores it (a row written since is gone,
     and kept in the kept dump)."""
     shutil.rmtree(app.backups_dir, ignore_errors=True)
-    config = config_for(app.environment_config(), bed / "state", redis_url)
-    offsite = offsite_config(str(bed / "restic-repo"), bed / "restic-pw")
-    config["projects"]["sample"]["environments"]["dev"]["backups"]["offsite"] = offsite
-    config_file = bed / "deployhook.yml"
-    config_file.write_text(yaml.safe_dump(config))
+    config_file = _config_file(app, bed, redis_url)
     assert main(["backups", "list", "sample/dev", "--json", "--config", str(config_file)]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert {entry["where"] for entry in listed} == {"offsite"}
@@ -226,6 +222,50 @@ def test_an_operator_lists_and_restores_an_off_site_backup(
     names = app.psql("SELECT name FROM customers ORDER BY name")
     assert "Kept" in names and "Since" not in names
     assert (app.backups_dir / newest["name"]).is_file()
+    app.wait_healthy()
+
+
+def test_a_rollback_whose_backup_is_gone_restores_it_from_off_site(
+    app: SampleApp, bed: Path, redis_url: str, redis_conn: redis.Redis,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Two good deploys, then the host loses its backups: `rollback --yes` still takes the
+    database back, with the backup fetched from off-site (the record names the snapshot)."""
+    settings, _ = _settings(app, bed, redis_url)
+    first = deploy(settings, redis_conn, app.good_change())
+    second = deploy(settings, redis_conn, app.good_change())
+    assert (first.state, second.state) == ("succeeded", "succeeded"), second.error
+    app.psql("INSERT INTO customers (name, email) VALUES ('Rolled', 'rolled@x.test')")
+    shutil.rmtree(app.backups_dir)
+    config_file = _config_file(app, bed, redis_url)
+    argv = ["rollback", "sample/dev", "--yes", "--no-wait", "--config", str(config_file)]
+    assert main(argv) == 0, capsys.readouterr().err
+    rollback_id = capsys.readouterr().out.strip().splitlines()[-1]
+    work(settings, redis_conn)
+    record = DeployStore(redis_conn).get(rollback_id)
+    assert record.state == "succeeded", record.error
+    assert record.restore_backup == second.backup
+    assert record.fetched_snapshot == str(second.offsite_snapshot)[:8]
+    assert "Rolled" not in app.psql("SELECT name FROM customers")
+    assert app.checked_out() == first.sha
+
+
+def test_clone_data_from_another_environments_off_site_copy(
+    app: SampleApp, bed: Path, redis_url: str, redis_conn: redis.Redis,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """`backup` copies off-site too; with the source's local backups gone, `clone-data
+    --snapshot latest` fetches its newest copy and restores it into the target."""
+    config_file = _config_file(app, bed, redis_url, with_prod=True)
+    assert main(["backup", "sample/prod", "--config", str(config_file)]) == 0
+    taken = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    shutil.rmtree(taken.parent)
+    app.psql("INSERT INTO customers (name, email) VALUES ('Cloned away', 'c@x.test')")
+    argv = ["clone-data", "sample/prod", "sample/dev", "--snapshot", "latest", "--yes"]
+    assert main([*argv, "--config", str(config_file)]) == 0, capsys.readouterr().err
+    assert f"cloned {taken.name} into sample/dev" in capsys.readouterr().out
+    assert "Cloned away" not in app.psql("SELECT name FROM customers")
+    assert (taken.parent / taken.name).is_file()
     app.wait_healthy()
 
 
@@ -304,6 +344,22 @@ def _no_plaintext_in_redis_logs_or_pages(
         assert not [v for v in found if secret.encode() in v], f"{secret} in Redis"
         assert not [p for p in pages if secret.encode() in p], f"{secret} on a page"
         assert secret not in caplog.text, f"{secret} in the worker's log"
+
+
+def _config_file(app: SampleApp, bed: Path, redis_url: str, with_prod: bool = False) -> Path:
+    """The configuration file an operator's CLI reads; `with_prod`: a second environment on
+    the same stack, with backups of its own, for clone-data."""
+    config = config_for(app.environment_config(), bed / "state", redis_url)
+    environments = config["projects"]["sample"]["environments"]
+    offsite = offsite_config(str(bed / "restic-repo"), bed / "restic-pw")
+    environments["dev"]["backups"]["offsite"] = offsite
+    if with_prod:
+        prod = {**app.environment_config(), "trigger": {"tag": "v*"}}
+        prod["backups"] = {"dir": str(bed / "prod-backups"), "min_free_mb": 1, "offsite": offsite}
+        environments["prod"] = prod
+    config_file = bed / "deployhook.yml"
+    config_file.write_text(yaml.safe_dump(config))
+    return config_file
 
 
 def _restic(repository: Path, *args: str) -> str:
