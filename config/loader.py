@@ -28,7 +28,9 @@ _NEVER_LITERAL: dict[tuple[str, ...], str] = {
     ("offsite", "password"): "use password_file: /path or password: ${RESTIC_PASSWORD}"
 }
 # Stands in for an unresolvable value so that validation reports only the real problem.
-_UNRESOLVED = "unresolved"
+# Stands in for a value that could not be read, so that validation goes on to find the rest
+# (long enough to pass a secret's minimum length: its problem is already reported).
+_UNRESOLVED = "unresolved: see the problem reported for this key"
 
 
 class ConfigError(Exception):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from rq import get_current_job
 
-from jobs import runtime
+from jobs.worker import runtime
 
 
 def run_deploy(deploy_id: str) -> str:
-    from jobs.pipeline import deploy
+    from jobs.runbook.pipeline import deploy
 
     job = get_current_job()
     if job is None:

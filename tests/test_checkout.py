@@ -8,11 +8,11 @@ import pytest
 import redis
 
 from config import Settings
-from jobs.context import DeployContext, new_context
-from jobs.deploylog import DeployLog
-from jobs.errors import StageFailed
-from jobs.stages.checkout import check_out, fetch_and_verify
-from jobs.stages.snapshot import take_snapshot
+from jobs.execution.context import DeployContext, new_context
+from jobs.execution.deploylog import DeployLog
+from jobs.failures.errors import StageFailed
+from jobs.runbook.stages.checkout import check_out, fetch_and_verify
+from jobs.runbook.stages.snapshot import take_snapshot
 from jobs.state.records import Deploy, DeployStore, new_deploy_id
 from tests.support.git_repo import git
 from tests.support.git_repos import Repos, make_repos
@@ -36,7 +36,7 @@ def _context(redis_conn: redis.Redis, repos: Repos, tmp_path: Path, **deploy: st
                 "app": {
                     "repo": "example.com/acme/app",
                     "provider": "github",
-                    "secret": "s3cret-value",
+                    "secret": "s3cret-value-for-tests",
                     "environments": {
                         "dev": {
                             "trigger": {"branch": "main"},

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from jobs.compose_model import PublishedPort, ServiceMount, parse_model
+from jobs.compose.model import PublishedPort, ServiceMount, parse_model
 
 CONFIG: dict[str, Any] = {
     "services": {

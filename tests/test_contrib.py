@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from config.model import Server
+from jobs.worker.start import STOP_SECONDS
 from webhook.cli import _parser
 
 CONTRIB = Path(__file__).resolve().parent.parent / "contrib"
@@ -101,3 +104,22 @@ def test_caddy_example_is_valid_tls_in_front_of_the_intake() -> None:
     handlers = json.dumps(route["handle"])
     assert f'"dial": "{Server().bind}"' in handlers, handlers
     assert '"flush_interval": -1' in handlers and '"max_size": 25000000' in handlers, handlers
+
+
+def _seconds(value: str) -> float:
+    """systemd's and Compose's durations as used here: 40s, 2min, 10m, 1m30s."""
+    units = {"min": 60, "m": 60, "s": 1, "h": 3600}
+    total = 0.0
+    for amount, unit in re.findall(r"(\d+)(min|h|m|s)", value):
+        total += int(amount) * units[unit]
+    return total
+
+
+def test_service_managers_wait_a_little_longer_than_the_worker_takes_to_stop() -> None:
+    """TimeoutStopSec and stop_grace_period exceed the worker's bound by a small margin only."""
+    unit = CONTRIB / "systemd" / "deployhook-worker.service"
+    systemd = [v for _, key, v in _directives(unit) if key == "TimeoutStopSec"]
+    compose = yaml.safe_load((CONTRIB.parent / "compose.yml").read_text())
+    grace = compose["services"]["worker"]["stop_grace_period"]
+    for waited in (_seconds(systemd[-1]), _seconds(grace)):
+        assert STOP_SECONDS < waited <= STOP_SECONDS + 30, (systemd, grace, STOP_SECONDS)

@@ -10,12 +10,12 @@ import pytest
 from config.model import Database
 from jobs.commands import postgres
 from jobs.commands.compose import Compose
-from jobs.compose_model import parse_model
+from jobs.compose.model import parse_model
 from jobs.database.watch import Fingerprint, compare, read_version, schema_hash
 from jobs.database.writers import derive_writers
-from jobs.errors import CommandFailed
+from jobs.failures.errors import CommandFailed
 from jobs.report.text import clip, database_note, describe
-from jobs.revert import needs_restore
+from jobs.runbook.revert import needs_restore
 from jobs.state.records import Deploy
 from webhook.cli import main
 
@@ -215,7 +215,7 @@ projects:
   crm:
     repo: example.com/acme/crm
     provider: github
-    secret: s3cret
+    secret: s3cret-for-the-tests
     environments:
       dev:
         trigger: {branch: main}

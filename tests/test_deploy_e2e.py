@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from config import Settings
-from jobs.stages.commit import last_good_path, read_last_good
+from jobs.runbook.stages.commit import last_good_path, read_last_good
 from jobs.state.locks import current_owner
 from jobs.state.records import DeployStore
 from tests.support.deploying import (

@@ -8,7 +8,7 @@ import sys
 import pytest
 import redis
 
-from jobs.errors import LockTimeout
+from jobs.failures.errors import LockTimeout
 from jobs.state.locks import EnvironmentLock, LockOwner, current_owner, lock_key
 
 

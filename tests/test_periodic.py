@@ -8,7 +8,7 @@ import threading
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from jobs.periodic import start_periodic
+from jobs.execution.periodic import start_periodic
 
 
 def test_a_redis_outage_skips_one_round_and_halt_stops_the_loop(

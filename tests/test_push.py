@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from jobs.refs import ref_name_problem
+from jobs.commands.git_names import ref_name_problem
 from tests.support.deliveries import payload
 from webhook.errors import BadRequest
 from webhook.push import OtherRef, Push, parse_push

@@ -12,8 +12,8 @@ from config.model import Environment
 from jobs.commands import git as git_commands
 from jobs.commands import rehearsal
 from jobs.commands.rehearsal import Container, Mount
-from jobs.errors import StageFailed
-from jobs.stages.rehearse import write_env_file
+from jobs.failures.errors import StageFailed
+from jobs.runbook.stages.rehearse import write_env_file
 
 ENV_FILE = Path("/tmp/x/database.env")
 DEPLOY = "d-20261127-160000-abcdef"
@@ -149,7 +149,7 @@ def test_check_config_names_the_rehearsal(
     """`check-config` on the example says which environment rehearses its migrations."""
     from webhook.cli import main
 
-    monkeypatch.setenv("CRM_WEBHOOK_SECRET", "s3cret")
+    monkeypatch.setenv("CRM_WEBHOOK_SECRET", "s3cret-for-the-tests")
     assert main(["check-config", "--config", str(example_config_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     prod = next(line for line in lines if line.startswith("  prod:"))

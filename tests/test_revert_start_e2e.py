@@ -1,7 +1,7 @@
 """The revert starts the services whose image changed first, and only when the rest is ready.
 
 Real engine, real sample app (PostgreSQL with a health check, an API that depends on it being
-healthy): see jobs/revert_start.py for why the first start skips Compose's dependency wait.
+healthy): see jobs/runbook/revert_start.py for why the first start skips Compose's dependency wait.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import pytest
 import redis
 
 from config import Settings
-from jobs.context import DeployContext, new_context
-from jobs.deploylog import DeployLog
-from jobs.revert_start import changed_services, start_changed_first
-from jobs.stages.health import wait_healthy
+from jobs.execution.context import DeployContext, new_context
+from jobs.execution.deploylog import DeployLog
+from jobs.runbook.revert_start import changed_services, start_changed_first
+from jobs.runbook.stages.health import wait_healthy
 from jobs.state.records import Deploy, DeployStore, new_deploy_id
 from tests.support.commands import run
 from tests.support.deploying import config_for, deploy

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from jobs.deploylog import DeployLog
-from jobs.errors import CommandFailed
-from jobs.runner import Runner
+from jobs.execution.deploylog import DeployLog
+from jobs.execution.runner import Runner
+from jobs.failures.errors import CommandFailed
 from jobs.state.records import DeployStore, new_deploy_id
 
 

@@ -17,13 +17,13 @@ import pytest
 import redis
 
 from config import Settings
-from jobs.context import DeployContext, new_context
 from jobs.database.keep import name_kept_aside
 from jobs.database.restore import restore_database
 from jobs.database.standby import kept_name, prepare, swap_in
-from jobs.deploylog import DeployLog
+from jobs.execution.context import DeployContext, new_context
+from jobs.execution.deploylog import DeployLog
 from jobs.report.text import describe
-from jobs.stages.backup import take_backup
+from jobs.runbook.stages.backup import take_backup
 from jobs.state.records import Deploy, DeployStore, new_deploy_id
 from tests.support.deploying import config_for, deploy
 from tests.support.pg_client import psql

@@ -15,7 +15,7 @@ from pathlib import Path
 from config import ConfigError, Environment, Settings, load_settings
 from config.loader import config_path
 from config.plaintext import plain_text_secrets
-from jobs.errors import DeployError
+from jobs.failures.errors import DeployError
 from jobs.state.records import RecordError
 from webhook.operator.commands import add_operator_commands
 
@@ -121,24 +121,29 @@ def check_config(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     for warning in offline_warnings(settings):
         print(f"warning: {warning}", file=sys.stderr)
-    problems = zero_downtime_problems(settings)
+    problems, proxy_warnings = zero_downtime_problems(settings)
+    for warning in proxy_warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if problems:
         raise CommandError("cannot swap without downtime:\n  " + "\n  ".join(problems))
     return 0
 
 
-def zero_downtime_problems(settings: Settings) -> list[str]:
+def zero_downtime_problems(settings: Settings) -> tuple[list[str], list[str]]:
     """Refusals from each existing checkout: zero_downtime services on Compose, and on a swarm
-    the stack's update settings (jobs/swarm/policy.py)."""
+    the stack's update settings (jobs/swarm/policy.py); and warnings for a Compose stack's proxy
+    that would not follow a swap (jobs/compose/proxy_check.py)."""
     from jobs.commands.compose import Compose, detect_compose
-    from jobs.compose_model import read_model_offline
-    from jobs.context import command_environ
-    from jobs.errors import CommandFailed
+    from jobs.compose.model import read_model_offline
+    from jobs.compose.proxy_check import read_text, warnings
+    from jobs.compose.zero_downtime import refusals
+    from jobs.execution.context import command_environ, secret_values
+    from jobs.failures.errors import CommandFailed
     from jobs.swarm.model import read_stack_offline
     from jobs.swarm.policy import refusals as swarm_refusals
-    from jobs.zero_downtime import refusals
 
-    problems = []
+    problems: list[str] = []
+    proxy_warnings: list[str] = []
     for project_name, project in sorted(settings.projects.items()):
         for env_name, env in sorted(project.environments.items()):
             where = f"projects/{project_name}/environments/{env_name}"
@@ -146,20 +151,23 @@ def zero_downtime_problems(settings: Settings) -> list[str]:
             if not (env.zero_downtime or swarm) or not env.path.is_dir():
                 continue  # without a checkout, the deploy's first stage checks it
             compose = Compose.for_environment(env, detect_compose(env.compose.command))
-            environ = command_environ(env)
+            environ = command_environ(env, secret_values(settings))
             try:
                 if swarm:
                     database = env.database.service if env.database else None
                     stack = read_stack_offline(compose, environ)
                     found = swarm_refusals(stack, env.zero_downtime, database)
                 else:
-                    found = refusals(read_model_offline(compose, environ), env.zero_downtime)
+                    model = read_model_offline(compose, environ)
+                    found = refusals(model, env.zero_downtime)
+                    proxy_found = warnings(model, env.zero_downtime, read_text)
+                    proxy_warnings += [f"{where}: zero_downtime: {line}" for line in proxy_found]
             except CommandFailed as error:
                 tail = error.output_tail.strip().splitlines()[-1:] or [""]
                 problems.append(f"{where}: cannot read the Compose model: {error} {tail[0]}")
                 continue
             problems += [f"{where}: {line}" for line in found]
-    return problems
+    return problems, proxy_warnings
 
 
 def offline_warnings(settings: Settings) -> list[str]:
@@ -185,8 +193,11 @@ def _version() -> str:
 def serve(args: argparse.Namespace) -> int:
     """Replace this process with gunicorn serving the intake; returns only on failure."""
     from jobs.state.connection import check_configured
+    from jobs.worker.private import private_process
 
-    check_configured(settings_from(args))  # refuse here, clearly, rather than in every worker
+    settings = settings_from(args)
+    check_configured(settings)  # refuse here, clearly, rather than in every worker
+    private_process(settings.state_dir)
     argv = gunicorn_argv(args.bind, args.workers)
     env = dict(os.environ, DEPLOYHOOK_CONFIG=str(config_path(args.config).resolve()))
     sys.stdout.flush()
@@ -208,11 +219,13 @@ def gunicorn_argv(bind: str | None, workers: int | None) -> list[str]:
 
 def worker(args: argparse.Namespace) -> int:
     from jobs.state.connection import RedisConnectionError, Unreachable, reach
-    from jobs.worker import run_worker
+    from jobs.worker.private import private_process
+    from jobs.worker.start import run_worker
     from webhook.logs import configure_logging
 
     settings = settings_from(args)
     configure_logging()
+    private_process(settings.state_dir)
     try:
         queues = worker_queues(settings, args.host or [], args.queue or [])
         run_worker(settings, reach(settings), queues, burst=args.burst)
@@ -241,10 +254,12 @@ def worker_queues(settings: Settings, hosts: list[str], queues: list[str]) -> li
 
 def up(args: argparse.Namespace) -> int:
     """Web and worker as child processes, with an embedded Redis when none is configured."""
+    from jobs.worker.private import private_process
     from webhook.embedded_redis import EmbeddedRedisError, embedded_redis
     from webhook.supervisor import Supervisor
 
     settings = settings_from(args)
+    private_process(settings.state_dir)
     source = str(config_path(args.config).resolve())
     env = dict(os.environ, DEPLOYHOOK_CONFIG=source)
     web = [sys.executable, "-m", "webhook.cli", "serve", "--config", source]

@@ -7,8 +7,8 @@ import logging
 from redis import Redis
 from redis.exceptions import RedisError
 
-from jobs.redistext import as_text
 from jobs.state.keys import DELIVERY_COUNTS
+from jobs.state.redistext import as_text
 
 DELIVERIES_KEY = DELIVERY_COUNTS
 RESULTS = frozenset(

@@ -17,7 +17,7 @@ from flask import Blueprint, request
 from redis.exceptions import RedisError
 
 from config import Project
-from jobs.freshness import intake_reason
+from jobs.runbook.freshness import intake_reason
 from jobs.state.submit import DeployRequest, Duplicate, QueueUnavailable, submit
 from jobs.triggers.paths import NO_WATCHED_CHANGE
 from webhook.body import decode_payload, read_body

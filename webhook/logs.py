@@ -13,7 +13,7 @@ import traceback
 from datetime import UTC, datetime
 from types import TracebackType
 
-from jobs.readback import clean_text
+from jobs.state.readback import clean_text
 
 _HANDLER_NAME = "deployhook-json"
 

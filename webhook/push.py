@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from jobs.refs import is_sha, is_zero_sha, ref_name_problem
+from jobs.commands.git_names import is_sha, is_zero_sha, ref_name_problem
 from webhook.errors import BadRequest
 
 Provider = Literal["github", "gitlab", "gitea"]

@@ -6,13 +6,13 @@ The Docker test bed's sample app; its PostgreSQL gets a table of about MEGABYTES
 text (generate_series + md5 of random(), which compresses about as well as real text). Then,
 taking the two sides in turn in each round:
 
-- backup: jobs.stages.backup.take_backup through a real DeployContext (pg_dump --format=custom
-  --compress=1 inside the postgres container, `pg_restore --list` over the result, fsync,
-  rename) against `compose exec -T postgres pg_dump | gzip > file`; and, for the record, the
+- backup: jobs.runbook.stages.backup.take_backup through a real DeployContext (pg_dump
+  --format=custom --compress=1 inside the postgres container, `pg_restore --list` over the result,
+  fsync, rename) against `compose exec -T postgres pg_dump | gzip > file`; and, for the record, the
   custom-format dump alone at pg_dump's default compression level (6);
-- restore: jobs.stages.backup.restore_backup of that backup against `gunzip -c file | compose
-  exec -T postgres psql --single-transaction`, each after the same DROP OWNED (the sample app's
-  role cannot create databases, so this is the path deployhook takes too).
+- restore: jobs.database.dumps.restore_backup of that backup against `gunzip -c file |
+  compose exec -T postgres psql --single-transaction`, each after the same DROP OWNED (the sample
+  app's role cannot create databases, so this is the path deployhook takes too).
 
 --restore-only (issue 10 item 6, target <= 0.6x): one backup of each kind, then only the
 restores, order rotating, as many rounds as asked (a restore round is ~30 s, not ~3 min).
@@ -42,12 +42,13 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bed import Bed, on_sample_bed, ratio_line, seconds  # noqa: E402
-from jobs.context import DeployContext, new_context  # noqa: E402
+from jobs.database.dumps import restore_backup  # noqa: E402
 from jobs.database.keep import dump_kept_aside  # noqa: E402
 from jobs.database.restore import restore_database  # noqa: E402
 from jobs.database.standby import prepare  # noqa: E402
-from jobs.deploylog import DeployLog  # noqa: E402
-from jobs.stages.backup import restore_backup, take_backup  # noqa: E402
+from jobs.execution.context import DeployContext, new_context  # noqa: E402
+from jobs.execution.deploylog import DeployLog  # noqa: E402
+from jobs.runbook.stages.backup import take_backup  # noqa: E402
 from jobs.state.records import Deploy, DeployStore, new_deploy_id  # noqa: E402
 
 TARGET = 1.10

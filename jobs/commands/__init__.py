@@ -1,1 +1,1 @@
-"""Builders of argv lists. Nothing here runs anything: jobs.runner does."""
+"""Builders of argv lists. Nothing here runs anything: jobs.execution.runner does."""

@@ -2,9 +2,9 @@
 questions (diff names, ls-remote). Builds commands, runs none.
 
 Values that reach these come from the configuration (path, remote) or were validated before
-(full SHAs, ref names checked by jobs/refs.py); `--` and `--end-of-options` keep any of them
-from being read as an option all the same. Deliberately absent: `clean`, `reset --hard`,
-`stash`: untracked and ignored files (`.env`!) in a checkout are never touched.
+(full SHAs, ref names checked by jobs/commands/git_names.py); `--` and `--end-of-options`
+keep any of them from being read as an option all the same. Deliberately absent: `clean`,
+`reset --hard`, `stash`: untracked and ignored files (`.env`!) in a checkout are never touched.
 """
 
 from __future__ import annotations

@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from jobs.commands import postgres
-from jobs.context import DeployContext
-from jobs.errors import CommandFailed, LockLost, StageFailed
+from jobs.database.dumps import new_dump_path, write_dump
+from jobs.execution.context import DeployContext
+from jobs.failures.errors import CommandFailed, LockLost, StageFailed
 from jobs.offsite.copy import copy_kept
-from jobs.stages.backup import new_dump_path, write_dump
 
 KEPT_LABEL = "kept"
 ASIDE = "database "  # kept_database names a database (not yet dumped) with this prefix

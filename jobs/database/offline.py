@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from jobs.compose_model import ComposeModel, parse_model
+from jobs.compose.model import ComposeModel, parse_model
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}")
 

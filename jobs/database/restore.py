@@ -7,7 +7,7 @@ back, `backups restore`, `clone-data`):
   beside the live database while it still serves, then swapped in by rename in one
   transaction. Only the rename waits with the writers stopped; a failure changes nothing.
 - a plain owner: stop the writers, dump the database as it is (jobs/database/keep.py), then
-  drop what the role owns and restore, in one transaction (jobs/stages/backup.py
+  drop what the role owns and restore, in one transaction (jobs/database/dumps.py
   restore_backup); a failure rolls it all back.
 
 Either way the writers are stopped fast: their writes are being discarded (and kept).
@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from jobs.context import DeployContext
+from jobs.database.dumps import restore_backup
 from jobs.database.keep import keep_current, kept_aside_name, name_kept_aside, unname_kept_aside
 from jobs.database.standby import (
     can_create_databases,
@@ -30,8 +30,8 @@ from jobs.database.standby import (
     swap_in,
 )
 from jobs.database.writers import stop_writers
-from jobs.errors import CommandFailed, StageFailed
-from jobs.stages.backup import restore_backup
+from jobs.execution.context import DeployContext
+from jobs.failures.errors import CommandFailed, StageFailed
 
 
 def _swapped_already(ctx: DeployContext) -> bool:

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from config.model import Database
 from jobs.commands import postgres
-from jobs.context import DeployContext
-from jobs.errors import CommandFailed, LockLost, StageFailed
+from jobs.database.standby_thread import Standby
+from jobs.execution.context import DeployContext
+from jobs.failures.errors import CommandFailed, LockLost, StageFailed
 
 STANDBY_SUFFIX = "__dh_standby"
 KEPT_INFIX = "__dh_kept_"
@@ -58,35 +58,6 @@ def can_create_databases(ctx: DeployContext) -> bool:
         )
         ctx.creates_databases = probe.output.strip().endswith("t")
     return ctx.creates_databases
-
-
-@dataclass
-class Standby:
-    """One backup being restored into the standby database, in a thread of its own."""
-
-    backup: Path
-    name: str
-    foreign: bool
-    error: str | None = None
-    cancelled: bool = False
-    seconds: float | None = None
-    done: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread | None = None
-
-    def wait(self, timeout: float) -> None:
-        """Until the standby holds the whole backup; StageFailed if it cannot."""
-        if not self.done.wait(timeout):
-            raise StageFailed(
-                "restore",
-                f"expected {self.backup.name} restored into {self.name} within {timeout:.0f}s, "
-                "got a restore still running",
-            )
-        if self.error is not None:
-            raise StageFailed(
-                "restore",
-                f"expected {self.backup.name} restored into {self.name}, got: {self.error}; "
-                "the live database was not touched",
-            )
 
 
 def prepare(ctx: DeployContext, backup: Path, *, foreign: bool = False, wait: bool) -> Standby:

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Literal
 
 from jobs.commands import postgres
-from jobs.context import DeployContext
-from jobs.errors import CommandFailed
+from jobs.execution.context import DeployContext
+from jobs.failures.errors import CommandFailed
 
 Change = Literal["unchanged", "changed", "unknown"]
 FINGERPRINT_TIMEOUT = 300.0

@@ -14,10 +14,10 @@ from pathlib import Path
 import yaml
 
 from config.model import Database
-from jobs.compose_model import ComposeModel, ServiceModel, read_model
-from jobs.context import DeployContext
+from jobs.compose.model import ComposeModel, ServiceModel, read_model
 from jobs.database.offline import model_from_files
-from jobs.errors import CommandFailed
+from jobs.execution.context import DeployContext
+from jobs.failures.errors import CommandFailed
 
 # Seconds a writer gets between SIGTERM and SIGKILL when its writes are being discarded anyway.
 FAST_STOP_SECONDS = 1

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from config import Settings
 from jobs.commands.compose import Compose, detect_compose
-from jobs.context import command_environ, secret_values
 from jobs.doctor.check import Finding, skip
 from jobs.doctor.offsite import check_offsite, check_sops
 from jobs.doctor.probe import Prober
 from jobs.doctor.repository import check_repository
 from jobs.doctor.stack import check_compose, check_database, check_docker, check_health
 from jobs.doctor.storage import check_backups
+from jobs.execution.context import command_environ, secret_values
 
 STACK_CHECKS = ("compose", "services", "database")
 
@@ -27,7 +27,7 @@ def examine(settings: Settings, targets: list[tuple[str, str]]) -> list[Finding]
 def check_environment(settings: Settings, project: str, name: str) -> list[Finding]:
     target = f"{project}/{name}"
     environment = settings.environment(project, name)
-    prober = Prober(command_environ(environment), secret_values(settings))
+    prober = Prober(command_environ(environment, secret_values(settings)), secret_values(settings))
     found = check_repository(target, settings.projects[project], environment, prober)
     docker = check_docker(target, environment, prober)
     found.append(docker)

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import redis
 
 from jobs.doctor.check import Finding, Status, fail, ok, warn
-from jobs.redistext import as_text
+from jobs.state.redistext import as_text
 
 TARGET = "deployhook"
 CHECK = "redis"

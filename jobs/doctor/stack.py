@@ -9,12 +9,12 @@ from config import Environment
 from config.model import Database
 from jobs.commands import postgres
 from jobs.commands.compose import Compose
-from jobs.compose_model import ComposeModel, read_model
+from jobs.compose.model import ComposeModel, read_model
 from jobs.doctor import commands
 from jobs.doctor.check import Finding, fail, ok, skip
 from jobs.doctor.probe import Prober, last_line
-from jobs.errors import CommandFailed
-from jobs.stages.health import probe_url
+from jobs.failures.errors import CommandFailed
+from jobs.runbook.stages.health import probe_url
 
 DOCKER_TIMEOUT = 30.0
 COMPOSE_TIMEOUT = 60.0

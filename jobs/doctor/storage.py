@@ -8,8 +8,8 @@ import tempfile
 from pathlib import Path
 
 from config import Settings
+from jobs.database.dumps import MB, SUFFIX
 from jobs.doctor.check import Finding, fail, ok
-from jobs.stages.backup import MB, SUFFIX
 
 
 def needed_bytes(min_free_mb: int, database_size: int | None, newest_backup: int | None) -> int:

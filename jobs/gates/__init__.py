@@ -19,7 +19,7 @@ from redis import Redis
 
 from config import Environment, Settings
 from config.gates import WaitForChecks
-from jobs.deploylog import DeployLog
+from jobs.execution.deploylog import DeployLog
 from jobs.gates.checks import CHECKS_WAIT, ChecksUnreadable, Verdict, read_checks
 from jobs.gates.promotion import WAIT_SECONDS, promotion
 from jobs.gates.waiting import block, settle, still_queued, wait

@@ -11,7 +11,7 @@ import socket
 import time
 from collections.abc import Callable
 
-from jobs.deploylog import DeployLog
+from jobs.execution.deploylog import DeployLog
 from jobs.gates.checks import Verdict, Waited, wait_for_green
 from jobs.state.records import Deploy, DeployStore
 

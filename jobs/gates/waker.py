@@ -23,11 +23,11 @@ from datetime import datetime
 from redis import Redis
 
 from config import Settings
+from jobs.execution.periodic import start_periodic
 from jobs.gates.keys import WINDOW_WAKE_KEY
-from jobs.periodic import start_periodic
-from jobs.redistext import as_text
 from jobs.state.held import held_key, release_held
 from jobs.state.records import DeployStore
+from jobs.state.redistext import as_text
 from jobs.state.submit import enqueue
 
 logger = logging.getLogger("deployhook.gates")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from redis import Redis
 
 from config import Settings
-from jobs.context import DeployContext, new_context, secret_values
+from jobs.execution.context import DeployContext, new_context, secret_values
 from jobs.operations.maintenance import Echo
 from jobs.operations.oplog import OperatorLog
 from jobs.operations.targets import parse_target

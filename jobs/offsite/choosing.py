@@ -11,7 +11,7 @@ from pathlib import Path
 from redis import Redis
 
 from config import Settings
-from jobs.context import DeployContext
+from jobs.execution.context import DeployContext
 from jobs.offsite.action import unlocked_context
 from jobs.offsite.fetch import fetch_copy
 from jobs.offsite.repository import OffsiteCopy, choose, list_copies

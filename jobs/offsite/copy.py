@@ -17,8 +17,8 @@ import tempfile
 from pathlib import Path
 
 from jobs.commands import postgres, restic
-from jobs.context import DeployContext
-from jobs.errors import CommandFailed, StageFailed
+from jobs.execution.context import DeployContext
+from jobs.failures.errors import CommandFailed, StageFailed
 from jobs.offsite.repository import (
     OffsiteError,
     configured,

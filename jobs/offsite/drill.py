@@ -23,16 +23,16 @@ from redis import Redis
 
 from config import Settings
 from jobs.commands import drill, rehearsal, restic
-from jobs.compose_model import read_model
-from jobs.context import DeployContext
-from jobs.errors import CommandFailed, DeployError
-from jobs.images import running_images
+from jobs.compose.images import running_images
+from jobs.compose.model import read_model
+from jobs.execution.context import DeployContext
+from jobs.execution.runner import Runner
+from jobs.failures.errors import CommandFailed, DeployError
 from jobs.offsite.action import unlocked_context
 from jobs.offsite.alert import report_failed_drill
 from jobs.offsite.repository import OffsiteError, choose, configured, list_copies, run_restic
 from jobs.operations.maintenance import Echo
-from jobs.runner import Runner
-from jobs.stages.rehearse import _container, _service, _wait_ready
+from jobs.runbook.stages.rehearse import _container, _service, _wait_ready
 from jobs.state.drills import DrillResult, record_drill
 from jobs.state.records import utcnow
 

@@ -12,10 +12,10 @@ import os
 from pathlib import Path
 
 from jobs.commands import restic
-from jobs.context import DeployContext
-from jobs.errors import StageFailed
+from jobs.database.dumps import backup_dir, verify_backup
+from jobs.execution.context import DeployContext
+from jobs.failures.errors import StageFailed
 from jobs.offsite.repository import OffsiteCopy, OffsiteError, configured, list_copies, run_restic
-from jobs.stages.backup import backup_dir, verify_backup
 
 
 def fetch_copy(
@@ -30,6 +30,7 @@ def fetch_copy(
     if final.is_file():
         return final
     partial = final.with_name(final.name + ".partial")
+    partial.touch(mode=0o600)  # a backup is private from its first byte, as dumps are
     try:
         run_restic(ctx, restic.dump(offsite, copy.id, copy.name), stdout_path=partial, quiet=True)
         database = ctx.environment.database

@@ -15,9 +15,9 @@ from typing import Any
 
 from config.offsite import Offsite
 from jobs.commands import restic
-from jobs.context import DeployContext
-from jobs.errors import CommandFailed, DeployError
-from jobs.runner import CommandResult
+from jobs.execution.context import DeployContext
+from jobs.execution.runner import CommandResult
+from jobs.failures.errors import CommandFailed, DeployError
 
 
 class OffsiteError(DeployError):

@@ -8,8 +8,8 @@ that stays longer than it should costs space, not data; the failure is logged.
 from __future__ import annotations
 
 from jobs.commands import restic
-from jobs.context import DeployContext
-from jobs.errors import CommandFailed
+from jobs.execution.context import DeployContext
+from jobs.failures.errors import CommandFailed
 from jobs.offsite.repository import OffsiteError, offsite_of, run_restic
 
 

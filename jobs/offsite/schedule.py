@@ -14,10 +14,10 @@ from collections.abc import Callable
 from redis import Redis
 
 from config import Settings
+from jobs.execution.periodic import start_periodic
 from jobs.offsite.action import unlocked_context
 from jobs.offsite.drill import verify_backups
 from jobs.offsite.retention import forget_old_copies
-from jobs.periodic import start_periodic
 from jobs.state.drills import due
 
 log = logging.getLogger("deployhook.offsite")

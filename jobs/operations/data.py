@@ -12,19 +12,20 @@ from pathlib import Path
 from redis import Redis
 
 from config import Settings
-from jobs.context import DeployContext
+from jobs.compose.images import running_images
+from jobs.database.dumps import verify_backup
 from jobs.database.keep import dump_kept_aside
 from jobs.database.restore import restore_database
-from jobs.errors import StageFailed
-from jobs.images import running_images
+from jobs.execution.context import DeployContext
+from jobs.failures.errors import StageFailed
 from jobs.offsite.action import unlocked_context
 from jobs.offsite.choosing import backup_to_restore
 from jobs.offsite.copy import copy_backup
 from jobs.operations.maintenance import Echo, action_context, find_backup
 from jobs.operations.targets import OperationError
-from jobs.stages.backup import take_backup, verify_backup
-from jobs.stages.health import wait_healthy
-from jobs.stages.swap import swap
+from jobs.runbook.stages.backup import take_backup
+from jobs.runbook.stages.health import wait_healthy
+from jobs.runbook.stages.swap import swap
 
 
 def backup_now(settings: Settings, connection: Redis, target: str, echo: Echo) -> Path:

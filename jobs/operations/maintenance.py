@@ -18,19 +18,20 @@ from pathlib import Path
 from redis import Redis
 
 from config import Settings
-from jobs.context import DeployContext, new_context, secret_values
+from jobs.database.dumps import SUFFIX
 from jobs.database.standby import discard
-from jobs.errors import LockTimeout
+from jobs.execution.context import DeployContext, new_context, secret_values
+from jobs.failures.errors import LockTimeout
 from jobs.operations.oplog import OperatorLog
 from jobs.operations.targets import OperationError, parse_target
-from jobs.stages.backup import SUFFIX
 from jobs.state.held import release_held
 from jobs.state.ids import ENDS_WITH_DEPLOY_ID
 from jobs.state.locks import EnvironmentLock, LockOwner
 from jobs.state.records import Deploy, DeployStore, new_deploy_id, utcnow
 
 Echo = Callable[[str], None]
-# Backup names end with the id of the deploy or action that took them (jobs/stages/backup.py).
+# Backup names end with the id of the deploy or action that took them
+# (jobs/database/dumps.py).
 TAKEN_BY = ENDS_WITH_DEPLOY_ID
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from jobs.deploylog import DeployLog
+from jobs.execution.deploylog import DeployLog
 from jobs.state.records import DeployStore
 
 KEEP_SECONDS = 7 * 24 * 3600

@@ -9,7 +9,7 @@ from __future__ import annotations
 from redis import Redis
 
 from config import Settings
-from jobs.operations.refs import resolve_ref
+from jobs.operations.resolve_ref import resolve_ref
 from jobs.operations.rollback import RollbackPlan, plan_rollback
 from jobs.operations.targets import OperationError, parse_target
 from jobs.state.lastgood import read_last_good

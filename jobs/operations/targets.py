@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from config import Settings
-from jobs.errors import DeployError
+from jobs.failures.errors import DeployError
 
 
 class OperationError(DeployError):

@@ -20,7 +20,6 @@ from redis.exceptions import LockNotOwnedError
 from redis.lock import Lock
 
 from config import Settings
-from jobs.redistext import as_text
 from jobs.report.delivery import ReportError
 from jobs.report.reporter import new_session
 from jobs.report.reporters import applicable, build_reporters
@@ -34,6 +33,7 @@ from jobs.state.records import (
     RecordError,
     events_key,
 )
+from jobs.state.redistext import as_text
 
 log = logging.getLogger("deployhook.report")
 

@@ -8,7 +8,7 @@ from importlib import metadata
 from typing import Any
 
 from config import Project, Settings
-from jobs.failures import cause
+from jobs.failures.cause import cause
 from jobs.state.records import Deploy
 
 ELLIPSIS = "…"

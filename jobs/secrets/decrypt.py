@@ -17,8 +17,8 @@ import tempfile
 from pathlib import Path
 
 from jobs.commands import sops
-from jobs.context import DeployContext
-from jobs.errors import CommandFailed, StageFailed
+from jobs.execution.context import DeployContext
+from jobs.failures.errors import CommandFailed, StageFailed
 from jobs.secrets.files import encrypted_files, plain_name, write_private
 
 KEY_VARIABLE = "SOPS_AGE_KEY_FILE"

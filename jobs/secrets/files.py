@@ -12,8 +12,8 @@ import tempfile
 from pathlib import Path, PurePosixPath
 
 from jobs.commands import sops
-from jobs.errors import CommandFailed
-from jobs.runner import Runner
+from jobs.execution.runner import Runner
+from jobs.failures.errors import CommandFailed
 
 INFIXES = ("sops", "enc")
 GREP_TIMEOUT = 120.0

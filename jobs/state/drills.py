@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field
 
 from redis import Redis
 
-from jobs.readback import load_object, typed_fields
 from jobs.state import keys
+from jobs.state.readback import load_object, typed_fields
 
 
 @dataclass

@@ -10,10 +10,10 @@ from __future__ import annotations
 from redis import Redis
 
 from config import Settings
-from jobs.redistext import as_text
 from jobs.state import keys
 from jobs.state.locks import current_owner
 from jobs.state.records import DeployStore, RecordError
+from jobs.state.redistext import as_text
 from jobs.state.submit import enqueue
 
 held_key = keys.held

@@ -1,7 +1,7 @@
 """Last-good records: the commit, images and backup an environment last passed health with.
 
-Written only at the commit point (jobs/stages/commit.py, which also keeps a copy on disk), read
-by rollbacks, the status pages and metrics; read defensively, since operators need those pages
+Written only at the commit point (jobs/runbook/stages/commit.py, which also keeps a copy on disk),
+read by rollbacks, the status pages and metrics; read defensively, since operators need those pages
 most when something is wrong.
 """
 
@@ -12,9 +12,9 @@ from typing import Any
 
 from redis import Redis
 
-from jobs.redistext import json_object, nonempty_text
 from jobs.state import keys
 from jobs.state.ids import DEPLOY_ID
+from jobs.state.redistext import json_object, nonempty_text
 
 
 @dataclass(frozen=True)

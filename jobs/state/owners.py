@@ -15,10 +15,10 @@ from typing import Any, Literal
 
 from redis import Redis
 
-from jobs.redistext import json_object, nonempty_text
 from jobs.state import keys
 from jobs.state.ids import DEPLOY_ID
 from jobs.state.records import utcnow
+from jobs.state.redistext import json_object, nonempty_text
 
 LockState = Literal["free", "deploy", "operator", "unknown"]
 

@@ -16,11 +16,11 @@ from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import WatchError
 
-from jobs.readback import load_object, typed_fields
-from jobs.redistext import as_text
 from jobs.state import keys
 from jobs.state.ids import DEPLOY_ID, ID_HINT, new_deploy_id
 from jobs.state.keys import PREFIX, REPORTS_PENDING
+from jobs.state.readback import load_object, typed_fields
+from jobs.state.redistext import as_text
 
 __all__ = ["DEPLOY_ID", "PREFIX", "Deploy", "DeployStore", "RecordError", "new_deploy_id"]
 

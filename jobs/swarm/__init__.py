@@ -1,6 +1,6 @@
 """`engine: swarm` environments: a stack on a Docker Swarm, deployed by digest and watched.
 
-The runbook stays jobs/pipeline.py's; the stages ask `is_swarm` and call in here:
+The runbook stays jobs/runbook/pipeline.py's; the stages ask `is_swarm` and call in here:
 - snapshot: `checks.refuse_unsafe` (jobs/swarm/policy.py) and the services' images now;
 - build: `images.build_and_push` (build once on the worker's engine, push, keep digests);
 - swap: `swap.swap` (stack deploy + watch); revert: `swap.start_previous`;

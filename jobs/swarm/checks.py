@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from jobs.context import DeployContext
-from jobs.errors import StageFailed
+from jobs.execution.context import DeployContext
+from jobs.failures.errors import StageFailed
 from jobs.swarm.model import read_stack
 from jobs.swarm.policy import refusals
 from jobs.swarm.tasks import read_states, service_images

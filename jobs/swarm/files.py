@@ -8,7 +8,7 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from jobs.context import DeployContext
+from jobs.execution.context import DeployContext
 
 KEY_BYTES = 32
 

@@ -18,12 +18,12 @@ from pathlib import Path
 import docker.errors
 
 from jobs.commands import docker as docker_argv
-from jobs.context import DeployContext
-from jobs.errors import CommandFailed, StageFailed
-from jobs.images import split_name
-from jobs.runner import Runner
-from jobs.stages.build import commit_tag
-from jobs.stages.pull import digests_of
+from jobs.compose.images import split_name
+from jobs.execution.context import DeployContext
+from jobs.execution.runner import Runner
+from jobs.failures.errors import CommandFailed, StageFailed
+from jobs.runbook.stages.build import commit_tag
+from jobs.runbook.stages.pull import digests_of
 from jobs.swarm import commands
 from jobs.swarm.model import read_stack
 

@@ -1,6 +1,6 @@
 """What a stack's Compose files say about Swarm: update settings, ports, configs and secrets.
 
-Read from the same `compose config --format json` that jobs/compose_model.py reads (Compose
+Read from the same `compose config --format json` that jobs/compose/model.py reads (Compose
 merges the files and resolves a config's `file:` to an absolute path); `parse_stack` is pure
 and table-tested. The Compose file's `version:`, which `compose config` drops, is read from the
 first file, because `docker stack deploy` refuses files whose versions differ.
@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 
 from jobs.commands.compose import Compose
-from jobs.compose_model import read_config
-from jobs.runner import Runner, read_only_output
+from jobs.compose.model import read_config
+from jobs.execution.runner import Runner, read_only_output
 
 # Mount types that keep no data of their own on the node: everything else is a named one.
 NOT_NAMED = ("bind", "tmpfs", "npipe", "image")

@@ -11,8 +11,8 @@ added are pruned. Configs and secrets come back under their content names.
 
 from __future__ import annotations
 
-from jobs.context import DeployContext
-from jobs.errors import CommandFailed, StageFailed
+from jobs.execution.context import DeployContext
+from jobs.failures.errors import CommandFailed, StageFailed
 from jobs.swarm import commands
 from jobs.swarm.files import names_key, override_path
 from jobs.swarm.model import Stack, file_version, read_stack

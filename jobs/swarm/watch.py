@@ -16,8 +16,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from jobs.context import DeployContext
-from jobs.errors import StageFailed
+from jobs.execution.context import DeployContext
+from jobs.failures.errors import StageFailed
 from jobs.swarm.tasks import ServiceState, placement, read_states
 
 FAILED = ("paused", "rollback_started", "rollback_paused", "rollback_completed")

@@ -15,8 +15,8 @@ from typing import Literal
 from config.globs import watched
 from config.model import Environment
 from jobs.commands.git import diff_names
-from jobs.context import DeployContext
-from jobs.errors import CommandFailed, NothingToDeploy
+from jobs.execution.context import DeployContext
+from jobs.failures.errors import CommandFailed, NothingToDeploy
 from jobs.state.lastgood import read_last_good
 
 NO_WATCHED_CHANGE = "no watched path changed"

@@ -29,13 +29,13 @@ from redis.exceptions import RedisError
 
 from config import Environment, Settings
 from jobs.commands.git import ls_remote
-from jobs.context import command_environ, secret_values
-from jobs.deploylog import DeployLog
-from jobs.errors import CommandFailed
-from jobs.operations.refs import parse_listing, version_key
-from jobs.periodic import start_periodic
-from jobs.refs import is_sha
-from jobs.runner import Runner
+from jobs.commands.git_names import is_sha
+from jobs.execution.context import command_environ, secret_values
+from jobs.execution.deploylog import DeployLog
+from jobs.execution.periodic import start_periodic
+from jobs.execution.runner import Runner
+from jobs.failures.errors import CommandFailed
+from jobs.operations.resolve_ref import parse_listing, version_key
 from jobs.state.keys import poll_state as poll_state_key
 from jobs.state.lastgood import read_last_good
 from jobs.state.records import DeployStore
@@ -104,7 +104,7 @@ def poll_once(
     log_id = f"poll:{target}"
     store.expire_log(log_id, 0)  # keep only the latest poll's lines
     log = DeployLog(store, log_id, secret_values(settings))
-    runner = Runner(log, command_environ(environment))
+    runner = Runner(log, command_environ(environment, secret_values(settings)))
     argv = ls_remote(environment.path, environment.remote, refs_to_ask(environment))
     try:
         with tempfile.TemporaryDirectory() as scratch:
@@ -201,7 +201,7 @@ def start_polling(settings: Settings, connection: Redis, queues: list[str]) -> C
     poller = Poller(settings, connection, queues)
     if not polled(settings, queues):
         return lambda: None
-    return start_periodic("deployhook-poll", TICK_SECONDS, poller.tick, logger, join_timeout=30)
+    return start_periodic("deployhook-poll", TICK_SECONDS, poller.tick, logger, join_timeout=5)
 
 
 def _stamp(moment: float) -> str:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import PurePosixPath
 
-from jobs.compose_model import ComposeModel, read_model
-from jobs.context import DeployContext
+from jobs.compose.model import ComposeModel, read_model
+from jobs.execution.context import DeployContext
 
 
 def relative_to(checkout: str, path: str | None) -> str | None:

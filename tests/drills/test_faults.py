@@ -16,7 +16,7 @@ import redis
 
 from config import Settings
 from jobs.commands import rehearsal
-from jobs.stages.commit import read_last_good
+from jobs.runbook.stages.commit import read_last_good
 from jobs.state import keys
 from jobs.state.locks import current_owner
 from jobs.state.records import Deploy, DeployStore

@@ -18,7 +18,11 @@ import redis
 from config import Settings
 from jobs.commands import rehearsal
 from jobs.commands.rehearsal import Container
-from jobs.recovery import STRAY_LOG_KEEP_SECONDS, recover_interrupted, remove_stray_rehearsals
+from jobs.runbook.recovery import (
+    STRAY_LOG_KEEP_SECONDS,
+    recover_interrupted,
+    remove_stray_rehearsals,
+)
 from jobs.state import keys
 from jobs.state.ids import new_deploy_id
 from jobs.state.records import DeployStore

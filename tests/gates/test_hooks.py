@@ -12,11 +12,11 @@ import redis
 
 from config.gates import Hook
 from jobs.commands.compose import Compose
-from jobs.context import DeployContext, new_context
-from jobs.deploylog import DeployLog
-from jobs.errors import StageFailed
-from jobs.hooks import hook_argv, run_hooks
-from jobs.outcome import after_revert_hooks
+from jobs.execution.context import DeployContext, new_context
+from jobs.execution.deploylog import DeployLog
+from jobs.failures.errors import StageFailed
+from jobs.runbook.deploy_hooks import hook_argv, run_hooks
+from jobs.runbook.outcome import after_revert_hooks
 from jobs.state.records import DeployStore
 from tests.gates.conftest import GatedSettings, queued
 

@@ -13,8 +13,8 @@ from config.gates import DAYS
 from jobs.gates import pass_gates
 from jobs.gates.keys import WINDOW_WAKE_KEY
 from jobs.gates.waker import start_window_waker, wake_due, window_wakeups
-from jobs.pipeline import deploy
 from jobs.report import drain
+from jobs.runbook.pipeline import deploy
 from jobs.state.held import held_ids, release_held
 from jobs.state.locks import current_owner
 from jobs.state.records import Deploy, DeployStore

@@ -15,9 +15,9 @@ import pytest
 import redis
 
 from config import parse_settings
-from jobs.freshness import older_by_exit_code, stale_reason
-from jobs.runner import probe
-from jobs.stages.commit import last_good_key
+from jobs.execution.runner import probe
+from jobs.runbook.freshness import older_by_exit_code, stale_reason
+from jobs.runbook.stages.commit import last_good_key
 from tests.support import git_repo
 from tests.support.deliveries import (
     SECRETS,

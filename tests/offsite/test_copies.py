@@ -14,8 +14,8 @@ import redis
 import yaml
 
 from config import parse_settings
-from jobs.context import DeployContext, new_context
-from jobs.deploylog import DeployLog
+from jobs.execution.context import DeployContext, new_context
+from jobs.execution.deploylog import DeployLog
 from jobs.offsite.copy import copy_backup, copy_file
 from jobs.offsite.fetch import fetch_missing
 from jobs.offsite.repository import list_copies
@@ -128,7 +128,7 @@ def test_retention_forgets_what_the_local_rules_drop(
 def test_a_copy_that_fails_goes_on_loudly_or_stops(redis_conn: redis.Redis, tmp_path: Path) -> None:
     """An unreachable repository: `continue` records the error and logs it loudly; `stop`
     raises StageFailed before anything changes."""
-    from jobs.errors import StageFailed
+    from jobs.failures.errors import StageFailed
 
     unreachable = "sftp://root@127.0.0.1:1//nowhere"
     ctx = _context(redis_conn, tmp_path, offsite_config(unreachable, tmp_path / "pw"), {})

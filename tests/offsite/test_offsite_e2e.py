@@ -229,8 +229,9 @@ def test_a_rollback_whose_backup_is_gone_restores_it_from_off_site(
     app: SampleApp, bed: Path, redis_url: str, redis_conn: redis.Redis,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    """Two good deploys (a migration, then code only), then the host loses its backups: `rollback --yes` still takes the
-    database back, with the backup fetched from off-site (the record names the snapshot)."""
+    """Two good deploys (a migration, then code only), then the host loses its backups:
+    `rollback --yes` still takes the database back, with the backup fetched from off-site (the
+    record names the snapshot)."""
     settings, _ = _settings(app, bed, redis_url)
     first = deploy(settings, redis_conn, app.good_change())
     second = deploy(settings, redis_conn, app.commit({"NOTES": "a code-only change\n"}, "notes"))

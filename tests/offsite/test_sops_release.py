@@ -12,9 +12,9 @@ import redis
 
 from config import Settings
 from jobs.commands import sops
-from jobs.context import DeployContext, new_context
-from jobs.deploylog import DeployLog
-from jobs.errors import StageFailed
+from jobs.execution.context import DeployContext, new_context
+from jobs.execution.deploylog import DeployLog
+from jobs.failures.errors import StageFailed
 from jobs.secrets.decrypt import decrypt_release, install, restore_previous, sops_reason
 from jobs.secrets.files import plain_name
 from jobs.state.records import Deploy, DeployStore, new_deploy_id

@@ -13,7 +13,7 @@ from jobs.state.held import held_ids
 from jobs.state.locks import lock_key
 from jobs.state.records import DeployStore
 from jobs.state.submit import DeployRequest, Submitted, submit
-from jobs.worker import run_worker
+from jobs.worker.start import run_worker
 from webhook.cli import main
 
 

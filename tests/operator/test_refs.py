@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from config import Settings
-from jobs.operations.refs import resolve_ref
+from jobs.operations.resolve_ref import resolve_ref
 from jobs.operations.targets import OperationError, parse_target
 
 

@@ -15,7 +15,7 @@ import yaml
 from config import Settings
 from jobs.state.records import Deploy, DeployStore
 from jobs.state.submit import DeployRequest, Submitted, submit
-from jobs.worker import run_worker
+from jobs.worker.start import run_worker
 
 SECRET = "sample-webhook-secret"
 
@@ -64,7 +64,7 @@ def start_worker_process(config_file: Path, log_file: Path) -> subprocess.Popen[
     code = (
         "import sys, redis\n"
         "from config import load_settings\n"
-        "from jobs.worker import run_worker\n"
+        "from jobs.worker.start import run_worker\n"
         "settings = load_settings(sys.argv[1])\n"
         "run_worker(settings, redis.Redis.from_url(settings.redis.url.reveal()), burst=True)\n"
     )

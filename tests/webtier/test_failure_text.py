@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from jobs.failures import cause, without_stage
+from jobs.failures.cause import cause, without_stage
 from jobs.report.text import describe
 from jobs.state.records import Deploy, DeployStore
 from tests.support.status import make_deploy, status_app

@@ -11,9 +11,9 @@ from typing import Any, Literal
 import pytest
 import redis
 
-from jobs.readback import typed_fields
 from jobs.state import keys
 from jobs.state.ids import new_deploy_id
+from jobs.state.readback import typed_fields
 from tests.support.deliveries import make_settings
 from webhook.app import create_app
 from webhook.status.environments import last_good_key, lock_key

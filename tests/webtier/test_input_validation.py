@@ -6,7 +6,7 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from jobs.refs import is_sha, is_zero_sha, ref_name_problem
+from jobs.commands.git_names import is_sha, is_zero_sha, ref_name_problem
 from jobs.state.records import DEPLOY_ID
 from tests.support.deliveries import payload, post_github, queued_jobs
 from webhook.providers import claimed_delivery_id

@@ -11,15 +11,16 @@ from flask import Blueprint, Flask, Response, request
 from redis import Redis
 
 from config import Settings
-from jobs.failures import without_stage
-from jobs.readback import clean_text
+from jobs.failures.cause import without_stage
 from jobs.report.text import database_note
+from jobs.state.readback import clean_text
 from webhook.status.actions import actions
 from webhook.status.api import api
 from webhook.status.auth import require_token
 from webhook.status.context import EXTENSION, STREAMS, StatusContext
 from webhook.status.formatting import format_span, format_time
 from webhook.status.live import StreamSlots
+from webhook.status.metrics import metrics_view
 from webhook.status.views import pages
 
 __all__ = ["register", "require_token"]
@@ -61,10 +62,6 @@ def _encodable(value: object) -> object:
 
 def register(app: Flask, settings: Settings, connection: Redis) -> None:
     """Add the status pages, the JSON API, the lock actions and /metrics to `app`."""
-    # Imported here: webhook.metrics reads this package's modules, so a top-level import
-    # would be circular.
-    from webhook.metrics import metrics_view
-
     app.extensions[EXTENSION] = StatusContext(settings, connection)
     app.extensions[STREAMS] = StreamSlots(settings.server.live_streams)
     app.jinja_env.filters.setdefault("when", format_time)

@@ -1,0 +1,1 @@
+"""What deployhook knows about Compose: the effective model, zero-downtime rules, images."""

@@ -1,0 +1,88 @@
+"""What a zero-downtime service must be: refusals read from the Compose model, and its grace.
+
+`refusals` is pure (table-tested) and runs where nothing has changed yet: `check-config` (when
+the checkout exists) and the deploy's snapshot stage; the swap checks the new commit's model
+again before it touches a container.
+"""
+
+from __future__ import annotations
+
+import re
+
+from jobs.compose.model import ComposeModel, ServiceModel
+
+DEFAULT_GRACE_SECONDS = 10  # Docker's own default stop timeout
+# An old container's drain by default: its stop_grace_period, but a swap of many batches
+# must not wait minutes per batch for a service that set a long one for rare slow requests.
+DRAIN_CAP_SECONDS = 30
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)")
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+
+
+def refusals(model: ComposeModel, names: list[str]) -> list[str]:
+    """One message per reason a named service cannot run two containers side by side."""
+    return [line for lines in refused_services(model, names).values() for line in lines]
+
+
+def refused_services(model: ComposeModel, names: list[str]) -> dict[str, list[str]]:
+    """service -> its refusal messages, for the named services that cannot swap rolling."""
+    refused: dict[str, list[str]] = {}
+    for name in names:
+        service = model.service(name)
+        if service is None:
+            known = ", ".join(sorted(model.services)) or "none"
+            reasons = [f"is not in the Compose files (services: {known}); fix the name"]
+        else:
+            reasons = _reasons(service)
+        if reasons:
+            refused[name] = [f"zero_downtime: service {name} {reason}" for reason in reasons]
+    return refused
+
+
+def _reasons(service: ServiceModel) -> list[str]:
+    reasons = []
+    if service.container_name:
+        reasons.append(
+            f"sets container_name {service.container_name}: a second container cannot get that "
+            "name while the first runs; remove container_name"
+        )
+    if service.network_mode == "host" or (service.network_mode or "").startswith(
+        ("container:", "service:")
+    ):
+        reasons.append(
+            f"uses network_mode: {service.network_mode}: old and new container would need the "
+            "same port and a proxy could not tell them apart; put the service on a Compose "
+            "network behind the proxy"
+        )
+    fixed = [port.published for port in service.fixed_host_ports]
+    if fixed:
+        reasons.append(
+            f"publishes fixed host port {', '.join(str(port) for port in fixed)}: the new "
+            "container cannot bind it while the old one holds it; publish only the proxy and let "
+            "it reach the service by name (or use `expose:`)"
+        )
+    if not service.has_healthcheck:
+        reasons.append(
+            "has no healthcheck: nothing would say when the new container is ready for traffic; "
+            "add a `healthcheck:` to the service"
+        )
+    return reasons
+
+
+def grace_seconds(service: ServiceModel) -> int:
+    """The service's stop_grace_period (a Go duration such as 1m30s), rounded up to seconds."""
+    text = service.stop_grace_period
+    if not text:
+        return DEFAULT_GRACE_SECONDS
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        return DEFAULT_GRACE_SECONDS
+    total = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+    return max(1, int(-(-total // 1)))
+
+
+def drain_seconds(service: ServiceModel, configured: float | None) -> float:
+    """How long an old container serves on after it left the name, before its SIGTERM."""
+    if configured is not None:
+        return configured
+    return float(min(grace_seconds(service), DRAIN_CAP_SECONDS))

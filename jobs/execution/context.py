@@ -1,0 +1,146 @@
+"""Everything one deploy's stages share: its record, settings, log, runner and compose argv."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import docker
+import docker.tls
+
+from config import Environment, Settings
+from jobs.commands.compose import Compose, detect_compose
+from jobs.commands.environ import minimal_environ
+from jobs.execution.deploylog import DeployLog
+from jobs.execution.runner import Runner
+from jobs.state.locks import EnvironmentLock
+from jobs.state.records import Deploy, DeployStore
+
+if TYPE_CHECKING:
+    # Types only: the compose and database rooms take a context, so a runtime import of
+    # theirs from here would run back up.
+    from jobs.compose.model import ComposeModel
+    from jobs.database.standby_thread import Standby
+
+
+def docker_client(environment: Environment) -> Any:
+    """The SDK client for the environment's daemon: its docker_host, else the worker's own."""
+    if environment.docker_host is None:
+        return docker.from_env(timeout=120)
+    if environment.docker_tls is not None:
+        certs = environment.docker_tls.cert_path
+        tls = docker.tls.TLSConfig(
+            client_cert=(str(certs / "cert.pem"), str(certs / "key.pem")),
+            ca_cert=str(certs / "ca.pem"),
+            verify=True,
+        )
+        return docker.DockerClient(base_url=environment.docker_host, timeout=120, tls=tls)
+    # use_ssh_client: the ssh binary, so ~/.ssh/config and known_hosts apply as for `docker`.
+    return docker.DockerClient(base_url=environment.docker_host, timeout=120, use_ssh_client=True)
+
+
+def command_environ(environment: Environment, secrets: Collection[str]) -> dict[str, str]:
+    """The environment variables of every command a deploy of `environment` runs: the minimum
+    plus its `env:` names, never a deployhook secret (`secrets`: secret_values(settings))."""
+    environ = minimal_environ(os.environ, environment.env, secrets)
+    if environment.docker_host is not None:
+        environ["DOCKER_HOST"] = environment.docker_host
+        environ.pop("DOCKER_CONTEXT", None)  # both set would leave the CLI to choose
+        for name in ("DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
+            environ.pop(name, None)  # only the environment's docker_tls says how to reach it
+    if environment.docker_tls is not None:
+        environ["DOCKER_TLS_VERIFY"] = "1"
+        environ["DOCKER_CERT_PATH"] = str(environment.docker_tls.cert_path)
+    return environ
+
+
+@dataclass
+class DeployContext:
+    deploy: Deploy
+    settings: Settings
+    environment: Environment
+    store: DeployStore
+    log: DeployLog
+    runner: Runner
+    compose: Compose
+    # What the environment ran before this deploy (filled by the snapshot stage).
+    previous_sha: str | None = None
+    previous_images: dict[str, str] = field(default_factory=dict)
+    built_images: dict[str, str] = field(default_factory=dict)  # service -> image name
+    # The new commit's Compose model, as the build stage read it (the swap reuses it).
+    compose_model: ComposeModel | None = None
+    # images: pull: service -> repo@sha256 digest of the last good deploy, for the revert.
+    previous_digests: dict[str, str] = field(default_factory=dict)
+    # With `paths:`: the files changed since the live commit (the paths stage's diff).
+    changed_files: list[str] | None = None
+    backup: str | None = None
+    # The backup being restored beside the live database (jobs/database/standby.py), and
+    # whether the configured role may create databases (asked once, when first needed).
+    standby: Standby | None = None
+    creates_databases: bool | None = None
+    # The new release's decrypted SOPS files (jobs/secrets/), held in memory from the secrets
+    # stage until the checkout writes them; never saved anywhere else.
+    plaintexts: dict[str, bytes] | None = field(default=None, repr=False)
+
+    @cached_property
+    def docker(self) -> Any:
+        return docker_client(self.environment)
+
+    def started(self, stage: str) -> bool:
+        return any(record.name == stage for record in self.deploy.stages)
+
+    def save(self) -> None:
+        self.store.save(self.deploy)
+
+    def close(self) -> None:
+        if "docker" in self.__dict__:
+            self.docker.close()
+
+
+def new_context(
+    record: Deploy,
+    settings: Settings,
+    store: DeployStore,
+    log: DeployLog,
+    lock: EnvironmentLock | None = None,
+) -> DeployContext:
+    """The context of one deploy; with `lock`, every changing command is fenced by it."""
+    environment = settings.environment(record.project, record.environment)
+    compose = Compose.for_environment(environment, detect_compose(environment.compose.command))
+    return DeployContext(
+        deploy=record,
+        settings=settings,
+        environment=environment,
+        store=store,
+        log=log,
+        runner=Runner(
+            log, command_environ(environment, secret_values(settings)), lock.check if lock else None
+        ),
+        compose=compose,
+    )
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every configured secret, so the deploy log can mask them wherever they show up."""
+    found: list[str] = []
+
+    def walk(node: object) -> None:
+        from config.secrets import Secret
+
+        if isinstance(node, Secret):
+            found.append(node.reveal())
+        elif hasattr(node, "__pydantic_fields__"):
+            for field in type(node).__pydantic_fields__:
+                walk(getattr(node, field))
+        elif isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list | tuple):
+            for value in node:
+                walk(value)
+
+    walk(settings)
+    return found

@@ -1,0 +1,120 @@
+"""How a deploy's stages are recorded and how a deploy ends when it does not succeed.
+
+Shared by the runbook (jobs/runbook/pipeline.py) and the recovery of deploys a dead worker left
+running (jobs/runbook/recovery.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from jobs.execution.context import DeployContext
+from jobs.failures.errors import LockLost, NothingToDeploy, StageFailed
+from jobs.report.text import database_note
+from jobs.runbook.deploy_hooks import has_hooks, run_hooks
+from jobs.runbook.revert import revert
+from jobs.state.records import Outcome, StageRecord, State, utcnow
+
+logger = logging.getLogger("deployhook.pipeline")
+T = TypeVar("T")
+
+
+def stage(ctx: DeployContext, name: str, action: Callable[[DeployContext], T]) -> T:
+    """Run one stage, recording start, end and outcome; any error becomes StageFailed.
+
+    LockLost passes through as it is: a deploy that lost its lock must not revert either.
+    """
+    entry = StageRecord(name=name, started_at=utcnow())
+    ctx.deploy.stages.append(entry)
+    ctx.save()
+    ctx.log.info(f"== {name}")
+    try:
+        result = action(ctx)
+    except NothingToDeploy as reason:  # e.g. no watched path changed: the deploy ends skipped
+        _finish(ctx, entry, "skipped", str(reason))
+        raise
+    except StageFailed as failure:
+        failure.stage = name  # the pipeline's stage, whichever helper raised it
+        _finish(ctx, entry, "failed", str(failure))
+        raise
+    except LockLost as lost:
+        _finish(ctx, entry, "failed", str(lost))
+        raise
+    except Exception as error:
+        logger.exception("stage %s of %s raised", name, ctx.deploy.id)
+        _finish(ctx, entry, "failed", f"{type(error).__name__}: {error}")
+        raise StageFailed(name, f"{type(error).__name__}: {ctx.log.mask(str(error))}") from error
+    _finish(ctx, entry, "ok", "")
+    return result
+
+
+def _finish(ctx: DeployContext, entry: StageRecord, outcome: Outcome, detail: str) -> None:
+    entry.finished_at = utcnow()
+    entry.outcome = outcome
+    entry.detail = ctx.log.mask(detail)[:2000]
+    ctx.save()
+
+
+def revert_after(ctx: DeployContext, failure: StageFailed) -> None:
+    ctx.log.info(f"{failure.stage} failed: {failure}; reverting to {str(ctx.previous_sha)[:12]}")
+    problems = stage(ctx, "revert", revert)
+    after = after_revert_hooks(ctx, "revert_failed" if problems else "reverted")
+    if problems:
+        detail = "; ".join(problems)
+        note = database_note(ctx.deploy, final="revert_failed")
+        where = (
+            f"{note}; kept copy {ctx.deploy.kept_database}"
+            if ctx.deploy.restored_backup and ctx.deploy.kept_database
+            else f"{note + '; ' if note else ''}backup to restore by hand: "
+            f"{ctx.backup or 'none taken'}"
+        )
+        ctx.deploy.revert_error = detail
+        finish_failed(
+            ctx,
+            failure,
+            "revert_failed",
+            f"REVERT FAILED, needs a human: {detail}. {where}{after}",
+        )
+        return
+    if failure.stage == "rehearse":
+        # Nothing running had changed: the checkout and image names are back as they were.
+        finish_failed(ctx, failure, "failed", f"nothing was changed (rehearsal on a copy){after}")
+        return
+    note = database_note(ctx.deploy, final="reverted")
+    database = f"; {note}" if note else ""
+    finish_failed(
+        ctx, failure, "reverted", f"reverted to {str(ctx.previous_sha)[:12]}{database}{after}"
+    )
+
+
+def after_revert_hooks(ctx: DeployContext, outcome: str = "reverted") -> str:
+    """Run the after_revert hooks as a stage; a failure is only reported: " (after_revert ...)"."""
+    if not has_hooks(ctx, "after_revert"):
+        return ""
+    try:
+        stage(ctx, "after_revert hooks", lambda ctx: run_hooks(ctx, "after_revert", outcome))
+    except StageFailed as failed:
+        ctx.log.info(f"after_revert hooks: {failed} (reported only; the outcome stands)")
+        return f" (after_revert hooks: {failed})"
+    return ""
+
+
+def finish_failed(ctx: DeployContext, failure: StageFailed, state: State, outcome: str) -> None:
+    message = f"{failure.stage} failed: {failure} -> {outcome}"
+    ctx.log.info(message)
+    ctx.store.transition(ctx.deploy, state, error=message, failed_stage=failure.stage)
+
+
+def finish_interrupted(ctx: DeployContext, lost: LockLost) -> None:
+    """End a deploy that lost its lock: nothing more is changed, and it says who holds it."""
+    where = next((entry.name for entry in reversed(ctx.deploy.stages)), "start")
+    message = (
+        f"INTERRUPTED during {where}: {lost}. This deploy changed nothing after that; the "
+        "environment may run a mix of this and the previous version: check it"
+    )
+    ctx.log.info(message)
+    ctx.store.transition(
+        ctx.deploy, "interrupted", error=message, failed_stage=where, interrupted_by=lost.holder
+    )

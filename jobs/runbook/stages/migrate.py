@@ -1,0 +1,40 @@
+"""Run the migration: before the swap in a one-off container of the new image, or after it.
+
+before_swap (`compose run --rm --no-deps`): the old version keeps serving while the new schema
+is put in place, so the migration must be backward compatible (expand/contract,
+docs/zero-downtime.md); a failed one has not touched the running containers.
+after_swap (the default, `compose exec`): inside the freshly started service.
+"""
+
+from __future__ import annotations
+
+from jobs.database import watch_database
+from jobs.execution.context import DeployContext
+from jobs.failures.errors import CommandFailed, StageFailed
+
+
+def migrates_before_swap(ctx: DeployContext) -> bool:
+    settings = ctx.environment.migrate
+    return settings is not None and settings.when == "before_swap"
+
+
+def migration_argv(ctx: DeployContext) -> list[str]:
+    """The migration command as the environment's `migrate.when` places it."""
+    settings = ctx.environment.migrate
+    if settings is None:
+        raise ValueError("no migration configured")
+    if settings.when == "before_swap":
+        return ctx.compose.run(settings.service, settings.command)
+    return ctx.compose.exec(settings.service, settings.command)
+
+
+def migrate(ctx: DeployContext) -> None:
+    settings = ctx.environment.migrate
+    if settings is None:
+        ctx.log.info("no migration configured")
+        return
+    try:
+        with watch_database(ctx):
+            ctx.runner.run(migration_argv(ctx), timeout=settings.timeout)
+    except CommandFailed as error:
+        raise StageFailed("migrate", f"{error}: {error.output_tail[-600:]}") from None

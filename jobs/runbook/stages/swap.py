@@ -1,0 +1,46 @@
+"""Start the new images: rolling for the zero-downtime services, then `compose up` for the rest.
+
+Never `down`, never `-v`. The rolling services go first (jobs/runbook/stages/rolling.py: the
+deploy's `swap_service`, the revert's and a restore's `swap_service_back`); the plain
+`compose up --detach --no-build` that follows finds them already on their new image and config
+and leaves them alone, and recreates every other changed service as before.
+"""
+
+from __future__ import annotations
+
+from jobs.compose.model import read_model
+from jobs.compose.zero_downtime import refused_services
+from jobs.execution.context import DeployContext
+from jobs.failures.errors import CommandFailed, StageFailed
+from jobs.runbook.stages.rolling import swap_service, swap_service_back
+from jobs.swarm import is_swarm
+from jobs.swarm.swap import swap as swarm_swap
+
+
+def swap(ctx: DeployContext, stage: str = "swap") -> None:
+    if is_swarm(ctx.environment):
+        swarm_swap(ctx, stage)  # the stack deploy, watched until converged (jobs/swarm/swap.py)
+        return
+    names = ctx.environment.zero_downtime
+    if names:
+        # The build read this commit's model; a revert or restore has moved the checkout since.
+        model = ctx.compose_model if stage == "swap" and ctx.compose_model else None
+        model = model or read_model(ctx.runner, ctx.compose)
+        refused = refused_services(model, names)
+        problems = [line for lines in refused.values() for line in lines]
+        if problems and stage == "swap":
+            raise StageFailed(stage, "; ".join(problems))
+        for line in problems:  # putting a version back beats refusing: recreated instead
+            ctx.log.info(f"{line}: recreated instead")
+        for name in names:
+            service = model.service(name)
+            if service is not None and name not in refused:
+                if stage == "swap":
+                    swap_service(ctx, service)
+                else:
+                    swap_service_back(ctx, service, stage)
+    argv = ctx.compose.up(remove_orphans=ctx.environment.compose.remove_orphans)
+    try:
+        ctx.runner.run(argv, timeout=ctx.environment.timeouts.swap)
+    except CommandFailed as error:
+        raise StageFailed(stage, f"{error}: {error.output_tail[-400:]}") from None

@@ -1,0 +1,1 @@
+"""The worker process: RQ on the deploy queues, the settings it binds for its jobs."""

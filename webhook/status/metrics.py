@@ -1,0 +1,191 @@
+"""Prometheus metrics, computed from Redis at scrape time.
+
+Nothing is counted in process memory: every number comes from Redis when Prometheus asks, so
+any gunicorn worker on any host answers with the same values.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from statistics import fmean
+
+from flask import Response
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue
+
+from config import Settings
+from jobs.state.drills import last_drill
+from jobs.state.held import held_key
+from jobs.state.keys import last_good as last_good_key
+from jobs.state.keys import lock as lock_key
+from jobs.state.lastgood import parse_last_good
+from jobs.state.owners import parse_lock
+from jobs.state.records import Deploy, DeployStore
+from jobs.state.redistext import as_text
+from webhook.deliveries import DELIVERIES_KEY
+from webhook.status.environments import targets as configured_targets
+from webhook.status.formatting import parse_time, seconds_between
+from webhook.status.queries import STATES
+
+STATE_WINDOW = 1000  # newest deploys per environment counted by state
+STAGE_WINDOW = 20  # newest deploys per environment whose stage timings are averaged
+TARGET = ["project", "environment"]
+# What generate_latest writes; every Prometheus version reads this classic text format.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _gauge(name: str, documentation: str, *labels: str) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, documentation, labels=[*TARGET, *labels])
+
+
+class DeployhookCollector(Collector):
+    """Reads deploy history, queues, locks and delivery counters on every scrape."""
+
+    def __init__(self, settings: Settings, connection: Redis) -> None:
+        self.settings = settings
+        self.connection = connection
+
+    def describe(self) -> Iterable[Metric]:
+        return []  # nothing to describe ahead: registering must not touch Redis
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("deployhook_redis_up", "1 if Redis answered this scrape, else 0")
+        try:
+            families = self._families()
+        except RedisError:
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from families
+
+    def _families(self) -> list[Metric]:
+        deploys = _gauge(
+            "deployhook_deploys",
+            f"Deploys among the newest {STATE_WINDOW} of each environment, by state",
+            "state",
+        )
+        last_stage = _gauge(
+            "deployhook_stage_last_duration_seconds",
+            "Duration of the most recent finished run of each stage",
+            "stage",
+        )
+        mean_stage = _gauge(
+            "deployhook_stage_mean_duration_seconds",
+            f"Mean duration of each stage over the newest {STAGE_WINDOW} deploys",
+            "stage",
+        )
+        success = _gauge(
+            "deployhook_last_success_timestamp_seconds",
+            "Unix time when the environment last finished a deploy successfully",
+        )
+        locked = _gauge("deployhook_environment_locked", "1 if the environment is locked, else 0")
+        held = _gauge(
+            "deployhook_held_deploys",
+            "Queued deploys held by an operator lock or outside a deploy window",
+        )
+        store = DeployStore(self.connection)
+        for project, environment in configured_targets(self.settings):
+            target = f"{project}/{environment}"
+            labels = [project, environment]
+            history = store.history(target, limit=STATE_WINDOW)
+            counts: Counter[str] = Counter(deploy.state for deploy in history)
+            for state in STATES:
+                deploys.add_metric([*labels, state], counts[state])
+            for stage, durations in _stage_durations(history[:STAGE_WINDOW]).items():
+                last_stage.add_metric([*labels, stage], durations[0])
+                mean_stage.add_metric([*labels, stage], fmean(durations))
+            when = self._last_success(history, target)
+            if when is not None:
+                success.add_metric(labels, when)
+            lock = parse_lock(self.connection.get(lock_key(target)))
+            locked.add_metric(labels, 0 if lock.state == "free" else 1)
+            held.add_metric(labels, self.connection.llen(held_key(target)))
+        return [
+            deploys, last_stage, mean_stage, success, locked, held,
+            self._queues(), self._deliveries(), *self._drills(),
+        ]  # fmt: skip
+
+    def _drills(self) -> list[GaugeMetricFamily]:
+        """The last restore drill of each environment with an off-site repository."""
+        passed = _gauge(
+            "deployhook_backup_drill_ok", "1 if the last restore drill passed, 0 if it failed"
+        )
+        when = _gauge(
+            "deployhook_backup_drill_timestamp_seconds", "Unix time of the last restore drill"
+        )
+        tables = _gauge(
+            "deployhook_backup_drill_tables", "Tables the last passing restore drill counted"
+        )
+        for project, environment in configured_targets(self.settings):
+            if self.settings.environment(project, environment).backups.offsite is None:
+                continue
+            drill = last_drill(self.connection, f"{project}/{environment}")
+            moment = parse_time(drill.at) if drill else None
+            if drill is None or moment is None:
+                continue
+            labels = [project, environment]
+            passed.add_metric(labels, 1 if drill.ok else 0)
+            when.add_metric(labels, moment.timestamp())
+            tables.add_metric(labels, len(drill.tables))
+        return [passed, when, tables]
+
+    def _last_success(self, history: list[Deploy], target: str) -> float | None:
+        for deploy in history:
+            moment = parse_time(deploy.finished_at) if deploy.state == "succeeded" else None
+            if moment is not None:
+                return moment.timestamp()
+        # Older than the window: the pipeline's last-good record still knows when.
+        last_good = parse_last_good(self.connection.get(last_good_key(target)))
+        moment = parse_time(last_good.at) if last_good else None
+        return moment.timestamp() if moment else None
+
+    def _queues(self) -> GaugeMetricFamily:
+        family = GaugeMetricFamily(
+            "deployhook_queue_length", "Deploy jobs waiting in each queue", labels=["queue"]
+        )
+        for name in self.settings.queues():
+            family.add_metric([name], len(Queue(name, connection=self.connection)))
+        return family
+
+    def _deliveries(self) -> CounterMetricFamily:
+        family = CounterMetricFamily(
+            "deployhook_webhook_deliveries",
+            "Webhook deliveries received, by provider and what the intake did with them",
+            labels=["provider", "result"],
+        )
+        raw = self.connection.hgetall(DELIVERIES_KEY)
+        for field, value in sorted(raw.items()):
+            provider, _, result = as_text(field).partition(":")
+            count = as_text(value)
+            if provider and result and count.isdigit():
+                family.add_metric([provider, result], int(count))
+        return family
+
+
+def _stage_durations(history: list[Deploy]) -> dict[str, list[float]]:
+    """Finished durations per stage name, newest first."""
+    found: dict[str, list[float]] = {}
+    for deploy in history:
+        for stage in deploy.stages:
+            seconds = seconds_between(stage.started_at, stage.finished_at)
+            if seconds is not None:
+                found.setdefault(stage.name, []).append(seconds)
+    return found
+
+
+def metrics_view(settings: Settings, connection: Redis) -> Callable[[], Response]:
+    """A view answering /metrics from a registry of its own (no process-global state)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DeployhookCollector(settings, connection))
+
+    def metrics() -> Response:
+        return Response(generate_latest(registry), content_type=CONTENT_TYPE)
+
+    return metrics
