@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
+from functools import partial
 
 from config import Settings
 from jobs.report.delivery import Outbound, ReportError, deliver
+from jobs.report.json_webhook import standard_webhooks_headers
 from jobs.report.reporter import new_session
 from jobs.report.slack import accepted
 from jobs.state.drills import DrillResult
@@ -35,7 +37,12 @@ def report_failed_drill(settings: Settings, result: DrillResult) -> None:
         outbound.append((Outbound("Slack drill message", url, {"text": mention + text}), True))
     if notify.webhook is not None:
         body = {"event": "backup_drill", "message": text, **asdict(result)}
-        outbound.append((Outbound("JSON webhook drill", notify.webhook.url.reveal(), body), False))
+        # Signed as the deploy reports are; one id per drill, the same on every retry.
+        message_id = f"msg_drill_{result.target.replace('/', '_')}_{result.at}"
+        sign = partial(standard_webhooks_headers, notify.webhook.secret.reveal(), message_id)
+        outbound.append(
+            (Outbound("JSON webhook drill", notify.webhook.url.reveal(), body, sign=sign), False)
+        )
     session = new_session()
     for request, slack in outbound:
         try:
