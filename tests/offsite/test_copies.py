@@ -38,7 +38,8 @@ def _context(
     config = {
         "state_dir": str(tmp / "state"),
         "projects": {"sample": {
-            "repo": "example.com/acme/sample", "provider": "github", "secret": "s",
+            "repo": "example.com/acme/sample", "provider": "github",
+            "secret": "webhook-secret-0123456789",
             "environments": {"prod": environment},
         }},
     }  # fmt: skip

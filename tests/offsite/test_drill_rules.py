@@ -78,7 +78,7 @@ def _settings(offsite: dict[str, object] | None) -> Settings:
     if offsite is not None:
         environment["backups"] = {"offsite": offsite}
     return Settings.model_validate({"projects": {"crm": {
-        "repo": "example.com/a/crm", "provider": "github", "secret": "s",
+        "repo": "example.com/a/crm", "provider": "github", "secret": "webhook-secret-0123456789",
         "environments": {"prod": environment, "dev": {**environment, "backups": {}}},
     }}})  # fmt: skip
 

@@ -216,8 +216,8 @@ def test_an_operator_lists_and_restores_an_off_site_backup(
     assert {entry["where"] for entry in listed} == {"offsite"}
     newest = next(entry for entry in listed if entry["kind"] == "backup")
     app.psql("INSERT INTO customers (name, email) VALUES ('Since', 'since@x.test')")
-    argv = ["backups", "restore", "sample/dev", "--offsite", "--yes", "--config", str(config_file)]
-    assert main(argv) == 0, capsys.readouterr().err
+    verb = ["backups", "restore", "sample/dev", "--offsite", "--yes", "--config", str(config_file)]
+    assert main(verb) == 0, capsys.readouterr().err
     assert f"restored {newest['name']}" in capsys.readouterr().out
     names = app.psql("SELECT name FROM customers ORDER BY name")
     assert "Kept" in names and "Since" not in names
@@ -239,8 +239,8 @@ def test_a_rollback_whose_backup_is_gone_restores_it_from_off_site(
     app.psql("INSERT INTO customers (name, email) VALUES ('Rolled', 'rolled@x.test')")
     shutil.rmtree(app.backups_dir)
     config_file = _config_file(app, bed, redis_url)
-    argv = ["rollback", "sample/dev", "--yes", "--no-wait", "--config", str(config_file)]
-    assert main(argv) == 0, capsys.readouterr().err
+    verb = ["rollback", "sample/dev", "--yes", "--no-wait", "--config", str(config_file)]
+    assert main(verb) == 0, capsys.readouterr().err
     rollback_id = capsys.readouterr().out.strip().splitlines()[-1]
     work(settings, redis_conn)
     record = DeployStore(redis_conn).get(rollback_id)
@@ -262,8 +262,8 @@ def test_clone_data_from_another_environments_off_site_copy(
     taken = Path(capsys.readouterr().out.strip().splitlines()[-1])
     shutil.rmtree(taken.parent)
     app.psql("INSERT INTO customers (name, email) VALUES ('Cloned away', 'c@x.test')")
-    argv = ["clone-data", "sample/prod", "sample/dev", "--snapshot", "latest", "--yes"]
-    assert main([*argv, "--config", str(config_file)]) == 0, capsys.readouterr().err
+    verb = ["clone-data", "sample/prod", "sample/dev", "--snapshot", "latest", "--yes"]
+    assert main([*verb, "--config", str(config_file)]) == 0, capsys.readouterr().err
     assert f"cloned {taken.name} into sample/dev" in capsys.readouterr().out
     assert "Cloned away" not in app.psql("SELECT name FROM customers")
     assert (taken.parent / taken.name).is_file()

@@ -104,7 +104,7 @@ def test_offsite_configuration_refusals(offsite: dict[str, object], expected: st
     """A literal password, a relative path, credentials in the URL, a password variable in env,
     an unknown policy and no password at all are refused with the key's path."""
     with pytest.raises(ConfigError) as refused:
-        parse_settings(_config(offsite), "test.yml", {"S": "s", "PW": "pw"})
+        parse_settings(_config(offsite), "test.yml", {"S": "webhook-secret-0123456789", "PW": "pw"})
     assert expected in str(refused.value), refused.value
     assert "hunter2" not in str(refused.value)
 
@@ -113,12 +113,14 @@ def test_password_from_a_file_or_the_environment(tmp_path: Path) -> None:
     """password_file reads the file, ${NAME} the environment; the default policy goes on."""
     (tmp_path / "pw").write_text("from-file\n")
     from_file = parse_settings(
-        _config({"repository": "/r", "password_file": str(tmp_path / "pw")}), "t", {"S": "s"}
+        _config({"repository": "/r", "password_file": str(tmp_path / "pw")}),
+        "t",
+        {"S": "webhook-secret-0123456789"},
     )
     offsite = from_file.environment("crm", "prod").backups.offsite
     assert offsite is not None and offsite.password.reveal() == "from-file"
     assert offsite.on_failure == "continue"
     from_env = parse_settings(_config({"repository": "/r", "password": "${PW}"}), "t",
-                              {"S": "s", "PW": "from-env"})  # fmt: skip
+                              {"S": "webhook-secret-0123456789", "PW": "from-env"})  # fmt: skip
     offsite = from_env.environment("crm", "prod").backups.offsite
     assert offsite is not None and offsite.password.reveal() == "from-env"

@@ -39,7 +39,8 @@ def _context(connection: redis.Redis, repos: Repos, tmp: Path, sha: str) -> Depl
     }  # fmt: skip
     settings = Settings.model_validate({
         "state_dir": str(tmp / "state"),
-        "projects": {"app": {"repo": "example.com/acme/app", "provider": "github", "secret": "s",
+        "projects": {"app": {"repo": "example.com/acme/app", "provider": "github",
+                             "secret": "webhook-secret-0123456789",
                              "environments": {"dev": environment}}},
     })  # fmt: skip
     record = Deploy(new_deploy_id(), "app", "dev", "branch", "main", sha, "test")
@@ -157,7 +158,7 @@ def test_doctor_checks_the_key_decrypts_every_sops_file(tmp_path: Path, key: Age
 
     repos = make_repos(tmp_path)
     settings = Settings.model_validate({"projects": {"app": {
-        "repo": "example.com/acme/app", "provider": "github", "secret": "s",
+        "repo": "example.com/acme/app", "provider": "github", "secret": "webhook-secret-0123456789",
         "environments": {"dev": {
             "trigger": {"branch": "main"}, "path": str(repos.checkout),
             "compose": {"files": ["c.yml"], "project": "app"}, "health": {"url": "http://h/"},
