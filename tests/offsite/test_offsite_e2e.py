@@ -41,6 +41,7 @@ from tests.support.provider_server import SLACK, ProviderServer
 from tests.support.sample_app import SampleApp
 from tests.support.sops_files import AgeKey, encrypt, new_age_key
 from tests.support.status import status_app
+from tests.support.users import with_test_users
 from webhook.cli import main
 
 pytestmark = pytest.mark.docker
@@ -307,9 +308,10 @@ def test_a_restore_drill_passes_then_fails_on_a_damaged_repository(
     failed = verify_backups(settings, redis_conn, "sample/dev")
     assert not failed.ok and failed.error
     assert last_drill(redis_conn, "sample/dev") == failed
-    page = status_app(redis_conn, settings).test_client().get("/").get_data(as_text=True)
+    viewer = status_app(redis_conn, with_test_users(settings)).test_client()
+    page = viewer.get("/").get_data(as_text=True)
     assert "Restore drill" in page and "FAILED" in page
-    metrics = status_app(redis_conn, settings).test_client().get("/metrics").get_data(True)
+    metrics = viewer.get("/metrics").get_data(as_text=True)
     assert 'deployhook_backup_drill_ok{environment="dev",project="sample"} 0.0' in metrics
     messages = [seen.body for seen in provider.to(SLACK)]
     assert any("RESTORE DRILL FAILED for sample/dev" in str(body) for body in messages)
@@ -334,13 +336,17 @@ def _no_plaintext_in_redis_logs_or_pages(
             found += list(
                 connection.smembers(key) if kind == "set" else connection.zrange(key, 0, -1)
             )
-    client = status_app(connection, settings).test_client()
-    pages = [client.get(path).get_data() for path in ("/", "/api/environments", "/api/deploys")]
+    client = status_app(connection, with_test_users(settings)).test_client()
+    answers = [client.get(path) for path in ("/", "/api/environments", "/api/deploys")]
     history = DeployStore(connection).history("sample/dev", limit=50)
     for record in history:
-        pages += [client.get(f"/deploys/{record.id}").get_data()]
-        pages += [client.get(f"/api/deploys/{record.id}/log").get_data()]
+        answers += [
+            client.get(f"/deploys/{record.id}"),
+            client.get(f"/api/deploys/{record.id}/log"),
+        ]
     assert history and len(found) > 10
+    assert {answer.status_code for answer in answers} == {200}
+    pages = [answer.get_data() for answer in answers]
     for secret in (FIRST_SECRET, SECOND_SECRET):
         assert not [v for v in found if secret.encode() in v], f"{secret} in Redis"
         assert not [p for p in pages if secret.encode() in p], f"{secret} on a page"
