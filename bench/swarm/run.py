@@ -118,6 +118,10 @@ def main() -> int:
                         f"round {number + 1} {side:<7} {record.state:<9} "
                         f"{times[side][-1]:6.2f} s, {len(load.failed)} of {load.sent} failed"
                     )
+                    for line in load.failed[:3]:
+                        print(f"      failed: {line[:200]}")
+                    if record.state != "succeeded":
+                        print(f"      why: {(record.error or '')[:300]}")
             ratio_line("swarm deploy vs compose deploy", times["swarm"], times["compose"], TARGET)
             for side in ("swarm", "compose"):
                 print(f"      {side}: {failed[side]} failed of {sent[side]} requests")
