@@ -38,9 +38,9 @@ def running_moto(directory: Path) -> Iterator[str]:
             if process.poll() is not None:
                 raise BedError(f"moto_server exited {process.returncode}: see {directory}")
             try:
-                requests.get(url, timeout=1)
+                requests.get(url, timeout=5)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:  # refused, or too slow to answer yet
                 if time.monotonic() > deadline:
                     wanted = f"expected moto_server on {url} within {READY_SECONDS}s"
                     raise BedError(wanted) from None
