@@ -18,9 +18,6 @@ lost the lock (any changing command is fenced by it): stop at once, end `interru
 
 from __future__ import annotations
 
-import os
-import socket
-
 from redis import Redis
 
 from config import Settings
@@ -49,6 +46,7 @@ from jobs.state.held import hold
 from jobs.state.locks import EnvironmentLock, LockOwner
 from jobs.state.records import Deploy, DeployStore
 from jobs.state.submit import superseded
+from jobs.state.workers import worker_name
 from jobs.swarm import is_swarm
 from jobs.swarm.images import build_and_push
 from jobs.triggers.paths import check_watched_paths, filters
@@ -112,7 +110,7 @@ def take_lock(connection: Redis, lock: EnvironmentLock, record: Deploy, log: Dep
 
 def run_stages(ctx: DeployContext) -> None:
     store, record = ctx.store, ctx.deploy
-    store.transition(record, "running", worker=f"{socket.gethostname()}:{os.getpid()}")
+    store.transition(record, "running", worker=worker_name())
     try:
         stage(ctx, "snapshot", take_snapshot)
         stale = stage(ctx, "fetch", fetch)

@@ -27,8 +27,8 @@ from jobs.runbook.outcome import finish_failed, finish_interrupted, revert_after
 from jobs.runbook.stages.rehearse import remove_containers
 from jobs.state.ids import DEPLOY_ID
 from jobs.state.locks import EnvironmentLock, LockOwner, current_owner
-from jobs.state.owners import local_process_state
 from jobs.state.records import Deploy, DeployStore, RecordError
+from jobs.state.workers import outlived
 
 logger = logging.getLogger("deployhook.recovery")
 
@@ -66,7 +66,7 @@ def recover(record: Deploy, settings: Settings, connection: Redis) -> None:
     holder = current_owner(connection, record.target)
     if holder is not None and holder.is_alive_local_process():
         return  # another worker on this host is running it right now
-    if _worker_alive(record):
+    if _worker_alive(record, connection):
         # Its worker runs on: it lost its lock (which its fence will find) but did not die.
         return
     owner = LockOwner.for_deploy(record.id, "recovering an interrupted deploy")
@@ -77,7 +77,7 @@ def recover(record: Deploy, settings: Settings, connection: Redis) -> None:
         return  # its worker is alive after all, or another worker is recovering it
     try:
         record = store.get(record.id)
-        if record.state != "running" or _worker_alive(record):
+        if record.state != "running" or _worker_alive(record, connection):
             return
         log = DeployLog(store, record.id, secret_values(settings))
         ctx = new_context(record, settings, store, log, lock)
@@ -106,10 +106,11 @@ def recover(record: Deploy, settings: Settings, connection: Redis) -> None:
         lock.release()
 
 
-def _worker_alive(record: Deploy) -> bool:
-    """Is the worker process the record names (host:pid) alive on this host?"""
-    host, _, pid = (record.worker or "").rpartition(":")
-    return pid.isdigit() and local_process_state(host, int(pid)) == "alive"
+def _worker_alive(record: Deploy, connection: Redis) -> bool:
+    """Does the worker the record names still beat (jobs/state/workers.py)? Waits for a
+    heartbeat to expire, so a worker restarted at once still recovers its predecessor's deploy;
+    for a name nothing can be told about, the environment's lock decides."""
+    return not outlived(connection, record.worker)
 
 
 def remove_stray_rehearsals(

@@ -103,6 +103,11 @@ def commit_marker(target: str, sha: str) -> str:
     return f"{PREFIX}:commit:{target}:{sha}"
 
 
+def worker(name: str) -> str:
+    """A live worker's heartbeat (jobs/state/workers.py): expires when the worker stops beating."""
+    return f"{PREFIX}:worker:{name}"
+
+
 def poll_state(target: str) -> str:
     """Triggers: what the last poll of an environment saw, and when the next one is due."""
     return f"{PREFIX}:poll:{target}"

@@ -9,6 +9,7 @@ from jobs.gates.waker import requeue_interrupted_waits, start_window_waker
 from jobs.report import start_background
 from jobs.runbook.recovery import recover_interrupted
 from jobs.state.rqjobs import deploy_worker
+from jobs.state.workers import start_heartbeat
 from jobs.triggers.poll import start_polling
 from jobs.worker import runtime
 
@@ -31,6 +32,8 @@ def run_worker(
     """
     runtime.bind(settings)
     chosen = queues or settings.queues()
+    # A heartbeat with a TTL: the next worker knows this one died, even as the same PID 1.
+    stop_heartbeat = start_heartbeat(connection)
     # Reports run beside the deploys, never inside them: a slow provider cannot hold one up.
     stop_reports = start_background(settings, connection)
     # Queues deploys held outside their deploy windows again when a window opens.
@@ -44,6 +47,7 @@ def run_worker(
         worker = deploy_worker(chosen, connection, name)
         return bool(worker.work(burst=burst, with_scheduler=False, logging_level="WARNING"))
     finally:
+        stop_heartbeat()
         stop_polling()
         stop_waker()
         stop_reports(REPORT_FLUSH_SECONDS)
