@@ -55,7 +55,7 @@ LOCK_WAIT_SECONDS = 3600.0
 
 
 def deploy(deploy_id: str, settings: Settings, connection: Redis) -> str:
-    store = DeployStore(connection)
+    store = DeployStore(connection, keep_days=settings.history.keep_days)
     record = store.get(deploy_id)
     if record.state != "queued":
         return record.state  # already handled (a re-run of the same job does nothing)

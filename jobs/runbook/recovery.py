@@ -62,7 +62,7 @@ def _served(settings: Settings, queues: list[str]) -> Iterator[tuple[str, Enviro
 
 
 def recover(record: Deploy, settings: Settings, connection: Redis) -> None:
-    store = DeployStore(connection)
+    store = DeployStore(connection, keep_days=settings.history.keep_days)
     holder = current_owner(connection, record.target)
     if holder is not None and holder.is_alive_local_process():
         return  # another worker on this host is running it right now

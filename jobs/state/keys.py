@@ -69,6 +69,15 @@ def github_deployment(deploy_id: str) -> str:
     return f"{PREFIX}:deploy:{deploy_id}:github-deployment"
 
 
+def deploy_keys(deploy_id: str) -> list[str]:
+    """Every key one deploy owns (removed together when history retention drops it)."""
+    return [
+        deploy(deploy_id), log(deploy_id), events(deploy_id), commands(deploy_id),
+        reporting_problems(deploy_id), report_cursor(deploy_id), reporting_lock(deploy_id),
+        github_deployment(deploy_id),
+    ]  # fmt: skip
+
+
 def history(target: str | None = None) -> str:
     return f"{PREFIX}:history:{target}" if target else f"{PREFIX}:history"
 

@@ -8,6 +8,7 @@ from config import Settings
 from jobs.gates.waker import requeue_interrupted_waits, start_window_waker
 from jobs.report import start_background
 from jobs.runbook.recovery import recover_interrupted
+from jobs.state.retention import start_pruning
 from jobs.state.rqjobs import deploy_worker
 from jobs.state.workers import start_heartbeat
 from jobs.triggers.poll import start_polling
@@ -34,6 +35,10 @@ def run_worker(
     chosen = queues or settings.queues()
     # A heartbeat with a TTL: the next worker knows this one died, even as the same PID 1.
     stop_heartbeat = start_heartbeat(connection)
+    # History retention: what Redis keeps stays bounded (history.keep_days, keep_deploys).
+    history = settings.history
+    targets = [f"{p}/{e}" for p, project in settings.projects.items() for e in project.environments]
+    stop_pruning = start_pruning(connection, targets, history.keep_deploys, history.keep_days)
     # Reports run beside the deploys, never inside them: a slow provider cannot hold one up.
     stop_reports = start_background(settings, connection)
     # Queues deploys held outside their deploy windows again when a window opens.
@@ -47,6 +52,7 @@ def run_worker(
         worker = deploy_worker(chosen, connection, name)
         return bool(worker.work(burst=burst, with_scheduler=False, logging_level="WARNING"))
     finally:
+        stop_pruning()
         stop_heartbeat()
         stop_polling()
         stop_waker()
