@@ -46,9 +46,14 @@ def start_heartbeat(connection: Redis) -> Callable[[], None]:
 
     def stop() -> None:
         halt()
-        connection.delete(keys.worker(worker_name()))
+        forget(connection)
 
     return stop
+
+
+def forget(connection: Redis) -> None:
+    """Remove this worker's heartbeat: it is stopping, and is dead to the next start at once."""
+    connection.delete(keys.worker(worker_name()))
 
 
 def worker_state(connection: Redis, name: str | None) -> WorkerState:
