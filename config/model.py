@@ -562,11 +562,21 @@ class Notify(Strict):
     delivery: Delivery = Delivery()
 
 
+class History(Strict):
+    """How much deploy history Redis keeps (jobs/state/retention.py): a finished deploy goes,
+    with its log and everything else of it, after keep_days or once keep_deploys newer ones
+    of its environment exist; a running one and the last good one of each environment stay."""
+
+    keep_days: int = Field(default=90, ge=1, le=3650)
+    keep_deploys: int = Field(default=1000, ge=10, le=100_000)
+
+
 class Settings(Strict):
     projects: dict[Name, Project] = Field(min_length=1)
     server: Server = Server()
     redis: RedisSettings = RedisSettings()
     state_dir: Path = Path("/var/lib/deployhook")
+    history: History = History()
     notify: Notify = Notify()
     auth: Auth = Auth()
 

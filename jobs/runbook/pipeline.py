@@ -21,9 +21,6 @@ lost the lock (any changing command is fenced by it): stop at once, end `interru
 
 from __future__ import annotations
 
-import os
-import socket
-
 from redis import Redis
 
 from config import Settings
@@ -54,6 +51,7 @@ from jobs.state.held import hold
 from jobs.state.locks import EnvironmentLock, LockOwner
 from jobs.state.records import Deploy, DeployStore
 from jobs.state.submit import superseded
+from jobs.state.workers import worker_name
 from jobs.swarm import is_swarm
 from jobs.swarm.images import build_and_push
 from jobs.triggers.paths import check_watched_paths, filters
@@ -62,7 +60,7 @@ LOCK_WAIT_SECONDS = 3600.0
 
 
 def deploy(deploy_id: str, settings: Settings, connection: Redis) -> str:
-    store = DeployStore(connection)
+    store = DeployStore(connection, keep_days=settings.history.keep_days)
     record = store.get(deploy_id)
     if record.state != "queued":
         return record.state  # already handled (a re-run of the same job does nothing)
@@ -117,7 +115,7 @@ def take_lock(connection: Redis, lock: EnvironmentLock, record: Deploy, log: Dep
 
 def run_stages(ctx: DeployContext) -> None:
     store, record = ctx.store, ctx.deploy
-    store.transition(record, "running", worker=f"{socket.gethostname()}:{os.getpid()}")
+    store.transition(record, "running", worker=worker_name())
     try:
         stage(ctx, "snapshot", take_snapshot)
         stale = stage(ctx, "fetch", fetch)

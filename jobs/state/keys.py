@@ -80,6 +80,15 @@ def github_deployment(deploy_id: str) -> str:
     return f"{PREFIX}:deploy:{deploy_id}:github-deployment"
 
 
+def deploy_keys(deploy_id: str) -> list[str]:
+    """Every key one deploy owns (removed together when history retention drops it)."""
+    return [
+        deploy(deploy_id), log(deploy_id), events(deploy_id), commands(deploy_id),
+        reporting_problems(deploy_id), report_cursor(deploy_id), reporting_lock(deploy_id),
+        github_deployment(deploy_id),
+    ]  # fmt: skip
+
+
 def history(target: str | None = None) -> str:
     return f"{PREFIX}:history:{target}" if target else f"{PREFIX}:history"
 
@@ -112,6 +121,11 @@ COMMIT_MARKER_TTL_SECONDS = 24 * 3600
 def commit_marker(target: str, sha: str) -> str:
     """Triggers: a webhook and a poll for one commit of one environment queue one deploy."""
     return f"{PREFIX}:commit:{target}:{sha}"
+
+
+def worker(name: str) -> str:
+    """A live worker's heartbeat (jobs/state/workers.py): expires when the worker stops beating."""
+    return f"{PREFIX}:worker:{name}"
 
 
 def poll_state(target: str) -> str:

@@ -25,7 +25,9 @@ from jobs.offsite.schedule import start_offsite_schedule
 from jobs.report import start_background
 from jobs.runbook.recovery import hand_over, recover_interrupted
 from jobs.state.connection import connect
+from jobs.state.retention import start_pruning
 from jobs.state.rqjobs import GuardedWorker, deploy_worker, why_refused
+from jobs.state.workers import start_heartbeat
 from jobs.triggers.poll import start_polling
 from jobs.worker import runtime
 
@@ -110,6 +112,12 @@ def run_worker(
     """Work the given queues (default: every queue the configuration names)."""
     runtime.bind(settings)
     chosen = queues or settings.queues()
+    # A heartbeat with a TTL: the next worker knows this one died, even as the same PID 1.
+    stop_heartbeat = start_heartbeat(connection)
+    # History retention: what Redis keeps stays bounded (history.keep_days, keep_deploys).
+    history = settings.history
+    targets = [f"{p}/{e}" for p, project in settings.projects.items() for e in project.environments]
+    stop_pruning = start_pruning(connection, targets, history.keep_deploys, history.keep_days)
     # Reports run beside the deploys, never inside them: a slow provider cannot hold one up.
     stop_reports = start_background(settings, connection)
     # Queues deploys held outside their deploy windows again when a window opens.
@@ -127,6 +135,8 @@ def run_worker(
     finally:
         if stop_offsite is not None:
             stop_offsite()
+        stop_pruning()
+        stop_heartbeat()
         stop_polling()
         stop_waker()
         stop_reports(REPORT_FLUSH_SECONDS)
