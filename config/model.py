@@ -22,8 +22,10 @@ from pydantic import (
     model_validator,
 )
 
+from config.auth import Auth, cookie_problem
 from config.gates import Hooks, WaitForChecks, Window
 from config.globs import glob_problem
+from config.offsite import Offsite
 from config.secrets import Secret
 from config.sentinel import SentinelSettings
 
@@ -216,6 +218,8 @@ class Backups(Strict):
     keep_count: int = Field(default=10, ge=1)
     min_free_mb: int = Field(default=512, ge=0)
     timeout: float = Field(default=1800, gt=0)
+    # A restic repository off this host for every backup and kept dump (docs/backups.md).
+    offsite: Offsite | None = None
 
 
 class Timeouts(Strict):
@@ -338,6 +342,12 @@ class Environment(Strict):
             if self.swarm is not None:
                 raise ValueError("swarm settings need engine: swarm; remove swarm or set engine")
             return self
+        if self.database is not None and self.database.service is not None:
+            raise ValueError(
+                "engine: swarm needs database.url for now: the backup, restore and standby run "
+                "from the worker against the URL (publish PostgreSQL where the worker reaches "
+                "it, docs/swarm.md); database.service inside a stack is not supported yet"
+            )
         rehearse = self.migrate is not None and self.migrate.rehearse is not None
         if rehearse:
             raise ValueError(
@@ -423,8 +433,19 @@ class Server(Strict):
     live_streams: int = Field(default=100, ge=1, le=10_000)
     # Where people reach the status page; used for links in reports.
     public_url: HttpUrl | None = None
-    # Bearer token for actions on the status page and API; read-only without one.
-    token: StrongSecret | None = None
+    # Replaced by per-user tokens (config/auth.py); kept only to say so clearly.
+    token: Secret | None = None
+
+    @field_validator("token")
+    @classmethod
+    def _token_replaced(cls, value: Secret | None) -> Secret | None:
+        if value is not None:
+            raise ValueError(
+                "server.token is gone: every caller now has its own token with a role; remove "
+                "server.token and run `deployhook token create NAME --role deployer` "
+                "(docs/security.md)"
+            )
+        return value
 
 
 class RedisSettings(Strict):
@@ -541,12 +562,30 @@ class Notify(Strict):
     delivery: Delivery = Delivery()
 
 
+class History(Strict):
+    """How much deploy history Redis keeps (jobs/state/retention.py): a finished deploy goes,
+    with its log and everything else of it, after keep_days or once keep_deploys newer ones
+    of its environment exist; a running one and the last good one of each environment stay."""
+
+    keep_days: int = Field(default=90, ge=1, le=3650)
+    keep_deploys: int = Field(default=1000, ge=10, le=100_000)
+
+
 class Settings(Strict):
     projects: dict[Name, Project] = Field(min_length=1)
     server: Server = Server()
     redis: RedisSettings = RedisSettings()
     state_dir: Path = Path("/var/lib/deployhook")
+    history: History = History()
     notify: Notify = Notify()
+    auth: Auth = Auth()
+
+    @model_validator(mode="after")
+    def _plain_cookies_on_loopback_only(self) -> Settings:
+        problem = cookie_problem(self.auth.sessions.secure_cookie, self.server.bind)
+        if problem:
+            raise ValueError(problem)
+        return self
 
     @model_validator(mode="after")
     def _checks_have_a_token(self) -> Settings:
@@ -561,6 +600,9 @@ class Settings(Strict):
 
     def environment(self, project: str, environment: str) -> Environment:
         return self.projects[project].environments[environment]
+
+    def users_path(self) -> Path:
+        return self.auth.users_path or self.state_dir / "users.yml"
 
     def backup_dir(self, project: str, environment: str) -> Path:
         configured = self.environment(project, environment).backups.dir

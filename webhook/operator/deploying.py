@@ -6,12 +6,16 @@ import argparse
 import time
 from pathlib import Path
 
+from redis import Redis
+
+from config import Settings
+from jobs.offsite.choosing import offsite_copies
 from jobs.operations.maintenance import operator_name
 from jobs.operations.queueing import queue_deploy, queue_redeploy, queue_rollback, rollback_plan
 from jobs.operations.targets import OperationError
 from jobs.state.held import held_ids
 from jobs.state.records import Deploy, DeployStore
-from webhook.operator.common import confirm, say, settings_and_redis
+from webhook.operator.common import confirm, record_action, say, settings_and_redis
 from webhook.operator.follow import follow_stages
 from webhook.operator.render import ref_text
 
@@ -21,12 +25,14 @@ QUIET_HINT_SECONDS = 30.0
 def deploy(args: argparse.Namespace) -> int:
     settings, connection = settings_and_redis(args)
     queued = queue_deploy(connection, settings, args.target, args.ref, operator_name(), args.force)
+    record_action(connection, settings, "deploy", queued.target, queued.id)
     return _finish(connection, queued, args.no_wait)
 
 
 def redeploy(args: argparse.Namespace) -> int:
     settings, connection = settings_and_redis(args)
     queued = queue_redeploy(connection, settings, args.deploy_id, operator_name(), args.force)
+    record_action(connection, settings, "redeploy", queued.target, queued.id)
     return _finish(connection, queued, args.no_wait)
 
 
@@ -37,7 +43,7 @@ def rollback(args: argparse.Namespace) -> int:
     restore = plan.restore_backup is not None and not args.keep_database
     if restore and plan.restore_backup is not None:
         backup = Path(plan.restore_backup)
-        if not backup.is_file():
+        if not backup.is_file() and not _kept_offsite(settings, connection, args.target, backup):
             raise OperationError(
                 f"the backup to restore, {backup}, is gone (retention?): roll back the code "
                 "only with --keep-database, or restore another with `deployhook backups restore`"
@@ -52,7 +58,16 @@ def rollback(args: argparse.Namespace) -> int:
             "--keep-database to roll back the code only",
         )
     queued = queue_rollback(connection, settings, plan, restore, operator_name())
+    record_action(connection, settings, "rollback", queued.target, queued.id)
     return _finish(connection, queued, args.no_wait)
+
+
+def _kept_offsite(settings: Settings, connection: Redis, target: str, backup: Path) -> bool:
+    """Whether the off-site repository holds `backup` (the rollback's restore fetches it)."""
+    if not any(copy.name == backup.name for copy in offsite_copies(settings, connection, target)):
+        return False
+    say(f"{backup.name} is not on this host: the rollback fetches it from off-site")
+    return True
 
 
 def _finish(connection: object, queued: Deploy, no_wait: bool) -> int:
