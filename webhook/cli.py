@@ -135,6 +135,7 @@ def zero_downtime_problems(settings: Settings) -> list[str]:
     from jobs.compose.zero_downtime import refusals
     from jobs.execution.context import command_environ
     from jobs.failures.errors import CommandFailed
+    from jobs.failures.finder import telling_line
     from jobs.swarm.model import read_stack_offline
     from jobs.swarm.policy import refusals as swarm_refusals
 
@@ -155,8 +156,8 @@ def zero_downtime_problems(settings: Settings) -> list[str]:
                 else:
                     found = refusals(read_model_offline(compose, environ), env.zero_downtime)
             except CommandFailed as error:
-                tail = error.output_tail.strip().splitlines()[-1:] or [""]
-                problems.append(f"{where}: cannot read the Compose model: {error} {tail[0]}")
+                said = telling_line(error.output_tail)
+                problems.append(f"{where}: cannot read the Compose model: {error} {said}")
                 continue
             problems += [f"{where}: {line}" for line in found]
     return problems

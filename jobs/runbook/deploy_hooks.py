@@ -41,8 +41,9 @@ def run_hooks(ctx: DeployContext, point: str) -> None:
                 hook_argv(ctx.compose, hook), timeout=hook.timeout, cwd=ctx.environment.path
             )
         except CommandFailed as failed:
-            tail = f"\n{failed.output_tail}" if failed.output_tail else ""
-            raise StageFailed(f"{point} hooks", f"hook {number} failed: {failed}{tail}") from failed
+            raise StageFailed(
+                f"{point} hooks", f"hook {number} failed: {failed}", command=failed
+            ) from failed
         except OSError as error:  # e.g. the program does not exist on the host
             raise StageFailed(
                 f"{point} hooks", f"hook {number} could not start: {error.strerror}"
