@@ -24,7 +24,9 @@ _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Environment variables that fill keys the file leaves out (used by `deployhook up`).
 _ENV_DEFAULTS = {("redis", "url"): "DEPLOYHOOK_REDIS_URL", ("state_dir",): "DEPLOYHOOK_STATE_DIR"}
 # Stands in for an unresolvable value so that validation reports only the real problem.
-_UNRESOLVED = "unresolved"
+# Stands in for a value that could not be read, so that validation goes on to find the rest
+# (long enough to pass a secret's minimum length: its problem is already reported).
+_UNRESOLVED = "unresolved: see the problem reported for this key"
 
 
 class ConfigError(Exception):

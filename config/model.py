@@ -6,6 +6,7 @@ setting. Cross-field rules live in validators whose messages say what to write i
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -39,6 +40,35 @@ DOCKER_HOST_PATTERN = (
     r"|ssh://([A-Za-z0-9_][A-Za-z0-9_.-]*@)?[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?"
     r"|tcp://[A-Za-z0-9][A-Za-z0-9.-]*:[0-9]{1,5})$"
 )
+
+
+# Webhook secrets and the server token are what deployhook itself checks: too short, and they
+# can be guessed or brute-forced offline from one signed request.
+MIN_SECRET_LENGTH = 16
+
+
+def _long_enough(secret: Secret) -> Secret:
+    if len(secret.reveal()) < MIN_SECRET_LENGTH:
+        raise ValueError(
+            f"too short: use at least {MIN_SECRET_LENGTH} random characters "
+            "(make one: openssl rand -hex 32)"
+        )
+    return secret
+
+
+StrongSecret = Annotated[Secret, AfterValidator(_long_enough)]
+
+
+def _not_own(name: str) -> str:
+    if name.startswith("DEPLOYHOOK_"):
+        raise ValueError("deployhook's own DEPLOYHOOK_* variables are never passed to commands")
+    return name
+
+
+# A variable of the worker's environment that an environment's commands may also see (`env:`).
+EnvName = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"), AfterValidator(_not_own)
+]
 DockerHost = Annotated[str, StringConstraints(pattern=DOCKER_HOST_PATTERN, max_length=400)]
 
 # git check-ref-format, reduced to what a trigger may name; globs are allowed in tag patterns.
@@ -233,9 +263,17 @@ class Environment(Strict):
     # A webhook for a commit older than the live one (an ancestor of it) deploys it anyway.
     # Default: such a webhook is ignored; `deployhook rollback` is the way back.
     allow_older: bool = False
-    # Services swapped without downtime: a new container starts beside the old one, which is
-    # stopped only once the new one is healthy (docs/zero-downtime.md).
+    # Services swapped without downtime: a new container joins the service's name only once
+    # Docker calls it healthy; an old one leaves the name, drains, then stops
+    # (docs/zero-downtime.md). Batch: how many of a service's containers change at once.
     zero_downtime: list[ServiceName] = []
+    zero_downtime_batch: int = Field(default=1, ge=1)
+    # Seconds an old container keeps serving after it left the name, before its SIGTERM;
+    # default: the service's stop_grace_period, at most 30 s.
+    zero_downtime_drain: float | None = Field(default=None, ge=0, le=3600)
+    # Worker environment variables its commands and hooks also get, beyond the minimum
+    # (jobs/commands/environ.py); a value holding a deployhook secret is never passed.
+    env: list[EnvName] = []
     # compose: a Compose project on one engine; swarm: a stack on the swarm docker_host manages,
     # deployed by digest from a registry and watched until every changed service converged.
     engine: Literal["compose", "swarm"] = "compose"
@@ -314,7 +352,7 @@ class Project(Strict):
     # which matches no payload's repository, is refused here instead of 403 on every push.
     repo: str = Field(pattern=r"^(?:localhost|[^\s/]*[.:][^\s/]*)(?:/[^\s/]+){2,}$")
     provider: Literal["github", "gitlab", "gitea"]
-    secret: Secret
+    secret: StrongSecret
     # GitLab >= 19 Standard Webhooks signing key (whsec_...): when set, signatures are required.
     signing_key: Secret | None = None
     # GitLab's numeric project id, for when the path in `repo` is not the project's API path.
@@ -356,7 +394,7 @@ class Server(Strict):
     # Where people reach the status page; used for links in reports.
     public_url: HttpUrl | None = None
     # Bearer token for actions on the status page and API; read-only without one.
-    token: Secret | None = None
+    token: StrongSecret | None = None
 
 
 class RedisSettings(Strict):
@@ -420,6 +458,36 @@ class GiteaNotify(Strict):
 
 class WebhookNotify(Strict):
     url: Secret  # may carry a token in its path or query, so it is kept secret
+    # The Standard Webhooks signing key (whsec_<base64 of 24-64 random bytes>): every
+    # request carries webhook-id, webhook-timestamp and webhook-signature made with it.
+    secret: Secret
+    # http:// URLs are refused unless this says so (a receiver on loopback, a test bed).
+    allow_http: bool = False
+
+    @model_validator(mode="after")
+    def _https_and_a_key(self) -> WebhookNotify:
+        url = self.url.reveal()
+        if not url.startswith("https://") and not (self.allow_http and url.startswith("http://")):
+            raise ValueError(
+                "url: must be https:// (for http:// on a trusted network, set allow_http: true)"
+            )
+        if not _standard_webhooks_key(self.secret.reveal()):
+            raise ValueError(
+                "secret: must be whsec_ followed by the base64 of 24 to 64 random bytes "
+                '(make one: python3 -c "import base64,os; '
+                "print('whsec_' + base64.b64encode(os.urandom(32)).decode())\")"
+            )
+        return self
+
+
+def _standard_webhooks_key(text: str) -> bool:
+    if not text.startswith("whsec_"):
+        return False
+    try:
+        key = base64.b64decode(text.removeprefix("whsec_"), validate=True)
+    except ValueError:
+        return False
+    return 24 <= len(key) <= 64
 
 
 class Delivery(Strict):

@@ -36,7 +36,7 @@ def _context(redis_conn: redis.Redis, repos: Repos, tmp_path: Path, **deploy: st
                 "app": {
                     "repo": "example.com/acme/app",
                     "provider": "github",
-                    "secret": "s3cret-value",
+                    "secret": "s3cret-value-for-tests",
                     "environments": {
                         "dev": {
                             "trigger": {"branch": "main"},

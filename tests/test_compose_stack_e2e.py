@@ -73,6 +73,7 @@ def stack(
         "DEPLOYHOOK_SRV": str(sample_app.root), "DEPLOYHOOK_BACKUPS": str(backups),
         "DEPLOYHOOK_ENV_FILE": str(tmp_path / "none.env"),
         "DEPLOYHOOK_HEALTH_URL": f"http://127.0.0.1:{port}/healthz",
+        "DEPLOYHOOK_REDIS_PASSWORD": secrets.token_hex(32),
     }  # fmt: skip
     compose = ["docker-compose", "--project-name", f"dh-{secrets.token_hex(3)}"]
     compose += ["--file", str(REPO / "compose.yml")]

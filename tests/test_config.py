@@ -34,9 +34,10 @@ def _problems(text: str, environ: dict[str, str] | None = None) -> list[str]:
 
 def test_example_config_loads(example_config_path: Path) -> None:
     """config/deployhook.example.yml is valid: a branch to dev and v* tags to prod."""
-    settings = load_settings(example_config_path, {"CRM_WEBHOOK_SECRET": "s3cret"})
+    settings = load_settings(example_config_path, {"CRM_WEBHOOK_SECRET": "s3cret-for-the-tests"})
     crm = settings.projects["crm"]
-    assert (crm.repo_path, crm.provider, crm.secret.reveal()) == ("acme/crm", "github", "s3cret")
+    assert (crm.repo_path, crm.provider) == ("acme/crm", "github")
+    assert crm.secret.reveal() == "s3cret-for-the-tests"
     triggers = {
         name: (env.trigger.kind, env.trigger.pattern) for name, env in crm.environments.items()
     }
@@ -49,7 +50,7 @@ def test_check_config_command(
     example_config_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`deployhook check-config` on the example prints its webhook path and exits 0."""
-    monkeypatch.setenv("CRM_WEBHOOK_SECRET", "s3cret")
+    monkeypatch.setenv("CRM_WEBHOOK_SECRET", "s3cret-for-the-tests")
     assert main(["check-config", "--config", str(example_config_path)]) == 0
     assert "webhook URL path: /hooks/crm" in capsys.readouterr().out
 
@@ -114,7 +115,9 @@ def test_secrets_are_masked(tmp_path: Path) -> None:
         assert SECRET not in shown
     assert "<secret>" in repr(settings)
     # A value that fails validation is not quoted back either.
-    wrong_key = BASE.replace("secret: ${CRM_SECRET}", "secret: x\n    signing_key: ${CRM_SECRET}")
+    wrong_key = BASE.replace(
+        "secret: ${CRM_SECRET}", "secret: x-long-enough-secret\n    signing_key: ${CRM_SECRET}"
+    )
     assert _problems(wrong_key) == ["projects.crm: signing_key is only for provider gitlab"]
     gitlab = wrong_key.replace("provider: github", "provider: gitlab")
     assert _problems(gitlab) == [
@@ -146,3 +149,21 @@ def test_settings_type() -> None:
     settings = parse_settings(BASE, "test.yml", {"CRM_SECRET": SECRET})
     assert isinstance(settings, Settings)
     assert (settings.server.bind, settings.server.workers) == ("127.0.0.1:8080", 2)
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        (BASE.replace("${CRM_SECRET}", "q"), "projects.crm.secret"),
+        (BASE.replace("${CRM_SECRET}", "fifteen-chars-x"), "projects.crm.secret"),
+        (BASE + "server: {token: tok-7}\n", "server.token"),
+    ],
+)
+def test_short_secrets_and_tokens_are_refused(text: str, where: str) -> None:
+    """A webhook secret or server token under 16 characters is a config error naming its key
+    and the fix, never quoting the value."""
+    problems = _problems(text)
+    assert problems == [
+        f"{where}: too short: use at least 16 random characters (make one: openssl rand -hex 32)"
+    ]
+    assert "fifteen-chars-x" not in problems[0] and "tok-7" not in problems[0]

@@ -215,7 +215,7 @@ projects:
   crm:
     repo: example.com/acme/crm
     provider: github
-    secret: s3cret
+    secret: s3cret-for-the-tests
     environments:
       dev:
         trigger: {branch: main}

@@ -84,7 +84,8 @@ def test_healthy_host_passes_every_check(
     statuses = _statuses(shown)
     checks = ("checkout", "remote", "fetch", "docker", "compose", "services", "database")
     expected = {("sample/dev", check): "ok" for check in (*checks, "backups", "health")}
-    assert statuses == {("deployhook", "redis"): "ok", **expected}, shown
+    guards = {("deployhook", check): "ok" for check in ("redis-auth", "redis-memory", "jobs")}
+    assert statuses == {("deployhook", "redis"): "ok", **guards, **expected}, shown
     assert code == 0
     database = next(c for c in json.loads(shown)["checks"] if c["check"] == "database")
     assert "a restore is in place (role app may not create databases" in database["detail"]

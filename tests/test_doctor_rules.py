@@ -25,7 +25,7 @@ projects:
   crm:
     repo: github.com/acme/crm
     provider: github
-    secret: s3cret-value
+    secret: s3cret-value-for-tests
     environments:
       dev:
         trigger: {branch: main}

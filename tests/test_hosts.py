@@ -13,7 +13,7 @@ projects:
   crm:
     repo: github.com/acme/crm
     provider: github
-    secret: s3cret
+    secret: s3cret-for-the-tests
     environments:
       dev:
         trigger: {branch: main}
@@ -109,10 +109,10 @@ def test_commands_of_a_remote_environment_get_its_docker_host(
     monkeypatch.setenv("DOCKER_HOST", "unix:///worker/docker.sock")
     monkeypatch.setenv("DOCKER_CONTEXT", "somewhere")
     settings = _settings("unix:///srv/edge/docker.sock")
-    remote = command_environ(settings.environment("crm", "prod"))
+    remote = command_environ(settings.environment("crm", "prod"), [])
     assert remote["DOCKER_HOST"] == "unix:///srv/edge/docker.sock"
     assert "DOCKER_CONTEXT" not in remote
-    local = command_environ(settings.environment("crm", "dev"))
+    local = command_environ(settings.environment("crm", "dev"), [])
     assert (local["DOCKER_HOST"], local["DOCKER_CONTEXT"]) == (
         "unix:///worker/docker.sock",
         "somewhere",

@@ -149,7 +149,7 @@ def test_check_config_names_the_rehearsal(
     """`check-config` on the example says which environment rehearses its migrations."""
     from webhook.cli import main
 
-    monkeypatch.setenv("CRM_WEBHOOK_SECRET", "s3cret")
+    monkeypatch.setenv("CRM_WEBHOOK_SECRET", "s3cret-for-the-tests")
     assert main(["check-config", "--config", str(example_config_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     prod = next(line for line in lines if line.startswith("  prod:"))

@@ -23,7 +23,7 @@ def _project(triggers: dict[str, dict[str, str]]) -> Project:
         {
             "repo": "github.com/acme/crm",
             "provider": "github",
-            "secret": "s",
+            "secret": "s3cret-for-the-tests",
             "environments": environments,
         }
     )

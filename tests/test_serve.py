@@ -57,13 +57,13 @@ def test_up_with_example_config(tmp_path: Path, example_config_path: Path) -> No
     base = f"http://127.0.0.1:{port}"
     argv = [*DEPLOYHOOK, "up", "--config", str(example_config_path), "--bind", f"127.0.0.1:{port}"]
     env = {
-        "CRM_WEBHOOK_SECRET": "crm-secret",
+        "CRM_WEBHOOK_SECRET": "crm-secret-for-the-tests",
         "DEPLOYHOOK_REDIS_URL": "",
         # The worker takes the queued deploy at once; it must not reach any real Docker engine.
         "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock",
     }
     with running(argv, env, base, cwd=tmp_path) as process:
-        assert _signed_and_forged(base, "crm", secret="crm-secret") == (202, 401)
+        assert _signed_and_forged(base, "crm", secret="crm-secret-for-the-tests") == (202, 401)
     assert process.returncode == 0
     redis_dir = tmp_path / ".state" / "redis"
     assert (redis_dir / "appendonly.aof").stat().st_size > 0  # the deploy is on disk

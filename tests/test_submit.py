@@ -8,11 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 import redis
 from rq import Queue
 from rq.job import Job
+from rq.serializers import JSONSerializer
 
 from config import load_settings
 from jobs.state.records import DeployStore, events_key
+from jobs.state.rqjobs import JOB_FUNCTION
 from jobs.state.submit import (
-    JOB_FUNCTION,
     JOB_TIMEOUT_SECONDS,
     DeployRequest,
     Duplicate,
@@ -38,7 +39,7 @@ def _request(environment: str = "dev", sha: str = "a" * 40) -> DeployRequest:
 
 
 def _settings(example_config_path):
-    return load_settings(example_config_path, {"CRM_WEBHOOK_SECRET": "s3cret"})
+    return load_settings(example_config_path, {"CRM_WEBHOOK_SECRET": "s3cret-for-the-tests"})
 
 
 def test_submit_creates_record_and_job(redis_conn: redis.Redis, example_config_path) -> None:
@@ -75,13 +76,13 @@ def test_redis_down_raises_queue_unavailable(example_config_path) -> None:
 
 
 def test_job_is_the_one_rq_builds(redis_conn: redis.Redis, example_config_path) -> None:
-    """The job written by the submit script is a complete RQ job: function, args, timeout."""
+    """The job submit writes is a complete RQ job, in JSON: function, args, timeout."""
     result = submit(redis_conn, _settings(example_config_path), [_request()], "github:1:guid-1")
     assert isinstance(result, Submitted)
-    job = Job.fetch(result.deploys[0].id, connection=redis_conn)
-    assert (job.func_name, job.args, job.timeout) == (
+    job = Job.fetch(result.deploys[0].id, connection=redis_conn, serializer=JSONSerializer)
+    assert (job.func_name, list(job.args), job.timeout) == (
         JOB_FUNCTION,
-        (result.deploys[0].id,),
+        [result.deploys[0].id],
         JOB_TIMEOUT_SECONDS,
     )
     assert (job.get_status(), job.origin) == ("queued", "deploys.local")

@@ -29,7 +29,7 @@ projects:
   crm:
     repo: github.com/acme/crm
     provider: github
-    secret: s3cret-value
+    secret: s3cret-value-for-tests
     environments:
       dev:
         trigger: {%(trigger)s}
@@ -96,12 +96,29 @@ def test_watched_path_globs(pattern: str, path: str, expected: bool) -> None:
         ("a**b", "whole segment"),
         ("v[0-9.txt", "unclosed"),
         (" docs", "spaces"),
+        ("[z-a]", "not a valid glob (bad character range z-a"),
+        ("src/[]x", "not a valid glob"),
+        ("[[:alpha:]]", "not a valid glob"),
     ],
 )
 def test_bad_globs_say_why(pattern: str, problem: str) -> None:
     """A malformed watched path is refused with a reason naming the mistake."""
     found = glob_problem(pattern)
     assert found is not None and problem in found
+
+
+NASTY = [
+    "[z-a]", "src/[]x", "[]", "[!]", "[]]", "a]b[", "[a-]", "[-a]", "[\\]", "x[", "]",
+    "(", ")", "a{b,c}", "a|b", "$", "^x", "a+", "?*?", "**", "**/**", "[[]", "[^a]", "#x", "!x",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("pattern", NASTY)
+def test_a_glob_check_config_accepts_can_be_matched(pattern: str) -> None:
+    """Whatever passes the check either matches without an error or was refused with a
+    reason: no glob passes check-config and then fails at intake."""
+    if glob_problem(pattern) is None:
+        matches_any([pattern], "src/x/y.txt")
 
 
 def test_watched_keeps_order_and_only_hits() -> None:

@@ -12,11 +12,18 @@ import yaml
 from config import ConfigError, parse_settings
 from config.model import Migrate
 from jobs.commands.compose import Compose
-from jobs.commands.docker import remove_container, stop_container
+from jobs.commands.docker import (
+    connect_network,
+    disconnect_network,
+    remove_container,
+    start_container,
+    stop_container,
+)
 from jobs.compose.model import ComposeModel, PublishedPort, ServiceModel
-from jobs.compose.zero_downtime import grace_seconds, refusals
+from jobs.compose.zero_downtime import drain_seconds, grace_seconds, refusals
 from jobs.execution.context import DeployContext
 from jobs.runbook.stages.migrate import migration_argv
+from jobs.runbook.stages.service_name import endpoints, in_name, shared_aliases
 from webhook.cli import main
 
 COMPOSE = Compose(("docker", "compose"), "crm", Path("/srv/crm"), ("compose.yml",))
@@ -31,9 +38,23 @@ CONTAINER = "0123456789ab" * 4 + "cdef0123456789ab"
     ("argv", "expected"),
     [
         (
-            COMPOSE.scale_beside("api", 2),
-            [*BASE, "up", "--detach", "--no-build", "--no-deps", "--no-recreate",
+            COMPOSE.create_beside("api", 2),
+            [*BASE, "up", "--no-build", "--no-deps", "--no-recreate", "--no-start",
              "--scale", "api=2", "api"],
+        ),
+        (start_container(CONTAINER), ["docker", "start", CONTAINER]),
+        (
+            disconnect_network("crm_default", CONTAINER),
+            ["docker", "network", "disconnect", "crm_default", CONTAINER],
+        ),
+        (
+            connect_network("crm_default", CONTAINER, ["crm-api-2", "api"]),
+            ["docker", "network", "connect", "--alias", "crm-api-2", "--alias", "api",
+             "crm_default", CONTAINER],
+        ),
+        (
+            connect_network("crm_default", CONTAINER, []),
+            ["docker", "network", "connect", "crm_default", CONTAINER],
         ),
         (
             COMPOSE.run("api", ["alembic", "upgrade", "head"]),
@@ -56,6 +77,52 @@ def test_container_commands_take_only_container_ids(bad: str) -> None:
         stop_container(bad, 10)
     with pytest.raises(ValueError, match="expected a container id"):
         remove_container(bad)
+
+
+@pytest.mark.parametrize(
+    ("network", "aliases"),
+    [("crm default", []), ("--all", []), ("net", ["api;x"]), ("net", ["-a"])],
+)
+def test_network_commands_refuse_odd_names(network: str, aliases: list[str]) -> None:
+    """A network name or alias that could read as an option or carry junk never becomes argv."""
+    with pytest.raises(ValueError, match="expected a"):
+        connect_network(network, CONTAINER, aliases)
+
+
+def _container(name: str, networks: dict[str, list[str]]) -> Any:
+    spec = {
+        net: {"Aliases": aliases, "IPAddress": "172.18.0.5"} for net, aliases in networks.items()
+    }
+    return SimpleNamespace(name=name, id=CONTAINER, attrs={"NetworkSettings": {"Networks": spec}})
+
+
+def test_shared_aliases_are_the_service_names_not_the_containers_own() -> None:
+    """The container's own name and short id stay; the service's name and aliases are shared."""
+    container = _container("crm-api-1", {"crm_default": ["crm-api-1", "api", CONTAINER[:12]]})
+    [endpoint] = endpoints(container)
+    assert endpoint.network == "crm_default" and endpoint.address == "172.18.0.5"
+    assert shared_aliases(container, endpoint.aliases) == ["api"]
+
+
+def test_in_name_looks_at_every_network() -> None:
+    """A container is in the service's name when any of its networks gives it that alias."""
+    both = _container("crm-api-1", {"back": ["crm-api-1"], "front": ["crm-api-1", "api"]})
+    assert in_name(both, "api")
+    assert not in_name(_container("crm-api-2", {"front": ["crm-api-2"]}), "api")
+    assert not in_name(_container("crm-api-3", {}), "api")
+
+
+@pytest.mark.parametrize(
+    ("period", "configured", "seconds"),
+    [(None, None, 10.0), ("5s", None, 5.0), ("2m", None, 30.0), ("2m", 45.0, 45.0),
+     ("5s", 0.0, 0.0)],
+)  # fmt: skip
+def test_drain_is_the_grace_period_capped_unless_configured(
+    period: str | None, configured: float | None, seconds: float
+) -> None:
+    """An old container drains for its stop_grace_period, at most 30 s, or as configured."""
+    service = ServiceModel(name="api", image=None, builds=True, stop_grace_period=period)
+    assert drain_seconds(service, configured) == seconds
 
 
 def _context(when: str) -> DeployContext:
@@ -144,7 +211,7 @@ projects:
   crm:
     repo: github.com/acme/crm
     provider: github
-    secret: s3cret-s3cret
+    secret: s3cret-s3cret-s3cret
     environments:
       dev:
         trigger: {branch: main}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,14 +98,15 @@ class Compose:
             argv.append("--no-deps")
         return argv + list(services or [])
 
-    def scale_beside(self, service: str, count: int) -> list[str]:
-        """Start new containers of `service` beside the running ones, touching no other.
+    def create_beside(self, service: str, count: int) -> list[str]:
+        """Create (not start) new containers of `service` beside the running ones, up to `count`.
 
-        --no-recreate keeps the running containers whatever changed; the new ones (up to
-        `count` in all) get the service's current image and config.
+        --no-recreate keeps the running containers whatever changed; the new ones get the
+        service's current image and config. --no-start: the swap takes each new one out of the
+        service's DNS name before it starts, so no proxy reaches it until Docker calls it healthy.
         """
         return [
-            *self._base(), "up", "--detach", "--no-build", "--no-deps", "--no-recreate",
+            *self._base(), "up", "--no-build", "--no-deps", "--no-recreate", "--no-start",
             "--scale", f"{service}={count}", service,
         ]  # fmt: skip
 
@@ -113,12 +115,13 @@ class Compose:
         wait = ["--timeout", str(timeout)] if timeout is not None else []
         return [*self._base(), "stop", *wait, *services]
 
-    def exec(self, service: str, command: list[str]) -> list[str]:
-        return [*self._base(), "exec", "-T", service, *command]
+    def exec(self, service: str, command: list[str], env: Sequence[str] = ()) -> list[str]:
+        """`env`: `-e NAME=VALUE` flags (jobs/commands/environ.py:env_flags)."""
+        return [*self._base(), "exec", "-T", *env, service, *command]
 
-    def run(self, service: str, command: list[str]) -> list[str]:
+    def run(self, service: str, command: list[str], env: Sequence[str] = ()) -> list[str]:
         """A one-off container of `service` beside the running ones, removed when it ends."""
-        return [*self._base(), "run", "--rm", "--no-deps", "-T", service, *command]
+        return [*self._base(), "run", "--rm", "--no-deps", "-T", *env, service, *command]
 
     def config_json(self) -> list[str]:
         return [*self._base(), "config", "--format", "json"]

@@ -3,8 +3,9 @@ image's registry digests and pull one by digest), and single containers Compose 
 
 Reads (which image a name points at, what runs) go through the Docker SDK; every change goes
 through the runner as one of these, so the deploy's command history lists it. A rolling swap
-stops and removes one old container by id. Deliberately absent: `--force`, `rm -v`, `prune` of
-any kind, anything about volumes.
+starts a new container by id, moves containers in and out of the service's DNS name
+(disconnect, then connect with the aliases they keep), and stops and removes an old one.
+Deliberately absent: `--force`, `rm -v`, `prune` of any kind, anything about volumes.
 """
 
 from __future__ import annotations
@@ -37,6 +38,35 @@ def stop_container(container: str, grace: int) -> list[str]:
 
 def remove_container(container: str) -> list[str]:
     return ["docker", "rm", _checked(container)]
+
+
+def start_container(container: str) -> list[str]:
+    return ["docker", "start", _checked(container)]
+
+
+NETWORK_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+ALIAS = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+
+
+def _network(name: str) -> str:
+    if not NETWORK_NAME.fullmatch(name):
+        raise ValueError(f"expected a Docker network name, got {name!r}")
+    return name
+
+
+def disconnect_network(network: str, container: str) -> list[str]:
+    """Take `container` off `network`: its address and every DNS name it had there go."""
+    return ["docker", "network", "disconnect", _network(network), _checked(container)]
+
+
+def connect_network(network: str, container: str, aliases: list[str]) -> list[str]:
+    """Put `container` on `network` answering to exactly `aliases` (plus its own name and id)."""
+    argv = ["docker", "network", "connect"]
+    for alias in aliases:
+        if not ALIAS.fullmatch(alias):
+            raise ValueError(f"expected a DNS alias, got {alias!r}")
+        argv += ["--alias", alias]
+    return [*argv, _network(network), _checked(container)]
 
 
 REPO_DIGESTS_FORMAT = "{{json .RepoDigests}}"

@@ -12,6 +12,9 @@ import re
 from jobs.compose.model import ComposeModel, ServiceModel
 
 DEFAULT_GRACE_SECONDS = 10  # Docker's own default stop timeout
+# An old container's drain by default: its stop_grace_period, but a swap of many batches
+# must not wait minutes per batch for a service that set a long one for rare slow requests.
+DRAIN_CAP_SECONDS = 30
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)")
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 
@@ -76,3 +79,10 @@ def grace_seconds(service: ServiceModel) -> int:
         return DEFAULT_GRACE_SECONDS
     total = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
     return max(1, int(-(-total // 1)))
+
+
+def drain_seconds(service: ServiceModel, configured: float | None) -> float:
+    """How long an old container serves on after it left the name, before its SIGTERM."""
+    if configured is not None:
+        return configured
+    return float(min(grace_seconds(service), DRAIN_CAP_SECONDS))

@@ -26,7 +26,7 @@ def examine(settings: Settings, targets: list[tuple[str, str]]) -> list[Finding]
 def check_environment(settings: Settings, project: str, name: str) -> list[Finding]:
     target = f"{project}/{name}"
     environment = settings.environment(project, name)
-    prober = Prober(command_environ(environment), secret_values(settings))
+    prober = Prober(command_environ(environment, secret_values(settings)), secret_values(settings))
     found = check_repository(target, settings.projects[project], environment, prober)
     docker = check_docker(target, environment, prober)
     found.append(docker)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,7 @@ import docker.tls
 
 from config import Environment, Settings
 from jobs.commands.compose import Compose, detect_compose
+from jobs.commands.environ import minimal_environ
 from jobs.execution.deploylog import DeployLog
 from jobs.execution.runner import Runner
 from jobs.state.locks import EnvironmentLock
@@ -40,9 +42,10 @@ def docker_client(environment: Environment) -> Any:
     return docker.DockerClient(base_url=environment.docker_host, timeout=120, use_ssh_client=True)
 
 
-def command_environ(environment: Environment) -> dict[str, str]:
-    """The environment variables of every command a deploy of `environment` runs."""
-    environ = dict(os.environ)
+def command_environ(environment: Environment, secrets: Collection[str]) -> dict[str, str]:
+    """The environment variables of every command a deploy of `environment` runs: the minimum
+    plus its `env:` names, never a deployhook secret (`secrets`: secret_values(settings))."""
+    environ = minimal_environ(os.environ, environment.env, secrets)
     if environment.docker_host is not None:
         environ["DOCKER_HOST"] = environment.docker_host
         environ.pop("DOCKER_CONTEXT", None)  # both set would leave the CLI to choose
@@ -110,7 +113,9 @@ def new_context(
         environment=environment,
         store=store,
         log=log,
-        runner=Runner(log, command_environ(environment), lock.check if lock else None),
+        runner=Runner(
+            log, command_environ(environment, secret_values(settings)), lock.check if lock else None
+        ),
         compose=compose,
     )
 

@@ -8,6 +8,7 @@ URL, a header or an exception text from `requests`: webhook URLs and tokens are 
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -29,6 +30,9 @@ class Outbound:
     url: str = field(repr=False)
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict, repr=False)
+    # Headers made from the exact bytes sent, again for every attempt (a signature with its
+    # timestamp); with it the body is sent as those bytes, not re-encoded by requests.
+    sign: Callable[[bytes], dict[str, str]] | None = field(default=None, repr=False)
 
 
 class ReportError(Exception):
@@ -108,13 +112,24 @@ def _attempt(
     try:
         # No redirects: providers answer API calls directly, and a redirect could carry a
         # token elsewhere; a 3xx is reported as a rejection naming its status.
-        response = session.post(
-            outbound.url,
-            json=outbound.body,
-            headers=outbound.headers,
-            timeout=timeout,
-            allow_redirects=False,
-        )
+        if outbound.sign is None:
+            response = session.post(
+                outbound.url,
+                json=outbound.body,
+                headers=outbound.headers,
+                timeout=timeout,
+                allow_redirects=False,
+            )
+        else:
+            raw = json.dumps(outbound.body, separators=(",", ":")).encode()
+            headers = {"Content-Type": "application/json", **outbound.headers}
+            response = session.post(
+                outbound.url,
+                data=raw,
+                headers={**headers, **outbound.sign(raw)},
+                timeout=timeout,
+                allow_redirects=False,
+            )
     except requests.Timeout:
         raise _Temporary(f"no answer within {timeout:g} s") from None
     except requests.RequestException as error:

@@ -1,11 +1,17 @@
 """The generic JSON webhook: every state change, in a documented and versioned shape.
 
 Schema `deployhook.deploy/v1` only ever gains keys; a change in meaning gets a new version.
+Every request is signed as Standard Webhooks (the scheme GitLab and others use): receivers
+verify `webhook-signature` over `webhook-id.webhook-timestamp.body` with the shared key.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
+
+from standardwebhooks import Webhook
 
 from config import Settings
 from config.model import WebhookNotify
@@ -60,8 +66,22 @@ def payload(settings: Settings, deploy: Deploy) -> dict[str, Any]:
 
 
 def payload_request(settings: Settings, notify: WebhookNotify, deploy: Deploy) -> Outbound:
+    # One id per state change of a deploy, the same on every retry, so receivers can dedupe.
+    message_id = f"msg_{deploy.id}_{deploy.state}"
     return Outbound(
         what=f"JSON webhook ({deploy.state})",
         url=notify.url.reveal(),
         body=payload(settings, deploy),
+        sign=partial(standard_webhooks_headers, notify.secret.reveal(), message_id),
     )
+
+
+def standard_webhooks_headers(key: str, message_id: str, body: bytes) -> dict[str, str]:
+    """webhook-id, webhook-timestamp (now) and webhook-signature (v1, HMAC-SHA256 of
+    id.timestamp.body), made by the Standard Webhooks reference library."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(key).sign(message_id, now, body),
+    }

@@ -62,7 +62,7 @@ def _finish(ctx: DeployContext, entry: StageRecord, outcome: Outcome, detail: st
 def revert_after(ctx: DeployContext, failure: StageFailed) -> None:
     ctx.log.info(f"{failure.stage} failed: {failure}; reverting to {str(ctx.previous_sha)[:12]}")
     problems = stage(ctx, "revert", revert)
-    after = after_revert_hooks(ctx)
+    after = after_revert_hooks(ctx, "revert_failed" if problems else "reverted")
     if problems:
         detail = "; ".join(problems)
         note = database_note(ctx.deploy, final="revert_failed")
@@ -91,12 +91,12 @@ def revert_after(ctx: DeployContext, failure: StageFailed) -> None:
     )
 
 
-def after_revert_hooks(ctx: DeployContext) -> str:
+def after_revert_hooks(ctx: DeployContext, outcome: str = "reverted") -> str:
     """Run the after_revert hooks as a stage; a failure is only reported: " (after_revert ...)"."""
     if not has_hooks(ctx, "after_revert"):
         return ""
     try:
-        stage(ctx, "after_revert hooks", lambda ctx: run_hooks(ctx, "after_revert"))
+        stage(ctx, "after_revert hooks", lambda ctx: run_hooks(ctx, "after_revert", outcome))
     except StageFailed as failed:
         ctx.log.info(f"after_revert hooks: {failed} (reported only; the outcome stands)")
         return f" (after_revert hooks: {failed})"

@@ -187,7 +187,7 @@ def _remove_stray(
     why = f"its deploy ended {state}" if state else "its deploy record is gone"
     log.info(f"worker start: removing the rehearsal container {name} ({why})")
     # Unfenced: its deploy is over, and a throwaway is part of no environment's stack.
-    runner = Runner(log, command_environ(environment))
+    runner = Runner(log, command_environ(environment, secret_values(settings)))
     try:
         result = runner.run(rehearsal.remove(name), timeout=60, check=False, quiet=True)
         problem = f"exit {result.exit_code}: {result.output[-300:]}" if result.exit_code else ""

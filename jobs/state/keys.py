@@ -16,6 +16,8 @@ deployhook:env:<target>:held               deploy ids an operator's lock holds
 deployhook:lock:<target>                   the environment's lock (deploy or operator)
 deployhook:last-good:<target>              the environment's last healthy deploy
 deployhook:metrics:deliveries              webhook deliveries counted by provider and result
+deployhook:refused-jobs                    jobs the worker refused to run (JSON notes, newest first)
+deployhook:worker:<name>                   a live worker's heartbeat (expires when it stops beating)
 deployhook:gates:window-wake               target -> when its next deploy window opens (gates)
 deployhook:commit:<target>:<sha>           deploy id a webhook or poll queued for the commit (dedup)
 deployhook:poll:<target>                   the last poll (JSON: last, next, result, refs seen)
@@ -28,6 +30,7 @@ PREFIX = "deployhook"
 # Deploy ids with unreported events, for whichever reporter loop takes them next.
 REPORTS_PENDING = f"{PREFIX}:reports:pending"
 DELIVERY_COUNTS = f"{PREFIX}:metrics:deliveries"
+REFUSED_JOBS = f"{PREFIX}:refused-jobs"
 # Sorted set: environment target -> Unix time its next deploy window opens, for the waker.
 WINDOW_WAKE = f"{PREFIX}:gates:window-wake"
 # Written just before WAIT, so that the waiting connection has a write for replicas to confirm.

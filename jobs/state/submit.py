@@ -21,7 +21,6 @@ from typing import Literal
 from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import RedisError, WatchError
-from rq import Queue
 from rq.job import Job
 
 from config import Settings
@@ -29,11 +28,11 @@ from jobs.state import keys
 from jobs.state.records import Deploy, DeployStore, new_deploy_id
 from jobs.state.redistext import as_text
 from jobs.state.replication import NotReplicated, wait_for_replicas
+from jobs.state.rqjobs import enqueue_deploy
 
 DELIVERY_TTL_SECONDS = 7 * 24 * 3600
 # Generous: each command inside a deploy has its own timeout; RQ must never cut a revert short.
 JOB_TIMEOUT_SECONDS = 6 * 3600
-JOB_FUNCTION = "jobs.entry.run_deploy"
 # A transaction that meets a concurrent write to a watched key is tried again this many times.
 ATTEMPTS = 20
 
@@ -183,14 +182,12 @@ def _job_key(deploy_id: str) -> str:
 
 def enqueue(connection: Redis, queue: str, deploy: Deploy, pipe: Pipeline | None = None) -> None:
     """Put the RQ job that runs `deploy` on `queue` (again, for a deploy an operator held)."""
-    Queue(queue, connection=connection).enqueue_call(
-        JOB_FUNCTION,
-        args=(deploy.id,),
-        job_id=deploy.id,
-        timeout=JOB_TIMEOUT_SECONDS,
-        result_ttl=7 * 24 * 3600,
-        failure_ttl=30 * 24 * 3600,
+    enqueue_deploy(
+        connection,
+        queue,
+        deploy.id,
         description=f"deploy {deploy.target} {deploy.short_sha}",
+        timeout=JOB_TIMEOUT_SECONDS,
         pipeline=pipe,
     )
 

@@ -105,7 +105,7 @@ def poll_once(
     log_id = f"poll:{target}"
     store.expire_log(log_id, 0)  # keep only the latest poll's lines
     log = DeployLog(store, log_id, secret_values(settings))
-    runner = Runner(log, command_environ(environment))
+    runner = Runner(log, command_environ(environment, secret_values(settings)))
     argv = ls_remote(environment.path, environment.remote, refs_to_ask(environment))
     try:
         with tempfile.TemporaryDirectory() as scratch:

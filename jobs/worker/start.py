@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from redis import Redis
-from rq import Queue, SimpleWorker
 
 from config import Settings
 from jobs.gates.waker import requeue_interrupted_waits, start_window_waker
 from jobs.report import start_background
 from jobs.runbook.recovery import recover_interrupted
+from jobs.state.rqjobs import deploy_worker
 from jobs.triggers.poll import start_polling
 from jobs.worker import runtime
 
@@ -40,11 +40,8 @@ def run_worker(
     try:
         recover_interrupted(settings, connection, chosen)
         requeue_interrupted_waits(settings, connection, chosen)
-        worker = SimpleWorker(
-            [Queue(queue, connection=connection) for queue in chosen],
-            connection=connection,
-            name=name,
-        )
+        # Only jobs.entry.run_deploy(<id>), in JSON: anything else in the queue is refused.
+        worker = deploy_worker(chosen, connection, name)
         return bool(worker.work(burst=burst, with_scheduler=False, logging_level="WARNING"))
     finally:
         stop_polling()

@@ -10,7 +10,7 @@ import pytest
 from config import Settings
 from tests.support.deploying import config_for
 from tests.support.provider_server import WEBHOOK, ProviderServer
-from tests.support.report_setup import FAST_DELIVERY
+from tests.support.report_setup import FAST_DELIVERY, WEBHOOK_KEY
 
 
 @pytest.fixture
@@ -18,7 +18,8 @@ def config(
     sample_app: Any, tmp_path: Path, redis_url: str, provider: ProviderServer
 ) -> dict[str, Any]:
     config = config_for(sample_app.environment_config(), tmp_path / "state", redis_url)
-    config["notify"] = {"webhook": {"url": provider.url(WEBHOOK)}, "delivery": FAST_DELIVERY}
+    webhook = {"url": provider.url(WEBHOOK), "secret": WEBHOOK_KEY, "allow_http": True}
+    config["notify"] = {"webhook": webhook, "delivery": FAST_DELIVERY}
     return config
 
 

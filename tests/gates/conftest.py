@@ -40,7 +40,7 @@ def gated(provider: ProviderServer) -> GatedSettings:
             data["projects"][name] = {
                 "repo": project.repo,
                 "provider": project.provider,
-                "secret": "s",
+                "secret": "s3cret-for-the-tests",
                 "environments": {"staging": staging, "prod": {**prod, **prod_options}},
             }
         return Settings.model_validate(data)
@@ -55,7 +55,9 @@ def _notify(base: Settings) -> dict[str, Any]:
         notify[name] = {"token": reporter.token.reveal(), "api_url": reporter.api_url}
     assert base.notify.slack is not None and base.notify.webhook is not None
     notify["slack"] = {"webhook_url": base.notify.slack.webhook_url.reveal()}
-    notify["webhook"] = {"url": base.notify.webhook.url.reveal()}
+    webhook = base.notify.webhook
+    notify["webhook"] = {"url": webhook.url.reveal(), "secret": webhook.secret.reveal()}
+    notify["webhook"]["allow_http"] = webhook.allow_http
     return notify
 
 

@@ -14,7 +14,7 @@ projects:
   crm:
     repo: github.com/acme/crm
     provider: github
-    secret: s
+    secret: s3cret-for-the-tests
     environments:
       staging:
         trigger: {branch: main}
@@ -41,9 +41,8 @@ def _prod(option: str) -> str:
 
 def test_example_shows_the_gates(example_config_path: Path) -> None:
     """The example's prod environment has a promotion gate, a window and a cache-warm hook."""
-    prod = load_settings(example_config_path, {"CRM_WEBHOOK_SECRET": "s"}).environment(
-        "crm", "prod"
-    )
+    secrets = {"CRM_WEBHOOK_SECRET": "s3cret-for-the-tests"}
+    prod = load_settings(example_config_path, secrets).environment("crm", "prod")
     assert prod.promote_from == ["dev"]
     assert [(w.days, w.hours, w.timezone) for w in prod.windows] == [
         (["mon", "tue", "wed", "thu"], "09:00-16:00", "Europe/Berlin")
@@ -163,7 +162,7 @@ def test_check_config_summarises_the_gates(
     example_config_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`deployhook check-config` lists each environment's gates and hooks under it."""
-    monkeypatch.setenv("CRM_WEBHOOK_SECRET", "s")
+    monkeypatch.setenv("CRM_WEBHOOK_SECRET", "s3cret-for-the-tests")
     assert main(["check-config", "--config", str(example_config_path)]) == 0
     out = capsys.readouterr().out
     assert "    gate: promote from dev\n" in out

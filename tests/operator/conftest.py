@@ -60,7 +60,7 @@ def config_file(repo: Repo, tmp_path: Path, redis_url: str) -> Path:
             "app": {
                 "repo": "example.com/acme/app",
                 "provider": "github",
-                "secret": "webhook-secret",
+                "secret": "webhook-secret-for-tests",
                 "environments": {
                     "dev": environment(repo.checkout, {"branch": "main"}),
                     "prod": environment(repo.checkout, {"tag": "v*"}),

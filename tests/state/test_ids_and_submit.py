@@ -24,7 +24,7 @@ INSTANT = 1_790_000_000.123
 
 @pytest.fixture
 def settings(example_config_path: Path) -> Settings:
-    return load_settings(example_config_path, {"CRM_WEBHOOK_SECRET": "s3cret"})
+    return load_settings(example_config_path, {"CRM_WEBHOOK_SECRET": "s3cret-for-the-tests"})
 
 
 def request(delivery: str) -> DeployRequest:

@@ -11,6 +11,8 @@ import os
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +26,16 @@ from jobs.execution.runner import Runner
 from jobs.failures.errors import LockLost, LockTimeout
 from jobs.runbook.recovery import recover
 from jobs.state import keys
-from jobs.state.locks import EnvironmentLock, LockOwner, current_owner
+from jobs.state.locks import (
+    FENCE_MARGIN,
+    FENCE_TIMEOUT,
+    EnvironmentLock,
+    LockOwner,
+    current_owner,
+    fence_connection,
+)
 from jobs.state.records import Deploy, DeployStore, new_deploy_id
+from tests.support.redis_server import socket_url, start_redis
 
 TARGET = "crm/dev"
 SHORT = [sys.executable, "-c", "import time; time.sleep(0.2)"]
@@ -164,24 +174,50 @@ def test_an_expired_lock_is_noticed_by_the_renewer_and_the_fence(redis_conn: red
 
 
 def test_fence_refuses_when_redis_cannot_be_asked(redis_url: str) -> None:
-    """With Redis unreachable the fence cannot prove ownership, so nothing changing runs."""
+    """With Redis unreachable until the lock could have expired, the fence cannot prove
+    ownership, so nothing changing runs; it gives up before the TTL is past, not at once."""
     connection = redis.Redis.from_url(redis_url)
     connection.flushall()
-    lock = EnvironmentLock(connection, TARGET, LockOwner.for_deploy("d-x", "deploy"))
+    lock = EnvironmentLock(connection, TARGET, LockOwner.for_deploy("d-x", "deploy"), ttl=4)
     lock.acquire(1)
     lock._stop.set()
-    broken = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
-    lock._lock.redis = broken  # the same lock, asked over a connection that fails
+    broken = fence_connection(redis.Redis(host="127.0.0.1", port=1))
+    lock._fence_lock.redis = broken  # the same lock, asked over a connection that fails
+    started = time.monotonic()
     with pytest.raises(LockLost, match="unknown: Redis could not be asked"):
         lock.check()
+    assert 1.0 < time.monotonic() - started < 4 - FENCE_MARGIN + FENCE_TIMEOUT
     connection.flushall()
+
+
+def test_fence_rides_out_a_blip(tmp_path: Path) -> None:
+    """A Redis that does not answer for 3 s (DEBUG SLEEP) is waited for: the fence passes once
+    it answers, well within the lock's TTL, and the lock is still held by its deploy."""
+    process = start_redis(tmp_path, enable_debug=True)
+    try:
+        connection = redis.Redis.from_url(socket_url(tmp_path))
+        lock = EnvironmentLock(connection, TARGET, LockOwner.for_deploy("d-x", "deploy"), ttl=30)
+        lock.acquire(1)
+        sleeper = threading.Thread(target=lambda: redis.Redis.from_url(socket_url(tmp_path))
+                                   .execute_command("DEBUG", "SLEEP", "3"))  # fmt: skip
+        sleeper.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        lock.check()
+        assert time.monotonic() - started > 2
+        sleeper.join()
+        assert current_owner(connection, TARGET) == lock.owner
+        lock.release()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def test_recovery_leaves_a_live_worker_that_lost_its_lock_alone(
     redis_conn: redis.Redis, example_config_path: Path
 ) -> None:
     """A running deploy whose lock vanished but whose worker lives is not 'recovered' by another."""
-    settings = load_settings(example_config_path, {"CRM_WEBHOOK_SECRET": "s3cret"})
+    settings = load_settings(example_config_path, {"CRM_WEBHOOK_SECRET": "s3cret-for-the-tests"})
     store = DeployStore(redis_conn)
     record = Deploy(new_deploy_id(), "crm", "dev", "branch", "main", "a" * 40, "test push")
     store.create(record)

@@ -17,7 +17,12 @@ import pytest
 
 from tests.support.commands import BedError, run
 from tests.support.docker_engine import Engine, running_engine
-from tests.support.images import build_busybox_image, build_caddy_image, import_base_image
+from tests.support.images import (
+    build_busybox_image,
+    build_caddy_image,
+    build_nginx_image,
+    import_base_image,
+)
 from tests.support.sample_app import SampleApp
 
 POINTED = ("DOCKER_HOST", "DOCKER_CONFIG", "PATH")
@@ -76,6 +81,12 @@ def busybox_image(docker_engine: Engine) -> str:
 def caddy_image(docker_engine: Engine, base_image: str) -> str:
     """Debian's Caddy (the host's binary) on the base image, for stacks behind a real proxy."""
     return build_caddy_image(docker_engine.env, base_image)
+
+
+@pytest.fixture(scope="session")
+def nginx_image(docker_engine: Engine, base_image: str) -> str:
+    """Debian's nginx-light (the host's binary) on the base image: the matrix's second proxy."""
+    return build_nginx_image(docker_engine.env, base_image)
 
 
 @pytest.fixture

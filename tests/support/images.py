@@ -185,3 +185,34 @@ def build_caddy_image(env: Mapping[str, str], base_image: str) -> str:
         build = ["docker", "build", "-q", "--build-arg", f"BASE_IMAGE={base_image}"]
         run([*build, "-t", name, context], env=env, timeout=300)
     return name
+
+
+NGINX_DOCKERFILE = """\
+ARG BASE_IMAGE
+FROM ${BASE_IMAGE}
+COPY nginx /usr/sbin/nginx
+COPY libs/ /usr/lib/x86_64-linux-gnu/
+RUN ["mkdir", "-p", "/var/lib/nginx", "/var/log/nginx", "/etc/nginx"]
+"""
+# What Debian's nginx-light links beyond glibc; the base image may lack some of them.
+NGINX_LIBRARIES = ("libcrypt.so.1", "libpcre2-8.so.0", "libssl.so.3", "libcrypto.so.3", "libz.so.1")
+
+
+def build_nginx_image(env: Mapping[str, str], base_image: str) -> str:
+    """The host's nginx (Debian's nginx-light) on the Debian base image, as Caddy is."""
+    name = f"deployhook-test-nginx:{base_image.rsplit(':', 1)[-1]}"
+    if image_exists(name, env):
+        return name
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    libraries = [Path("/usr/lib/x86_64-linux-gnu") / library for library in NGINX_LIBRARIES]
+    if not Path(nginx).exists() or not all(library.exists() for library in libraries):
+        raise BedError("expected nginx and its libraries on the host; apt-get install nginx-light")
+    with tempfile.TemporaryDirectory(prefix="dh-nginx-") as context:
+        shutil.copy(nginx, Path(context) / "nginx")
+        (Path(context) / "libs").mkdir()
+        for library in libraries:
+            shutil.copy(library, Path(context) / "libs" / library.name)
+        (Path(context) / "Dockerfile").write_text(NGINX_DOCKERFILE)
+        build = ["docker", "build", "-q", "--build-arg", f"BASE_IMAGE={base_image}"]
+        run([*build, "-t", name, context], env=env, timeout=300)
+    return name

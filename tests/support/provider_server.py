@@ -32,6 +32,7 @@ class Seen:
     headers: dict[str, str]
     body: Any
     at: float
+    raw: bytes = b""  # the body's bytes as sent (for signature checks)
 
 
 Answer = Callable[[Request], Response]
@@ -62,7 +63,14 @@ class ProviderServer:
         body = json.loads(request.get_data()) if request.get_data() else None
         with self._lock:
             self.seen.append(
-                Seen(request.method, raw_path, dict(request.headers), body, time.monotonic())
+                Seen(
+                    request.method,
+                    raw_path,
+                    dict(request.headers),
+                    body,
+                    time.monotonic(),
+                    request.get_data(),
+                )
             )
             answer = next(
                 (

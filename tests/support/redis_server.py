@@ -38,7 +38,7 @@ def socket_url(directory: Path) -> str:
 
 
 def start_redis(
-    directory: Path, port: int = 0, *, appendonly: bool = False
+    directory: Path, port: int = 0, *, appendonly: bool = False, enable_debug: bool = False
 ) -> subprocess.Popen[bytes]:
     """redis-server on `directory`/redis.sock, answering when this returns.
 
@@ -51,6 +51,8 @@ def start_redis(
     argv += (
         ["--appendonly", "yes", "--appendfsync", "always"] if appendonly else ["--appendonly", "no"]
     )
+    if enable_debug and _major_version(argv[0]) >= 7:  # before 7, DEBUG is always allowed
+        argv += ["--enable-debug-command", "local"]  # DEBUG SLEEP: a Redis that naps (a blip)
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_until_ready(socket_url(directory), process)
@@ -59,6 +61,12 @@ def start_redis(
         process.wait()
         raise
     return process
+
+
+def _major_version(binary: str) -> int:
+    """7 for "Redis server v=7.0.15 sha=..."."""
+    shown = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True)
+    return int(shown.stdout.split("v=", 1)[1].split(".", 1)[0])
 
 
 def _wait_until_ready(url: str, process: subprocess.Popen[bytes]) -> None:

@@ -16,6 +16,8 @@ GITLAB_TOKEN = "glpat-testtoken0123456789"
 GITEA_TOKEN = "gitea0123456789testtoken"
 PUBLIC_URL = "https://deploy.example.com"
 # Small waits so retries take milliseconds; only a provider's Retry-After makes a test wait.
+# The JSON webhook's Standard Webhooks key (tests verify its signatures with the reference library).
+WEBHOOK_KEY = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 FAST_DELIVERY = {
     "attempts": 3,
     "give_up_after": 8,
@@ -42,7 +44,7 @@ def settings_for(provider: ProviderServer, **notify: Any) -> Settings:
         "gitlab": {"token": GITLAB_TOKEN, "api_url": provider.url(GITLAB)},
         "gitea": {"token": GITEA_TOKEN, "api_url": provider.url(GITEA)},
         "slack": {"webhook_url": provider.url(SLACK), "mention": "<!subteam^S0123|oncall>"},
-        "webhook": {"url": provider.url(WEBHOOK)},
+        "webhook": {"url": provider.url(WEBHOOK), "secret": WEBHOOK_KEY, "allow_http": True},
         "delivery": FAST_DELIVERY,
     }
     reporters.update(notify)
@@ -55,19 +57,19 @@ def settings_for(provider: ProviderServer, **notify: Any) -> Settings:
                 "crm": {
                     "repo": "github.com/acme/crm",
                     "provider": "github",
-                    "secret": "s",
+                    "secret": "s3cret-for-the-tests",
                     "environments": {"prod": prod, "dev": dev},
                 },
                 "shop": {
                     "repo": "gitlab.com/acme/web/shop",
                     "provider": "gitlab",
-                    "secret": "s",
+                    "secret": "s3cret-for-the-tests",
                     "environments": {"prod": prod},
                 },
                 "blog": {
                     "repo": "git.example.org/acme/blog",
                     "provider": "gitea",
-                    "secret": "s",
+                    "secret": "s3cret-for-the-tests",
                     "environments": {"prod": prod},
                 },
             },

@@ -224,7 +224,7 @@ projects:
   crm:
     repo: github.com/acme/crm
     provider: github
-    secret: s
+    secret: s3cret-for-the-tests
     environments:
       prod:
         trigger: {branch: main}
@@ -278,7 +278,7 @@ def test_a_tcp_manager_gets_tls_in_every_command() -> None:
         "engine: swarm\ndocker_host: tcp://mgr.example.com:2376\n"
         "docker_tls: {cert_path: /etc/dh/tls}"
     ).environment("crm", "prod")
-    environ = command_environ(environment)
+    environ = command_environ(environment, [])
     assert environ["DOCKER_HOST"] == "tcp://mgr.example.com:2376"
     assert environ["DOCKER_TLS_VERIFY"] == "1" and environ["DOCKER_CERT_PATH"] == "/etc/dh/tls"
 

@@ -46,7 +46,7 @@ def _config(state: Path, repo: str = "github.com/acme/crm", secret: str | None =
 
 def _problems(text: str) -> list[str]:
     with pytest.raises(ConfigError) as caught:
-        parse_settings(text, "test.yml", {"SECRET": "s3cret"})
+        parse_settings(text, "test.yml", {"SECRET": "s3cret-for-the-tests"})
     return caught.value.problems
 
 
@@ -63,7 +63,8 @@ def test_repo_without_host_is_refused_with_the_expected_form(repo: str, tmp_path
 )
 def test_repo_with_host_is_accepted(repo: str, tmp_path: Path) -> None:
     """Host names with a dot or a port, and localhost, are hosts."""
-    settings = parse_settings(_config(tmp_path, repo=repo), "test.yml", {"SECRET": "s"})
+    secrets = {"SECRET": "s3cret-for-the-tests"}
+    settings = parse_settings(_config(tmp_path, repo=repo), "test.yml", secrets)
     assert settings.projects["crm"].repo == repo
 
 
@@ -133,7 +134,7 @@ def test_cli_finds_the_redis_that_up_started(
 ) -> None:
     """With no Redis URL anywhere, CLI verbs use the embedded Redis in the state directory."""
     monkeypatch.delenv("DEPLOYHOOK_REDIS_URL", raising=False)
-    monkeypatch.setenv("SECRET", "s3cret")
+    monkeypatch.setenv("SECRET", "s3cret-for-the-tests")
     state = tmp_path / "st"
     config = tmp_path / "deployhook.yml"
     config.write_text(_config(state))

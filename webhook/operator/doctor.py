@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from config import Settings, load_settings
-from jobs.doctor import Finding, Status, examine, persistence, replication
+from jobs.doctor import Finding, Status, examine, persistence, redis_guard, replication
 from jobs.operations.targets import parse_target
 from jobs.state.connection import EMBEDDED_SOCKET, connect
 from webhook.embedded_redis import server_argv
@@ -42,7 +42,8 @@ def doctor(args: argparse.Namespace) -> int:
 def check_redis(settings: Settings) -> list[Finding]:
     """The Redis the intake and worker use: configured, else the running embedded one, else
     what the embedded one would keep (known without starting it). With replicas: the
-    sentinels and the replicas too."""
+    sentinels and the replicas too. Then who may reach it, what it evicts and the foreign jobs
+    the worker refused (jobs/doctor/redis_guard.py)."""
     if not settings.redis.configured and not (settings.state_dir / EMBEDDED_SOCKET).exists():
         return [embedded_finding()]
     connection = connect(settings, timeout=DOCTOR_REDIS_TIMEOUT)
@@ -50,7 +51,7 @@ def check_redis(settings: Settings) -> list[Finding]:
         findings = [persistence.probe(connection)]
         if findings[0].status == Status.FAIL and "reach" in findings[0].detail:
             return findings  # nothing more to ask of a master that does not answer
-        return findings + replication.check(settings, connection)
+        return findings + replication.check(settings, connection) + redis_guard.probe(connection)
     finally:
         connection.close()
 

@@ -1,6 +1,7 @@
 """Start the new images: rolling for the zero-downtime services, then `compose up` for the rest.
 
-Never `down`, never `-v`. The rolling services go first (jobs/runbook/stages/rolling.py); the plain
+Never `down`, never `-v`. The rolling services go first (jobs/runbook/stages/rolling.py: the
+deploy's `swap_service`, the revert's and a restore's `swap_service_back`); the plain
 `compose up --detach --no-build` that follows finds them already on their new image and config
 and leaves them alone, and recreates every other changed service as before.
 """
@@ -11,7 +12,7 @@ from jobs.compose.model import read_model
 from jobs.compose.zero_downtime import refused_services
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
-from jobs.runbook.stages.rolling import roll
+from jobs.runbook.stages.rolling import swap_service, swap_service_back
 from jobs.swarm import is_swarm
 from jobs.swarm.swap import swap as swarm_swap
 
@@ -34,7 +35,10 @@ def swap(ctx: DeployContext, stage: str = "swap") -> None:
         for name in names:
             service = model.service(name)
             if service is not None and name not in refused:
-                roll(ctx, service, stage)
+                if stage == "swap":
+                    swap_service(ctx, service)
+                else:
+                    swap_service_back(ctx, service, stage)
     argv = ctx.compose.up(remove_orphans=ctx.environment.compose.remove_orphans)
     try:
         ctx.runner.run(argv, timeout=ctx.environment.timeouts.swap)

@@ -1,0 +1,212 @@
+"""The zero-downtime matrix's bed: tests/zdt_app behind one real proxy, and its clients.
+
+`ProxyBed` is the app's origin, deploy checkout and running stack (api + proxy on a Compose
+bridge network; only the proxy publishes a port, on 127.0.0.1). `Clients` are the users: one
+opens a new connection per request, one keeps its connection alive, and optionally two loops
+of 5 s requests; every answer names the version that served it, and every failure is kept.
+"""
+
+from __future__ import annotations
+
+import http.client
+import secrets
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.support import git_repo
+from tests.support.bed_layout import RepoLayout
+from tests.support.commands import BedError, run
+from tests.support.docker_engine import Engine
+from tests.support.sample_commits import Commits
+from tests.support.web import free_port
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "zdt_app"
+
+
+@dataclass(frozen=True)
+class Proxy:
+    name: str
+    image: str
+    command: str
+    conf: str
+
+
+def proxies(caddy_image: str, nginx_image: str) -> dict[str, Proxy]:
+    caddy = "caddy run --config /etc/proxy.conf --adapter caddyfile"
+    return {
+        "caddy": Proxy("caddy", caddy_image, caddy, "caddy.conf"),
+        "caddy-dynamic": Proxy("caddy-dynamic", caddy_image, caddy, "caddy-dynamic.conf"),
+        "nginx": Proxy("nginx", nginx_image, "nginx -c /etc/proxy.conf", "nginx.conf"),
+    }
+
+
+@dataclass
+class ProxyBed(RepoLayout, Commits):
+    engine: Engine
+    compose_command: list[str]
+    root: Path
+    proxy: Proxy
+    project: str = field(default_factory=lambda: f"dhm-{secrets.token_hex(4)}")
+    port: int = field(default_factory=free_port)
+
+    def start(self, base_image: str) -> None:
+        """Origin at v1, the checkout with its .env, the stack answering v1 through the proxy."""
+        git_repo.create_origin(TEMPLATE, self.origin, self.author, "Matrix app v1")
+        git_repo.git(self.root, "clone", "--quiet", self.origin.as_uri(), str(self.checkout))
+        (self.checkout / ".env").write_text(
+            f"COMPOSE_PROJECT_NAME={self.project}\nBASE_IMAGE={base_image}\n"
+            f"PROXY_IMAGE={self.proxy.image}\nPROXY_COMMAND={self.proxy.command}\n"
+            f"PROXY_CONF={self.proxy.conf}\nPROXY_PORT={self.port}\n"
+        )
+        self.compose("build")
+        self.compose("run", "--rm", "--no-deps", "-T", "api", "python3", "-m", "app.migrate")
+        self.compose("up", "-d", "--wait")
+        deadline = time.monotonic() + 60
+        while self.version() != "v1":
+            if time.monotonic() > deadline:
+                raise BedError(f"expected v1 through {self.proxy.name}, got {self.version()}")
+            time.sleep(0.2)
+
+    def compose(self, *args: str) -> str:
+        argv = [*self.compose_command, "-p", self.project, *args]
+        return run(argv, env=self.engine.env, cwd=self.checkout, timeout=600).stdout
+
+    def stop(self) -> None:
+        self.compose("down", "--timeout", "2")
+
+    def version(self) -> str | None:
+        try:
+            url = f"http://127.0.0.1:{self.port}/version"
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                return str(answer.read().decode())
+        except OSError:
+            return None
+
+    def api_containers(self) -> list[str]:
+        """Full ids of the running api containers."""
+        listing = run(
+            ["docker", "ps", "--no-trunc", "--quiet",
+             "--filter", f"label=com.docker.compose.project={self.project}",
+             "--filter", "label=com.docker.compose.service=api"],
+            env=self.engine.env,
+        ).stdout  # fmt: skip
+        return sorted(listing.split())
+
+    def release(self, version: str, behaviour: str, schema: int | None = None) -> str:
+        files = {"VERSION": f"{version}\n", "BEHAVIOUR": f"{behaviour}\n"}
+        if schema is not None:
+            files["SCHEMA"] = f"{schema}\n"
+        return self.commit(files, f"Release {version} ({behaviour})")
+
+    def environment_config(self) -> dict[str, Any]:
+        return {
+            "trigger": {"branch": "main"},
+            "path": str(self.checkout),
+            "compose": {"files": ["docker-compose.yml"], "project": self.project,
+                        "command": "docker-compose"},
+            "migrate": {"service": "api", "command": ["python3", "-m", "app.migrate"],
+                        "when": "before_swap"},
+            "health": {"url": f"http://127.0.0.1:{self.port}/healthz", "timeout": 20,
+                       "interval": 0.5},
+            "zero_downtime": ["api"],
+        }  # fmt: skip
+
+
+@dataclass
+class Answer:
+    client: str
+    started: float
+    ended: float
+    version: str | None  # None when the request failed
+    error: str = ""
+
+
+@dataclass
+class Clients:
+    """Users of the proxy during a deploy; `slow` adds two loops of 5 s requests."""
+
+    port: int
+    slow: bool = False
+    interval: float = 0.02
+    timeout: float = 3.0
+    answers: list[Answer] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def __enter__(self) -> Clients:
+        loops: list[tuple[Any, tuple[Any, ...]]] = [(self._fresh, ()), (self._kept, ())]
+        if self.slow:
+            loops += [(self._slow, (0.0,)), (self._slow, (2.5,))]
+        for target, args in loops:
+            thread = threading.Thread(target=target, args=args, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        time.sleep(0.5)  # every client has answers from before the deploy
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        time.sleep(0.5)  # and from after it
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=15)
+
+    def failed(self) -> list[Answer]:
+        return [answer for answer in self.answers if answer.version is None]
+
+    def versions(self, client: str | None = None) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for answer in self.answers:
+            if answer.version is not None and client in (None, answer.client):
+                counts[answer.version] = counts.get(answer.version, 0) + 1
+        return counts
+
+    def _record(self, client: str, started: float, version: str | None, error: str = "") -> None:
+        self.answers.append(Answer(client, started, time.monotonic(), version, error))
+
+    def _fresh(self) -> None:
+        """A new connection per request (urllib sends Connection: close)."""
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                url = f"http://127.0.0.1:{self.port}/version"
+                with urllib.request.urlopen(url, timeout=self.timeout) as answer:
+                    self._record("fresh", started, answer.read().decode())
+            except Exception as error:  # noqa: BLE001 - every way a request fails counts
+                self._record("fresh", started, None, f"{type(error).__name__}: {error}")
+            self._stop.wait(self.interval)
+
+    def _kept(self) -> None:
+        """One keep-alive connection, opened again only after a failure (which counts)."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                connection.request("GET", "/version")
+                answer = connection.getresponse()
+                body = answer.read().decode()
+                if answer.status != 200:
+                    raise RuntimeError(f"status {answer.status}: {body[:80]}")
+                if answer.getheader("Connection", "").lower() == "close":
+                    connection.close()  # the proxy closed it politely: not a failure
+                self._record("kept", started, body)
+            except Exception as error:  # noqa: BLE001 - every way a request fails counts
+                self._record("kept", started, None, f"{type(error).__name__}: {error}")
+                connection.close()
+            self._stop.wait(self.interval)
+        connection.close()
+
+    def _slow(self, delay: float) -> None:
+        """5 s requests back to back, so one is in flight whenever the swap happens."""
+        self._stop.wait(delay)
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                url = f"http://127.0.0.1:{self.port}/slow?s=5"
+                with urllib.request.urlopen(url, timeout=30) as answer:
+                    self._record("slow", started, answer.read().decode())
+            except Exception as error:  # noqa: BLE001 - every way a request fails counts
+                self._record("slow", started, None, f"{type(error).__name__}: {error}")

@@ -1,0 +1,148 @@
+"""The matrix app: every answer names its version; BEHAVIOUR makes a release adversarial.
+
+good         serves, healthy once the schema volume has reached SCHEMA;
+unhealthy    listens and answers 200 with its version, but its healthcheck fails;
+crash        listens, answers, then exits after a second (with `restart:` a crash loop);
+slow         listens at once, answers 503 for 10 s, then serves and is healthy;
+ignore_term  serves, and ignores SIGTERM (Docker's SIGKILL ends it);
+abrupt       serves, and exits at once on SIGTERM, dropping whatever is in flight;
+fails_after  healthy to Docker, but the environment's health URL answers 500.
+
+HTTP/1.1 with keep-alive. On SIGTERM (unless ignore_term or abrupt) it stops accepting,
+closes its idle keep-alive connections, finishes the requests in flight, then exits: a
+well-behaved server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import FrameType
+from urllib.parse import parse_qs, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+VERSION = (ROOT / "VERSION").read_text().strip()
+BEHAVIOUR = (ROOT / "BEHAVIOUR").read_text().strip()
+NEEDS_SCHEMA = int((ROOT / "SCHEMA").read_text())
+STARTED = time.monotonic()
+SLOW_START_SECONDS = 10.0
+
+closing = threading.Event()
+idle: set[socket.socket] = set()
+idle_lock = threading.Lock()
+
+
+def schema() -> int:
+    path = Path("/schema/version")
+    return int(path.read_text()) if path.is_file() else 0
+
+
+def starting() -> bool:
+    return BEHAVIOUR == "slow" and time.monotonic() - STARTED < SLOW_START_SECONDS
+
+
+def ready() -> bool:
+    return BEHAVIOUR != "unhealthy" and not starting() and schema() >= NEEDS_SCHEMA
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def handle_one_request(self) -> None:
+        with idle_lock:
+            if closing.is_set():
+                self.close_connection = True
+                return
+            idle.add(self.connection)
+        try:
+            super().handle_one_request()
+        finally:
+            with idle_lock:
+                idle.discard(self.connection)
+        if closing.is_set():
+            self.close_connection = True
+
+    def parse_request(self) -> bool:
+        with idle_lock:
+            idle.discard(self.connection)
+        return super().parse_request()
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        if url.path == "/ready":
+            self._send(200 if ready() else 500, "ready" if ready() else "not ready")
+        elif url.path == "/healthz":
+            ok = ready() and BEHAVIOUR != "fails_after"
+            self._send(200 if ok else 500, VERSION)
+        elif starting():
+            self._send(503, "starting")
+        elif url.path == "/slow":
+            time.sleep(float(parse_qs(url.query).get("s", ["5"])[0]))
+            self._send(200, VERSION)
+        elif url.path == "/version":
+            self._send(200, VERSION)
+        else:
+            self._send(404, "not found")
+
+    def _send(self, status: int, text: str) -> None:
+        data = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        if closing.is_set():
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = False  # server_close() waits for the requests in flight
+
+
+def drain(server: Server) -> None:
+    """Stop accepting, close idle keep-alive connections, let the busy ones finish, exit."""
+    server.shutdown()
+    with idle_lock:
+        closing.set()
+        for connection in idle:
+            with contextlib.suppress(OSError):  # already closed by the peer
+                connection.shutdown(socket.SHUT_RDWR)
+    server.server_close()  # joins the handler threads: the requests in flight finish
+    os._exit(0)
+
+
+def crash_soon() -> None:
+    time.sleep(1)
+    os._exit(3)
+
+
+def main() -> None:
+    # Every interface: the proxy reaches it on the Compose network.
+    server = Server(("0.0.0.0", 8000), Handler)  # noqa: S104
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=drain, args=(server,), daemon=True).start()
+
+    if BEHAVIOUR == "ignore_term":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    elif BEHAVIOUR == "abrupt":
+        signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(0))
+    else:
+        signal.signal(signal.SIGTERM, on_term)
+    if BEHAVIOUR == "crash":
+        threading.Thread(target=crash_soon, daemon=True).start()
+    server.serve_forever()
+    threading.Event().wait()  # drain() ends the process
+
+
+if __name__ == "__main__":
+    main()
