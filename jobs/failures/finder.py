@@ -10,8 +10,10 @@ plain `error:`/`fatal:` of git, pg_dump, curl and friends.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 WIDTH = 140  # a cause must fit a commit status, a chat line and a status page cell
+_JOINERS = {"\u200d", "\ufe0e", "\ufe0f"}  # zero-width joiner, variation selectors
 
 # Most telling first. Within one kind the first line wins (a tool's later errors follow from its
 # first: psql's "current transaction is aborted"), except for Python's exceptions: a chained
@@ -27,6 +29,8 @@ MARKERS: tuple[tuple[str, re.Pattern[str]], ...] = (
 _PSQL_PREFIX = re.compile(r"^psql:[^:]*:\d+:\s*")
 _BACKGROUND = re.compile(r"\s*\(Background on this error at: [^)]*\)")
 _STEP_PREFIX = re.compile(r"^#\d+\s+(?:\d+\.\d+\s+)?")  # BuildKit's "#7 0.123 " step column
+_COLOUR = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # the classic builder colours a step's stderr
+_OBJECT_ID = re.compile(r"\s*\([0-9a-f]{64}\)")  # "(<64 hex digits>)": a container or network id
 # "sqlalchemy.exc.IntegrityError: (psycopg2.errors.NotNullViolation) ..." says its classes by
 # module; their own names are enough, and the cause then fits a commit status.
 _MODULE_PATH = re.compile(
@@ -91,15 +95,30 @@ def last_line(output: str) -> str:
 
 
 def tidy(line: str) -> str:
-    line = _STEP_PREFIX.sub("", line.strip())
+    line = _STEP_PREFIX.sub("", _COLOUR.sub("", line).strip())
+    line = _OBJECT_ID.sub("", line)
     line = _PSQL_PREFIX.sub("", line)
     line = _BACKGROUND.sub("", line)
     return " ".join(line.split())
 
 
 def shorten(text: str, width: int | None = WIDTH) -> str:
-    """`text` on one line of at most `width` characters (cut with an ellipsis; None: uncut)."""
+    """`text` on one line of at most `width` characters (None: uncut).
+
+    A long line is cut in its middle: errors that wrap errors (Docker's, Go's, libpq's) name
+    the innermost cause last, and the start says what was being done.
+    """
     text = " ".join(text.split())
     if width is None or len(text) <= width:
         return text
-    return text[: width - 1].rstrip() + "…"
+    head = width - 1 if width < 24 else (width - 1) * 2 // 5
+    start = len(text) - (width - 1 - head)
+    while head > 0 and (_clings(text[head]) or text[head - 1] in _JOINERS):
+        head -= 1  # never between an emoji and its joiner, or a letter and its accent
+    while start < len(text) and (_clings(text[start]) or text[start - 1] in _JOINERS):
+        start += 1
+    return text[:head].rstrip() + "…" + text[start:].lstrip()
+
+
+def _clings(char: str) -> bool:
+    return char in _JOINERS or unicodedata.combining(char) != 0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.failures.finder import WIDTH, cause_lines, find_cause, shorten
+from jobs.failures.finder import WIDTH, cause_lines, find_cause, shorten, telling_line
 
 OUTPUTS = Path(__file__).with_name("outputs")
 
@@ -68,6 +68,28 @@ CAUSES = [
         "curl: (7) Failed to connect to 127.0.0.1 port 9 after 0 ms: Couldn't connect to server",
     ),
     ("curl-http-404.txt", "curl: (22) The requested URL returned error: 404"),
+    (
+        "compose-run-missing-binary.txt",
+        "Error response from daemon: failed to create shim task: OCI runtime create failed: runc "
+        'create failed: unable to start container process: exec: "/bin/nope": stat /bin/nope: no '
+        "such file or directory: unknown",
+    ),
+    (
+        "compose-up-port-taken.txt",
+        "Error response from daemon: driver failed programming external connectivity on endpoint "
+        "cap-web-1: Error starting userland proxy: listen tcp4 127.0.0.1:18998: bind: address "
+        "already in use",
+    ),
+]
+
+# Outputs with no line marked as a cause: the last line is what there is to show.
+UNMARKED = [
+    ("compose-exec-stopped.txt", 'service "api" is not running'),
+    (
+        "compose-build-classic-builder.txt",
+        "The command '/bin/sh -c echo preparing && ls /nonexistent/config' returned a non-zero "
+        "code: 1",
+    ),
 ]
 
 
@@ -77,9 +99,26 @@ def test_the_cause_line_is_found_in_real_output(name: str, expected: str) -> Non
     assert find_cause((OUTPUTS / name).read_text()) == expected
 
 
+@pytest.mark.parametrize(("name", "expected"), UNMARKED)
+def test_without_a_marked_line_the_last_line_is_shown(name: str, expected: str) -> None:
+    """Output that marks no cause has none found, and its last line (colours off) is shown."""
+    output = (OUTPUTS / name).read_text()
+    assert (find_cause(output), telling_line(output)) == (None, expected)
+
+
 def test_every_captured_output_has_a_row() -> None:
     """No captured output sits in outputs/ without a row saying what its cause is."""
-    assert sorted(p.name for p in OUTPUTS.glob("*.txt")) == sorted(name for name, _ in CAUSES)
+    rows = [name for name, _ in [*CAUSES, *UNMARKED]]
+    assert sorted(p.name for p in OUTPUTS.glob("*.txt")) == sorted(rows)
+
+
+def test_a_long_cause_keeps_its_innermost_words() -> None:
+    """Docker's wrapped error, cut to WIDTH, still ends with what went wrong."""
+    cause = find_cause((OUTPUTS / "compose-up-port-taken.txt").read_text()) or ""
+    text = shorten(cause)
+    assert len(text) <= WIDTH and "…" in text
+    assert text.startswith("Error response from daemon: driver failed")
+    assert text.endswith("bind: address already in use")
 
 
 def test_a_chained_exception_gives_the_outermost_line_then_the_inner_one() -> None:
@@ -99,6 +138,6 @@ def test_output_without_a_marked_line_has_no_cause() -> None:
 
 
 def test_shorten_keeps_one_line_within_the_width() -> None:
-    """A long cause becomes one line of at most WIDTH characters, ending in an ellipsis."""
+    """A long cause becomes one line of at most WIDTH characters, cut with an ellipsis."""
     text = shorten("x " * 200)
-    assert len(text) <= WIDTH and text.endswith("…") and "\n" not in text
+    assert len(text) <= WIDTH and "…" in text and "\n" not in text
