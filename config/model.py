@@ -10,6 +10,7 @@ import base64
 import re
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -21,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from config.auth import Auth, cookie_problem
 from config.gates import Hooks, WaitForChecks, Window
 from config.globs import glob_problem
 from config.secrets import Secret
@@ -114,6 +116,22 @@ class Compose(Strict):
     profiles: list[ServiceName] = []
 
 
+# A database URL's query parameters that deployhook hands to libpq, as the environment
+# variables libpq reads (the URL itself never reaches an argv: its password would show).
+LIBPQ_URL_PARAMETERS = {
+    "sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY", "sslcrl": "PGSSLCRL", "sslcrldir": "PGSSLCRLDIR",
+    "sslcompression": "PGSSLCOMPRESSION", "sslsni": "PGSSLSNI",
+    "sslnegotiation": "PGSSLNEGOTIATION", "ssl_min_protocol_version": "PGSSLMINPROTOCOLVERSION",
+    "ssl_max_protocol_version": "PGSSLMAXPROTOCOLVERSION", "channel_binding": "PGCHANNELBINDING",
+    "gssencmode": "PGGSSENCMODE", "require_auth": "PGREQUIREAUTH",
+    "connect_timeout": "PGCONNECT_TIMEOUT", "application_name": "PGAPPNAME",
+    "options": "PGOPTIONS", "target_session_attrs": "PGTARGETSESSIONATTRS",
+    "krbsrvname": "PGKRBSRVNAME", "passfile": "PGPASSFILE", "service": "PGSERVICE",
+    "host": "PGHOST", "port": "PGPORT",  # libpq's own spelling, e.g. a socket directory
+}  # fmt: skip
+
+
 class Database(Strict):
     """PostgreSQL to back up before every deploy: inside a compose service, or at a URL."""
 
@@ -134,6 +152,19 @@ class Database(Strict):
     def _one_location(self) -> Database:
         if (self.service is None) == (self.url is None):
             raise ValueError("give exactly one of service (a compose service) or url")
+        if self.url is not None:
+            parts = urlsplit(self.url.reveal())
+            if parts.scheme not in ("postgres", "postgresql"):
+                raise ValueError("url: must be postgresql://[user[:password]@]host[:port][/db]")
+            unknown = sorted(
+                {key for key, _ in parse_qsl(parts.query, keep_blank_values=True)}
+                - set(LIBPQ_URL_PARAMETERS)
+            )
+            if unknown:
+                raise ValueError(
+                    f"url: unknown parameter {', '.join(unknown)} (libpq's are "
+                    "sslmode, sslrootcert, sslcert, sslkey, connect_timeout, ...; see the README)"
+                )
         return self
 
 
@@ -308,6 +339,12 @@ class Environment(Strict):
             if self.swarm is not None:
                 raise ValueError("swarm settings need engine: swarm; remove swarm or set engine")
             return self
+        if self.database is not None and self.database.service is not None:
+            raise ValueError(
+                "engine: swarm needs database.url for now: the backup, restore and standby run "
+                "from the worker against the URL (publish PostgreSQL where the worker reaches "
+                "it, docs/swarm.md); database.service inside a stack is not supported yet"
+            )
         rehearse = self.migrate is not None and self.migrate.rehearse is not None
         if rehearse:
             raise ValueError(
@@ -393,8 +430,19 @@ class Server(Strict):
     live_streams: int = Field(default=100, ge=1, le=10_000)
     # Where people reach the status page; used for links in reports.
     public_url: HttpUrl | None = None
-    # Bearer token for actions on the status page and API; read-only without one.
-    token: StrongSecret | None = None
+    # Replaced by per-user tokens (config/auth.py); kept only to say so clearly.
+    token: Secret | None = None
+
+    @field_validator("token")
+    @classmethod
+    def _token_replaced(cls, value: Secret | None) -> Secret | None:
+        if value is not None:
+            raise ValueError(
+                "server.token is gone: every caller now has its own token with a role; remove "
+                "server.token and run `deployhook token create NAME --role deployer` "
+                "(docs/security.md)"
+            )
+        return value
 
 
 class RedisSettings(Strict):
@@ -517,6 +565,14 @@ class Settings(Strict):
     redis: RedisSettings = RedisSettings()
     state_dir: Path = Path("/var/lib/deployhook")
     notify: Notify = Notify()
+    auth: Auth = Auth()
+
+    @model_validator(mode="after")
+    def _plain_cookies_on_loopback_only(self) -> Settings:
+        problem = cookie_problem(self.auth.sessions.secure_cookie, self.server.bind)
+        if problem:
+            raise ValueError(problem)
+        return self
 
     @model_validator(mode="after")
     def _checks_have_a_token(self) -> Settings:
@@ -531,6 +587,9 @@ class Settings(Strict):
 
     def environment(self, project: str, environment: str) -> Environment:
         return self.projects[project].environments[environment]
+
+    def users_path(self) -> Path:
+        return self.auth.users_path or self.state_dir / "users.yml"
 
     def backup_dir(self, project: str, environment: str) -> Path:
         configured = self.environment(project, environment).backups.dir

@@ -97,10 +97,19 @@ def test_compose_stack_deploys_through_the_socket(
     )
     assert answer.status_code == 202, answer.text
     deploy_id = answer.json()["deploy_id"]
+    # The web container holds no engine socket, no checkouts and no backups.
+    web = [*compose, "exec", "-T", "web"]
+    for path in ("/var/run/docker.sock", str(sample_app.root)):
+        assert run([*web, "test", "-e", path], env=env, check=False).returncode == 1, path
+    # Reading needs an identity: a viewer made the documented way, in the web container.
+    run([*web, "deployhook", "user", "add", "ci", "--role", "viewer", "--no-password"], env=env)
+    made = run([*web, "deployhook", "token", "create", "ci", "--role", "viewer"], env=env)
+    bearer = {"Authorization": f"Bearer {made.stdout.strip()}"}
     deadline, state = time.monotonic() + DEPLOYED_WITHIN, "queued"
     while time.monotonic() < deadline and state not in ("succeeded", "failed", "reverted"):
         time.sleep(2)
-        state = requests.get(f"{intake}/api/deploys/{deploy_id}", timeout=10).json()["state"]
+        shown = requests.get(f"{intake}/api/deploys/{deploy_id}", headers=bearer, timeout=10)
+        state = shown.json()["state"]
     if state != "succeeded":
         logs = run([*compose, "logs", "--no-color", "--tail", "40"], env=env, check=False)
         pytest.fail(f"expected the deploy to succeed, got {state}:\n{logs.stdout[-4000:]}")

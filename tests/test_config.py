@@ -156,14 +156,22 @@ def test_settings_type() -> None:
     [
         (BASE.replace("${CRM_SECRET}", "q"), "projects.crm.secret"),
         (BASE.replace("${CRM_SECRET}", "fifteen-chars-x"), "projects.crm.secret"),
-        (BASE + "server: {token: tok-7}\n", "server.token"),
+        (BASE + "auth: {metrics: {token: tok-7}}\n", "auth.metrics.token"),
     ],
 )
 def test_short_secrets_and_tokens_are_refused(text: str, where: str) -> None:
-    """A webhook secret or server token under 16 characters is a config error naming its key
+    """A webhook secret or scrape token under 16 characters is a config error naming its key
     and the fix, never quoting the value."""
     problems = _problems(text)
     assert problems == [
         f"{where}: too short: use at least 16 random characters (make one: openssl rand -hex 32)"
     ]
     assert "fifteen-chars-x" not in problems[0] and "tok-7" not in problems[0]
+
+
+def test_the_shared_server_token_is_gone_with_a_way_forward() -> None:
+    """server.token (one shared token, no identity) is refused, naming per-user tokens."""
+    problems = _problems(BASE + "server: {token: a-long-enough-shared-token}\n")
+    assert len(problems) == 1 and problems[0].startswith("server.token: server.token is gone")
+    assert "deployhook token create NAME --role deployer" in problems[0]
+    assert "a-long-enough-shared-token" not in problems[0]

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from config.model import Server
+from jobs.worker.start import STOP_SECONDS
 from webhook.cli import _parser
 
 CONTRIB = Path(__file__).resolve().parent.parent / "contrib"
@@ -89,7 +92,8 @@ def _caddy(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.skipif(shutil.which("caddy") is None, reason="caddy is not installed")
 def test_caddy_example_is_valid_tls_in_front_of_the_intake() -> None:
     """`caddy validate` accepts the example; adapted, it serves the example name (so Caddy
-    gets a certificate for it), and proxies to server.bind's default with streaming logs."""
+    gets a certificate for it), and proxies to server.bind's default with streaming logs;
+    only /hooks/* and /healthz skip the auth proxy."""
     validated = _caddy("validate")
     assert validated.returncode == 0, validated.stderr[-2000:]
     adapted = _caddy("adapt")
@@ -101,3 +105,45 @@ def test_caddy_example_is_valid_tls_in_front_of_the_intake() -> None:
     handlers = json.dumps(route["handle"])
     assert f'"dial": "{Server().bind}"' in handlers, handlers
     assert '"flush_interval": -1' in handlers and '"max_size": 25000000' in handlers, handlers
+    # Only the webhooks and the health check bypass the auth proxy; a client-sent Remote-User
+    # is deleted before forward_auth, whose answer alone may set it.
+    public = route["handle"][0]["routes"][1]
+    assert public["match"] == [{"path": ["/hooks/*", "/healthz"]}]
+    assert "9091" not in json.dumps(public)
+    guarded = json.dumps(route["handle"][0]["routes"][2])
+    deleted = guarded.index('"delete": ["Remote-User"]')
+    assert deleted < guarded.index('"dial": "127.0.0.1:9091"') < guarded.rindex(Server().bind)
+
+
+def test_web_container_gets_no_docker_srv_or_backups() -> None:
+    """compose.yml: the internet-facing web container has no Docker socket, no docker group
+    and no /srv or backups mount; the worker keeps them."""
+    compose = yaml.safe_load((CONTRIB.parent / "compose.yml").read_text())
+    web, worker = compose["services"]["web"], compose["services"]["worker"]
+    mounts = " ".join(web["volumes"])
+    for forbidden in ("docker.sock", "DEPLOYHOOK_SRV", "/srv", "DEPLOYHOOK_BACKUPS", "backups"):
+        assert forbidden not in mounts, forbidden
+    assert "group_add" not in web
+    assert all(volume.endswith(":ro") or "deployhook-web" in volume for volume in web["volumes"])
+    assert any("docker.sock" in volume for volume in worker["volumes"])
+    assert any("DEPLOYHOOK_SRV" in volume for volume in worker["volumes"])
+    assert "group_add" in worker
+
+
+def _seconds(value: str) -> float:
+    """systemd's and Compose's durations as used here: 40s, 2min, 10m, 1m30s."""
+    units = {"min": 60, "m": 60, "s": 1, "h": 3600}
+    total = 0.0
+    for amount, unit in re.findall(r"(\d+)(min|h|m|s)", value):
+        total += int(amount) * units[unit]
+    return total
+
+
+def test_service_managers_wait_a_little_longer_than_the_worker_takes_to_stop() -> None:
+    """TimeoutStopSec and stop_grace_period exceed the worker's bound by a small margin only."""
+    unit = CONTRIB / "systemd" / "deployhook-worker.service"
+    systemd = [v for _, key, v in _directives(unit) if key == "TimeoutStopSec"]
+    compose = yaml.safe_load((CONTRIB.parent / "compose.yml").read_text())
+    grace = compose["services"]["worker"]["stop_grace_period"]
+    for waited in (_seconds(systemd[-1]), _seconds(grace)):
+        assert STOP_SECONDS < waited <= STOP_SECONDS + 30, (systemd, grace, STOP_SECONDS)

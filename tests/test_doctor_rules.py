@@ -14,9 +14,10 @@ from jobs.commands.compose import Compose
 from jobs.doctor import commands
 from jobs.doctor.check import Status
 from jobs.doctor.persistence import judge, settings_from_argv
-from jobs.doctor.repository import names_repository, repository_of
+from jobs.doctor.repository import names_repository, repository_of, without_credentials
 from jobs.doctor.stack import named_services
 from jobs.doctor.storage import needed_bytes
+from tests.support import git_repo
 from webhook.cli import main
 
 MB = 1024 * 1024
@@ -190,3 +191,61 @@ def test_doctor_refuses_an_unknown_environment(
     path.write_text(CONFIG)
     assert main(["doctor", "nope/dev", "--config", str(path)]) == 1
     assert "configured: crm/dev" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "https://x-access-token:ghp_T0KEN@github.com/acme/crm.git",
+            "https://***@github.com/acme/crm.git",
+        ),
+        ("https://ghp_T0KEN@github.com/acme/crm.git", "https://***@github.com/acme/crm.git"),
+        (
+            "ssh://deploy:pa55@git.example.com/acme/crm.git",
+            "ssh://***@git.example.com/acme/crm.git",
+        ),
+        ("ssh://git@github.com/acme/crm.git", "ssh://git@github.com/acme/crm.git"),
+        ("git@github.com:acme/crm.git", "git@github.com:acme/crm.git"),
+        ("https://github.com/acme/crm.git", "https://github.com/acme/crm.git"),
+    ],
+)
+def test_remote_urls_are_shown_without_credentials(url: str, shown: str) -> None:
+    """A token or password in a remote URL is shown as ***; a plain ssh user is not a secret."""
+    assert without_credentials(url) == shown
+
+
+def test_doctor_never_prints_a_token_from_the_remote_url(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """doctor on a checkout whose remote carries a token (and cannot be fetched) prints the
+    remote and git's failure without the token."""
+    checkout = tmp_path / "crm"
+    token = "ghp_Zq8sV3cretT0kenValue0123456789"
+    git_repo.git(tmp_path, "init", "-q", str(checkout))
+    remote = f"https://x-access-token:{token}@127.0.0.1:9/acme/crm.git"
+    git_repo.git(checkout, "remote", "add", "origin", remote)
+    config = tmp_path / "deployhook.yml"
+    config.write_text(
+        DOCTOR_CONFIG.replace("PATH", str(checkout)).replace("STATE", str(tmp_path / "state"))
+    )
+    main(["doctor", "crm/dev", "--config", str(config)])
+    shown = capsys.readouterr().out
+    assert "https://***@127.0.0.1:9/acme/crm.git" in shown
+    assert token not in shown and "x-access-token" not in shown
+
+
+DOCTOR_CONFIG = """
+state_dir: STATE
+projects:
+  crm:
+    repo: 127.0.0.1:9/acme/crm
+    provider: github
+    secret: s3cret-for-the-tests
+    environments:
+      dev:
+        trigger: {branch: main}
+        path: PATH
+        compose: {files: [compose.yml], project: crm_dev}
+        health: {url: "http://127.0.0.1:9/healthz", timeout: 1}
+"""

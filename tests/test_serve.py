@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
+import pytest
 import redis
 import requests
 from rq import Queue
@@ -52,7 +54,8 @@ def test_serve_under_gunicorn(tmp_path: Path, redis_url: str, redis_conn: redis.
 
 
 def test_up_with_example_config(tmp_path: Path, example_config_path: Path) -> None:
-    """`deployhook up` with the example config and embedded Redis answers 202 and 401."""
+    """`deployhook up` with the example config and embedded Redis answers 202 and 401; the
+    status page is closed and says how to add a user, and the user added so can read it."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     argv = [*DEPLOYHOOK, "up", "--config", str(example_config_path), "--bind", f"127.0.0.1:{port}"]
@@ -64,6 +67,18 @@ def test_up_with_example_config(tmp_path: Path, example_config_path: Path) -> No
     }
     with running(argv, env, base, cwd=tmp_path) as process:
         assert _signed_and_forged(base, "crm", secret="crm-secret-for-the-tests") == (202, 401)
+        closed = requests.get(f"{base}/api/environments", timeout=10)
+        assert closed.status_code == 401
+        assert "deployhook user add NAME --role admin" in closed.json()["error"]
+        config = ["--config", str(example_config_path)]
+        added = _deployhook("user", "add", "ops", "--role", "admin", *config, env=env,
+                            cwd=tmp_path, stdin="a long password for ops\n")  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        made = _deployhook("token", "create", "ops", "--role", "viewer", *config, env=env,
+                           cwd=tmp_path)  # fmt: skip
+        bearer = {"Authorization": f"Bearer {made.stdout.strip()}"}
+        opened = requests.get(f"{base}/api/environments", headers=bearer, timeout=10)
+        assert opened.status_code == 200, opened.text
     assert process.returncode == 0
     redis_dir = tmp_path / ".state" / "redis"
     assert (redis_dir / "appendonly.aof").stat().st_size > 0  # the deploy is on disk
@@ -122,12 +137,44 @@ def test_worker_unreachable_redis(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def _deployhook(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _deployhook(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*DEPLOYHOOK, *args],
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
+        cwd=cwd,
+        input=stdin or None,  # None: inherit, as a worker started by hand does
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def test_serve_answers_metrics_on_their_own_address(
+    tmp_path: Path, redis_url: str, redis_conn: redis.Redis
+) -> None:
+    """auth.metrics.bind: `deployhook serve` also answers /metrics there without identity
+    (while the main address asks for one), and stops that listener with itself."""
+    port, metrics_port = free_port(), free_port()
+    config = tmp_path / "deployhook.yml"
+    text = config_text(tmp_path).replace(
+        "auth:\n", f"auth:\n  metrics: {{bind: '127.0.0.1:{metrics_port}'}}\n"
+    )
+    config.write_text(text)
+    base = f"http://127.0.0.1:{port}"
+    argv = [*DEPLOYHOOK, "serve", "--config", str(config), "--bind", f"127.0.0.1:{port}"]
+    with running(argv, {**SECRETS, "DEPLOYHOOK_REDIS_URL": redis_url}, base):
+        assert requests.get(f"{base}/metrics", timeout=10).status_code == 401
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "the metrics listener never answered"
+                time.sleep(0.2)
+        assert answer.status_code == 200 and "deployhook_redis_up 1.0" in answer.text
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5)

@@ -1,4 +1,4 @@
-"""The JSON API: environments, filtered history, log paging, OpenAPI, and token-guarded locks."""
+"""The JSON API: environments, filtered history, log paging, OpenAPI, and role-guarded locks."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import redis
 from openapi_spec_validator import validate
 
 from jobs.state.records import DeployStore
-from tests.support.status import TOKEN, example_settings, make_deploy, set_json, status_app
-from webhook.status.auth import bearer_token
+from tests.support.status import TOKEN, make_deploy, set_json, status_app
+from tests.support.users import TOKENS
+from webhook.auth.identity import bearer
 from webhook.status.environments import lock_key
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -98,48 +99,49 @@ def test_openapi_document_names_every_route(redis_conn: redis.Redis) -> None:
 
 def test_bearer_token_parsing() -> None:
     """Only a well-formed `Bearer <token>` header yields a token."""
-    assert bearer_token("Bearer abc") == "abc"
-    assert bearer_token("bearer  abc ") == "abc"
+    assert bearer("Bearer abc") == "abc"
+    assert bearer("bearer  abc ") == "abc"
     for header in ("", "Bearer", "Bearer ", "Basic abc", "Bearer a b", "abc"):
-        assert bearer_token(header) is None
+        assert bearer(header) is None
 
 
-def test_actions_refused_without_configured_token(redis_conn: redis.Redis) -> None:
-    """With no server.token, lock and unlock answer 403 and change nothing."""
-    client = status_app(redis_conn).test_client()
+def test_actions_refused_to_a_viewer(redis_conn: redis.Redis) -> None:
+    """A viewer's token reads but cannot lock or unlock: 403, and nothing changes."""
+    client = status_app(redis_conn, role="viewer").test_client()
     for action in ("lock", "unlock"):
         answer = client.post(f"/api/environments/crm/dev/{action}", json={"reason": "x"})
         assert answer.status_code == 403
-        assert answer.get_json()["error"] == "actions are disabled: set server.token"
+        assert answer.get_json()["error"] == "viewer-user is viewer; this needs deployer"
     assert redis_conn.get(lock_key("crm/dev")) is None
 
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}],
-)
+    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"},
+     {"Authorization": f"Bearer {TOKEN[:-1]}"}],
+)  # fmt: skip
 def test_actions_need_the_bearer_token(redis_conn: redis.Redis, headers: dict[str, str]) -> None:
     """A missing or wrong token answers 401 without revealing the expected value."""
-    client = status_app(redis_conn, example_settings(TOKEN)).test_client()
+    client = status_app(redis_conn, role=None).test_client()
     answer = client.post("/api/environments/crm/dev/lock", json={"reason": "x"}, headers=headers)
     assert answer.status_code == 401
-    assert TOKEN not in answer.get_data(as_text=True)
+    assert all(token not in answer.get_data(as_text=True) for token in TOKENS.values())
     assert answer.headers["WWW-Authenticate"].startswith("Bearer")
     assert redis_conn.get(lock_key("crm/dev")) is None
 
 
 def test_token_in_cookie_or_form_is_ignored(redis_conn: redis.Redis) -> None:
     """A cross-site form cannot act: a token in a cookie or form field is not accepted."""
-    client = status_app(redis_conn, example_settings(TOKEN)).test_client()
+    client = status_app(redis_conn, role=None).test_client()
     client.set_cookie("token", TOKEN)
     answer = client.post("/api/environments/crm/dev/lock", data={"reason": "x", "token": TOKEN})
     assert answer.status_code == 401
-    assert client.get("/api/environments/crm/dev/lock").status_code == 405
+    assert client.get("/api/environments/crm/dev/lock", headers=AUTH).status_code == 405
 
 
 def test_lock_and_unlock_by_operator(redis_conn: redis.Redis) -> None:
     """Lock writes an operator lock with the reason; unlock removes it; both show on the API."""
-    client = status_app(redis_conn, example_settings(TOKEN)).test_client()
+    client = status_app(redis_conn).test_client()
     answer = client.post(
         "/api/environments/crm/prod/lock", json={"reason": "db maintenance"}, headers=AUTH
     )
@@ -160,7 +162,7 @@ def test_lock_actions_never_touch_a_deploy_lock(redis_conn: redis.Redis) -> None
     deploy = make_deploy(DeployStore(redis_conn), "dev", state="running")
     held = {"deploy_id": deploy.id, "host": "h", "pid": 1, "reason": "deploy", "since": "t"}
     set_json(redis_conn, lock_key("crm/dev"), held)
-    client = status_app(redis_conn, example_settings(TOKEN)).test_client()
+    client = status_app(redis_conn).test_client()
     for action in ("lock", "unlock"):
         answer = client.post(
             f"/api/environments/crm/dev/{action}", json={"reason": "x"}, headers=AUTH
@@ -185,7 +187,7 @@ def test_lock_rejects_bad_requests(
     redis_conn: redis.Redis, path: str, body: object, status: int
 ) -> None:
     """Unknown environments and missing or unprintable reasons are refused and lock nothing."""
-    client = status_app(redis_conn, example_settings(TOKEN)).test_client()
+    client = status_app(redis_conn).test_client()
     answer = client.post(path, json=body, headers=AUTH)
     assert answer.status_code == status
     assert answer.get_json()["error"]

@@ -12,7 +12,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from jobs.state.records import DeployStore
-from tests.support.browser import browser_missing, chromium, serving
+from tests.support.browser import browser_missing, chromium, serving, sign_in
 from tests.support.status import make_deploy, set_json, stage, status_app
 from webhook.status.environments import last_good_key, lock_key
 
@@ -65,6 +65,7 @@ def test_deploy_page_follows_log_and_state_live(redis_conn: redis.Redis, tmp_pat
 
     with serving(status_app(redis_conn)) as base, chromium(tmp_path / "profile") as driver:
         wait = WebDriverWait(driver, WAIT)
+        sign_in(driver, base)
         driver.get(f"{base}/")
         card = driver.find_element(By.ID, "env-crm-dev")
         assert "main @ c0ffee1" in card.text and "queued" in card.text

@@ -19,6 +19,7 @@ from jobs.state.records import Deploy
 from tests.support.deploying import config_for, deploy
 from tests.support.docker_engine import Engine
 from tests.support.proxied_app import Load, ProxiedApp
+from tests.support.sample_scenarios import VERSIONS
 
 pytestmark = pytest.mark.docker
 
@@ -128,7 +129,7 @@ def test_failure_after_swap_swaps_back_rolling(
 def test_never_healthy_container_is_removed_and_old_keeps_serving(
     proxied: ProxiedApp, zd_settings: Settings, redis_conn: redis.Redis
 ) -> None:
-    """A new api that never gets healthy is removed; the old container never stopped, 0 failed."""
+    """A new api that never gets healthy served nothing and is removed; the old never stopped."""
     old = proxied.containers_of("api")
     sha = proxied.never_healthy()
     record, load = _deploy_under_load(proxied, zd_settings, redis_conn, sha)
@@ -136,5 +137,7 @@ def test_never_healthy_container_is_removed_and_old_keeps_serving(
     assert record.failed_stage == "swap"
     assert "kept serving" in (record.error or "")
     _none_failed(load)
+    # It answers /api/v1/version with 200: only its version says it served nobody.
+    assert VERSIONS["never_healthy"] not in load.bodies, load.bodies
     assert proxied.containers_of("api") == old
     assert proxied.running_version() == "side"

@@ -194,8 +194,11 @@ def _version() -> str:
 def serve(args: argparse.Namespace) -> int:
     """Replace this process with gunicorn serving the intake; returns only on failure."""
     from jobs.state.connection import check_configured
+    from jobs.worker.private import private_process
 
-    check_configured(settings_from(args))  # refuse here, clearly, rather than in every worker
+    settings = settings_from(args)
+    check_configured(settings)  # refuse here, clearly, rather than in every worker
+    private_process(settings.state_dir)
     argv = gunicorn_argv(args.bind, args.workers)
     env = dict(os.environ, DEPLOYHOOK_CONFIG=str(config_path(args.config).resolve()))
     sys.stdout.flush()
@@ -217,11 +220,13 @@ def gunicorn_argv(bind: str | None, workers: int | None) -> list[str]:
 
 def worker(args: argparse.Namespace) -> int:
     from jobs.state.connection import RedisConnectionError, Unreachable, reach
+    from jobs.worker.private import private_process
     from jobs.worker.start import run_worker
     from webhook.logs import configure_logging
 
     settings = settings_from(args)
     configure_logging()
+    private_process(settings.state_dir)
     try:
         queues = worker_queues(settings, args.host or [], args.queue or [])
         run_worker(settings, reach(settings), queues, burst=args.burst)
@@ -250,10 +255,12 @@ def worker_queues(settings: Settings, hosts: list[str], queues: list[str]) -> li
 
 def up(args: argparse.Namespace) -> int:
     """Web and worker as child processes, with an embedded Redis when none is configured."""
+    from jobs.worker.private import private_process
     from webhook.embedded_redis import EmbeddedRedisError, embedded_redis
     from webhook.supervisor import Supervisor
 
     settings = settings_from(args)
+    private_process(settings.state_dir)
     source = str(config_path(args.config).resolve())
     env = dict(os.environ, DEPLOYHOOK_CONFIG=source)
     web = [sys.executable, "-m", "webhook.cli", "serve", "--config", source]

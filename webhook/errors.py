@@ -6,6 +6,8 @@ never carry a configured value, an expected signature or a piece of the payload.
 
 from __future__ import annotations
 
+from flask import Response, jsonify
+
 # What a 503 tells the caller to wait before trying again (Redis down, queue unavailable).
 RETRY_AFTER_SECONDS = 5
 
@@ -59,3 +61,12 @@ class Unavailable(IntakeError):
 
     status = 503
     result = "unavailable"
+
+
+def problem(status: int, message: str) -> Response:
+    """A JSON error: `{"error": message}` with `status`; the message never holds a secret."""
+    response = jsonify(error=message)
+    response.status_code = status
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

@@ -5,6 +5,7 @@ line's --bind/--workers override them. Requests are short (verify, enqueue, answ
 timeouts are tight, and access logs are off: the app writes one JSON line per delivery.
 """
 
+import subprocess
 import sys
 
 from config import ConfigError, load_settings
@@ -49,6 +50,28 @@ logconfig_dict = {
     },
 }
 proc_name = "deployhook-web"
+
+
+_metrics: list[subprocess.Popen[bytes]] = []
+
+
+def when_ready(server: object) -> None:
+    """auth.metrics.bind: /metrics alone on a second address, served by a child process.
+
+    A process of its own, not a thread here: what the master imports before the workers fork
+    is not patched by gevent in them, and one blocking socket there stalls every request.
+    """
+    if load_settings().auth.metrics.bind is not None:
+        argv = [sys.executable, "-m", "webhook.metrics_listener"]
+        _metrics.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL))
+
+
+def on_exit(server: object) -> None:
+    for process in _metrics:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 # gunicorn >= 25 opens a control socket in $HOME by default; one per user would make two
 # deployhook instances (or a test run beside a service) fight over it. Older versions ignore this.
 control_socket_disable = True

@@ -1,8 +1,8 @@
 """Run several long-lived processes as one: stop all on a signal or when any one dies.
 
 Children get their own sessions so that a Ctrl-C in the terminal reaches only us; we then
-send each child one SIGTERM (gunicorn: graceful stop; RQ: finish the current deploy first).
-A second signal while waiting kills whatever is still running.
+send each child one SIGTERM (gunicorn: graceful stop; the worker: hands its deploy over and
+exits within 30 s). A second signal while waiting kills whatever is still running.
 """
 
 from __future__ import annotations

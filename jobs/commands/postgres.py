@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
-from config.model import Database
+from config.model import LIBPQ_URL_PARAMETERS, Database
 from jobs.commands.compose import Compose
 
 
@@ -235,6 +235,10 @@ def connection_env(database: Database) -> dict[str, str]:
         env["PGUSER"] = unquote(parts.username)
     if parts.password:
         env["PGPASSWORD"] = unquote(parts.password)
+    # sslmode, sslrootcert, connect_timeout, ...: what the URL asks of the connection holds.
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key in LIBPQ_URL_PARAMETERS:
+            env[LIBPQ_URL_PARAMETERS[key]] = value
     return env
 
 

@@ -41,6 +41,7 @@ def write_dump(
     _check_free_space(ctx, final.parent, stage)
     partial = final.with_name(final.name + ".partial")
     try:
+        _create_private(partial)  # 0600 from its first byte: production data
         ctx.runner.run(
             postgres.dump(database, ctx.compose, name),
             timeout=ctx.environment.backups.timeout,
@@ -57,6 +58,15 @@ def write_dump(
     except (StageFailed, OSError):
         partial.unlink(missing_ok=True)
         raise
+
+
+def _create_private(path: Path) -> None:
+    """Create (or empty) `path` with mode 0600, whatever the process's umask."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(descriptor, 0o600)
+    finally:
+        os.close(descriptor)
 
 
 def remove_partial(ctx: DeployContext) -> list[Path]:

@@ -35,8 +35,13 @@ class Prober:
     """Runs read-only commands and turns a failure into text instead of an exception."""
 
     def __init__(self, environ: Mapping[str, str], secrets: Iterable[str] = ()) -> None:
-        log = DeployLog(cast(DeployStore, _NoRecord()), "doctor", secrets)
+        self.secrets = list(secrets)
+        log = DeployLog(cast(DeployStore, _NoRecord()), "doctor", self.secrets)
         self.runner = Runner(log, environ)
+
+    def hiding(self, secret: str) -> Prober:
+        """The same prober, also masking `secret` (say, a token in a remote URL) in outputs."""
+        return Prober(self.runner.environ, [*self.secrets, secret]) if secret else self
 
     def run(
         self,

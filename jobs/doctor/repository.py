@@ -65,7 +65,10 @@ def check_repository(
             fail(target, "remote", f"the checkout has no remote {remote!r}", fix),
             skip(target, "fetch", f"no remote {remote!r}"),
         ]
-    url = answer.output.splitlines()[-1].strip() if answer.output else ""
+    real = answer.output.splitlines()[-1].strip() if answer.output else ""
+    # What doctor prints never carries a token or password from the remote URL.
+    prober = prober.hiding(credentials_of(real))
+    url = without_credentials(real)
     if not names_repository(url, project.repo):
         fix = f"git -C {path} remote set-url {remote} https://{project.repo}.git"
         detail = f"remote {remote} is {url}, expected the repository {project.repo}"
@@ -93,6 +96,23 @@ def _fetch(target: str, environment: Environment, prober: Prober, url: str) -> F
             f"push the branch, or change trigger.branch of {target}",
         )  # fmt: skip
     return ok(target, "fetch", f"{url} answers with the worker's credentials")
+
+
+def credentials_of(url: str) -> str:
+    """The user-info of a URL that may be a secret: any for http(s), a password for others."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc or not parts.scheme:
+        return ""  # scp-like git@host:path names a user, not a secret
+    userinfo = parts.netloc.rpartition("@")[0]
+    if parts.scheme in ("http", "https") or ":" in userinfo:
+        return userinfo
+    return ""
+
+
+def without_credentials(url: str) -> str:
+    """`url` with any token or password in it shown as ***."""
+    secret = credentials_of(url)
+    return url.replace(f"{secret}@", "***@", 1) if secret else url
 
 
 def _scp(repo: str) -> str:

@@ -28,6 +28,9 @@ from jobs.failures.errors import CommandFailed
 
 TAIL_LINES = 40
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+# Commands write checkouts and build contexts as git and docker normally would (jobs/worker/
+# private.py gives deployhook's own processes 077).
+COMMAND_UMASK = 0o022
 _LIBC = ctypes.CDLL(None, use_errno=True)
 
 
@@ -195,6 +198,8 @@ def _die_with(parent: int) -> Callable[[], None]:
     """
 
     def setup() -> None:
+        # The worker's own files are private (umask 077); a checkout or a build is not.
+        os.umask(COMMAND_UMASK)
         _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent:  # the worker died before prctl took effect
             os._exit(1)

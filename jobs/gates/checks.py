@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -132,10 +133,34 @@ class _Retry(Exception):
     pass
 
 
+MAX_REDIRECTS = 3
+
+
 def _get(session: requests.Session, url: str, headers: dict[str, str]) -> Any:
-    response = session.get(
-        url, headers={"User-Agent": user_agent(), **headers}, timeout=REQUEST_TIMEOUT
-    )
+    """GET with the token; a redirect is followed only within the same origin.
+
+    requests drops Authorization on a redirect to another host but not PRIVATE-TOKEN, so
+    redirects are never left to it: one to another scheme, host or port is refused (the token
+    stays here) and its message says where the git host pointed.
+    """
+    for _ in range(MAX_REDIRECTS + 1):
+        response = session.get(
+            url,
+            headers={"User-Agent": user_agent(), **headers},
+            timeout=REQUEST_TIMEOUT,
+            allow_redirects=False,
+        )
+        if not response.is_redirect:
+            break
+        target = urljoin(url, response.headers.get("Location", ""))
+        if _origin(target) != _origin(url):
+            raise ChecksUnreadable(
+                f"the git host redirected the CI-results request to {_origin(target)}; the "
+                "token is not sent elsewhere: set api_url in notify to where the API lives"
+            )
+        url = target
+    else:
+        raise ChecksUnreadable(f"the git host redirected more than {MAX_REDIRECTS} times")
     if response.status_code == 429 or response.status_code >= 500:
         raise _Retry(f"HTTP {response.status_code}")
     if response.status_code >= 400:
@@ -147,6 +172,11 @@ def _get(session: requests.Session, url: str, headers: dict[str, str]) -> Any:
             "CI results: check the token in notify (it needs read access to statuses/checks)"
         )
     return response.json()
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 def _template(settings: Settings, provider: str) -> str:

@@ -26,13 +26,15 @@ def queue_deploy(
     ref: str | None,
     sender: str,
     force: str | None = None,
+    remote_timeout: float | None = None,
 ) -> Deploy:
     """Resolve `ref` on the environment's remote and queue a manual deploy of it.
 
     `force`: the operator's reason for passing the release gates, recorded on the deploy.
+    `remote_timeout`: seconds to wait for the remote (default: the environment's fetch timeout).
     """
     project, environment = parse_target(settings, target)
-    kind, name, sha = resolve_ref(settings.environment(project, environment), ref)
+    kind, name, sha = resolve_ref(settings.environment(project, environment), ref, remote_timeout)
     return _submit(connection, settings, DeployRequest(
         project, environment, kind, name, sha, "manual", sender=sender,
         override_reason=override_reason(force),

@@ -18,7 +18,9 @@ from jobs.operations.targets import OperationError
 RefKind = Literal["branch", "tag", "sha"]
 
 
-def resolve_ref(environment: Environment, ref: str | None) -> tuple[RefKind, str, str]:
+def resolve_ref(
+    environment: Environment, ref: str | None, timeout: float | None = None
+) -> tuple[RefKind, str, str]:
     """(kind, name, sha) for `ref`; no ref: the trigger branch's head or the newest tag."""
     if ref is not None and is_sha(ref):
         return "sha", ref, ref
@@ -27,7 +29,7 @@ def resolve_ref(environment: Environment, ref: str | None) -> tuple[RefKind, str
             f"{ref!r} is not a branch, tag or full commit SHA: give a name such as main or "
             "v1.2.0, or all 40 hex digits of a commit"
         )
-    refs = list_remote(environment)
+    refs = list_remote(environment, timeout)
     if ref is None:
         return _default(environment, refs)
     branch, tag = refs.get(f"refs/heads/{ref}"), refs.get(f"refs/tags/{ref}")
@@ -59,8 +61,9 @@ def _default(environment: Environment, refs: dict[str, str]) -> tuple[RefKind, s
     return "tag", matching[-1], refs[f"refs/tags/{matching[-1]}"]
 
 
-def list_remote(environment: Environment) -> dict[str, str]:
+def list_remote(environment: Environment, timeout: float | None = None) -> dict[str, str]:
     """refname -> commit SHA on the remote; annotated tags are peeled to their commit."""
+    seconds = timeout if timeout is not None else environment.timeouts.fetch
     try:
         with git.Repo(environment.path) as repo:
             text = str(
@@ -69,12 +72,17 @@ def list_remote(environment: Environment) -> dict[str, str]:
                     "--tags",
                     "--end-of-options",
                     environment.remote,
-                    kill_after_timeout=environment.timeouts.fetch,
+                    kill_after_timeout=seconds,
                 )
             )
     except (git.NoSuchPathError, git.InvalidGitRepositoryError):
         raise OperationError(f"{environment.path} is not a git checkout") from None
     except git.GitCommandError as error:
+        if error.status == "timeout" or "did not complete in" in str(error.stderr or ""):
+            raise OperationError(
+                f"git ls-remote {environment.remote} did not answer within {seconds:g} s: give "
+                "the full commit SHA instead, or deploy from the host with `deployhook deploy`"
+            ) from None
         detail = str(error.stderr or error).strip().splitlines()[-1:] or ["?"]
         raise OperationError(
             f"git ls-remote {environment.remote} failed: {detail[0][-300:]}"

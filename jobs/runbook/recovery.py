@@ -29,6 +29,7 @@ from jobs.state.ids import DEPLOY_ID
 from jobs.state.locks import EnvironmentLock, LockOwner, current_owner
 from jobs.state.owners import local_process_state
 from jobs.state.records import Deploy, DeployStore, RecordError
+from jobs.state.submit import enqueue
 
 logger = logging.getLogger("deployhook.recovery")
 
@@ -104,6 +105,31 @@ def recover(record: Deploy, settings: Settings, connection: Redis) -> None:
             ctx.close()
     finally:
         lock.release()
+
+
+def hand_over(connection: Redis, deploy_id: str, queue: str, reason: str) -> str:
+    """Leave the deploy this worker runs to the next worker start; returns what was done.
+
+    For a worker that must stop now (SIGTERM): a deploy still `queued` (waiting at a gate or
+    for the environment's lock) has changed nothing and is put back on its queue, so the
+    acknowledged push is not lost; a `running` one stays as it stands, with a line in its log,
+    and the next worker start reverts it (or ends it failed when nothing had changed), exactly
+    as after a crash.
+    """
+    store = DeployStore(connection)
+    record = store.get(deploy_id)
+    log = DeployLog(store, record.id)
+    if record.state == "queued":
+        record.worker = None  # so that a later start does not queue it a second time
+        store.save(record)
+        enqueue(connection, queue, record)
+        log.info(f"{reason}: not started yet, queued again for the next worker")
+        return "queued again"
+    if record.state == "running":
+        stage = record.stages[-1].name if record.stages else "start"
+        log.info(f"{reason} during {stage}: left as it stands for the next worker start")
+        return "left to recovery"
+    return f"nothing to do ({record.state})"
 
 
 def _worker_alive(record: Deploy) -> bool:

@@ -22,6 +22,9 @@ deployhook:gates:window-wake               target -> when its next deploy window
 deployhook:commit:<target>:<sha>           deploy id a webhook or poll queued for the commit (dedup)
 deployhook:poll:<target>                   the last poll (JSON: last, next, result, refs seen)
 deployhook:replication:mark                a counter the intake bumps before it WAITs for replicas
+deployhook:audit                           audit log: logins, failed logins, operator actions
+deployhook:session:<sha256 of id>          a signed-in browser session (JSON, expires)
+deployhook:metrics:cache                   the last /metrics answer, reused for a few seconds
 """
 
 from __future__ import annotations
@@ -35,6 +38,14 @@ REFUSED_JOBS = f"{PREFIX}:refused-jobs"
 WINDOW_WAKE = f"{PREFIX}:gates:window-wake"
 # Written just before WAIT, so that the waiting connection has a write for replicas to confirm.
 REPLICATION_MARK = f"{PREFIX}:replication:mark"
+# Stream of audit entries (who, what, when, from where), trimmed by age and count.
+AUDIT = f"{PREFIX}:audit"
+METRICS_CACHE = f"{PREFIX}:metrics:cache"
+
+
+def session(digest: str) -> str:
+    """A browser session, by the SHA-256 of its id: Redis never holds the id itself."""
+    return f"{PREFIX}:session:{digest}"
 
 
 def deploy(deploy_id: str) -> str:

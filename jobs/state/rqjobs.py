@@ -18,6 +18,8 @@ from typing import Any
 
 from redis import Redis
 from redis.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, SimpleWorker
 from rq.exceptions import DeserializationError
 from rq.job import Job
@@ -125,8 +127,49 @@ def refused_jobs(connection: Redis) -> list[dict[str, Any]]:
     return notes
 
 
+# Redis gone for a moment: a restart, or a Sentinel failover until the new master answers.
+_REDIS_GONE = (RedisConnectionError, RedisTimeoutError)
+
+
 class GuardedWorker(SimpleWorker):
-    """RQ's SimpleWorker that refuses, before anything else, every job that is not a deploy."""
+    """RQ's SimpleWorker that refuses, before anything else, every job that is not a deploy,
+    and that outlives a Redis outage between jobs.
+
+    RQ retries a lost connection only while it waits for a job. Between jobs (the suspension
+    check, the maintenance pass, the worker's state and heartbeat) a ConnectionError ends
+    `work()` ("unhandled exception, quitting"). So those log the outage and return, and the
+    wait for the next job retries, with RQ's backoff, until Redis (or the new master) answers.
+    """
+
+    def check_for_suspension(self, burst: bool) -> None:
+        try:
+            super().check_for_suspension(burst)
+        except _REDIS_GONE as error:
+            _redis_gone("suspension check", error)
+
+    def run_maintenance_tasks(self) -> None:
+        try:
+            super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+        except _REDIS_GONE as error:
+            _redis_gone("maintenance", error)
+
+    def set_state(self, state: str, pipeline: Pipeline | None = None) -> None:
+        if pipeline is not None:
+            super().set_state(state, pipeline)
+            return
+        try:
+            super().set_state(state)
+        except _REDIS_GONE as error:
+            _redis_gone(f"state change to {state}", error)
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
+        if pipeline is not None:  # queued on the caller's transaction: its execute reports
+            super().heartbeat(timeout, pipeline)
+            return
+        try:
+            super().heartbeat(timeout)
+        except _REDIS_GONE as error:
+            _redis_gone("heartbeat", error)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         problem = why_refused(job)
@@ -145,8 +188,18 @@ class GuardedWorker(SimpleWorker):
         )
 
 
-def deploy_worker(queues: list[str], connection: Redis, name: str | None = None) -> GuardedWorker:
-    return GuardedWorker(
+def _redis_gone(step: str, error: Exception) -> None:
+    logger.warning("Redis unavailable during the worker's %s (%s): waiting for it", step, error)
+
+
+def deploy_worker(
+    queues: list[str],
+    connection: Redis,
+    name: str | None = None,
+    *,
+    worker_class: type[GuardedWorker] = GuardedWorker,
+) -> GuardedWorker:
+    return worker_class(
         [deploy_queue(queue, connection) for queue in queues],
         connection=connection,
         name=name,

@@ -50,13 +50,15 @@ def create_task(
     command: Sequence[str],
     *,
     networks: Sequence[str],
-    environment: Mapping[str, str],
+    env_file: str,
     labels: Mapping[str, str],
 ) -> list[str]:
     """A one-off task (a migration): runs `command` once in `image`, never restarted, detached.
 
     `--restart-condition none` with one replica: the task ends in `complete` or `failed` and
     Swarm starts no other; deployhook waits for it, reads its logs and removes the service.
+    The service's environment comes from `env_file` (0600), so no value of it is in the argv
+    that the deploy log shows.
     """
     argv = [
         "docker", "service", "create", "--detach", "--quiet",
@@ -65,8 +67,7 @@ def create_task(
     ]  # fmt: skip
     for network in networks:
         argv += ["--network", _checked(NETWORK_NAME, network, "network name")]
-    for key, value in sorted(environment.items()):
-        argv += ["--env", f"{key}={value}"]
+    argv += ["--env-file", env_file]
     for key, value in sorted(labels.items()):
         argv += ["--label", f"{key}={value}"]
     return [*argv, "--with-registry-auth", "--", image, *command]

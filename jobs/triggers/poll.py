@@ -201,7 +201,7 @@ def start_polling(settings: Settings, connection: Redis, queues: list[str]) -> C
     poller = Poller(settings, connection, queues)
     if not polled(settings, queues):
         return lambda: None
-    return start_periodic("deployhook-poll", TICK_SECONDS, poller.tick, logger, join_timeout=30)
+    return start_periodic("deployhook-poll", TICK_SECONDS, poller.tick, logger, join_timeout=5)
 
 
 def _stamp(moment: float) -> str:

@@ -25,6 +25,7 @@ from config import Settings
 from jobs.commands import rehearsal
 from jobs.state.locks import current_owner
 from jobs.state.records import DeployStore
+from jobs.worker.start import STOP_SECONDS
 from tests.support import drills
 from tests.support.commands import run
 from tests.support.deploying import push, start_worker_process, wait_for, write_config
@@ -46,6 +47,8 @@ class Drill:
     held: Callable[[Any, DeployStore, str], bool] = lambda app, store, deploy_id: True
     rehearse: bool = False  # the environment rehearses its migration (migrate.rehearse)
     name: str = ""  # the test id, when the stage alone does not tell drills apart
+    # SIGTERM (a service manager's stop) must end the same way as SIGKILL, within the bound.
+    sig: signal.Signals = signal.SIGKILL
 
 
 def _backup(app: Any, stack: ExitStack) -> str:
@@ -106,6 +109,7 @@ DRILLS = [
     Drill("checkout", "reverted", _checkout),
     Drill("build", "reverted", _build, _build_held),
     Drill("build", "reverted", _build_with_standby, _build_held, name="build-with-standby"),
+    Drill("build", "reverted", _build, _build_held, name="build-sigterm", sig=signal.SIGTERM),
     Drill(
         "rehearse",
         "failed",
@@ -123,7 +127,7 @@ DRILLS = [
 @contextmanager
 def _killed_in(drill: Drill, app: Any, settings: Settings, conn: redis.Redis, config_file: Path,
                logs: Path) -> Iterator[str]:  # fmt: skip
-    """Push, hold the deploy in the drill's stage, SIGKILL its worker; yield the deploy id."""
+    """Push, hold the deploy in the drill's stage, signal its worker; yield the deploy id."""
     store = DeployStore(conn)
     with ExitStack() as stack:
         queued = push(conn, settings, drill.arrange(app, stack))
@@ -138,8 +142,11 @@ def _killed_in(drill: Drill, app: Any, settings: Settings, conn: redis.Redis, co
                 f"the deploy to be held in {drill.stage}",
             )
         finally:
-            os.kill(worker.pid, signal.SIGKILL)
-            worker.wait()
+            os.kill(worker.pid, drill.sig)
+            code = worker.wait(timeout=STOP_SECONDS)  # the promised bound, for SIGTERM too
+        if drill.sig == signal.SIGTERM:
+            assert code == 0, (logs / "w1.log").read_text()[-3000:]
+            assert drills.log_mentions(store, queued.id, "got SIGTERM during build: left as it")
     yield queued.id
 
 

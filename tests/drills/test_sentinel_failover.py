@@ -209,7 +209,8 @@ def test_a_running_worker_follows_the_failover_without_a_restart(
         config = two_host_config(root, bed)
         settings = parse_settings(config.read_text(), str(config), SECRETS)
         argv = [*DEPLOYHOOK, "worker", "--config", str(config), "--host", "a"]
-        env = {**os.environ, **SECRETS, "PYTHONPATH": str(REPO_ROOT)}
+        # A worker that hangs is made to print every thread's stack (SIGABRT) before it stops.
+        env = {**os.environ, **SECRETS, "PYTHONPATH": str(REPO_ROOT), "PYTHONFAULTHANDLER": "1"}
         log = (root / "worker.log").open("wb")
         worker = subprocess.Popen(argv, env=env, stdout=log, stderr=log, start_new_session=True)
         try:
@@ -224,11 +225,16 @@ def test_a_running_worker_follows_the_failover_without_a_restart(
             assert answer.status_code == 202, answer.get_json()
             deploys = {d["environment"]: d["deploy_id"] for d in answer.get_json()["deploys"]}
             store = DeployStore(connection)
-            wait_for(
-                lambda: store.get(deploys["on-a"]).state in FINAL_STATES,
-                90,
-                "the worker to take host a's deploy from the new master",
-            )
+            try:
+                wait_for(
+                    lambda: store.get(deploys["on-a"]).state in FINAL_STATES,
+                    90,
+                    "the worker to take host a's deploy from the new master",
+                )
+            except AssertionError as error:
+                state = store.get(deploys["on-a"]).state
+                worker.send_signal(signal.SIGABRT)
+                raise AssertionError(f"{error}; on-a is {state}, worker {worker.poll()}") from None
             assert worker.poll() is None, "the worker exited"
             assert store.get(deploys["on-b"]).state == "queued"
         finally:

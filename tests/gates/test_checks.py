@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 import redis
+from pytest_httpserver import HTTPServer
 from rq import Queue
 from werkzeug import Response
 
@@ -310,3 +312,38 @@ def test_a_second_run_of_the_job_does_nothing_after_its_wait(
     assert deploy(record.id, settings, redis_conn) == "running"
     other.join()
     assert store.get(record.id).stages == []
+
+
+def test_a_redirect_to_another_host_never_carries_the_gitlab_token(
+    redis_conn: redis.Redis, store: DeployStore, gated: GatedSettings, provider: ProviderServer
+) -> None:
+    """GitLab's CI-results request answered with a redirect to another host is not followed:
+    the other host never sees PRIVATE-TOKEN, and the deploy is blocked saying where it pointed;
+    a redirect within the same host is followed, token and all."""
+    elsewhere = HTTPServer(host="127.0.0.1", port=0)
+    elsewhere.expect_request(re.compile(".*")).respond_with_json([])
+    elsewhere.start()
+    try:
+        away = f"http://localhost:{elsewhere.port}/api/v4/statuses"
+        settings = gated(wait_for_checks=FAST)
+        provider.script(GL, Response(status=302, headers={"Location": away}))
+        record = queued(store, "shop")
+        pass_gates(redis_conn, settings, record, log_of(store, record), lambda: False)
+        blocked = store.get(record.id)
+        assert blocked.state == "blocked"
+        assert f"redirected the CI-results request to http://localhost:{elsewhere.port}" in str(
+            blocked.error
+        )
+        assert [request for request, _ in elsewhere.log] == []
+        here = provider.url(f"{GL}-moved")
+        provider.script(
+            GL,
+            Response(status=301, headers={"Location": here}),
+            ok([{"name": "t", "status": "success"}]),
+        )
+        record = queued(store, "shop")
+        pass_gates(redis_conn, settings, record, log_of(store, record), lambda: False)
+        assert store.get(record.id).state == "queued"
+        assert provider.to(f"{GL}-moved")[0].headers["Private-Token"] == "glpat-testtoken0123456789"
+    finally:
+        elsewhere.stop()

@@ -11,8 +11,9 @@ import yaml
 
 from config import Settings, load_settings
 from tests.support import git_repo
+from tests.support.users import SESSION_SECRET, TOKENS, shared_users_path
 
-TOKEN = "operator-token-for-tests"
+TOKEN = TOKENS["deployer"]
 
 
 @dataclass
@@ -55,7 +56,10 @@ def config_file(repo: Repo, tmp_path: Path, redis_url: str) -> Path:
     config = {
         "state_dir": str(tmp_path / "state"),
         "redis": {"url": redis_url},
-        "server": {"token": TOKEN},
+        "auth": {
+            "users_path": str(shared_users_path()),
+            "sessions": {"secret": SESSION_SECRET},
+        },
         "projects": {
             "app": {
                 "repo": "example.com/acme/app",

@@ -20,8 +20,8 @@ def test_cli_force_records_the_reason(
     config_file: Path, redis_conn: redis.Redis, repo: Any, capsys: Any
 ) -> None:
     """`deploy --force REASON` and `redeploy --force REASON` put the reason on the deploy."""
-    argv = ["deploy", "app/dev", "--force", "hotfix for incident 42", "--no-wait"]
-    assert main([*argv, "--config", str(config_file)]) == 0
+    cli_words = ["deploy", "app/dev", "--force", "hotfix for incident 42", "--no-wait"]
+    assert main([*cli_words, "--config", str(config_file)]) == 0
     store = DeployStore(redis_conn)
     first = store.get(capsys.readouterr().out.strip())
     assert first.override_reason == "hotfix for incident 42"

@@ -324,3 +324,27 @@ def test_url_database_password_stays_out_of_argv() -> None:
     assert postgres.connection_env(BY_URL) == {
         "PGHOST": "127.0.0.1", "PGPORT": "5432", "PGUSER": "crm", "PGPASSWORD": "pw",
     }  # fmt: skip
+
+
+def test_url_database_keeps_its_connection_parameters() -> None:
+    """sslmode, sslrootcert and connect_timeout in a database URL reach libpq (as PG*
+    variables); they were dropped, so a URL asking for TLS connected without it."""
+    url = "postgresql://crm:pw@db.internal/crm?sslmode=verify-full&sslrootcert=/etc/ca.pem"
+    database = Database(url=Secret(url + "&connect_timeout=5"), name="crm", user="crm")
+    assert postgres.connection_env(database) == {
+        "PGHOST": "db.internal", "PGPORT": "5432", "PGUSER": "crm", "PGPASSWORD": "pw",
+        "PGSSLMODE": "verify-full", "PGSSLROOTCERT": "/etc/ca.pem", "PGCONNECT_TIMEOUT": "5",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("postgresql://db/crm?sslmod=require", "unknown parameter sslmod"),
+        ("mysql://db/crm", "must be postgresql://"),
+    ],
+)
+def test_url_database_refuses_what_libpq_would_not_take(url: str, words: str) -> None:
+    """A misspelt parameter or another scheme is a config error, not a silently plain link."""
+    with pytest.raises(ValueError, match=words):
+        Database(url=Secret(url), name="crm")

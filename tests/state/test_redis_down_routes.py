@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from config.secrets import Secret
 from jobs.state.ids import new_deploy_id
 from tests.support.deliveries import encode, github_headers, make_settings, payload
 from tests.support.redis_server import socket_url, start_redis
+from tests.support.users import TOKENS, signed_in_client
 from webhook.app import create_app
 
-TOKEN = "operator-token-for-tests"
+TOKEN = TOKENS["admin"]  # every route, so that each gets as far as Redis
 DEPLOY = new_deploy_id()
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 LOCK_BODY = {"json": {"reason": "maintenance"}, "headers": AUTH}
@@ -39,6 +39,10 @@ NEEDS_REDIS: dict[str, tuple[str, dict[str, object]]] = {
         "/api/environments/crm/dev/rollback",
         {"json": {}, "headers": AUTH},
     ),
+    "auth.audit_page": ("/audit", {}),
+    "auth.audit_export": ("/api/audit", {}),
+    # A password sign-in opens a session in Redis (the users file is read first).
+    "auth.login": ("/login", {"data": {"username": "x", "password": "y"}}),
 }
 # Routes that never read Redis, and what they answer while it is down.
 WITHOUT_REDIS: dict[str, tuple[str, int]] = {
@@ -47,6 +51,10 @@ WITHOUT_REDIS: dict[str, tuple[str, int]] = {
     "status_api.openapi": ("/api/openapi.json", 200),
     # Prometheus convention: the scrape works and says deployhook_redis_up 0.
     "metrics": ("/metrics", 200),
+    # Signing out of nothing (a token holds no session) and single sign-on not configured.
+    "auth.logout": ("/logout", 302),
+    "auth.oidc_start": ("/login/oidc", 404),
+    "auth.oidc_callback": ("/login/oidc/callback", 404),
 }
 
 
@@ -55,8 +63,8 @@ def app_without_redis(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     directory = tmp_path_factory.mktemp("redis-down")
     server = start_redis(directory)
     settings = make_settings(directory, socket_url(directory))
-    server_settings = settings.server.model_copy(update={"token": Secret(TOKEN)})
-    app = create_app(settings.model_copy(update={"server": server_settings}))
+    app = create_app(settings)
+    app.test_client_class = signed_in_client("admin")
     app.test_client().get("/healthz")  # it answered once...
     server.terminate()  # ...then Redis stops
     server.wait(timeout=10)
@@ -84,7 +92,9 @@ def test_route_answers_503_with_retry_after(app_without_redis: Flask, endpoint: 
 def test_routes_without_redis_still_answer(app_without_redis: Flask, endpoint: str) -> None:
     """Routes that never read Redis answer as usual while it is down."""
     path, status = WITHOUT_REDIS[endpoint]
-    assert app_without_redis.test_client().get(path).status_code == status
+    rule = next(r for r in app_without_redis.url_map.iter_rules() if r.endpoint == endpoint)
+    method = "POST" if "POST" in (rule.methods or set()) else "GET"
+    assert app_without_redis.test_client().open(path, method=method).status_code == status
 
 
 def test_metrics_say_redis_is_down(app_without_redis: Flask) -> None:

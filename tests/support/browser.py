@@ -11,9 +11,12 @@ from pathlib import Path
 from flask import Flask
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 from werkzeug.serving import make_server
 
 from tests.support.http_thread import in_thread
+from tests.support.users import PASSWORDS, user_name
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -63,3 +66,12 @@ def chromium(profile: Path) -> Iterator[webdriver.Chrome]:
         yield driver
     finally:
         driver.quit()
+
+
+def sign_in(driver: webdriver.Chrome, base: str, role: str = "viewer") -> None:
+    """Sign in through the login form as the test user of `role` (tests/support/users.py)."""
+    driver.get(f"{base}/login")
+    driver.find_element(By.NAME, "username").send_keys(user_name(role))
+    driver.find_element(By.NAME, "password").send_keys(PASSWORDS[role])
+    driver.find_element(By.ID, "sign-in").click()
+    WebDriverWait(driver, 30).until(lambda d: "/login" not in d.current_url)

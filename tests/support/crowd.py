@@ -13,16 +13,17 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
+from tests.support.users import TOKENS
+
 TRICKLE_SECONDS = 0.5  # one byte per slow upload this often: never idle, never finished
 
 
 def open_watcher(port: int, deploy_id: str) -> socket.socket:
-    """A browser following a deploy's live log: the request is sent, the stream left open."""
+    """A viewer following a deploy's live log: the request is sent, the stream left open."""
     watcher = socket.create_connection(("127.0.0.1", port), timeout=10)
     path = f"/deploys/{deploy_id}/log/stream"
-    watcher.sendall(
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode()
-    )
+    head = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+    watcher.sendall(f"{head}Authorization: Bearer {TOKENS['viewer']}\r\n\r\n".encode())
     return watcher
 
 

@@ -17,6 +17,7 @@ from standardwebhooks import Webhook
 from werkzeug.test import TestResponse
 
 from config import Settings, parse_settings
+from tests.support.users import SESSION_SECRET, shared_users_path
 
 PAYLOADS = Path(__file__).resolve().parent.parent / "payloads"
 GITHUB_SECRET = "github-secret-for-tests"
@@ -58,6 +59,7 @@ SECRETS = {
     "GITLAB_SECRET": GITLAB_SECRET,
     "SIGNING_KEY": SIGNING_KEY,
     "GITEA_SECRET": GITEA_SECRET,
+    "SESSION_SECRET": SESSION_SECRET,
 }
 
 
@@ -66,6 +68,9 @@ def config_text(state_dir: Path, redis_url: str | None = None) -> str:
         _PROJECT % {"name": name, "repo": repo, "provider": provider, "extra": extra}
         for name, (repo, provider, extra) in PROJECTS.items()
     )
+    # The test users (tests/support/users.py): every route but /hooks needs one of them.
+    text += f"auth:\n  users_path: {shared_users_path()}\n"
+    text += "  sessions: {secret: '${SESSION_SECRET}'}\n"
     return text + (f"redis: {{url: {redis_url}}}\n" if redis_url else "")
 
 

@@ -8,29 +8,38 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask.testing import FlaskClient
 from redis import Redis
 
-from config import Secret, Settings, load_settings
+from config import Settings, load_settings
 from jobs.state.records import Deploy, DeployStore, StageRecord, new_deploy_id
+from tests.support.users import TOKENS, signed_in_client, with_test_users
 from webhook.status import register
 
 EXAMPLE = Path(__file__).resolve().parent.parent.parent / "config" / "deployhook.example.yml"
-TOKEN = "operator-token-for-tests"
+TOKEN = TOKENS["deployer"]  # may run actions
 
 
-def example_settings(token: str | None = None) -> Settings:
+def example_settings() -> Settings:
+    """The example configuration with the test users (a token for each role, see TOKENS)."""
     settings = load_settings(EXAMPLE, {"CRM_WEBHOOK_SECRET": "webhook-secret-never-shown"})
-    if token is None:
-        return settings
-    server = settings.server.model_copy(update={"token": Secret(token)})
-    return settings.model_copy(update={"server": server})
+    return with_test_users(settings)
 
 
-def status_app(connection: Redis, settings: Settings | None = None) -> Flask:
-    """A bare Flask app with only the status surface registered, as create_app will do."""
+def status_app(
+    connection: Redis, settings: Settings | None = None, role: str | None = "viewer"
+) -> Flask:
+    """The status surface behind the sign-in guard, as create_app builds it; its test client
+    signs in with `role`'s token (None: anonymous)."""
     app = Flask("status-test")
-    register(app, settings or example_settings(), connection)
+    chosen = settings or example_settings()
+    register(app, chosen, connection)
+    app.test_client_class = signed_in_client(role)
     return app
+
+
+def anonymous(app: Flask) -> FlaskClient:
+    return FlaskClient(app, app.response_class, use_cookies=True)
 
 
 def make_deploy(store: DeployStore, environment: str = "dev", **fields: Any) -> Deploy:

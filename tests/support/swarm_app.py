@@ -16,6 +16,7 @@ import json
 import secrets
 import shutil
 import tempfile
+import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,13 @@ from tests.support import git_repo
 from tests.support.bed_layout import RepoLayout
 from tests.support.commands import BedError, run
 from tests.support.docker_engine import Engine
-from tests.support.images import build_busybox_image
+from tests.support.images import (
+    IMPORT_CHANGES,
+    base_key,
+    base_tarball,
+    build_busybox_image,
+    image_exists,
+)
 from tests.support.swarm_bed import SwarmBed
 
 PROXY_PORT = 8080
@@ -48,8 +55,34 @@ WEB_DOCKERFILE = """\
 ARG BASE
 FROM ${BASE}
 COPY www /www
+COPY migrate.sql /migrate.sql
 CMD ["httpd", "-f", "-p", "8000", "-h", "/www"]
 """
+PSQL_DOCKERFILE = """\
+ARG BASE
+FROM ${BASE}
+COPY root /
+"""
+FIRST_MIGRATION = """\
+CREATE TABLE IF NOT EXISTS customers (id serial PRIMARY KEY, name text NOT NULL);
+INSERT INTO customers (name) SELECT 'customer ' || n FROM generate_series(1, 50) AS n
+  WHERE NOT EXISTS (SELECT 1 FROM customers);
+"""
+MIGRATE_COMMAND = [
+    "psql", "--no-psqlrc", "-h", "db", "-U", "postgres", "-d", "app",
+    "-v", "ON_ERROR_STOP=1", "-f", "/migrate.sql",
+]  # fmt: skip
+PG = "/usr/lib/postgresql/15/bin"
+# The database task: initdb and `app` on first start, open to the stack's network (trust: a
+# test bed), then the server in the foreground.
+PG_START = (
+    "mkdir -p /data && chown postgres /data && "
+    f"su postgres -c '[ -f /data/pg/PG_VERSION ] || ({PG}/initdb -D /data/pg -U postgres "
+    '--auth=trust >/dev/null && echo "host all all 0.0.0.0/0 trust" >> /data/pg/pg_hba.conf && '
+    f"{PG}/pg_ctl -D /data/pg -w start >/dev/null && {PG}/createdb -U postgres app && "
+    f"{PG}/pg_ctl -D /data/pg -w stop >/dev/null)' && "
+    f"exec su postgres -c '{PG}/postgres -D /data/pg -c listen_addresses=*'"
+)
 CADDY_DOCKERFILE = """\
 ARG BASE
 FROM ${BASE}
@@ -62,7 +95,33 @@ CADDY_LIBS = ("/lib/x86_64-linux-gnu/libzstd.so.1", "/lib/x86_64-linux-gnu/libc.
 LOADER = "/lib64/ld-linux-x86-64.so.2"
 
 
-def stack_file(registry: str, stack: str, busybox: str, proxy_image: str) -> str:
+def database_service(image: str) -> str:
+    return f"""\
+  db:
+    image: {image}
+    command: ["sh", "-c", {json.dumps(PG_START)}]
+    volumes: [pgdata:/data]
+    ports:
+      - {{target: 5432, published: 5432, mode: host}}
+    healthcheck:
+      test: ["CMD", "su", "postgres", "-c", "{PG}/pg_isready -h 127.0.0.1"]
+      interval: 1s
+      retries: 30
+    deploy:
+      endpoint_mode: dnsrr
+      placement: {{constraints: ["node.labels.dh_node == n1"]}}
+"""
+
+
+def stack_file(
+    registry: str, stack: str, busybox: str, proxy_image: str, database: str | None = None
+) -> str:
+    extra = database_service(database) if database else ""
+    volumes = "volumes:\n  pgdata: {}\n" if database else ""
+    return extra.join(_stack_text(registry, stack, busybox, proxy_image).split("@DB@")) + volumes
+
+
+def _stack_text(registry: str, stack: str, busybox: str, proxy_image: str) -> str:
     return f"""\
 version: "3.8"
 services:
@@ -75,7 +134,7 @@ services:
       - {{target: {PROXY_PORT}, published: {PROXY_PORT}, mode: host}}
     deploy:
       placement: {{constraints: ["node.labels.dh_node == n1"]}}
-  web:
+@DB@  web:
     image: {registry}/{stack}-web:latest
     build:
       context: ./web
@@ -123,6 +182,41 @@ def proxy_image(engine: Engine, registry: str) -> str:
     return name
 
 
+def psql_image(engine: Engine, busybox: str, name: str = "deployhook-test-psql:1") -> str:
+    """busybox plus the host's psql and every library it links: a small migration runner."""
+    if image_exists(name, engine.env):
+        return name
+    psql = f"{PG}/psql"
+    libraries = [
+        part
+        for line in run(["ldd", psql]).stdout.splitlines()
+        for part in line.split()
+        if part.startswith("/")
+    ]
+    with tempfile.TemporaryDirectory(prefix="dh-psql-") as scratch:
+        root = Path(scratch) / "root"
+        for source in [*libraries, psql]:
+            target = root / source.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, target)
+        (root / "usr/bin").mkdir(parents=True, exist_ok=True)
+        (root / "usr/bin/psql").symlink_to(psql)
+        (Path(scratch) / "Dockerfile").write_text(PSQL_DOCKERFILE)
+        build = ["docker", "build", "-q", "--build-arg", f"BASE={busybox}", "-t", name]
+        run([*build, scratch], env=engine.env, timeout=300)
+    return name
+
+
+def postgres_image(bed: SwarmBed) -> str:
+    """The Debian base (PostgreSQL 15) imported into node 1 alone, named under the registry
+    (which lacks it: the node's pull fails and Swarm runs its local copy)."""
+    name = f"{bed.registry}/dh-postgres:{base_key()}"
+    changes = [part for change in IMPORT_CHANGES for part in ("--change", change)]
+    manager = bed.manager
+    run(["docker", "import", *changes, str(base_tarball()), name], env=manager.env, timeout=600)
+    return name
+
+
 @dataclass
 class SwarmApp(RepoLayout):
     bed: SwarmBed
@@ -132,17 +226,25 @@ class SwarmApp(RepoLayout):
     proxy_port: int  # on loopback, through the bed's forwarder to node 1's published port
     v1: str = ""
 
+    database_port: int = 0  # on loopback, to the database task's published port (with one)
+
     @classmethod
-    def create(cls, bed: SwarmBed, engine: Engine, root: Path) -> SwarmApp:
+    def create(cls, bed: SwarmBed, engine: Engine, root: Path, database: bool = False) -> SwarmApp:
         stack = f"dhs{secrets.token_hex(3)}"
         app = cls(bed, engine, root, stack, bed.forward(bed.manager, PROXY_PORT))
         busybox = build_busybox_image(engine.env)
+        postgres = None
+        if database:
+            busybox = psql_image(engine, busybox)  # the web image can run its migration
+            postgres = postgres_image(bed)
+            app.database_port = bed.forward(bed.manager, 5432)
         template = root / "template"
         (template / "web" / "www").mkdir(parents=True)
         (template / "proxy").mkdir()
         proxy = proxy_image(engine, bed.registry)
         files = {
-            "stack.yml": stack_file(bed.registry, stack, busybox, proxy),
+            "stack.yml": stack_file(bed.registry, stack, busybox, proxy, postgres),
+            "web/migrate.sql": FIRST_MIGRATION,
             "proxy/Caddyfile": CADDYFILE,
             "web/Dockerfile": WEB_DOCKERFILE,
             "web/www/version": "1\n",
@@ -153,7 +255,24 @@ class SwarmApp(RepoLayout):
             (template / relative).write_text(content)
         app.v1 = git_repo.create_origin(template, app.origin, app.author, "Swarm app v1")
         git_repo.git(root, "clone", "--quiet", app.origin.as_uri(), str(app.checkout))
+        if postgres:
+            app.start_database(postgres)
         return app
+
+    def start_database(self, image: str) -> None:
+        """The stack's database alone, by hand, as a team has it before deployhook deploys."""
+        path = self.root / "database.yml"
+        path.write_text(
+            f'version: "3.8"\nservices:\n{database_service(image)}volumes:\n  pgdata: {{}}\n'
+        )
+        deploy = ["stack", "deploy", "--resolve-image", "never", "-c", str(path), self.stack]
+        self.bed.docker(self.bed.manager, *deploy)
+        deadline = time.monotonic() + 120
+        argv = ["pg_isready", "-h", "127.0.0.1", "-p", str(self.database_port), "-d", "app"]
+        while run(argv, check=False, timeout=10).returncode != 0:
+            if time.monotonic() > deadline:
+                raise BedError(f"the stack's database did not answer within 120 s: {argv}")
+            time.sleep(0.5)
 
     def commit(self, files: dict[str, str | None], message: str) -> str:
         return git_repo.commit(self.author, files, message, "main")
@@ -209,3 +328,21 @@ class SwarmApp(RepoLayout):
     def config_names(self, service: str) -> list[str]:
         template = self.service_specs()[service]["Spec"]["TaskTemplate"]["ContainerSpec"]
         return sorted(item["ConfigName"] for item in template.get("Configs") or [])
+
+    def dump(self) -> str:
+        """The database as pg_dump prints it (schema and data), through the loopback forward."""
+        argv = ["pg_dump", "--no-password", "-h", "127.0.0.1", "-p", str(self.database_port)]
+        text = run([*argv, "-U", "postgres", "app"], timeout=120).stdout
+        # pg_dump's \restrict lines carry a random key per dump: not the database's content.
+        return "".join(
+            line
+            for line in text.splitlines(keepends=True)
+            if not line.startswith(("\\restrict", "\\unrestrict"))
+        )
+
+    def database_config(self) -> dict[str, Any]:
+        url = f"postgresql://postgres@127.0.0.1:{self.database_port}/app"
+        return {
+            "database": {"url": url, "name": "app", "user": "postgres"},
+            "migrate": {"service": "web", "command": MIGRATE_COMMAND, "version_query": None},
+        }

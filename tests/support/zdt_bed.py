@@ -52,6 +52,7 @@ class ProxyBed(RepoLayout, Commits):
     proxy: Proxy
     project: str = field(default_factory=lambda: f"dhm-{secrets.token_hex(4)}")
     port: int = field(default_factory=free_port)
+    replicas: int = 1
 
     def start(self, base_image: str) -> None:
         """Origin at v1, the checkout with its .env, the stack answering v1 through the proxy."""
@@ -61,6 +62,7 @@ class ProxyBed(RepoLayout, Commits):
             f"COMPOSE_PROJECT_NAME={self.project}\nBASE_IMAGE={base_image}\n"
             f"PROXY_IMAGE={self.proxy.image}\nPROXY_COMMAND={self.proxy.command}\n"
             f"PROXY_CONF={self.proxy.conf}\nPROXY_PORT={self.port}\n"
+            f"API_REPLICAS={self.replicas}\n"
         )
         self.compose("build")
         self.compose("run", "--rm", "--no-deps", "-T", "api", "python3", "-m", "app.migrate")
@@ -96,6 +98,25 @@ class ProxyBed(RepoLayout, Commits):
         ).stdout  # fmt: skip
         return sorted(listing.split())
 
+    def in_name_and_healthy(self) -> int:
+        """How many api containers Docker's DNS answers `api` with and calls healthy, now."""
+        ids = self.api_containers()
+        if not ids:
+            return 0
+        template = (
+            "{{.State.Health.Status}} {{range .NetworkSettings.Networks}}"
+            "{{range .Aliases}}{{.}},{{end}}{{end}}"
+        )
+        lines = run(
+            ["docker", "inspect", "--format", template, *ids], env=self.engine.env, check=False
+        ).stdout.splitlines()
+        statuses = [line.partition(" ") for line in lines]
+        return sum(
+            1
+            for health, _, aliases in statuses
+            if health == "healthy" and "api" in aliases.split(",")
+        )
+
     def release(self, version: str, behaviour: str, schema: int | None = None) -> str:
         files = {"VERSION": f"{version}\n", "BEHAVIOUR": f"{behaviour}\n"}
         if schema is not None:
@@ -110,7 +131,7 @@ class ProxyBed(RepoLayout, Commits):
                         "command": "docker-compose"},
             "migrate": {"service": "api", "command": ["python3", "-m", "app.migrate"],
                         "when": "before_swap"},
-            "health": {"url": f"http://127.0.0.1:{self.port}/healthz", "timeout": 20,
+            "health": {"url": f"http://127.0.0.1:{self.port}/healthz", "timeout": 90,
                        "interval": 0.5},
             "zero_downtime": ["api"],
         }  # fmt: skip

@@ -8,12 +8,15 @@ answered each request.
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
 import redis
 
 from config import Settings
+from jobs.doctor import examine
 from tests.support.deploying import config_for, deploy
 from tests.support.proxied_app import Load
 from tests.support.swarm_app import SwarmApp
@@ -31,6 +34,12 @@ def settings(
 
 def _none_failed(load: Load) -> None:
     assert load.failed == [], f"{len(load.failed)} of {load.sent} failed: {load.failed[:5]}"
+
+
+def _polling(app: SwarmApp) -> Load:
+    """GET /version through the proxy every 5 ms; a slow answer (the machine may be loaded)
+    is not a failed one, so the client waits up to 30 s."""
+    return Load(app.proxy_port, path="/version", timeout=30.0)
 
 
 def _log(record: Any, redis_conn: redis.Redis) -> str:
@@ -60,9 +69,10 @@ def test_good_release_fails_no_request_and_renames_changed_configs(
     """v2 with a new motd: every request answered (by v1, then v2), the config gets a new name."""
     before = swarm_app.config_names("web")
     sha = swarm_app.release("2", motd="motd 2")
-    with Load(swarm_app.proxy_port, path="/version") as load:
+    with _polling(swarm_app) as load:
         record = deploy(settings, redis_conn, sha)
     assert record.state == "succeeded", record.error
+    print(f"good release: {load.sent} requests, longest gap {load.longest_gap:.2f}s")
     _none_failed(load)
     assert set(load.bodies) <= {"1", "2"} and load.bodies.get("2", 0) > 0, load.bodies
     assert swarm_app.service_images()["web"] == record.image_digests["web"]
@@ -79,13 +89,72 @@ def test_never_healthy_release_is_reverted_without_a_failed_request(
     images = swarm_app.service_images()
     configs = swarm_app.config_names("web")
     sha = swarm_app.release("bad", healthy=False, motd="motd bad")
-    with Load(swarm_app.proxy_port, path="/version") as load:
+    with _polling(swarm_app) as load:
         record = deploy(settings, redis_conn, sha)
     assert record.state == "reverted", record.error
     assert record.failed_stage == "swap", record.error
     assert "rollback" in (record.error or "") or "paused" in (record.error or ""), record.error
+    print(f"never healthy: {load.sent} requests, longest gap {load.longest_gap:.2f}s")
     _none_failed(load)
     assert set(load.bodies) == {"2"}, load.bodies
     assert swarm_app.service_images() == images
     assert swarm_app.config_names("web") == configs
     assert swarm_app.get("/motd").strip() == "motd 2"
+
+
+def test_a_node_drained_mid_deploy_ends_whole_never_half_way(
+    swarm_app: SwarmApp, settings: Settings, redis_conn: redis.Redis
+) -> None:
+    """A worker node drained while the update runs: the deploy succeeds or ends reverted, and
+    either way every web task runs one release (never some of each)."""
+    bed = swarm_app.bed
+    before = swarm_app.service_images()
+    sha = swarm_app.release("3")
+    drained: list[str] = []
+
+    def drain_when_updating() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            status = swarm_app.service_specs().get("web", {}).get("UpdateStatus") or {}
+            if status.get("State") == "updating":
+                node = bed.nodes[1]
+                bed.docker(bed.manager, "node", "update", "--availability", "drain", node.node_id)
+                drained.append(node.node_id)
+                return
+            time.sleep(0.2)
+
+    drainer = threading.Thread(target=drain_when_updating, daemon=True)
+    drainer.start()
+    try:
+        record = deploy(settings, redis_conn, sha)
+        drainer.join(timeout=130)
+    finally:
+        bed.docker(bed.manager, "node", "update", "--availability", "active", bed.nodes[1].node_id)
+    assert drained, "the update was never seen running: the node was not drained mid-deploy"
+    assert record.state in ("succeeded", "reverted"), record.error
+    images = swarm_app.service_images()
+    expected = record.image_digests["web"] if record.state == "succeeded" else before["web"]
+    assert images["web"] == expected
+    tasks = bed.docker(
+        bed.manager, "service", "ps", f"{swarm_app.stack}_web", "--filter", "desired-state=running",
+        "--format", "{{.Image}} {{.CurrentState}}",
+    ).splitlines()  # fmt: skip
+    assert len(tasks) == 2 and all(line.startswith(expected) for line in tasks), tasks
+    assert all(" Running" in f" {line}" for line in tasks), tasks
+    version = swarm_app.get("/version").strip()
+    assert version == ("3" if record.state == "succeeded" else "2"), (record.state, version)
+
+
+def test_doctor_checks_the_manager_nodes_registry_updates_and_placement(
+    swarm_app: SwarmApp, settings: Settings
+) -> None:
+    """doctor on a swarm: the manager answers (one: a warning), nodes ready, the registry
+    resolves and nodes pulled from it, served services start-first, volumes pinned."""
+    findings = {f.check: f for f in examine(settings, [("sample", "dev")])}
+    assert findings["manager"].status == "warn", findings["manager"]
+    assert "a manager answers (3 nodes, 1 managers)" in findings["manager"].detail
+    assert findings["nodes"].status == "ok", findings["nodes"]
+    assert findings["registry"].status in ("ok", "warn"), findings["registry"]
+    assert "1 image(s) resolve; pulled by " in findings["registry"].detail
+    assert findings["update"].status == "ok", findings["update"]
+    assert findings["placement"].status == "ok", findings["placement"]

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from config import ConfigError, parse_settings
+from jobs.doctor.swarm import judge_manager, judge_nodes, judge_placement
 from jobs.execution.context import command_environ
 from jobs.swarm import commands
 from jobs.swarm.model import StackFile, parse_stack
@@ -39,12 +40,12 @@ from webhook.cli import main
         (
             commands.create_task(
                 "crm_migrate_ab12", "r/app@sha256:1", ["alembic", "upgrade", "head"],
-                networks=["crm_default"], environment={"B": "2", "A": "1"},
+                networks=["crm_default"], env_file="/run/dh/env",
                 labels={"dh.deploy": "d-1"},
             ),
             ["docker", "service", "create", "--detach", "--quiet", "--name", "crm_migrate_ab12",
              "--restart-condition", "none", "--replicas", "1", "--network", "crm_default",
-             "--env", "A=1", "--env", "B=2", "--label", "dh.deploy=d-1",
+             "--env-file", "/run/dh/env", "--label", "dh.deploy=d-1",
              "--with-registry-auth", "--", "r/app@sha256:1", "alembic", "upgrade", "head"],
         ),
         (
@@ -260,6 +261,10 @@ def test_swarm_config_defaults_to_migrating_before_the_swap() -> None:
         ("engine: swarm\nswarm: {update_timeout: 0}", "swarm.update_timeout"),
         ("engine: kubernetes", "engine"),
         (
+            "engine: swarm\ndatabase: {service: db, name: crm}",
+            "engine: swarm needs database.url for now",
+        ),
+        (
             "engine: swarm\nmigrate: {rehearse: true}",
             "migrate.rehearse is not available with engine: swarm",
         ),
@@ -305,3 +310,42 @@ def test_check_config_refuses_an_unsafe_stack(
     web["deploy"] = {"update_config": {"order": "start-first"}}
     (checkout / "stack.yml").write_text(yaml.safe_dump({"services": {"web": web}}))
     assert main(["check-config", "--config", str(config)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("swarm", "status", "words"),
+    [
+        ({"LocalNodeState": "inactive"}, "fail", "not in a swarm"),
+        ({"LocalNodeState": "active", "ControlAvailable": False}, "fail", "a worker node"),
+        ({"LocalNodeState": "active", "ControlAvailable": True, "Nodes": 3, "Managers": 1},
+         "warn", "losing one manager stops deploys"),
+        ({"LocalNodeState": "active", "ControlAvailable": True, "Nodes": 5, "Managers": 3},
+         "ok", "a manager answers (5 nodes, 3 managers)"),
+    ],
+)  # fmt: skip
+def test_doctor_judges_the_manager(swarm: dict[str, Any], status: str, words: str) -> None:
+    """Not in a swarm or a worker fails; one or two managers warn; three are fine."""
+    finding = judge_manager(swarm)
+    assert finding.status == status and words in finding.detail, finding
+
+
+def _node(state: str, availability: str) -> dict[str, Any]:
+    return {
+        "ID": "abcdefghijkl",
+        "Description": {"Hostname": "db1"},
+        "Status": {"State": state},
+        "Spec": {"Availability": availability},
+    }
+
+
+def test_doctor_names_nodes_not_ready_and_volumes_not_pinned() -> None:
+    """A down or drained node is named; a service with a volume but no constraint fails."""
+    assert judge_nodes([_node("ready", "active")]).status == "ok"
+    finding = judge_nodes([_node("ready", "active"), _node("down", "active")])
+    assert finding.status == "warn" and "db1 (abcdefghij) down/active" in finding.detail
+    volume = [{"type": "volume", "source": "pg", "target": "/d"}]
+    floating = _stack(db={"image": "postgres:16", "volumes": volume})
+    assert "float between nodes: db" in judge_placement(floating).detail
+    constraints = {"placement": {"constraints": ["node.labels.db == true"]}}
+    pinned = _stack(db={"image": "postgres:16", "volumes": volume, "deploy": constraints})
+    assert judge_placement(pinned).status == "ok"

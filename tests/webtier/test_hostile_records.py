@@ -15,6 +15,7 @@ from jobs.state import keys
 from jobs.state.ids import new_deploy_id
 from jobs.state.readback import typed_fields
 from tests.support.deliveries import make_settings
+from tests.support.users import client_as, signed_in_client
 from webhook.app import create_app
 from webhook.status.environments import last_good_key, lock_key
 
@@ -85,6 +86,7 @@ def test_no_page_or_api_route_answers_500_on_hostile_records(
 ) -> None:
     """Every page and API route answers below 500 with hostile records in the history."""
     app = create_app(make_settings(tmp_path, redis_url))
+    app.test_client_class = signed_in_client("viewer")
     app.config["LIVE_STREAM_SECONDS"] = 0.3  # streams of unfinished deploys end soon
     client = app.test_client()
     paths = ["/", "/deploys", "/deploys?environment=crm/dev&state=failed", "/api/environments"]
@@ -107,7 +109,8 @@ def test_a_readable_record_still_shows_beside_hostile_ones(
     from tests.support.status import make_deploy
 
     good = make_deploy(DeployStore(redis_conn), ref_name="release-ok")
-    client = create_app(make_settings(tmp_path, redis_url)).test_client()
+    app = create_app(make_settings(tmp_path, redis_url))
+    client = client_as(app, "viewer")
     assert good.id in client.get("/deploys").get_data(as_text=True)
     listed = client.get("/api/deploys").get_json()
     assert good.id in json.dumps(listed)

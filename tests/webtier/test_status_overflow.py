@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from jobs.state.records import DeployStore
-from tests.support.browser import browser_missing, chromium, serving
+from tests.support.browser import browser_missing, chromium, serving, sign_in
 from tests.support.status import make_deploy, set_json, stage, status_app
 from webhook.status.environments import last_good_key
 
@@ -33,8 +33,10 @@ def test_full_shas_and_long_names_do_not_overflow_a_phone(
     set_json(redis_conn, last_good_key("crm/dev"), {"sha": SHA256, "deploy_id": deploy.id})
     with serving(status_app(redis_conn)) as base, chromium(tmp_path / "profile") as driver:
         driver.set_window_size(400, 900)
+        sign_in(driver, base)
         for path in ("/", "/deploys", f"/deploys/{deploy.id}"):
             driver.get(f"{base}{path}")
+            assert deploy.id in driver.page_source or path == "/", path  # the page, not a refusal
             widths = driver.execute_script(
                 "return [document.documentElement.scrollWidth, window.innerWidth];"
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 from collections.abc import Callable
+from typing import Any
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -27,6 +28,7 @@ def add_operator_commands(add: Add) -> None:
     """Register the operator verbs with `add(name, run, help)` (webhook.cli's helper)."""
     _deploys(add)
     _reading(add)
+    _identity(add)
     _backups(add)
     sub = add(
         "doctor",
@@ -52,6 +54,46 @@ def add_operator_commands(add: Add) -> None:
         sub.add_argument("--json", action="store_true", help="print JSON")
         if name == "lock":
             sub.add_argument("--reason", metavar="TEXT", help="why, shown to everyone")
+
+
+def _identity(add: Add) -> None:
+    roles = ("viewer", "deployer", "admin")
+    user = add("user", _lazy("users", "user_list"), "Users who may sign in to the status page.")
+    user.set_defaults(json=False)
+    verbs = user.add_subparsers(title="user commands", metavar="VERB")
+    sub = _verb(verbs, "add", "user_add", "add a user (asks for the password; stdin when piped)")
+    sub.add_argument("name", help="the user name, e.g. alice or alice@example.com")
+    sub.add_argument("--role", choices=roles, required=True, help="what the user may do")
+    sub.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    sub.add_argument("--no-password", action="store_true", help="tokens or SSO only")
+    sub.add_argument("--replace", action="store_true", help="change an existing user")
+    sub = _verb(verbs, "remove", "user_remove", "remove a user, their tokens and sessions")
+    sub.add_argument("name", help="the user to remove")
+    sub = _verb(verbs, "list", "user_list", "list users")
+    sub.add_argument("--json", action="store_true", help="print JSON")
+    token = add("token", _lazy("users", "token_list"), "API tokens for scripts and the CLI.")
+    verbs = token.add_subparsers(title="token commands", metavar="VERB")
+    sub = _verb(verbs, "create", "token_create", "make a token for USER; it is printed once")
+    sub.add_argument("user", help="whose token it is")
+    sub.add_argument("--role", choices=roles, required=True, help="capped by the user's role")
+    sub.add_argument("--label", metavar="TEXT", help="what it is for, e.g. ci")
+    sub = _verb(verbs, "revoke", "token_revoke", "revoke a token by its id")
+    sub.add_argument("token_id", help="the id `deployhook token list` shows")
+    _verb(verbs, "list", "token_list", "list tokens")
+    add(
+        "audit",
+        _lazy("users", "audit_export"),
+        "Print the audit log (sign-ins and operator actions) as JSON lines, oldest first.",
+    )
+
+
+def _verb(verbs: Any, name: str, function: str, help_text: str) -> argparse.ArgumentParser:
+    """A verb of `user` or `token`; --config may also follow it (`user add NAME --config F`)."""
+    sub: argparse.ArgumentParser = verbs.add_parser(name, help=help_text, description=help_text)
+    sub.set_defaults(run=_lazy("users", function))
+    sub.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                     help="configuration file (default: $DEPLOYHOOK_CONFIG)")  # fmt: skip
+    return sub
 
 
 def _deploys(add: Add) -> None:

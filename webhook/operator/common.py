@@ -8,7 +8,9 @@ import sys
 from typing import Any
 
 from config import Settings, load_settings
+from jobs.operations.maintenance import operator_name
 from jobs.operations.targets import OperationError
+from jobs.state import audit
 from jobs.state.connection import Redis, Unreachable, reach
 
 
@@ -18,6 +20,16 @@ def settings_and_redis(args: argparse.Namespace) -> tuple[Settings, Redis]:
         return settings, reach(settings)
     except Unreachable as error:
         raise OperationError(str(error)) from None
+
+
+def record_action(
+    connection: Redis, settings: Settings, action: str, target: str, detail: str = ""
+) -> None:
+    """Put a CLI operator action in the audit log, as the web actions are."""
+    entry = audit.AuditEntry(action, operator_name(), "cli", target=target, method="cli",
+                             detail=detail)  # fmt: skip
+    retention = settings.auth.audit
+    audit.record(connection, entry, retention.keep_days, retention.max_entries)
 
 
 def confirm(question: str, yes: bool, refusal: str) -> None:

@@ -11,7 +11,7 @@ from jobs.operations.queueing import queue_deploy, queue_redeploy, queue_rollbac
 from jobs.operations.targets import OperationError
 from jobs.state.held import held_ids
 from jobs.state.records import Deploy, DeployStore
-from webhook.operator.common import confirm, say, settings_and_redis
+from webhook.operator.common import confirm, record_action, say, settings_and_redis
 from webhook.operator.follow import follow_stages
 from webhook.operator.render import ref_text
 
@@ -21,12 +21,14 @@ QUIET_HINT_SECONDS = 30.0
 def deploy(args: argparse.Namespace) -> int:
     settings, connection = settings_and_redis(args)
     queued = queue_deploy(connection, settings, args.target, args.ref, operator_name(), args.force)
+    record_action(connection, settings, "deploy", queued.target, queued.id)
     return _finish(connection, queued, args.no_wait)
 
 
 def redeploy(args: argparse.Namespace) -> int:
     settings, connection = settings_and_redis(args)
     queued = queue_redeploy(connection, settings, args.deploy_id, operator_name(), args.force)
+    record_action(connection, settings, "redeploy", queued.target, queued.id)
     return _finish(connection, queued, args.no_wait)
 
 
@@ -52,6 +54,7 @@ def rollback(args: argparse.Namespace) -> int:
             "--keep-database to roll back the code only",
         )
     queued = queue_rollback(connection, settings, plan, restore, operator_name())
+    record_action(connection, settings, "rollback", queued.target, queued.id)
     return _finish(connection, queued, args.no_wait)
 
 

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from jobs.operations.maintenance import operator_name
 from jobs.operations.targets import OperationError, parse_target
 from jobs.state.operator_lock import LockConflict, lock_environment, unlock_environment
-from webhook.operator.common import print_json, settings_and_redis
+from webhook.operator.common import print_json, record_action, settings_and_redis
 
 DEFAULT_REASON = "held from the command line"
 
@@ -23,6 +23,7 @@ def lock(args: argparse.Namespace) -> int:
         raise OperationError(f"--reason: {error}") from None
     except LockConflict as error:
         raise OperationError(str(error)) from None
+    record_action(connection, settings, "lock", target, held.reason or "")
     if args.json:
         print_json({"target": target, "lock": asdict(held)})
     else:
@@ -38,6 +39,7 @@ def unlock(args: argparse.Namespace) -> int:
         previous, requeued = unlock_environment(connection, settings, target)
     except LockConflict as error:
         raise OperationError(str(error)) from None
+    record_action(connection, settings, "unlock", target, ", ".join(requeued))
     if args.json:
         print_json({"target": target, "previous": asdict(previous), "requeued": requeued})
     elif previous.state == "free":

@@ -14,16 +14,16 @@ from config import Settings
 from jobs.failures.describe import without_stage
 from jobs.report.text import database_note
 from jobs.state.readback import clean_text
+from webhook.auth import register as register_auth
 from webhook.status.actions import actions
 from webhook.status.api import api
-from webhook.status.auth import require_token
 from webhook.status.context import EXTENSION, STREAMS, StatusContext
 from webhook.status.formatting import format_span, format_time
 from webhook.status.live import StreamSlots
 from webhook.status.metrics import metrics_view
 from webhook.status.views import pages
 
-__all__ = ["register", "require_token"]
+__all__ = ["register"]
 
 PACKAGE = Path(__file__).resolve().parent.parent
 # Served under /assets so that it never competes with an app-wide /static route.
@@ -46,7 +46,7 @@ SECURITY_HEADERS = {
 
 
 BLUEPRINTS = (assets, pages, api, actions)
-OWN = frozenset(blueprint.name for blueprint in BLUEPRINTS)
+OWN = frozenset({*(blueprint.name for blueprint in BLUEPRINTS), "auth"})
 
 
 def _secure(response: Response) -> Response:
@@ -61,7 +61,7 @@ def _encodable(value: object) -> object:
 
 
 def register(app: Flask, settings: Settings, connection: Redis) -> None:
-    """Add the status pages, the JSON API, the lock actions and /metrics to `app`."""
+    """Add the status pages, the JSON API, the actions and /metrics to `app`, behind sign-in."""
     app.extensions[EXTENSION] = StatusContext(settings, connection)
     app.extensions[STREAMS] = StreamSlots(settings.server.live_streams)
     app.jinja_env.filters.setdefault("when", format_time)
@@ -74,3 +74,5 @@ def register(app: Flask, settings: Settings, connection: Redis) -> None:
         app.register_blueprint(blueprint)
     app.after_request(_secure)
     app.add_url_rule("/metrics", "metrics", metrics_view(settings, connection))
+    # Never a status surface without the guard: nothing here is for anonymous eyes.
+    register_auth(app, settings, connection)

@@ -1,4 +1,4 @@
-"""Actions on environments, each behind the bearer token: lock, unlock, deploy and roll back.
+"""Actions on environments, for deployers and admins: lock, unlock, deploy and roll back.
 
 Deploy and rollback queue an ordinary deploy (the same pipeline, lock and reports as a push)
 and answer 202 with its id; GET /api/deploys and the log endpoint follow it from there.
@@ -6,22 +6,56 @@ and answer 202 with its id; GET /api/deploys and the log endpoint follow it from
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
+from redis.exceptions import RedisError
 
 from jobs.operations.queueing import queue_deploy, queue_rollback, rollback_plan
 from jobs.operations.targets import OperationError
 from jobs.state.operator_lock import LockConflict, lock_environment, unlock_environment
 from jobs.state.records import Deploy
 from jobs.state.submit import QueueUnavailable
-from webhook.status.auth import require_token
+from webhook.auth import auth_context, current_identity
 from webhook.status.context import context, problem
 
+log = logging.getLogger("deployhook.audit")
 actions = Blueprint("status_actions", __name__, url_prefix="/api/environments")
-SENDER = "status API"
+# A manual deploy asks the remote for its ref inside the request; a slow remote must not hold
+# the request (or a gunicorn worker) for the fetch timeout's 300 s. A full SHA needs no asking.
+REMOTE_SECONDS = 10
+
+
+def _sender() -> str:
+    identity = current_identity()
+    return f"{identity.name if identity else '?'} via the status API"
+
+
+@actions.after_request
+def _audit(response: Response) -> Response:
+    """Every action a signed-in caller attempts is recorded, refused ones too."""
+    identity = current_identity()
+    if identity is not None and request.endpoint and request.view_args is not None:
+        body = response.get_json(silent=True) if response.is_json else None
+        deploy_id = body.get("deploy_id") if isinstance(body, dict) else None
+        target = "/".join(
+            str(request.view_args.get(key, "?")) for key in ("project", "environment")
+        )
+        try:
+            auth_context().audit(
+                request.endpoint.rsplit(".", 1)[-1], identity.name, target=target,
+                outcome=str(response.status_code), method=identity.method, role=identity.role,
+                detail=str(deploy_id or ""),
+            )  # fmt: skip
+        except RedisError:
+            # The action is done (or was refused); its answer must not turn into a 503 now.
+            log.error(
+                "audit: could not record %s by %s on %s", request.endpoint, identity.name, target
+            )
+    return response
 
 
 def _unknown(project: str, environment: str) -> bool:
@@ -49,7 +83,6 @@ def _queued(deploy: Deploy) -> ResponseReturnValue:
 
 
 @actions.post("/<project>/<environment>/lock")
-@require_token
 def lock(project: str, environment: str) -> ResponseReturnValue:
     """Hold the environment: no deploy starts there until it is unlocked."""
     if _unknown(project, environment):
@@ -65,7 +98,6 @@ def lock(project: str, environment: str) -> ResponseReturnValue:
 
 
 @actions.post("/<project>/<environment>/unlock")
-@require_token
 def unlock(project: str, environment: str) -> ResponseReturnValue:
     """Release an operator lock and queue again the deploys it held; 409 while a deploy runs."""
     if _unknown(project, environment):
@@ -82,7 +114,6 @@ def unlock(project: str, environment: str) -> ResponseReturnValue:
 
 
 @actions.post("/<project>/<environment>/deploy")
-@require_token
 def deploy(project: str, environment: str) -> ResponseReturnValue:
     """Queue a deploy of `ref` (branch, tag or full SHA; null: the trigger's newest)."""
     if _unknown(project, environment):
@@ -95,7 +126,15 @@ def deploy(project: str, environment: str) -> ResponseReturnValue:
     ctx = context()
     try:
         target = f"{project}/{environment}"
-        queued = queue_deploy(ctx.connection, ctx.settings, target, ref, SENDER, force)
+        queued = queue_deploy(
+            ctx.connection,
+            ctx.settings,
+            target,
+            ref,
+            _sender(),
+            force,
+            current_app.config.get("ACTION_REMOTE_SECONDS", REMOTE_SECONDS),
+        )
     except OperationError as error:
         return problem(422, str(error))
     except QueueUnavailable as error:
@@ -104,7 +143,6 @@ def deploy(project: str, environment: str) -> ResponseReturnValue:
 
 
 @actions.post("/<project>/<environment>/rollback")
-@require_token
 def rollback(project: str, environment: str) -> ResponseReturnValue:
     """Queue a rollback to `to` (null: the previous good deploy); restore the database if asked."""
     if _unknown(project, environment):
@@ -118,7 +156,7 @@ def rollback(project: str, environment: str) -> ResponseReturnValue:
     ctx = context()
     try:
         plan = rollback_plan(ctx.connection, ctx.settings, f"{project}/{environment}", to)
-        queued = queue_rollback(ctx.connection, ctx.settings, plan, restore, SENDER)
+        queued = queue_rollback(ctx.connection, ctx.settings, plan, restore, _sender())
     except OperationError as error:
         return problem(422, str(error))
     except QueueUnavailable as error:

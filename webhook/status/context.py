@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Response, current_app, jsonify
+from flask import current_app
 from redis import Redis
 
 from config import Settings
 from jobs.state.records import DeployStore
-from webhook.errors import RETRY_AFTER_SECONDS
+from webhook.errors import problem
 from webhook.status.live import StreamSlots
+
+__all__ = ["EXTENSION", "STREAMS", "StatusContext", "context", "problem", "stream_slots"]
 
 EXTENSION = "deployhook.status"
 STREAMS = "deployhook.streams"
@@ -38,12 +40,3 @@ def stream_slots() -> StreamSlots:
     if not isinstance(found, StreamSlots):
         raise RuntimeError("webhook.status.register(app, settings, connection) was not called")
     return found
-
-
-def problem(status: int, message: str) -> Response:
-    """A JSON error: `{"error": message}` with `status`; the message never holds a secret."""
-    response = jsonify(error=message)
-    response.status_code = status
-    if status == 503:
-        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response

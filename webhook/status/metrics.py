@@ -1,16 +1,20 @@
-"""Prometheus metrics, computed from Redis at scrape time.
+"""Prometheus metrics, computed from Redis at scrape time and kept there for a few seconds.
 
 Nothing is counted in process memory: every number comes from Redis when Prometheus asks, so
-any gunicorn worker on any host answers with the same values.
+any gunicorn worker on any host answers with the same values. The computed text is kept in
+Redis for CACHE_SECONDS, so that a scrape costs a single GET however often it comes.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from statistics import fmean
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from flask import Response
+from flask import Response, current_app
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -23,6 +27,7 @@ from jobs.state.held import held_key
 from jobs.state.keys import last_good as last_good_key
 from jobs.state.keys import lock as lock_key
 from jobs.state.lastgood import parse_last_good
+from jobs.state.metrics_cache import cached_metrics, keep_metrics
 from jobs.state.owners import parse_lock
 from jobs.state.records import Deploy, DeployStore
 from jobs.state.redistext import as_text
@@ -31,6 +36,8 @@ from webhook.status.environments import targets as configured_targets
 from webhook.status.formatting import parse_time, seconds_between
 from webhook.status.queries import STATES
 
+# Scrapes within this many seconds of a computed answer get the same text (jobs/state/).
+CACHE_SECONDS = 10.0
 STATE_WINDOW = 1000  # newest deploys per environment counted by state
 STAGE_WINDOW = 20  # newest deploys per environment whose stage timings are averaged
 TARGET = ["project", "environment"]
@@ -161,6 +168,53 @@ def metrics_view(settings: Settings, connection: Redis) -> Callable[[], Response
     registry.register(DeployhookCollector(settings, connection))
 
     def metrics() -> Response:
-        return Response(generate_latest(registry), content_type=CONTENT_TYPE)
+        return Response(
+            scrape(
+                registry, connection, current_app.config.get("METRICS_CACHE_SECONDS", CACHE_SECONDS)
+            ),
+            content_type=CONTENT_TYPE,
+        )
 
     return metrics
+
+
+def scrape(registry: CollectorRegistry, connection: Redis, cache_seconds: float) -> bytes:
+    """The metrics text: the one kept in Redis while it is fresh, else computed and kept."""
+    try:
+        kept = cached_metrics(connection) if cache_seconds > 0 else None
+    except RedisError:
+        kept = None  # computed below, where Redis being down becomes deployhook_redis_up 0
+    if kept is not None:
+        return kept
+    text = generate_latest(registry)
+    if cache_seconds > 0 and b"deployhook_redis_up 1.0" in text:
+        with contextlib.suppress(RedisError):
+            keep_metrics(connection, text, cache_seconds)
+    return text
+
+
+def metrics_listener(settings: Settings, connection: Redis) -> WSGIServer | None:
+    """auth.metrics.bind: a second listener serving only /metrics, without identity, for a
+    Prometheus on the same host or a private network (not yet serving: call serve_forever).
+    None when not configured."""
+    bind = settings.auth.metrics.bind
+    if bind is None:
+        return None
+    host, _, port = bind.rpartition(":")
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DeployhookCollector(settings, connection))
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if environ.get("PATH_INFO") != "/metrics" or environ.get("REQUEST_METHOD") != "GET":
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"only GET /metrics is served here\n"]
+        text = scrape(registry, connection, CACHE_SECONDS)
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE)])
+        return [text]
+
+    return make_server(host.strip("[]"), int(port), app, handler_class=_QuietHandler)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes are not news: no access log line for each."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import get_args
@@ -9,6 +10,7 @@ from typing import get_args
 from config import Settings
 from jobs.state.records import Deploy, DeployStore, State
 
+DIGITS = re.compile(r"[0-9]{1,12}")
 STATES: tuple[str, ...] = get_args(State)
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -30,7 +32,8 @@ class HistoryQuery:
 def parse_int(value: str | None, name: str, default: int, low: int, high: int) -> int:
     if value is None or value == "":
         return default
-    if not value.isdigit() or not low <= int(value) <= high:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses (a 500).
+    if not DIGITS.fullmatch(value) or not low <= int(value) <= high:
         raise BadQuery(f"{name} must be a whole number from {low} to {high}, got {value!r}")
     return int(value)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from jobs.database import watch_database
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
+from jobs.swarm import is_swarm
+from jobs.swarm.migrate import run_migration_task
 
 
 def migrates_before_swap(ctx: DeployContext) -> bool:
@@ -35,6 +37,9 @@ def migrate(ctx: DeployContext) -> None:
         return
     try:
         with watch_database(ctx):
-            ctx.runner.run(migration_argv(ctx), timeout=settings.timeout)
+            if is_swarm(ctx.environment):
+                run_migration_task(ctx, settings)  # a one-off task (jobs/swarm/migrate.py)
+            else:
+                ctx.runner.run(migration_argv(ctx), timeout=settings.timeout)
     except CommandFailed as error:
         raise StageFailed("migrate", str(error), command=error) from None

@@ -8,9 +8,10 @@ ignore_term  serves, and ignores SIGTERM (Docker's SIGKILL ends it);
 abrupt       serves, and exits at once on SIGTERM, dropping whatever is in flight;
 fails_after  healthy to Docker, but the environment's health URL answers 500.
 
-HTTP/1.1 with keep-alive. On SIGTERM (unless ignore_term or abrupt) it stops accepting,
-closes its idle keep-alive connections, finishes the requests in flight, then exits: a
-well-behaved server.
+HTTP/1.1 with keep-alive, at most two requests a connection: a proxy that pools connections
+both reuses them and dials (looks the name up) often. On SIGTERM (unless ignore_term or
+abrupt) it stops accepting, closes its idle keep-alive connections, finishes the requests in
+flight, then exits: a well-behaved server.
 """
 
 from __future__ import annotations
@@ -51,8 +52,12 @@ def ready() -> bool:
     return BEHAVIOUR != "unhealthy" and not starting() and schema() >= NEEDS_SCHEMA
 
 
+REQUESTS_PER_CONNECTION = 2
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    served = 0
 
     def handle_one_request(self) -> None:
         with idle_lock:
@@ -92,11 +97,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, text: str) -> None:
         data = text.encode()
+        self.served += 1
         self.send_response(status)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(data)))
-        if closing.is_set():
+        if closing.is_set() or self.served >= REQUESTS_PER_CONNECTION:
             self.send_header("Connection", "close")
+            self.close_connection = True
         self.end_headers()
         self.wfile.write(data)
 

@@ -1,0 +1,90 @@
+"""Replicas: a service of 2 swapped one container at a time behind a real Caddy, under load.
+
+Its own bed (tests/zdt_app with `deploy.replicas: 2`); a watcher counts, every 0.1 s, the api
+containers that Docker's DNS answers `api` with and that Docker calls healthy.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from config import Settings
+from tests.support.deploying import config_for, deploy
+from tests.support.docker_engine import Engine
+from tests.support.zdt_bed import Clients, ProxyBed, proxies
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def bed(
+    docker_engine: Engine,
+    compose_command: list[str],
+    base_image: str,
+    caddy_image: str,
+    nginx_image: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ProxyBed]:
+    """The matrix app at v1, two replicas, behind Caddy resolving per request."""
+    proxy = proxies(caddy_image, nginx_image)["caddy"]
+    root = tmp_path_factory.mktemp("replicas")
+    bed = ProxyBed(docker_engine, compose_command, root, proxy, replicas=2)
+    bed.start(base_image)
+    yield bed
+    bed.stop()
+
+
+class Watcher:
+    """The fewest containers in the name and healthy, seen during a deploy."""
+
+    def __init__(self, bed: ProxyBed) -> None:
+        self.bed, self.fewest, self.stop = bed, 99, threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self.stop.wait(0.1):
+            self.fewest = min(self.fewest, self.bed.in_name_and_healthy())
+
+    def __enter__(self) -> Watcher:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("version", "behaviour", "state"),
+    [
+        ("two", "good", "succeeded"),
+        ("never", "unhealthy", "reverted"),
+        ("three", "good", "succeeded"),
+    ],
+)
+def test_replicas_swap_one_at_a_time_never_fewer_than_two_in_the_name(
+    bed: ProxyBed,
+    tmp_path_factory: pytest.TempPathFactory,
+    redis_url: str,
+    redis_conn: redis.Redis,
+    version: str,
+    behaviour: str,
+    state: str,
+) -> None:
+    """Two replicas, batch 1: 0 failed, never fewer than 2 healthy in the name, bad one unseen."""
+    environment = {**bed.environment_config(), "zero_downtime_batch": 1}
+    state_dir = tmp_path_factory.mktemp("state")
+    settings = Settings.model_validate(config_for(environment, state_dir, redis_url))
+    before = bed.version()
+    with Watcher(bed) as watcher, Clients(bed.port) as clients:
+        record = deploy(settings, redis_conn, bed.release(version, behaviour))
+    assert record.state == state, record.error
+    assert clients.failed() == [], [vars(a) for a in clients.failed()[:5]]
+    assert watcher.fewest >= 2, f"only {watcher.fewest} healthy container(s) in the name"
+    assert len(bed.api_containers()) == 2
+    expected = {before, version} if state == "succeeded" else {before}
+    assert set(clients.versions()) == expected, clients.versions()
