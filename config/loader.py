@@ -23,6 +23,10 @@ CONFIG_ENV = "DEPLOYHOOK_CONFIG"
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Environment variables that fill keys the file leaves out (used by `deployhook up`).
 _ENV_DEFAULTS = {("redis", "url"): "DEPLOYHOOK_REDIS_URL", ("state_dir",): "DEPLOYHOOK_STATE_DIR"}
+# Keys whose value must come from the environment or a file, never the configuration itself.
+_NEVER_LITERAL: dict[tuple[str, ...], str] = {
+    ("offsite", "password"): "use password_file: /path or password: ${RESTIC_PASSWORD}"
+}
 # Stands in for an unresolvable value so that validation reports only the real problem.
 # Stands in for a value that could not be read, so that validation goes on to find the rest
 # (long enough to pass a secret's minimum length: its problem is already reported).
@@ -109,6 +113,11 @@ def _resolve(
         ]
     if isinstance(node, str):
         reference = _ENV_REFERENCE.fullmatch(node)
+        if not reference and path[-2:] in _NEVER_LITERAL:
+            problems.append(
+                f"{_join(*path)}: never written in the configuration; {_NEVER_LITERAL[path[-2:]]}"
+            )
+            return _UNRESOLVED
         if reference:
             name = reference.group(1)
             if not environ.get(name):

@@ -25,6 +25,7 @@ from pydantic import (
 from config.auth import Auth, cookie_problem
 from config.gates import Hooks, WaitForChecks, Window
 from config.globs import glob_problem
+from config.offsite import Offsite
 from config.secrets import Secret
 from config.sentinel import SentinelSettings
 
@@ -217,6 +218,8 @@ class Backups(Strict):
     keep_count: int = Field(default=10, ge=1)
     min_free_mb: int = Field(default=512, ge=0)
     timeout: float = Field(default=1800, gt=0)
+    # A restic repository off this host for every backup and kept dump (docs/backups.md).
+    offsite: Offsite | None = None
 
 
 class Timeouts(Strict):
@@ -559,11 +562,21 @@ class Notify(Strict):
     delivery: Delivery = Delivery()
 
 
+class History(Strict):
+    """How much deploy history Redis keeps (jobs/state/retention.py): a finished deploy goes,
+    with its log and everything else of it, after keep_days or once keep_deploys newer ones
+    of its environment exist; a running one and the last good one of each environment stay."""
+
+    keep_days: int = Field(default=90, ge=1, le=3650)
+    keep_deploys: int = Field(default=1000, ge=10, le=100_000)
+
+
 class Settings(Strict):
     projects: dict[Name, Project] = Field(min_length=1)
     server: Server = Server()
     redis: RedisSettings = RedisSettings()
     state_dir: Path = Path("/var/lib/deployhook")
+    history: History = History()
     notify: Notify = Notify()
     auth: Auth = Auth()
 

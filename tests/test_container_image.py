@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -10,12 +11,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import redis
 
 # The private Docker engine and base image come from the shared test bed (tests/support).
 pytest.importorskip("tests.support.docker_fixtures", reason="the Docker test bed is not merged")
 
+from config import Settings
+from jobs.state.records import DeployStore
+from tests.support import drills
 from tests.support.deployhook_image import REPO, Engine, build_image, run
+from tests.support.deploying import config_for, push, wait_for, write_config
 from tests.support.redis_server import running_redis
+from tests.support.sample_app import SampleApp
 from tests.support.web import free_port
 
 pytestmark = pytest.mark.docker
@@ -24,6 +31,7 @@ MISSING_FILES = (
     "import sys, importlib.resources as r; w = r.files('webhook');"
     "print(*[name for name in sys.argv[1:] if not w.joinpath(name).is_file()])"
 )
+SECRET_ENV = "CRM_WEBHOOK_SECRET=s3cret-for-the-tests"
 HEALTHY_WITHIN = 120  # an upper bound for a slow machine, not a speed requirement
 
 
@@ -43,11 +51,13 @@ def _config(directory: Path, port: int) -> Path:
 
 
 def test_image_is_non_root_with_its_tools(deployhook_image: str, docker_engine: Engine) -> None:
-    """The image runs as a non-root user with git, ssh, docker, compose, pg_dump and its pages."""
+    """The image runs as a non-root user with git, ssh, docker, compose, pg_dump, restic, age,
+    sops and its pages."""
     env = docker_engine.env
     script = (
         "id -u; git --version; docker --version; docker-compose version; pg_dump --version;"
-        " ssh -V 2>&1"
+        " ssh -V 2>&1; restic version; age --version | sed 's/^/age /';"
+        " sops --version --disable-version-check"
     )
     shown = run(
         ["docker", "run", "--rm", "--network", "host", "--entrypoint", "sh", deployhook_image,
@@ -55,7 +65,10 @@ def test_image_is_non_root_with_its_tools(deployhook_image: str, docker_engine: 
     ).stdout  # fmt: skip
     uid, *versions = shown.splitlines()
     assert uid == "10001", f"expected the deployhook user's uid 10001, got {uid}"
-    tools = ("git version", "Docker version", "Docker Compose", "pg_dump (PostgreSQL)", "OpenSSH_")
+    tools = (
+        "git version", "Docker version", "Docker Compose", "pg_dump (PostgreSQL)", "OpenSSH_",
+        "restic ", "age ", "sops ",
+    )  # fmt: skip
     for expected in tools:
         assert any(line.startswith(expected) for line in versions), (expected, versions)
     config = json.loads(run(["docker", "image", "inspect", deployhook_image], env=env).stdout)
@@ -75,7 +88,7 @@ def test_image_checks_a_mounted_config(
     """`deployhook check-config` in the container reads the mounted configuration."""
     config = _config(tmp_path, 8080)
     shown = run(
-        ["docker", "run", "--rm", "--network", "host", "-e", "CRM_WEBHOOK_SECRET=s",
+        ["docker", "run", "--rm", "--network", "host", "-e", SECRET_ENV,
          "-v", f"{config}:/etc/deployhook/deployhook.yml:ro", deployhook_image, "check-config"],
         env=docker_engine.env,
     ).stdout  # fmt: skip
@@ -145,7 +158,7 @@ def test_container_serves_healthz(
     config = _config(tmp_path, port)
     with container(
         docker_engine.env, f"deployhook-serve-{port}",
-        "-e", "CRM_WEBHOOK_SECRET=s", "-e", f"DEPLOYHOOK_REDIS_URL={tcp_redis}",
+        "-e", SECRET_ENV, "-e", f"DEPLOYHOOK_REDIS_URL={tcp_redis}",
         "-e", f"DEPLOYHOOK_HEALTH_URL=http://127.0.0.1:{port}/healthz",
         "-v", f"{config}:/etc/deployhook/deployhook.yml:ro", deployhook_image, "serve",
     ) as name:  # fmt: skip
@@ -153,3 +166,54 @@ def test_container_serves_healthz(
         assert status.startswith("healthy\n"), status
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as answer:
             assert answer.status == 200
+
+
+def test_worker_as_pid_1_killed_mid_build_is_recovered_after_restart(
+    deployhook_image: str,
+    docker_engine: Engine,
+    sample_app: SampleApp,
+    tcp_redis: str,
+    tmp_path: Path,
+) -> None:
+    """The image's worker runs as PID 1 on the host's name (as compose.yml runs it); SIGKILLed
+    during a build and started again, the new PID 1 knows its predecessor is dead and reverts
+    the half-done deploy: checkout and version back as they were."""
+    env = docker_engine.env
+    backups = sample_app.backups_dir
+    backups.mkdir(parents=True, exist_ok=True)
+    config = config_for(sample_app.environment_config(), Path("/var/lib/deployhook"), tcp_redis)
+    config_file = write_config(config, tmp_path / "deployhook.yml")
+    config_file.chmod(0o644)
+    run(["chmod", "-R", "a+rwX", str(sample_app.root), str(backups)])
+    before, version = sample_app.checked_out(), sample_app.running_version()
+    dockerfile = (sample_app.checkout / "Dockerfile").read_text()
+    slow = sample_app.commit({"Dockerfile": dockerfile + "RUN sleep 120\n"}, "a slow build")
+    run(["chmod", "-R", "a+rwX", str(sample_app.root)])
+    socket = docker_engine.host.removeprefix("unix://")
+    name = f"deployhook-worker-{free_port()}"
+    run(
+        ["docker", "run", "-d", "--name", name, "--network", "host",
+         "--group-add", str(os.stat(socket).st_gid), "-v", f"{socket}:/var/run/docker.sock",
+         "-v", f"{sample_app.root}:{sample_app.root}", "-v", f"{backups}:{backups}",
+         "-v", f"{config_file}:/etc/deployhook/deployhook.yml:ro", deployhook_image, "worker"],
+        env=env,
+    )  # fmt: skip
+    try:
+        connection = redis.Redis.from_url(tcp_redis)
+        store = DeployStore(connection)
+        queued = push(connection, Settings.model_validate(config), slow)
+        wait_for(lambda: drills.last_stage(store, queued.id) == "build", 300, "the build")
+        assert str(store.get(queued.id).worker).split(":")[1] == "1"  # PID 1 in the container
+        time.sleep(3)  # well inside the 120 s build
+        run(["docker", "kill", "--signal", "KILL", name], env=env)
+        assert store.get(queued.id).state == "running"
+        run(["docker", "start", name], env=env)
+        wait_for(lambda: store.get(queued.id).state != "running", 300, "the recovery")
+        record = store.get(queued.id)
+        logs = run(["docker", "logs", name], env=env, check=False)
+        assert record.state == "reverted", f"{record.error}\n{logs.stdout}{logs.stderr}"
+        assert "found at worker start" in str(record.error)
+        assert sample_app.checked_out() == before
+        assert sample_app.running_version() == version
+    finally:
+        run(["docker", "rm", "-f", name], env=env, check=False)

@@ -211,3 +211,53 @@ def test_cli_makes_users_and_tokens_the_app_accepts(
     assert main(["audit", "--config", str(config)]) == 0
     actions = [json.loads(line)["action"] for line in capsys.readouterr().out.splitlines()]
     assert actions == ["user-add", "token-create", "login", "token-revoke"]
+
+
+PROXY = "127.0.0.1"
+
+
+def _behind_proxy(redis_conn: redis.Redis, default_role: str | None = None) -> Flask:
+    from config.auth import TrustedHeader
+
+    settings = example_settings()
+    trusted = TrustedHeader(
+        proxies=["127.0.0.1/32"], roles={"ops": "admin", "dev": "deployer"},
+        default_role=default_role,
+    )  # fmt: skip
+    auth = settings.auth.model_copy(update={"trusted_header": trusted})
+    return status_app(redis_conn, settings.model_copy(update={"auth": auth}), role=None)
+
+
+@pytest.mark.parametrize(
+    ("address", "headers", "status", "who"),
+    [
+        (PROXY, {"Remote-User": "dana", "Remote-Groups": "dev, staff"}, 200, "dana (deployer)"),
+        (PROXY, {"Remote-User": "erin", "Remote-Groups": "dev,ops"}, 200, "erin (admin)"),
+        (PROXY, {"Remote-User": "admin-user"}, 200, "admin-user (admin)"),  # users file
+        (PROXY, {"Remote-User": "frank", "Remote-Groups": "staff"}, 401, None),  # no role
+        (PROXY, {"Remote-User": "", "Remote-Groups": "ops"}, 401, None),
+        ("10.1.2.3", {"Remote-User": "mallory", "Remote-Groups": "ops"}, 401, None),  # not it
+    ],
+)  # fmt: skip
+def test_trusted_header_only_from_the_proxy(
+    redis_conn: redis.Redis, address: str, headers: dict[str, str], status: int, who: str | None
+) -> None:
+    """Remote-User and Remote-Groups name the user and their role only when the connection
+    comes from a configured proxy; the highest mapped role wins; no mapped role, no entry."""
+    client = _behind_proxy(redis_conn).test_client()
+    answer = client.get("/", headers=headers, environ_base={"REMOTE_ADDR": address})
+    assert answer.status_code == status, answer.get_data(as_text=True)[:300]
+    if who is not None:
+        assert who in answer.get_data(as_text=True)
+
+
+def test_trusted_header_default_role(redis_conn: redis.Redis) -> None:
+    """With default_role, anyone the proxy vouches for gets it; still only from the proxy."""
+    client = _behind_proxy(redis_conn, default_role="viewer").test_client()
+    gina, proxy = {"Remote-User": "gina"}, {"REMOTE_ADDR": PROXY}
+    seen = client.get("/", headers=gina, environ_base=proxy)
+    assert seen.status_code == 200 and "gina (viewer)" in seen.get_data(as_text=True)
+    lock = client.post(
+        "/api/environments/crm/dev/lock", json={"reason": "x"}, headers=gina, environ_base=proxy
+    )
+    assert lock.status_code == 403

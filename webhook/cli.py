@@ -198,7 +198,7 @@ def serve(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     check_configured(settings)  # refuse here, clearly, rather than in every worker
-    private_process(settings.state_dir)
+    private_process(None)  # the web app keeps nothing in the state directory
     argv = gunicorn_argv(args.bind, args.workers)
     env = dict(os.environ, DEPLOYHOOK_CONFIG=str(config_path(args.config).resolve()))
     sys.stdout.flush()

@@ -94,6 +94,14 @@ def restore_script(
     return argv if on_host else _where(database, compose, argv)
 
 
+def schema_of_dump(database: Database, compose: Compose) -> list[str]:
+    """The schema a custom-format dump on stdin holds, as SQL on stdout, with no owners or
+    grants: hashed when the dump is copied off-site, and compared by the restore drill with
+    `pg_dump` of the database restored from it (the same text, object for object)."""
+    argv = ["pg_restore", "--schema-only", "--no-owner", "--no-privileges", "--file=-"]
+    return _where(database, compose, argv)
+
+
 def list_contents_on_host() -> list[str]:
     """The host's pg_restore listing a dump on stdin: exit 0 when it can read that archive."""
     return ["pg_restore", "--list"]

@@ -9,7 +9,8 @@ Two ways to get there. A plain owner's restore overwrites the database in place,
 is taken first (`keep_current`), on the critical path. A restore through a standby
 (jobs/database/standby.py) renames the live database aside instead (`name_kept_aside`):
 nothing to wait for; once the previous version serves again, `dump_kept_aside` dumps that
-database and drops it, or, if the dump fails, leaves it in place under its name.
+database and drops it, or, if the dump fails, leaves it in place under its name. Either dump
+is then copied off-site (jobs/offsite/copy.py), off the critical path too.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from jobs.commands import postgres
 from jobs.database.dumps import new_dump_path, write_dump
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, LockLost, StageFailed
+from jobs.offsite.copy import copy_kept
 
 KEPT_LABEL = "kept"
 ASIDE = "database "  # kept_database names a database (not yet dumped) with this prefix
@@ -68,7 +70,10 @@ def dump_kept_aside(ctx: DeployContext) -> None:
     """
     database = ctx.environment.database
     name = kept_aside_name(ctx)
-    if database is None or name is None:
+    if database is None:
+        return
+    if name is None:
+        _copy_kept_dump(ctx)  # a plain owner's kept dump, copied off-site now that it serves
         return
     path = new_dump_path(ctx, f"{ctx.deploy.environment}-{KEPT_LABEL}")
     try:
@@ -85,6 +90,14 @@ def dump_kept_aside(ctx: DeployContext) -> None:
         ctx.log.info(f"the kept writes stay in {where}: turning {name} into a dump failed: {error}")
         return
     ctx.log.info(f"the kept writes are in {path} ({path.stat().st_size} bytes); dropped {name}")
+    copy_kept(ctx, path)
+
+
+def _copy_kept_dump(ctx: DeployContext) -> None:
+    kept = ctx.deploy.kept_database
+    done = ctx.deploy.kept_offsite_snapshot or ctx.deploy.kept_offsite_error
+    if kept and not done and Path(kept).is_file():
+        copy_kept(ctx, Path(kept))
 
 
 def _record(ctx: DeployContext, kept: str, restoring: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from config import Settings
 from jobs.commands.compose import Compose, detect_compose
 from jobs.doctor.check import Finding, skip
+from jobs.doctor.offsite import check_offsite, check_sops
 from jobs.doctor.probe import Prober
 from jobs.doctor.repository import check_repository
 from jobs.doctor.stack import check_compose, check_database, check_docker, check_health
@@ -48,5 +49,11 @@ def check_environment(settings: Settings, project: str, name: str) -> list[Findi
         if environment.engine == "swarm":
             found += check_swarm(target, environment, compose, prober)
     found.append(check_backups(target, settings, project, name, database_size))
+    for extra in (
+        check_offsite(target, environment, prober),
+        check_sops(target, environment, prober),
+    ):
+        if extra is not None:
+            found.append(extra)
     found.append(check_health(target, environment))
     return found

@@ -81,6 +81,9 @@ class DeployContext:
     # whether the configured role may create databases (asked once, when first needed).
     standby: Standby | None = None
     creates_databases: bool | None = None
+    # The new release's decrypted SOPS files (jobs/secrets/), held in memory from the secrets
+    # stage until the checkout writes them; never saved anywhere else.
+    plaintexts: dict[str, bytes] | None = field(default=None, repr=False)
 
     @cached_property
     def docker(self) -> Any:

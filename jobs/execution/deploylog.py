@@ -20,6 +20,11 @@ class DeployLog:
         # Longest first so that a secret containing another is masked whole.
         self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
 
+    def hide(self, values: Iterable[str]) -> None:
+        """Mask these too from now on: secrets a deploy learns (decrypted SOPS values)."""
+        known = {*self._secrets, *(value for value in values if len(value) >= 4)}
+        self._secrets = sorted(known, key=len, reverse=True)
+
     def mask(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, MASK)

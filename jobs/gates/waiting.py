@@ -6,14 +6,13 @@ it waited); a waiting gate notes on the record what it waits for, so pages and r
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 from collections.abc import Callable
 
 from jobs.execution.deploylog import DeployLog
 from jobs.gates.checks import Verdict, Waited, wait_for_green
 from jobs.state.records import Deploy, DeployStore
+from jobs.state.workers import worker_name
 
 
 def still_queued(store: DeployStore, record: Deploy) -> bool:
@@ -50,7 +49,7 @@ def wait(
             record.waiting_for = f"{what}: {verdict.detail}"
             # Who waits: a worker that dies mid-wait leaves the deploy queued; the next worker
             # on this host queues it again (jobs/gates/waker.py requeue_interrupted_waits).
-            record.worker = f"{socket.gethostname()}:{os.getpid()}"
+            record.worker = worker_name()
             store.note(record)
 
     timeout, interval, max_interval = timing

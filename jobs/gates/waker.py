@@ -14,8 +14,6 @@ again: they find the window still shut and go back on the list, so nothing is lo
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -29,6 +27,7 @@ from jobs.state.held import held_key, release_held
 from jobs.state.records import DeployStore
 from jobs.state.redistext import as_text
 from jobs.state.submit import enqueue
+from jobs.state.workers import worker_state
 
 logger = logging.getLogger("deployhook.gates")
 WAKE_SECONDS = 20.0
@@ -65,39 +64,25 @@ def wake_due(connection: Redis, settings: Settings, now: float | None = None) ->
 def requeue_interrupted_waits(
     settings: Settings, connection: Redis, queues: list[str]
 ) -> list[str]:
-    """Queue again deploys whose worker on this host died while they waited at a gate.
+    """Queue again deploys whose worker died (its heartbeat expired) while they waited at a gate.
 
     Run when a worker starts, beside the recovery of interrupted deploys: a deploy waiting for
     CI or for its deploy upstream holds no lock and is still `queued` (with `worker` naming the
     waiting process), so nothing else would ever run it again.
     """
     store = DeployStore(connection)
-    host = socket.gethostname()
     queued: list[str] = []
     for project_name, project in settings.projects.items():
         for env_name, environment in project.environments.items():
             if environment.queue not in queues:
                 continue
             for record in store.history(f"{project_name}/{env_name}", limit=20):
-                if record.state == "queued" and _died_here(record.worker, host):
+                if record.state == "queued" and worker_state(connection, record.worker) == "dead":
                     record.worker = None
                     store.save(record)
                     enqueue(connection, environment.queue, record)
                     queued.append(record.id)
     return queued
-
-
-def _died_here(worker: str | None, host: str) -> bool:
-    name, _, pid = (worker or "").rpartition(":")
-    if name != host or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def start_window_waker(

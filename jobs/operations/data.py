@@ -18,6 +18,9 @@ from jobs.database.keep import dump_kept_aside
 from jobs.database.restore import restore_database
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import StageFailed
+from jobs.offsite.action import unlocked_context
+from jobs.offsite.choosing import backup_to_restore
+from jobs.offsite.copy import copy_backup
 from jobs.operations.maintenance import Echo, action_context, find_backup
 from jobs.operations.targets import OperationError
 from jobs.runbook.stages.backup import take_backup
@@ -42,29 +45,59 @@ def verify(
 
 
 def restore(
-    settings: Settings, connection: Redis, target: str, name: str | None, echo: Echo
+    settings: Settings,
+    connection: Redis,
+    target: str,
+    name: str | None,
+    echo: Echo,
+    *,
+    offsite: bool = False,
 ) -> tuple[Path, str]:
-    """Put a backup of `target` back; returns (restored, where the database before it is kept)."""
-    backup = find_backup(settings, target, name)
+    """Put a backup of `target` back (a local file, or an off-site copy fetched first);
+    returns (restored, where the database before it is kept)."""
     with action_context(settings, connection, target, "restore", echo) as ctx:
-        kept = _restore_into(ctx, backup.path, foreign=False)
-    return backup.path, kept
+        backup = backup_to_restore(ctx, name, offsite)
+        kept = _restore_into(ctx, backup, foreign=False)
+    return backup, kept
 
 
 def clone(
-    settings: Settings, connection: Redis, source: str, target: str, fresh: bool, echo: Echo
+    settings: Settings,
+    connection: Redis,
+    source: str,
+    target: str,
+    fresh: bool,
+    echo: Echo,
+    *,
+    snapshot: str | None = None,
 ) -> tuple[Path, str]:
-    """Restore `source`'s newest backup (or a fresh one) into `target`; returns (used, safety)."""
+    """Restore `source`'s newest backup (or a fresh one, or its off-site copy `snapshot`, or
+    `latest`) into `target`; returns (used, safety)."""
     if source == target:
         raise OperationError(f"source and target are both {target}: name two environments")
     if fresh:
         used = backup_now(settings, connection, source, echo)
+    elif snapshot is not None:
+        used = _fetch_from(settings, connection, source, snapshot, echo)
     else:
         used = find_backup(settings, source, None).path
     with action_context(settings, connection, target, "clone-data", echo) as ctx:
         _verify(ctx, used)
         kept = _restore_into(ctx, used, foreign=True)
     return used, kept
+
+
+def _fetch_from(
+    settings: Settings, connection: Redis, source: str, snapshot: str, echo: Echo
+) -> Path:
+    """`source`'s off-site copy (`latest`: the newest) in `source`'s backup directory."""
+    ctx = unlocked_context(settings, connection, source, "clone-data", echo)
+    try:
+        # Verified by the target's database next, as every clone's backup is.
+        wanted = None if snapshot == "latest" else snapshot
+        return backup_to_restore(ctx, wanted, True, verify=False)
+    finally:
+        ctx.close()
 
 
 def _verify(ctx: DeployContext, backup: Path) -> None:
@@ -79,6 +112,7 @@ def _take(ctx: DeployContext) -> Path:
     path = take_backup(ctx)
     if path is None:  # action_context refuses environments without a database
         raise StageFailed("backup", "expected a backup, got none: no database configured")
+    copy_backup(ctx)  # off-site too, as a deploy's; `on_failure: stop` makes a failure an error
     return path
 
 

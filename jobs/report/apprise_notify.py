@@ -21,7 +21,7 @@ from config.model import Delivery
 from jobs.report.delivery import ReportError, ReportRejected, ReportUndelivered, retries
 from jobs.report.redact import hide_secret, hide_url
 from jobs.report.states import slack_kind
-from jobs.report.text import clip, describe, duration, log_url
+from jobs.report.text import clip, describe, duration, log_url, offsite
 from jobs.state.records import Deploy
 
 TITLE_LIMIT = 250
@@ -62,6 +62,9 @@ def note_for(settings: Settings, deploy: Deploy) -> Note | None:
         facts += f", pushed by {deploy.sender}"
     took = duration(deploy)
     lines.append(facts + (f", {took}" if took else ""))
+    copied = offsite(deploy)
+    if copied:
+        lines.append(f"Off-site copy: {copied}")
     link = log_url(settings, deploy)
     lines.append(f"Deploy log: {link}" if link else f"Deploy {deploy.id}")
     severity = {"start": "info", "success": "success", "cancelled": "warning", "blocked": "warning"}

@@ -49,6 +49,9 @@ def payload(settings: Settings, deploy: Deploy) -> dict[str, Any]:
             "database_change": deploy.database_change,
             "kept_database": deploy.kept_database,
             "kept_writes_since": deploy.kept_writes_since,
+            # Off-site (backups.offsite): the backup's restic snapshot, or why there is none.
+            "offsite_snapshot": deploy.offsite_snapshot,
+            "offsite_error": deploy.offsite_error,
             "database": database_note(deploy),
             "revert_error": deploy.revert_error,
             "interrupted_by": deploy.interrupted_by,

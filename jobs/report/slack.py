@@ -17,6 +17,7 @@ from jobs.report.text import (
     database_note,
     duration,
     log_url,
+    offsite,
     rehearsal,
     short,
 )
@@ -111,6 +112,9 @@ def _facts(settings: Settings, deploy: Deploy) -> list[str]:
     rehearsed = rehearsal(deploy)
     if rehearsed:
         facts.append(f"*Migration rehearsal*\n{rehearsed}")
+    copied = offsite(deploy)
+    if copied:
+        facts.append(f"*Off-site copy*\n{escape(copied)}")
     if deploy.failed_stage:
         facts.append(f"*Failed stage*\n{escape(deploy.failed_stage)}")
     return facts

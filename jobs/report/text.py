@@ -83,7 +83,7 @@ def describe(deploy: Deploy, limit: int = 140) -> str:
         texts = {
             "queued": waiting or f"queued for {env}",
             "running": f"deploying to {env}",
-            "succeeded": f"deployed to {env}{took}{_slow_rehearsal(deploy)}",
+            "succeeded": f"deployed to {env}{took}{_slow_rehearsal(deploy)}{_offsite(deploy)}",
             "superseded": f"not deployed to {env}: {deploy.error or 'a newer push replaced it'}",
             "cancelled": f"deploy to {env} cancelled",
             "interrupted": f"INTERRUPTED: lost the lock of {env} to {deploy.interrupted_by}",
@@ -113,6 +113,20 @@ def rehearsal(deploy: Deploy) -> str | None:
     if deploy.rehearsal_seconds is None:
         return None
     return f"{deploy.rehearsal_seconds:.1f}s" + (" (slow)" if deploy.rehearsal_slow else "")
+
+
+def offsite(deploy: Deploy) -> str | None:
+    """The off-site copy of the deploy's backup for reports; None: none was due."""
+    if deploy.offsite_error:
+        return f"FAILED, the backup is on this host only: {clip(deploy.offsite_error, 200)}"
+    if deploy.offsite_snapshot:
+        fetched = f"; restored from off-site {deploy.fetched_snapshot}"
+        return f"snapshot {deploy.offsite_snapshot}" + (fetched if deploy.fetched_snapshot else "")
+    return None
+
+
+def _offsite(deploy: Deploy) -> str:
+    return "; OFF-SITE COPY FAILED" if deploy.offsite_error else ""
 
 
 def _slow_rehearsal(deploy: Deploy) -> str:

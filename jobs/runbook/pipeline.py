@@ -1,7 +1,8 @@
 """The deploy, top to bottom, as the runbook it replaces.
 
-gates -> lock -> snapshot -> fetch -> [paths] -> [hooks] -> backup (+ standby restore in the
-  background, jobs/database/standby.py) -> checkout -> build|pull
+gates -> lock -> snapshot -> fetch -> [paths] -> [secrets] -> [hooks] -> backup -> [offsite]
+  (+ standby restore in the background, jobs/database/standby.py) -> checkout
+  -> [write secrets] -> build|pull
   -> [rehearse] -> [migrate if before_swap] -> swap -> [restore]
   -> [migrate if after_swap, the default] -> [hooks] -> health -> [hooks] -> commit
 gates (jobs/gates/): promote_from and wait_for_checks end it `blocked`, windows hold it
@@ -11,15 +12,14 @@ a webhook whose commit is live already, or older than live: `superseded` after t
 on failure after the backup: revert (jobs/runbook/revert.py), then report reverted or revert_failed;
   a failed rehearsal puts back checkout and image names only and ends `failed`
 an operator's lock: the deploy stays queued on the environment's held list (jobs/state/held.py)
+[secrets]: SOPS files of the new commit decrypted (in memory), written after the checkout
+[offsite]: with backups.offsite, the backup copied with restic (jobs/offsite/copy.py)
 [restore]: only for a rollback the operator asked to take the database back with it
 lost the lock (any changing command is fenced by it): stop at once, end `interrupted`
 [paths]: with `paths:`, a push that changed no watched file ends `skipped` here (jobs/triggers)
 """
 
 from __future__ import annotations
-
-import os
-import socket
 
 from redis import Redis
 
@@ -31,6 +31,7 @@ from jobs.execution.context import DeployContext, new_context, secret_values
 from jobs.execution.deploylog import DeployLog
 from jobs.failures.errors import LockLost, LockTimeout, NothingToDeploy, OperatorHold, StageFailed
 from jobs.gates import pass_gates
+from jobs.offsite.copy import copy_backup, wants_offsite
 from jobs.runbook.deploy_hooks import has_hooks, run_hooks
 from jobs.runbook.freshness import worker_reason
 from jobs.runbook.outcome import finish_failed, finish_interrupted, revert_after, stage
@@ -45,10 +46,12 @@ from jobs.runbook.stages.pull import pull
 from jobs.runbook.stages.rehearse import rehearse, wants_rehearsal
 from jobs.runbook.stages.snapshot import take_snapshot
 from jobs.runbook.stages.swap import swap
+from jobs.secrets.decrypt import decrypt_secrets, install_secrets, wants_secrets
 from jobs.state.held import hold
 from jobs.state.locks import EnvironmentLock, LockOwner
 from jobs.state.records import Deploy, DeployStore
 from jobs.state.submit import superseded
+from jobs.state.workers import worker_name
 from jobs.swarm import is_swarm
 from jobs.swarm.images import build_and_push
 from jobs.triggers.paths import check_watched_paths, filters
@@ -57,7 +60,7 @@ LOCK_WAIT_SECONDS = 3600.0
 
 
 def deploy(deploy_id: str, settings: Settings, connection: Redis) -> str:
-    store = DeployStore(connection)
+    store = DeployStore(connection, keep_days=settings.history.keep_days)
     record = store.get(deploy_id)
     if record.state != "queued":
         return record.state  # already handled (a re-run of the same job does nothing)
@@ -112,7 +115,7 @@ def take_lock(connection: Redis, lock: EnvironmentLock, record: Deploy, log: Dep
 
 def run_stages(ctx: DeployContext) -> None:
     store, record = ctx.store, ctx.deploy
-    store.transition(record, "running", worker=f"{socket.gethostname()}:{os.getpid()}")
+    store.transition(record, "running", worker=worker_name())
     try:
         stage(ctx, "snapshot", take_snapshot)
         stale = stage(ctx, "fetch", fetch)
@@ -122,8 +125,12 @@ def run_stages(ctx: DeployContext) -> None:
             return
         if filters(ctx):
             stage(ctx, "paths", check_watched_paths)
+        if wants_secrets(ctx):
+            stage(ctx, "secrets", decrypt_secrets)  # SOPS files, decrypted before any change
         hooks(ctx, "before_backup")
         stage(ctx, "backup", take_backup)
+        if wants_offsite(ctx):
+            stage(ctx, "offsite", copy_backup)  # off the host, before anything changes
         prepare_restore(ctx)  # a head start for a revert that would restore (in the background)
     except StageFailed as failure:
         finish_failed(ctx, failure, "failed", "nothing was changed")
@@ -134,6 +141,8 @@ def run_stages(ctx: DeployContext) -> None:
         return
     try:
         stage(ctx, "checkout", checkout)
+        if ctx.plaintexts is not None:
+            stage(ctx, "write secrets", install_secrets)
         # images: pull: CI built them; the build stage pulls and pins them by digest instead.
         # A swarm: built once on the worker's engine and pushed, or resolved in the registry.
         if is_swarm(ctx.environment):

@@ -27,9 +27,9 @@ from jobs.runbook.outcome import finish_failed, finish_interrupted, revert_after
 from jobs.runbook.stages.rehearse import remove_containers
 from jobs.state.ids import DEPLOY_ID
 from jobs.state.locks import EnvironmentLock, LockOwner, current_owner
-from jobs.state.owners import local_process_state
 from jobs.state.records import Deploy, DeployStore, RecordError
 from jobs.state.submit import enqueue
+from jobs.state.workers import forget, outlived
 
 logger = logging.getLogger("deployhook.recovery")
 
@@ -63,11 +63,11 @@ def _served(settings: Settings, queues: list[str]) -> Iterator[tuple[str, Enviro
 
 
 def recover(record: Deploy, settings: Settings, connection: Redis) -> None:
-    store = DeployStore(connection)
+    store = DeployStore(connection, keep_days=settings.history.keep_days)
     holder = current_owner(connection, record.target)
     if holder is not None and holder.is_alive_local_process():
         return  # another worker on this host is running it right now
-    if _worker_alive(record):
+    if _worker_alive(record, connection):
         # Its worker runs on: it lost its lock (which its fence will find) but did not die.
         return
     owner = LockOwner.for_deploy(record.id, "recovering an interrupted deploy")
@@ -78,7 +78,7 @@ def recover(record: Deploy, settings: Settings, connection: Redis) -> None:
         return  # its worker is alive after all, or another worker is recovering it
     try:
         record = store.get(record.id)
-        if record.state != "running" or _worker_alive(record):
+        if record.state != "running" or _worker_alive(record, connection):
             return
         log = DeployLog(store, record.id, secret_values(settings))
         ctx = new_context(record, settings, store, log, lock)
@@ -119,6 +119,7 @@ def hand_over(connection: Redis, deploy_id: str, queue: str, reason: str) -> str
     store = DeployStore(connection)
     record = store.get(deploy_id)
     log = DeployLog(store, record.id)
+    forget(connection)  # this worker is leaving: the next start need not wait for its heartbeat
     if record.state == "queued":
         record.worker = None  # so that a later start does not queue it a second time
         store.save(record)
@@ -132,10 +133,11 @@ def hand_over(connection: Redis, deploy_id: str, queue: str, reason: str) -> str
     return f"nothing to do ({record.state})"
 
 
-def _worker_alive(record: Deploy) -> bool:
-    """Is the worker process the record names (host:pid) alive on this host?"""
-    host, _, pid = (record.worker or "").rpartition(":")
-    return pid.isdigit() and local_process_state(host, int(pid)) == "alive"
+def _worker_alive(record: Deploy, connection: Redis) -> bool:
+    """Does the worker the record names still beat (jobs/state/workers.py)? Waits for a
+    heartbeat to expire, so a worker restarted at once still recovers its predecessor's deploy;
+    for a name nothing can be told about, the environment's lock decides."""
+    return not outlived(connection, record.worker)
 
 
 def remove_stray_rehearsals(

@@ -21,11 +21,13 @@ from jobs.database.standby import discard
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, LockLost, StageFailed
 from jobs.failures.finder import lines_that_matter
+from jobs.offsite.fetch import local_or_offsite
 from jobs.runbook.revert_start import start_changed_first
 from jobs.runbook.stages.checkout import check_out
 from jobs.runbook.stages.health import wait_healthy
 from jobs.runbook.stages.pull import pin_previous
 from jobs.runbook.stages.swap import swap
+from jobs.secrets.decrypt import restore_previous
 from jobs.swarm import is_swarm
 from jobs.swarm.checks import running_images as swarm_running_images
 from jobs.swarm.swap import start_previous as swarm_start_previous
@@ -52,6 +54,10 @@ def revert(ctx: DeployContext) -> list[str]:
     if restore and not ctx.backup:
         problems.append("restore database: this deploy has no backup to restore")
         restore = False
+    if restore and ctx.backup and not Path(ctx.backup).is_file() and _offsite(ctx):
+        # The host lost the file (a disk, a hand, retention): its off-site copy stands in.
+        lost = Path(ctx.backup)
+        attempt("fetch the backup from off-site", lambda: local_or_offsite(ctx, lost))
     if restore and ctx.backup and not Path(ctx.backup).is_file():
         problems.append(f"restore database: expected the backup {ctx.backup}, got no such file")
     elif restore and ctx.backup:
@@ -66,6 +72,10 @@ def revert(ctx: DeployContext) -> list[str]:
     if ctx.started("checkout") and ctx.previous_sha:
         previous = ctx.previous_sha
         attempt("check out previous commit", lambda: check_out(ctx, previous, "revert"))
+        if ctx.started("write secrets"):
+            attempt(
+                "decrypt the previous release's secrets", lambda: restore_previous(ctx, previous)
+            )
     if ctx.started("build") and not swarm:
         attempt("point image names at the previous images", lambda: _retag_previous(ctx))
     if (ctx.started("swap") or restore) and swarm:
@@ -112,12 +122,16 @@ def wants_restore(ctx: DeployContext) -> bool:
 
 def restore_requested(ctx: DeployContext) -> None:
     """Stop the writers, restore the chosen backup, start them again (after the swap)."""
-    backup = Path(str(ctx.deploy.restore_backup))
+    backup = local_or_offsite(ctx, Path(str(ctx.deploy.restore_backup)))
     if not backup.is_file():
         raise StageFailed("restore", f"expected the backup {backup} to exist, got no such file")
     ctx.log.info(f"restoring {backup}: the writes made since it was taken are kept aside first")
     restore_database(ctx, backup)
     swap(ctx, "restore")
+
+
+def _offsite(ctx: DeployContext) -> bool:
+    return ctx.environment.backups.offsite is not None
 
 
 def _stop_new_services(ctx: DeployContext) -> None:

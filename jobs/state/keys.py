@@ -80,6 +80,15 @@ def github_deployment(deploy_id: str) -> str:
     return f"{PREFIX}:deploy:{deploy_id}:github-deployment"
 
 
+def deploy_keys(deploy_id: str) -> list[str]:
+    """Every key one deploy owns (removed together when history retention drops it)."""
+    return [
+        deploy(deploy_id), log(deploy_id), events(deploy_id), commands(deploy_id),
+        reporting_problems(deploy_id), report_cursor(deploy_id), reporting_lock(deploy_id),
+        github_deployment(deploy_id),
+    ]  # fmt: skip
+
+
 def history(target: str | None = None) -> str:
     return f"{PREFIX}:history:{target}" if target else f"{PREFIX}:history"
 
@@ -114,6 +123,21 @@ def commit_marker(target: str, sha: str) -> str:
     return f"{PREFIX}:commit:{target}:{sha}"
 
 
+def worker(name: str) -> str:
+    """A live worker's heartbeat (jobs/state/workers.py): expires when the worker stops beating."""
+    return f"{PREFIX}:worker:{name}"
+
+
 def poll_state(target: str) -> str:
     """Triggers: what the last poll of an environment saw, and when the next one is due."""
     return f"{PREFIX}:poll:{target}"
+
+
+def backup_drill(target: str) -> str:
+    """Off-site: the last restore drill of an environment's backups (jobs/offsite/drill.py)."""
+    return f"{PREFIX}:drill:{target}"
+
+
+def offsite_schedule(kind: str, target: str) -> str:
+    """Off-site: the slot of a scheduled drill or retention run, held for one period."""
+    return f"{PREFIX}:offsite-schedule:{kind}:{target}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -21,6 +22,9 @@ from jobs.state.records import utcnow
 from jobs.state.redistext import json_object, nonempty_text
 
 LockState = Literal["free", "deploy", "operator", "unknown"]
+# This process's start, drawn at random: tells a worker from its successor with the same host
+# and pid (a container's PID 1 after a restart). Also in worker names (jobs/state/workers.py).
+BOOT = secrets.token_hex(6)
 
 
 @dataclass(frozen=True)
@@ -30,10 +34,11 @@ class LockOwner:
     pid: int
     since: str
     reason: str
+    boot: str = ""  # the holder process's BOOT ("" in locks taken before it was recorded)
 
     @classmethod
     def for_deploy(cls, deploy_id: str, reason: str) -> LockOwner:
-        return cls(deploy_id, socket.gethostname(), os.getpid(), utcnow(), reason)
+        return cls(deploy_id, socket.gethostname(), os.getpid(), utcnow(), reason, BOOT)
 
     def describe(self) -> str:
         who = f"deploy {self.deploy_id}" if self.deploy_id else "an operator"
@@ -49,6 +54,9 @@ class LockOwner:
         """alive or dead for a deploy's lock taken on this host; unknown otherwise."""
         if self.deploy_id is None:
             return "unknown"
+        if self.boot and self.host == socket.gethostname() and self.pid == os.getpid():
+            # Our pid: this process, or one before it with the same pid (a restarted PID 1).
+            return "alive" if self.boot == BOOT else "dead"
         return local_process_state(self.host, self.pid)
 
 

@@ -68,8 +68,9 @@ _ALLOWED: dict[str, frozenset[str]] = {
         }
     ),
 }
-LOG_LIMIT = 20_000  # lines kept per deploy; older lines are dropped first
-HISTORY_LIMIT = 5_000  # deploys kept per environment
+LOG_LIMIT = 20_000  # lines kept per deploy; older lines are dropped first, and say so
+LINE_LIMIT = 4_000  # characters kept of one log line; the rest is cut, and says so
+LOG_CUT = f"[earlier lines cut: a deploy log keeps its last {LOG_LIMIT} lines]"
 
 
 class RecordError(Exception):
@@ -149,6 +150,15 @@ class Deploy:
     images: dict[str, str] = field(default_factory=dict)  # service -> built image ID
     build: Literal["built", "reused", "pulled"] | None = None
     backup: str | None = None  # the backup file this deploy took
+    # Off-site copies (jobs/offsite/): the restic snapshot of this deploy's backup, or why
+    # there is none; the same for a kept dump; the snapshot a restore fetched back.
+    offsite_snapshot: str | None = None
+    offsite_error: str | None = None
+    kept_offsite_snapshot: str | None = None
+    kept_offsite_error: str | None = None
+    fetched_snapshot: str | None = None
+    # SOPS files this deploy decrypted into the checkout (jobs/secrets/), repository paths.
+    decrypted_files: list[str] = field(default_factory=list)
     retired_services: list[str] = field(default_factory=list)  # a revert stopped these
     revert_error: str | None = None
     interrupted_by: str | None = None  # who held the lock when this deploy lost it
@@ -215,16 +225,19 @@ def _write_record(pipe: Pipeline, deploy: Deploy) -> None:
 def _queue_create(pipe: Pipeline, deploy: Deploy) -> None:
     score = time.time()
     _write_record(pipe, deploy)
+    # Bounded by history retention (jobs/state/retention.py), which removes whole deploys: a
+    # trim here would leave their records and logs behind.
     for key in (_history_key(), _history_key(deploy.target)):
         pipe.zadd(key, {deploy.id: score})
-        pipe.zremrangebyrank(key, 0, -HISTORY_LIMIT - 1)
 
 
 class DeployStore:
     """Reads and writes deploy records, their logs and the history indexes."""
 
-    def __init__(self, connection: Redis) -> None:
+    def __init__(self, connection: Redis, keep_days: int | None = None) -> None:
         self.redis = connection
+        # With it, a deploy's keys expire this many days after it finishes (history.keep_days).
+        self.keep_seconds = keep_days * 24 * 3600 if keep_days is not None else None
 
     def create(self, deploy: Deploy, pipeline: Pipeline | None = None) -> None:
         """Write a new record and index it; pass a pipeline to make it part of a transaction.
@@ -275,6 +288,9 @@ class DeployStore:
             deploy.finished_at = utcnow()
         pipe = self.redis.pipeline(transaction=True)
         _write_record(pipe, deploy)
+        if state in FINAL_STATES and self.keep_seconds is not None:
+            for key in keys.deploy_keys(deploy.id):
+                pipe.expire(key, self.keep_seconds)
         pipe.execute()
         return deploy
 
@@ -301,12 +317,17 @@ class DeployStore:
         return [as_text(line) for line in self.redis.lrange(_problems_key(deploy_id), 0, -1)]
 
     def append_log(self, deploy_id: str, *lines: str) -> None:
+        """Append lines, each cut at LINE_LIMIT characters; past LOG_LIMIT lines the oldest go
+        and the first line says so. Cuts are marked, never silent."""
         if not lines:
             return
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.rpush(_log_key(deploy_id), *lines)
-        pipe.ltrim(_log_key(deploy_id), -LOG_LIMIT, -1)
-        pipe.execute()
+        key = _log_key(deploy_id)
+        length = self.redis.rpush(key, *[_capped(line) for line in lines])
+        if length > LOG_LIMIT:
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.ltrim(key, -(LOG_LIMIT - 1), -1)
+            pipe.lpush(key, LOG_CUT)
+            pipe.execute()
 
     def log(self, deploy_id: str, start: int = 0) -> list[str]:
         raw = self.redis.lrange(_log_key(deploy_id), start, -1)
@@ -321,6 +342,12 @@ class DeployStore:
         ids = self.redis.zrevrange(_history_key(target), 0, max(limit, 1) - 1)
         records = self.redis.mget([_deploy_key(as_text(i)) for i in ids]) if ids else []
         return [deploy for raw in records if raw is not None and (deploy := _readable(raw))]
+
+
+def _capped(line: str) -> str:
+    if len(line) <= LINE_LIMIT:
+        return line
+    return f"{line[:LINE_LIMIT]} [line cut: {len(line) - LINE_LIMIT} more characters]"
 
 
 def _readable(raw: bytes | str) -> Deploy | None:

@@ -16,9 +16,15 @@ PRIVATE_UMASK = 0o077
 STATE_DIR_MODE = 0o700
 
 
-def private_process(state_dir: Path) -> None:
-    """Set this process's umask to 077 and make the state directory 0700 (created if absent)."""
+def private_process(state_dir: Path | None) -> None:
+    """Set this process's umask to 077 and make `state_dir` 0700 (created if absent; left as
+    it is when it cannot be, for the work that needs it to say why)."""
     os.umask(PRIVATE_UMASK)
-    state_dir.mkdir(parents=True, exist_ok=True, mode=STATE_DIR_MODE)
-    if state_dir.stat().st_uid == os.geteuid():
-        state_dir.chmod(STATE_DIR_MODE)
+    if state_dir is None:
+        return
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True, mode=STATE_DIR_MODE)
+        if state_dir.stat().st_uid == os.geteuid():
+            state_dir.chmod(STATE_DIR_MODE)
+    except OSError:
+        pass

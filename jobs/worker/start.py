@@ -21,10 +21,13 @@ from redis import Redis
 
 from config import Settings
 from jobs.gates.waker import requeue_interrupted_waits, start_window_waker
+from jobs.offsite.schedule import start_offsite_schedule
 from jobs.report import start_background
 from jobs.runbook.recovery import hand_over, recover_interrupted
 from jobs.state.connection import connect
+from jobs.state.retention import start_pruning
 from jobs.state.rqjobs import GuardedWorker, deploy_worker, why_refused
+from jobs.state.workers import start_heartbeat
 from jobs.triggers.poll import start_polling
 from jobs.worker import runtime
 
@@ -109,12 +112,20 @@ def run_worker(
     """Work the given queues (default: every queue the configuration names)."""
     runtime.bind(settings)
     chosen = queues or settings.queues()
+    # A heartbeat with a TTL: the next worker knows this one died, even as the same PID 1.
+    stop_heartbeat = start_heartbeat(connection)
+    # History retention: what Redis keeps stays bounded (history.keep_days, keep_deploys).
+    history = settings.history
+    targets = [f"{p}/{e}" for p, project in settings.projects.items() for e in project.environments]
+    stop_pruning = start_pruning(connection, targets, history.keep_deploys, history.keep_days)
     # Reports run beside the deploys, never inside them: a slow provider cannot hold one up.
     stop_reports = start_background(settings, connection)
     # Queues deploys held outside their deploy windows again when a window opens.
     stop_waker = start_window_waker(settings, connection)
     # Polled environments are asked for new commits on a thread beside the deploys.
     stop_polling = start_polling(settings, connection, chosen) if not burst else lambda: None
+    # Restore drills and off-site retention on their schedules (backups.offsite).
+    stop_offsite = start_offsite_schedule(settings, connection, chosen) if not burst else None
     try:
         recover_interrupted(settings, connection, chosen)
         requeue_interrupted_waits(settings, connection, chosen)
@@ -122,6 +133,10 @@ def run_worker(
         worker = deploy_worker(chosen, connection, name, worker_class=DeployWorker)
         return bool(worker.work(burst=burst, with_scheduler=False, logging_level="WARNING"))
     finally:
+        if stop_offsite is not None:
+            stop_offsite()
+        stop_pruning()
+        stop_heartbeat()
         stop_polling()
         stop_waker()
         stop_reports(REPORT_FLUSH_SECONDS)

@@ -243,6 +243,8 @@ def test_json_webhook_payload_is_the_documented_v1_schema(settings: Settings) ->
             "database_change": None,
             "kept_database": None,
             "kept_writes_since": None,
+            "offsite_snapshot": None,
+            "offsite_error": None,
             "database": f"database restored from {BACKUP.rsplit('/', 1)[-1]}",
             "revert_error": None,
             "interrupted_by": None,

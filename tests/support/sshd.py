@@ -61,6 +61,8 @@ def _sshd_config(directory: Path, port: int, docker_host: str) -> Path:
         "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
         "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nAllowUsers root\n"
         f"SetEnv DOCKER_HOST={docker_host}\nLogLevel ERROR\n"
+        # sftp for restic's sftp: repositories (the off-site copies' tests).
+        "Subsystem sftp internal-sftp\n"
     )
     return config
 

@@ -173,16 +173,37 @@ def _backups(add: Add) -> None:
         if name == "list":
             sub.add_argument("--json", action="store_true", help="print JSON")
             continue
-        sub.add_argument("backup", nargs="?", help="file name from `backups list`")
+        sub.add_argument(
+            "backup", nargs="?", help="file name or off-site snapshot id from `backups list`"
+        )
         sub.add_argument("--verbose", action="store_true", help="show every command's output")
         if name == "restore":
             sub.add_argument("--yes", action="store_true", help="restore without asking")
+            sub.add_argument(
+                "--offsite",
+                action="store_true",
+                help="take the backup from the off-site repository (default: the newest there)",
+            )
+    sub = add(
+        "verify-backups",
+        _lazy("data", "verify_backups"),
+        "Restore drill: restore the newest off-site backup into a throwaway database and check "
+        "its tables, rows and schema.",
+    )
+    sub.add_argument("target", nargs="?", help=TARGET_HELP + " (default: every one off-site)")
+    sub.add_argument("--json", action="store_true", help="print JSON")
+    sub.add_argument("--verbose", action="store_true", help="show every command's output")
     sub = add(
         "clone-data", _lazy("data", "clone_data"), "Copy one environment's database into another."
     )
     sub.add_argument("source", help="environment to copy from, e.g. crm/prod")
     sub.add_argument("target", help="environment to overwrite, e.g. crm/dev")
     sub.add_argument("--fresh", action="store_true", help="take a new backup of the source")
+    sub.add_argument(
+        "--snapshot",
+        metavar="ID",
+        help="the source's off-site copy to use: a snapshot id, a file name, or `latest`",
+    )
     sub.add_argument("--yes", action="store_true", help="overwrite without asking")
     sub.add_argument("--verbose", action="store_true", help="show every command's output")
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import asdict
 
 from config import Settings
+from jobs.offsite.choosing import offsite_copies
+from jobs.offsite.drill import drilled_targets
+from jobs.offsite.drill import verify_backups as verify_backups_of
 from jobs.operations import data
 from jobs.operations.maintenance import Echo, find_backup, list_backups
-from jobs.operations.targets import parse_target
+from jobs.operations.targets import OperationError, parse_target
 from webhook.operator.common import confirm, print_json, say, settings_and_redis
 
 
@@ -20,16 +24,24 @@ def backup(args: argparse.Namespace) -> int:
 
 
 def backups_list(args: argparse.Namespace) -> int:
-    settings, _ = settings_and_redis(args)
+    settings, connection = settings_and_redis(args)
     found = list_backups(settings, args.target)
+    copies = offsite_copies(settings, connection, args.target)
     if args.json:
-        print_json([backup.as_dict() for backup in found])
+        local = [{**backup.as_dict(), "where": "local"} for backup in found]
+        print_json(local + [{**copy.as_dict(), "where": "offsite"} for copy in copies])
         return 0
     if not found:
-        print(f"no backups of {args.target} yet")
+        print(f"no backups of {args.target} on this host")
     for item in found:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(item.mtime))
         print(f"{item.path.name}  {item.size:>12} bytes  {when}Z  {item.deploy_id or '-'}")
+    if settings.environment(*parse_target(settings, args.target)).backups.offsite is None:
+        return 0
+    print(f"off-site ({len(copies)}):" if copies else "off-site: no copies yet")
+    for copy in copies:
+        print(f"{copy.short_id}  {copy.name}  {copy.time[:19]}Z  {copy.kind}  "
+              f"{copy.deploy_id or '-'}")  # fmt: skip
     return 0
 
 
@@ -42,15 +54,24 @@ def backups_verify(args: argparse.Namespace) -> int:
 
 def backups_restore(args: argparse.Namespace) -> int:
     settings, connection = settings_and_redis(args)
-    chosen = find_backup(settings, args.target, args.backup)
+    chosen = args.backup or "the newest off-site backup"
+    if not args.offsite:
+        try:
+            chosen = find_backup(settings, args.target, args.backup).path.name
+        except OperationError:
+            if not _offsite(settings, args.target):
+                raise
+            chosen = args.backup or chosen
     confirm(
-        f"Restore {_database(settings, args.target)} of {args.target} from {chosen.path.name}? "
+        f"Restore {_database(settings, args.target)} of {args.target} from {chosen}? "
         "Its writers stop meanwhile, and everything written since the backup is replaced "
         "(the database as it is is kept first, in a verified dump beside the backups).",
         args.yes,
         f"refusing to restore {args.target} unconfirmed",
     )
-    restored, safety = data.restore(settings, connection, args.target, args.backup, _echo(args))
+    restored, safety = data.restore(
+        settings, connection, args.target, args.backup, _echo(args), offsite=args.offsite
+    )
     print(f"restored {restored.name} into {args.target}; the state before it is in {safety}")
     return 0
 
@@ -66,10 +87,32 @@ def clone_data(args: argparse.Namespace) -> int:
         f"refusing to overwrite {args.target} unconfirmed",
     )
     used, safety = data.clone(
-        settings, connection, args.source, args.target, args.fresh, _echo(args)
-    )
+        settings, connection, args.source, args.target, args.fresh, _echo(args),
+        snapshot=args.snapshot,
+    )  # fmt: skip
     print(f"cloned {used.name} into {args.target}; its data before is in {safety}")
     return 0
+
+
+def verify_backups(args: argparse.Namespace) -> int:
+    settings, connection = settings_and_redis(args)
+    targets = [args.target] if args.target else drilled_targets(settings)
+    if args.target:
+        parse_target(settings, args.target)
+    if not targets:
+        raise OperationError("no environment has backups.offsite: nothing to drill")
+    echo = _echo(args) if args.verbose else None
+    results = [verify_backups_of(settings, connection, target, echo) for target in targets]
+    if args.json:
+        print_json([asdict(result) for result in results])
+    else:
+        for result in results:
+            print(f"{result.target}: {result.summary()}")
+    return 0 if all(result.ok for result in results) else 1
+
+
+def _offsite(settings: Settings, target: str) -> bool:
+    return settings.environment(*parse_target(settings, target)).backups.offsite is not None
 
 
 def _database(settings: Settings, target: str) -> str:

@@ -6,6 +6,10 @@ import argparse
 import time
 from pathlib import Path
 
+from redis import Redis
+
+from config import Settings
+from jobs.offsite.choosing import offsite_copies
 from jobs.operations.maintenance import operator_name
 from jobs.operations.queueing import queue_deploy, queue_redeploy, queue_rollback, rollback_plan
 from jobs.operations.targets import OperationError
@@ -39,7 +43,7 @@ def rollback(args: argparse.Namespace) -> int:
     restore = plan.restore_backup is not None and not args.keep_database
     if restore and plan.restore_backup is not None:
         backup = Path(plan.restore_backup)
-        if not backup.is_file():
+        if not backup.is_file() and not _kept_offsite(settings, connection, args.target, backup):
             raise OperationError(
                 f"the backup to restore, {backup}, is gone (retention?): roll back the code "
                 "only with --keep-database, or restore another with `deployhook backups restore`"
@@ -56,6 +60,14 @@ def rollback(args: argparse.Namespace) -> int:
     queued = queue_rollback(connection, settings, plan, restore, operator_name())
     record_action(connection, settings, "rollback", queued.target, queued.id)
     return _finish(connection, queued, args.no_wait)
+
+
+def _kept_offsite(settings: Settings, connection: Redis, target: str, backup: Path) -> bool:
+    """Whether the off-site repository holds `backup` (the rollback's restore fetches it)."""
+    if not any(copy.name == backup.name for copy in offsite_copies(settings, connection, target)):
+        return False
+    say(f"{backup.name} is not on this host: the rollback fetches it from off-site")
+    return True
 
 
 def _finish(connection: object, queued: Deploy, no_wait: bool) -> int:

@@ -17,6 +17,7 @@ from rq import Queue
 
 from config import Environment, Settings
 from jobs.gates.summary import gate_facts
+from jobs.state.drills import DrillResult, last_drill
 from jobs.state.held import held_ids
 from jobs.state.keys import last_good as last_good_key
 from jobs.state.keys import lock as lock_key
@@ -77,6 +78,9 @@ class EnvironmentStatus:
     gates: tuple[str, ...] = ()
     held: tuple[str, ...] = ()
     triggers: Triggers = field(default_factory=lambda: Triggers())
+    # With backups.offsite: the last restore drill (jobs/offsite/drill.py), None before one.
+    offsite: bool = False
+    drill: DrillResult | None = None
 
     @property
     def target(self) -> str:
@@ -97,6 +101,8 @@ class EnvironmentStatus:
             "gates": list(self.gates),
             "held": list(self.held),
             "triggers": asdict(self.triggers),
+            "offsite": self.offsite,
+            "drill": asdict(self.drill) if self.drill else None,
         }
 
 
@@ -146,6 +152,10 @@ def environment_statuses(settings: Settings, connection: Redis) -> list[Environm
                 gates=tuple(gate_facts(config, now)),
                 held=tuple(held_ids(connection, f"{project}/{environment}")),
                 triggers=triggers_of(config, raw[3 * index + 2]),
+                offsite=config.backups.offsite is not None,
+                drill=last_drill(connection, f"{project}/{environment}")
+                if config.backups.offsite is not None
+                else None,
             )
         )
     return statuses

@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from rq import Queue
 
 from config import Settings
+from jobs.state.drills import last_drill
 from jobs.state.held import held_key
 from jobs.state.keys import last_good as last_good_key
 from jobs.state.keys import lock as lock_key
@@ -115,8 +116,32 @@ class DeployhookCollector(Collector):
             held.add_metric(labels, self.connection.llen(held_key(target)))
         return [
             deploys, last_stage, mean_stage, success, locked, held,
-            self._queues(), self._deliveries(),
+            self._queues(), self._deliveries(), *self._drills(),
         ]  # fmt: skip
+
+    def _drills(self) -> list[GaugeMetricFamily]:
+        """The last restore drill of each environment with an off-site repository."""
+        passed = _gauge(
+            "deployhook_backup_drill_ok", "1 if the last restore drill passed, 0 if it failed"
+        )
+        when = _gauge(
+            "deployhook_backup_drill_timestamp_seconds", "Unix time of the last restore drill"
+        )
+        tables = _gauge(
+            "deployhook_backup_drill_tables", "Tables the last passing restore drill counted"
+        )
+        for project, environment in configured_targets(self.settings):
+            if self.settings.environment(project, environment).backups.offsite is None:
+                continue
+            drill = last_drill(self.connection, f"{project}/{environment}")
+            moment = parse_time(drill.at) if drill else None
+            if drill is None or moment is None:
+                continue
+            labels = [project, environment]
+            passed.add_metric(labels, 1 if drill.ok else 0)
+            when.add_metric(labels, moment.timestamp())
+            tables.add_metric(labels, len(drill.tables))
+        return [passed, when, tables]
 
     def _last_success(self, history: list[Deploy], target: str) -> float | None:
         for deploy in history:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from jobs.compose.images import remove_old_commit_tags
 from jobs.database.retention import apply_retention
 from jobs.execution.context import DeployContext
+from jobs.offsite.retention import forget_old_copies
 from jobs.runbook.stages.build import TAG_PREFIX
+from jobs.secrets.files import write_private
 from jobs.state.keys import last_good as last_good_key
 from jobs.state.lastgood import read_last_good, write_last_good
 from jobs.state.records import utcnow
@@ -45,6 +45,7 @@ def commit_point(ctx: DeployContext) -> None:
     ctx.log.info(f"last good is now {deploy.sha[:12]} ({deploy.id})")
     if ctx.environment.database is not None:
         apply_retention(ctx, keep={b for b in [ctx.backup] if b})
+        forget_old_copies(ctx)  # the same retention off-site (never raises)
     protect = set(deploy.images.values())
     removed = remove_old_commit_tags(ctx, TAG_PREFIX, KEEP_IMAGE_TAGS, protect)
     if removed:
@@ -52,14 +53,4 @@ def commit_point(ctx: DeployContext) -> None:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_private(path, text.encode())  # 0600, fsynced, renamed into place
