@@ -78,7 +78,9 @@ class Oidc(RoleMapping):
     issuer: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")]
     client_id: Annotated[str, StringConstraints(min_length=1, max_length=400)]
     client_secret: Secret
-    scopes: list[Claim] = ["openid", "email", "profile", "groups"]
+    # Add "groups" (Keycloak, Authentik, Dex) where the provider puts groups behind a scope;
+    # some providers (Google) refuse a scope they do not know, so it is not asked by default.
+    scopes: list[Claim] = ["openid", "email", "profile"]
     username_claim: Claim = "email"
     groups_claim: Claim = "groups"
     label: Annotated[str, StringConstraints(min_length=1, max_length=80)] = "single sign-on"
