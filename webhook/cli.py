@@ -139,6 +139,7 @@ def zero_downtime_problems(settings: Settings) -> tuple[list[str], list[str]]:
     from jobs.compose.zero_downtime import refusals
     from jobs.execution.context import command_environ, secret_values
     from jobs.failures.errors import CommandFailed
+    from jobs.failures.finder import telling_line
     from jobs.swarm.model import read_stack_offline
     from jobs.swarm.policy import refusals as swarm_refusals
 
@@ -163,8 +164,8 @@ def zero_downtime_problems(settings: Settings) -> tuple[list[str], list[str]]:
                     proxy_found = warnings(model, env.zero_downtime, read_text)
                     proxy_warnings += [f"{where}: zero_downtime: {line}" for line in proxy_found]
             except CommandFailed as error:
-                tail = error.output_tail.strip().splitlines()[-1:] or [""]
-                problems.append(f"{where}: cannot read the Compose model: {error} {tail[0]}")
+                said = telling_line(error.output_tail)
+                problems.append(f"{where}: cannot read the Compose model: {error} {said}")
                 continue
             problems += [f"{where}: {line}" for line in found]
     return problems, proxy_warnings

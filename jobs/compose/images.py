@@ -16,6 +16,7 @@ from jobs.commands import docker as docker_argv
 from jobs.compose.model import read_model
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
+from jobs.failures.finder import telling_line
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -76,7 +77,9 @@ def point_name_at(ctx: DeployContext, name: str, target_id: str, stage: str = "r
     try:
         ctx.runner.run(docker_argv.tag_image(target_id, name), timeout=120)
     except CommandFailed as error:
-        raise StageFailed(stage, f"could not tag {target_id[:19]} as {name}: {error}") from None
+        raise StageFailed(
+            stage, f"could not tag {target_id[:19]} as {name}: {error}", command=error
+        ) from None
     now = image_id(ctx, name)
     if now != target_id:
         raise StageFailed(stage, f"expected {name} to be {target_id[:19]}, got {now}")
@@ -105,5 +108,5 @@ def remove_old_commit_tags(
                 ctx.runner.run(docker_argv.untag_image(tag), timeout=120, quiet=True)
                 removed.append(tag)
             except CommandFailed as error:
-                ctx.log.info(f"kept {tag}: {error.output_tail.strip()[-200:] or error}")
+                ctx.log.info(f"kept {tag}: {telling_line(error.output_tail) or error}")
     return removed

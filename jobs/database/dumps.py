@@ -54,7 +54,7 @@ def write_dump(
         os.replace(partial, final)
     except CommandFailed as error:
         partial.unlink(missing_ok=True)
-        raise StageFailed(stage, f"{error}: {error.output_tail[-500:]}") from None
+        raise StageFailed(stage, str(error), command=error) from None
     except (StageFailed, OSError):
         partial.unlink(missing_ok=True)
         raise

@@ -27,6 +27,7 @@ from jobs.commands import postgres
 from jobs.database.standby_thread import Standby
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, LockLost, StageFailed
+from jobs.failures.finder import lines_that_matter
 
 STANDBY_SUFFIX = "__dh_standby"
 KEPT_INFIX = "__dh_kept_"
@@ -96,7 +97,7 @@ def prepare(ctx: DeployContext, backup: Path, *, foreign: bool = False, wait: bo
                 ctx.runner.run(argv, timeout=timeout, stdin_path=stdin, extra_env=env, quiet=True)
             standby.seconds = time.monotonic() - started
         except CommandFailed as error:
-            tail = " | ".join(error.output_tail.splitlines()[-2:])
+            tail = " | ".join(lines_that_matter(error.output_tail, limit=1))
             standby.error = f"{error}" + (f" ({tail})" if tail else "")
         except LockLost as lost:
             standby.error = f"lost the environment's lock: {lost}"

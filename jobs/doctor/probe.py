@@ -11,6 +11,7 @@ from typing import Any, cast
 from jobs.execution.deploylog import DeployLog
 from jobs.execution.runner import Runner
 from jobs.failures.errors import CommandFailed
+from jobs.failures.finder import telling_line
 from jobs.state.records import DeployStore
 
 
@@ -68,5 +69,5 @@ class Prober:
 
 
 def last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1][-300:] if lines else "no output"
+    """The line that says why (jobs/failures/finder.py), else the last; "no output" for none."""
+    return telling_line(text)[-300:] or "no output"

@@ -137,10 +137,15 @@ class Runner:
             },
         )
         shown = self.log.mask(describe(command))
+        masked = [self.log.mask(part) for part in command]
         if timed_out:
-            raise CommandFailed(command, f"`{shown}` ran out of time after {timeout:.0f}s", output)
+            raise CommandFailed(
+                command, f"`{shown}` ran out of time after {timeout:.0f}s", output, shown=masked
+            )
         if check and exit_code != 0:
-            raise CommandFailed(command, f"`{shown}` exited {exit_code}", output)
+            raise CommandFailed(
+                command, f"`{shown}` exited {exit_code}", output, exit_code, shown=masked
+            )
         return CommandResult(command, exit_code, duration, output)
 
     def guard(self) -> None:
@@ -256,7 +261,9 @@ def read_only_output(argv: Sequence[str], *, timeout: float, environ: Mapping[st
         ) from None
     if done.returncode != 0:
         tail = "\n".join(done.stderr.splitlines()[-TAIL_LINES:])
-        raise CommandFailed(command, f"`{describe(command)}` exited {done.returncode}", tail)
+        raise CommandFailed(
+            command, f"`{describe(command)}` exited {done.returncode}", tail, done.returncode
+        )
     return done.stdout
 
 

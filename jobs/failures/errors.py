@@ -2,25 +2,68 @@
 
 from __future__ import annotations
 
+from jobs.failures.describe import message
+from jobs.failures.failure import Failure
+
 
 class DeployError(Exception):
     """Base of everything the deploy pipeline raises on purpose."""
 
 
 class StageFailed(DeployError):
-    """A stage could not reach its post-condition."""
+    """A stage could not reach its post-condition; `failure` says so as data, made once.
 
-    def __init__(self, stage: str, message: str) -> None:
-        self.stage = stage
-        super().__init__(message)
+    With `command`, the command's argv, exit code and the output lines that name the cause
+    are kept (jobs/failures/finder.py finds them); the message is the one formatter's.
+    """
+
+    def __init__(self, stage: str, summary: str, *, command: CommandFailed | None = None) -> None:
+        if command is None:
+            failure = Failure(stage, " ".join(summary.split()))
+        else:
+            failure = Failure.of_command(
+                stage, summary, command.shown, command.exit_code, command.output_tail
+            )
+        self.failure = failure
+        super().__init__(message(failure))
+
+    @classmethod
+    def of(cls, failure: Failure) -> StageFailed:
+        """The exception for a failure already made (renamed for its stage, or read back)."""
+        made = cls(failure.stage, failure.summary)
+        made.failure = failure
+        made.args = (message(failure),)
+        return made
+
+    @property
+    def stage(self) -> str:
+        return self.failure.stage
+
+    def in_stage(self, stage: str) -> StageFailed:
+        """This failure named for the pipeline's stage it ended (a helper may not know it)."""
+        return self if stage == self.stage else StageFailed.of(self.failure.in_stage(stage))
 
 
 class CommandFailed(DeployError):
-    """A command exited non-zero or ran out of time; `output_tail` holds its last lines."""
+    """A command exited non-zero or ran out of time; `output_tail` holds its last lines.
 
-    def __init__(self, argv: list[str], message: str, output_tail: str = "") -> None:
+    `exit_code` is None when it ran out of time or could not start; `shown` is the argv as it
+    may be shown (secrets masked), which is all a failure keeps.
+    """
+
+    def __init__(
+        self,
+        argv: list[str],
+        message: str,
+        output_tail: str = "",
+        exit_code: int | None = None,
+        *,
+        shown: list[str] | None = None,
+    ) -> None:
         self.argv = argv
         self.output_tail = output_tail
+        self.exit_code = exit_code
+        self.shown = argv if shown is None else shown
         super().__init__(message)
 
 

@@ -8,6 +8,7 @@ import requests
 
 from config import Settings
 from config.model import SlackNotify
+from jobs.failures.describe import recorded_cause
 from jobs.report.delivery import Outbound
 from jobs.report.states import SlackKind, slack_kind
 from jobs.report.text import (
@@ -124,6 +125,9 @@ def _details(kind: SlackKind, deploy: Deploy) -> list[str]:
         return []
     details = []
     if deploy.error:
+        cause = recorded_cause(deploy.failure, deploy.error, deploy.failed_stage)
+        if cause:
+            details.append(f"*Cause*: {escape(cause)}")
         details.append(f"*Error* (last lines)\n{_code(deploy.error)}")
     previous = f"`{short(deploy.previous_sha)}`"
     if deploy.state == "failed":

@@ -8,7 +8,7 @@ from importlib import metadata
 from typing import Any
 
 from config import Project, Settings
-from jobs.failures.cause import cause
+from jobs.failures.describe import describe_text, recorded_cause
 from jobs.state.records import Deploy
 
 ELLIPSIS = "…"
@@ -79,7 +79,7 @@ def describe(deploy: Deploy, limit: int = 140) -> str:
     if deploy.state not in ("failed", "reverted", "revert_failed"):
         took = f" in {duration(deploy)}" if duration(deploy) else ""
         waiting = f"waiting for {deploy.waiting_for} before {env}" if deploy.waiting_for else None
-        blocked = cause(deploy.error, None)
+        blocked = describe_text(deploy.error, None, None)
         texts = {
             "queued": waiting or f"queued for {env}",
             "running": f"deploying to {env}",
@@ -92,7 +92,7 @@ def describe(deploy: Deploy, limit: int = 140) -> str:
         }
         return clip(texts[deploy.state], limit)
     stage = f"{deploy.failed_stage} failed" if deploy.failed_stage else "a stage failed"
-    why = cause(deploy.error, deploy.failed_stage)
+    why = recorded_cause(deploy.failure, deploy.error, deploy.failed_stage, None)
     note = database_note(deploy, brief=True)
     data = f" ({note})" if note else ""
     before, after = {

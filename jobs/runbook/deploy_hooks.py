@@ -75,8 +75,9 @@ def run_hooks(ctx: DeployContext, point: str, outcome: str | None = None) -> Non
                 extra_env=facts if hook.service is None else None,
             )
         except CommandFailed as failed:
-            tail = f"\n{failed.output_tail}" if failed.output_tail else ""
-            raise StageFailed(f"{point} hooks", f"hook {number} failed: {failed}{tail}") from failed
+            raise StageFailed(
+                f"{point} hooks", f"hook {number} failed: {failed}", command=failed
+            ) from failed
         except OSError as error:  # e.g. the program does not exist on the host
             raise StageFailed(
                 f"{point} hooks", f"hook {number} could not start: {error.strerror}"

@@ -35,10 +35,12 @@ def stage(ctx: DeployContext, name: str, action: Callable[[DeployContext], T]) -
     except NothingToDeploy as reason:  # e.g. no watched path changed: the deploy ends skipped
         _finish(ctx, entry, "skipped", str(reason))
         raise
-    except StageFailed as failure:
-        failure.stage = name  # the pipeline's stage, whichever helper raised it
+    except StageFailed as raised:
+        failure = raised.in_stage(name)  # the pipeline's stage, whichever helper raised it
         _finish(ctx, entry, "failed", str(failure))
-        raise
+        if failure is raised:
+            raise
+        raise failure from raised
     except LockLost as lost:
         _finish(ctx, entry, "failed", str(lost))
         raise
@@ -104,7 +106,13 @@ def after_revert_hooks(ctx: DeployContext, outcome: str = "reverted") -> str:
 def finish_failed(ctx: DeployContext, failure: StageFailed, state: State, outcome: str) -> None:
     message = f"{failure.stage} failed: {failure} -> {outcome}"
     ctx.log.info(message)
-    ctx.store.transition(ctx.deploy, state, error=message, failed_stage=failure.stage)
+    ctx.store.transition(
+        ctx.deploy,
+        state,
+        error=message,
+        failed_stage=failure.stage,
+        failure=failure.failure.to_json(),
+    )
 
 
 def finish_interrupted(ctx: DeployContext, lost: LockLost) -> None:

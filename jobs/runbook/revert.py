@@ -20,6 +20,7 @@ from jobs.database.restore import restore_database
 from jobs.database.standby import discard
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, LockLost, StageFailed
+from jobs.failures.finder import lines_that_matter
 from jobs.offsite.fetch import local_or_offsite
 from jobs.runbook.revert_start import start_changed_first
 from jobs.runbook.stages.checkout import check_out
@@ -45,7 +46,7 @@ def revert(ctx: DeployContext) -> list[str]:
         except Exception as error:  # noqa: BLE001 - compensation keeps going and reports all
             detail = str(error)
             if isinstance(error, CommandFailed) and error.output_tail:
-                detail += " (" + " | ".join(error.output_tail.splitlines()[-3:]) + ")"
+                detail += " (" + " | ".join(lines_that_matter(error.output_tail)) + ")"
             problems.append(f"{step}: {detail}")
             ctx.log.info(f"revert: {step} FAILED: {detail}")
 

@@ -112,6 +112,9 @@ class Deploy:
     previous_sha: str | None = None  # what the environment ran before this deploy
     error: str | None = None
     failed_stage: str | None = None
+    # The failure as data (jobs/failures/failure.py: stage, summary, argv, exit code, the lines
+    # that matter), read back with Failure.from_json; records before it hold `error` only.
+    failure: dict[str, Any] | None = None
     restored_backup: str | None = None
     # What the migrate stage did to the database, by version and schema fingerprint:
     # None when no migration ran; "unknown" when it could not be fingerprinted afterwards.

@@ -73,8 +73,7 @@ def _build_and_push(ctx: DeployContext, names: dict[str, str]) -> dict[str, str]
             runner.run(commands.push(tagged), timeout=timeout)
             digests[service] = _pushed_digest(runner, tagged, repository)
     except CommandFailed as error:
-        tail = " | ".join(error.output_tail.strip().splitlines()[-6:])
-        raise StageFailed("build", f"{error}: {tail}") from None
+        raise StageFailed("build", str(error), command=error) from None
     return digests
 
 

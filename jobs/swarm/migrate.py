@@ -64,7 +64,7 @@ def run_migration_task(ctx: DeployContext, settings: Migrate) -> None:
         try:
             ctx.runner.run(argv, timeout=120)
         except CommandFailed as failed:
-            raise StageFailed("migrate", f"{failed}: {failed.output_tail[-400:]}") from None
+            raise StageFailed("migrate", str(failed), command=failed) from None
     try:
         state, where, why = _wait_ended(ctx, name, timeout)
         ctx.log.info(f"migration task {name} on {where}: {state}")

@@ -58,6 +58,5 @@ def deploy_stack(
     try:
         ctx.runner.run(argv, timeout=ctx.environment.timeouts.swap, cwd=ctx.environment.path)
     except CommandFailed as error:
-        tail = " | ".join(error.output_tail.strip().splitlines()[-4:])
-        raise StageFailed(stage, f"{error}: {tail}") from None
+        raise StageFailed(stage, str(error), command=error) from None
     return wait_converged(ctx, name, before, stage)

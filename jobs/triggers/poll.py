@@ -35,6 +35,7 @@ from jobs.execution.deploylog import DeployLog
 from jobs.execution.periodic import start_periodic
 from jobs.execution.runner import Runner
 from jobs.failures.errors import CommandFailed
+from jobs.failures.finder import shorten, telling_line
 from jobs.operations.resolve_ref import parse_listing, version_key
 from jobs.state.keys import poll_state as poll_state_key
 from jobs.state.lastgood import read_last_good
@@ -118,9 +119,8 @@ def poll_once(
             )
             listing = parse_listing(out.read_text(errors="replace"))
     except CommandFailed as error:
-        lines = [line.strip() for line in error.output_tail.splitlines() if line.strip()]
-        said = [line for line in lines if line.startswith(("fatal:", "error:"))] or lines or [""]
-        return log.mask(f"ls-remote failed: {said[0][-200:]} ({error})")
+        said = shorten(telling_line(error.output_tail), 200)
+        return log.mask(f"ls-remote failed: {said} ({error})")
     except OSError as error:
         return f"ls-remote failed: {error.strerror or error}"
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from jobs.failures.describe import recorded_cause
 from jobs.report.text import database_note
 from jobs.state.records import Deploy, StageRecord
 
@@ -72,6 +73,9 @@ def show_text(deploy: Deploy, commands: list[dict[str, Any]], log: list[str]) ->
     if deploy.override_reason:
         lines.append(f"  overridden  {deploy.override_reason} (release gates passed by hand)")
     if deploy.error:
+        cause = recorded_cause(deploy.failure, deploy.error, deploy.failed_stage)
+        if cause:
+            lines.append(f"  cause       {cause}")
         lines.append(f"  error       {deploy.error}")
     lines += ["stages:", *(stage_line(stage) for stage in deploy.stages)]
     lines.append("commands:")

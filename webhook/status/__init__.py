@@ -11,7 +11,7 @@ from flask import Blueprint, Flask, Response, request
 from redis import Redis
 
 from config import Settings
-from jobs.failures.cause import without_stage
+from jobs.failures.describe import without_stage
 from jobs.report.text import database_note
 from jobs.state.readback import clean_text
 from webhook.auth import register as register_auth

@@ -65,7 +65,7 @@ def build_and_tag(ctx: DeployContext, names: dict[str, str]) -> dict[str, str]:
         if services != []:
             ctx.runner.run(ctx.compose.build(services), timeout=ctx.environment.timeouts.build)
     except CommandFailed as error:
-        raise StageFailed("build", f"{error}: {_last_lines(error.output_tail)}") from None
+        raise StageFailed("build", str(error), command=error) from None
     built: dict[str, str] = {}
     for service, name in sorted(names.items()):
         identifier = image_id(ctx, name)
@@ -77,7 +77,3 @@ def build_and_tag(ctx: DeployContext, names: dict[str, str]) -> dict[str, str]:
     ctx.deploy.build = "built"
     ctx.log.info("built " + (", ".join(f"{s}={i[7:19]}" for s, i in built.items()) or "nothing"))
     return built
-
-
-def _last_lines(text: str, count: int = 8) -> str:
-    return " | ".join(line.strip() for line in text.splitlines()[-count:] if line.strip())

@@ -44,7 +44,7 @@ def fetch_and_verify(ctx: DeployContext) -> None:
             extra_env=git.GIT_ENV,
         )
     except CommandFailed as error:
-        raise StageFailed("fetch", f"git fetch failed: {_tail(error)}") from None
+        raise StageFailed("fetch", "git fetch failed", command=error) from None
     if not _succeeds(ctx, git.has_commit(path, deploy.sha)):
         where = f"{deploy.ref_kind} {deploy.ref_name}" if tracking else remote_name
         raise StageFailed(
@@ -79,7 +79,7 @@ def check_out(ctx: DeployContext, sha: str, stage: str = "checkout") -> None:
             git.checkout_detached(ctx.environment.path, sha), timeout=120, extra_env=git.GIT_ENV
         )
     except CommandFailed as error:
-        raise StageFailed(stage, f"git checkout {sha[:12]} failed: {_tail(error)}") from None
+        raise StageFailed(stage, f"git checkout {sha[:12]} failed", command=error) from None
     head = _commit_of(ctx, "HEAD")
     if head != sha:
         raise StageFailed(stage, f"expected HEAD at {sha[:12]}, got {head[:12]}")
@@ -97,8 +97,3 @@ def _commit_of(ctx: DeployContext, ref: str) -> str:
     result = ctx.runner.run(argv, timeout=60, check=False, quiet=True, read_only=True)
     lines = result.output.strip().splitlines()
     return lines[-1].strip() if result.exit_code == 0 and lines else ""
-
-
-def _tail(error: CommandFailed) -> str:
-    text = " ".join(error.output_tail.strip().splitlines())
-    return text[-400:] or str(error)

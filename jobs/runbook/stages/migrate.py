@@ -42,4 +42,4 @@ def migrate(ctx: DeployContext) -> None:
             else:
                 ctx.runner.run(migration_argv(ctx), timeout=settings.timeout)
     except CommandFailed as error:
-        raise StageFailed("migrate", f"{error}: {error.output_tail[-600:]}") from None
+        raise StageFailed("migrate", str(error), command=error) from None

@@ -48,7 +48,7 @@ def pull(ctx: DeployContext) -> dict[str, str]:
         try:
             ctx.runner.run(ctx.compose.pull(sorted(names)), timeout=ctx.environment.timeouts.build)
         except CommandFailed as error:
-            raise StageFailed("build", f"{error}: {error.output_tail[-400:]}") from None
+            raise StageFailed("build", str(error), command=error) from None
     identifiers: dict[str, str] = {}
     digests: dict[str, str] = {}
     for service, name in sorted(names.items()):
@@ -90,7 +90,7 @@ def pin(ctx: DeployContext, name: str, digest: str, stage: str) -> None:
             ctx.runner.run(docker_argv.pull_digest(digest), timeout=timeout)
         ctx.runner.run(docker_argv.tag_image(digest, name), timeout=120)
     except CommandFailed as error:
-        raise StageFailed(stage, f"{error}: {error.output_tail[-300:]}") from None
+        raise StageFailed(stage, str(error), command=error) from None
     wanted, now = image_id(ctx, digest), image_id(ctx, name)
     if wanted is None or now != wanted:
         raise StageFailed(stage, f"expected {name} to be {digest}, got {now}")

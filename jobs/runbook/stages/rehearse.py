@@ -70,7 +70,7 @@ def rehearse(ctx: DeployContext) -> float:
             )
             seconds = _run_migration(ctx, app, settings.timeout or migrate.timeout)
         except CommandFailed as error:
-            raise StageFailed("rehearse", f"{error}: {error.output_tail[-600:]}") from None
+            raise StageFailed("rehearse", str(error), command=error) from None
         finally:
             left = remove_containers(ctx)
         if left:
@@ -85,8 +85,7 @@ def _run_migration(ctx: DeployContext, app: Container, timeout: float) -> float:
         ctx.runner.run(rehearsal.run(app), timeout=timeout)
     except CommandFailed as error:
         raise StageFailed(
-            "rehearse",
-            f"the migration failed on a copy of the backup ({error}): {error.output_tail[-600:]}",
+            "rehearse", f"the migration failed on a copy of the backup ({error})", command=error
         ) from None
     return time.monotonic() - started
 

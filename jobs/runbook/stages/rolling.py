@@ -207,7 +207,7 @@ def _run(ctx: DeployContext, argv: list[str], stage: str, service: str) -> None:
     try:
         ctx.runner.run(argv, timeout=ctx.environment.timeouts.swap)
     except CommandFailed as error:
-        raise StageFailed(stage, f"{service}: {error}: {error.output_tail[-400:]}") from None
+        raise StageFailed(stage, f"{service}: {error}", command=error) from None
 
 
 def _ids(containers: Any) -> str:

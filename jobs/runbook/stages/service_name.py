@@ -79,7 +79,7 @@ def _reconnect(
         ctx.runner.run(disconnect_network(endpoint.network, container.id), timeout=timeout)
         ctx.runner.run(connect_network(endpoint.network, container.id, aliases), timeout=timeout)
     except CommandFailed as error:
-        raise StageFailed(stage, f"{error}: {error.output_tail[-400:]}") from None
+        raise StageFailed(stage, str(error), command=error) from None
     if not endpoint.address:
         return
     container.reload()

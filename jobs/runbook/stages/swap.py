@@ -43,4 +43,4 @@ def swap(ctx: DeployContext, stage: str = "swap") -> None:
     try:
         ctx.runner.run(argv, timeout=ctx.environment.timeouts.swap)
     except CommandFailed as error:
-        raise StageFailed(stage, f"{error}: {error.output_tail[-400:]}") from None
+        raise StageFailed(stage, str(error), command=error) from None
