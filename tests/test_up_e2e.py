@@ -13,6 +13,7 @@ import yaml
 
 from tests.support.deliveries import encode, github_headers
 from tests.support.deploying import SECRET, config_for
+from tests.support.users import TOKENS, shared_users_path
 from tests.support.web import DEPLOYHOOK, free_port, running
 
 pytestmark = pytest.mark.docker
@@ -39,6 +40,9 @@ def test_signed_push_through_deployhook_up_deploys_the_sample_app(
     config = config_for(sample_app.environment_config(), tmp_path / "state", redis_url="")
     del config["redis"]  # no Redis configured: `up` starts the embedded one
     config["server"] = {"bind": f"127.0.0.1:{port}", "workers": 1}
+    # Reading a deploy's status needs an identity (#20): a viewer's API token.
+    config["auth"] = {"users_path": str(shared_users_path())}
+    viewer = {"Authorization": f"Bearer {TOKENS['viewer']}"}
     config_file = tmp_path / "deployhook.yml"
     config_file.write_text(yaml.safe_dump(config))
     base = f"http://127.0.0.1:{port}"
@@ -65,7 +69,7 @@ def test_signed_push_through_deployhook_up_deploys_the_sample_app(
         deadline = time.monotonic() + 240
         record: dict[str, Any] = {}
         while time.monotonic() < deadline:
-            record = requests.get(status_url, timeout=10).json()
+            record = requests.get(status_url, headers=viewer, timeout=10).json()
             if record["state"] not in {"queued", "running"}:
                 break
             time.sleep(1)
