@@ -76,7 +76,7 @@ PACKAGES: dict[str, Source] = {
     "webhook": debian("webhook"),
     "python3": debian("python3"),
     "ip": debian("iproute2"),
-    "nginx": debian("nginx-light"),
+    "nginx": debian("nginx"),
     "redis-sentinel": debian("redis-sentinel"),
     "restic": debian("restic"),
     "age": debian("age"),
@@ -103,8 +103,6 @@ ALTERNATIVES = {
     "postgresql-client": ("postgresql-client", "postgresql-client-15"),
     # NodeSource's nodejs ships its own npm; the install script adds Debian's only without one.
     "npm": ("npm", "nodejs"),
-    # bookworm's nginx-light adds modules to `nginx`, which holds the binary.
-    "nginx-light": ("nginx-light", "nginx"),
     # `python3` depends on `python3-minimal`, which holds /usr/bin/python3 itself.
     "python3": ("python3", "python3-minimal"),
 }
