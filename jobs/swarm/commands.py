@@ -116,6 +116,13 @@ def scale_to_zero(services: Sequence[str]) -> list[str]:
     return ["docker", "service", "scale", "--detach=false", *names]
 
 
+def remove_file(kind: str, name: str) -> list[str]:
+    """Remove an old content-named config or secret (Swarm refuses one a service still uses)."""
+    if kind not in ("config", "secret"):
+        raise ValueError(f"expected config or secret, got {kind!r}")
+    return ["docker", kind, "rm", _checked(SERVICE_NAME, name, f"{kind} name")]
+
+
 def remove_task(name: str) -> list[str]:
     """Remove the one-off task's service (its container goes with it; it has no volume)."""
     return ["docker", "service", "rm", _checked(SERVICE_NAME, name, "service name")]

@@ -13,6 +13,7 @@ from jobs.doctor.swarm import judge_manager, judge_nodes, judge_placement
 from jobs.execution.context import command_environ
 from jobs.failures.errors import StageFailed
 from jobs.swarm import commands
+from jobs.swarm.cleanup import referenced, unused
 from jobs.swarm.database import DatabaseTask, engine_for
 from jobs.swarm.model import StackFile, parse_stack
 from jobs.swarm.policy import names_a_registry, refusals
@@ -64,6 +65,10 @@ from webhook.cli import main
             ["docker", "--host", "ssh://deploy@db1", "exec", "-i", "-e", "PGOPTIONS=-c x",
              "b" * 12, "psql"],
         ),
+        (commands.remove_file("config", "crm_motd_0123456789ab"),
+         ["docker", "config", "rm", "crm_motd_0123456789ab"]),
+        (commands.remove_file("secret", "crm_key_0123456789ab"),
+         ["docker", "secret", "rm", "crm_key_0123456789ab"]),
         (
             commands.scale_to_zero(["crm_worker", "crm_api"]),
             ["docker", "service", "scale", "--detach=false", "crm_worker=0", "crm_api=0"],
@@ -450,6 +455,27 @@ def test_a_database_node_without_an_engine_is_refused_with_the_line_to_add(
     with pytest.raises(StageFailed) as caught:
         engine_for(TASK, "n1id", "ssh://mgr", nodes, hostnames)
     assert "runs on node db1 (n3id)" in str(caught.value) and words in str(caught.value)
+
+
+def _spec(*configs: str) -> dict[str, Any]:
+    items = [{"ConfigName": name} for name in configs]
+    return {"TaskTemplate": {"ContainerSpec": {"Configs": items}}}
+
+
+def test_old_content_names_are_unused_unless_a_current_or_previous_spec_names_them() -> None:
+    """Only this stack's content names (`<stack>_<key>_<hash12>`) that neither the current nor
+    the previous specs refer to are removed; a user's own names and other stacks' never."""
+    services = [
+        {"Spec": _spec("crm_motd_cccccccccccc"), "PreviousSpec": _spec("crm_motd_bbbbbbbbbbbb")},
+        {"Spec": _spec("crm_caddyfile_111111111111", "my-own-config")},
+    ]
+    names = referenced(services, "Configs", "ConfigName")
+    existing = [
+        "crm_motd_aaaaaaaaaaaa", "crm_motd_bbbbbbbbbbbb", "crm_motd_cccccccccccc",
+        "crm_caddyfile_111111111111", "crm_caddyfile_000000000000", "my-own-config",
+        "crm_motd", "crm2_motd_aaaaaaaaaaaa", "crm_motd_AAAAAAAAAAAA",
+    ]  # fmt: skip
+    assert unused("crm", existing, names) == ["crm_caddyfile_000000000000", "crm_motd_aaaaaaaaaaaa"]
 
 
 def test_a_database_container_id_is_checked() -> None:
