@@ -21,8 +21,6 @@ lost the lock (any changing command is fenced by it): stop at once, end `interru
 
 from __future__ import annotations
 
-from redis import Redis
-
 from config import Settings
 from jobs.database.keep import dump_kept_aside
 from jobs.database.restore import prepare_restore
@@ -47,6 +45,7 @@ from jobs.runbook.stages.rehearse import rehearse, wants_rehearsal
 from jobs.runbook.stages.snapshot import take_snapshot
 from jobs.runbook.stages.swap import swap
 from jobs.secrets.decrypt import decrypt_secrets, install_secrets, wants_secrets
+from jobs.state import Connection
 from jobs.state.held import hold
 from jobs.state.locks import EnvironmentLock, LockOwner
 from jobs.state.records import Deploy, DeployStore
@@ -59,7 +58,7 @@ from jobs.triggers.paths import check_watched_paths, filters
 LOCK_WAIT_SECONDS = 3600.0
 
 
-def deploy(deploy_id: str, settings: Settings, connection: Redis) -> str:
+def deploy(deploy_id: str, settings: Settings, connection: Connection) -> str:
     store = DeployStore(connection, keep_days=settings.history.keep_days)
     record = store.get(deploy_id)
     if record.state != "queued":
@@ -97,7 +96,9 @@ def deploy(deploy_id: str, settings: Settings, connection: Redis) -> str:
         lock.release()
 
 
-def take_lock(connection: Redis, lock: EnvironmentLock, record: Deploy, log: DeployLog) -> None:
+def take_lock(
+    connection: Connection, lock: EnvironmentLock, record: Deploy, log: DeployLog
+) -> None:
     """Wait for another deploy (bounded); on an operator's lock, join the held list instead."""
     while True:
         try:

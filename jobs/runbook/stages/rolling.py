@@ -34,10 +34,12 @@ from jobs.runbook.stages.service_name import in_name, join_name, leave_name
 
 POLL_SECONDS = 0.2
 # Between the new containers joining the name and the old ones leaving it: a proxy that looks
-# the name up at most a second old (nginx `valid=1s`, Caddy `refresh 1s`) knows the new ones
-# before an old one's 0.1 s reconnect, so a connection it tries then has another address to go
-# to (measured: without it nginx answered 504 to the requests of that instant).
-SETTLE_SECONDS = 1.5
+# the name up "at most a second old" knows the new ones before an old one's 0.1 s reconnect, so
+# a connection it tries then has another address to go to. nginx's `valid=1s` is checked
+# against a clock that ticks in whole seconds, so its answer can be up to 2 s old (measured:
+# with 1.5 s here, nginx had not served the new container once before the old one's reconnect,
+# and answered 504 to the requests of that instant); 3 s leaves a second for a loaded machine.
+SETTLE_SECONDS = 3.0
 
 
 def swap_service(ctx: DeployContext, service: ServiceModel) -> bool:
