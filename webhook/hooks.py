@@ -14,10 +14,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, request
-from redis.exceptions import RedisError
 
 from config import Project
 from jobs.runbook.freshness import intake_reason
+from jobs.state import RedisError
 from jobs.state.submit import DeployRequest, Duplicate, QueueUnavailable, submit
 from jobs.triggers.paths import NO_WATCHED_CHANGE
 from webhook.body import decode_payload, read_body

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.exceptions import RedisError
-
+from jobs.state import RedisError
 from jobs.state.lastgood import read_last_good
 from jobs.triggers.paths import intake_verdict
 from webhook.changed_files import changed_files

@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import docker.errors
-from redis import Redis
 
 from config import Settings
 from jobs.commands import drill, rehearsal, restic
@@ -33,6 +32,7 @@ from jobs.offsite.alert import report_failed_drill
 from jobs.offsite.repository import OffsiteError, choose, configured, list_copies, run_restic
 from jobs.operations.maintenance import Echo
 from jobs.runbook.stages.rehearse import _container, _service, _wait_ready
+from jobs.state import Connection
 from jobs.state.drills import DrillResult, record_drill
 from jobs.state.records import utcnow
 
@@ -51,7 +51,7 @@ def drilled_targets(settings: Settings) -> list[str]:
 
 
 def verify_backups(
-    settings: Settings, connection: Redis, target: str, echo: Echo | None = None
+    settings: Settings, connection: Connection, target: str, echo: Echo | None = None
 ) -> DrillResult:
     """Run one drill of `target`; record it, report a failure, return it (never raises for a
     failed drill: the result says why)."""

@@ -11,13 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from redis import Redis
-
 from config import Settings
 from jobs.execution.periodic import start_periodic
 from jobs.offsite.action import unlocked_context
 from jobs.offsite.drill import verify_backups
 from jobs.offsite.retention import forget_old_copies
+from jobs.state import Connection
 from jobs.state.drills import due
 
 log = logging.getLogger("deployhook.offsite")
@@ -40,7 +39,7 @@ def scheduled(settings: Settings, queues: list[str]) -> list[tuple[str, str, flo
     return found
 
 
-def run_due(settings: Settings, connection: Redis, queues: list[str]) -> None:
+def run_due(settings: Settings, connection: Connection, queues: list[str]) -> None:
     for kind, target, every in scheduled(settings, queues):
         if not due(connection, kind, target, every):
             continue
@@ -56,7 +55,7 @@ def run_due(settings: Settings, connection: Redis, queues: list[str]) -> None:
 
 
 def start_offsite_schedule(
-    settings: Settings, connection: Redis, queues: list[str]
+    settings: Settings, connection: Connection, queues: list[str]
 ) -> Callable[[], None]:
     if not scheduled(settings, queues):
         return lambda: None

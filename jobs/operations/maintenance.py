@@ -15,8 +15,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from redis import Redis
-
 from config import Settings
 from jobs.database.dumps import SUFFIX
 from jobs.database.standby import discard
@@ -24,6 +22,7 @@ from jobs.execution.context import DeployContext, new_context, secret_values
 from jobs.failures.errors import LockTimeout
 from jobs.operations.oplog import OperatorLog
 from jobs.operations.targets import OperationError, parse_target
+from jobs.state import Connection
 from jobs.state.held import release_held
 from jobs.state.ids import ENDS_WITH_DEPLOY_ID
 from jobs.state.locks import EnvironmentLock, LockOwner
@@ -44,7 +43,7 @@ def operator_name() -> str:
 
 @contextmanager
 def action_context(
-    settings: Settings, connection: Redis, target: str, action: str, echo: Echo | None = None
+    settings: Settings, connection: Connection, target: str, action: str, echo: Echo | None = None
 ) -> Iterator[DeployContext]:
     """A DeployContext for `action` on `target`, holding the environment's lock throughout."""
     project, environment = parse_target(settings, target)

@@ -23,8 +23,6 @@ lost the lock (any changing command is fenced by it): stop at once, end `interru
 
 from __future__ import annotations
 
-from redis import Redis
-
 from config import Settings
 from jobs.database.keep import dump_kept_aside
 from jobs.database.restore import prepare_restore
@@ -35,6 +33,7 @@ from jobs.failures.errors import LockLost, LockTimeout, NothingToDeploy, Operato
 from jobs.gates import pass_gates
 from jobs.runbook.outcome import finish_failed, finish_interrupted, revert_after, stage
 from jobs.runbook.table import BEFORE_CHANGES, CHANGES, Condition, planned
+from jobs.state import Connection
 from jobs.state.held import hold
 from jobs.state.locks import EnvironmentLock, LockOwner
 from jobs.state.records import Deploy, DeployStore
@@ -44,7 +43,7 @@ from jobs.state.workers import worker_name
 LOCK_WAIT_SECONDS = 3600.0
 
 
-def deploy(deploy_id: str, settings: Settings, connection: Redis) -> str:
+def deploy(deploy_id: str, settings: Settings, connection: Connection) -> str:
     store = DeployStore(connection, keep_days=settings.history.keep_days)
     record = store.get(deploy_id)
     if record.state != "queued":
@@ -82,7 +81,9 @@ def deploy(deploy_id: str, settings: Settings, connection: Redis) -> str:
         lock.release()
 
 
-def take_lock(connection: Redis, lock: EnvironmentLock, record: Deploy, log: DeployLog) -> None:
+def take_lock(
+    connection: Connection, lock: EnvironmentLock, record: Deploy, log: DeployLog
+) -> None:
     """Wait for another deploy (bounded); on an operator's lock, join the held list instead."""
     while True:
         try:

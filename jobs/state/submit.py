@@ -228,8 +228,18 @@ def _write(
         pipe.set(keys.delivery(delivery), deploys[0].id, ex=DELIVERY_TTL_SECONDS)
 
 
+def newest_queued(connection: Redis, target: str) -> str | None:
+    """The id of the newest deploy queued for an environment (newest push wins), if any."""
+    newest = connection.get(keys.latest_queued(target))
+    return as_text(newest) if newest is not None else None
+
+
+def delivery_seen(connection: Redis, delivery_id: str) -> bool:
+    """A webhook delivery with this id already queued a deploy (within the dedupe window)."""
+    return bool(connection.exists(keys.delivery(delivery_id)))
+
+
 def superseded(connection: Redis, record: Deploy) -> bool:
     """A newer push for the same environment is queued (a rollback is never superseded)."""
-    newest = connection.get(keys.latest_queued(record.target))
-    newest_id = as_text(newest) if newest is not None else None
+    newest_id = newest_queued(connection, record.target)
     return newest_id is not None and newest_id != record.id and record.trigger != "rollback"

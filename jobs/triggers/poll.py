@@ -24,9 +24,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from redis import Redis
-from redis.exceptions import RedisError
-
 from config import Environment, Settings
 from jobs.commands.git import ls_remote
 from jobs.commands.git_names import is_sha
@@ -37,11 +34,11 @@ from jobs.execution.runner import Runner
 from jobs.failures.errors import CommandFailed
 from jobs.failures.finder import shorten, telling_line
 from jobs.operations.resolve_ref import parse_listing, version_key
-from jobs.state.keys import poll_state as poll_state_key
+from jobs.state import Connection, RedisError
 from jobs.state.lastgood import read_last_good
+from jobs.state.polls import PollState, keep_poll, read_poll
 from jobs.state.records import DeployStore
 from jobs.state.submit import DeployRequest, Duplicate, QueueUnavailable, submit
-from jobs.triggers.pollstate import PollState
 
 logger = logging.getLogger("deployhook.poll")
 POLL_TRIGGER = "poll"
@@ -96,7 +93,7 @@ def decide(
 
 
 def poll_once(
-    settings: Settings, connection: Redis, project: str, name: str, state: PollState
+    settings: Settings, connection: Connection, project: str, name: str, state: PollState
 ) -> str:
     """One poll of one environment: ask the remote, queue a deploy if new; say what happened."""
     environment = settings.environment(project, name)
@@ -167,7 +164,7 @@ def polled(settings: Settings, queues: list[str]) -> list[tuple[str, str, Enviro
 @dataclass
 class Poller:
     settings: Settings
-    connection: Redis
+    connection: Connection
     queues: list[str]
     clock: Callable[[], float] = time.time
     due: dict[str, float] = field(default_factory=dict)
@@ -179,8 +176,7 @@ class Poller:
             target = f"{project}/{name}"
             if self.clock() < self.due.get(target, 0.0):
                 continue
-            key = poll_state_key(target)
-            state = PollState.from_json(self.connection.get(key), interval)
+            state = read_poll(self.connection, target, interval)
             try:
                 state.result = poll_once(self.settings, self.connection, project, name, state)
             except RedisError:
@@ -192,11 +188,13 @@ class Poller:
             self.due[target] = finished + interval
             state.last_at = _stamp(finished)
             state.next_at = _stamp(self.due[target])
-            self.connection.set(key, state.to_json())
+            keep_poll(self.connection, target, state)
             logger.info(json.dumps({"target": target, "poll": state.result}))
 
 
-def start_polling(settings: Settings, connection: Redis, queues: list[str]) -> Callable[[], None]:
+def start_polling(
+    settings: Settings, connection: Connection, queues: list[str]
+) -> Callable[[], None]:
     """Run a Poller on a daemon thread beside the worker; returns the function that stops it."""
     poller = Poller(settings, connection, queues)
     if not polled(settings, queues):

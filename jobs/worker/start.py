@@ -17,13 +17,12 @@ import threading
 from types import FrameType
 from typing import Any
 
-from redis import Redis
-
 from config import Settings
 from jobs.gates.waker import requeue_interrupted_waits, start_window_waker
 from jobs.offsite.schedule import start_offsite_schedule
 from jobs.report import start_background
 from jobs.runbook.recovery import hand_over, recover_interrupted
+from jobs.state import Connection
 from jobs.state.connection import connect
 from jobs.state.retention import start_pruning
 from jobs.state.rqjobs import GuardedWorker, deploy_worker, why_refused
@@ -103,7 +102,7 @@ class DeployWorker(GuardedWorker):
 
 def run_worker(
     settings: Settings,
-    connection: Redis,
+    connection: Connection,
     queues: list[str] | None = None,
     *,
     burst: bool = False,

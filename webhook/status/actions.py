@@ -12,10 +12,10 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
-from redis.exceptions import RedisError
 
 from jobs.operations.queueing import queue_deploy, queue_rollback, rollback_plan
 from jobs.operations.targets import OperationError
+from jobs.state import RedisError
 from jobs.state.operator_lock import LockConflict, lock_environment, unlock_environment
 from jobs.state.records import Deploy
 from jobs.state.submit import QueueUnavailable
