@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from jobs.offsite.copy import wants_offsite
+from jobs.runbook.recovery import CHANGING_STAGES
 from jobs.runbook.stages.build import build
 from jobs.runbook.stages.migrate import migrates_before_swap
 from jobs.runbook.stages.pull import pull
@@ -224,3 +225,10 @@ def test_a_reverted_rehearsal_says_nothing_changed() -> None:
     """A failed rehearsal ends `failed`, saying the rehearsal ran on a copy."""
     assert unchanged_note("rehearse") == REHEARSED
     assert unchanged_note("health") is None
+
+
+def test_recovery_reverts_a_deploy_that_died_in_any_changing_stage() -> None:
+    """A worker that died after the changes began is reverted at the next start; before, not."""
+    assert not set(CHANGING_STAGES) & {step.name for step in BEFORE_CHANGES}
+    changing = {"checkout", "write secrets", "build", "rehearse", "migrate", "swap", "restore"}
+    assert changing | {"after_health hooks", "health", "commit", "revert"} <= set(CHANGING_STAGES)
