@@ -140,9 +140,9 @@ def _stale(
     """environment -> why this push must not deploy it (live, queued, older than either)."""
     reasons = {}
     for name in environments:
-        target = f"{project_name}/{name}"
+        environment = project.environments[name]
         try:
-            reason = intake_reason(found.redis, project.environments[name], target, sha, delivery)
+            reason = intake_reason(found.redis, environment, environment.target, sha, delivery)
         except RedisError:
             raise Unavailable("the deploy queue is unavailable; retry in a few seconds") from None
         if reason:

@@ -28,7 +28,7 @@ def split_by_paths(
         environment = project.environments[name]
         live = None
         if environment.paths is not None and files is not None:
-            live = _live_commit(found, f"{project_name}/{name}")
+            live = _live_commit(found, environment.target)
         verdict = intake_verdict(environment, live, push.before, files)
         (ignore if verdict == "ignore" else queue).append(name)
     return queue, ignore

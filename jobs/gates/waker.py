@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 
 from config import Settings
+from config.targets import split_target
 from jobs.execution.periodic import start_periodic
 from jobs.state import Connection
 from jobs.state.held import release_held, take_opened_windows
@@ -32,7 +33,7 @@ def wake_due(connection: Connection, settings: Settings, now: float | None = Non
     """Queue again the held deploys of every environment whose window has opened."""
     queued: list[str] = []
     for target in take_opened_windows(connection, now):
-        project, environment = target.split("/", 1)
+        project, environment = split_target(target)
         if project in settings.projects and environment in settings.projects[project].environments:
             queued += release_held(connection, settings, target)
     return queued
@@ -49,11 +50,11 @@ def requeue_interrupted_waits(
     """
     store = DeployStore(connection)
     queued: list[str] = []
-    for project_name, project in settings.projects.items():
-        for env_name, environment in project.environments.items():
+    for project in settings.projects.values():
+        for environment in project.environments.values():
             if environment.queue not in queues:
                 continue
-            for record in store.history(f"{project_name}/{env_name}", limit=20):
+            for record in store.history(environment.target, limit=20):
                 if record.state == "queued" and worker_state(connection, record.worker) == "dead":
                     record.worker = None
                     store.save(record)

@@ -18,8 +18,10 @@ from jobs.state.records import Deploy, DeployStore, new_deploy_id
 def unlocked_context(
     settings: Settings, connection: Connection, target: str, action: str, echo: Echo | None = None
 ) -> DeployContext:
-    project, environment = parse_target(settings, target)
+    environment = parse_target(settings, target)
     store = DeployStore(connection)
-    record = Deploy(new_deploy_id(), project, environment, "sha", "", "", action)
+    record = Deploy(
+        new_deploy_id(), environment.project_name, environment.name, "sha", "", "", action
+    )
     log = OperatorLog(store, record.id, secret_values(settings), echo)
     return new_context(record, settings, store, log)

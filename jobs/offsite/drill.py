@@ -43,9 +43,8 @@ _TABLE_DATA = re.compile(r"^\d+; \d+ \d+ TABLE DATA (\S+) (\S+) ")
 def drilled_targets(settings: Settings) -> list[str]:
     """Every environment with an off-site repository, as `project/environment`."""
     return [
-        f"{project_name}/{name}"
-        for project_name, project in sorted(settings.projects.items())
-        for name, environment in sorted(project.environments.items())
+        environment.target
+        for environment in settings.every_environment()
         if environment.backups.offsite is not None
     ]
 
@@ -64,7 +63,7 @@ def verify_backups(
     except (DeployError, OSError, docker.errors.DockerException) as error:
         detail = str(error)
         if isinstance(error, CommandFailed) and error.output_tail:
-            detail += ": " + error.output_tail.strip().splitlines()[-1][:300]
+            detail += ": " + error.cause(300)
         result.error = ctx.log.mask(detail)[:1000]
     finally:
         ctx.close()
@@ -120,9 +119,7 @@ def _restore(ctx: DeployContext, name: str, user: str, database: str, dump: Path
             quiet=True,
         )
     except CommandFailed as error:
-        raise OffsiteError(
-            f"the backup does not restore: {error}: {error.output_tail.strip()[-400:]}"
-        ) from None
+        raise OffsiteError(f"the backup does not restore: {error}: {error.cause(400)}") from None
 
 
 def _check(

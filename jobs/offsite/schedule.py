@@ -26,16 +26,14 @@ LOOK_EVERY_SECONDS = 60.0
 def scheduled(settings: Settings, queues: list[str]) -> list[tuple[str, str, float]]:
     """(kind, target, every) for each scheduled run of the environments on these queues."""
     found = []
-    for project_name, project in sorted(settings.projects.items()):
-        for name, environment in sorted(project.environments.items()):
-            offsite = environment.backups.offsite
-            if offsite is None or environment.queue not in queues:
-                continue
-            target = f"{project_name}/{name}"
-            if offsite.drill_every:
-                found.append(("drill", target, offsite.drill_every))
-            if offsite.retention_every:
-                found.append(("retention", target, offsite.retention_every))
+    for environment in settings.every_environment():
+        offsite = environment.backups.offsite
+        if offsite is None or environment.queue not in queues:
+            continue
+        if offsite.drill_every:
+            found.append(("drill", environment.target, offsite.drill_every))
+        if offsite.retention_every:
+            found.append(("retention", environment.target, offsite.retention_every))
     return found
 
 

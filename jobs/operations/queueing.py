@@ -32,10 +32,10 @@ def queue_deploy(
     `force`: the operator's reason for passing the release gates, recorded on the deploy.
     `remote_timeout`: seconds to wait for the remote (default: the environment's fetch timeout).
     """
-    project, environment = parse_target(settings, target)
-    kind, name, sha = resolve_ref(settings.environment(project, environment), ref, remote_timeout)
+    environment = parse_target(settings, target)
+    kind, name, sha = resolve_ref(environment, ref, remote_timeout)
     return _submit(connection, settings, DeployRequest(
-        project, environment, kind, name, sha, "manual", sender=sender,
+        environment.project_name, environment.name, kind, name, sha, "manual", sender=sender,
         override_reason=override_reason(force),
     ))  # fmt: skip
 
@@ -70,11 +70,11 @@ def override_reason(force: str | None) -> str | None:
 def rollback_plan(
     connection: Connection, settings: Settings, target: str, to: str | None
 ) -> RollbackPlan:
-    project, environment = parse_target(settings, target)
-    history = DeployStore(connection).history(f"{project}/{environment}", limit=HISTORY_SCAN)
-    last_good = read_last_good(connection, f"{project}/{environment}") or {}
+    environment = parse_target(settings, target)
+    history = DeployStore(connection).history(environment.target, limit=HISTORY_SCAN)
+    last_good = read_last_good(connection, environment.target) or {}
     plan = plan_rollback(history, last_good.get("deploy_id"), to)
-    if settings.environment(project, environment).database is None:
+    if environment.database is None:
         return RollbackPlan(plan.target, plan.over, None)
     return plan
 

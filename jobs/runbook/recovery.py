@@ -58,10 +58,10 @@ def recover_interrupted(settings: Settings, connection: Connection, queues: list
 
 
 def _served(settings: Settings, queues: list[str]) -> Iterator[tuple[str, Environment]]:
-    for project_name, project in settings.projects.items():
-        for env_name, environment in project.environments.items():
+    for project in settings.projects.values():
+        for environment in project.environments.values():
             if environment.queue in queues:
-                yield f"{project_name}/{env_name}", environment
+                yield environment.target, environment
 
 
 def recover(record: Deploy, settings: Settings, connection: Connection) -> None:

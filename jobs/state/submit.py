@@ -24,6 +24,7 @@ from redis.exceptions import RedisError, WatchError
 from rq.job import Job
 
 from config import Settings
+from config.targets import target_of
 from jobs.state import keys
 from jobs.state.records import Deploy, DeployStore, new_deploy_id
 from jobs.state.redistext import as_text
@@ -140,7 +141,7 @@ class _CommitQueued(Exception):
 
 def _commit_markers(requests: list[DeployRequest]) -> list[str | None]:
     return [
-        keys.commit_marker(f"{r.project}/{r.environment}", r.sha) if r.dedupe_commit else None
+        keys.commit_marker(target_of(r.project, r.environment), r.sha) if r.dedupe_commit else None
         for r in requests
     ]
 

@@ -115,7 +115,7 @@ def run_worker(
     stop_heartbeat = start_heartbeat(connection)
     # History retention: what Redis keeps stays bounded (history.keep_days, keep_deploys).
     history = settings.history
-    targets = [f"{p}/{e}" for p, project in settings.projects.items() for e in project.environments]
+    targets = [environment.target for environment in settings.every_environment()]
     stop_pruning = start_pruning(connection, targets, history.keep_deploys, history.keep_days)
     # Reports run beside the deploys, never inside them: a slow provider cannot hold one up.
     stop_reports = start_background(settings, connection)

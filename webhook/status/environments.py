@@ -13,6 +13,7 @@ from typing import Any
 from rq import Queue
 
 from config import Environment, Settings
+from config.targets import target_of
 from jobs.gates.summary import gate_facts
 from jobs.state import Connection, RedisError
 from jobs.state.drills import DrillResult
@@ -22,7 +23,7 @@ from jobs.state.owners import Lock
 from jobs.state.polls import PollState
 from jobs.state.records import Deploy, DeployStore
 
-__all__ = ["EnvironmentStatus", "LastGood", "Lock", "environment_statuses", "targets"]
+__all__ = ["EnvironmentStatus", "LastGood", "Lock", "environment_statuses"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class EnvironmentStatus:
 
     @property
     def target(self) -> str:
-        return f"{self.project}/{self.environment}"
+        return target_of(self.project, self.environment)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -98,32 +99,21 @@ def queue_length(connection: Connection, name: str) -> int | None:
         return None
 
 
-def targets(settings: Settings) -> list[tuple[str, str]]:
-    """Every (project, environment) pair the configuration names, in a stable order."""
-    return [
-        (project_name, env_name)
-        for project_name, project in sorted(settings.projects.items())
-        for env_name in sorted(project.environments)
-    ]
-
-
 def environment_statuses(settings: Settings, connection: Connection) -> list[EnvironmentStatus]:
     """The current state of every configured environment, read in a few Redis round trips."""
-    pairs = targets(settings)
-    states = read_environments(connection, [f"{project}/{env}" for project, env in pairs])
+    configured = settings.every_environment()
+    states = read_environments(connection, [config.target for config in configured])
     now = datetime.now(UTC)
     store = DeployStore(connection)
     lengths = {name: queue_length(connection, name) for name in settings.queues()}
     statuses = []
-    for project, environment in pairs:
-        target = f"{project}/{environment}"
-        config = settings.environment(project, environment)
-        state = states[target]
-        last = store.history(target, limit=1)
+    for config in configured:
+        state = states[config.target]
+        last = store.history(config.target, limit=1)
         statuses.append(
             EnvironmentStatus(
-                project=project,
-                environment=environment,
+                project=config.project_name,
+                environment=config.name,
                 production=config.is_production,
                 url=config.url,
                 queue=config.queue,

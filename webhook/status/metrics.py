@@ -26,7 +26,6 @@ from jobs.state.counters import delivery_counts
 from jobs.state.environment import EnvironmentState, read_environments
 from jobs.state.metrics_cache import cached_metrics, keep_metrics
 from jobs.state.records import Deploy, DeployStore
-from webhook.status.environments import targets as configured_targets
 from webhook.status.formatting import parse_time, seconds_between
 from webhook.status.queries import STATES
 
@@ -91,12 +90,12 @@ class DeployhookCollector(Collector):
             "Queued deploys held by an operator lock or outside a deploy window",
         )
         store = DeployStore(self.connection)
-        pairs = configured_targets(self.settings)
-        states = read_environments(self.connection, [f"{project}/{env}" for project, env in pairs])
-        for project, environment in pairs:
-            target = f"{project}/{environment}"
+        configured = self.settings.every_environment()
+        states = read_environments(self.connection, [config.target for config in configured])
+        for config in configured:
+            target = config.target
             found = states[target]
-            labels = [project, environment]
+            labels = [config.project_name, config.name]
             history = store.history(target, limit=STATE_WINDOW)
             counts: Counter[str] = Counter(deploy.state for deploy in history)
             for state in STATES:
@@ -125,14 +124,14 @@ class DeployhookCollector(Collector):
         tables = _gauge(
             "deployhook_backup_drill_tables", "Tables the last passing restore drill counted"
         )
-        for project, environment in configured_targets(self.settings):
-            if self.settings.environment(project, environment).backups.offsite is None:
+        for config in self.settings.every_environment():
+            if config.backups.offsite is None:
                 continue
-            drill = states[f"{project}/{environment}"].drill
+            drill = states[config.target].drill
             moment = parse_time(drill.at) if drill else None
             if drill is None or moment is None:
                 continue
-            labels = [project, environment]
+            labels = [config.project_name, config.name]
             passed.add_metric(labels, 1 if drill.ok else 0)
             when.add_metric(labels, moment.timestamp())
             tables.add_metric(labels, len(drill.tables))
