@@ -27,7 +27,8 @@ def running_containers(ctx: DeployContext) -> list[Any]:
     their service's name, they drain and go (jobs/runbook/stages/retiring.py)."""
     label = f"{PROJECT_LABEL}={ctx.environment.compose.project}"
     retiring = ctx.retiring_ids()
-    listed = ctx.docker.containers.list(all=True, filters={"label": label})
+    # ignore_removed: a retired container can go between Docker's list and its inspect.
+    listed = ctx.docker.containers.list(all=True, filters={"label": label}, ignore_removed=True)
     return [container for container in listed if container.id not in retiring]
 
 

@@ -49,7 +49,9 @@ def swap_service_back(ctx: DeployContext, service: ServiceModel, stage: str = "r
 
 def containers_of(ctx: DeployContext, service: str) -> list[Any]:
     labels = [f"{PROJECT_LABEL}={ctx.environment.compose.project}", f"{SERVICE_LABEL}={service}"]
-    return list(ctx.docker.containers.list(all=True, filters={"label": labels}))
+    # ignore_removed: a retired container can go between Docker's list and its inspect.
+    found = ctx.docker.containers.list(all=True, filters={"label": labels}, ignore_removed=True)
+    return list(found)
 
 
 def image_name(ctx: DeployContext, service: ServiceModel) -> str:
