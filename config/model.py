@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import re
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import parse_qsl, urlsplit
@@ -17,6 +18,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     StringConstraints,
     field_validator,
     model_validator,
@@ -28,6 +30,7 @@ from config.globs import glob_problem
 from config.offsite import Offsite
 from config.secrets import Secret
 from config.sentinel import SentinelSettings
+from config.targets import target_of
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
@@ -105,6 +108,17 @@ class Trigger(Strict):
     @property
     def pattern(self) -> str:
         return self.branch if self.branch is not None else str(self.tag)
+
+    def matches(self, ref_kind: str, ref_name: str) -> bool:
+        """The one trigger rule (webhook routing, polling, a manual deploy's default ref): a
+        branch by exact name (`*` is just a character there), tags by glob, never across."""
+        if ref_kind != self.kind:
+            return False
+        return (
+            ref_name == self.pattern
+            if ref_kind == "branch"
+            else fnmatchcase(ref_name, self.pattern)
+        )
 
 
 class Compose(Strict):
@@ -313,6 +327,9 @@ class Environment(Strict):
     engine: Literal["compose", "swarm"] = "compose"
     docker_tls: DockerTls | None = None
     swarm: Swarm | None = None
+    # The names it is configured under, bound by Settings (see `target`).
+    _project: str = PrivateAttr(default="")
+    _name: str = PrivateAttr(default="")
 
     @model_validator(mode="before")
     @classmethod
@@ -377,6 +394,24 @@ class Environment(Strict):
     @property
     def queue(self) -> str:
         return f"deploys.{self.host}"
+
+    @property
+    def project_name(self) -> str:
+        return self._bound(self._project)
+
+    @property
+    def name(self) -> str:
+        return self._bound(self._name)
+
+    @property
+    def target(self) -> str:
+        """`project/environment`, the environment's name everywhere (config/targets.py)."""
+        return target_of(self.project_name, self.name)
+
+    def _bound(self, value: str) -> str:
+        if not value:
+            raise RuntimeError("an Environment knows its names only inside Settings")
+        return value
 
     @property
     def swarm_settings(self) -> Swarm:
@@ -581,6 +616,13 @@ class Settings(Strict):
     auth: Auth = Auth()
 
     @model_validator(mode="after")
+    def _environments_know_their_names(self) -> Settings:
+        for project_name, project in self.projects.items():
+            for name, environment in project.environments.items():
+                environment._project, environment._name = project_name, name
+        return self
+
+    @model_validator(mode="after")
     def _plain_cookies_on_loopback_only(self) -> Settings:
         problem = cookie_problem(self.auth.sessions.secure_cookie, self.server.bind)
         if problem:
@@ -600,6 +642,14 @@ class Settings(Strict):
 
     def environment(self, project: str, environment: str) -> Environment:
         return self.projects[project].environments[environment]
+
+    def every_environment(self) -> list[Environment]:
+        """Every configured environment, by project name, then environment name."""
+        return [
+            project.environments[name]
+            for _, project in sorted(self.projects.items())
+            for name in sorted(project.environments)
+        ]
 
     def users_path(self) -> Path:
         return self.auth.users_path or self.state_dir / "users.yml"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from config import ConfigError, Settings, load_settings, parse_settings
+from config import ConfigError, Environment, Settings, load_settings, parse_settings
+from config.targets import split_target
 from webhook.cli import main
 
 SECRET = "hunter2-do-not-print-me"
@@ -44,6 +45,23 @@ def test_example_config_loads(example_config_path: Path) -> None:
     assert triggers == {"dev": ("branch", "main"), "prod": ("tag", "v*")}
     assert settings.server.max_body_bytes == 25 * 1024 * 1024
     assert settings.redis.url is None  # `deployhook up` supplies the embedded one
+
+
+def test_every_environment_knows_its_target(example_config_path: Path) -> None:
+    """Environment.target is `project/environment`, split back by the one splitter."""
+    settings = load_settings(example_config_path, {"CRM_WEBHOOK_SECRET": "s3cret-for-the-tests"})
+    assert [env.target for env in settings.every_environment()] == ["crm/dev", "crm/prod"]
+    prod = settings.environment("crm", "prod")
+    assert (prod.project_name, prod.name) == split_target(prod.target) == ("crm", "prod")
+    assert split_target("crm") == ("crm", "")
+
+
+def test_a_loose_environment_has_no_target(example_config_path: Path) -> None:
+    """An Environment made outside Settings refuses to guess its names instead of saying "/"."""
+    settings = load_settings(example_config_path, {"CRM_WEBHOOK_SECRET": "s3cret-for-the-tests"})
+    loose = Environment.model_validate(settings.environment("crm", "dev").model_dump())
+    with pytest.raises(RuntimeError, match="only inside Settings"):
+        _ = loose.target
 
 
 def test_check_config_command(

@@ -11,9 +11,9 @@ from rq import Queue
 
 from config import Settings
 from jobs.state.keys import poll_state as poll_state_key
+from jobs.state.polls import PollState
 from jobs.state.records import DeployStore
 from jobs.triggers.poll import Poller, start_polling
-from jobs.triggers.pollstate import PollState
 from tests.support import git_repo
 from tests.support.deploying import config_for
 

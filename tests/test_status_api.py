@@ -8,11 +8,11 @@ import pytest
 import redis
 from openapi_spec_validator import validate
 
+from jobs.state.keys import lock as lock_key
 from jobs.state.records import DeployStore
 from tests.support.status import TOKEN, make_deploy, set_json, status_app
 from tests.support.users import TOKENS
 from webhook.auth.identity import bearer
-from webhook.status.environments import lock_key
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 

@@ -11,10 +11,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
+from jobs.state.keys import last_good as last_good_key
+from jobs.state.keys import lock as lock_key
 from jobs.state.records import DeployStore
 from tests.support.browser import browser_missing, chromium, serving, sign_in
 from tests.support.status import make_deploy, set_json, stage, status_app
-from webhook.status.environments import last_good_key, lock_key
 
 pytestmark = pytest.mark.skipif(browser_missing() is not None, reason=str(browser_missing()))
 # Set to docs/screenshots to refresh the README's pictures; by default they go to tmp_path.

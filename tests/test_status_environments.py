@@ -7,17 +7,13 @@ import json
 import pytest
 import redis
 
+from jobs.state.keys import last_good as last_good_key
+from jobs.state.keys import lock as lock_key
+from jobs.state.lastgood import LastGood, parse_last_good
+from jobs.state.owners import Lock, parse_lock
 from jobs.state.records import DeployStore
 from tests.support.status import example_settings, make_deploy, set_json
-from webhook.status.environments import (
-    LastGood,
-    Lock,
-    environment_statuses,
-    last_good_key,
-    lock_key,
-    parse_last_good,
-    parse_lock,
-)
+from webhook.status.environments import environment_statuses
 
 DEPLOY = "d-20261124-101500-abcdef"
 

@@ -6,10 +6,11 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 from rq import Queue
 
+from jobs.state.keys import DELIVERY_COUNTS as DELIVERIES_KEY
+from jobs.state.keys import last_good as last_good_key
+from jobs.state.keys import lock as lock_key
 from jobs.state.records import DeployStore
 from tests.support.status import make_deploy, set_json, stage, status_app
-from webhook.deliveries import DELIVERIES_KEY
-from webhook.status.environments import last_good_key, lock_key
 
 
 def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

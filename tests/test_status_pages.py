@@ -6,9 +6,10 @@ import json
 
 import redis
 
+from jobs.state.keys import last_good as last_good_key
+from jobs.state.keys import lock as lock_key
 from jobs.state.records import DeployStore
 from tests.support.status import make_deploy, set_json, stage, status_app
-from webhook.status.environments import last_good_key, lock_key
 from webhook.status.live import stream_log
 
 HOSTILE = '<script>alert("x")</script>'

@@ -13,15 +13,15 @@ from jobs.commands import docker as docker_argv
 from jobs.commands.compose import Compose
 from jobs.commands.git import diff_names, ls_remote
 from jobs.compose.model import ComposeModel, ServiceModel
-from jobs.operations.resolve_ref import parse_listing
+from jobs.doctor.summary import summarise
 from jobs.report.text import describe
 from jobs.state.records import Deploy
 from jobs.state.submit import DeployRequest, Duplicate, Submitted, submit
 from jobs.triggers.paths import intake_verdict
-from jobs.triggers.poll import Found, decide, matching, refs_to_ask
+from jobs.triggers.poll import Found, decide
 from jobs.triggers.rebuild import services_to_build
+from jobs.triggers.remote import matching, parse_listing, refs_to_ask, trigger_ls_remote
 from webhook.changed_files import changed_files
-from webhook.cli import summarise
 
 A, B, C = "a" * 40, "b" * 40, "c" * 40
 BASE = """
@@ -211,8 +211,8 @@ def test_poll_asks_and_filters_refs() -> None:
         f"{A}\trefs/heads/main\n{B}\trefs/tags/v1.0\n{C}\trefs/tags/v1.0^{{}}\n"
         f"{A}\trefs/tags/nightly\n{B}\trefs/heads/v2.0\n"
     )
-    tags = settings_with(trigger='tag: "v*"').environment("crm", "dev")  # type: ignore[attr-defined]
-    branch = settings_with().environment("crm", "dev")  # type: ignore[attr-defined]
+    tags = settings_with(trigger='tag: "v*"').environment("crm", "dev").trigger  # type: ignore[attr-defined]
+    branch = settings_with().environment("crm", "dev").trigger  # type: ignore[attr-defined]
     assert (refs_to_ask(tags), matching(tags, listing)) == (["refs/tags/*"], {"v1.0": C})
     assert (refs_to_ask(branch), matching(branch, listing)) == (["refs/heads/main"], {"main": A})
 
@@ -226,6 +226,18 @@ def test_git_argv() -> None:
     ]  # fmt: skip
     assert ls_remote(checkout, "origin", ["refs/heads/main"]) == [
         "git", "-C", "/srv/crm", "ls-remote", "--end-of-options", "origin", "refs/heads/main",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("trigger", "asked"),
+    [("branch: main", ["refs/heads/main"]), ('tag: "v*"', ["refs/tags/*"])],
+)
+def test_the_one_ls_remote_argv(trigger: str, asked: list[str]) -> None:
+    """Polling and the doctor ask the remote with one argv: the trigger's branch, or every tag."""
+    environment = settings_with(trigger=trigger).environment("crm", "dev")  # type: ignore[attr-defined]
+    assert trigger_ls_remote(environment) == [
+        "git", "-C", "/srv/crm-dev", "ls-remote", "--end-of-options", "origin", *asked,
     ]  # fmt: skip
 
 

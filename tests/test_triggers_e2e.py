@@ -16,9 +16,9 @@ import redis
 from config import Settings
 from jobs.operations.queueing import queue_rollback, rollback_plan
 from jobs.state.keys import poll_state as poll_state_key
+from jobs.state.polls import PollState
 from jobs.state.records import DeployStore
 from jobs.triggers.poll import Poller
-from jobs.triggers.pollstate import PollState
 from tests.support.commands import run
 from tests.support.deliveries import encode, github_headers, payload
 from tests.support.deploying import SECRET, config_for, deploy, work

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint
-from redis.exceptions import RedisError
 
+from jobs.state import RedisError
 from jobs.state.ids import ID_HINT
 from jobs.state.records import DEPLOY_ID, DeployStore, RecordError
 from webhook.errors import RETRY_AFTER_SECONDS, BadRequest, NotFound, Unavailable

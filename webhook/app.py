@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify
-from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from config import ConfigError, Settings, load_settings
+from jobs.state import RedisError
 from jobs.state.connection import check_configured, connect
 from webhook.api import api
 from webhook.errors import RETRY_AFTER_SECONDS, IntakeError

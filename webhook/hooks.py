@@ -14,10 +14,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, request
-from redis.exceptions import RedisError
 
 from config import Project
 from jobs.runbook.freshness import intake_reason
+from jobs.state import RedisError
 from jobs.state.submit import DeployRequest, Duplicate, QueueUnavailable, submit
 from jobs.triggers.paths import NO_WATCHED_CHANGE
 from webhook.body import decode_payload, read_body
@@ -140,9 +140,9 @@ def _stale(
     """environment -> why this push must not deploy it (live, queued, older than either)."""
     reasons = {}
     for name in environments:
-        target = f"{project_name}/{name}"
+        environment = project.environments[name]
         try:
-            reason = intake_reason(found.redis, project.environments[name], target, sha, delivery)
+            reason = intake_reason(found.redis, environment, environment.target, sha, delivery)
         except RedisError:
             raise Unavailable("the deploy queue is unavailable; retry in a few seconds") from None
         if reason:

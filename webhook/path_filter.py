@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.exceptions import RedisError
-
+from jobs.state import RedisError
 from jobs.state.lastgood import read_last_good
 from jobs.triggers.paths import intake_verdict
 from webhook.changed_files import changed_files
@@ -29,7 +28,7 @@ def split_by_paths(
         environment = project.environments[name]
         live = None
         if environment.paths is not None and files is not None:
-            live = _live_commit(found, f"{project_name}/{name}")
+            live = _live_commit(found, environment.target)
         verdict = intake_verdict(environment, live, push.before, files)
         (ignore if verdict == "ignore" else queue).append(name)
     return queue, ignore

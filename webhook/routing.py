@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
-
 from config import Project
-from config.model import Trigger
 from webhook.push import Push
 
 
@@ -19,13 +16,5 @@ def route(project: Project, push: Push) -> list[str]:
     return sorted(
         name
         for name, environment in project.environments.items()
-        if matches(environment.trigger, push.ref_kind, push.ref_name)
+        if environment.trigger.matches(push.ref_kind, push.ref_name)
     )
-
-
-def matches(trigger: Trigger, ref_kind: str, ref_name: str) -> bool:
-    if trigger.kind != ref_kind:
-        return False
-    if ref_kind == "branch":
-        return ref_name == trigger.pattern
-    return fnmatchcase(ref_name, trigger.pattern)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
-from redis import Redis
 
 from config import Settings
+from jobs.state import Connection
 
 EXTENSION = "deployhook"
 
@@ -15,7 +15,7 @@ EXTENSION = "deployhook"
 @dataclass(frozen=True)
 class Services:
     settings: Settings
-    redis: Redis
+    redis: Connection
     # project name -> Standard Webhooks HMAC key, for GitLab projects that set signing_key
     signing_keys: dict[str, bytes]
 

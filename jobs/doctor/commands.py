@@ -1,10 +1,9 @@
-"""argv of the doctor's git probes: all read-only, none touches the working tree."""
+"""argv of the doctor's own probes: all read-only, none touches the working tree (its
+`git ls-remote` is the one of jobs/triggers/remote.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-from config.model import Trigger
 
 
 def git_dir(path: Path) -> list[str]:
@@ -13,17 +12,6 @@ def git_dir(path: Path) -> list[str]:
 
 def remote_url(path: Path, remote: str) -> list[str]:
     return ["git", "-C", str(path), "remote", "get-url", "--", remote]
-
-
-def ls_remote(path: Path, remote: str, trigger: Trigger) -> list[str]:
-    """What a fetch would see, with the checkout's credentials, and nothing written locally.
-
-    A branch trigger asks for that branch (so its absence shows); a tag trigger lists tags.
-    """
-    argv = ["git", "-C", str(path), "ls-remote"]
-    if trigger.branch is not None:
-        return [*argv, "--heads", "--", remote, f"refs/heads/{trigger.branch}"]
-    return [*argv, "--tags", "--", remote]
 
 
 def docker_version() -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from config import Settings
+from config import Environment, Settings
 from jobs.commands.compose import Compose, detect_compose
 from jobs.doctor.check import Finding, skip
 from jobs.doctor.offsite import check_offsite, check_sops
@@ -16,18 +16,17 @@ from jobs.execution.context import command_environ, secret_values
 STACK_CHECKS = ("compose", "services", "database")
 
 
-def examine(settings: Settings, targets: list[tuple[str, str]]) -> list[Finding]:
+def examine(settings: Settings, environments: list[Environment]) -> list[Finding]:
     """Each environment's checks, in the order a deploy meets them (Redis is the caller's:
     finding deployhook's own Redis is the web layer's business)."""
     found: list[Finding] = []
-    for project, name in targets:
-        found += check_environment(settings, project, name)
+    for environment in environments:
+        found += check_environment(settings, environment)
     return found
 
 
-def check_environment(settings: Settings, project: str, name: str) -> list[Finding]:
-    target = f"{project}/{name}"
-    environment = settings.environment(project, name)
+def check_environment(settings: Settings, environment: Environment) -> list[Finding]:
+    target, project, name = environment.target, environment.project_name, environment.name
     prober = Prober(command_environ(environment, secret_values(settings)), secret_values(settings))
     found = check_repository(target, settings.projects[project], environment, prober)
     docker = check_docker(target, environment, prober)

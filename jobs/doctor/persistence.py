@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import redis
-
 from jobs.doctor.check import Finding, Status, fail, ok, warn
-from jobs.state.redistext import as_text
+from jobs.state import Connection, RedisError, ResponseError
+from jobs.state.server import config_values
 
 TARGET = "deployhook"
 CHECK = "redis"
@@ -58,20 +57,17 @@ def settings_from_argv(argv: Sequence[str]) -> dict[str, str]:
     return settings
 
 
-def probe(connection: redis.Redis) -> Finding:
+def probe(connection: Connection) -> Finding:
     """Ask a running Redis (the master, with Sentinel) for its persistence settings."""
     try:
-        answers: dict[str, str] = {}
-        for name in ("appendonly", "appendfsync", "save"):
-            for key, value in connection.config_get(name).items():
-                answers[as_text(key)] = as_text(value)
-    except redis.ResponseError as error:  # managed Redis often refuses CONFIG
+        answers = config_values(connection, "appendonly", "appendfsync", "save")
+    except ResponseError as error:  # managed Redis often refuses CONFIG
         return Finding(
             TARGET, CHECK, Status.WARN,
             f"Redis answers but will not show its settings ({error}): persistence unknown",
             "make sure the provider keeps an append-only file with fsync always",
         )  # fmt: skip
-    except redis.RedisError as error:
+    except RedisError as error:
         return fail(
             TARGET, CHECK, f"cannot reach Redis ({type(error).__name__})",
             "start Redis, or check redis.url / DEPLOYHOOK_REDIS_URL / redis.sentinel",

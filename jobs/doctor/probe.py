@@ -6,23 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
 
-from jobs.execution.deploylog import DeployLog
-from jobs.execution.runner import Runner
+from jobs.execution.questions import question_runner
 from jobs.failures.errors import CommandFailed
 from jobs.failures.finder import telling_line
-from jobs.state.records import DeployStore
-
-
-class _NoRecord:
-    """Stands in for the deploy store: a check's commands are not a deploy's history."""
-
-    def append_log(self, deploy_id: str, *lines: str) -> None:
-        """Nothing to keep: the finding carries what matters."""
-
-    def append_command(self, deploy_id: str, command: dict[str, Any]) -> None:
-        """Nothing to keep: the finding carries what matters."""
 
 
 @dataclass(frozen=True)
@@ -36,8 +23,7 @@ class Prober:
 
     def __init__(self, environ: Mapping[str, str], secrets: Iterable[str] = ()) -> None:
         self.secrets = list(secrets)
-        log = DeployLog(cast(DeployStore, _NoRecord()), "doctor", self.secrets)
-        self.runner = Runner(log, environ)
+        self.runner = question_runner(environ, self.secrets, "doctor")
 
     def hiding(self, secret: str) -> Prober:
         """The same prober, also masking `secret` (say, a token in a remote URL) in outputs."""

@@ -14,13 +14,10 @@ import stat
 from pathlib import Path
 from typing import Any
 
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-
 from jobs.doctor.check import Finding, fail, ok, skip, warn
-from jobs.state.redistext import as_text
+from jobs.state import Connection, RedisError, ResponseError
 from jobs.state.rqjobs import refused_jobs
+from jobs.state.server import answers_anonymously, config_values, socket_path, tcp_address
 
 TARGET = "deployhook"
 FIX_AUTH = (
@@ -82,53 +79,35 @@ def judge_refused(notes: list[dict[str, Any]]) -> Finding:
     )  # fmt: skip
 
 
-def probe(connection: redis.Redis) -> list[Finding]:
+def probe(connection: Connection) -> list[Finding]:
     """Ask the running Redis behind `connection` (reachable: the persistence check said so)."""
     findings = [_access(connection)]
     try:
         try:
-            answer = connection.config_get("maxmemory-policy")
-            policy: str | None = as_text(answer.get("maxmemory-policy", "")) or None
-        except redis.ResponseError:
+            policy = config_values(connection, "maxmemory-policy").get("maxmemory-policy") or None
+        except ResponseError:
             policy = None
         findings += [judge_eviction(policy), judge_refused(refused_jobs(connection))]
-    except redis.RedisError:
+    except RedisError:
         pass  # unreachable: the persistence check already failed and said how to fix it
     return findings
 
 
-def _access(connection: redis.Redis) -> Finding:
+def _access(connection: Connection) -> Finding:
     """The socket's mode, or whether the server answers a client without credentials."""
-    pool = connection.connection_pool
-    options = pool.connection_kwargs
-    if options.get("path"):
-        path = str(options["path"])
+    path = socket_path(connection)
+    if path is not None:
         try:
             return judge_socket_mode(path, Path(path).stat().st_mode)
         except OSError as error:
             return warn(TARGET, "redis-auth", f"cannot stat {path}: {error.strerror}", "")
     try:
-        # A Sentinel-managed master is found by asking the sentinels.
-        host, port = pool.get_master_address() if hasattr(pool, "get_master_address") else (
-            options.get("host", "localhost"), options.get("port", 6379)
-        )  # fmt: skip
-    except redis.RedisError as error:
+        host, port = tcp_address(connection)
+    except RedisError as error:
         return skip(TARGET, "redis-auth", f"the master was not found ({type(error).__name__})")
-    anonymous = redis.Redis(
-        host=host,
-        port=port,
-        ssl=issubclass(pool.connection_class, redis.SSLConnection),
-        socket_connect_timeout=5,
-        socket_timeout=5,
-        retry=Retry(NoBackoff(), 0),
-    )
     where = f"Redis at {host}:{port}"
     try:
-        answered = bool(anonymous.ping())
-    except (redis.AuthenticationError, redis.ResponseError):
-        answered = False  # NOAUTH: credentials needed
-    except redis.RedisError as error:
+        answered = answers_anonymously(connection, host, port)
+    except RedisError as error:
         return skip(TARGET, "redis-auth", f"{where} did not answer ({type(error).__name__})")
-    finally:
-        anonymous.close()
     return judge_anonymous(where, answered)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from config import Settings
 from jobs.doctor.check import Finding, fail, ok, warn
-from jobs.state.connection import Redis
+from jobs.state import Connection
 from jobs.state.replication import SentinelAnswer, ask_sentinel, online_replicas
 
 TARGET = "deployhook"
@@ -17,7 +17,7 @@ REPLICAS = "replicas"
 FIX_SENTINEL = "start redis-sentinel there, or correct redis.sentinel.sentinels (docs/ha.md)"
 
 
-def check(settings: Settings, connection: Redis) -> list[Finding]:
+def check(settings: Settings, connection: Connection) -> list[Finding]:
     """Sentinel findings (with `redis.sentinel`) and the replica finding (when replicas count)."""
     findings = []
     sentinel = settings.redis.sentinel

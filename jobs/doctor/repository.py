@@ -9,6 +9,7 @@ from config import Environment, Project
 from jobs.doctor import commands
 from jobs.doctor.check import Finding, fail, ok, skip, warn
 from jobs.doctor.probe import Prober
+from jobs.triggers.remote import trigger_ls_remote
 
 LS_REMOTE_TIMEOUT = 60.0
 # Credentials must come from the environment (GIT_SSH_COMMAND, a credential helper), never
@@ -78,9 +79,9 @@ def check_repository(
 
 
 def _fetch(target: str, environment: Environment, prober: Prober, url: str) -> Finding:
-    path, trigger = environment.path, environment.trigger
+    trigger = environment.trigger
     answer = prober.run(
-        commands.ls_remote(path, environment.remote, trigger),
+        trigger_ls_remote(environment),
         timeout=min(LS_REMOTE_TIMEOUT, environment.timeouts.fetch),
         extra_env=_no_prompts(prober),
     )

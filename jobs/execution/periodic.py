@@ -10,7 +10,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from redis.exceptions import RedisError
+from jobs.state import RedisError
 
 
 def start_periodic(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from jobs.failures.describe import message
 from jobs.failures.failure import Failure
+from jobs.failures.finder import WIDTH, shorten, telling_line
 
 
 class DeployError(Exception):
@@ -65,6 +66,10 @@ class CommandFailed(DeployError):
         self.exit_code = exit_code
         self.shown = argv if shown is None else shown
         super().__init__(message)
+
+    def cause(self, width: int | None = WIDTH) -> str:
+        """The output line that says why (the finder's, else the last), on one line."""
+        return shorten(telling_line(self.output_tail), width)
 
 
 class LockTimeout(DeployError):

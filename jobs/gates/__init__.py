@@ -15,7 +15,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import requests
-from redis import Redis
 
 from config import Environment, Settings
 from config.gates import WaitForChecks
@@ -23,15 +22,16 @@ from jobs.execution.deploylog import DeployLog
 from jobs.gates.checks import CHECKS_WAIT, ChecksUnreadable, Verdict, read_checks
 from jobs.gates.promotion import WAIT_SECONDS, promotion
 from jobs.gates.waiting import block, settle, still_queued, wait
-from jobs.gates.waker import hold_for_window
 from jobs.gates.windows import any_open, describe, next_opening
+from jobs.state import Connection
+from jobs.state.held import hold_for_window
 from jobs.state.records import Deploy, DeployStore
 
 PROMOTION_WAIT = (WAIT_SECONDS, 5.0, 30.0)  # timeout, first and longest pause, in seconds
 
 
 def pass_gates(
-    connection: Redis,
+    connection: Connection,
     settings: Settings,
     record: Deploy,
     log: DeployLog,
@@ -48,7 +48,7 @@ def pass_gates(
 
 
 def _gates(
-    connection: Redis,
+    connection: Connection,
     settings: Settings,
     store: DeployStore,
     record: Deploy,
@@ -73,7 +73,7 @@ def _gates(
 
 
 def hold_outside_window(
-    connection: Redis,
+    connection: Connection,
     store: DeployStore,
     record: Deploy,
     log: DeployLog,

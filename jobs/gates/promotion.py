@@ -7,6 +7,7 @@ on the same commit arrive together), the gate is pending and the deploy waits fo
 from __future__ import annotations
 
 from config import Environment
+from config.targets import target_of
 from jobs.gates.checks import Verdict
 from jobs.state.records import Deploy, DeployStore
 
@@ -22,7 +23,7 @@ def promotion(store: DeployStore, environment: Environment, deploy: Deploy) -> V
     for source in environment.promote_from:
         states = {
             record.state
-            for record in store.history(f"{deploy.project}/{source}", limit=HISTORY_SCAN)
+            for record in store.history(target_of(deploy.project, source), limit=HISTORY_SCAN)
             if record.sha == deploy.sha
         }
         if "succeeded" in states:

@@ -14,18 +14,14 @@ again: they find the window still shut and go back on the list, so nothing is lo
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
-from datetime import datetime
-
-from redis import Redis
 
 from config import Settings
+from config.targets import split_target
 from jobs.execution.periodic import start_periodic
-from jobs.gates.keys import WINDOW_WAKE_KEY
-from jobs.state.held import held_key, release_held
+from jobs.state import Connection
+from jobs.state.held import release_held, take_opened_windows
 from jobs.state.records import DeployStore
-from jobs.state.redistext import as_text
 from jobs.state.submit import enqueue
 from jobs.state.workers import worker_state
 
@@ -33,36 +29,18 @@ logger = logging.getLogger("deployhook.gates")
 WAKE_SECONDS = 20.0
 
 
-def hold_for_window(connection: Redis, target: str, deploy_id: str, opens: datetime) -> None:
-    """Put `deploy_id` on `target`'s held list and remember when to queue it again."""
-    with connection.pipeline(transaction=True) as pipe:
-        pipe.rpush(held_key(target), deploy_id)
-        pipe.zadd(WINDOW_WAKE_KEY, {target: opens.timestamp()})
-        pipe.execute()
-
-
-def window_wakeups(connection: Redis) -> dict[str, float]:
-    """target -> when its held deploys are queued again (Unix time), for pages and the CLI."""
-    pairs = connection.zrange(WINDOW_WAKE_KEY, 0, -1, withscores=True)
-    return {as_text(pair[0]): float(pair[1]) for pair in pairs}
-
-
-def wake_due(connection: Redis, settings: Settings, now: float | None = None) -> list[str]:
+def wake_due(connection: Connection, settings: Settings, now: float | None = None) -> list[str]:
     """Queue again the held deploys of every environment whose window has opened."""
-    due = connection.zrangebyscore(WINDOW_WAKE_KEY, "-inf", now or time.time())
     queued: list[str] = []
-    for raw in due:
-        target = as_text(raw)
-        if not connection.zrem(WINDOW_WAKE_KEY, target):
-            continue  # another worker's waker took it first
-        project, environment = target.split("/", 1)
+    for target in take_opened_windows(connection, now):
+        project, environment = split_target(target)
         if project in settings.projects and environment in settings.projects[project].environments:
             queued += release_held(connection, settings, target)
     return queued
 
 
 def requeue_interrupted_waits(
-    settings: Settings, connection: Redis, queues: list[str]
+    settings: Settings, connection: Connection, queues: list[str]
 ) -> list[str]:
     """Queue again deploys whose worker died (its heartbeat expired) while they waited at a gate.
 
@@ -72,11 +50,11 @@ def requeue_interrupted_waits(
     """
     store = DeployStore(connection)
     queued: list[str] = []
-    for project_name, project in settings.projects.items():
-        for env_name, environment in project.environments.items():
+    for project in settings.projects.values():
+        for environment in project.environments.values():
             if environment.queue not in queues:
                 continue
-            for record in store.history(f"{project_name}/{env_name}", limit=20):
+            for record in store.history(environment.target, limit=20):
                 if record.state == "queued" and worker_state(connection, record.worker) == "dead":
                     record.worker = None
                     store.save(record)
@@ -86,7 +64,7 @@ def requeue_interrupted_waits(
 
 
 def start_window_waker(
-    settings: Settings, connection: Redis, every: float = WAKE_SECONDS
+    settings: Settings, connection: Connection, every: float = WAKE_SECONDS
 ) -> Callable[[], None]:
     """Run `wake_due` every `every` seconds in a thread; returns the function that stops it."""
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from redis import Redis
-
 from config import Settings
 from jobs.execution.context import DeployContext
 from jobs.offsite.action import unlocked_context
@@ -17,6 +15,7 @@ from jobs.offsite.fetch import fetch_copy
 from jobs.offsite.repository import OffsiteCopy, choose, list_copies
 from jobs.operations.maintenance import find_backup
 from jobs.operations.targets import OperationError
+from jobs.state import Connection
 
 
 def backup_to_restore(
@@ -36,7 +35,7 @@ def backup_to_restore(
     return fetch_copy(ctx, copy, verify=verify)
 
 
-def offsite_copies(settings: Settings, connection: Redis, target: str) -> list[OffsiteCopy]:
+def offsite_copies(settings: Settings, connection: Connection, target: str) -> list[OffsiteCopy]:
     """The environment's off-site copies, newest first ([] without a repository)."""
     ctx = unlocked_context(settings, connection, target, "backups list")
     try:

@@ -119,5 +119,5 @@ def dump_fingerprint(ctx: DeployContext, path: Path) -> str | None:
 
 def _why(error: Exception) -> str:
     if isinstance(error, CommandFailed) and error.output_tail:
-        return f"{error}: {error.output_tail.strip().splitlines()[-1][:300]}"
+        return f"{error}: {error.cause(300)}"
     return str(error)

@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import docker.errors
-from redis import Redis
 
 from config import Settings
 from jobs.commands import drill, rehearsal, restic
@@ -33,6 +32,7 @@ from jobs.offsite.alert import report_failed_drill
 from jobs.offsite.repository import OffsiteError, choose, configured, list_copies, run_restic
 from jobs.operations.maintenance import Echo
 from jobs.runbook.stages.rehearse import _container, _service, _wait_ready
+from jobs.state import Connection
 from jobs.state.drills import DrillResult, record_drill
 from jobs.state.records import utcnow
 
@@ -43,15 +43,14 @@ _TABLE_DATA = re.compile(r"^\d+; \d+ \d+ TABLE DATA (\S+) (\S+) ")
 def drilled_targets(settings: Settings) -> list[str]:
     """Every environment with an off-site repository, as `project/environment`."""
     return [
-        f"{project_name}/{name}"
-        for project_name, project in sorted(settings.projects.items())
-        for name, environment in sorted(project.environments.items())
+        environment.target
+        for environment in settings.every_environment()
         if environment.backups.offsite is not None
     ]
 
 
 def verify_backups(
-    settings: Settings, connection: Redis, target: str, echo: Echo | None = None
+    settings: Settings, connection: Connection, target: str, echo: Echo | None = None
 ) -> DrillResult:
     """Run one drill of `target`; record it, report a failure, return it (never raises for a
     failed drill: the result says why)."""
@@ -64,7 +63,7 @@ def verify_backups(
     except (DeployError, OSError, docker.errors.DockerException) as error:
         detail = str(error)
         if isinstance(error, CommandFailed) and error.output_tail:
-            detail += ": " + error.output_tail.strip().splitlines()[-1][:300]
+            detail += ": " + error.cause(300)
         result.error = ctx.log.mask(detail)[:1000]
     finally:
         ctx.close()
@@ -120,9 +119,7 @@ def _restore(ctx: DeployContext, name: str, user: str, database: str, dump: Path
             quiet=True,
         )
     except CommandFailed as error:
-        raise OffsiteError(
-            f"the backup does not restore: {error}: {error.output_tail.strip()[-400:]}"
-        ) from None
+        raise OffsiteError(f"the backup does not restore: {error}: {error.cause(400)}") from None
 
 
 def _check(

@@ -18,6 +18,7 @@ from jobs.commands import restic
 from jobs.execution.context import DeployContext
 from jobs.execution.runner import CommandResult
 from jobs.failures.errors import CommandFailed, DeployError
+from jobs.failures.finder import shorten, telling_line
 
 
 class OffsiteError(DeployError):
@@ -67,7 +68,7 @@ def ensure_repository(ctx: DeployContext) -> None:
     except CommandFailed as error:
         raise OffsiteError(
             f"cannot open or create the repository {offsite.repository}: "
-            f"{opened.output.strip()[-300:]} / {error.output_tail.strip()[-300:]}"
+            f"{shorten(telling_line(opened.output), 300)} / {error.cause(300)}"
         ) from None
     ctx.log.info(f"initialised the off-site repository {offsite.repository}")
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from redis import Redis
-
 from config import Settings
 from jobs.execution.periodic import start_periodic
 from jobs.offsite.action import unlocked_context
 from jobs.offsite.drill import verify_backups
 from jobs.offsite.retention import forget_old_copies
+from jobs.state import Connection
 from jobs.state.drills import due
 
 log = logging.getLogger("deployhook.offsite")
@@ -27,20 +26,18 @@ LOOK_EVERY_SECONDS = 60.0
 def scheduled(settings: Settings, queues: list[str]) -> list[tuple[str, str, float]]:
     """(kind, target, every) for each scheduled run of the environments on these queues."""
     found = []
-    for project_name, project in sorted(settings.projects.items()):
-        for name, environment in sorted(project.environments.items()):
-            offsite = environment.backups.offsite
-            if offsite is None or environment.queue not in queues:
-                continue
-            target = f"{project_name}/{name}"
-            if offsite.drill_every:
-                found.append(("drill", target, offsite.drill_every))
-            if offsite.retention_every:
-                found.append(("retention", target, offsite.retention_every))
+    for environment in settings.every_environment():
+        offsite = environment.backups.offsite
+        if offsite is None or environment.queue not in queues:
+            continue
+        if offsite.drill_every:
+            found.append(("drill", environment.target, offsite.drill_every))
+        if offsite.retention_every:
+            found.append(("retention", environment.target, offsite.retention_every))
     return found
 
 
-def run_due(settings: Settings, connection: Redis, queues: list[str]) -> None:
+def run_due(settings: Settings, connection: Connection, queues: list[str]) -> None:
     for kind, target, every in scheduled(settings, queues):
         if not due(connection, kind, target, every):
             continue
@@ -56,7 +53,7 @@ def run_due(settings: Settings, connection: Redis, queues: list[str]) -> None:
 
 
 def start_offsite_schedule(
-    settings: Settings, connection: Redis, queues: list[str]
+    settings: Settings, connection: Connection, queues: list[str]
 ) -> Callable[[], None]:
     if not scheduled(settings, queues):
         return lambda: None

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from redis import Redis
-
 from config import Settings
 from jobs.compose.images import running_images
 from jobs.database.dumps import verify_backup
@@ -26,16 +24,17 @@ from jobs.operations.targets import OperationError
 from jobs.runbook.stages.backup import take_backup
 from jobs.runbook.stages.health import wait_healthy
 from jobs.runbook.stages.swap import swap
+from jobs.state import Connection
 
 
-def backup_now(settings: Settings, connection: Redis, target: str, echo: Echo) -> Path:
+def backup_now(settings: Settings, connection: Connection, target: str, echo: Echo) -> Path:
     """A backup like a deploy's: atomic, verified, in the environment's backup directory."""
     with action_context(settings, connection, target, "backup", echo) as ctx:
         return _take(ctx)
 
 
 def verify(
-    settings: Settings, connection: Redis, target: str, name: str | None, echo: Echo
+    settings: Settings, connection: Connection, target: str, name: str | None, echo: Echo
 ) -> Path:
     """Check a backup (default: the newest) is non-empty and fully readable by pg_restore."""
     backup = find_backup(settings, target, name)
@@ -46,7 +45,7 @@ def verify(
 
 def restore(
     settings: Settings,
-    connection: Redis,
+    connection: Connection,
     target: str,
     name: str | None,
     echo: Echo,
@@ -63,7 +62,7 @@ def restore(
 
 def clone(
     settings: Settings,
-    connection: Redis,
+    connection: Connection,
     source: str,
     target: str,
     fresh: bool,
@@ -88,7 +87,7 @@ def clone(
 
 
 def _fetch_from(
-    settings: Settings, connection: Redis, source: str, snapshot: str, echo: Echo
+    settings: Settings, connection: Connection, source: str, snapshot: str, echo: Echo
 ) -> Path:
     """`source`'s off-site copy (`latest`: the newest) in `source`'s backup directory."""
     ctx = unlocked_context(settings, connection, source, "clone-data", echo)

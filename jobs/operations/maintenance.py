@@ -15,8 +15,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from redis import Redis
-
 from config import Settings
 from jobs.database.dumps import SUFFIX
 from jobs.database.standby import discard
@@ -24,6 +22,7 @@ from jobs.execution.context import DeployContext, new_context, secret_values
 from jobs.failures.errors import LockTimeout
 from jobs.operations.oplog import OperatorLog
 from jobs.operations.targets import OperationError, parse_target
+from jobs.state import Connection
 from jobs.state.held import release_held
 from jobs.state.ids import ENDS_WITH_DEPLOY_ID
 from jobs.state.locks import EnvironmentLock, LockOwner
@@ -44,16 +43,16 @@ def operator_name() -> str:
 
 @contextmanager
 def action_context(
-    settings: Settings, connection: Redis, target: str, action: str, echo: Echo | None = None
+    settings: Settings, connection: Connection, target: str, action: str, echo: Echo | None = None
 ) -> Iterator[DeployContext]:
     """A DeployContext for `action` on `target`, holding the environment's lock throughout."""
-    project, environment = parse_target(settings, target)
-    if settings.environment(project, environment).database is None:
+    environment = parse_target(settings, target)
+    if environment.database is None:
         raise OperationError(f"{target} has no database configured: nothing to back up or restore")
     owner = LockOwner(
         None, socket.gethostname(), os.getpid(), utcnow(), f"{action} by {operator_name()}"
     )
-    lock = EnvironmentLock(connection, f"{project}/{environment}", owner)
+    lock = EnvironmentLock(connection, environment.target, owner)
     try:
         lock.acquire(0)
     except LockTimeout as error:
@@ -62,7 +61,9 @@ def action_context(
             f"{held}: wait for it to finish (or unlock it), then {action} again"
         ) from None
     store = DeployStore(connection)
-    record = Deploy(new_deploy_id(), project, environment, "sha", "", "", action)
+    record = Deploy(
+        new_deploy_id(), environment.project_name, environment.name, "sha", "", "", action
+    )
     ctx = new_context(record, settings, store, OperatorLog(
         store, record.id, secret_values(settings), echo
     ), lock)  # fmt: skip
@@ -94,8 +95,8 @@ class BackupFile:
 
 def list_backups(settings: Settings, target: str) -> list[BackupFile]:
     """Finished backups of `target`, newest first (a `.partial` file is never listed)."""
-    project, environment = parse_target(settings, target)
-    directory = settings.backup_dir(project, environment)
+    environment = parse_target(settings, target)
+    directory = settings.backup_dir(environment.project_name, environment.name)
     found = []
     for path in directory.glob(f"*{SUFFIX}") if directory.is_dir() else []:
         stat = path.stat()

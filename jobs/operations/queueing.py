@@ -6,12 +6,11 @@ takes the environment lock, backs up, checks out, health-checks and reports like
 
 from __future__ import annotations
 
-from redis import Redis
-
 from config import Settings
 from jobs.operations.resolve_ref import resolve_ref
 from jobs.operations.rollback import RollbackPlan, plan_rollback
 from jobs.operations.targets import OperationError, parse_target
+from jobs.state import Connection
 from jobs.state.lastgood import read_last_good
 from jobs.state.records import Deploy, DeployStore, RecordError
 from jobs.state.submit import DeployRequest, Submitted, submit
@@ -20,7 +19,7 @@ HISTORY_SCAN = 500  # how far back a rollback looks for its target
 
 
 def queue_deploy(
-    connection: Redis,
+    connection: Connection,
     settings: Settings,
     target: str,
     ref: str | None,
@@ -33,16 +32,20 @@ def queue_deploy(
     `force`: the operator's reason for passing the release gates, recorded on the deploy.
     `remote_timeout`: seconds to wait for the remote (default: the environment's fetch timeout).
     """
-    project, environment = parse_target(settings, target)
-    kind, name, sha = resolve_ref(settings.environment(project, environment), ref, remote_timeout)
+    environment = parse_target(settings, target)
+    kind, name, sha = resolve_ref(environment, ref, remote_timeout)
     return _submit(connection, settings, DeployRequest(
-        project, environment, kind, name, sha, "manual", sender=sender,
+        environment.project_name, environment.name, kind, name, sha, "manual", sender=sender,
         override_reason=override_reason(force),
     ))  # fmt: skip
 
 
 def queue_redeploy(
-    connection: Redis, settings: Settings, deploy_id: str, sender: str, force: str | None = None
+    connection: Connection,
+    settings: Settings,
+    deploy_id: str,
+    sender: str,
+    force: str | None = None,
 ) -> Deploy:
     """Queue the commit and ref of an earlier deploy again."""
     earlier = get_deploy(connection, deploy_id)
@@ -65,19 +68,19 @@ def override_reason(force: str | None) -> str | None:
 
 
 def rollback_plan(
-    connection: Redis, settings: Settings, target: str, to: str | None
+    connection: Connection, settings: Settings, target: str, to: str | None
 ) -> RollbackPlan:
-    project, environment = parse_target(settings, target)
-    history = DeployStore(connection).history(f"{project}/{environment}", limit=HISTORY_SCAN)
-    last_good = read_last_good(connection, f"{project}/{environment}") or {}
+    environment = parse_target(settings, target)
+    history = DeployStore(connection).history(environment.target, limit=HISTORY_SCAN)
+    last_good = read_last_good(connection, environment.target) or {}
     plan = plan_rollback(history, last_good.get("deploy_id"), to)
-    if settings.environment(project, environment).database is None:
+    if environment.database is None:
         return RollbackPlan(plan.target, plan.over, None)
     return plan
 
 
 def queue_rollback(
-    connection: Redis, settings: Settings, plan: RollbackPlan, restore: bool, sender: str
+    connection: Connection, settings: Settings, plan: RollbackPlan, restore: bool, sender: str
 ) -> Deploy:
     """Queue the rollback `plan` describes; `restore`: its backup is restored after the swap."""
     target = plan.target
@@ -93,14 +96,14 @@ def queue_rollback(
     ))  # fmt: skip
 
 
-def get_deploy(connection: Redis, deploy_id: str) -> Deploy:
+def get_deploy(connection: Connection, deploy_id: str) -> Deploy:
     try:
         return DeployStore(connection).get(deploy_id)
     except RecordError as error:
         raise OperationError(f"{error}: list deploys with `deployhook history`") from None
 
 
-def _submit(connection: Redis, settings: Settings, request: DeployRequest) -> Deploy:
+def _submit(connection: Connection, settings: Settings, request: DeployRequest) -> Deploy:
     result = submit(connection, settings, [request])
     if not isinstance(result, Submitted):  # no delivery id is given, so this cannot happen
         raise OperationError("the deploy was not queued: try again")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from config import Settings
+from config import Environment, Settings
+from config.targets import split_target
 from jobs.failures.errors import DeployError
 
 
@@ -11,20 +12,16 @@ class OperationError(DeployError):
 
 
 def configured_targets(settings: Settings) -> list[str]:
-    return [
-        f"{project_name}/{env_name}"
-        for project_name, project in sorted(settings.projects.items())
-        for env_name in sorted(project.environments)
-    ]
+    return [environment.target for environment in settings.every_environment()]
 
 
-def parse_target(settings: Settings, text: str) -> tuple[str, str]:
-    """(project, environment) of a configured `project/environment`, else OperationError."""
-    project, _, environment = text.partition("/")
+def parse_target(settings: Settings, text: str) -> Environment:
+    """The configured environment `project/environment` names, else OperationError."""
+    project, environment = split_target(text)
     known = settings.projects.get(project)
     if known is None or environment not in known.environments:
         raise OperationError(
             f"no environment {text!r} in the configuration; configured: "
             + ", ".join(configured_targets(settings))
         )
-    return project, environment
+    return known.environments[environment]

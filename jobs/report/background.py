@@ -7,11 +7,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from redis import Redis
-from redis.exceptions import RedisError
-
 from config import Settings
 from jobs.report.dispatcher import Dispatcher
+from jobs.state import Connection, RedisError
 
 log = logging.getLogger("deployhook.report")
 
@@ -20,7 +18,7 @@ SWEEP_SECONDS = 300.0  # how often to look for deploys a dead consumer left half
 PAUSE_AFTER_ERROR_SECONDS = 1.0
 
 
-def start_background(settings: Settings, connection: Redis) -> Callable[[float], None]:
+def start_background(settings: Settings, connection: Connection) -> Callable[[float], None]:
     """Start a daemon thread that reports deploys; call the result to stop it.
 
     `stop(flush_seconds)` lets the thread finish what is pending for up to that long, then
@@ -51,7 +49,7 @@ def start_background(settings: Settings, connection: Redis) -> Callable[[float],
     return stop
 
 
-def drain(settings: Settings, connection: Redis, timeout: float) -> int:
+def drain(settings: Settings, connection: Connection, timeout: float) -> int:
     """Report everything pending, for up to `timeout` seconds; return how many ids were taken."""
     dispatcher = Dispatcher(settings, connection)
     deadline = time.monotonic() + timeout

@@ -9,43 +9,35 @@ record; the only trace it leaves on a deploy is a recorded reporting problem.
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import Callable
-from contextlib import suppress
-from typing import cast
-
-from redis import Redis
-from redis.exceptions import LockNotOwnedError
-from redis.lock import Lock
 
 from config import Settings
 from jobs.report.delivery import ReportError
 from jobs.report.reporter import new_session
 from jobs.report.reporters import applicable, build_reporters
 from jobs.report.states import events_to_report
-from jobs.state import keys
-from jobs.state.records import (
-    DEPLOY_ID,
-    REPORTS_PENDING_KEY,
-    Deploy,
-    DeployStore,
-    RecordError,
-    events_key,
+from jobs.state import Connection
+from jobs.state.records import DEPLOY_ID, Deploy, DeployStore, RecordError
+from jobs.state.reports import (
+    ReportingLock,
+    advance_cursor,
+    put_pending,
+    reported_count,
+    snapshots,
+    start_cursor,
+    take_pending,
+    unreported,
 )
-from jobs.state.redistext import as_text
 
 log = logging.getLogger("deployhook.report")
 
 BUSY_DELAY_SECONDS = 0.2  # before handing back a deploy that another consumer is reporting
-CURSOR_TTL_SECONDS = 30 * 24 * 3600  # as long as the snapshots themselves are kept
 RECENT_DEPLOYS = 200  # how far back a sweep looks for deploys left half-reported
-cursor_key = keys.report_cursor
-lock_key = keys.reporting_lock
 
 
 class Dispatcher:
-    def __init__(self, settings: Settings, connection: Redis) -> None:
+    def __init__(self, settings: Settings, connection: Connection) -> None:
         self.settings = settings
         self.redis = connection
         self.store = DeployStore(connection)
@@ -59,69 +51,56 @@ class Dispatcher:
 
     def step(self, block: float) -> bool:
         """Handle one pending deploy id, waiting up to `block` seconds (0: do not wait)."""
-        if block > 0:
-            item = self.redis.blpop([REPORTS_PENDING_KEY], timeout=block)
-            raw = item[1] if item else None
-        else:
-            raw = cast("bytes | None", self.redis.lpop(REPORTS_PENDING_KEY))
-        if raw is None:
+        deploy_id = take_pending(self.redis, block)
+        if deploy_id is None:
             return False
-        deploy_id = as_text(raw)
         if not DEPLOY_ID.fullmatch(deploy_id):
             log.warning("dropped a pending report entry that is not a deploy id")
         elif not self.report(deploy_id):
             time.sleep(BUSY_DELAY_SECONDS)
-            self.redis.rpush(REPORTS_PENDING_KEY, deploy_id)
+            put_pending(self.redis, deploy_id)
         return True
 
     def report(self, deploy_id: str) -> bool:
         """Report every unreported snapshot of one deploy; False when another consumer is at it."""
-        # redis-py's Lock: released and refreshed only while it is still ours, so a consumer
-        # that stalled past its lock never frees or extends the lock of the one that took over.
-        lock = Lock(self.redis, lock_key(deploy_id), timeout=self.lock_ms / 1000)
-        if not lock.acquire(blocking=False, token=secrets.token_hex(8)):
+        lock = ReportingLock(self.redis, deploy_id, self.lock_ms / 1000)
+        if not lock.acquire():
             return False
         try:
-            self.redis.set(cursor_key(deploy_id), 0, nx=True, ex=CURSOR_TTL_SECONDS)
-            while self._report_new(deploy_id, lambda: _refresh(lock)):
+            start_cursor(self.redis, deploy_id)
+            while self._report_new(deploy_id, lock.refresh):
                 pass
         finally:
-            with suppress(LockNotOwnedError):
-                lock.release()
+            lock.release()
         # A snapshot written after our last look, whose pending id a busy-lock pass handed
         # back or dropped, must not wait for the deploy's next change.
-        if self._unreported(deploy_id):
-            self.redis.rpush(REPORTS_PENDING_KEY, deploy_id)
+        if unreported(self.redis, deploy_id):
+            put_pending(self.redis, deploy_id)
         return True
 
     def requeue_unfinished(self) -> int:
         """Queue again recent deploys whose reporting a dead consumer left half done."""
         recent = self.store.history(limit=RECENT_DEPLOYS)
-        left = [deploy.id for deploy in recent if self._unreported(deploy.id)]
-        if left:
-            self.redis.rpush(REPORTS_PENDING_KEY, *left)
+        left = [deploy.id for deploy in recent if unreported(self.redis, deploy.id)]
+        put_pending(self.redis, *left)
         return len(left)
 
-    def _unreported(self, deploy_id: str) -> bool:
-        cursor = self.redis.get(cursor_key(deploy_id))
-        return cursor is not None and int(cursor) < self.redis.llen(events_key(deploy_id))
-
     def _report_new(self, deploy_id: str, hold: Callable[[], None]) -> bool:
-        snapshots = [_parse(raw) for raw in self.redis.lrange(events_key(deploy_id), 0, -1)]
-        cursor = int(self.redis.get(cursor_key(deploy_id)) or 0)
-        if cursor >= len(snapshots):
+        records = [_parse(raw) for raw in snapshots(self.redis, deploy_id)]
+        cursor = reported_count(self.redis, deploy_id) or 0
+        if cursor >= len(records):
             return False
-        states = [snapshot.state if snapshot else "unreadable" for snapshot in snapshots]
+        states = [record.state if record else "unreadable" for record in records]
         wanted = set(events_to_report(states, cursor))
-        for index in range(cursor, len(snapshots)):
-            snapshot = snapshots[index]
+        for index in range(cursor, len(records)):
+            snapshot = records[index]
             if snapshot is None:
                 log.warning("deploy %s: skipped snapshot %d, it is not a record", deploy_id, index)
             elif index in wanted:
                 self._report_snapshot(snapshot, hold)
             else:
                 log.info("deploy %s: skipped the stale %s snapshot", deploy_id, snapshot.state)
-            self.redis.set(cursor_key(deploy_id), index + 1, ex=CURSOR_TTL_SECONDS)
+            advance_cursor(self.redis, deploy_id, index + 1)
         return True
 
     def _report_snapshot(self, deploy: Deploy, hold: Callable[[], None]) -> None:
@@ -145,9 +124,3 @@ def _parse(raw: bytes | str) -> Deploy | None:
         return Deploy.from_json(raw)
     except RecordError:
         return None
-
-
-def _refresh(lock: Lock) -> None:
-    """Extend our reporting lock; one that expired meanwhile is someone else's now: go on."""
-    with suppress(LockNotOwnedError):
-        lock.reacquire()

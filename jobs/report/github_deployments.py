@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import requests
-from redis import Redis
 
 from config import Settings
 from config.model import GithubNotify
@@ -17,13 +16,9 @@ from jobs.report.delivery import Outbound, ReportRejected, deliver
 from jobs.report.github import DESCRIPTION_LIMIT, github_headers, repo_url
 from jobs.report.states import github_deployment_state
 from jobs.report.text import clip, describe, log_url
-from jobs.state import keys
+from jobs.state import Connection
 from jobs.state.records import Deploy
-
-DEPLOYMENT_TTL_SECONDS = 30 * 24 * 3600
-
-
-deployment_key = keys.github_deployment
+from jobs.state.reports import github_deployment_id, keep_github_deployment_id
 
 
 def create_request(settings: Settings, notify: GithubNotify, deploy: Deploy) -> Outbound:
@@ -79,7 +74,7 @@ class GithubDeploymentReporter:
         settings: Settings,
         notify: GithubNotify,
         session: requests.Session,
-        connection: Redis,
+        connection: Connection,
     ) -> None:
         self.settings = settings
         self.notify = notify
@@ -99,8 +94,7 @@ class GithubDeploymentReporter:
             deliver(self.session, request, self.settings.notify.delivery)
 
     def _existing(self, deploy: Deploy) -> int | None:
-        raw = self.redis.get(deployment_key(deploy.id))
-        return int(raw) if raw is not None else None
+        return github_deployment_id(self.redis, deploy.id)
 
     def _create(self, deploy: Deploy) -> int:
         request = create_request(self.settings, self.notify, deploy)
@@ -116,5 +110,5 @@ class GithubDeploymentReporter:
             raise ReportRejected(
                 f"{request.what}: expected a deployment id in GitHub's answer, got none"
             ) from None
-        self.redis.set(deployment_key(deploy.id), deployment_id, ex=DEPLOYMENT_TTL_SECONDS)
+        keep_github_deployment_id(self.redis, deploy.id, deployment_id)
         return deployment_id

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from functools import partial
 
 import requests
-from redis import Redis
 
 from config import Settings
 from jobs.report import gitea, github, gitlab, json_webhook, slack
@@ -15,13 +14,14 @@ from jobs.report.delivery import Outbound
 from jobs.report.github_deployments import GithubDeploymentReporter
 from jobs.report.redact import hide_url
 from jobs.report.reporter import Reporter, RequestReporter
+from jobs.state import Connection
 from jobs.state.records import Deploy
 
 Build = Callable[[Deploy], Outbound | None]
 
 
 def build_reporters(
-    settings: Settings, connection: Redis, session: requests.Session
+    settings: Settings, connection: Connection, session: requests.Session
 ) -> list[Reporter]:
     notify = settings.notify
     policy = notify.delivery

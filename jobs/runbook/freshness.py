@@ -14,17 +14,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from redis import Redis
-
 from config import Environment
 from jobs.commands import git as git_commands
 from jobs.commands.git_names import is_sha
 from jobs.execution.context import DeployContext
 from jobs.execution.runner import probe
+from jobs.state import Connection
 from jobs.state.lastgood import read_last_good
 from jobs.state.records import Deploy, DeployStore, RecordError
-from jobs.state.redistext import as_text
-from jobs.state.submit import delivery_key, latest_queued_key
+from jobs.state.submit import delivery_seen, newest_queued
 
 ALREADY_LIVE = "already live"
 # Triggers an operator starts; every other trigger (webhooks, later polling) is checked.
@@ -38,7 +36,7 @@ def older_than_live(live: str) -> str:
     return f"older than the live commit {live[:12]}; use deployhook rollback"
 
 
-def live_commit(connection: Redis, target: str) -> str | None:
+def live_commit(connection: Connection, target: str) -> str | None:
     """The commit of the environment's last good deploy, or None (never deployed, unreadable)."""
     try:
         record = read_last_good(connection, target)
@@ -64,20 +62,20 @@ def older_by_exit_code(code: int | None) -> bool | None:
     return {0: True, 1: False}.get(code) if code is not None else None
 
 
-def pending_deploy(connection: Redis, target: str) -> Deploy | None:
+def pending_deploy(connection: Connection, target: str) -> Deploy | None:
     """The newest deploy queued for the environment while it is still queued or running."""
-    newest = connection.get(latest_queued_key(target))
+    newest = newest_queued(connection, target)
     if newest is None:
         return None
     try:
-        record = DeployStore(connection).get(as_text(newest))
+        record = DeployStore(connection).get(newest)
     except RecordError:
         return None
     return record if record.state in ("queued", "running") else None
 
 
 def intake_reason(
-    connection: Redis, environment: Environment, target: str, sha: str, delivery: str | None
+    connection: Connection, environment: Environment, target: str, sha: str, delivery: str | None
 ) -> str | None:
     """The intake's answer: Redis for the live commit, git only when the checkout is here.
 
@@ -96,7 +94,7 @@ def intake_reason(
     if pending is None or not is_sha(pending.sha):
         return None
     if pending.sha == sha:
-        seen = delivery is not None and connection.exists(delivery_key(delivery))
+        seen = delivery is not None and delivery_seen(connection, delivery)
         return None if seen else f"already queued as {pending.id}"
     if _older(environment, sha, pending.sha):
         return f"older than the queued commit {pending.sha[:12]} ({pending.id})"

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import docker.errors
-from redis import Redis
 
 from config import Environment, Settings
 from jobs.commands import rehearsal
@@ -25,6 +24,8 @@ from jobs.execution.runner import Runner
 from jobs.failures.errors import CommandFailed, LockLost, LockTimeout, StageFailed
 from jobs.runbook.outcome import finish_failed, finish_interrupted, revert_after
 from jobs.runbook.stages.rehearse import remove_containers
+from jobs.runbook.table import CHANGES
+from jobs.state import Connection
 from jobs.state.ids import DEPLOY_ID
 from jobs.state.locks import EnvironmentLock, LockOwner, current_owner
 from jobs.state.records import Deploy, DeployStore, RecordError
@@ -33,7 +34,8 @@ from jobs.state.workers import forget, outlived
 
 logger = logging.getLogger("deployhook.recovery")
 
-CHANGING_STAGES = ("checkout", "build", "swap", "migrate", "health", "commit", "revert")
+# A deploy that started any of these had started changing the environment: it is reverted.
+CHANGING_STAGES = (*dict.fromkeys(stage.name for stage in CHANGES), "revert")
 # Long enough for a lock held by a dead worker on another host to expire (its TTL is 30 s).
 RECOVERY_LOCK_WAIT = 40.0
 STRAY_LOG_KEEP_SECONDS = 7 * 24 * 3600  # the log of removing a stray whose record is gone
@@ -42,7 +44,7 @@ STRAY_LOG_KEEP_SECONDS = 7 * 24 * 3600  # the log of removing a stray whose reco
 GONE_RECORD_AGE_SECONDS = 24 * 3600.0
 
 
-def recover_interrupted(settings: Settings, connection: Redis, queues: list[str]) -> list[str]:
+def recover_interrupted(settings: Settings, connection: Connection, queues: list[str]) -> list[str]:
     """Recover every interrupted deploy of the environments these queues serve; return ids."""
     store = DeployStore(connection)
     recovered = []
@@ -56,13 +58,13 @@ def recover_interrupted(settings: Settings, connection: Redis, queues: list[str]
 
 
 def _served(settings: Settings, queues: list[str]) -> Iterator[tuple[str, Environment]]:
-    for project_name, project in settings.projects.items():
-        for env_name, environment in project.environments.items():
+    for project in settings.projects.values():
+        for environment in project.environments.values():
             if environment.queue in queues:
-                yield f"{project_name}/{env_name}", environment
+                yield environment.target, environment
 
 
-def recover(record: Deploy, settings: Settings, connection: Redis) -> None:
+def recover(record: Deploy, settings: Settings, connection: Connection) -> None:
     store = DeployStore(connection, keep_days=settings.history.keep_days)
     holder = current_owner(connection, record.target)
     if holder is not None and holder.is_alive_local_process():
@@ -107,7 +109,7 @@ def recover(record: Deploy, settings: Settings, connection: Redis) -> None:
         lock.release()
 
 
-def hand_over(connection: Redis, deploy_id: str, queue: str, reason: str) -> str:
+def hand_over(connection: Connection, deploy_id: str, queue: str, reason: str) -> str:
     """Leave the deploy this worker runs to the next worker start; returns what was done.
 
     For a worker that must stop now (SIGTERM): a deploy still `queued` (waiting at a gate or
@@ -133,7 +135,7 @@ def hand_over(connection: Redis, deploy_id: str, queue: str, reason: str) -> str
     return f"nothing to do ({record.state})"
 
 
-def _worker_alive(record: Deploy, connection: Redis) -> bool:
+def _worker_alive(record: Deploy, connection: Connection) -> bool:
     """Does the worker the record names still beat (jobs/state/workers.py)? Waits for a
     heartbeat to expire, so a worker restarted at once still recovers its predecessor's deploy;
     for a name nothing can be told about, the environment's lock decides."""
@@ -142,7 +144,7 @@ def _worker_alive(record: Deploy, connection: Redis) -> bool:
 
 def remove_stray_rehearsals(
     settings: Settings,
-    connection: Redis,
+    connection: Connection,
     queues: list[str],
     gone_after: float = GONE_RECORD_AGE_SECONDS,
 ) -> list[str]:
@@ -194,7 +196,7 @@ def _age(container: Any) -> float:
     return (datetime.now(UTC) - since).total_seconds()
 
 
-def _state(connection: Redis, deploy_id: str) -> str | None:
+def _state(connection: Connection, deploy_id: str) -> str | None:
     try:
         return DeployStore(connection).get(deploy_id).state
     except RecordError:
@@ -203,7 +205,7 @@ def _state(connection: Redis, deploy_id: str) -> str | None:
 
 def _remove_stray(
     settings: Settings,
-    connection: Redis,
+    connection: Connection,
     environment: Environment,
     name: str,
     deploy_id: str,

@@ -18,13 +18,27 @@ from typing import Any
 
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from redis.sentinel import Sentinel
 
 from config import ConfigError, Settings
 from config.sentinel import SentinelSettings, address
 
-__all__ = ["Redis", "RedisConnectionError", "Unreachable", "check_configured", "connect", "reach"]
+__all__ = [
+    "Connection",
+    "Redis",
+    "RedisConnectionError",
+    "RedisError",
+    "ResponseError",
+    "Unreachable",
+    "check_configured",
+    "connect",
+    "reach",
+]
+
+# What the rest of deployhook holds and passes around: only jobs/state/ speaks Redis's
+# protocol, so other modules name the connection's type and its errors from here.
+Connection = Redis
 
 # Where `deployhook up` puts its embedded Redis's socket (webhook/embedded_redis.py).
 EMBEDDED_SOCKET = Path("redis") / "redis.sock"

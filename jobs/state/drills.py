@@ -41,7 +41,11 @@ def record_drill(connection: Redis, result: DrillResult) -> None:
 
 
 def last_drill(connection: Redis, target: str) -> DrillResult | None:
-    raw = connection.get(keys.backup_drill(target))
+    return parse_drill(connection.get(keys.backup_drill(target)))
+
+
+def parse_drill(raw: bytes | str | None) -> DrillResult | None:
+    """The drill record's value as a DrillResult; None when absent or malformed."""
     if raw is None:
         return None
     try:

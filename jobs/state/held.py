@@ -3,9 +3,15 @@
 A deploy that finds an operator's lock stays `queued` and its id goes on the environment's
 held list; the worker moves on. Unlocking queues every held deploy again, oldest first: the
 newest runs and the older ones end `superseded` by the pipeline's newest-push-wins rule.
+
+A deploy outside its environment's windows is held the same way, and the environment goes into
+a sorted set with the time its next window opens, for the gates' waker (jobs/gates/waker.py).
 """
 
 from __future__ import annotations
+
+import time
+from datetime import datetime
 
 from redis import Redis
 
@@ -17,6 +23,7 @@ from jobs.state.redistext import as_text
 from jobs.state.submit import enqueue
 
 held_key = keys.held
+WINDOW_WAKE_KEY = keys.WINDOW_WAKE
 
 
 def held_ids(connection: Redis, target: str) -> list[str]:
@@ -57,3 +64,24 @@ def release_held(connection: Redis, settings: Settings, target: str) -> list[str
         enqueue(connection, environment.queue, deploy)
         queued.append(deploy_id)
     return queued
+
+
+def hold_for_window(connection: Redis, target: str, deploy_id: str, opens: datetime) -> None:
+    """Put `deploy_id` on `target`'s held list and remember when to queue it again."""
+    with connection.pipeline(transaction=True) as pipe:
+        pipe.rpush(held_key(target), deploy_id)
+        pipe.zadd(WINDOW_WAKE_KEY, {target: opens.timestamp()})
+        pipe.execute()
+
+
+def window_wakeups(connection: Redis) -> dict[str, float]:
+    """target -> when its held deploys are queued again (Unix time), for pages and the CLI."""
+    pairs = connection.zrange(WINDOW_WAKE_KEY, 0, -1, withscores=True)
+    return {as_text(pair[0]): float(pair[1]) for pair in pairs}
+
+
+def take_opened_windows(connection: Redis, now: float | None = None) -> list[str]:
+    """The targets whose window has opened, each taken by one caller only (of many wakers)."""
+    due = connection.zrangebyscore(WINDOW_WAKE_KEY, "-inf", now or time.time())
+    # ZREM answers 0 to every waker but the first: that one releases the held deploys.
+    return [as_text(raw) for raw in due if connection.zrem(WINDOW_WAKE_KEY, as_text(raw))]

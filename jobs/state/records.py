@@ -16,6 +16,7 @@ from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import WatchError
 
+from config.targets import target_of
 from jobs.state import keys
 from jobs.state.ids import DEPLOY_ID, ID_HINT, new_deploy_id
 from jobs.state.keys import PREFIX, REPORTS_PENDING
@@ -165,7 +166,7 @@ class Deploy:
 
     @property
     def target(self) -> str:
-        return f"{self.project}/{self.environment}"
+        return target_of(self.project, self.environment)
 
     @property
     def short_sha(self) -> str:

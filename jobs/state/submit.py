@@ -24,6 +24,7 @@ from redis.exceptions import RedisError, WatchError
 from rq.job import Job
 
 from config import Settings
+from config.targets import target_of
 from jobs.state import keys
 from jobs.state.records import Deploy, DeployStore, new_deploy_id
 from jobs.state.redistext import as_text
@@ -140,7 +141,7 @@ class _CommitQueued(Exception):
 
 def _commit_markers(requests: list[DeployRequest]) -> list[str | None]:
     return [
-        keys.commit_marker(f"{r.project}/{r.environment}", r.sha) if r.dedupe_commit else None
+        keys.commit_marker(target_of(r.project, r.environment), r.sha) if r.dedupe_commit else None
         for r in requests
     ]
 
@@ -228,8 +229,18 @@ def _write(
         pipe.set(keys.delivery(delivery), deploys[0].id, ex=DELIVERY_TTL_SECONDS)
 
 
+def newest_queued(connection: Redis, target: str) -> str | None:
+    """The id of the newest deploy queued for an environment (newest push wins), if any."""
+    newest = connection.get(keys.latest_queued(target))
+    return as_text(newest) if newest is not None else None
+
+
+def delivery_seen(connection: Redis, delivery_id: str) -> bool:
+    """A webhook delivery with this id already queued a deploy (within the dedupe window)."""
+    return bool(connection.exists(keys.delivery(delivery_id)))
+
+
 def superseded(connection: Redis, record: Deploy) -> bool:
     """A newer push for the same environment is queued (a rollback is never superseded)."""
-    newest = connection.get(keys.latest_queued(record.target))
-    newest_id = as_text(newest) if newest is not None else None
+    newest_id = newest_queued(connection, record.target)
     return newest_id is not None and newest_id != record.id and record.trigger != "rollback"

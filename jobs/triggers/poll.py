@@ -14,34 +14,25 @@ What counts as new, per environment (`decide`, pure and table-tested):
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import logging
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-
-from redis import Redis
-from redis.exceptions import RedisError
 
 from config import Environment, Settings
-from jobs.commands.git import ls_remote
-from jobs.commands.git_names import is_sha
 from jobs.execution.context import command_environ, secret_values
 from jobs.execution.deploylog import DeployLog
 from jobs.execution.periodic import start_periodic
 from jobs.execution.runner import Runner
 from jobs.failures.errors import CommandFailed
-from jobs.failures.finder import shorten, telling_line
-from jobs.operations.resolve_ref import parse_listing, version_key
-from jobs.state.keys import poll_state as poll_state_key
+from jobs.state import Connection, RedisError
 from jobs.state.lastgood import read_last_good
+from jobs.state.polls import PollState, keep_poll, read_poll
 from jobs.state.records import DeployStore
 from jobs.state.submit import DeployRequest, Duplicate, QueueUnavailable, submit
-from jobs.triggers.pollstate import PollState
+from jobs.triggers.remote import list_remote, matching, refs_to_ask, version_key
 
 logger = logging.getLogger("deployhook.poll")
 POLL_TRIGGER = "poll"
@@ -53,27 +44,6 @@ TICK_SECONDS = 1.0
 class Found:
     ref_name: str
     sha: str
-
-
-def refs_to_ask(environment: Environment) -> list[str]:
-    trigger = environment.trigger
-    if trigger.kind == "branch":
-        return [f"refs/heads/{trigger.pattern}"]
-    return ["refs/tags/*"]
-
-
-def matching(environment: Environment, listing: dict[str, str]) -> dict[str, str]:
-    """name -> commit of the refs the trigger matches (branch by name, tags by glob)."""
-    trigger = environment.trigger
-    prefix = "refs/heads/" if trigger.kind == "branch" else "refs/tags/"
-    found = {}
-    for ref, sha in listing.items():
-        name = ref.removeprefix(prefix)
-        if ref.startswith(prefix) and is_sha(sha):
-            exact = trigger.kind == "branch" and name == trigger.pattern
-            if exact or (trigger.kind == "tag" and fnmatch.fnmatchcase(name, trigger.pattern)):
-                found[name] = sha
-    return found
 
 
 def decide(
@@ -96,36 +66,29 @@ def decide(
 
 
 def poll_once(
-    settings: Settings, connection: Redis, project: str, name: str, state: PollState
+    settings: Settings, connection: Connection, project: str, name: str, state: PollState
 ) -> str:
     """One poll of one environment: ask the remote, queue a deploy if new; say what happened."""
     environment = settings.environment(project, name)
-    target = f"{project}/{name}"
+    target = environment.target
     store = DeployStore(connection)
     log_id = f"poll:{target}"
     store.expire_log(log_id, 0)  # keep only the latest poll's lines
     log = DeployLog(store, log_id, secret_values(settings))
     runner = Runner(log, command_environ(environment, secret_values(settings)))
-    argv = ls_remote(environment.path, environment.remote, refs_to_ask(environment))
     try:
-        with tempfile.TemporaryDirectory() as scratch:
-            out = Path(scratch) / "refs"
-            runner.run(
-                argv,
-                timeout=environment.timeouts.fetch,
-                stdout_path=out,
-                quiet=True,
-                read_only=True,  # a question to the remote: changes nothing, needs no lock
-            )
-            listing = parse_listing(out.read_text(errors="replace"))
+        # A question to the remote: changes nothing, needs no lock (read-only).
+        listing = list_remote(
+            runner, environment, refs_to_ask(environment.trigger), environment.timeouts.fetch
+        )
     except CommandFailed as error:
-        said = shorten(telling_line(error.output_tail), 200)
+        said = error.cause(200)
         return log.mask(f"ls-remote failed: {said} ({error})")
     except OSError as error:
         return f"ls-remote failed: {error.strerror or error}"
     finally:
         store.expire_log(log_id, LOG_KEEP_SECONDS)
-    now = matching(environment, listing)
+    now = matching(environment.trigger, listing)
     last_good = read_last_good(connection, target)
     live = str(last_good["sha"]) if last_good and last_good.get("sha") else None
     found = decide(environment.trigger.kind, now, state.seen, live)
@@ -167,7 +130,7 @@ def polled(settings: Settings, queues: list[str]) -> list[tuple[str, str, Enviro
 @dataclass
 class Poller:
     settings: Settings
-    connection: Redis
+    connection: Connection
     queues: list[str]
     clock: Callable[[], float] = time.time
     due: dict[str, float] = field(default_factory=dict)
@@ -176,11 +139,10 @@ class Poller:
         """Poll every environment whose time has come; record its state and next time."""
         for project, name, environment in polled(self.settings, self.queues):
             interval = environment.poll.interval if environment.poll else 60.0
-            target = f"{project}/{name}"
+            target = environment.target
             if self.clock() < self.due.get(target, 0.0):
                 continue
-            key = poll_state_key(target)
-            state = PollState.from_json(self.connection.get(key), interval)
+            state = read_poll(self.connection, target, interval)
             try:
                 state.result = poll_once(self.settings, self.connection, project, name, state)
             except RedisError:
@@ -192,11 +154,13 @@ class Poller:
             self.due[target] = finished + interval
             state.last_at = _stamp(finished)
             state.next_at = _stamp(self.due[target])
-            self.connection.set(key, state.to_json())
+            keep_poll(self.connection, target, state)
             logger.info(json.dumps({"target": target, "poll": state.result}))
 
 
-def start_polling(settings: Settings, connection: Redis, queues: list[str]) -> Callable[[], None]:
+def start_polling(
+    settings: Settings, connection: Connection, queues: list[str]
+) -> Callable[[], None]:
     """Run a Poller on a daemon thread beside the worker; returns the function that stops it."""
     poller = Poller(settings, connection, queues)
     if not polled(settings, queues):

@@ -17,13 +17,12 @@ import threading
 from types import FrameType
 from typing import Any
 
-from redis import Redis
-
 from config import Settings
 from jobs.gates.waker import requeue_interrupted_waits, start_window_waker
 from jobs.offsite.schedule import start_offsite_schedule
 from jobs.report import start_background
 from jobs.runbook.recovery import hand_over, recover_interrupted
+from jobs.state import Connection
 from jobs.state.connection import connect
 from jobs.state.retention import start_pruning
 from jobs.state.rqjobs import GuardedWorker, deploy_worker, why_refused
@@ -103,7 +102,7 @@ class DeployWorker(GuardedWorker):
 
 def run_worker(
     settings: Settings,
-    connection: Redis,
+    connection: Connection,
     queues: list[str] | None = None,
     *,
     burst: bool = False,
@@ -116,7 +115,7 @@ def run_worker(
     stop_heartbeat = start_heartbeat(connection)
     # History retention: what Redis keeps stays bounded (history.keep_days, keep_deploys).
     history = settings.history
-    targets = [f"{p}/{e}" for p, project in settings.projects.items() for e in project.environments]
+    targets = [environment.target for environment in settings.every_environment()]
     stop_pruning = start_pruning(connection, targets, history.keep_deploys, history.keep_days)
     # Reports run beside the deploys, never inside them: a slow provider cannot hold one up.
     stop_reports = start_background(settings, connection)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import redis
 
-from jobs.gates.waker import hold_for_window
+from jobs.state.held import hold_for_window
 from jobs.state.records import DeployStore
 from tests.support.status import make_deploy, status_app
 from webhook.operator.render import show_text

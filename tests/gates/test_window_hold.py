@@ -11,11 +11,10 @@ from rq import Queue
 from config import Settings
 from config.gates import DAYS
 from jobs.gates import pass_gates
-from jobs.gates.keys import WINDOW_WAKE_KEY
-from jobs.gates.waker import start_window_waker, wake_due, window_wakeups
+from jobs.gates.waker import start_window_waker, wake_due
 from jobs.report import drain
 from jobs.runbook.pipeline import deploy
-from jobs.state.held import held_ids, release_held
+from jobs.state.held import WINDOW_WAKE_KEY, held_ids, release_held, window_wakeups
 from jobs.state.locks import current_owner
 from jobs.state.records import Deploy, DeployStore
 from jobs.state.submit import DeployRequest, Submitted, submit

@@ -12,6 +12,7 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
+from jobs.state.counters import delivery_counts
 from jobs.state.records import DeployStore
 from tests.support.deliveries import (
     GITHUB_SECRET,
@@ -23,7 +24,6 @@ from tests.support.deliveries import (
     queued_jobs,
 )
 from webhook.app import create_app
-from webhook.deliveries import delivery_counts
 
 GITHUB_AFTER = "6113728f27ae82c7b1a177c8d03f9e96e0adf246"
 

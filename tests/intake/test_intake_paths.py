@@ -11,11 +11,11 @@ import redis
 from flask.testing import FlaskClient
 
 from config import parse_settings
+from jobs.state.counters import delivery_counts
 from jobs.state.keys import last_good as last_good_key
 from jobs.state.records import DeployStore
 from tests.support.deliveries import SECRETS, config_text, payload, post_github, queued_jobs
 from webhook.app import create_app
-from webhook.deliveries import delivery_counts
 
 LIVE = "9049f1265b7d61be4a8904a9a27120d2064dab3b"  # github-push.json's `before`
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from typing import Any
 
 import pytest
@@ -48,3 +50,24 @@ def test_unknown_environment_lists_the_configured_ones(settings: Settings) -> No
     """A misspelt project/environment is refused with the list of configured ones."""
     with pytest.raises(OperationError, match="configured: app/dev, app/prod"):
         parse_target(settings, "app/staging")
+
+
+def test_an_unreachable_remote_is_named_by_git_s_cause(
+    settings: Settings, repo: Any, tmp_path: Any
+) -> None:
+    """A remote git cannot read fails with git's own cause line, found by the failure finder."""
+    gone = tmp_path / "gone.git"
+    subprocess.run(
+        ["git", "-C", str(repo.checkout), "remote", "set-url", "origin", str(gone)], check=True
+    )
+    with pytest.raises(OperationError) as caught:
+        resolve_ref(settings.environment("app", "dev"), "main")
+    assert str(caught.value).startswith("git ls-remote origin failed: fatal: ")
+    assert str(gone) in str(caught.value)
+
+
+def test_a_missing_checkout_is_not_a_git_checkout(settings: Settings, repo: Any) -> None:
+    """An environment path without a checkout is named as such, before git is asked anything."""
+    shutil.rmtree(repo.checkout / ".git")
+    with pytest.raises(OperationError, match="is not a git checkout"):
+        resolve_ref(settings.environment("app", "dev"), "main")

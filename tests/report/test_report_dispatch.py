@@ -11,8 +11,9 @@ import redis
 from werkzeug import Request, Response
 
 from jobs.report import drain, start_background
-from jobs.report.dispatcher import Dispatcher, cursor_key, lock_key
+from jobs.report.dispatcher import Dispatcher
 from jobs.state.records import REPORTS_PENDING_KEY, DeployStore, events_key
+from jobs.state.reports import cursor_key, lock_key
 from jobs.worker.start import run_worker
 from tests.support.provider_server import GITHUB, SLACK, WEBHOOK, ProviderServer
 from tests.support.report_setup import PREVIOUS, SHA, queue_deploy, settings_for

@@ -150,7 +150,7 @@ def test_doctor_checks_the_manager_nodes_registry_updates_and_placement(
 ) -> None:
     """doctor on a swarm: the manager answers (one: a warning), nodes ready, the registry
     resolves and nodes pulled from it, served services start-first, volumes pinned."""
-    findings = {f.check: f for f in examine(settings, [("sample", "dev")])}
+    findings = {f.check: f for f in examine(settings, [settings.environment("sample", "dev")])}
     assert findings["manager"].status == "warn", findings["manager"]
     assert "a manager answers (3 nodes, 1 managers)" in findings["manager"].detail
     assert findings["nodes"].status == "ok", findings["nodes"]

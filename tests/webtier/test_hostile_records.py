@@ -13,11 +13,12 @@ import redis
 
 from jobs.state import keys
 from jobs.state.ids import new_deploy_id
+from jobs.state.keys import last_good as last_good_key
+from jobs.state.keys import lock as lock_key
 from jobs.state.readback import typed_fields
 from tests.support.deliveries import make_settings
 from tests.support.users import client_as, signed_in_client
 from webhook.app import create_app
-from webhook.status.environments import last_good_key, lock_key
 
 GOOD_SHA = "0123456789abcdef0123456789abcdef01234567"
 # Each value is written verbatim as a deploy record, as a bug, an old version or a hand edit might.

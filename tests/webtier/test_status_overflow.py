@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from jobs.state.keys import last_good as last_good_key
 from jobs.state.records import DeployStore
 from tests.support.browser import browser_missing, chromium, serving, sign_in
 from tests.support.status import make_deploy, set_json, stage, status_app
-from webhook.status.environments import last_good_key
 
 pytestmark = pytest.mark.skipif(browser_missing() is not None, reason=str(browser_missing()))
 SHA256 = "5e1f" * 16  # a SHA-256 repository's commit id: 64 characters, no break opportunity

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
-from redis import Redis
 
 from config import Settings
+from jobs.state import Connection
 from webhook.auth.context import EXTENSION, AuthContext, auth_context
 from webhook.auth.guard import current_identity, guard
 from webhook.auth.users import UsersSource
@@ -26,7 +26,7 @@ __all__ = ["auth_context", "current_identity", "register"]
 SESSION_COOKIE = "deployhook_session"
 
 
-def register(app: Flask, settings: Settings, connection: Redis) -> None:
+def register(app: Flask, settings: Settings, connection: Connection) -> None:
     """Guard every route of `app` and add /login, /logout, the OIDC callback and /audit."""
     sessions = settings.auth.sessions
     app.secret_key = (

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app, request
-from redis import Redis
 
 from config import Settings
-from jobs.state import audit
+from jobs.state import Connection, audit
 from webhook.auth.users import Users, UsersSource
 
 EXTENSION = "deployhook.auth"
@@ -17,7 +16,7 @@ EXTENSION = "deployhook.auth"
 @dataclass(frozen=True)
 class AuthContext:
     settings: Settings
-    connection: Redis
+    connection: Connection
     source: UsersSource
 
     def users(self) -> Users:

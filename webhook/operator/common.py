@@ -10,11 +10,11 @@ from typing import Any
 from config import Settings, load_settings
 from jobs.operations.maintenance import operator_name
 from jobs.operations.targets import OperationError
-from jobs.state import audit
-from jobs.state.connection import Redis, Unreachable, reach
+from jobs.state import Connection, audit
+from jobs.state.connection import Unreachable, reach
 
 
-def settings_and_redis(args: argparse.Namespace) -> tuple[Settings, Redis]:
+def settings_and_redis(args: argparse.Namespace) -> tuple[Settings, Connection]:
     settings = load_settings(args.config)
     try:
         return settings, reach(settings)
@@ -23,7 +23,7 @@ def settings_and_redis(args: argparse.Namespace) -> tuple[Settings, Redis]:
 
 
 def record_action(
-    connection: Redis, settings: Settings, action: str, target: str, detail: str = ""
+    connection: Connection, settings: Settings, action: str, target: str, detail: str = ""
 ) -> None:
     """Put a CLI operator action in the audit log, as the web actions are."""
     entry = audit.AuditEntry(action, operator_name(), "cli", target=target, method="cli",

@@ -36,7 +36,7 @@ def backups_list(args: argparse.Namespace) -> int:
     for item in found:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(item.mtime))
         print(f"{item.path.name}  {item.size:>12} bytes  {when}Z  {item.deploy_id or '-'}")
-    if settings.environment(*parse_target(settings, args.target)).backups.offsite is None:
+    if parse_target(settings, args.target).backups.offsite is None:
         return 0
     print(f"off-site ({len(copies)}):" if copies else "off-site: no copies yet")
     for copy in copies:
@@ -112,11 +112,11 @@ def verify_backups(args: argparse.Namespace) -> int:
 
 
 def _offsite(settings: Settings, target: str) -> bool:
-    return settings.environment(*parse_target(settings, target)).backups.offsite is not None
+    return parse_target(settings, target).backups.offsite is not None
 
 
 def _database(settings: Settings, target: str) -> str:
-    database = settings.environment(*parse_target(settings, target)).database
+    database = parse_target(settings, target).database
     return f"database {database.name}" if database else "the database"
 
 

@@ -6,14 +6,13 @@ import argparse
 import time
 from pathlib import Path
 
-from redis import Redis
-
 from config import Settings
 from jobs.offsite.choosing import offsite_copies
 from jobs.operations.maintenance import operator_name
 from jobs.operations.queueing import queue_deploy, queue_redeploy, queue_rollback, rollback_plan
 from jobs.operations.targets import OperationError
-from jobs.state.held import held_ids
+from jobs.state import Connection
+from jobs.state.environment import read_environment
 from jobs.state.records import Deploy, DeployStore
 from webhook.operator.common import confirm, record_action, say, settings_and_redis
 from webhook.operator.follow import follow_stages
@@ -62,7 +61,7 @@ def rollback(args: argparse.Namespace) -> int:
     return _finish(connection, queued, args.no_wait)
 
 
-def _kept_offsite(settings: Settings, connection: Redis, target: str, backup: Path) -> bool:
+def _kept_offsite(settings: Settings, connection: Connection, target: str, backup: Path) -> bool:
     """Whether the off-site repository holds `backup` (the rollback's restore fetches it)."""
     if not any(copy.name == backup.name for copy in offsite_copies(settings, connection, target)):
         return False
@@ -84,7 +83,7 @@ def _finish(connection: object, queued: Deploy, no_wait: bool) -> int:
         nonlocal told, waiting
         if record.state != "queued":
             return False
-        if record.id in held_ids(store.redis, record.target):
+        if record.id in read_environment(store.redis, record.target).held:
             return True
         if record.waiting_for and record.waiting_for != waiting:
             waiting = record.waiting_for

@@ -19,14 +19,10 @@ DOCTOR_REDIS_TIMEOUT = 5.0
 def doctor(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     if args.target:
-        targets = [parse_target(settings, args.target)]
+        environments = [parse_target(settings, args.target)]
     else:
-        targets = [
-            (project, name)
-            for project, configured in sorted(settings.projects.items())
-            for name in sorted(configured.environments)
-        ]
-    findings = [*check_redis(settings), *examine(settings, targets)]
+        environments = settings.every_environment()
+    findings = [*check_redis(settings), *examine(settings, environments)]
     failed = [finding for finding in findings if finding.status == Status.FAIL]
     warned = [finding for finding in findings if finding.status == Status.WARN]
     if args.json:

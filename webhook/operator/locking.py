@@ -15,7 +15,7 @@ DEFAULT_REASON = "held from the command line"
 
 def lock(args: argparse.Namespace) -> int:
     settings, connection = settings_and_redis(args)
-    target = "/".join(parse_target(settings, args.target))
+    target = parse_target(settings, args.target).target
     prefix = f"locked by {operator_name()} via CLI: "
     try:
         held = lock_environment(connection, target, args.reason or DEFAULT_REASON, prefix)
@@ -34,7 +34,7 @@ def lock(args: argparse.Namespace) -> int:
 
 def unlock(args: argparse.Namespace) -> int:
     settings, connection = settings_and_redis(args)
-    target = "/".join(parse_target(settings, args.target))
+    target = parse_target(settings, args.target).target
     try:
         previous, requeued = unlock_environment(connection, settings, target)
     except LockConflict as error:

@@ -17,7 +17,7 @@ def history(args: argparse.Namespace) -> int:
     settings, connection = settings_and_redis(args)
     target = None
     if args.target:
-        target = "/".join(parse_target(settings, args.target))
+        target = parse_target(settings, args.target).target
     deploys = DeployStore(connection).history(target, limit=args.limit)
     if args.json:
         print_json([deploy.as_dict() for deploy in deploys])

@@ -12,11 +12,9 @@ import getpass
 import re
 import sys
 
-from redis.exceptions import RedisError
-
 from config import ConfigError, Settings, load_settings
 from jobs.operations.targets import OperationError
-from jobs.state import audit
+from jobs.state import RedisError, audit
 from jobs.state.connection import Unreachable, reach
 from webhook.auth.users import (
     USER_NAME,

@@ -8,11 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Blueprint, Flask, Response, request
-from redis import Redis
 
 from config import Settings
 from jobs.failures.describe import without_stage
 from jobs.report.text import database_note
+from jobs.state import Connection
 from jobs.state.readback import clean_text
 from webhook.auth import register as register_auth
 from webhook.status.actions import actions
@@ -60,7 +60,7 @@ def _encodable(value: object) -> object:
     return clean_text(value) if isinstance(value, str) else value
 
 
-def register(app: Flask, settings: Settings, connection: Redis) -> None:
+def register(app: Flask, settings: Settings, connection: Connection) -> None:
     """Add the status pages, the JSON API, the actions and /metrics to `app`, behind sign-in."""
     app.extensions[EXTENSION] = StatusContext(settings, connection)
     app.extensions[STREAMS] = StreamSlots(settings.server.live_streams)

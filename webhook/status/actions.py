@@ -12,10 +12,11 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
-from redis.exceptions import RedisError
 
+from config.targets import target_of
 from jobs.operations.queueing import queue_deploy, queue_rollback, rollback_plan
 from jobs.operations.targets import OperationError
+from jobs.state import RedisError
 from jobs.state.operator_lock import LockConflict, lock_environment, unlock_environment
 from jobs.state.records import Deploy
 from jobs.state.submit import QueueUnavailable
@@ -41,8 +42,9 @@ def _audit(response: Response) -> Response:
     if identity is not None and request.endpoint and request.view_args is not None:
         body = response.get_json(silent=True) if response.is_json else None
         deploy_id = body.get("deploy_id") if isinstance(body, dict) else None
-        target = "/".join(
-            str(request.view_args.get(key, "?")) for key in ("project", "environment")
+        target = target_of(
+            str(request.view_args.get("project", "?")),
+            str(request.view_args.get("environment", "?")),
         )
         try:
             auth_context().audit(
@@ -85,9 +87,9 @@ def _queued(deploy: Deploy) -> ResponseReturnValue:
 @actions.post("/<project>/<environment>/lock")
 def lock(project: str, environment: str) -> ResponseReturnValue:
     """Hold the environment: no deploy starts there until it is unlocked."""
+    target = target_of(project, environment)
     if _unknown(project, environment):
-        return problem(404, f"no environment {project}/{environment} in the configuration")
-    target = f"{project}/{environment}"
+        return problem(404, f"no environment {target} in the configuration")
     try:
         held = lock_environment(context().connection, target, _body().get("reason"))
     except ValueError as error:
@@ -100,9 +102,9 @@ def lock(project: str, environment: str) -> ResponseReturnValue:
 @actions.post("/<project>/<environment>/unlock")
 def unlock(project: str, environment: str) -> ResponseReturnValue:
     """Release an operator lock and queue again the deploys it held; 409 while a deploy runs."""
+    target = target_of(project, environment)
     if _unknown(project, environment):
-        return problem(404, f"no environment {project}/{environment} in the configuration")
-    target = f"{project}/{environment}"
+        return problem(404, f"no environment {target} in the configuration")
     ctx = context()
     try:
         previous, requeued = unlock_environment(ctx.connection, ctx.settings, target)
@@ -116,8 +118,9 @@ def unlock(project: str, environment: str) -> ResponseReturnValue:
 @actions.post("/<project>/<environment>/deploy")
 def deploy(project: str, environment: str) -> ResponseReturnValue:
     """Queue a deploy of `ref` (branch, tag or full SHA; null: the trigger's newest)."""
+    target = target_of(project, environment)
     if _unknown(project, environment):
-        return problem(404, f"no environment {project}/{environment} in the configuration")
+        return problem(404, f"no environment {target} in the configuration")
     ref, force = _body().get("ref"), _body().get("force")
     if ref is not None and not isinstance(ref, str):
         return problem(400, 'ref must be a string or null, e.g. {"ref": "main"}')
@@ -125,7 +128,6 @@ def deploy(project: str, environment: str) -> ResponseReturnValue:
         return problem(400, 'force must be a reason or null, e.g. {"force": "hotfix for #42"}')
     ctx = context()
     try:
-        target = f"{project}/{environment}"
         queued = queue_deploy(
             ctx.connection,
             ctx.settings,
@@ -145,8 +147,9 @@ def deploy(project: str, environment: str) -> ResponseReturnValue:
 @actions.post("/<project>/<environment>/rollback")
 def rollback(project: str, environment: str) -> ResponseReturnValue:
     """Queue a rollback to `to` (null: the previous good deploy); restore the database if asked."""
+    target = target_of(project, environment)
     if _unknown(project, environment):
-        return problem(404, f"no environment {project}/{environment} in the configuration")
+        return problem(404, f"no environment {target} in the configuration")
     body = _body()
     to, restore = body.get("to"), body.get("restore_database", False)
     if to is not None and not isinstance(to, str):
@@ -155,7 +158,7 @@ def rollback(project: str, environment: str) -> ResponseReturnValue:
         return problem(400, "restore_database must be true or false")
     ctx = context()
     try:
-        plan = rollback_plan(ctx.connection, ctx.settings, f"{project}/{environment}", to)
+        plan = rollback_plan(ctx.connection, ctx.settings, target, to)
         queued = queue_rollback(ctx.connection, ctx.settings, plan, restore, _sender())
     except OperationError as error:
         return problem(422, str(error))

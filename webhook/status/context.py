@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
-from redis import Redis
 
 from config import Settings
+from jobs.state import Connection
 from jobs.state.records import DeployStore
 from webhook.errors import problem
 from webhook.status.live import StreamSlots
@@ -21,7 +21,7 @@ STREAMS = "deployhook.streams"
 @dataclass(frozen=True)
 class StatusContext:
     settings: Settings
-    connection: Redis
+    connection: Connection
 
     @property
     def store(self) -> DeployStore:

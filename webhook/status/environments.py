@@ -1,8 +1,7 @@
 """What each environment looks like right now: current commit, last deploy, lock and queue.
 
-The lock and "last good" keys are written by the deploy pipeline; they are read here
-defensively, so that an absent or malformed value shows as "unknown" instead of breaking the
-page that operators need most when something is wrong.
+The lock, "last good", held deploys, poll and drill come from jobs/state/environment.py, the one
+read the pages, /metrics and the CLI share; it reads them defensively.
 """
 
 from __future__ import annotations
@@ -11,33 +10,20 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from redis import Redis
-from redis.exceptions import RedisError
 from rq import Queue
 
 from config import Environment, Settings
+from config.targets import target_of
 from jobs.gates.summary import gate_facts
-from jobs.state.drills import DrillResult, last_drill
-from jobs.state.held import held_ids
-from jobs.state.keys import last_good as last_good_key
-from jobs.state.keys import lock as lock_key
-from jobs.state.keys import poll_state as poll_state_key
-from jobs.state.lastgood import LastGood, parse_last_good
-from jobs.state.owners import Lock, parse_lock
+from jobs.state import Connection, RedisError
+from jobs.state.drills import DrillResult
+from jobs.state.environment import read_environments
+from jobs.state.lastgood import LastGood
+from jobs.state.owners import Lock
+from jobs.state.polls import PollState
 from jobs.state.records import Deploy, DeployStore
-from jobs.triggers.pollstate import PollState
 
-__all__ = [
-    "EnvironmentStatus",
-    "LastGood",
-    "Lock",
-    "environment_statuses",
-    "last_good_key",
-    "lock_key",
-    "parse_last_good",
-    "parse_lock",
-    "targets",
-]
+__all__ = ["EnvironmentStatus", "LastGood", "Lock", "environment_statuses"]
 
 
 @dataclass(frozen=True)
@@ -84,7 +70,7 @@ class EnvironmentStatus:
 
     @property
     def target(self) -> str:
-        return f"{self.project}/{self.environment}"
+        return target_of(self.project, self.environment)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -106,56 +92,40 @@ class EnvironmentStatus:
         }
 
 
-def queue_length(connection: Redis, name: str) -> int | None:
+def queue_length(connection: Connection, name: str) -> int | None:
     try:
         return len(Queue(name, connection=connection))
     except RedisError:
         return None
 
 
-def targets(settings: Settings) -> list[tuple[str, str]]:
-    """Every (project, environment) pair the configuration names, in a stable order."""
-    return [
-        (project_name, env_name)
-        for project_name, project in sorted(settings.projects.items())
-        for env_name in sorted(project.environments)
-    ]
-
-
-def environment_statuses(settings: Settings, connection: Redis) -> list[EnvironmentStatus]:
+def environment_statuses(settings: Settings, connection: Connection) -> list[EnvironmentStatus]:
     """The current state of every configured environment, read in a few Redis round trips."""
-    pairs = targets(settings)
-    pipe = connection.pipeline(transaction=False)
-    for project, environment in pairs:
-        pipe.get(lock_key(f"{project}/{environment}"))
-        pipe.get(last_good_key(f"{project}/{environment}"))
-        pipe.get(poll_state_key(f"{project}/{environment}"))
-    raw = pipe.execute()
+    configured = settings.every_environment()
+    states = read_environments(connection, [config.target for config in configured])
     now = datetime.now(UTC)
     store = DeployStore(connection)
     lengths = {name: queue_length(connection, name) for name in settings.queues()}
     statuses = []
-    for index, (project, environment) in enumerate(pairs):
-        config = settings.environment(project, environment)
-        last = store.history(f"{project}/{environment}", limit=1)
+    for config in configured:
+        state = states[config.target]
+        last = store.history(config.target, limit=1)
         statuses.append(
             EnvironmentStatus(
-                project=project,
-                environment=environment,
+                project=config.project_name,
+                environment=config.name,
                 production=config.is_production,
                 url=config.url,
                 queue=config.queue,
                 queue_length=lengths.get(config.queue),
-                lock=parse_lock(raw[3 * index]),
-                last_good=parse_last_good(raw[3 * index + 1]),
+                lock=state.lock,
+                last_good=state.last_good,
                 last_deploy=last[0] if last else None,
                 gates=tuple(gate_facts(config, now)),
-                held=tuple(held_ids(connection, f"{project}/{environment}")),
-                triggers=triggers_of(config, raw[3 * index + 2]),
+                held=state.held,
+                triggers=triggers_of(config, state.poll),
                 offsite=config.backups.offsite is not None,
-                drill=last_drill(connection, f"{project}/{environment}")
-                if config.backups.offsite is not None
-                else None,
+                drill=state.drill if config.backups.offsite is not None else None,
             )
         )
     return statuses

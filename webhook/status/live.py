@@ -13,10 +13,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from jobs.failures.describe import without_stage
 from jobs.report.text import database_note
+from jobs.state import RedisError
 from jobs.state.records import FINAL_STATES, Deploy, DeployStore, RecordError
 from webhook.status.formatting import format_span, format_time
 

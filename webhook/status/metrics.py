@@ -18,22 +18,14 @@ from flask import Response, current_app
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from redis import Redis
-from redis.exceptions import RedisError
 from rq import Queue
 
 from config import Settings
-from jobs.state.drills import last_drill
-from jobs.state.held import held_key
-from jobs.state.keys import last_good as last_good_key
-from jobs.state.keys import lock as lock_key
-from jobs.state.lastgood import parse_last_good
+from jobs.state import Connection, RedisError
+from jobs.state.counters import delivery_counts
+from jobs.state.environment import EnvironmentState, read_environments
 from jobs.state.metrics_cache import cached_metrics, keep_metrics
-from jobs.state.owners import parse_lock
 from jobs.state.records import Deploy, DeployStore
-from jobs.state.redistext import as_text
-from webhook.deliveries import DELIVERIES_KEY
-from webhook.status.environments import targets as configured_targets
 from webhook.status.formatting import parse_time, seconds_between
 from webhook.status.queries import STATES
 
@@ -53,7 +45,7 @@ def _gauge(name: str, documentation: str, *labels: str) -> GaugeMetricFamily:
 class DeployhookCollector(Collector):
     """Reads deploy history, queues, locks and delivery counters on every scrape."""
 
-    def __init__(self, settings: Settings, connection: Redis) -> None:
+    def __init__(self, settings: Settings, connection: Connection) -> None:
         self.settings = settings
         self.connection = connection
 
@@ -98,9 +90,12 @@ class DeployhookCollector(Collector):
             "Queued deploys held by an operator lock or outside a deploy window",
         )
         store = DeployStore(self.connection)
-        for project, environment in configured_targets(self.settings):
-            target = f"{project}/{environment}"
-            labels = [project, environment]
+        configured = self.settings.every_environment()
+        states = read_environments(self.connection, [config.target for config in configured])
+        for config in configured:
+            target = config.target
+            found = states[target]
+            labels = [config.project_name, config.name]
             history = store.history(target, limit=STATE_WINDOW)
             counts: Counter[str] = Counter(deploy.state for deploy in history)
             for state in STATES:
@@ -108,18 +103,17 @@ class DeployhookCollector(Collector):
             for stage, durations in _stage_durations(history[:STAGE_WINDOW]).items():
                 last_stage.add_metric([*labels, stage], durations[0])
                 mean_stage.add_metric([*labels, stage], fmean(durations))
-            when = self._last_success(history, target)
+            when = _last_success(history, found)
             if when is not None:
                 success.add_metric(labels, when)
-            lock = parse_lock(self.connection.get(lock_key(target)))
-            locked.add_metric(labels, 0 if lock.state == "free" else 1)
-            held.add_metric(labels, self.connection.llen(held_key(target)))
+            locked.add_metric(labels, 0 if found.lock.state == "free" else 1)
+            held.add_metric(labels, len(found.held))
         return [
             deploys, last_stage, mean_stage, success, locked, held,
-            self._queues(), self._deliveries(), *self._drills(),
+            self._queues(), self._deliveries(), *self._drills(states),
         ]  # fmt: skip
 
-    def _drills(self) -> list[GaugeMetricFamily]:
+    def _drills(self, states: dict[str, EnvironmentState]) -> list[GaugeMetricFamily]:
         """The last restore drill of each environment with an off-site repository."""
         passed = _gauge(
             "deployhook_backup_drill_ok", "1 if the last restore drill passed, 0 if it failed"
@@ -130,28 +124,18 @@ class DeployhookCollector(Collector):
         tables = _gauge(
             "deployhook_backup_drill_tables", "Tables the last passing restore drill counted"
         )
-        for project, environment in configured_targets(self.settings):
-            if self.settings.environment(project, environment).backups.offsite is None:
+        for config in self.settings.every_environment():
+            if config.backups.offsite is None:
                 continue
-            drill = last_drill(self.connection, f"{project}/{environment}")
+            drill = states[config.target].drill
             moment = parse_time(drill.at) if drill else None
             if drill is None or moment is None:
                 continue
-            labels = [project, environment]
+            labels = [config.project_name, config.name]
             passed.add_metric(labels, 1 if drill.ok else 0)
             when.add_metric(labels, moment.timestamp())
             tables.add_metric(labels, len(drill.tables))
         return [passed, when, tables]
-
-    def _last_success(self, history: list[Deploy], target: str) -> float | None:
-        for deploy in history:
-            moment = parse_time(deploy.finished_at) if deploy.state == "succeeded" else None
-            if moment is not None:
-                return moment.timestamp()
-        # Older than the window: the pipeline's last-good record still knows when.
-        last_good = parse_last_good(self.connection.get(last_good_key(target)))
-        moment = parse_time(last_good.at) if last_good else None
-        return moment.timestamp() if moment else None
 
     def _queues(self) -> GaugeMetricFamily:
         family = GaugeMetricFamily(
@@ -167,13 +151,21 @@ class DeployhookCollector(Collector):
             "Webhook deliveries received, by provider and what the intake did with them",
             labels=["provider", "result"],
         )
-        raw = self.connection.hgetall(DELIVERIES_KEY)
-        for field, value in sorted(raw.items()):
-            provider, _, result = as_text(field).partition(":")
-            count = as_text(value)
-            if provider and result and count.isdigit():
-                family.add_metric([provider, result], int(count))
+        for field, count in sorted(delivery_counts(self.connection).items()):
+            provider, _, result = field.partition(":")
+            if provider and result:
+                family.add_metric([provider, result], count)
         return family
+
+
+def _last_success(history: list[Deploy], state: EnvironmentState) -> float | None:
+    for deploy in history:
+        moment = parse_time(deploy.finished_at) if deploy.state == "succeeded" else None
+        if moment is not None:
+            return moment.timestamp()
+    # Older than the window: the pipeline's last-good record still knows when.
+    moment = parse_time(state.last_good.at) if state.last_good else None
+    return moment.timestamp() if moment else None
 
 
 def _stage_durations(history: list[Deploy]) -> dict[str, list[float]]:
@@ -187,7 +179,7 @@ def _stage_durations(history: list[Deploy]) -> dict[str, list[float]]:
     return found
 
 
-def metrics_view(settings: Settings, connection: Redis) -> Callable[[], Response]:
+def metrics_view(settings: Settings, connection: Connection) -> Callable[[], Response]:
     """A view answering /metrics from a registry of its own (no process-global state)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DeployhookCollector(settings, connection))
@@ -203,7 +195,7 @@ def metrics_view(settings: Settings, connection: Redis) -> Callable[[], Response
     return metrics
 
 
-def scrape(registry: CollectorRegistry, connection: Redis, cache_seconds: float) -> bytes:
+def scrape(registry: CollectorRegistry, connection: Connection, cache_seconds: float) -> bytes:
     """The metrics text: the one kept in Redis while it is fresh, else computed and kept."""
     try:
         kept = cached_metrics(connection) if cache_seconds > 0 else None
@@ -218,7 +210,7 @@ def scrape(registry: CollectorRegistry, connection: Redis, cache_seconds: float)
     return text
 
 
-def metrics_listener(settings: Settings, connection: Redis) -> WSGIServer | None:
+def metrics_listener(settings: Settings, connection: Connection) -> WSGIServer | None:
     """auth.metrics.bind: a second listener serving only /metrics, without identity, for a
     Prometheus on the same host or a private network (not yet serving: call serve_forever).
     None when not configured."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import get_args
 
 from config import Settings
+from config.targets import split_target
 from jobs.state.records import Deploy, DeployStore, State
 
 DIGITS = re.compile(r"[0-9]{1,12}")
@@ -41,7 +42,7 @@ def parse_int(value: str | None, name: str, default: int, low: int, high: int) -
 def parse_history_query(args: Mapping[str, str], settings: Settings) -> HistoryQuery:
     environment = args.get("environment") or None
     if environment is not None:
-        project, _, env = environment.partition("/")
+        project, env = split_target(environment)
         known = settings.projects.get(project)
         if known is None or env not in known.environments:
             raise BadQuery(

@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from jobs.state.records import DEPLOY_ID, FINAL_STATES, RecordError
 from webhook.status.context import context, problem, stream_slots
-from webhook.status.environments import environment_statuses, targets
+from webhook.status.environments import environment_statuses
 from webhook.status.live import STREAM_SECONDS, stream_log
 from webhook.status.queries import (
     STATES,
@@ -33,7 +33,7 @@ def environments() -> ResponseReturnValue:
 @pages.get("/deploys")
 def deploys() -> ResponseReturnValue:
     ctx = context()
-    choices = [f"{project}/{env}" for project, env in targets(ctx.settings)]
+    choices = [environment.target for environment in ctx.settings.every_environment()]
     try:
         query, error = parse_history_query(request.args, ctx.settings), None
     except BadQuery as bad:

@@ -1,12 +1,17 @@
 """What the last poll of an environment saw and when the next one is due (JSON in Redis).
 
-Kept apart from the poller so the status page can read it without importing the worker side.
+Kept apart from the poller (jobs/triggers/poll.py) so the status page can read it without
+importing the worker side.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+
+from redis import Redis
+
+from jobs.state import keys
 
 
 @dataclass
@@ -36,3 +41,11 @@ class PollState:
             )
         except (ValueError, AttributeError, TypeError):
             return cls(interval=interval)
+
+
+def read_poll(connection: Redis, target: str, interval: float) -> PollState:
+    return PollState.from_json(connection.get(keys.poll_state(target)), interval)
+
+
+def keep_poll(connection: Redis, target: str, state: PollState) -> None:
+    connection.set(keys.poll_state(target), state.to_json())
