@@ -2,19 +2,30 @@
 
     .venv/bin/python scripts/deploy_path.py [--tree DIR] [--list]
 
-Start at jobs.runbook.pipeline.deploy (jobs.pipeline.deploy in trees before the rooms) and
-follow every call that passes the deploy on: a call whose arguments name the deploy's id, its
-record or its context (`deploy_id`, `record`, `deploy`, `ctx`, or a name bound from one of
-them). Each such call site is a stop; a stop whose callee sits in a lower room than its caller
-is fine, one into a higher room is a climb (rooms in ROOM_ORDER, lowest first). A function is
-followed once (its own calls are counted the first time it is reached), so a helper called
-from ten places is ten stops but its body counts once.
+The issue's definition (#18): start at jobs.runbook.pipeline.deploy (jobs.pipeline.deploy in
+trees before the rooms) and follow the deploy id through every call that passes it on, in
+the order the code makes them (depth first, each function's calls top to bottom).
 
-Calls are resolved through imports (`from jobs.x import f`, `import jobs.x as m; m.f`) and a
-few attributes whose type the code fixes (`ctx.runner.run`, `ctx.store.transition`,
-`ctx.log.info`, `store.transition`, `lock.acquire`). Anything else (builtins, libraries,
-dynamic dispatch) is not followed. The numbers are a yardstick for the same code measured
-twice, not a proof; --list prints every stop so that a reader can check them.
+- A call passes the deploy on when an argument, or the object whose method it calls, is the
+  deploy itself: its id, record or context (`deploy_id`, `record`, `deploy`, `ctx`,
+  `context`), their `.deploy` or `.id`, or a name bound from one of those (`lock =
+  EnvironmentLock(..., record.id ...)`). A tool hanging off the context (`ctx.log.info`,
+  `ctx.runner.run`) is not the deploy.
+- A stop is such a call from one module into another; calls inside a module are followed but
+  not counted. A function's own calls are followed the first time it is reached, so a helper
+  called from ten places is ten stops but its body counts once.
+- A climb is the path climbing back up: a stop made from a higher room than the one the
+  previous stop went into (rooms in ROOM_ORDER, lowest first), as when a stage returns to
+  the runbook and the runbook calls the next stage.
+- A function handed over as a value (a stage's action in `stage(ctx, name, action)`, a
+  table's row) is not followed: the path counts the calls the code makes, not what a callee
+  does with what it is given. Calls are resolved through imports (`from jobs.x import f`,
+  `import jobs.x as m; m.f`) and the few attributes whose type the code fixes (`ctx.store`,
+  `store`, `lock`, `ctx.runner`, `ctx.log`); builtins, libraries and dynamic dispatch are not.
+
+The numbers are a yardstick for the same code measured twice, not a proof; --list prints
+every stop (climbs marked) so that a reader can check them. "calls up" counts the stops
+whose callee sits in a higher room than its caller (the import direction).
 """
 
 from __future__ import annotations
@@ -22,7 +33,6 @@ from __future__ import annotations
 import argparse
 import ast
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,11 +46,13 @@ ROOM_ORDER = [
     "jobs.commands",
     "jobs.execution",
     "jobs.compose",
+    "jobs.secrets",
+    "jobs.offsite",
     "jobs.database",
     "jobs.swarm",
     "jobs.triggers",
-    "jobs.gates",
     "jobs.report",
+    "jobs.gates",
     "jobs.runbook.stages",
     "jobs.runbook",
     "jobs.operations",
@@ -141,20 +153,44 @@ def _imports(tree: ast.AST, module: str) -> dict[str, str]:
     return found
 
 
+IDENTITY_ATTRIBUTES = {"deploy", "id", "deploy_id"}
+
+
+def _is_deploy(node: ast.AST, carried: set[str]) -> bool:
+    """`node` is the deploy itself: a carrier name, its .deploy or .id, or a call passing it."""
+    if isinstance(node, ast.Name):
+        return node.id in carried
+    if isinstance(node, ast.Attribute) and node.attr in IDENTITY_ATTRIBUTES:
+        return _is_deploy(node.value, carried)
+    if isinstance(node, ast.Call):
+        return _passes(node, carried)
+    return False
+
+
+def _passes(call: ast.Call, carried: set[str]) -> bool:
+    """The call hands the deploy to its callee, as an argument or as the method's object."""
+    arguments = [*call.args, *(keyword.value for keyword in call.keywords)]
+    if isinstance(call.func, ast.Attribute):
+        arguments.append(call.func.value)  # ctx.save(): the context passes itself on
+    return any(_is_deploy(argument, carried) for argument in arguments)
+
+
 def _carried(function: Function) -> set[str]:
     """The names in `function` that hold the deploy: carrier parameters and names bound
-    from an expression that mentions one."""
-    names = {a.arg for a in function.node.args.args if a.arg in CARRIERS}
-    for node in ast.walk(function.node):
-        if isinstance(node, ast.Assign) and _mentions(node.value, names | CARRIERS):
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    names.add(target.id)
-    return names | (CARRIERS & {n.id for n in ast.walk(function.node) if isinstance(n, ast.Name)})
-
-
-def _mentions(node: ast.AST, names: set[str]) -> bool:
-    return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(node))
+    from the deploy itself."""
+    parameters = [*function.node.args.args, *function.node.args.kwonlyargs]
+    names = {a.arg for a in parameters} & CARRIERS
+    names |= CARRIERS & {n.id for n in ast.walk(function.node) if isinstance(n, ast.Name)}
+    grew = True
+    while grew:
+        grew = False
+        for node in ast.walk(function.node):
+            if isinstance(node, ast.Assign) and _is_deploy(node.value, names):
+                for target in node.targets:
+                    if isinstance(target, ast.Name) and target.id not in names:
+                        names.add(target.id)
+                        grew = True
+    return names
 
 
 def _resolve(call: ast.Call, function: Function, functions: dict[str, Function]) -> str | None:
@@ -184,31 +220,36 @@ class Stop:
     caller: str
     callee: str
     line: int
-    climb: bool
+    up: bool  # into a higher room than the caller's
+    climb: bool = False  # made from a higher room than the previous stop went into
 
 
-def walk(functions: dict[str, Function], start: str) -> Iterator[Stop]:
+def walk(functions: dict[str, Function], start: str) -> list[Stop]:
     seen = {start}
-    queue = [start]
-    while queue:
-        function = functions[queue.pop(0)]
+    stops: list[Stop] = []
+
+    def follow(qualified: str) -> None:
+        function = functions[qualified]
         carried = _carried(function)
-        for node in ast.walk(function.node):
-            if not isinstance(node, ast.Call):
-                continue
-            arguments = [*node.args, *(k.value for k in node.keywords)]
-            if isinstance(node.func, ast.Attribute):
-                arguments.append(node.func.value)  # ctx.save(): the context passes itself on
-            if not any(_mentions(argument, carried) for argument in arguments):
+        calls = [node for node in ast.walk(function.node) if isinstance(node, ast.Call)]
+        for node in sorted(calls, key=lambda call: (call.lineno, call.col_offset)):
+            if not _passes(node, carried):
                 continue
             callee = _resolve(node, function, functions)
             if callee is None:
                 continue
-            low, high = rank(room_of(function.module)), rank(room_of(functions[callee].module))
-            yield Stop(function.qualified, callee, node.lineno, high > low)
+            into = functions[callee].module
+            if into != function.module:
+                low, high = rank(room_of(function.module)), rank(room_of(into))
+                previous = room_of(functions[stops[-1].callee].module) if stops else None
+                climb = previous is not None and rank(room_of(function.module)) > rank(previous)
+                stops.append(Stop(function.qualified, callee, node.lineno, high > low, climb))
             if callee not in seen:
                 seen.add(callee)
-                queue.append(callee)
+                follow(callee)
+
+    follow(start)
+    return stops
 
 
 def main() -> int:
@@ -221,14 +262,18 @@ def main() -> int:
     if start is None:
         print("no deploy entry found", file=sys.stderr)
         return 1
-    stops = list(walk(functions, start))
+    stops = walk(functions, start)
     modules = {functions[s.callee].module for s in stops} | {start.rsplit(".", 1)[0]}
     if args.list:
         for stop in stops:
-            mark = "CLIMB " if stop.climb else "      "
+            mark = ("CLIMB " if stop.climb else "      ") + ("UP " if stop.up else "   ")
             print(f"{mark}{stop.caller}:{stop.line} -> {stop.callee}")
     climbs = sum(stop.climb for stop in stops)
-    print(f"{len(stops)} stops in {len(modules)} modules, {climbs} climbs (from {start})")
+    up = sum(stop.up for stop in stops)
+    print(
+        f"{len(stops)} stops in {len(modules)} modules, {climbs} climbs, {up} calls up "
+        f"(from {start})"
+    )
     return 0
 
 

@@ -15,7 +15,7 @@ from jobs.database.watch import Fingerprint, compare, read_version, schema_hash
 from jobs.database.writers import derive_writers
 from jobs.failures.errors import CommandFailed
 from jobs.report.text import clip, database_note, describe
-from jobs.runbook.revert import needs_restore
+from jobs.runbook.undo import needs_restore
 from jobs.state.records import Deploy
 from webhook.cli import main
 

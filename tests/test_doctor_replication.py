@@ -11,9 +11,9 @@ import yaml
 from config import parse_settings
 from jobs.doctor.check import Status
 from jobs.doctor.replication import judge_replicas, judge_sentinels
+from jobs.doctor.summary import redis_line
 from jobs.state.replication import SentinelAnswer
 from tests.support.deliveries import SECRETS, config_text
-from webhook.cli import redis_line
 
 UP = "10.0.0.1:6379"
 

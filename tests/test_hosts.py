@@ -6,7 +6,8 @@ import pytest
 
 from config import ConfigError, Settings, parse_settings
 from jobs.execution.context import command_environ
-from webhook.cli import CommandError, worker_queues
+from jobs.operations.targets import OperationError
+from webhook.operator.processes import worker_queues
 
 TWO_HOSTS = """
 projects:
@@ -94,7 +95,7 @@ def test_worker_queues_from_hosts_and_queues() -> None:
 
 def test_worker_for_a_host_no_environment_names_is_refused() -> None:
     """A misspelt --host is an error that lists the configured hosts, not a worker idling."""
-    with pytest.raises(CommandError) as caught:
+    with pytest.raises(OperationError) as caught:
         worker_queues(_settings(), ["edge1"], [])
     assert str(caught.value) == (
         "no environment is on host edge1; hosts in the configuration: edge-1, local "

@@ -13,6 +13,7 @@ from jobs.commands import docker as docker_argv
 from jobs.commands.compose import Compose
 from jobs.commands.git import diff_names, ls_remote
 from jobs.compose.model import ComposeModel, ServiceModel
+from jobs.doctor.summary import summarise
 from jobs.report.text import describe
 from jobs.state.records import Deploy
 from jobs.state.submit import DeployRequest, Duplicate, Submitted, submit
@@ -21,7 +22,6 @@ from jobs.triggers.poll import Found, decide
 from jobs.triggers.rebuild import services_to_build
 from jobs.triggers.remote import matching, parse_listing, refs_to_ask, trigger_ls_remote
 from webhook.changed_files import changed_files
-from webhook.cli import summarise
 
 A, B, C = "a" * 40, "b" * 40, "c" * 40
 BASE = """

@@ -256,6 +256,7 @@ def test_check_config_refuses_what_cannot_swap(
     config.write_text(ENVIRONMENT.replace("PATH", str(checkout)).replace("[api]", "[api, web]"))
     assert main(["check-config", "--config", str(config)]) == 1
     err = capsys.readouterr().err
+    assert "deployhook: cannot swap without downtime:\n  projects/crm/environments/dev: " in err
     where = "projects/crm/environments/dev: zero_downtime: service"
     assert f"{where} api sets container_name crm-api" in err
     assert f"{where} api publishes fixed host port 8000" in err

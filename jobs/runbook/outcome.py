@@ -15,6 +15,7 @@ from jobs.failures.errors import LockLost, NothingToDeploy, StageFailed
 from jobs.report.text import database_note
 from jobs.runbook.deploy_hooks import has_hooks, run_hooks
 from jobs.runbook.revert import revert
+from jobs.runbook.table import unchanged_note
 from jobs.state.records import Outcome, StageRecord, State, utcnow
 
 logger = logging.getLogger("deployhook.pipeline")
@@ -80,9 +81,10 @@ def revert_after(ctx: DeployContext, failure: StageFailed) -> None:
             f"REVERT FAILED, needs a human: {detail}. {where}{after}",
         )
         return
-    if failure.stage == "rehearse":
+    unchanged = unchanged_note(failure.stage)
+    if unchanged:
         # Nothing running had changed: the checkout and image names are back as they were.
-        finish_failed(ctx, failure, "failed", f"nothing was changed (rehearsal on a copy){after}")
+        finish_failed(ctx, failure, "failed", f"{unchanged}{after}")
         return
     note = database_note(ctx.deploy, final="reverted")
     database = f"; {note}" if note else ""

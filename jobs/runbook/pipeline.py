@@ -1,5 +1,7 @@
 """The deploy, top to bottom, as the runbook it replaces.
 
+The stages, the conditions each runs under and what a failure in each puts back are one table,
+jobs/runbook/table.py; this module passes the gates, takes the lock and runs that table:
 gates -> lock -> snapshot -> fetch -> [paths] -> [secrets] -> [hooks] -> backup -> [offsite]
   (+ standby restore in the background, jobs/database/standby.py) -> checkout
   -> [write secrets] -> build|pull
@@ -29,31 +31,14 @@ from jobs.execution.context import DeployContext, new_context, secret_values
 from jobs.execution.deploylog import DeployLog
 from jobs.failures.errors import LockLost, LockTimeout, NothingToDeploy, OperatorHold, StageFailed
 from jobs.gates import pass_gates
-from jobs.offsite.copy import copy_backup, wants_offsite
-from jobs.runbook.deploy_hooks import has_hooks, run_hooks
-from jobs.runbook.freshness import worker_reason
 from jobs.runbook.outcome import finish_failed, finish_interrupted, revert_after, stage
-from jobs.runbook.revert import restore_requested, wants_restore
-from jobs.runbook.stages.backup import take_backup
-from jobs.runbook.stages.build import build
-from jobs.runbook.stages.checkout import checkout, fetch_and_verify
-from jobs.runbook.stages.commit import commit_point
-from jobs.runbook.stages.health import wait_healthy
-from jobs.runbook.stages.migrate import migrate, migrates_before_swap
-from jobs.runbook.stages.pull import pull
-from jobs.runbook.stages.rehearse import rehearse, wants_rehearsal
-from jobs.runbook.stages.snapshot import take_snapshot
-from jobs.runbook.stages.swap import swap
-from jobs.secrets.decrypt import decrypt_secrets, install_secrets, wants_secrets
+from jobs.runbook.table import BEFORE_CHANGES, CHANGES, Condition, planned
 from jobs.state import Connection
 from jobs.state.held import hold
 from jobs.state.locks import EnvironmentLock, LockOwner
 from jobs.state.records import Deploy, DeployStore
 from jobs.state.submit import superseded
 from jobs.state.workers import worker_name
-from jobs.swarm import is_swarm
-from jobs.swarm.images import build_and_push
-from jobs.triggers.paths import check_watched_paths, filters
 
 LOCK_WAIT_SECONDS = 3600.0
 
@@ -115,23 +100,20 @@ def take_lock(
 
 
 def run_stages(ctx: DeployContext) -> None:
+    """The stages of jobs/runbook/table.py in order: before the changes, then the changes."""
     store, record = ctx.store, ctx.deploy
     store.transition(record, "running", worker=worker_name())
+
+    def holds(condition: Condition) -> bool:
+        return condition(ctx)
+
     try:
-        stage(ctx, "snapshot", take_snapshot)
-        stale = stage(ctx, "fetch", fetch)
-        if stale:
-            ctx.log.info(f"not deploying {record.sha[:12]}: {stale}")
-            store.transition(record, "superseded", error=stale)
-            return
-        if filters(ctx):
-            stage(ctx, "paths", check_watched_paths)
-        if wants_secrets(ctx):
-            stage(ctx, "secrets", decrypt_secrets)  # SOPS files, decrypted before any change
-        hooks(ctx, "before_backup")
-        stage(ctx, "backup", take_backup)
-        if wants_offsite(ctx):
-            stage(ctx, "offsite", copy_backup)  # off the host, before anything changes
+        for step in planned(BEFORE_CHANGES, holds):
+            stale = stage(ctx, step.name, step.action)
+            if step.supersedes and stale:
+                ctx.log.info(f"not deploying {record.sha[:12]}: {stale}")
+                store.transition(record, "superseded", error=str(stale))
+                return
         prepare_restore(ctx)  # a head start for a revert that would restore (in the background)
     except StageFailed as failure:
         finish_failed(ctx, failure, "failed", "nothing was changed")
@@ -141,31 +123,8 @@ def run_stages(ctx: DeployContext) -> None:
         store.transition(record, "skipped", error=str(reason))
         return
     try:
-        stage(ctx, "checkout", checkout)
-        if ctx.plaintexts is not None:
-            stage(ctx, "write secrets", install_secrets)
-        # images: pull: CI built them; the build stage pulls and pins them by digest instead.
-        # A swarm: built once on the worker's engine and pushed, or resolved in the registry.
-        if is_swarm(ctx.environment):
-            stage(ctx, "build", build_and_push)
-        else:
-            stage(ctx, "build", pull if ctx.environment.images == "pull" else build)
-        if wants_rehearsal(ctx):
-            stage(ctx, "rehearse", rehearse)
-        # A rollback that restores the database migrates after its restore, whatever `when` says.
-        before = migrates_before_swap(ctx) and not wants_restore(ctx)
-        if before:
-            stage(ctx, "migrate", migrate)
-            hooks(ctx, "after_migrate")
-        stage(ctx, "swap", swap)
-        if wants_restore(ctx):
-            stage(ctx, "restore", restore_requested)
-        if not before:
-            stage(ctx, "migrate", migrate)
-            hooks(ctx, "after_migrate")
-        stage(ctx, "health", wait_healthy)
-        hooks(ctx, "after_health")
-        stage(ctx, "commit", commit_point)
+        for step in planned(CHANGES, holds):
+            stage(ctx, step.name, step.action)
         # A rollback's restore renamed the live database aside: dumped before the reports,
         # so that they name the kept file.
         dump_kept_aside(ctx)
@@ -174,15 +133,3 @@ def run_stages(ctx: DeployContext) -> None:
         revert_after(ctx, failure)
     finally:
         discard(ctx)  # the standby restore, when no revert used it
-
-
-def fetch(ctx: DeployContext) -> str | None:
-    """Fetch and verify; then why a webhook's commit must not deploy (live or older), or None."""
-    fetch_and_verify(ctx)
-    return worker_reason(ctx)
-
-
-def hooks(ctx: DeployContext, point: str) -> None:
-    """The environment's hooks at `point`, as a stage of their own when there are any."""
-    if has_hooks(ctx, point):
-        stage(ctx, f"{point} hooks", lambda ctx: run_hooks(ctx, point))

@@ -24,6 +24,7 @@ from jobs.execution.runner import Runner
 from jobs.failures.errors import CommandFailed, LockLost, LockTimeout, StageFailed
 from jobs.runbook.outcome import finish_failed, finish_interrupted, revert_after
 from jobs.runbook.stages.rehearse import remove_containers
+from jobs.runbook.table import CHANGES
 from jobs.state import Connection
 from jobs.state.ids import DEPLOY_ID
 from jobs.state.locks import EnvironmentLock, LockOwner, current_owner
@@ -33,7 +34,8 @@ from jobs.state.workers import forget, outlived
 
 logger = logging.getLogger("deployhook.recovery")
 
-CHANGING_STAGES = ("checkout", "build", "swap", "migrate", "health", "commit", "revert")
+# A deploy that started any of these had started changing the environment: it is reverted.
+CHANGING_STAGES = (*dict.fromkeys(stage.name for stage in CHANGES), "revert")
 # Long enough for a lock held by a dead worker on another host to expire (its TTL is 30 s).
 RECOVERY_LOCK_WAIT = 40.0
 STRAY_LOG_KEEP_SECONDS = 7 * 24 * 3600  # the log of removing a stray whose record is gone

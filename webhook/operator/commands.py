@@ -10,7 +10,7 @@ from typing import Any
 Command = Callable[[argparse.Namespace], int]
 
 
-def _lazy(module: str, name: str) -> Command:
+def lazy(module: str, name: str) -> Command:
     """The verb `module.name`, imported when it runs: `serve` and `worker` start no slower."""
 
     def run(args: argparse.Namespace) -> int:
@@ -32,7 +32,7 @@ def add_operator_commands(add: Add) -> None:
     _backups(add)
     sub = add(
         "doctor",
-        _lazy("doctor", "doctor"),
+        lazy("doctor", "doctor"),
         "Check this host as a deploy would need it: one line a check, with its fix.",
     )
     sub.add_argument("target", nargs="?", help=TARGET_HELP + " (default: every environment)")
@@ -40,12 +40,12 @@ def add_operator_commands(add: Add) -> None:
     for name, run, text in (
         (
             "lock",
-            _lazy("locking", "lock"),
+            lazy("locking", "lock"),
             "Hold an environment: deploys queue up until it is unlocked.",
         ),
         (
             "unlock",
-            _lazy("locking", "unlock"),
+            lazy("locking", "unlock"),
             "Lift an operator lock and run the newest held deploy.",
         ),
     ):
@@ -58,7 +58,7 @@ def add_operator_commands(add: Add) -> None:
 
 def _identity(add: Add) -> None:
     roles = ("viewer", "deployer", "admin")
-    user = add("user", _lazy("users", "user_list"), "Users who may sign in to the status page.")
+    user = add("user", lazy("users", "user_list"), "Users who may sign in to the status page.")
     user.set_defaults(json=False)
     verbs = user.add_subparsers(title="user commands", metavar="VERB")
     sub = _verb(verbs, "add", "user_add", "add a user (asks for the password; stdin when piped)")
@@ -71,7 +71,7 @@ def _identity(add: Add) -> None:
     sub.add_argument("name", help="the user to remove")
     sub = _verb(verbs, "list", "user_list", "list users")
     sub.add_argument("--json", action="store_true", help="print JSON")
-    token = add("token", _lazy("users", "token_list"), "API tokens for scripts and the CLI.")
+    token = add("token", lazy("users", "token_list"), "API tokens for scripts and the CLI.")
     verbs = token.add_subparsers(title="token commands", metavar="VERB")
     sub = _verb(verbs, "create", "token_create", "make a token for USER; it is printed once")
     sub.add_argument("user", help="whose token it is")
@@ -82,7 +82,7 @@ def _identity(add: Add) -> None:
     _verb(verbs, "list", "token_list", "list tokens")
     add(
         "audit",
-        _lazy("users", "audit_export"),
+        lazy("users", "audit_export"),
         "Print the audit log (sign-ins and operator actions) as JSON lines, oldest first.",
     )
 
@@ -90,7 +90,7 @@ def _identity(add: Add) -> None:
 def _verb(verbs: Any, name: str, function: str, help_text: str) -> argparse.ArgumentParser:
     """A verb of `user` or `token`; --config may also follow it (`user add NAME --config F`)."""
     sub: argparse.ArgumentParser = verbs.add_parser(name, help=help_text, description=help_text)
-    sub.set_defaults(run=_lazy("users", function))
+    sub.set_defaults(run=lazy("users", function))
     sub.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
                      help="configuration file (default: $DEPLOYHOOK_CONFIG)")  # fmt: skip
     return sub
@@ -99,7 +99,7 @@ def _verb(verbs: Any, name: str, function: str, help_text: str) -> argparse.Argu
 def _deploys(add: Add) -> None:
     sub = add(
         "deploy",
-        _lazy("deploying", "deploy"),
+        lazy("deploying", "deploy"),
         "Deploy a branch, tag or commit by hand and follow it.",
     )
     sub.add_argument("target", help=TARGET_HELP)
@@ -107,14 +107,14 @@ def _deploys(add: Add) -> None:
     _force(sub)
     _no_wait(sub)
     sub = add(
-        "redeploy", _lazy("deploying", "redeploy"), "Deploy the commit of an earlier deploy again."
+        "redeploy", lazy("deploying", "redeploy"), "Deploy the commit of an earlier deploy again."
     )
     sub.add_argument("deploy_id", help="a deploy id, e.g. d-20250101-120000-abcdef")
     _force(sub)
     _no_wait(sub)
     sub = add(
         "rollback",
-        _lazy("deploying", "rollback"),
+        lazy("deploying", "rollback"),
         "Go back to an earlier good deploy from its kept images.",
     )
     sub.add_argument("target", help=TARGET_HELP)
@@ -129,36 +129,34 @@ def _deploys(add: Add) -> None:
 
 
 def _reading(add: Add) -> None:
-    sub = add("history", _lazy("reading", "history"), "List deploys, newest first.")
+    sub = add("history", lazy("reading", "history"), "List deploys, newest first.")
     sub.add_argument("target", nargs="?", help=TARGET_HELP + " (default: all)")
     sub.add_argument("--limit", type=int, default=20, metavar="N", help="at most N (default 20)")
     sub.add_argument("--json", action="store_true", help="print JSON")
     sub = add(
-        "show", _lazy("reading", "show"), "One deploy: stages, timings, error, commands and log."
+        "show", lazy("reading", "show"), "One deploy: stages, timings, error, commands and log."
     )
     sub.add_argument("deploy_id", help="a deploy id, e.g. d-20250101-120000-abcdef")
     sub.add_argument("--json", action="store_true", help="print JSON")
-    sub = add(
-        "logs", _lazy("reading", "logs"), "Print a deploy's log; -f follows it until it ends."
-    )
+    sub = add("logs", lazy("reading", "logs"), "Print a deploy's log; -f follows it until it ends.")
     sub.add_argument("deploy_id", help="a deploy id, e.g. d-20250101-120000-abcdef")
     sub.add_argument("-f", "--follow", action="store_true", help="follow until the deploy ends")
 
 
 def _backups(add: Add) -> None:
-    sub = add("backup", _lazy("data", "backup"), "Take a database backup of an environment now.")
+    sub = add("backup", lazy("data", "backup"), "Take a database backup of an environment now.")
     sub.add_argument("target", help=TARGET_HELP)
     sub.add_argument("--verbose", action="store_true", help="show every command's output")
     group = add("backups", _need_action, "List, verify or restore an environment's backups.")
     actions = group.add_subparsers(title="actions", metavar="ACTION")
     for name, run, text in (
-        ("list", _lazy("data", "backups_list"), "Backups, newest first."),
+        ("list", lazy("data", "backups_list"), "Backups, newest first."),
         (
             "verify",
-            _lazy("data", "backups_verify"),
+            lazy("data", "backups_verify"),
             "Check a backup is readable (default: the newest).",
         ),
-        ("restore", _lazy("data", "backups_restore"), "Restore a backup (default: the newest)."),
+        ("restore", lazy("data", "backups_restore"), "Restore a backup (default: the newest)."),
     ):
         sub = actions.add_parser(name, help=text, description=text)
         sub.set_defaults(run=run)
@@ -186,7 +184,7 @@ def _backups(add: Add) -> None:
             )
     sub = add(
         "verify-backups",
-        _lazy("data", "verify_backups"),
+        lazy("data", "verify_backups"),
         "Restore drill: restore the newest off-site backup into a throwaway database and check "
         "its tables, rows and schema.",
     )
@@ -194,7 +192,7 @@ def _backups(add: Add) -> None:
     sub.add_argument("--json", action="store_true", help="print JSON")
     sub.add_argument("--verbose", action="store_true", help="show every command's output")
     sub = add(
-        "clone-data", _lazy("data", "clone_data"), "Copy one environment's database into another."
+        "clone-data", lazy("data", "clone_data"), "Copy one environment's database into another."
     )
     sub.add_argument("source", help="environment to copy from, e.g. crm/prod")
     sub.add_argument("target", help="environment to overwrite, e.g. crm/dev")

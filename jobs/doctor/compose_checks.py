@@ -1,0 +1,49 @@
+"""`deployhook check-config`'s checks that read each environment's Compose model, offline.
+
+Refusals: zero_downtime services Compose cannot swap (jobs/compose/zero_downtime.py), and on
+a swarm the stack's update settings (jobs/swarm/policy.py); warnings: a Compose stack's proxy
+that would not follow a swap (jobs/compose/proxy_check.py).
+"""
+
+from __future__ import annotations
+
+from config import Settings
+from jobs.commands.compose import Compose, detect_compose
+from jobs.compose.model import read_model_offline
+from jobs.compose.proxy_check import read_text, warnings
+from jobs.compose.zero_downtime import refusals
+from jobs.execution.context import command_environ, secret_values
+from jobs.failures.errors import CommandFailed
+from jobs.failures.finder import telling_line
+from jobs.swarm.model import read_stack_offline
+from jobs.swarm.policy import refusals as swarm_refusals
+
+
+def zero_downtime_problems(settings: Settings) -> tuple[list[str], list[str]]:
+    """The refusals and the proxy warnings of every environment with a checkout."""
+    problems: list[str] = []
+    proxy_warnings: list[str] = []
+    for project_name, project in sorted(settings.projects.items()):
+        for env_name, env in sorted(project.environments.items()):
+            where = f"projects/{project_name}/environments/{env_name}"
+            swarm = env.engine == "swarm"
+            if not (env.zero_downtime or swarm) or not env.path.is_dir():
+                continue  # without a checkout, the deploy's first stage checks it
+            compose = Compose.for_environment(env, detect_compose(env.compose.command))
+            environ = command_environ(env, secret_values(settings))
+            try:
+                if swarm:
+                    database = env.database.service if env.database else None
+                    stack = read_stack_offline(compose, environ)
+                    found = swarm_refusals(stack, env.zero_downtime, database)
+                else:
+                    model = read_model_offline(compose, environ)
+                    found = refusals(model, env.zero_downtime)
+                    proxy_found = warnings(model, env.zero_downtime, read_text)
+                    proxy_warnings += [f"{where}: zero_downtime: {line}" for line in proxy_found]
+            except CommandFailed as error:
+                said = telling_line(error.output_tail)
+                problems.append(f"{where}: cannot read the Compose model: {error} {said}")
+                continue
+            problems += [f"{where}: {line}" for line in found]
+    return problems, proxy_warnings
