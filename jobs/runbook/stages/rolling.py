@@ -9,7 +9,9 @@ For a service whose image changed, one batch (`zero_downtime_batch`, default 1) 
 2. each must turn Docker-healthy; it fails at once when Docker calls it unhealthy, or it exits
    or restarts, else after `health.timeout`. A failed one served nothing and is removed; the
    old ones never left the name;
-3. the new ones join the name; SETTLE_SECONDS later as many old ones leave it (never fewer
+3. the new ones join the name; SETTLE_SECONDS later, if none of them has since crashed,
+   restarted or turned unhealthy (else they are removed and the old ones never left), as
+   many old ones leave it (never fewer
    than N healthy containers in the name), keep serving what is already on them for the drain
    period (the service's stop_grace_period, at most 30 s, or `zero_downtime_drain`), then get
    SIGTERM (`docker stop -t GRACE`) and are removed. The next batch starts while they drain.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from jobs.commands.docker import remove_container, start_container, stop_container
@@ -87,6 +90,7 @@ def roll(ctx: DeployContext, service: ServiceModel, stage: str) -> bool:
             for container, aliases in new.items():
                 join_name(ctx, container, aliases, stage)
             time.sleep(SETTLE_SECONDS)
+            _still_healthy(ctx, service, list(new), stage)
             for container in batch:
                 leave_name(ctx, container, stage)
             retiring.start(batch)
@@ -179,14 +183,10 @@ def _wait_healthy(ctx: DeployContext, containers: list[Any]) -> None:
     waiting = list(containers)
     while waiting:
         for container in list(waiting):
-            container.reload()
-            state = container.attrs.get("State", {})
-            health = (state.get("Health") or {}).get("Status")
-            restarts = int(container.attrs.get("RestartCount") or 0)
-            seen = f"{state.get('Status')}, health {health or 'none'}, {restarts} restart(s)"
-            if health == "healthy" and state.get("Status") == "running":
+            healthy, seen = _look(container)
+            if healthy:
                 waiting.remove(container)
-            elif health == "unhealthy" or restarts or state.get("Status") != "running":
+            elif seen.failed:
                 raise StageFailed("swap", f"new container {container.id[:12]} failed ({seen})")
             elif time.monotonic() >= deadline:
                 raise StageFailed(
@@ -195,6 +195,49 @@ def _wait_healthy(ctx: DeployContext, containers: list[Any]) -> None:
                 )  # fmt: skip
         if waiting:
             time.sleep(POLL_SECONDS)
+
+
+def _still_healthy(ctx: DeployContext, service: ServiceModel, new: list[Any], stage: str) -> None:
+    """Before any old one leaves: the new ones have not crashed, restarted or turned unhealthy
+    since they joined. One healthy probe is all Docker asks; a release that passes one and then
+    crashes would otherwise take the name alone. The old ones never left, so removing the new
+    ones is the whole undo."""
+    for container in new:
+        healthy, seen = _look(container)
+        if not healthy:
+            _remove(ctx, new, 0, stage, service.name)
+            raise StageFailed(
+                stage,
+                f"{service.name}: new container {container.id[:12]} failed after it joined the "
+                f"name ({seen}); removed the new container(s) {_ids(new)}, the old one(s) "
+                "never left the name",
+            )
+
+
+@dataclass(frozen=True)
+class _Seen:
+    status: str
+    health: str
+    restarts: int
+
+    @property
+    def failed(self) -> bool:
+        return self.health == "unhealthy" or self.restarts > 0 or self.status != "running"
+
+    def __str__(self) -> str:
+        return f"{self.status}, health {self.health}, {self.restarts} restart(s)"
+
+
+def _look(container: Any) -> tuple[bool, _Seen]:
+    """(healthy and never restarted, what Docker says of it now)."""
+    container.reload()
+    state = container.attrs.get("State", {})
+    seen = _Seen(
+        str(state.get("Status")),
+        (state.get("Health") or {}).get("Status") or "none",
+        int(container.attrs.get("RestartCount") or 0),
+    )
+    return seen.health == "healthy" and not seen.failed, seen
 
 
 def _remove(
