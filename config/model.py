@@ -76,6 +76,8 @@ EnvName = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"), AfterValidator(_not_own)
 ]
 DockerHost = Annotated[str, StringConstraints(pattern=DOCKER_HOST_PATTERN, max_length=400)]
+# A swarm node as `docker node ls` names it: its hostname or its ID.
+NodeName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
 
 # git check-ref-format, reduced to what a trigger may name; globs are allowed in tag patterns.
 _REF_FORBIDDEN = re.compile(r"(\.\.|@\{|//|[\x00-\x20\x7f~^:\\]|^[/.-]|[/.]\Z|\.lock\Z)")
@@ -259,6 +261,10 @@ class Swarm(Strict):
     update_timeout: float = Field(default=600, gt=0)
     # Seconds for the migration's one-off task to finish; default: migrate.timeout.
     task_timeout: float | None = Field(default=None, gt=0)
+    # The engines of nodes other than the manager, by node hostname or ID: where deployhook
+    # runs the database's commands (`docker exec`) when database.service's task runs there.
+    # ssh:// or unix://; tcp:// uses the environment's docker_tls.
+    nodes: dict[NodeName, DockerHost] = {}
 
 
 class Poll(Strict):
@@ -359,16 +365,12 @@ class Environment(Strict):
             if self.swarm is not None:
                 raise ValueError("swarm settings need engine: swarm; remove swarm or set engine")
             return self
-        if self.database is not None and self.database.service is not None:
+        nodes = self.swarm_settings.nodes
+        tcp_nodes = sorted(name for name, host in nodes.items() if host.startswith("tcp://"))
+        if tcp_nodes and self.docker_tls is None:
             raise ValueError(
-                "engine: swarm needs database.url for now: the backup, restore and standby run "
-                "from the worker against the URL (publish PostgreSQL where the worker reaches "
-                "it, docs/swarm.md); database.service inside a stack is not supported yet"
-            )
-        rehearse = self.migrate is not None and self.migrate.rehearse is not None
-        if rehearse:
-            raise ValueError(
-                "migrate.rehearse is not available with engine: swarm yet; remove rehearse"
+                f"swarm.nodes {', '.join(tcp_nodes)} at tcp:// need the manager at tcp:// with "
+                "docker_tls: its certificates are the ones every node is reached with"
             )
         return self
 

@@ -39,15 +39,20 @@ def bed(
 
 
 class Watcher:
-    """The fewest containers in the name and healthy, seen during a deploy."""
+    """The fewest containers in the name and healthy, seen during a deploy, and what the api
+    containers looked like at that moment (a failure then says which one was missing, and why:
+    out of the name, or not healthy with its last probe's output)."""
 
     def __init__(self, bed: ProxyBed) -> None:
         self.bed, self.fewest, self.stop = bed, 99, threading.Event()
+        self.seen: list[str] = []
         self.thread = threading.Thread(target=self._watch, daemon=True)
 
     def _watch(self) -> None:
         while not self.stop.wait(0.1):
-            self.fewest = min(self.fewest, self.bed.in_name_and_healthy())
+            count, view = self.bed.in_name_and_healthy()
+            if count < self.fewest:
+                self.fewest, self.seen = count, view
 
     def __enter__(self) -> Watcher:
         self.thread.start()
@@ -84,7 +89,7 @@ def test_replicas_swap_one_at_a_time_never_fewer_than_two_in_the_name(
         record = deploy(settings, redis_conn, bed.release(version, behaviour))
     assert record.state == state, record.error
     assert clients.failed() == [], [vars(a) for a in clients.failed()[:5]]
-    assert watcher.fewest >= 2, f"only {watcher.fewest} healthy container(s) in the name"
+    assert watcher.fewest >= 2, f"only {watcher.fewest} healthy in the name: {watcher.seen}"
     assert len(bed.api_containers()) == 2
     expected = {before, version} if state == "succeeded" else {before}
     assert set(clients.versions()) == expected, clients.versions()

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from config.model import LIBPQ_URL_PARAMETERS, Database
-from jobs.commands.compose import Compose
 
 
-def dump(database: Database, compose: Compose, name: str | None = None) -> list[str]:
+class ServiceExec(Protocol):
+    """What runs a command inside the database service: Compose's `exec` on one host, or on a
+    swarm `docker exec` into the database task's container on its node (jobs/swarm/database.py).
+    """
+
+    def exec(self, service: str, command: list[str], env: Sequence[str] = ()) -> list[str]: ...
+
+
+def dump(database: Database, compose: ServiceExec, name: str | None = None) -> list[str]:
     """Custom format: compressed, and checkable with `pg_restore --list`.
 
     Compression level 1, not the default 6: pg_dump compresses in the same process that
@@ -21,19 +30,19 @@ def dump(database: Database, compose: Compose, name: str | None = None) -> list[
     return _where(database, compose, [*command, *_target(database, name)])
 
 
-def list_contents(database: Database, compose: Compose) -> list[str]:
+def list_contents(database: Database, compose: ServiceExec) -> list[str]:
     """Reads a custom-format dump on stdin and lists its table of contents."""
     return _where(database, compose, ["pg_restore", "--list"])
 
 
-def schema_only(database: Database, compose: Compose) -> list[str]:
+def schema_only(database: Database, compose: ServiceExec) -> list[str]:
     """The schema as SQL text (no rows): hashed before and after a migration to see a change,
     and thrown away by `deployhook doctor` to prove pg_dump works as the configured user."""
     command = ["pg_dump", "--schema-only", "--no-password"]
     return _where(database, compose, [*command, *_target(database)])
 
 
-def database_size(database: Database, compose: Compose) -> list[str]:
+def database_size(database: Database, compose: ServiceExec) -> list[str]:
     """Prints the database's size on disk in bytes: an upper bound for a compressed backup."""
     sql = "SELECT pg_database_size(current_database())"
     argv = ["psql", "--no-password", "--set", "ON_ERROR_STOP=1", "--quiet", "--tuples-only"]
@@ -53,7 +62,7 @@ RELATIONS_SQL = (
 VERSION_MARK = "deployhook:version"
 
 
-def catalog(database: Database, compose: Compose, version_query: str | None) -> list[str]:
+def catalog(database: Database, compose: ServiceExec, version_query: str | None) -> list[str]:
     """Prints every user relation with its index validity, then a marker line and the rows of
     the configured version query (the migration tool's version; SQL from the operator's
     configuration, never from a request). One psql for both, since each exec costs.
@@ -68,7 +77,7 @@ def catalog(database: Database, compose: Compose, version_query: str | None) -> 
     return _where(database, compose, argv)
 
 
-def can_create_databases(database: Database, compose: Compose) -> list[str]:
+def can_create_databases(database: Database, compose: ServiceExec) -> list[str]:
     """Prints `t` when the role may create databases and rename this one: a superuser, or
     CREATEDB and (a member of) the database's owner. Then restores go through a standby."""
     argv = ["psql", "--no-password", "--set", "ON_ERROR_STOP=1", "--quiet", "--tuples-only"]
@@ -78,7 +87,7 @@ def can_create_databases(database: Database, compose: Compose) -> list[str]:
 
 
 def restore_script(
-    database: Database, compose: Compose, *, foreign: bool = False, on_host: bool = False
+    database: Database, compose: ServiceExec, *, foreign: bool = False, on_host: bool = False
 ) -> list[str]:
     """The dump on stdin as one SQL transaction on stdout: BEGIN first, COMMIT only at the very
     end, so a stream cut short anywhere commits nothing.
@@ -94,7 +103,7 @@ def restore_script(
     return argv if on_host else _where(database, compose, argv)
 
 
-def schema_of_dump(database: Database, compose: Compose) -> list[str]:
+def schema_of_dump(database: Database, compose: ServiceExec) -> list[str]:
     """The schema a custom-format dump on stdin holds, as SQL on stdout, with no owners or
     grants: hashed when the dump is copied off-site, and compared by the restore drill with
     `pg_dump` of the database restored from it (the same text, object for object)."""
@@ -107,7 +116,7 @@ def list_contents_on_host() -> list[str]:
     return ["pg_restore", "--list"]
 
 
-def replace_owned_objects(database: Database, compose: Compose) -> list[str]:
+def replace_owned_objects(database: Database, compose: ServiceExec) -> list[str]:
     """A plain owner's restore in place, fed restore_script's SQL on stdin: one transaction
     that drops everything the role owns, then runs the script, whose COMMIT ends it.
 
@@ -121,7 +130,7 @@ def replace_owned_objects(database: Database, compose: Compose) -> list[str]:
     return _where(database, compose, argv)
 
 
-def drop_database(database: Database, compose: Compose, name: str | None = None) -> list[str]:
+def drop_database(database: Database, compose: ServiceExec, name: str | None = None) -> list[str]:
     """Drop the database, or the one called `name` (ending its sessions), from the maintenance
     database."""
     argv = ["dropdb", "--no-password", "--if-exists", "--force", "--maintenance-db=postgres"]
@@ -147,7 +156,7 @@ PROPERTIES_SQL = (
 )
 
 
-def database_properties(database: Database, compose: Compose) -> list[str]:
+def database_properties(database: Database, compose: ServiceExec) -> list[str]:
     """Prints `encoding|collate|ctype|provider|locale|owner` of the live database."""
     argv = ["psql", "--no-password", "--no-psqlrc", "--set", "ON_ERROR_STOP=1", "--quiet"]
     argv += ["--tuples-only", "--no-align", *_target(database), "--command", PROPERTIES_SQL]
@@ -179,7 +188,7 @@ PROVIDERS = {"c": "libc", "i": "icu", "b": "builtin"}
 
 
 def create_standby(
-    database: Database, compose: Compose, name: str, properties: DatabaseProperties
+    database: Database, compose: ServiceExec, name: str, properties: DatabaseProperties
 ) -> list[str]:
     """Create the empty database `name` from template0, with the live database's encoding,
     locale and owner."""
@@ -198,7 +207,7 @@ def create_standby(
 
 
 def restore_into_standby(
-    database: Database, compose: Compose, name: str, *, foreign: bool = False
+    database: Database, compose: ServiceExec, name: str, *, foreign: bool = False
 ) -> list[str]:
     """Restore the dump on stdin into the fresh database `name`, stopping at the first error.
 
@@ -216,14 +225,14 @@ KEPT_ASIDE_SQL = (
 )
 
 
-def kept_aside_databases(database: Database, compose: Compose) -> list[str]:
+def kept_aside_databases(database: Database, compose: ServiceExec) -> list[str]:
     """Prints the names of the databases restores renamed aside (`*__dh_kept_*`), one a line."""
     argv = ["psql", "--no-password", "--no-psqlrc", "--set", "ON_ERROR_STOP=1", "--quiet"]
     argv += ["--tuples-only", "--no-align", *_target(database), "--command", KEPT_ASIDE_SQL]
     return _where(database, compose, argv)
 
 
-def swap_in_standby(database: Database, compose: Compose, standby: str, kept: str) -> list[str]:
+def swap_in_standby(database: Database, compose: ServiceExec, standby: str, kept: str) -> list[str]:
     """Reads jobs/database/swap_in.sql on stdin: in one transaction, carry the live database's
     settings, grants and comment over to `standby`, rename the live database to `kept` and
     `standby` to the live name. Names travel as psql variables, quoted by psql itself."""
@@ -259,7 +268,7 @@ def _maintenance_target(database: Database) -> list[str]:
     return ["--username", database.user, "--dbname", "postgres"]
 
 
-def _where(database: Database, compose: Compose, command: list[str]) -> list[str]:
+def _where(database: Database, compose: ServiceExec, command: list[str]) -> list[str]:
     if database.service is not None:
         return compose.exec(database.service, command)
     return command

@@ -23,8 +23,13 @@ SERVICE_LABEL = "com.docker.compose.service"
 
 
 def running_containers(ctx: DeployContext) -> list[Any]:
+    """The project's containers, but not the old ones a rolling swap is retiring: out of
+    their service's name, they drain and go (jobs/runbook/stages/retiring.py)."""
     label = f"{PROJECT_LABEL}={ctx.environment.compose.project}"
-    return list(ctx.docker.containers.list(all=True, filters={"label": label}))
+    retiring = ctx.retiring_ids()
+    # ignore_removed: a retired container can go between Docker's list and its inspect.
+    listed = ctx.docker.containers.list(all=True, filters={"label": label}, ignore_removed=True)
+    return [container for container in listed if container.id not in retiring]
 
 
 def running_images(ctx: DeployContext) -> dict[str, str]:

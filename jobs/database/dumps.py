@@ -14,6 +14,7 @@ from pathlib import Path
 
 from config.model import Database
 from jobs.commands import postgres
+from jobs.database.place import database_exec
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
 
@@ -43,7 +44,7 @@ def write_dump(
     try:
         _create_private(partial)  # 0600 from its first byte: production data
         ctx.runner.run(
-            postgres.dump(database, ctx.compose, name),
+            postgres.dump(database, database_exec(ctx), name),
             timeout=ctx.environment.backups.timeout,
             stdout_path=partial,
             extra_env=postgres.connection_env(database),
@@ -85,7 +86,7 @@ def verify_backup(
     if size == 0:
         raise StageFailed(stage, f"expected a non-empty backup at {path}, got 0 bytes")
     result = ctx.runner.run(
-        postgres.list_contents(database, ctx.compose),
+        postgres.list_contents(database, database_exec(ctx)),
         timeout=ctx.environment.backups.timeout,
         stdin_path=path,
         extra_env=postgres.connection_env(database),
@@ -114,9 +115,10 @@ def restore_backup(ctx: DeployContext, path: Path, *, foreign: bool = False) -> 
     if database is None:
         return
     on_host = _host_reads(ctx, path)
+    where = database_exec(ctx)
     ctx.runner.run(
-        postgres.replace_owned_objects(database, ctx.compose),
-        stdin_from=postgres.restore_script(database, ctx.compose, foreign=foreign, on_host=on_host),
+        postgres.replace_owned_objects(database, where),
+        stdin_from=postgres.restore_script(database, where, foreign=foreign, on_host=on_host),
         stdin_path=path,
         timeout=ctx.environment.timeouts.restore,
         extra_env=postgres.connection_env(database),

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from jobs.commands import postgres
 from jobs.database.dumps import new_dump_path, write_dump
+from jobs.database.place import database_exec
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, LockLost, StageFailed
 from jobs.offsite.copy import copy_kept
@@ -81,7 +82,7 @@ def dump_kept_aside(ctx: DeployContext) -> None:
         ctx.deploy.kept_database = str(path)
         ctx.save()
         ctx.runner.run(
-            postgres.drop_database(database, ctx.compose, name),
+            postgres.drop_database(database, database_exec(ctx), name),
             timeout=ctx.environment.timeouts.restore,
             extra_env=postgres.connection_env(database),
         )

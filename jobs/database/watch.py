@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from jobs.commands import postgres
+from jobs.database.place import database_exec
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed
 
@@ -72,10 +73,10 @@ def take_fingerprint(ctx: DeployContext) -> Fingerprint | None:
         with tempfile.TemporaryDirectory() as scratch:
             schema, listing = Path(scratch) / "schema.sql", Path(scratch) / "catalog.txt"
             run = ctx.runner.run
-            dump = postgres.schema_only(database, ctx.compose)
+            dump = postgres.schema_only(database, database_exec(ctx))
             run(dump, timeout=FINGERPRINT_TIMEOUT, stdout_path=schema, extra_env=env, quiet=True)
             result = run(
-                postgres.catalog(database, ctx.compose, query),
+                postgres.catalog(database, database_exec(ctx), query),
                 timeout=FINGERPRINT_TIMEOUT,
                 stdout_path=listing,
                 extra_env=env,

@@ -18,6 +18,8 @@ from jobs.compose.model import ComposeModel, ServiceModel, read_model
 from jobs.database.offline import model_from_files
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed
+from jobs.swarm import is_swarm
+from jobs.swarm.commands import scale_to_zero
 
 # Seconds a writer gets between SIGTERM and SIGKILL when its writes are being discarded anyway.
 FAST_STOP_SECONDS = 1
@@ -59,9 +61,24 @@ def writers_of(ctx: DeployContext) -> list[str]:
 
 
 def stop_writers(ctx: DeployContext, *, fast: bool) -> None:
-    """Stop the writers; `fast` when their writes are discarded (no full graceful period)."""
+    """Stop the writers; `fast` when their writes are discarded (no full graceful period).
+
+    On a swarm each writer is scaled to 0 and waited for; the revert's stack deploy gives it
+    its replicas back (a rollback's own swap does the same).
+    """
     writers = writers_of(ctx)
-    if writers:
+    database = ctx.environment.database
+    swarm = is_swarm(ctx.environment)
+    if swarm and database is not None and database.service is None and database.writers is None:
+        # At a URL the stack's database may be one of its services: "every service" would
+        # scale the database itself to 0. Only the writers the operator named are stopped.
+        ctx.log.info("no writers stopped: a database at a URL on a swarm needs database.writers")
+        return
+    if writers and swarm:
+        stack = ctx.environment.compose.project
+        argv = scale_to_zero([f"{stack}_{name}" for name in writers])
+        ctx.runner.run(argv, timeout=ctx.environment.timeouts.swap)
+    elif writers:
         timeout = FAST_STOP_SECONDS if fast else None
         argv = ctx.compose.stop(writers, timeout=timeout)
         ctx.runner.run(argv, timeout=ctx.environment.timeouts.swap)

@@ -10,7 +10,7 @@ from jobs.doctor.probe import Prober
 from jobs.doctor.repository import check_repository
 from jobs.doctor.stack import check_compose, check_database, check_docker, check_health
 from jobs.doctor.storage import check_backups
-from jobs.doctor.swarm import check_swarm
+from jobs.doctor.swarm import check_swarm, database_exec_for
 from jobs.execution.context import command_environ, secret_values
 
 STACK_CHECKS = ("compose", "services", "database")
@@ -43,8 +43,12 @@ def check_environment(settings: Settings, environment: Environment) -> list[Find
         if model is None:
             found.append(skip(target, "database", "the Compose files do not parse"))
         else:
-            database, database_size = check_database(target, environment, compose, prober)
-            found.append(database)
+            where, missing = database_exec_for(target, environment, compose)
+            if missing is not None:
+                found.append(missing)
+            else:
+                database, database_size = check_database(target, environment, where, prober)
+                found.append(database)
         if environment.engine == "swarm":
             found += check_swarm(target, environment, compose, prober)
     found.append(check_backups(target, settings, project, name, database_size))

@@ -94,7 +94,7 @@ def _services(target: str, environment: Environment, model: ComposeModel) -> Fin
 
 
 def check_database(
-    target: str, environment: Environment, compose: Compose, prober: Prober
+    target: str, environment: Environment, compose: postgres.ServiceExec, prober: Prober
 ) -> tuple[Finding, int | None]:
     """pg_dump of the schema as the configured user; the database's size for the backup check."""
     database = environment.database
@@ -122,7 +122,9 @@ def check_database(
     return ok(target, "database", f"pg_dump works {who}{shown}; {restores}"), size
 
 
-def _restore_path(database: Database, compose: Compose, prober: Prober, env: dict[str, str]) -> str:
+def _restore_path(
+    database: Database, compose: postgres.ServiceExec, prober: Prober, env: dict[str, str]
+) -> str:
     """Which way a revert would restore (docs/data-safety.md), so no one learns it at 2 a.m."""
     answer = prober.run(
         postgres.can_create_databases(database, compose), timeout=DOCKER_TIMEOUT, extra_env=env

@@ -13,12 +13,14 @@ from typing import Any
 
 from config import Environment
 from jobs.commands.compose import Compose
+from jobs.commands.postgres import ServiceExec
 from jobs.doctor.check import Finding, fail, ok, warn
 from jobs.doctor.probe import Prober
 from jobs.execution.context import docker_client
-from jobs.failures.errors import CommandFailed
+from jobs.failures.errors import CommandFailed, StageFailed
+from jobs.swarm.database import task_exec
 from jobs.swarm.model import Stack, read_stack
-from jobs.swarm.policy import PINS, refusals
+from jobs.swarm.policy import is_pinned, refusals
 from jobs.swarm.tasks import node_label, stack_services
 
 PULL_ERRORS = ("pull", "manifest", "registry", "No such image")
@@ -45,13 +47,34 @@ def check_swarm(
             _target(target, judge_nodes(nodes)),
             _target(target, judge_registry(client, _built_images(stack, services), nodes, tasks)),
             _target(target, judge_update(stack, environment)),
-            _target(target, judge_placement(stack)),
+            _target(target, judge_placement(stack, database_service(environment))),
         ]
     except Exception as error:  # noqa: BLE001 - the doctor reports, it never raises
         return [fail(target, "swarm", f"the manager did not answer: {error}", MANAGER_FIX)]
     finally:
         client.close()
     return found
+
+
+def database_exec_for(
+    target: str, environment: Environment, compose: Compose
+) -> tuple[ServiceExec, Finding | None]:
+    """Where the database check's commands run: Compose's exec, or on a swarm the database
+    task's container on its node; a finding instead when that task cannot be found."""
+    if environment.engine != "swarm" or database_service(environment) is None:
+        return compose, None
+    client = docker_client(environment)
+    try:
+        return task_exec(client, environment, wait=0), None
+    except StageFailed as error:
+        fix = "deploy the stack, and name the database node's engine in swarm.nodes"
+        return compose, fail(target, "database", error.failure.summary, fix)
+    except Exception as error:  # noqa: BLE001 - the doctor reports, it never raises
+        return compose, fail(
+            target, "database", f"the manager did not answer: {error}", MANAGER_FIX
+        )
+    finally:
+        client.close()
 
 
 MANAGER_FIX = "point docker_host at a manager (`docker node ls` must work there)"
@@ -142,15 +165,31 @@ def judge_update(stack: Stack, environment: Environment) -> Finding:
     return ok("", "update", f"served services update start-first with a healthcheck ({served})")
 
 
-def judge_placement(stack: Stack) -> Finding:
+def database_service(environment: Environment) -> str | None:
+    return environment.database.service if environment.database else None
+
+
+def judge_placement(stack: Stack, database: str | None = None) -> Finding:
+    """Every service with a volume pinned to a node; the database service pinned, volume or not
+    (a task Swarm moves to another node starts there on an empty data directory)."""
     unpinned = [
         service.name
         for service in sorted(stack.services.values(), key=lambda s: s.name)
-        if service.volumes
-        and not any(c.replace(" ", "").startswith(PINS) for c in service.constraints)
+        if (service.volumes or service.name == database) and not is_pinned(service)
     ]
+    fix = 'pin each to its volume\'s node: deploy.placement.constraints: ["node.hostname == X"]'
+    if database in unpinned:
+        detail = (
+            f"the database service {database} is not pinned to a node: Swarm may start it on "
+            "another node, on an empty data directory"
+        )
+        others = [name for name in unpinned if name != database]
+        if others:
+            detail += f"; services keep a volume but float between nodes: {', '.join(others)}"
+        return fail("", "placement", detail, fix)
     if unpinned:
         detail = f"services keep a volume but float between nodes: {', '.join(unpinned)}"
-        fix = 'pin each to its volume\'s node: deploy.placement.constraints: ["node.hostname == X"]'
         return fail("", "placement", detail, fix)
-    return ok("", "placement", "every service with a volume is pinned to a node")
+    pinned = stack.service(database) if database else None
+    where = f"; the database {database} by {', '.join(pinned.constraints)}" if pinned else ""
+    return ok("", "placement", f"every service with a volume is pinned to a node{where}")

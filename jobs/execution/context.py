@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     # theirs from here would run back up.
     from jobs.compose.model import ComposeModel
     from jobs.database.standby_thread import Standby
+    from jobs.runbook.stages.retiring import Retiring
 
 
 def docker_client(environment: Environment) -> Any:
@@ -84,6 +86,12 @@ class DeployContext:
     # The new release's decrypted SOPS files (jobs/secrets/), held in memory from the secrets
     # stage until the checkout writes them; never saved anywhere else.
     plaintexts: dict[str, bytes] | None = field(default=None, repr=False)
+    # Rolling swaps' old containers, draining beside the rest of the deploy
+    # (jobs/runbook/stages/retiring.py): waited for in close(), before the lock is released.
+    retiring: list[Retiring] = field(default_factory=list)
+    # Held while the swap creates containers (`compose up --scale` counts those that exist)
+    # or a retirement removes one.
+    containers_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @cached_property
     def docker(self) -> Any:
@@ -95,7 +103,13 @@ class DeployContext:
     def save(self) -> None:
         self.store.save(self.deploy)
 
+    def retiring_ids(self) -> set[str]:
+        """Containers out of their service's name on their way out: no part of the stack."""
+        return {ident for retiring in self.retiring for ident in retiring.container_ids()}
+
     def close(self) -> None:
+        for retiring in self.retiring:  # the deploy ends when its old containers are gone
+            retiring.wait()
         if "docker" in self.__dict__:
             self.docker.close()
 

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from jobs.commands import postgres, restic
+from jobs.database.place import database_exec
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
 from jobs.offsite.repository import (
@@ -103,7 +104,7 @@ def dump_fingerprint(ctx: DeployContext, path: Path) -> str | None:
         schema = Path(scratch) / "schema.sql"
         try:
             ctx.runner.run(
-                postgres.schema_of_dump(database, ctx.compose),
+                postgres.schema_of_dump(database, database_exec(ctx)),
                 timeout=FINGERPRINT_TIMEOUT,
                 stdin_path=path,
                 stdout_path=schema,

@@ -35,6 +35,7 @@ from jobs.runbook.stages.rehearse import _container, _service, _wait_ready
 from jobs.state import Connection
 from jobs.state.drills import DrillResult, record_drill
 from jobs.state.records import utcnow
+from jobs.swarm.database import NodeEngine
 
 READY_SECONDS = 120.0
 _TABLE_DATA = re.compile(r"^\d+; \d+ \d+ TABLE DATA (\S+) (\S+) ")
@@ -95,13 +96,14 @@ def run_drill(ctx: DeployContext, result: DrillResult) -> None:
         image = running_images(ctx).get(database.service) or spec.image
         if not image:
             raise OffsiteError(f"expected an image for {database.service}, got none")
+        here = NodeEngine(ctx.runner, ctx.docker, own_client=False)
         container = _container(
-            ctx, spec, Path(scratch) / "database.env", name=name, image=image,
+            ctx, here, spec, Path(scratch) / "database.env", name=name, image=image,
             network="none", detach=True, add_hosts=(f"{database.service}:127.0.0.1",),
         )  # fmt: skip
         try:
             ctx.runner.run(rehearsal.run(container), timeout=120)
-            _wait_ready(ctx, name, database.user, database.name, READY_SECONDS)
+            _wait_ready(here, name, database.user, database.name, READY_SECONDS)
             _restore(ctx, name, database.user, database.name, dump)
             _check(ctx, name, database.user, database.name, dump, result)
         finally:

@@ -15,6 +15,7 @@ STACK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # A task's service name: the stack's name, `_`, and a short suffix deployhook made.
 SERVICE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
 NETWORK_NAME = SERVICE_NAME
+CONTAINER_ID = re.compile(r"^[0-9a-f]{12,64}$")
 
 
 def _checked(pattern: re.Pattern[str], value: str, what: str) -> str:
@@ -83,6 +84,43 @@ def task_logs(name: str) -> list[str]:
         "--no-trunc",
         _checked(SERVICE_NAME, name, "service name"),
     ]
+
+
+def exec_in(
+    host: str | None, container: str, command: Sequence[str], env: Sequence[str] = ()
+) -> list[str]:
+    """Run `command` in the database task's container, on the engine of the node it runs on.
+
+    `host`: that node's engine (`--host`), None when it is the manager's own (DOCKER_HOST).
+    `-i` and no tty, as `compose exec -T`: a dump streams out and a restore streams in.
+    `env`: `-e NAME=VALUE` flags, as for `compose exec`.
+    """
+    prefix = ["docker"] if host is None else ["docker", "--host", host]
+    return [
+        *prefix,
+        "exec",
+        "-i",
+        *env,
+        _checked(CONTAINER_ID, container, "container id"),
+        *command,
+    ]
+
+
+def scale_to_zero(services: Sequence[str]) -> list[str]:
+    """Stop every task of `services` (`<stack>_<service>`), waiting until they stopped.
+
+    Before a restore: the writers' writes are being discarded (and kept). The revert's stack
+    deploy gives each service its replicas back from the Compose file.
+    """
+    names = [_checked(SERVICE_NAME, name, "service name") + "=0" for name in services]
+    return ["docker", "service", "scale", "--detach=false", *names]
+
+
+def remove_file(kind: str, name: str) -> list[str]:
+    """Remove an old content-named config or secret (Swarm refuses one a service still uses)."""
+    if kind not in ("config", "secret"):
+        raise ValueError(f"expected config or secret, got {kind!r}")
+    return ["docker", kind, "rm", _checked(SERVICE_NAME, name, f"{kind} name")]
 
 
 def remove_task(name: str) -> list[str]:

@@ -63,16 +63,17 @@ def _served(service: StackService) -> list[str]:
 
 
 def database_refusals(stack: Stack, name: str) -> list[str]:
-    """The database's volume lives on one node: its service must be pinned there."""
+    """The database's data lives on one node: its service must be pinned there, volume or not
+    (an image's own VOLUME is a new, empty volume on whichever node Swarm picks)."""
     service = stack.service(name)
     if service is None:
         return [f"database.service {name} is not in the Compose files"]
     problems = []
-    pinned = any(c.replace(" ", "").startswith(PINS) and "==" in c for c in service.constraints)
-    if service.volumes and not pinned:
+    if not is_pinned(service):
+        where = f"a volume ({', '.join(service.volumes)})" if service.volumes else "its container"
         problems.append(
-            f"database service {name} keeps its data in a volume ({', '.join(service.volumes)}) "
-            "that lives on one node, yet no placement constraint pins it there; add "
+            f"database service {name} keeps its data in {where} that lives on one node, yet "
+            "no placement constraint pins it there; add "
             'deploy.placement.constraints: ["node.hostname == DBHOST"] (or a node label)'
         )
     if service.update_order == START_FIRST:
@@ -84,6 +85,11 @@ def database_refusals(stack: Stack, name: str) -> list[str]:
 
 
 PINS = ("node.hostname", "node.id", "node.labels.")
+
+
+def is_pinned(service: StackService) -> bool:
+    """A placement constraint that names one node (or a label a node carries) with `==`."""
+    return any(c.replace(" ", "").startswith(PINS) and "==" in c for c in service.constraints)
 
 
 def names_a_registry(image: str | None) -> bool:

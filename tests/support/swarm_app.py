@@ -33,7 +33,7 @@ from tests.support.images import (
     build_busybox_image,
     image_exists,
 )
-from tests.support.swarm_bed import SwarmBed
+from tests.support.swarm_bed import SwarmBed, SwarmNode
 
 PROXY_PORT = 8080
 CADDYFILE = """\
@@ -74,12 +74,14 @@ MIGRATE_COMMAND = [
 ]  # fmt: skip
 PG = "/usr/lib/postgresql/15/bin"
 # The database task: initdb and `app` on first start, open to the stack's network (trust: a
-# test bed), then the server in the foreground.
+# test bed), then the server in the foreground. The init-time server listens on its socket
+# only, as the official image's does: a TCP pg_isready must not take it for the real one.
 PG_START = (
     "mkdir -p /data && chown postgres /data && "
     f"su postgres -c '[ -f /data/pg/PG_VERSION ] || ({PG}/initdb -D /data/pg -U postgres "
     '--auth=trust >/dev/null && echo "host all all 0.0.0.0/0 trust" >> /data/pg/pg_hba.conf && '
-    f"{PG}/pg_ctl -D /data/pg -w start >/dev/null && {PG}/createdb -U postgres app && "
+    f'{PG}/pg_ctl -D /data/pg -w start -o "-c listen_addresses=" >/dev/null && '
+    f"{PG}/createdb -U postgres app && "
     f"{PG}/pg_ctl -D /data/pg -w stop >/dev/null)' && "
     f"exec su postgres -c '{PG}/postgres -D /data/pg -c listen_addresses=*'"
 )
@@ -95,7 +97,7 @@ CADDY_LIBS = ("/lib/x86_64-linux-gnu/libzstd.so.1", "/lib/x86_64-linux-gnu/libc.
 LOADER = "/lib64/ld-linux-x86-64.so.2"
 
 
-def database_service(image: str) -> str:
+def database_service(image: str, node: str = "n1") -> str:
     return f"""\
   db:
     image: {image}
@@ -109,14 +111,19 @@ def database_service(image: str) -> str:
       retries: 30
     deploy:
       endpoint_mode: dnsrr
-      placement: {{constraints: ["node.labels.dh_node == n1"]}}
+      placement: {{constraints: ["node.labels.dh_node == {node}"]}}
 """
 
 
 def stack_file(
-    registry: str, stack: str, busybox: str, proxy_image: str, database: str | None = None
+    registry: str,
+    stack: str,
+    busybox: str,
+    proxy_image: str,
+    database: str | None = None,
+    database_node: str = "n1",
 ) -> str:
-    extra = database_service(database) if database else ""
+    extra = database_service(database, database_node) if database else ""
     volumes = "volumes:\n  pgdata: {}\n" if database else ""
     return extra.join(_stack_text(registry, stack, busybox, proxy_image).split("@DB@")) + volumes
 
@@ -207,13 +214,12 @@ def psql_image(engine: Engine, busybox: str, name: str = "deployhook-test-psql:1
     return name
 
 
-def postgres_image(bed: SwarmBed) -> str:
-    """The Debian base (PostgreSQL 15) imported into node 1 alone, named under the registry
-    (which lacks it: the node's pull fails and Swarm runs its local copy)."""
+def postgres_image(bed: SwarmBed, node: SwarmNode) -> str:
+    """The Debian base (PostgreSQL 15) imported into the database's node alone, named under the
+    registry (which lacks it: the node's pull fails and Swarm runs its local copy)."""
     name = f"{bed.registry}/dh-postgres:{base_key()}"
     changes = [part for change in IMPORT_CHANGES for part in ("--change", change)]
-    manager = bed.manager
-    run(["docker", "import", *changes, str(base_tarball()), name], env=manager.env, timeout=600)
+    run(["docker", "import", *changes, str(base_tarball()), name], env=node.env, timeout=600)
     return name
 
 
@@ -227,23 +233,35 @@ class SwarmApp(RepoLayout):
     v1: str = ""
 
     database_port: int = 0  # on loopback, to the database task's published port (with one)
+    database_node: SwarmNode | None = None  # the node the database is pinned to (with one)
 
     @classmethod
-    def create(cls, bed: SwarmBed, engine: Engine, root: Path, database: bool = False) -> SwarmApp:
+    def create(
+        cls,
+        bed: SwarmBed,
+        engine: Engine,
+        root: Path,
+        database: bool = False,
+        database_node: int = 1,
+    ) -> SwarmApp:
+        """`database_node`: the node (1 is the manager) PostgreSQL is pinned to."""
         stack = f"dhs{secrets.token_hex(3)}"
         app = cls(bed, engine, root, stack, bed.forward(bed.manager, PROXY_PORT))
         busybox = build_busybox_image(engine.env)
         postgres = None
         if database:
+            app.database_node = bed.nodes[database_node - 1]
             busybox = psql_image(engine, busybox)  # the web image can run its migration
-            postgres = postgres_image(bed)
-            app.database_port = bed.forward(bed.manager, 5432)
+            postgres = postgres_image(bed, app.database_node)
+            app.database_port = bed.forward(app.database_node, 5432)
         template = root / "template"
         (template / "web" / "www").mkdir(parents=True)
         (template / "proxy").mkdir()
         proxy = proxy_image(engine, bed.registry)
         files = {
-            "stack.yml": stack_file(bed.registry, stack, busybox, proxy, postgres),
+            "stack.yml": stack_file(
+                bed.registry, stack, busybox, proxy, postgres, app.database_label
+            ),
             "web/migrate.sql": FIRST_MIGRATION,
             "proxy/Caddyfile": CADDYFILE,
             "web/Dockerfile": WEB_DOCKERFILE,
@@ -259,12 +277,15 @@ class SwarmApp(RepoLayout):
             app.start_database(postgres)
         return app
 
+    @property
+    def database_label(self) -> str:
+        return self.database_node.label if self.database_node else "n1"
+
     def start_database(self, image: str) -> None:
         """The stack's database alone, by hand, as a team has it before deployhook deploys."""
         path = self.root / "database.yml"
-        path.write_text(
-            f'version: "3.8"\nservices:\n{database_service(image)}volumes:\n  pgdata: {{}}\n'
-        )
+        service = database_service(image, self.database_label)
+        path.write_text(f'version: "3.8"\nservices:\n{service}volumes:\n  pgdata: {{}}\n')
         deploy = ["stack", "deploy", "--resolve-image", "never", "-c", str(path), self.stack]
         self.bed.docker(self.bed.manager, *deploy)
         deadline = time.monotonic() + 120
@@ -346,3 +367,27 @@ class SwarmApp(RepoLayout):
             "database": {"url": url, "name": "app", "user": "postgres"},
             "migrate": {"service": "web", "command": MIGRATE_COMMAND, "version_query": None},
         }
+
+    def service_database_config(self, rehearse: bool = False) -> dict[str, Any]:
+        """The database as the stack's service `db`: deployhook runs its commands in the task's
+        container, on its node's engine (swarm.nodes names it by ID: the bed's nodes share one
+        hostname)."""
+        node = self.database_node
+        assert node is not None, "an app made with database=True"
+        migrate: dict[str, Any] = {
+            "service": "web", "command": MIGRATE_COMMAND, "version_query": None,
+        }  # fmt: skip
+        if rehearse:
+            migrate["rehearse"] = True
+        return {
+            "database": {"service": "db", "name": "app", "user": "postgres"},
+            "migrate": migrate,
+            "swarm": {"update_timeout": 180, "nodes": {node.node_id: node.host}},
+        }
+
+    def database_container(self) -> str:
+        """The id of the database task's container on its node."""
+        node = self.database_node
+        assert node is not None
+        label = f"label=com.docker.swarm.service.name={self.stack}_db"
+        return self.bed.docker(node, "ps", "-q", "--no-trunc", "--filter", label).strip()

@@ -98,24 +98,33 @@ class ProxyBed(RepoLayout, Commits):
         ).stdout  # fmt: skip
         return sorted(listing.split())
 
-    def in_name_and_healthy(self) -> int:
-        """How many api containers Docker's DNS answers `api` with and calls healthy, now."""
+    def api_view(self) -> list[str]:
+        """Each running api container now: `id health in-name|out last-probe-output`."""
         ids = self.api_containers()
         if not ids:
-            return 0
+            return []
         template = (
-            "{{.State.Health.Status}} {{range .NetworkSettings.Networks}}"
-            "{{range .Aliases}}{{.}},{{end}}{{end}}"
+            "{{slice .Id 0 12}} {{.State.Health.Status}} "
+            "{{range .NetworkSettings.Networks}}{{range .Aliases}}{{.}},{{end}}{{end}} "
+            '{{with .State.Health}}{{range .Log}}{{.ExitCode}}:{{printf "%.60q" .Output}}|'
+            "{{end}}{{end}}"
         )
         lines = run(
             ["docker", "inspect", "--format", template, *ids], env=self.engine.env, check=False
         ).stdout.splitlines()
-        statuses = [line.partition(" ") for line in lines]
-        return sum(
-            1
-            for health, _, aliases in statuses
-            if health == "healthy" and "api" in aliases.split(",")
-        )
+        view = []
+        for line in lines:
+            ident, health, aliases, probes = [*line.split(" ", 3), "", "", ""][:4]
+            named = "in-name" if "api" in aliases.split(",") else "out"
+            last = probes.rstrip("|").rpartition("|")[2]
+            view.append(f"{ident} {health} {named} last probe {last or 'none'}")
+        return view
+
+    def in_name_and_healthy(self) -> tuple[int, list[str]]:
+        """How many api containers Docker's DNS answers `api` with and calls healthy, now;
+        and what each running one looked like."""
+        view = self.api_view()
+        return sum(1 for line in view if " healthy in-name " in line), view
 
     def release(self, version: str, behaviour: str, schema: int | None = None) -> str:
         files = {"VERSION": f"{version}\n", "BEHAVIOUR": f"{behaviour}\n"}

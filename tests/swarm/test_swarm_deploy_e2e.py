@@ -17,9 +17,10 @@ import redis
 
 from config import Settings
 from jobs.doctor import examine
+from jobs.swarm.render import content_name
 from tests.support.deploying import config_for, deploy
 from tests.support.proxied_app import Load
-from tests.support.swarm_app import SwarmApp
+from tests.support.swarm_app import CADDYFILE, SwarmApp
 
 pytestmark = pytest.mark.docker
 
@@ -143,6 +144,33 @@ def test_a_node_drained_mid_deploy_ends_whole_never_half_way(
     assert all(" Running" in f" {line}" for line in tasks), tasks
     version = swarm_app.get("/version").strip()
     assert version == ("3" if record.state == "succeeded" else "2"), (record.state, version)
+
+
+def test_a_good_deploy_removes_configs_no_current_or_previous_spec_uses(
+    swarm_app: SwarmApp, settings: Settings, redis_conn: redis.Redis
+) -> None:
+    """After a good deploy with a new motd: the motd configs of v1 and of the reverted release
+    are removed; v2's (the previous spec's, a revert's) and the new one stay."""
+    stack = swarm_app.stack
+
+    def motd(text: str) -> str:
+        return content_name(stack, "motd", f"{text}\n".encode())
+
+    def config_names() -> set[str]:
+        listing = swarm_app.bed.docker(
+            swarm_app.bed.manager, "config", "ls", "--format", "{{.Name}}"
+        )
+        return set(listing.split())
+
+    assert {motd("motd 1"), motd("motd 2"), motd("motd bad")} <= config_names()
+    record = deploy(settings, redis_conn, swarm_app.release("4", motd="motd 4"))
+    assert record.state == "succeeded", record.error
+    left = config_names()
+    assert motd("motd 1") not in left and motd("motd bad") not in left, left
+    assert {motd("motd 2"), motd("motd 4")} <= left, left
+    assert content_name(stack, "caddyfile", CADDYFILE.encode()) in left
+    assert "removed old configs and secrets: " in _log(record, redis_conn)
+    assert swarm_app.get("/motd").strip() == "motd 4"
 
 
 def test_doctor_checks_the_manager_nodes_registry_updates_and_placement(

@@ -11,7 +11,10 @@ import yaml
 from config import ConfigError, parse_settings
 from jobs.doctor.swarm import judge_manager, judge_nodes, judge_placement
 from jobs.execution.context import command_environ
+from jobs.failures.errors import StageFailed
 from jobs.swarm import commands
+from jobs.swarm.cleanup import referenced, unused
+from jobs.swarm.database import DatabaseTask, engine_for
 from jobs.swarm.model import StackFile, parse_stack
 from jobs.swarm.policy import names_a_registry, refusals
 from jobs.swarm.render import content_name, content_names, override
@@ -53,6 +56,23 @@ from webhook.cli import main
             ["docker", "service", "logs", "--raw", "--no-trunc", "crm_migrate_ab12"],
         ),
         (commands.remove_task("crm_migrate_ab12"), ["docker", "service", "rm", "crm_migrate_ab12"]),
+        (
+            commands.exec_in(None, "a" * 64, ["pg_dump", "--format=custom"]),
+            ["docker", "exec", "-i", "a" * 64, "pg_dump", "--format=custom"],
+        ),
+        (
+            commands.exec_in("ssh://deploy@db1", "b" * 12, ["psql"], ["-e", "PGOPTIONS=-c x"]),
+            ["docker", "--host", "ssh://deploy@db1", "exec", "-i", "-e", "PGOPTIONS=-c x",
+             "b" * 12, "psql"],
+        ),
+        (commands.remove_file("config", "crm_motd_0123456789ab"),
+         ["docker", "config", "rm", "crm_motd_0123456789ab"]),
+        (commands.remove_file("secret", "crm_key_0123456789ab"),
+         ["docker", "secret", "rm", "crm_key_0123456789ab"]),
+        (
+            commands.scale_to_zero(["crm_worker", "crm_api"]),
+            ["docker", "service", "scale", "--detach=false", "crm_worker=0", "crm_api=0"],
+        ),
     ],
 )  # fmt: skip
 def test_swarm_commands_are_exact(argv: list[str], expected: list[str]) -> None:
@@ -112,11 +132,16 @@ def test_refusals_name_each_unsafe_setting(web: dict[str, Any], reasons: list[st
 
 
 def test_refusals_name_a_missing_served_service_and_an_unpinned_database() -> None:
-    """A served name not in the files, and a database volume without a placement constraint."""
+    """A served name not in the files, and a database without a placement constraint, whether
+    it names a volume or keeps its data in the image's own (a new one on every node)."""
     db = {"image": "postgres:16", "volumes": [{"type": "volume", "source": "pg", "target": "/d"}]}
     found = refusals(_stack(web=_service(), db=db), ["api"], database="db")
     assert "service api is not in the Compose files (db, web)" in found[0]
     assert "database service db keeps its data in a volume (pg)" in found[1]
+    bare = refusals(_stack(db={"image": "postgres:16"}), [], database="db")
+    assert len(bare) == 1 and "db keeps its data in its container" in bare[0], bare
+    loose = {**db, "deploy": {"placement": {"constraints": ["node.role != manager"]}}}
+    assert "no placement constraint pins it" in refusals(_stack(db=loose), [], database="db")[0]
     pinned = {**db, "deploy": {"placement": {"constraints": ["node.hostname == db1"]}}}
     assert refusals(_stack(web=_service(), db=pinned), [], database="db") == []
     both = {**pinned, "deploy": {**pinned["deploy"], "update_config": {"order": "start-first"}}}
@@ -261,13 +286,14 @@ def test_swarm_config_defaults_to_migrating_before_the_swap() -> None:
         ("engine: swarm\nswarm: {update_timeout: 0}", "swarm.update_timeout"),
         ("engine: kubernetes", "engine"),
         (
-            "engine: swarm\ndatabase: {service: db, name: crm}",
-            "engine: swarm needs database.url for now",
+            "engine: swarm\nmigrate: {rehearse: true}",
+            "migrate.rehearse needs database.service",
         ),
         (
-            "engine: swarm\nmigrate: {rehearse: true}",
-            "migrate.rehearse is not available with engine: swarm",
+            "engine: swarm\nswarm: {nodes: {db1: 'tcp://db1:2376'}}",
+            "swarm.nodes db1 at tcp:// need the manager at tcp:// with docker_tls",
         ),
+        ("engine: swarm\nswarm: {nodes: {db1: 'http://db1'}}", "swarm.nodes.db1"),
     ],
 )  # fmt: skip
 def test_swarm_config_errors_name_their_path(extra: str, message: str) -> None:
@@ -275,6 +301,17 @@ def test_swarm_config_errors_name_their_path(extra: str, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         _settings(extra)
     assert message in str(caught.value)
+
+
+def test_swarm_config_takes_the_database_as_a_service_of_the_stack() -> None:
+    """database.service, migrate.rehearse and the database node's engine are accepted."""
+    environment = _settings(
+        "engine: swarm\ndatabase: {service: db, name: crm}\n"
+        "migrate: {service: api, rehearse: true}\n"
+        "swarm: {nodes: {db1: 'ssh://deploy@db1.internal'}}"
+    ).environment("crm", "prod")
+    assert environment.database.service == "db" and environment.migrate.rehearse is not None
+    assert environment.swarm_settings.nodes == {"db1": "ssh://deploy@db1.internal"}
 
 
 def test_a_tcp_manager_gets_tls_in_every_command() -> None:
@@ -309,6 +346,29 @@ def test_check_config_refuses_an_unsafe_stack(
     web["healthcheck"] = {"test": ["CMD", "true"]}
     web["deploy"] = {"update_config": {"order": "start-first"}}
     (checkout / "stack.yml").write_text(yaml.safe_dump({"services": {"web": web}}))
+    assert main(["check-config", "--config", str(config)]) == 0
+
+
+def test_check_config_says_when_the_database_service_is_not_pinned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """check-config with database.service on a swarm: an unpinned database is refused with the
+    constraint to add; pinned, the configuration passes."""
+    checkout = tmp_path / "crm"
+    checkout.mkdir()
+    db: dict[str, Any] = {"image": "postgres:16"}
+    (checkout / "stack.yml").write_text(yaml.safe_dump({"services": {"db": db}}))
+    config = tmp_path / "deployhook.yml"
+    config.write_text(
+        BASE_ENV.replace("/srv/crm", str(checkout))
+        + "        engine: swarm\n        database: {service: db, name: crm}\n"
+    )
+    assert main(["check-config", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "projects/crm/environments/prod: database service db keeps its data" in err
+    assert 'add deploy.placement.constraints: ["node.hostname == DBHOST"]' in err
+    db["deploy"] = {"placement": {"constraints": ["node.hostname == db1"]}}
+    (checkout / "stack.yml").write_text(yaml.safe_dump({"services": {"db": db}}))
     assert main(["check-config", "--config", str(config)]) == 0
 
 
@@ -349,3 +409,76 @@ def test_doctor_names_nodes_not_ready_and_volumes_not_pinned() -> None:
     constraints = {"placement": {"constraints": ["node.labels.db == true"]}}
     pinned = _stack(db={"image": "postgres:16", "volumes": volume, "deploy": constraints})
     assert judge_placement(pinned).status == "ok"
+
+
+def test_doctor_says_where_the_database_is_pinned_or_that_it_is_not() -> None:
+    """The database service fails placement when unpinned even without a volume; pinned, the
+    finding names its constraint."""
+    bare = judge_placement(_stack(db={"image": "postgres:16"}), "db")
+    assert bare.status == "fail" and "the database service db is not pinned" in bare.detail
+    constraints = {"placement": {"constraints": ["node.hostname == db1"]}}
+    pinned = judge_placement(_stack(db={"image": "postgres:16", "deploy": constraints}), "db")
+    assert pinned.status == "ok" and "the database db by node.hostname == db1" in pinned.detail
+
+
+TASK = DatabaseTask(node_id="n3id", hostname="db1", container="c" * 64, label="db1 (n3id)")
+
+
+@pytest.mark.parametrize(
+    ("manager_id", "nodes", "hostnames", "expected"),
+    [
+        ("n3id", {}, ["db1"], "ssh://mgr"),  # the task runs on the manager: its engine
+        ("n1id", {"n3id": "unix:///n3.sock"}, ["mgr", "db1"], "unix:///n3.sock"),  # by ID
+        ("n1id", {"db1": "ssh://deploy@db1"}, ["mgr", "db1"], "ssh://deploy@db1"),  # hostname
+        ("n1id", {"db1": "ssh://a", "n3id": "ssh://b"}, ["mgr", "db1"], "ssh://b"),  # ID first
+    ],
+)  # fmt: skip
+def test_the_database_node_engine(
+    manager_id: str, nodes: dict[str, str], hostnames: list[str], expected: str
+) -> None:
+    """The engine that reaches the database task's node: the manager's, or swarm.nodes'."""
+    assert engine_for(TASK, manager_id, "ssh://mgr", nodes, hostnames) == expected
+
+
+@pytest.mark.parametrize(
+    ("nodes", "hostnames", "words"),
+    [
+        ({}, ["mgr", "db1"], "add swarm.nodes: {db1: ssh://USER@HOST}"),
+        ({"db1": "ssh://a"}, ["db1", "db1"], "shared by 2 nodes); add swarm.nodes: {n3id:"),
+    ],
+)
+def test_a_database_node_without_an_engine_is_refused_with_the_line_to_add(
+    nodes: dict[str, str], hostnames: list[str], words: str
+) -> None:
+    """No engine known for the node (or only by a hostname two nodes share): the stage fails
+    naming the node and the key to add; nothing is guessed."""
+    with pytest.raises(StageFailed) as caught:
+        engine_for(TASK, "n1id", "ssh://mgr", nodes, hostnames)
+    assert "runs on node db1 (n3id)" in str(caught.value) and words in str(caught.value)
+
+
+def _spec(*configs: str) -> dict[str, Any]:
+    items = [{"ConfigName": name} for name in configs]
+    return {"TaskTemplate": {"ContainerSpec": {"Configs": items}}}
+
+
+def test_old_content_names_are_unused_unless_a_current_or_previous_spec_names_them() -> None:
+    """Only this stack's content names (`<stack>_<key>_<hash12>`) that neither the current nor
+    the previous specs refer to are removed; a user's own names and other stacks' never."""
+    services = [
+        {"Spec": _spec("crm_motd_cccccccccccc"), "PreviousSpec": _spec("crm_motd_bbbbbbbbbbbb")},
+        {"Spec": _spec("crm_caddyfile_111111111111", "my-own-config")},
+    ]
+    names = referenced(services, "Configs", "ConfigName")
+    existing = [
+        "crm_motd_aaaaaaaaaaaa", "crm_motd_bbbbbbbbbbbb", "crm_motd_cccccccccccc",
+        "crm_caddyfile_111111111111", "crm_caddyfile_000000000000", "my-own-config",
+        "crm_motd", "crm2_motd_aaaaaaaaaaaa", "crm_motd_AAAAAAAAAAAA",
+    ]  # fmt: skip
+    assert unused("crm", existing, names) == ["crm_caddyfile_000000000000", "crm_motd_aaaaaaaaaaaa"]
+
+
+def test_a_database_container_id_is_checked() -> None:
+    """`docker exec` takes only a container id (hex), never a name or an option."""
+    with pytest.raises(ValueError, match="container id"):
+        commands.exec_in(None, "--privileged", ["sh"])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import docker.errors
+
 from jobs.compose.images import remove_old_commit_tags
 from jobs.database.retention import apply_retention
 from jobs.execution.context import DeployContext
@@ -14,6 +16,8 @@ from jobs.secrets.files import write_private
 from jobs.state.keys import last_good as last_good_key
 from jobs.state.lastgood import read_last_good, write_last_good
 from jobs.state.records import utcnow
+from jobs.swarm import is_swarm
+from jobs.swarm.cleanup import remove_unused
 
 __all__ = ["commit_point", "last_good_key", "last_good_path", "read_last_good"]
 
@@ -46,10 +50,23 @@ def commit_point(ctx: DeployContext) -> None:
     if ctx.environment.database is not None:
         apply_retention(ctx, keep={b for b in [ctx.backup] if b})
         forget_old_copies(ctx)  # the same retention off-site (never raises)
+    if is_swarm(ctx.environment):
+        _remove_old_swarm_files(ctx)
     protect = set(deploy.images.values())
     removed = remove_old_commit_tags(ctx, TAG_PREFIX, KEEP_IMAGE_TAGS, protect)
     if removed:
         ctx.log.info(f"untagged old images: {', '.join(removed)}")
+
+
+def _remove_old_swarm_files(ctx: DeployContext) -> None:
+    """Best effort: the deploy succeeded; an old config left behind costs nothing but a line."""
+    try:
+        removed = remove_unused(ctx)
+    except docker.errors.DockerException as error:
+        ctx.log.info(f"old configs and secrets not removed: {error}")
+        return
+    if removed:
+        ctx.log.info(f"removed old configs and secrets: {', '.join(removed)}")
 
 
 def _write_atomically(path: Path, text: str) -> None:

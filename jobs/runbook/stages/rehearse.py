@@ -25,12 +25,14 @@ from typing import Any
 import docker.errors
 
 from config.model import Database, Migrate, Rehearse
+from jobs.commands import docker as docker_argv
 from jobs.commands import rehearsal
 from jobs.commands.rehearsal import Container, Mount
 from jobs.compose.model import ServiceModel, read_model
 from jobs.execution.context import DeployContext
 from jobs.execution.runner import Runner
 from jobs.failures.errors import CommandFailed, StageFailed
+from jobs.swarm.database import NodeEngine, database_engine
 
 READY_POLL_SECONDS = 1.0
 
@@ -49,40 +51,44 @@ def rehearse(ctx: DeployContext) -> float:
     db_spec, app_spec = (_service(model.services, name) for name in (db_service, migrate.service))
     deploy_id = ctx.deploy.id
     db_name = rehearsal.database_name(deploy_id)
-    with tempfile.TemporaryDirectory(prefix="deployhook-rehearse-") as scratch:
-        db = _container(
-            ctx, db_spec, Path(scratch) / "database.env",
-            name=db_name, image=_database_image(ctx, db_spec),
-            network="none", detach=True, add_hosts=(f"{db_service}:127.0.0.1",),
-        )  # fmt: skip
-        app = _container(
-            ctx, app_spec, Path(scratch) / "migrate.env",
-            name=rehearsal.migration_name(deploy_id), image=_migration_image(ctx, app_spec),
-            network=f"container:{db_name}", command=tuple(migrate.command), entrypoint="",
-        )  # fmt: skip
-        try:
-            ctx.runner.run(rehearsal.run(db), timeout=120)
-            _wait_ready(ctx, db_name, database.user, database.name, settings.ready_timeout)
-            ctx.runner.run(
-                rehearsal.restore(db_name, database.user, database.name),
-                timeout=ctx.environment.timeouts.restore,
-                stdin_path=Path(ctx.backup),
-            )
-            seconds = _run_migration(ctx, app, settings.timeout or migrate.timeout)
-        except CommandFailed as error:
-            raise StageFailed("rehearse", str(error), command=error) from None
-        finally:
-            left = remove_containers(ctx)
-        if left:
-            raise StageFailed("rehearse", f"expected no rehearsal containers left, got {left}")
+    engine = database_engine(ctx)  # on a swarm: the database's node, which has its image
+    try:
+        with tempfile.TemporaryDirectory(prefix="deployhook-rehearse-") as scratch:
+            db = _container(
+                ctx, engine, db_spec, Path(scratch) / "database.env",
+                name=db_name, image=_database_image(ctx, db_spec),
+                network="none", detach=True, add_hosts=(f"{db_service}:127.0.0.1",),
+            )  # fmt: skip
+            app = _container(
+                ctx, engine, app_spec, Path(scratch) / "migrate.env",
+                name=rehearsal.migration_name(deploy_id), image=_migration_image(ctx, app_spec),
+                network=f"container:{db_name}", command=tuple(migrate.command), entrypoint="",
+            )  # fmt: skip
+            try:
+                engine.runner.run(rehearsal.run(db), timeout=120)
+                _wait_ready(engine, db_name, database.user, database.name, settings.ready_timeout)
+                engine.runner.run(
+                    rehearsal.restore(db_name, database.user, database.name),
+                    timeout=ctx.environment.timeouts.restore,
+                    stdin_path=Path(ctx.backup),
+                )
+                seconds = _run_migration(engine, app, settings.timeout or migrate.timeout)
+            except CommandFailed as error:
+                raise StageFailed("rehearse", str(error), command=error) from None
+            finally:
+                left = remove_containers(ctx, engine)
+            if left:
+                raise StageFailed("rehearse", f"expected no rehearsal containers left, got {left}")
+    finally:
+        engine.close()
     _note_duration(ctx, seconds, settings.slow_after)
     return seconds
 
 
-def _run_migration(ctx: DeployContext, app: Container, timeout: float) -> float:
+def _run_migration(engine: NodeEngine, app: Container, timeout: float) -> float:
     started = time.monotonic()
     try:
-        ctx.runner.run(rehearsal.run(app), timeout=timeout)
+        engine.runner.run(rehearsal.run(app), timeout=timeout)
     except CommandFailed as error:
         raise StageFailed(
             "rehearse", f"the migration failed on a copy of the backup ({error})", command=error
@@ -102,14 +108,24 @@ def _note_duration(ctx: DeployContext, seconds: float, slow_after: float) -> Non
         ctx.log.info(f"rehearsal passed: the migration took {seconds:.1f}s on a copy")
 
 
-def remove_containers(ctx: DeployContext) -> list[str]:
+def remove_containers(ctx: DeployContext, engine: NodeEngine | None = None) -> list[str]:
     """Remove this deploy's rehearsal containers; the names of any still there afterwards.
 
     Unfenced: the throwaways are this deploy's own and part of no stack, so a deploy that lost
     its lock mid-rehearsal (another deploy owns the environment now) still takes them away.
+    `engine`: where they ran (default: the database's engine, found again).
     """
+    if engine is None:
+        try:
+            engine = database_engine(ctx)
+        except StageFailed as error:
+            return [f"unknown ({error})"]
+        try:
+            return remove_containers(ctx, engine)
+        finally:
+            engine.close()
     deploy_id = ctx.deploy.id
-    cleanup = Runner(ctx.log, ctx.runner.environ)
+    cleanup = Runner(ctx.log, engine.runner.environ)
     for name in (rehearsal.migration_name(deploy_id), rehearsal.database_name(deploy_id)):
         try:
             cleanup.run(rehearsal.remove(name), timeout=60, check=False, quiet=True)
@@ -117,24 +133,24 @@ def remove_containers(ctx: DeployContext) -> list[str]:
             ctx.log.info(f"rehearsal: {error}")
     label = f"{rehearsal.LABEL}={deploy_id}"
     try:
-        found = ctx.docker.containers.list(all=True, filters={"label": label})
+        found = engine.client.containers.list(all=True, filters={"label": label})
     except docker.errors.DockerException as error:
         return [f"unknown ({error})"]
     return sorted(container.name for container in found)
 
 
-def _wait_ready(ctx: DeployContext, name: str, user: str, database: str, limit: float) -> None:
+def _wait_ready(engine: NodeEngine, name: str, user: str, database: str, limit: float) -> None:
     """Poll pg_isready until the deadline; a database that exited fails at once, with its log."""
     deadline = time.monotonic() + limit
     while True:
-        result = ctx.runner.run(
+        result = engine.runner.run(
             rehearsal.is_ready(name, user, database), timeout=10, check=False, quiet=True
         )
         if result.exit_code == 0:
             return
-        running = _is_running(ctx, name)
+        running = _is_running(engine, name)
         if not running or time.monotonic() > deadline:
-            log = ctx.runner.run(rehearsal.logs(name), timeout=30, check=False, quiet=True)
+            log = engine.runner.run(rehearsal.logs(name), timeout=30, check=False, quiet=True)
             got = "it exited" if not running else f"pg_isready exit {result.exit_code}"
             raise StageFailed(
                 "rehearse",
@@ -144,9 +160,9 @@ def _wait_ready(ctx: DeployContext, name: str, user: str, database: str, limit: 
         time.sleep(READY_POLL_SECONDS)
 
 
-def _is_running(ctx: DeployContext, name: str) -> bool:
+def _is_running(engine: NodeEngine, name: str) -> bool:
     try:
-        return bool(ctx.docker.containers.get(name).status in ("created", "running"))
+        return bool(engine.client.containers.get(name).status in ("created", "running"))
     except docker.errors.NotFound:
         return False
 
@@ -158,18 +174,36 @@ def _service(services: dict[str, ServiceModel], name: str) -> ServiceModel:
     return found
 
 
-def _container(ctx: DeployContext, spec: ServiceModel, env_file: Path, **fields: Any) -> Container:
+def _container(
+    ctx: DeployContext, engine: NodeEngine, spec: ServiceModel, env_file: Path, **fields: Any
+) -> Container:
     """A rehearsal container shaped like the compose service `spec`, minus anything shared."""
     write_env_file(env_file, spec.environment)
+    _present(engine, fields["image"])
     entrypoint, command = _entrypoint_and_command(spec)
     return Container(
         deploy_id=ctx.deploy.id,
         env_file=env_file,
-        mounts=_mounts(ctx, spec, fields["image"]),
+        mounts=_mounts(engine, spec, fields["image"]),
         user=spec.user,
         workdir=spec.working_dir,
         **{"entrypoint": entrypoint, "command": command, **fields},
     )
+
+
+def _present(engine: NodeEngine, image: str) -> None:
+    """On a swarm's database node the new image may not be there yet: pull it by digest."""
+    try:
+        engine.client.images.get(image)
+    except docker.errors.ImageNotFound:
+        if "@sha256:" not in image:
+            raise StageFailed(
+                "rehearse", f"expected the image {image} on its engine, got none"
+            ) from None
+        try:
+            engine.runner.run(docker_argv.pull_digest(image), timeout=600)
+        except CommandFailed as error:
+            raise StageFailed("rehearse", str(error), command=error) from None
 
 
 def _entrypoint_and_command(spec: ServiceModel) -> tuple[str | None, tuple[str, ...]]:
@@ -178,10 +212,10 @@ def _entrypoint_and_command(spec: ServiceModel) -> tuple[str | None, tuple[str, 
     return spec.entrypoint[0], (*spec.entrypoint[1:], *spec.command)
 
 
-def _mounts(ctx: DeployContext, spec: ServiceModel, image: str) -> tuple[Mount, ...]:
+def _mounts(engine: NodeEngine, spec: ServiceModel, image: str) -> tuple[Mount, ...]:
     """Read-only binds stay; volumes, writable binds, tmpfs and the image's VOLUMEs: tmpfs."""
     mounts: dict[str, Mount] = {}
-    declared = (ctx.docker.images.get(image).attrs.get("Config") or {}).get("Volumes") or {}
+    declared = (engine.client.images.get(image).attrs.get("Config") or {}).get("Volumes") or {}
     for target in declared:
         mounts[target] = Mount(target)
     for mount in spec.mounts:

@@ -9,40 +9,35 @@ For a service whose image changed, one batch (`zero_downtime_batch`, default 1) 
 2. each must turn Docker-healthy; it fails at once when Docker calls it unhealthy, or it exits
    or restarts, else after `health.timeout`. A failed one served nothing and is removed; the
    old ones never left the name;
-3. the new ones join the name; SETTLE_SECONDS later, if none of them has since crashed,
-   restarted or turned unhealthy (else they are removed and the old ones never left), as
-   many old ones leave it (never fewer
-   than N healthy containers in the name), keep serving what is already on them for the drain
-   period (the service's stop_grace_period, at most 30 s, or `zero_downtime_drain`), then get
-   SIGTERM (`docker stop -t GRACE`) and are removed. The next batch starts while they drain.
+3. the new ones join the name; as many old ones are retired (jobs/runbook/stages/retiring.py):
+   SETTLE_SECONDS later, if the new ones have not since crashed, restarted or turned
+   unhealthy (else those are removed and the old ones never leave), they leave the name
+   (never fewer than N healthy containers in it),
+   drain for the drain period (the service's stop_grace_period, at most 30 s, or
+   `zero_downtime_drain`), then get SIGTERM (`docker stop -t GRACE`) and are removed. The next
+   batch starts meanwhile; the swap ends once every old one has left the name, and their
+   drains run on beside the rest of the deploy.
 
 `swap_service` is what the deploy calls, `swap_service_back` what the revert calls: one shape,
-which another engine (Swarm's own start-first update) can fill in its own way.
+which another engine (Swarm's own start-first update) can fill in its own way. A revert while
+the deploy's old containers drain takes them back instead of starting new ones.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
-from jobs.commands.docker import remove_container, start_container, stop_container
+from jobs.commands.docker import start_container
 from jobs.compose.images import PROJECT_LABEL, SERVICE_LABEL, image_id
 from jobs.compose.model import ServiceModel
-from jobs.compose.zero_downtime import drain_seconds, grace_seconds
 from jobs.execution.context import DeployContext
-from jobs.failures.errors import CommandFailed, StageFailed
+from jobs.failures.errors import StageFailed
+from jobs.runbook.stages.container_health import look
+from jobs.runbook.stages.retiring import Aliases, Retiring, remove, run
 from jobs.runbook.stages.service_name import in_name, join_name, leave_name
 
 POLL_SECONDS = 0.2
-# Between the new containers joining the name and the old ones leaving it: a proxy that looks
-# the name up "at most a second old" knows the new ones before an old one's 0.1 s reconnect, so
-# a connection it tries then has another address to go to. nginx's `valid=1s` is checked
-# against a clock that ticks in whole seconds, so its answer can be up to 2 s old (measured:
-# with 1.5 s here, nginx had not served the new container once before the old one's reconnect,
-# and answered 504 to the requests of that instant); 3 s leaves a second for a loaded machine.
-SETTLE_SECONDS = 3.0
 
 
 def swap_service(ctx: DeployContext, service: ServiceModel) -> bool:
@@ -57,7 +52,9 @@ def swap_service_back(ctx: DeployContext, service: ServiceModel, stage: str = "r
 
 def containers_of(ctx: DeployContext, service: str) -> list[Any]:
     labels = [f"{PROJECT_LABEL}={ctx.environment.compose.project}", f"{SERVICE_LABEL}={service}"]
-    return list(ctx.docker.containers.list(all=True, filters={"label": labels}))
+    # ignore_removed: a retired container can go between Docker's list and its inspect.
+    found = ctx.docker.containers.list(all=True, filters={"label": labels}, ignore_removed=True)
+    return list(found)
 
 
 def image_name(ctx: DeployContext, service: ServiceModel) -> str:
@@ -74,53 +71,78 @@ def roll(ctx: DeployContext, service: ServiceModel, stage: str) -> bool:
     stale = [c for c in serving if c.attrs["Image"] != target]
     if target is None or not stale:
         return True  # nothing to swap; the plain `up` leaves it alone
+    # A revert while the deploy's old containers drain: they are the version it puts back.
+    back = [
+        pair for retiring in ctx.retiring if retiring.service.name == service.name
+        for pair in retiring.reclaim(target)
+    ]  # fmt: skip
     # Stopped, never started, or running outside the name (left by a deploy that died
     # midway): none serves anybody. The plain `up` after the swap starts missing replicas.
-    leftovers = [c for c in everything if c not in serving]
+    keep = {c.id for c in serving} | {c.id for c, _ in back} | ctx.retiring_ids()
+    leftovers = [c for c in containers_of(ctx, service.name) if c.id not in keep]
     if leftovers:
         ctx.log.info(f"{service.name}: removing {_ids(leftovers)}, outside the service's name")
-        _remove(ctx, leftovers, 0, stage, service.name)
+        remove(ctx, leftovers, 0, stage, service.name)
     retiring = Retiring(ctx, service, stage)
     try:
         while stale:
             size = ctx.environment.zero_downtime_batch
             batch, stale = stale[:size], stale[size:]
-            new = _start_outside_name(ctx, service, target, len(batch), stage)
+            reuse, back = back[: len(batch)], back[len(batch) :]
+            new = _take_back(ctx, service, reuse, stage)
+            if len(new) < len(batch):
+                new |= _start_outside_name(ctx, service, target, len(batch) - len(new), stage)
             ctx.log.info(f"{service.name}: {_ids(new)} healthy: into the name; {_ids(batch)} out")
             for container, aliases in new.items():
                 join_name(ctx, container, aliases, stage)
-            time.sleep(SETTLE_SECONDS)
-            _still_healthy(ctx, service, list(new), stage)
-            for container in batch:
-                leave_name(ctx, container, stage)
-            retiring.start(batch)
+            retiring.start(batch, time.monotonic(), replaced_by=list(new))
+        if back:  # more taken back than needed: they go again
+            retiring.start([container for container, _ in back], 0.0, in_name=False)
     except BaseException:
-        retiring.wait(quiet=True)  # the old ones out of the name still drain and go
+        retiring.wait_left(quiet=True)  # those that swapped leave the name, for the revert
         raise
-    retiring.wait()
-    return True
+    return True  # the swap stage waits until the old ones have left (Retiring.wait_left)
+
+
+def _take_back(
+    ctx: DeployContext, service: ServiceModel, reuse: list[tuple[Any, Aliases]], stage: str
+) -> dict[Any, Aliases]:
+    """Draining containers of the target image, back into service once Docker calls them
+    healthy; none when one is not (they are removed, and new ones started instead)."""
+    if not reuse:
+        return {}
+    containers = [container for container, _ in reuse]
+    try:
+        _wait_healthy(ctx, containers)
+    except StageFailed as failure:
+        ctx.log.info(f"{service.name}: not taking back {_ids(containers)}: {failure}")
+        remove(ctx, containers, 0, stage, service.name)
+        return {}
+    ctx.log.info(f"{service.name}: taking back {_ids(containers)}, still draining and healthy")
+    return dict(reuse)
 
 
 def _start_outside_name(
     ctx: DeployContext, service: ServiceModel, target: str, count: int, stage: str
-) -> dict[Any, dict[str, tuple[str, ...]]]:
+) -> dict[Any, Aliases]:
     """`count` new containers, started outside the name and healthy -> the aliases they lack."""
-    before = {c.id for c in containers_of(ctx, service.name)}
-    new: dict[Any, dict[str, tuple[str, ...]]] = {}
+    new: dict[Any, Aliases] = {}
     try:
-        try:
-            argv = ctx.compose.create_beside(service.name, len(before) + count)
-            _run(ctx, argv, stage, service.name)
-        finally:  # whatever Compose managed to create is new, even when it then failed
-            created = [c for c in containers_of(ctx, service.name) if c.id not in before]
+        with ctx.containers_lock:  # no retirement removes one while Compose counts them
+            before = {c.id for c in containers_of(ctx, service.name)}
+            try:
+                argv = ctx.compose.create_beside(service.name, len(before) + count)
+                run(ctx, argv, stage, service.name)
+            finally:  # whatever Compose managed to create is new, even when it then failed
+                created = [c for c in containers_of(ctx, service.name) if c.id not in before]
         _check_new(created, target, count)
         for container in created:
             new[container] = leave_name(ctx, container, stage)
-            _run(ctx, start_container(container.id), stage, service.name)
+            run(ctx, start_container(container.id), stage, service.name)
         _wait_healthy(ctx, list(new))
     except StageFailed as failure:
         removed = list(new) or created
-        _remove(ctx, removed, 0, stage, service.name)
+        remove(ctx, removed, 0, stage, service.name)
         raise StageFailed(
             stage,
             f"{service.name}: {failure}; removed the new "
@@ -128,42 +150,6 @@ def _start_outside_name(
             "kept serving",
         ) from None
     return new
-
-
-class Retiring:
-    """Old containers out of the name: drain, SIGTERM, remove, in the background of the swap."""
-
-    def __init__(self, ctx: DeployContext, service: ServiceModel, stage: str) -> None:
-        self.ctx, self.service, self.stage = ctx, service, stage
-        self.drain = drain_seconds(service, ctx.environment.zero_downtime_drain)
-        self.threads: list[threading.Thread] = []
-        self.errors: list[BaseException] = []
-
-    def start(self, containers: list[Any]) -> None:
-        thread = threading.Thread(target=self._retire, args=(containers,), daemon=True)
-        thread.start()
-        self.threads.append(thread)
-
-    def _retire(self, containers: list[Any]) -> None:
-        try:
-            self.ctx.log.info(
-                f"{self.service.name}: {_ids(containers)} out of the name, draining "
-                f"{self.drain:g}s before SIGTERM"
-            )
-            time.sleep(self.drain)
-            grace = grace_seconds(self.service)
-            _remove(self.ctx, containers, grace, self.stage, self.service.name)
-        except BaseException as error:  # noqa: BLE001 - raised again by wait(), in the swap
-            self.errors.append(error)
-
-    def wait(self, quiet: bool = False) -> None:
-        """Until every drain has ended; raises the first failure unless `quiet` (then logs)."""
-        for thread in self.threads:
-            thread.join()
-        if self.errors and not quiet:
-            raise self.errors[0]
-        for error in self.errors:
-            self.ctx.log.info(f"{self.service.name}: retiring an old container failed: {error}")
 
 
 def _check_new(new: list[Any], target: str, expected: int) -> None:
@@ -183,8 +169,8 @@ def _wait_healthy(ctx: DeployContext, containers: list[Any]) -> None:
     waiting = list(containers)
     while waiting:
         for container in list(waiting):
-            healthy, seen = _look(container)
-            if healthy:
+            seen = look(container)
+            if seen.healthy:
                 waiting.remove(container)
             elif seen.failed:
                 raise StageFailed("swap", f"new container {container.id[:12]} failed ({seen})")
@@ -195,64 +181,6 @@ def _wait_healthy(ctx: DeployContext, containers: list[Any]) -> None:
                 )  # fmt: skip
         if waiting:
             time.sleep(POLL_SECONDS)
-
-
-def _still_healthy(ctx: DeployContext, service: ServiceModel, new: list[Any], stage: str) -> None:
-    """Before any old one leaves: the new ones have not crashed, restarted or turned unhealthy
-    since they joined. One healthy probe is all Docker asks; a release that passes one and then
-    crashes would otherwise take the name alone. The old ones never left, so removing the new
-    ones is the whole undo."""
-    for container in new:
-        healthy, seen = _look(container)
-        if not healthy:
-            _remove(ctx, new, 0, stage, service.name)
-            raise StageFailed(
-                stage,
-                f"{service.name}: new container {container.id[:12]} failed after it joined the "
-                f"name ({seen}); removed the new container(s) {_ids(new)}, the old one(s) "
-                "never left the name",
-            )
-
-
-@dataclass(frozen=True)
-class _Seen:
-    status: str
-    health: str
-    restarts: int
-
-    @property
-    def failed(self) -> bool:
-        return self.health == "unhealthy" or self.restarts > 0 or self.status != "running"
-
-    def __str__(self) -> str:
-        return f"{self.status}, health {self.health}, {self.restarts} restart(s)"
-
-
-def _look(container: Any) -> tuple[bool, _Seen]:
-    """(healthy and never restarted, what Docker says of it now)."""
-    container.reload()
-    state = container.attrs.get("State", {})
-    seen = _Seen(
-        str(state.get("Status")),
-        (state.get("Health") or {}).get("Status") or "none",
-        int(container.attrs.get("RestartCount") or 0),
-    )
-    return seen.health == "healthy" and not seen.failed, seen
-
-
-def _remove(
-    ctx: DeployContext, containers: list[Any], grace: int, stage: str, service: str
-) -> None:
-    for container in containers:
-        _run(ctx, stop_container(container.id, grace), stage, service)
-        _run(ctx, remove_container(container.id), stage, service)
-
-
-def _run(ctx: DeployContext, argv: list[str], stage: str, service: str) -> None:
-    try:
-        ctx.runner.run(argv, timeout=ctx.environment.timeouts.swap)
-    except CommandFailed as error:
-        raise StageFailed(stage, f"{service}: {error}", command=error) from None
 
 
 def _ids(containers: Any) -> str:

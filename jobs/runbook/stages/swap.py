@@ -2,8 +2,11 @@
 
 Never `down`, never `-v`. The rolling services go first (jobs/runbook/stages/rolling.py: the
 deploy's `swap_service`, the revert's and a restore's `swap_service_back`); the plain
-`compose up --detach --no-build` that follows finds them already on their new image and config
-and leaves them alone, and recreates every other changed service as before.
+`compose up --detach --no-build` that follows runs while their old containers wait to leave
+the name, and recreates every other changed service. It leaves out the services whose old
+containers are still there (`--no-deps` and the others' names): Compose would stop those at
+once, or recreate them. The stage ends once every old container has left the name; their
+drains run on (jobs/runbook/stages/retiring.py).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ def swap(ctx: DeployContext, stage: str = "swap") -> None:
         swarm_swap(ctx, stage)  # the stack deploy, watched until converged (jobs/swarm/swap.py)
         return
     names = ctx.environment.zero_downtime
+    retiring = len(ctx.retiring)
+    everything: list[str] = []
     if names:
         # The build read this commit's model; a revert or restore has moved the checkout since.
         model = ctx.compose_model if stage == "swap" and ctx.compose_model else None
@@ -39,7 +44,24 @@ def swap(ctx: DeployContext, stage: str = "swap") -> None:
                     swap_service(ctx, service)
                 else:
                     swap_service_back(ctx, service, stage)
-    argv = ctx.compose.up(remove_orphans=ctx.environment.compose.remove_orphans)
+        everything = list(model.services)
+    _up(ctx, stage, everything)  # beside the settle of the old containers
+    for rolled in ctx.retiring[retiring:]:
+        rolled.wait_left()  # only the new version in the name, before the health stage
+
+
+def _up(ctx: DeployContext, stage: str, everything: list[str]) -> None:
+    """`compose up` of every service but those whose old containers drain (Compose would
+    stop them at once, or recreate them: they run the old configuration)."""
+    draining = {r.service.name for r in ctx.retiring if r.container_ids()}
+    others = [name for name in everything if name not in draining]
+    orphans = ctx.environment.compose.remove_orphans
+    if not draining:
+        argv = ctx.compose.up(remove_orphans=orphans)
+    elif others:
+        argv = ctx.compose.up(others, remove_orphans=orphans, no_deps=True)
+    else:
+        return
     try:
         ctx.runner.run(argv, timeout=ctx.environment.timeouts.swap)
     except CommandFailed as error:
