@@ -45,7 +45,9 @@ class Batch:
     joined: float  # time.monotonic() when the new ones joined the name
     replaced_by: list[Any] = field(default_factory=list)  # the new ones that joined
     in_name: bool = True
-    state: str = "settling"  # -> draining -> stopping -> gone; or reclaimed, or failed
+    # settling -> draining -> stopping -> gone; or reclaimed, or failed; or kept (the new ones
+    # failed before these left the name: they serve on, never retired)
+    state: str = "settling"
     aliases: dict[str, Aliases] = field(default_factory=dict)  # container id -> what it had
     left: threading.Event = field(default_factory=threading.Event)
     wake: threading.Event = field(default_factory=threading.Event)  # a reclaim ends the drain
@@ -83,7 +85,7 @@ class Retiring:
         running stack (health, running images), their image is the version that left."""
         with self.lock:
             return {
-                c.id for b in self.batches if b.state not in ("gone", "reclaimed")
+                c.id for b in self.batches if b.state not in ("gone", "reclaimed", "kept")
                 for c in b.containers
             }  # fmt: skip
 
@@ -126,7 +128,11 @@ class Retiring:
         try:
             if batch.in_name:
                 time.sleep(max(0.0, batch.joined + SETTLE_SECONDS - time.monotonic()))
-                self._replacements_still_healthy(batch)
+                failure = self._replacements_failed(batch)
+                if failure is not None:  # the old ones stay, serving, as if never retired
+                    with self.lock:
+                        batch.error, batch.state = failure, "kept"
+                    return
                 for container in batch.containers:
                     batch.aliases[container.id] = leave_name(self.ctx, container, self.stage)
                 batch.in_name = False
@@ -152,7 +158,7 @@ class Retiring:
         with self.lock:
             batch.state = "gone"
 
-    def _replacements_still_healthy(self, batch: Batch) -> None:
+    def _replacements_failed(self, batch: Batch) -> StageFailed | None:
         """Docker calls a container healthy after one passing probe; a release that passes one
         and then crashes must not take the name alone. The old ones have not left: removing
         the new ones is the whole undo."""
@@ -160,19 +166,20 @@ class Retiring:
             seen = look(container)
             if not seen.healthy:
                 remove(self.ctx, batch.replaced_by, 0, self.stage, self.service.name)
-                raise StageFailed(
+                return StageFailed(
                     self.stage,
                     f"{self.service.name}: new container {container.id[:12]} failed after it "
                     f"joined the name ({seen}); removed the new container(s) "
                     f"{_ids(batch.replaced_by)}, the old one(s) never left the name",
                 )
+        return None
 
     def wait(self) -> None:
         """Until every batch is gone or taken back; logs each failure (the deploy's end)."""
         for batch in self.batches:
             if batch.thread is not None:
                 batch.thread.join()
-            if batch.error is not None:
+            if batch.error is not None and batch.state != "kept":  # kept: the swap raised it
                 self.ctx.log.info(
                     f"{self.service.name}: retiring the old container(s) "
                     f"{_ids(batch.containers)} failed: {batch.error}. Out of the name, they "
