@@ -52,6 +52,7 @@ class Batch:
     left: threading.Event = field(default_factory=threading.Event)
     wake: threading.Event = field(default_factory=threading.Event)  # a reclaim ends the drain
     error: BaseException | None = None
+    left_at: float = 0.0  # time.monotonic() when the last of them left the name
     thread: threading.Thread | None = None
 
 
@@ -100,6 +101,14 @@ class Retiring:
                     raise batch.error
                 self.ctx.log.info(f"{self.service.name}: leaving the name failed: {batch.error}")
 
+    def wait_forgotten(self) -> None:
+        """Until SETTLE_SECONDS after the last batch left the name: a proxy's answer for the
+        name is up to 2 s old (nginx), so until then it may still send a request, the health
+        stage's among them, to an old container, which drains and answers. The health stage
+        must not pass on the version that left."""
+        last = max((batch.left_at for batch in self.batches), default=0.0)
+        time.sleep(max(0.0, last + SETTLE_SECONDS - time.monotonic()))
+
     def reclaim(self, image: str) -> list[tuple[Any, Aliases]]:
         """The draining containers of `image`, no longer retired, with the aliases they had.
 
@@ -136,6 +145,7 @@ class Retiring:
                 for container in batch.containers:
                     batch.aliases[container.id] = leave_name(self.ctx, container, self.stage)
                 batch.in_name = False
+                batch.left_at = time.monotonic()
             with self.lock:
                 batch.state = "draining"
         except BaseException as error:  # noqa: BLE001 - raised again by wait_left(), in the swap
