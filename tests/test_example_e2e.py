@@ -21,6 +21,7 @@ from tests.support.deliveries import github_headers, github_push
 from tests.support.deploying import work
 from tests.support.docker_engine import Engine
 from tests.support.example_app import OVERRIDE, ExampleApp
+from tests.support.failures import assert_cause
 from tests.support.web import DEPLOYHOOK, free_port, running
 
 pytestmark = pytest.mark.docker
@@ -108,6 +109,7 @@ def test_first_deploy_walk_through(
     record = store.get(second)
     assert record.state == "reverted", record.error
     assert "migrate" in (record.error or ""), record.error
+    assert_cause(record, 'column "author" of relation "notes" contains null values')
     assert example.health() == {"status": "ok", "version": "2", "schema": "0002"}
     notes = requests.get(f"{example.url}/notes", timeout=5).json()["notes"]
     assert [n["text"] for n in notes] == ["before v2"]

@@ -14,6 +14,7 @@ import redis
 from config import Settings
 from jobs.state.records import DeployStore
 from tests.support.deploying import config_for, deploy
+from tests.support.failures import assert_cause
 
 pytestmark = pytest.mark.docker
 
@@ -80,6 +81,7 @@ def test_failing_hooks_stop_or_revert(
     )
     assert stopped.state == "failed", stopped.error
     assert stopped.failed_stage == "before_backup hooks"
+    assert_cause(stopped, "hook 1 failed")
     assert "nothing was changed" in (stopped.error or "")
     assert "backup" not in _names(stopped)
     assert sample_app.running_version() == "1"
@@ -100,6 +102,7 @@ def test_failing_hooks_stop_or_revert(
     assert reverted.state == "reverted", reverted.error
     assert reverted.failed_stage == "after_health hooks"
     assert "cache warm failed" in (reverted.error or "")
+    assert_cause(reverted, "cache warm failed")
     assert "after_revert hooks: hook 2 failed" in (reverted.error or "")
     assert sample_app.running_version() == "1"
     assert sample_app.checked_out() != sha

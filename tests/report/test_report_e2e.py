@@ -13,6 +13,7 @@ import pytest
 
 from config import Settings
 from tests.support.deploying import config_for, deploy
+from tests.support.failures import assert_cause
 from tests.support.provider_server import GITHUB, SLACK, ProviderServer
 from tests.support.report_setup import FAST_DELIVERY, GITHUB_TOKEN
 
@@ -71,6 +72,7 @@ def test_revert_is_reported_as_a_failure(
     sha = sample_app.failing_migration()
     record = deploy(settings, redis_conn, sha)
     assert record.state == "reverted", record.error
+    assert_cause(record, "RuntimeError: migration failed midway on purpose")
     seen = _reported(provider, sha)
     assert [s["state"] for s in seen["statuses"]] == ["pending", "pending", "failure"]
     assert f"reverted to {previous[:7]}" in seen["statuses"][-1]["description"]
@@ -91,6 +93,7 @@ def test_failed_revert_is_loud(sample_app, provider, tmp_path, redis_url, redis_
     record = deploy(settings, redis_conn, sha)
     assert record.state == "revert_failed", record.error
     assert "REVERT FAILED, needs a human" in (record.error or "")
+    assert_cause(record, "not healthy within")
     seen = _reported(provider, sha)
     assert [s["state"] for s in seen["statuses"]] == ["pending", "pending", "error"]
     assert seen["statuses"][-1]["description"].startswith("REVERT FAILED")

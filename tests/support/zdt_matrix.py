@@ -2,7 +2,7 @@
 
 A column is one proxy (tests/zdt_app behind Caddy resolving per request, Caddy with a
 `dynamic a` upstream, or nginx with a resolver and a variable upstream), in its own test module
-(tests/test_zero_downtime_matrix_*_e2e.py) so that `--dist loadfile` runs the columns on
+(tests/runbook/test_zero_downtime_matrix_*_e2e.py) so that `--dist loadfile` runs the columns on
 different workers. The rows deploy on top of each other in order on one bed per column. Two
 clients run through the proxy during each deploy: one opens a new connection per request, one
 keeps its connection alive. Every answer names the version that served it; every cell must

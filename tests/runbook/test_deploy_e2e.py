@@ -25,6 +25,7 @@ from tests.support.deploying import (
     wait_for,
     write_config,
 )
+from tests.support.failures import assert_cause
 
 pytestmark = pytest.mark.docker
 
@@ -94,6 +95,7 @@ def test_failed_build_never_stops_the_old_containers(
     record = deploy(settings, redis_conn, sample_app.broken_build())
     assert record.state == "reverted", record.error
     assert record.failed_stage == "build", record.error
+    assert_cause(record, "'/bin/sh -c false' returned a non-zero code: 1")
     assert sample_app.container_ids() == before_containers
     assert sample_app.checked_out() == before_sha
     assert sample_app.running_version() == "1"
@@ -109,6 +111,7 @@ def test_failed_migration_is_reverted_with_the_database_as_before(
     record = deploy(settings, redis_conn, sample_app.failing_migration())
     assert record.state == "reverted", record.error
     assert record.failed_stage == "migrate", record.error
+    assert_cause(record, "RuntimeError: migration failed midway on purpose")
     assert record.restored_backup == record.backup
     assert record.database_change == "changed"
     assert f"kept in {Path(str(record.kept_database)).name}" in (record.error or "")
@@ -126,6 +129,7 @@ def test_destructive_migration_with_unhealthy_code_restores_the_data(
     record = deploy(settings, redis_conn, sample_app.destructive_migration_unhealthy_code())
     assert record.state == "reverted", record.error
     assert record.failed_stage == "health", record.error
+    assert_cause(record, "not healthy within")
     assert sample_app.dump() == before_dump
     assert sample_app.running_version() == "1"
     _survivors_intact(sample_app, env_file_text)
@@ -139,6 +143,7 @@ def test_health_timeout_reverts_after_the_deadline(
     assert record.state == "reverted", record.error
     assert record.failed_stage == "health", record.error
     assert "not healthy within" in (record.error or "")
+    assert_cause(record, "not healthy within")
     health = next(stage for stage in record.stages if stage.name == "health")
     assert health.outcome == "failed" and "last seen" in health.detail
     assert sample_app.running_version() == "1"
@@ -156,6 +161,7 @@ def test_no_backup_no_deploy(
     assert record.state == "failed"
     assert record.failed_stage == "backup", record.error
     assert "nothing was changed" in (record.error or "")
+    assert_cause(record, 'service "postgres" is not running')
     assert sample_app.checked_out() == before_sha
     assert sample_app.container_ids() == api_containers
     backup_dir = settings.backup_dir("sample", "dev")
@@ -173,6 +179,7 @@ def test_commit_not_on_the_branch_is_refused(
     assert record.state == "failed"
     assert record.failed_stage == "fetch", record.error
     assert "refusing it" in (record.error or "")
+    assert_cause(record, "refusing it")
     assert sample_app.checked_out() == before_sha
     assert record.backup is None
     _survivors_intact(sample_app, env_file_text)
@@ -211,6 +218,7 @@ def test_superuser_restore_swaps_in_a_standby(
     before_dump = sample_app.dump()
     record = deploy(settings, redis_conn, sample_app.failing_migration())
     assert record.state == "reverted", record.error
+    assert_cause(record, "RuntimeError: migration failed midway on purpose")
     commands = [" ".join(c["argv"]) for c in DeployStore(redis_conn).commands(record.id)]
     assert any("pg_restore" in c and "--dbname app__dh_standby" in c for c in commands), commands
     assert any("createdb" in c and "--owner app" in c for c in commands), commands

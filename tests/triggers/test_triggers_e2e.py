@@ -23,6 +23,7 @@ from tests.support.commands import run
 from tests.support.deliveries import encode, github_headers, payload
 from tests.support.deploying import SECRET, config_for, deploy, work
 from tests.support.docker_engine import Engine
+from tests.support.failures import assert_cause
 from tests.support.triggers_bed import Bed, publish, running_registry, service
 from tests.support.web import free_port
 from webhook.app import create_app
@@ -177,6 +178,7 @@ def test_pulled_images_are_pinned_by_digest_for_revert_and_rollback(
         publish(bed.engine, busybox_image, name, "2", health="sick")
         bad = deploy(settings, redis_conn, bed.commit({"NOTE": "b\n"}, "deploy v2"))
         assert bad.state == "reverted", bad.error
+        assert_cause(bad, "answered without 'ok': sick")
         assert bed.version() == "1"
         assert any(
             argv[:4] == ["docker", "image", "tag", digest]

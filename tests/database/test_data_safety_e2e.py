@@ -17,6 +17,7 @@ from config import Settings
 from jobs.report.text import describe
 from jobs.state.records import DeployStore
 from tests.support.deploying import config_for, deploy, wait_for
+from tests.support.failures import assert_cause
 from tests.support.pg_client import dump, numbers, psql, restore_copy
 from tests.support.sample_app import SampleApp
 from tests.support.writer import check_restored_and_kept, committed, writer_running
@@ -49,6 +50,7 @@ def test_code_only_failure_under_a_writer_loses_no_row(
     app = writing_app
     record = deploy(settings, redis_conn, app.never_healthy())
     assert record.state == "reverted", record.error
+    assert_cause(record, "not healthy within")
     assert record.database_change == "unchanged"
     assert record.restored_backup is None and record.kept_database is None
     assert NOT_RESTORED in (record.error or "")
@@ -69,6 +71,7 @@ def test_schema_change_is_restored_and_the_discarded_writes_kept(
     app = writing_app
     record = deploy(settings, redis_conn, app.destructive_migration_unhealthy_code())
     assert record.state == "reverted", record.error
+    assert_cause(record, "not healthy within")
     assert record.failed_stage == "health"
     assert record.database_change == "changed"
     assert record.restored_backup == record.backup
@@ -89,6 +92,7 @@ def test_concurrent_index_failing_part_way_is_restored(
     before = sample_app.dump()
     record = deploy(settings, redis_conn, sample_app.failing_concurrent_index())
     assert record.state == "reverted", record.error
+    assert_cause(record, 'could not create unique index "customers_half_built"')
     assert record.failed_stage == "migrate"
     assert record.database_change == "changed"
     assert record.restored_backup == record.backup
@@ -115,6 +119,7 @@ def test_a_restore_that_fails_part_way_changes_nothing(
     record = deploy(settings, redis_conn, sample_app.destructive_migration_unhealthy_code())
     assert record.state == "revert_failed", record.error
     assert "rolled back, the database is as it was" in (record.revert_error or "")
+    assert_cause(record, "not healthy within")
     assert record.restored_backup is None
     ran = _argvs(redis_conn, record.id)
     assert any("|" in c["argv"] and "DROP OWNED BY CURRENT_USER CASCADE" in c["argv"] for c in ran)

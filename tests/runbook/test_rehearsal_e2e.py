@@ -24,6 +24,7 @@ from tests.support import git_repo, sample_scenarios
 from tests.support.commands import run
 from tests.support.deploying import config_for, deploy, work
 from tests.support.docker_engine import Engine
+from tests.support.failures import assert_cause
 from tests.support.sample_app import SampleApp
 
 pytestmark = pytest.mark.docker
@@ -108,6 +109,7 @@ def test_failed_rehearsal_leaves_production_untouched(
     assert record.failed_stage == "rehearse", record.error
     assert "nothing was changed" in (record.error or "")
     assert "migration failed midway on purpose" in (record.error or "")
+    assert_cause(record, "RuntimeError: migration failed midway on purpose")
     assert [s.name for s in record.stages if s.name in ("swap", "migrate")] == []
     assert _production(app) == before
     assert app.running_version() == "1"
