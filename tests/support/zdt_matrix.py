@@ -122,8 +122,28 @@ class MatrixRows:
     def test_crash_looping_release_serves_nothing(
         self, bed: ProxyBed, settings: Settings, redis_conn: redis.Redis
     ) -> None:
-        """Listens, answers, exits, restarts: fails at its first restart, served 0 requests."""
+        """Listens, answers, never ready, exits, restarts: fails at its first restart, served 0
+        requests (its healthcheck never passes, so no probe can call it healthy by luck)."""
         _never_served(bed, settings, redis_conn, "crash")
+
+    def test_release_healthy_then_crashing_never_takes_the_name_alone(
+        self, bed: ProxyBed, settings: Settings, redis_conn: redis.Redis
+    ) -> None:
+        """Healthy to Docker, then crashes 2 s later, and again after each restart: the swap
+        sees the crash before any old container leaves the name, and the deploy ends reverted,
+        never succeeded. (It may serve a few requests while it was healthy, and one in flight
+        at its crash may fail: what is asserted is the outcome and the old container.)"""
+        before, serving = bed.version(), bed.api_containers()
+        version = f"crash-after-ready-{bed.proxy.name}"
+        record, clients = _deploy(
+            bed, settings, redis_conn, bed.release(version, "crash_after_ready")
+        )
+        assert record.state == "reverted" and record.failed_stage == "swap", record.error
+        assert "failed after it joined the name" in (record.error or ""), record.error
+        assert bed.api_containers() == serving, "the old container stopped"
+        assert bed.version() == before
+        answered = [answer.version for answer in clients.answers if answer.version]
+        assert answered[-1] == before, clients.versions()
 
     def test_slow_starting_release(
         self, bed: ProxyBed, settings: Settings, redis_conn: redis.Redis
