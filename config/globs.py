@@ -10,7 +10,7 @@ files. `!` and `#` have no special meaning here (each pattern stands alone).
 Validation and matching use the one compiled pattern, so a glob that passes check-config
 (`glob_problem` returns None) can always be matched at intake; one pathspec cannot compile
 (`[z-a]`) or would silently ignore (`src/[]x`, an unclosed class) is refused with the reason.
-Pure functions, table-tested in tests/test_triggers.py.
+Pure functions, table-tested in tests/triggers/test_triggers.py.
 """
 
 from __future__ import annotations

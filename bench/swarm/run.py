@@ -12,7 +12,8 @@ two-replica busybox web service with a healthcheck and a config.
   (new containers beside the old, behind the same Caddy configuration).
 Each round deploys one new release on each side (the order alternates), timed from queueing to
 the record's final state, while a client GETs /version through that side's proxy every 5 ms.
-Printed: per-round seconds and ratios (swarm / compose), their median, and failed requests.
+Printed: per-round seconds, failed requests and the 1-minute load, the ratios (swarm /
+compose) with their median, and the machine's line (with its load) before and after.
 Loopback and the bed's own namespaces only.
 """
 
@@ -116,7 +117,8 @@ def main() -> int:
                     sent[side] += load.sent
                     print(
                         f"round {number + 1} {side:<7} {record.state:<9} "
-                        f"{times[side][-1]:6.2f} s, {len(load.failed)} of {load.sent} failed"
+                        f"{times[side][-1]:6.2f} s, {len(load.failed)} of {load.sent} failed, "
+                        f"load {os.getloadavg()[0]:.1f}"  # other work shares the machine
                     )
                     for line in load.failed[:3]:
                         print(f"      failed: {line[:200]}")
@@ -126,6 +128,7 @@ def main() -> int:
             for side in ("swarm", "compose"):
                 print(f"      {side}: {failed[side]} failed of {sent[side]} requests")
             git_repo.git(app.checkout, "status", "--short")
+            print(machine())
     return 0
 
 

@@ -5,7 +5,10 @@ runs afterwards, task by task, and Swarm may end it in `rollback_completed`: to 
 not look, a rolled-back update looks like a success. So after the deploy, every service of the
 stack is read until it has converged:
 - a new update (its UpdateStatus started after the deploy began) must reach `completed`;
-  `paused`, `rollback_started`, `rollback_paused` and `rollback_completed` fail at once;
+  `paused`, `rollback_paused` and `rollback_completed` fail at once, `rollback_started` once
+  Swarm's own rollback has ended (or the timeout): a revert deployed while Swarm still rolls
+  back races it, task against task, and was seen to leave a service with more tasks than its
+  replicas that never converged;
 - every task Swarm wants running runs the spec's image, and as many as the spec asks for
   (a task with a healthcheck only counts as running once healthy).
 A service the deploy did not change converges at once. `judge` is pure (table-tested).
@@ -21,6 +24,9 @@ from jobs.failures.errors import StageFailed
 from jobs.swarm.tasks import ServiceState, placement, read_states
 
 FAILED = ("paused", "rollback_started", "rollback_paused", "rollback_completed")
+# Swarm is still putting the previous spec back: the update has failed, but a stack deploy
+# now (the revert's) would race Swarm's own rollback, task against task.
+SETTLING = "rollback_started"
 FIRST_INTERVAL = 0.5
 MAX_INTERVAL = 3.0
 
@@ -30,15 +36,18 @@ class Verdict:
     done: bool
     failures: list[str]
     waiting: list[str]
+    settling: bool = False  # a failed service whose rollback Swarm is still running
 
 
 def judge(before: dict[str, str | None], states: list[ServiceState]) -> Verdict:
     """Converged, failed (why), or still waiting (on what), from one look at the services."""
     failures: list[str] = []
     waiting: list[str] = []
+    settling = False
     for state in states:
         fresh = state.update_started is not None and state.update_started != before.get(state.name)
         if fresh and state.update_state in FAILED:
+            settling = settling or state.update_state == SETTLING
             failures.append(
                 f"{state.name}: update {state.update_state}"
                 + (f" ({state.update_message})" if state.update_message else "")
@@ -58,7 +67,7 @@ def judge(before: dict[str, str | None], states: list[ServiceState]) -> Verdict:
                 f"{state.name}: {len(ready)}/{expected} tasks running its image"
                 + _task_errors(state)
             )
-    return Verdict(not failures and not waiting, failures, waiting)
+    return Verdict(not failures and not waiting, failures, waiting, settling)
 
 
 def _task_errors(state: ServiceState) -> str:
@@ -77,6 +86,15 @@ def wait_converged(
     while True:
         states = read_states(ctx.docker, stack)
         verdict = judge(before, states)
+        if verdict.failures and verdict.settling and time.monotonic() < deadline:
+            # Failed already; let Swarm finish its rollback before the revert deploys anything.
+            if shown != SETTLING:
+                ctx.log.info("update failed; waiting for Swarm's rollback to finish: "
+                             + "; ".join(verdict.failures))  # fmt: skip
+                shown = SETTLING
+            time.sleep(interval)
+            interval = min(interval * 1.5, MAX_INTERVAL)
+            continue
         if verdict.failures:
             ctx.log.info(f"tasks: {placement(states)}")
             raise StageFailed(stage, "swarm update failed: " + "; ".join(verdict.failures))

@@ -2,7 +2,7 @@
 
 A column is one proxy (tests/zdt_app behind Caddy resolving per request, Caddy with a
 `dynamic a` upstream, or nginx with a resolver and a variable upstream), in its own test module
-(tests/test_zero_downtime_matrix_*_e2e.py) so that `--dist loadfile` runs the columns on
+(tests/runbook/test_zero_downtime_matrix_*_e2e.py) so that `--dist loadfile` runs the columns on
 different workers. The rows deploy on top of each other in order on one bed per column. Two
 clients run through the proxy during each deploy: one opens a new connection per request, one
 keeps its connection alive. Every answer names the version that served it; every cell must
@@ -128,8 +128,28 @@ class MatrixRows:
     def test_crash_looping_release_serves_nothing(
         self, bed: ProxyBed, settings: Settings, redis_conn: redis.Redis
     ) -> None:
-        """Listens, answers, exits, restarts: fails at its first restart, served 0 requests."""
+        """Listens, answers, never ready, exits, restarts: fails at its first restart, served 0
+        requests (its healthcheck never passes, so no probe can call it healthy by luck)."""
         _never_served(bed, settings, redis_conn, "crash")
+
+    def test_release_healthy_then_crashing_never_takes_the_name_alone(
+        self, bed: ProxyBed, settings: Settings, redis_conn: redis.Redis
+    ) -> None:
+        """Healthy to Docker, then crashes 2 s later, and again after each restart: the swap
+        sees the crash before any old container leaves the name, and the deploy ends reverted,
+        never succeeded. (It may serve a few requests while it was healthy, and one in flight
+        at its crash may fail: what is asserted is the outcome and the old container.)"""
+        before, serving = bed.version(), bed.api_containers()
+        version = f"crash-after-ready-{bed.proxy.name}"
+        record, clients = _deploy(
+            bed, settings, redis_conn, bed.release(version, "crash_after_ready")
+        )
+        assert record.state == "reverted" and record.failed_stage == "swap", record.error
+        assert "failed after it joined the name" in (record.error or ""), record.error
+        assert bed.api_containers() == serving, "the old container stopped"
+        assert bed.version() == before
+        answered = [answer.version for answer in clients.answers if answer.version]
+        assert answered[-1] == before, clients.versions()
 
     def test_slow_starting_release(
         self, bed: ProxyBed, settings: Settings, redis_conn: redis.Redis

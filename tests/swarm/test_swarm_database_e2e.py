@@ -18,6 +18,7 @@ import pytest
 import redis
 
 from config import Settings
+from jobs.doctor import examine
 from jobs.state.records import DeployStore
 from tests.support.commands import run
 from tests.support.deploying import config_for, deploy
@@ -232,3 +233,17 @@ def test_service_database_failing_rehearsal_changes_nothing(
     assert node is not None
     left = app.bed.docker(node, "ps", "-a", "-q", "--filter", "label=deployhook.rehearsal")
     assert left.strip() == ""
+
+
+def test_doctor_finds_the_database_task_and_its_pin(
+    app: SwarmApp, service_settings: Settings
+) -> None:
+    """doctor with database.service on a swarm: pg_dump works in the task's container on its
+    node, and the placement check names the database's constraint."""
+    environment = service_settings.environment("sample", "dev")
+    findings = {f.check: f for f in examine(service_settings, [environment])}
+    assert findings["database"].status == "ok", findings["database"]
+    assert "pg_dump works as postgres on app" in findings["database"].detail
+    assert "through a standby database" in findings["database"].detail
+    assert findings["placement"].status == "ok", findings["placement"]
+    assert "the database db by node.labels.dh_node == n3" in findings["placement"].detail

@@ -233,6 +233,14 @@ def test_judge_fails_on_rollback_or_pause_and_waits_for_every_task(
     assert verdict.done is done and bool(verdict.failures) is failed, verdict
 
 
+def test_a_rollback_still_running_is_a_failure_the_watch_lets_settle() -> None:
+    """rollback_started fails the update and marks it settling (the revert waits for Swarm's
+    rollback to end); rollback_completed fails without settling."""
+    settling = judge({"web": "t1"}, [_state("rollback_started", "t2", [RUN1, RUN2])])
+    assert settling.failures and settling.settling  # failed; the watch waits for Swarm to end it
+    assert not judge({"web": "t1"}, [_state("rollback_completed", "t2", [RUN1])]).settling
+
+
 def test_a_failure_names_the_task_errors_and_placement_names_the_nodes() -> None:
     """The failure says why a task died and where; placement says where each task runs."""
     verdict = judge({"web": "t1"}, [_state("paused", "t2", [RUN2, FAILED])])

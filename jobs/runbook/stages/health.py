@@ -7,6 +7,8 @@ digging through logs at 2 a.m.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
+from typing import Any
 
 import requests
 
@@ -66,23 +68,50 @@ def probe_url(health: Health) -> tuple[bool, str]:
 def _probe_containers(ctx: DeployContext) -> tuple[bool, str]:
     if is_swarm(ctx.environment):
         return probe_tasks(ctx)
-    problems = []
     retired = set(ctx.deploy.retired_services)
+    since = ctx.deploy.started_at or ""
+    problems = []
     for container in running_containers(ctx):
-        state = container.attrs.get("State", {})
         service = container.labels.get(SERVICE_LABEL, container.name)
         if service in retired:
             continue
-        health = (state.get("Health") or {}).get("Status")
-        if state.get("Restarting"):
-            problems.append(f"{service} is restarting")
-        elif health == "unhealthy" and container.status == "running":
-            problems.append(f"{service} is unhealthy")
-        elif health == "starting" and container.status == "running":
-            # Not proven yet: its first health check has not passed (a recreated service).
-            problems.append(f"{service} health is still starting")
-        elif container.status == "exited" and state.get("ExitCode", 0) != 0:
-            problems.append(f"{service} exited with {state.get('ExitCode')}")
+        problem = container_problem(service, container.status, container.attrs, since)
+        if problem:
+            problems.append(problem)
     if problems:
         return False, "containers: " + ", ".join(sorted(problems))
     return True, "containers fine"
+
+
+def container_problem(service: str, status: str, attrs: dict[str, Any], since: str) -> str | None:
+    """What is wrong with one container as Docker reports it, or None.
+
+    A container this deploy created (after `since`, the deploy's start) that has restarted is
+    a crash, even at an instant when it runs and is healthy again: a crash loop is up between
+    its restarts, and a health stage that passed at such an instant reported a false success.
+    """
+    state = attrs.get("State", {})
+    health = (state.get("Health") or {}).get("Status")
+    restarts = int(attrs.get("RestartCount") or 0)
+    if state.get("Restarting"):
+        return f"{service} is restarting"
+    if restarts and since and _timestamp(str(attrs.get("Created", ""))) >= _timestamp(since):
+        return f"{service} restarted {restarts} time(s) since this deploy created it"
+    if health == "unhealthy" and status == "running":
+        return f"{service} is unhealthy"
+    if health == "starting" and status == "running":
+        # Not proven yet: its first health check has not passed (a recreated service).
+        return f"{service} health is still starting"
+    if status == "exited" and state.get("ExitCode", 0) != 0:
+        return f"{service} exited with {state.get('ExitCode')}"
+    return None
+
+
+def _timestamp(text: str) -> datetime:
+    """Docker's RFC 3339 time (nanoseconds) or a record's (milliseconds, Z), as UTC."""
+    head, _, rest = text.rstrip("Z").partition(".")
+    fraction = "".join(ch for ch in rest if ch.isdigit())[:6]
+    try:
+        return datetime.fromisoformat(f"{head}.{fraction or '0'}").replace(tzinfo=UTC)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)

@@ -26,6 +26,7 @@ from jobs.compose.model import ServiceModel
 from jobs.compose.zero_downtime import drain_seconds, grace_seconds
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
+from jobs.runbook.stages.container_health import look
 from jobs.runbook.stages.service_name import leave_name
 
 # Between the new containers joining the name and the old ones leaving it. nginx checks its
@@ -42,12 +43,16 @@ Aliases = dict[str, tuple[str, ...]]
 class Batch:
     containers: list[Any]
     joined: float  # time.monotonic() when the new ones joined the name
+    replaced_by: list[Any] = field(default_factory=list)  # the new ones that joined
     in_name: bool = True
-    state: str = "settling"  # -> draining -> stopping -> gone; or reclaimed, or failed
+    # settling -> draining -> stopping -> gone; or reclaimed, or failed; or kept (the new ones
+    # failed before these left the name: they serve on, never retired)
+    state: str = "settling"
     aliases: dict[str, Aliases] = field(default_factory=dict)  # container id -> what it had
     left: threading.Event = field(default_factory=threading.Event)
     wake: threading.Event = field(default_factory=threading.Event)  # a reclaim ends the drain
     error: BaseException | None = None
+    left_at: float = 0.0  # time.monotonic() when the last of them left the name
     thread: threading.Thread | None = None
 
 
@@ -61,9 +66,17 @@ class Retiring:
         self.lock = threading.Lock()
         ctx.retiring.append(self)
 
-    def start(self, containers: list[Any], joined: float, in_name: bool = True) -> None:
-        """Retire `containers`; `in_name=False`: they are out of the name already."""
-        batch = Batch(list(containers), joined, in_name)
+    def start(
+        self,
+        containers: list[Any],
+        joined: float,
+        in_name: bool = True,
+        replaced_by: list[Any] | None = None,
+    ) -> None:
+        """Retire `containers`; `in_name=False`: they are out of the name already.
+        `replaced_by`: the new containers that joined the name for them, looked at again
+        before these leave."""
+        batch = Batch(list(containers), joined, list(replaced_by or []), in_name)
         batch.thread = threading.Thread(target=self._retire, args=(batch,), daemon=True)
         self.batches.append(batch)
         batch.thread.start()
@@ -73,7 +86,7 @@ class Retiring:
         running stack (health, running images), their image is the version that left."""
         with self.lock:
             return {
-                c.id for b in self.batches if b.state not in ("gone", "reclaimed")
+                c.id for b in self.batches if b.state not in ("gone", "reclaimed", "kept")
                 for c in b.containers
             }  # fmt: skip
 
@@ -87,6 +100,14 @@ class Retiring:
                 if not quiet:
                     raise batch.error
                 self.ctx.log.info(f"{self.service.name}: leaving the name failed: {batch.error}")
+
+    def wait_forgotten(self) -> None:
+        """Until SETTLE_SECONDS after the last batch left the name: a proxy's answer for the
+        name is up to 2 s old (nginx), so until then it may still send a request, the health
+        stage's among them, to an old container, which drains and answers. The health stage
+        must not pass on the version that left."""
+        last = max((batch.left_at for batch in self.batches), default=0.0)
+        time.sleep(max(0.0, last + SETTLE_SECONDS - time.monotonic()))
 
     def reclaim(self, image: str) -> list[tuple[Any, Aliases]]:
         """The draining containers of `image`, no longer retired, with the aliases they had.
@@ -116,9 +137,15 @@ class Retiring:
         try:
             if batch.in_name:
                 time.sleep(max(0.0, batch.joined + SETTLE_SECONDS - time.monotonic()))
+                failure = self._replacements_failed(batch)
+                if failure is not None:  # the old ones stay, serving, as if never retired
+                    with self.lock:
+                        batch.error, batch.state = failure, "kept"
+                    return
                 for container in batch.containers:
                     batch.aliases[container.id] = leave_name(self.ctx, container, self.stage)
                 batch.in_name = False
+                batch.left_at = time.monotonic()
             with self.lock:
                 batch.state = "draining"
         except BaseException as error:  # noqa: BLE001 - raised again by wait_left(), in the swap
@@ -141,12 +168,28 @@ class Retiring:
         with self.lock:
             batch.state = "gone"
 
+    def _replacements_failed(self, batch: Batch) -> StageFailed | None:
+        """Docker calls a container healthy after one passing probe; a release that passes one
+        and then crashes must not take the name alone. The old ones have not left: removing
+        the new ones is the whole undo."""
+        for container in batch.replaced_by:
+            seen = look(container)
+            if not seen.healthy:
+                remove(self.ctx, batch.replaced_by, 0, self.stage, self.service.name)
+                return StageFailed(
+                    self.stage,
+                    f"{self.service.name}: new container {container.id[:12]} failed after it "
+                    f"joined the name ({seen}); removed the new container(s) "
+                    f"{_ids(batch.replaced_by)}, the old one(s) never left the name",
+                )
+        return None
+
     def wait(self) -> None:
         """Until every batch is gone or taken back; logs each failure (the deploy's end)."""
         for batch in self.batches:
             if batch.thread is not None:
                 batch.thread.join()
-            if batch.error is not None:
+            if batch.error is not None and batch.state != "kept":  # kept: the swap raised it
                 self.ctx.log.info(
                     f"{self.service.name}: retiring the old container(s) "
                     f"{_ids(batch.containers)} failed: {batch.error}. Out of the name, they "

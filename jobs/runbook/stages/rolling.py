@@ -10,7 +10,9 @@ For a service whose image changed, one batch (`zero_downtime_batch`, default 1) 
    or restarts, else after `health.timeout`. A failed one served nothing and is removed; the
    old ones never left the name;
 3. the new ones join the name; as many old ones are retired (jobs/runbook/stages/retiring.py):
-   SETTLE_SECONDS later they leave the name (never fewer than N healthy containers in it),
+   SETTLE_SECONDS later, if the new ones have not since crashed, restarted or turned
+   unhealthy (else those are removed and the old ones never leave), they leave the name
+   (never fewer than N healthy containers in it),
    drain for the drain period (the service's stop_grace_period, at most 30 s, or
    `zero_downtime_drain`), then get SIGTERM (`docker stop -t GRACE`) and are removed. The next
    batch starts meanwhile; the swap ends once every old one has left the name, and their
@@ -31,6 +33,7 @@ from jobs.compose.images import PROJECT_LABEL, SERVICE_LABEL, image_id
 from jobs.compose.model import ServiceModel
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import StageFailed
+from jobs.runbook.stages.container_health import look
 from jobs.runbook.stages.retiring import Aliases, Retiring, remove, run
 from jobs.runbook.stages.service_name import in_name, join_name, leave_name
 
@@ -92,7 +95,7 @@ def roll(ctx: DeployContext, service: ServiceModel, stage: str) -> bool:
             ctx.log.info(f"{service.name}: {_ids(new)} healthy: into the name; {_ids(batch)} out")
             for container, aliases in new.items():
                 join_name(ctx, container, aliases, stage)
-            retiring.start(batch, time.monotonic())
+            retiring.start(batch, time.monotonic(), replaced_by=list(new))
         if back:  # more taken back than needed: they go again
             retiring.start([container for container, _ in back], 0.0, in_name=False)
     except BaseException:
@@ -166,14 +169,10 @@ def _wait_healthy(ctx: DeployContext, containers: list[Any]) -> None:
     waiting = list(containers)
     while waiting:
         for container in list(waiting):
-            container.reload()
-            state = container.attrs.get("State", {})
-            health = (state.get("Health") or {}).get("Status")
-            restarts = int(container.attrs.get("RestartCount") or 0)
-            seen = f"{state.get('Status')}, health {health or 'none'}, {restarts} restart(s)"
-            if health == "healthy" and state.get("Status") == "running":
+            seen = look(container)
+            if seen.healthy:
                 waiting.remove(container)
-            elif health == "unhealthy" or restarts or state.get("Status") != "running":
+            elif seen.failed:
                 raise StageFailed("swap", f"new container {container.id[:12]} failed ({seen})")
             elif time.monotonic() >= deadline:
                 raise StageFailed(

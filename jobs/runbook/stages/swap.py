@@ -48,6 +48,8 @@ def swap(ctx: DeployContext, stage: str = "swap") -> None:
     _up(ctx, stage, everything)  # beside the settle of the old containers
     for rolled in ctx.retiring[retiring:]:
         rolled.wait_left()  # only the new version in the name, before the health stage
+    for rolled in ctx.retiring[retiring:]:
+        rolled.wait_forgotten()  # and no proxy still sends a request to an old one
 
 
 def _up(ctx: DeployContext, stage: str, everything: list[str]) -> None:

@@ -2,7 +2,9 @@
 
 good         serves, healthy once the schema volume has reached SCHEMA;
 unhealthy    listens and answers 200 with its version, but its healthcheck fails;
-crash        listens, answers, then exits after a second (with `restart:` a crash loop);
+crash        listens, answers, never ready, exits after a second (with `restart:` a crash loop);
+crash_after_ready  healthy, then exits 2 s after its first ready answer (a crash loop that
+             Docker calls healthy between its crashes);
 slow         listens at once, answers 503 for 10 s, then serves and is healthy;
 ignore_term  serves, and ignores SIGTERM (Docker's SIGKILL ends it);
 abrupt       serves, and exits at once on SIGTERM, dropping whatever is in flight;
@@ -49,7 +51,11 @@ def starting() -> bool:
 
 
 def ready() -> bool:
-    return BEHAVIOUR != "unhealthy" and not starting() and schema() >= NEEDS_SCHEMA
+    never = BEHAVIOUR in ("unhealthy", "crash")
+    return not never and not starting() and schema() >= NEEDS_SCHEMA
+
+
+crash_armed = threading.Event()
 
 
 REQUESTS_PER_CONNECTION = 2
@@ -82,6 +88,9 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         if url.path == "/ready":
             self._send(200 if ready() else 500, "ready" if ready() else "not ready")
+            if BEHAVIOUR == "crash_after_ready" and ready() and not crash_armed.is_set():
+                crash_armed.set()
+                threading.Thread(target=crash_soon, args=(2.0,), daemon=True).start()
         elif url.path == "/healthz":
             ok = ready() and BEHAVIOUR != "fails_after"
             self._send(200 if ok else 500, VERSION)
@@ -127,8 +136,8 @@ def drain(server: Server) -> None:
     os._exit(0)
 
 
-def crash_soon() -> None:
-    time.sleep(1)
+def crash_soon(after: float = 1.0) -> None:
+    time.sleep(after)
     os._exit(3)
 
 

@@ -29,7 +29,7 @@ DAEMON = (
     "Traceback (most recent call last):\n  File x\n"
     "Error response from daemon: container 4f2 is not running"
 )
-ALEMBIC = (Path(__file__).parents[1] / "failures" / "outputs" / "alembic-not-null.txt").read_text()
+ALEMBIC = (Path(__file__).parents[2] / "failures" / "outputs" / "alembic-not-null.txt").read_text()
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from tests.support.deploying import config_for, push, write_config
 from tests.support.sample_app import SampleApp
 
 pytestmark = pytest.mark.docker
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _mode(path: Path) -> int:

@@ -11,7 +11,7 @@ from flask import Flask
 
 from config import Settings
 from jobs.state.records import DeployStore
-from tests.operator.conftest import TOKEN
+from tests.operations.conftest import TOKEN
 from webhook.cli import main
 from webhook.status import register
 

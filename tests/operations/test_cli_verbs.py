@@ -14,7 +14,7 @@ from flask import Flask
 from config import Settings
 from jobs.state.keys import last_good as last_good_key
 from jobs.state.records import Deploy, DeployStore, new_deploy_id
-from tests.operator.conftest import TOKEN
+from tests.operations.conftest import TOKEN
 from webhook.status import register
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

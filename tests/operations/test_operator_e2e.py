@@ -23,7 +23,7 @@ from webhook.cli import main
 
 pytestmark = pytest.mark.docker
 LEFT_BEHIND = r"SELECT datname FROM pg_database WHERE datname LIKE 'app\_\_dh\_%'"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PHONE_COLUMN = (
     "SELECT count(*) FROM information_schema.columns "
     "WHERE table_name = 'customers' AND column_name = 'phone'"

@@ -196,7 +196,7 @@ def test_tracebacks_are_json_frames_without_the_exception_text() -> None:
     assert "payload secret text" not in text
 
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _documentation() -> str:

@@ -9,10 +9,10 @@ import yaml
 
 from jobs.compose.model import ComposeModel, ServiceModel, ServiceMount
 from jobs.compose.proxy_check import config_files, problems, warnings
-from tests.test_zero_downtime import ENVIRONMENT
+from tests.compose.test_zero_downtime import ENVIRONMENT
 from webhook.cli import main
 
-TEMPLATE_PROXY = Path(__file__).resolve().parent / "zdt_app" / "proxy"
+TEMPLATE_PROXY = Path(__file__).resolve().parents[1] / "zdt_app" / "proxy"
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from jobs.state.locks import EnvironmentLock, LockOwner
 from jobs.state.records import DeployStore
 from jobs.state.submit import DeployRequest, Submitted, submit
 from jobs.worker.start import STOP_SECONDS
-from tests.operator.conftest import Repo
+from tests.operations.conftest import Repo
 from tests.support.deploying import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -232,7 +232,7 @@ def test_check_config_shows_the_derived_writers(
     """check-config reads the checkout's compose files offline and names the writers."""
     checkout = tmp_path / "checkout"
     checkout.mkdir()
-    sample = Path(__file__).resolve().parent / "sample_app" / "docker-compose.yml"
+    sample = Path(__file__).resolve().parents[1] / "sample_app" / "docker-compose.yml"
     front = "  caddy:\n    image: caddy:2\n    depends_on: [api, postgres]\n\nvolumes:"
     (checkout / "docker-compose.yml").write_text(sample.read_text().replace("\nvolumes:", front))
     (checkout / ".env").write_text("PG_PORT=5444\nAPI_PORT=8000\nBASE_IMAGE=debian\n")
