@@ -21,6 +21,7 @@ from jobs.state.records import DeployStore
 from tests.support import drills
 from tests.support.deployhook_image import REPO, Engine, build_image, run
 from tests.support.deploying import config_for, push, wait_for, write_config
+from tests.support.failures import assert_cause
 from tests.support.redis_server import running_redis
 from tests.support.sample_app import SampleApp
 from tests.support.web import free_port
@@ -213,6 +214,7 @@ def test_worker_as_pid_1_killed_mid_build_is_recovered_after_restart(
         logs = run(["docker", "logs", name], env=env, check=False)
         assert record.state == "reverted", f"{record.error}\n{logs.stdout}{logs.stderr}"
         assert "found at worker start" in str(record.error)
+        assert_cause(record, "the worker stopped during build")
         assert sample_app.checked_out() == before
         assert sample_app.running_version() == version
     finally:

@@ -47,8 +47,9 @@ def decrypt_release(ctx: DeployContext, rev: str, stage: str) -> dict[str, bytes
     if found and key is None:
         raise StageFailed(
             stage,
-            f"cannot decrypt {', '.join(found)}: {KEY_VARIABLE} is not set, or its file is "
-            "not there or not readable; set it to the age key file in the worker's environment",
+            # The cause first and short: a commit status shows 140 characters.
+            f"cannot decrypt {', '.join(found)}: {KEY_VARIABLE} is not set or its file is "
+            "unreadable; point it at the worker's age key file",
         )
     plaintexts: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory(prefix="deployhook-sops-") as scratch:

@@ -19,6 +19,7 @@ from config.model import Migrate
 from jobs.compose.model import read_model
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
+from jobs.failures.failure import Failure
 from jobs.swarm import commands
 from jobs.swarm.model import read_stack
 from jobs.swarm.tasks import node_labels, service_images
@@ -72,7 +73,11 @@ def run_migration_task(ctx: DeployContext, settings: Migrate) -> None:
     finally:
         _remove(ctx, name)
     if state != "complete":
-        raise StageFailed("migrate", f"migration task {state} on {where}: {why}: {output[-600:]}")
+        # The task's own output names the cause (psql's ERROR:, alembic's exception): found by
+        # jobs/failures/finder.py, not cut from its end.
+        summary = f"migration task {state} on {where}: {why}"
+        failure = Failure.of_command("migrate", summary, settings.command, None, output)
+        raise StageFailed.of(failure)
 
 
 def _wait_ended(ctx: DeployContext, name: str, timeout: float) -> tuple[str, str, str]:

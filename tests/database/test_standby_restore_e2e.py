@@ -26,6 +26,7 @@ from jobs.report.text import describe
 from jobs.runbook.stages.backup import take_backup
 from jobs.state.records import Deploy, DeployStore, new_deploy_id
 from tests.support.deploying import config_for, deploy
+from tests.support.failures import assert_cause
 from tests.support.pg_client import psql
 from tests.support.sample_app import SampleApp
 from tests.support.writer import check_restored_and_kept, writer_running
@@ -81,6 +82,7 @@ def test_schema_change_swaps_the_standby_in_and_keeps_the_discarded_writes(
     record = deploy(settings, redis_conn, app.destructive_migration_unhealthy_code())
     assert record.state == "reverted", record.error
     assert record.failed_stage == "health" and record.database_change == "changed"
+    assert_cause(record, "not healthy within")
     assert record.restored_backup == record.backup
 
     ran = commands(redis_conn, record)
@@ -115,6 +117,7 @@ def test_no_restore_needed_drops_the_standby(
     before = creating_app.dump()
     record = deploy(settings, redis_conn, creating_app.never_healthy())
     assert record.state == "reverted", record.error
+    assert_cause(record, "not healthy within")
     assert record.restored_backup is None and record.kept_database is None
     ran = commands(redis_conn, record)
     assert any("createdb" in c["argv"] and STANDBY in c["argv"] for c in ran)
@@ -135,6 +138,7 @@ def test_a_standby_that_cannot_be_made_leaves_production_as_it_is(
     record = deploy(settings, redis_conn, app.destructive_migration_unhealthy_code())
     assert record.state == "revert_failed", record.error
     assert "REVERT FAILED, needs a human" in (record.error or "")
+    assert_cause(record, "not healthy within")
     assert f"restored into {STANDBY}" in (record.revert_error or "")
     assert "the live database was not touched" in (record.revert_error or "")
     assert record.restored_backup is None and record.kept_database is None

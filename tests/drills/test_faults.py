@@ -23,6 +23,7 @@ from jobs.state.records import Deploy, DeployStore
 from tests.support import drills
 from tests.support.commands import run
 from tests.support.deploying import deploy, push, start_worker_process, wait_for, write_config
+from tests.support.failures import assert_cause
 from tests.support.provider_server import SLACK, WEBHOOK, ProviderServer
 
 pytestmark = pytest.mark.docker
@@ -41,10 +42,17 @@ def _events(provider: ProviderServer, deploy_id: str) -> list[dict[str, Any]]:
     return [s.body for s in provider.to(WEBHOOK) if s.body["deploy"]["id"] == deploy_id]
 
 
-def _unchanged(app: Any, record: Deploy, before: dict[str, Any], conn: redis.Redis) -> None:
+def _unchanged(
+    app: Any,
+    record: Deploy,
+    before: dict[str, Any],
+    conn: redis.Redis,
+    cause: str | tuple[str, ...],
+) -> None:
     """Nothing was changed: same commit, same containers, same data, no backup, lock free."""
     assert record.state == "failed", record.error
     assert record.failed_stage == "backup", record.error
+    assert_cause(record, cause)
     assert "nothing was changed" in (record.error or "")
     assert app.checked_out() == before["sha"]
     assert app.container_ids() == before["containers"]
@@ -78,7 +86,9 @@ def test_database_stopped_during_the_backup_fails_with_nothing_changed(
         sample_app.compose_ok("start", "postgres")
         sample_app.wait_healthy()
     before["containers"] = sample_app.container_ids()  # postgres restarted, api untouched
-    _unchanged(sample_app, store.get(queued.id), before, redis_conn)
+    # pg_dump is killed with the container (137), or first told by the server it is stopping.
+    causes = ("exited 137", "FATAL: terminating connection due to administrator command")
+    _unchanged(sample_app, store.get(queued.id), before, redis_conn, causes)
     assert _events(provider, queued.id)[-1]["event"] == "failed"
 
 
@@ -108,7 +118,7 @@ def test_disk_full_during_the_backup_fails_and_leaves_no_partial_file(
     )
     before = _before(sample_app)
     record = deploy(settings, redis_conn, sample_app.good_change())
-    _unchanged(sample_app, record, before, redis_conn)
+    _unchanged(sample_app, record, before, redis_conn, "no space left on device")
     assert "no space left on device" in (record.error or "")
     assert list(small_backup_disk.iterdir()) == []
 
@@ -140,6 +150,7 @@ def test_revert_without_its_backup_is_revert_failed_and_loud(
     assert record.state == "revert_failed", record.error
     assert record.failed_stage == "health"
     assert "REVERT FAILED, needs a human" in (record.error or "")
+    assert_cause(record, "not healthy within")
     assert "restore database" in record.revert_error
     assert record.restored_backup is None
     assert current_owner(redis_conn, record.target) is None

@@ -29,6 +29,7 @@ from jobs.worker.start import STOP_SECONDS
 from tests.support import drills
 from tests.support.commands import run
 from tests.support.deploying import push, start_worker_process, wait_for, write_config
+from tests.support.failures import assert_cause
 from tests.support.provider_server import WEBHOOK, ProviderServer
 
 pytestmark = pytest.mark.docker
@@ -177,6 +178,7 @@ def test_worker_killed_in_a_stage_is_finished_by_the_next_start(
     assert record.state == drill.expected, record.error
     assert f"the worker stopped during {drill.stage}" in (record.error or "")
     assert record.failed_stage == drill.stage
+    assert_cause(record, f"the worker stopped during {drill.stage}")
     assert current_owner(redis_conn, record.target) is None
     assert sample_app.checked_out() == before_sha
     assert sample_app.running_version() == "1"

@@ -36,6 +36,7 @@ from jobs.state.records import DeployStore
 from tests.support import git_repo
 from tests.support.deploying import config_for, deploy, work
 from tests.support.docker_engine import Engine
+from tests.support.failures import assert_cause
 from tests.support.offsite import PASSWORD, offsite_config
 from tests.support.provider_server import SLACK, ProviderServer
 from tests.support.sample_app import SampleApp
@@ -152,6 +153,7 @@ def test_a_missing_key_refuses_the_deploy_with_nothing_changed(
     before = (app.checked_out(), app.container_ids(), sorted(app.backups_dir.iterdir()))
     record = deploy(settings, redis_conn, sha)
     assert record.state == "failed" and record.failed_stage == "secrets", record.error
+    assert_cause(record, "cannot decrypt secrets.sops.env: SOPS_AGE_KEY_FILE is not set")
     assert "secrets.sops.env" in str(record.error) and "SOPS_AGE_KEY_FILE" in str(record.error)
     assert "nothing was changed" in str(record.error)
     assert (app.checked_out(), app.container_ids(), sorted(app.backups_dir.iterdir())) == before
@@ -174,6 +176,7 @@ def test_a_revert_brings_back_the_previous_release_secrets(
         _forget_failed_commit(app)  # whatever happened, the next test builds on what runs
     assert record.state == "reverted", record.error
     assert record.failed_stage == "migrate", record.error
+    assert_cause(record, "RuntimeError: migration failed midway on purpose")
     assert (app.checkout / "secrets.env").read_text() == f"APP_SECRET={FIRST_SECRET}\n"
     assert _api_secret(app) == FIRST_SECRET
     assert record.decrypted_files == ["secrets.env"]
@@ -199,6 +202,7 @@ def test_host_loss_a_failed_destructive_deploy_is_restored_from_off_site(
         _forget_failed_commit(app)
     assert record.state == "reverted", record.error
     assert record.failed_stage == "health", record.error
+    assert_cause(record, "not healthy within")
     assert aside.is_dir(), DeployStore(redis_conn).log(record.id)[-80:]
     fetched = Path(str(record.backup))
     assert record.fetched_snapshot == str(record.offsite_snapshot)[:8]

@@ -25,6 +25,7 @@ from jobs.state.records import Deploy, DeployStore, new_deploy_id
 from tests.support.commands import run
 from tests.support.deploying import config_for, deploy
 from tests.support.docker_engine import Engine
+from tests.support.failures import assert_cause
 from tests.support.http_thread import in_thread
 from tests.support.sample_app import SampleApp
 
@@ -73,6 +74,7 @@ def test_revert_serves_the_previous_api_before_the_full_compose_up(
     database_before = app.container_ids()["postgres"]
     record = deploy(settings, redis_conn, app.never_healthy())
     assert record.state == "reverted", record.error
+    assert_cause(record, "not healthy within")
     assert app.running_version() == "1"
     commands = DeployStore(redis_conn).commands(record.id)
     ups = [c for c in commands if "up" in c["argv"]][-2:]

@@ -18,6 +18,7 @@ from config import Settings
 from jobs.state.records import Deploy
 from tests.support.deploying import config_for, deploy
 from tests.support.docker_engine import Engine
+from tests.support.failures import assert_cause
 from tests.support.proxied_app import Load, ProxiedApp
 from tests.support.sample_scenarios import VERSIONS
 
@@ -73,6 +74,7 @@ def test_deploy_refuses_a_service_that_cannot_swap_before_changing_anything(
     before = proxied.container_ids()
     record = deploy(settings, redis_conn, proxied.commit({"VERSION": "refused\n"}, "Refused"))
     assert record.state == "failed" and record.failed_stage == "snapshot", record.error
+    assert_cause(record, "zero_downtime: service proxy publishes fixed host port")
     error = record.error or ""
     assert f"service proxy publishes fixed host port {proxied.api_port}" in error
     assert "service proxy has no healthcheck" in error and "service api" not in error
@@ -117,6 +119,7 @@ def test_failure_after_swap_swaps_back_rolling(
     record, load = _deploy_under_load(proxied, zd_settings, redis_conn, sha)
     assert record.state == "reverted", record.error
     assert record.failed_stage == "health", record.error
+    assert_cause(record, "worker is unhealthy")
     assert proxied.running_version() == "side"
     after = proxied.containers_of("api")
     assert len(after) == 1 and after != before  # a third container: swapped there and back
@@ -136,6 +139,7 @@ def test_never_healthy_container_is_removed_and_old_keeps_serving(
     assert record.state == "reverted", record.error
     assert record.failed_stage == "swap"
     assert "kept serving" in (record.error or "")
+    assert_cause(record, "not healthy within")
     _none_failed(load)
     # It answers /api/v1/version with 200: only its version says it served nobody.
     assert VERSIONS["never_healthy"] not in load.bodies, load.bodies

@@ -21,6 +21,7 @@ from config import Settings
 from jobs.state.records import Deploy
 from tests.support.deploying import config_for, deploy
 from tests.support.docker_engine import Engine
+from tests.support.failures import assert_cause
 from tests.support.zdt_bed import Clients, ProxyBed, proxies
 
 
@@ -52,6 +53,10 @@ def _swapped(
     return clients
 
 
+# What the swap's failure names for each release that never serves.
+CAUSES = {"unhealthy": "not healthy within", "crash": "api: new container "}
+
+
 def _never_served(
     bed: ProxyBed, settings: Settings, connection: redis.Redis, behaviour: str
 ) -> None:
@@ -59,6 +64,7 @@ def _never_served(
     version = f"{behaviour}-{bed.proxy.name}"
     record, clients = _deploy(bed, settings, connection, bed.release(version, behaviour))
     assert record.state == "reverted" and record.failed_stage == "swap", record.error
+    assert_cause(record, CAUSES[behaviour])
     _no_failed(clients)
     assert version not in clients.versions(), clients.versions()
     assert bed.api_containers() == serving, "the old container stopped"
@@ -185,6 +191,7 @@ class MatrixRows:
         version = f"fails-{bed.proxy.name}"
         record, clients = _deploy(bed, settings, redis_conn, bed.release(version, "fails_after"))
         assert record.state == "reverted" and record.failed_stage == "health", record.error
+        assert_cause(record, "not healthy within")
         _no_failed(clients)
         assert bed.version() == before
         assert clients.answers[-1].version == before

@@ -23,6 +23,7 @@ from jobs.state.records import DeployStore
 from tests.support.commands import run
 from tests.support.deploying import config_for, deploy
 from tests.support.docker_engine import Engine
+from tests.support.failures import assert_cause
 from tests.support.swarm_app import FIRST_MIGRATION, SwarmApp
 from tests.support.swarm_bed import SwarmBed
 from tests.support.swarm_writer import WRITES_TABLE, Writer, run_psql
@@ -102,6 +103,7 @@ def test_failing_migration_is_reverted_without_a_restore(
     assert record.state == "reverted", record.error
     assert record.failed_stage == "migrate", record.error
     assert "division by zero" in (record.error or "")
+    assert_cause(record, "division by zero")
     assert record.database_change == "unchanged"
     log = _log(record, redis_conn)
     assert "database unchanged: not restored" in log and "revert: restore database" not in log
@@ -132,6 +134,7 @@ def _destructive_then_unhealthy(
     record = deploy(settings, redis_conn, app.commit(files, "destructive and unhealthy"))
     assert record.state == "reverted", record.error
     assert record.failed_stage == "swap", record.error
+    assert_cause(record, "swarm update failed: ")
     assert record.database_change == "changed"
     log = _log(record, redis_conn)
     assert "revert: restore database" in log

@@ -19,6 +19,7 @@ from config import Settings
 from jobs.doctor import examine
 from jobs.swarm.render import content_name
 from tests.support.deploying import config_for, deploy
+from tests.support.failures import assert_cause
 from tests.support.proxied_app import Load
 from tests.support.swarm_app import CADDYFILE, SwarmApp
 
@@ -95,6 +96,7 @@ def test_never_healthy_release_is_reverted_without_a_failed_request(
     assert record.state == "reverted", record.error
     assert record.failed_stage == "swap", record.error
     assert "rollback" in (record.error or "") or "paused" in (record.error or ""), record.error
+    assert_cause(record, "swarm update failed: ")
     print(f"never healthy: {load.sent} requests, longest gap {load.longest_gap:.2f}s")
     _none_failed(load)
     assert set(load.bodies) == {"2"}, load.bodies

@@ -25,6 +25,7 @@ from jobs.state.submit import DeployRequest, Submitted, submit
 from tests.support import drills, git_repo
 from tests.support.deploying import config_for, wait_for
 from tests.support.docker_engine import Engine, running_engine
+from tests.support.failures import assert_cause
 from tests.support.images import import_base_image
 from tests.support.sample_app import SampleApp
 from tests.support.web import DEPLOYHOOK, REPO_ROOT
@@ -153,6 +154,7 @@ def _drive(
     burst_b = _worker(config, logs / "wb.log", "b", "--burst")
     assert burst_b.wait(timeout=300) == 0, (logs / "wb.log").read_text()[-2000:]
     assert store.get(b2.id).state == "reverted", store.get(b2.id).error
+    assert_cause(store.get(b2.id), "the worker stopped during build")
     assert store.get(b3.id).state == "succeeded", store.get(b3.id).error
     assert second_app.checked_out() == b3_sha
     assert current_owner(redis_conn, "sample/a") is None
