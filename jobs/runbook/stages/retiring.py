@@ -52,6 +52,7 @@ class Batch:
     left: threading.Event = field(default_factory=threading.Event)
     wake: threading.Event = field(default_factory=threading.Event)  # a reclaim ends the drain
     error: BaseException | None = None
+    reported: bool = False  # wait() has logged its failure, if any
     left_at: float = 0.0  # time.monotonic() when the last of them left the name
     thread: threading.Thread | None = None
 
@@ -189,6 +190,9 @@ class Retiring:
         for batch in self.batches:
             if batch.thread is not None:
                 batch.thread.join()
+            if batch.reported:  # the swap waited already; the deploy's end waits again
+                continue
+            batch.reported = True
             if batch.error is not None and batch.state != "kept":  # kept: the swap raised it
                 self.ctx.log.info(
                     f"{self.service.name}: retiring the old container(s) "

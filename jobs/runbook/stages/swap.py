@@ -50,6 +50,14 @@ def swap(ctx: DeployContext, stage: str = "swap") -> None:
         rolled.wait_left()  # only the new version in the name, before the health stage
     for rolled in ctx.retiring[retiring:]:
         rolled.wait_forgotten()  # and no proxy still sends a request to an old one
+    # The health stage must judge the new version alone. An old container that left the name
+    # still drains and answers, and a proxy reaches it through a connection it keeps alive
+    # (Caddy pools them by `api:8000`, not by address) or a lookup up to 2 s old (nginx): a
+    # health URL read through the proxy would pass on the version that left (seen: the
+    # matrix's revert row ended 'succeeded'). So the drains end here, before health, at the
+    # cost of the drain on the deploy's critical path (bench/README.md, issue 19's time).
+    for rolled in ctx.retiring[retiring:]:
+        rolled.wait()
 
 
 def _up(ctx: DeployContext, stage: str, everything: list[str]) -> None:
