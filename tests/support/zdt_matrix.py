@@ -54,7 +54,10 @@ def _swapped(
 
 
 # What the swap's failure names for each release that never serves.
-CAUSES = {"unhealthy": "not healthy within", "crash": "api: new container "}
+CAUSES = {
+    "unhealthy": ("failed (running, health", "not healthy within"),
+    "crash": "api: new container ",
+}
 
 
 def _never_served(
