@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import docker.errors
@@ -23,6 +24,7 @@ from jobs.execution.deploylog import DeployLog
 from jobs.execution.runner import Runner
 from jobs.failures.errors import CommandFailed, LockLost, LockTimeout, StageFailed
 from jobs.runbook.outcome import finish_failed, finish_interrupted, revert_after
+from jobs.runbook.stages.checkout import remove_stale_git_locks
 from jobs.runbook.stages.rehearse import remove_containers
 from jobs.runbook.table import CHANGES
 from jobs.state import Connection
@@ -93,6 +95,9 @@ def recover(record: Deploy, settings: Settings, connection: Connection) -> None:
         log.info(f"recovering: {failure}")
         for partial in remove_partial(ctx):
             log.info(f"removed the unfinished backup {partial}")
+        if ctx.started("checkout"):
+            for stale in remove_stale_git_locks(Path(ctx.environment.path)):
+                log.info(f"removed {stale}, left by the git the stopped worker ran")
         if ctx.started("rehearse"):
             left = remove_containers(ctx)
             log.info(f"rehearsal containers still there: {left}" if left else "rehearsal removed")

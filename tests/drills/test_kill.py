@@ -50,11 +50,20 @@ class Drill:
     name: str = ""  # the test id, when the stage alone does not tell drills apart
     # SIGTERM (a service manager's stop) must end the same way as SIGKILL, within the bound.
     sig: signal.Signals = signal.SIGKILL
+    # What else the kill leaves behind, done right after it (a service manager that kills the
+    # worker's whole control group kills its git too, mid-checkout).
+    after_kill: Callable[[Any], None] | None = None
 
 
 def _backup(app: Any, stack: ExitStack) -> str:
     stack.enter_context(drills.table_locked(app, "ACCESS EXCLUSIVE"))  # pg_dump waits for it
     return str(app.good_change())
+
+
+def _git_killed_too(app: Any) -> None:
+    # The lock a git killed inside `git checkout` leaves; the recovery's own checkout of the
+    # previous commit failed on it ("index.lock: File exists") in a CI run.
+    (app.checkout / ".git" / "index.lock").write_text("")
 
 
 def _checkout(app: Any, stack: ExitStack) -> str:
@@ -108,6 +117,9 @@ def _revert(app: Any, stack: ExitStack) -> str:
 DRILLS = [
     Drill("backup", "failed", _backup),
     Drill("checkout", "reverted", _checkout),
+    Drill(
+        "checkout", "reverted", _checkout, name="checkout-git-killed", after_kill=_git_killed_too
+    ),
     Drill("build", "reverted", _build, _build_held),
     Drill("build", "reverted", _build_with_standby, _build_held, name="build-with-standby"),
     Drill("build", "reverted", _build, _build_held, name="build-sigterm", sig=signal.SIGTERM),
@@ -145,6 +157,8 @@ def _killed_in(drill: Drill, app: Any, settings: Settings, conn: redis.Redis, co
         finally:
             os.kill(worker.pid, drill.sig)
             code = worker.wait(timeout=STOP_SECONDS)  # the promised bound, for SIGTERM too
+            if drill.after_kill is not None:
+                drill.after_kill(app)
         if drill.sig == signal.SIGTERM:
             assert code == 0, (logs / "w1.log").read_text()[-3000:]
             assert drills.log_mentions(store, queued.id, "got SIGTERM during build: left as it")

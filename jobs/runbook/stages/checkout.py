@@ -10,6 +10,9 @@ there is no `git clean` here, and `git checkout` keeps files it does not track.
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 from jobs.commands import git
 from jobs.commands.git_names import is_sha, ref_name_problem
 from jobs.execution.context import DeployContext
@@ -84,6 +87,30 @@ def check_out(ctx: DeployContext, sha: str, stage: str = "checkout") -> None:
     if head != sha:
         raise StageFailed(stage, f"expected HEAD at {sha[:12]}, got {head[:12]}")
     ctx.log.info(f"checked out {sha[:12]}")
+
+
+# The locks a `git checkout` takes in the checkout's .git; a git killed with its worker leaves
+# them, and every later git command there then fails ("index.lock: File exists").
+GIT_LOCKS = ("index.lock", "HEAD.lock")
+STALE_LOCK_WAIT = 10.0
+
+
+def remove_stale_git_locks(checkout: Path, wait: float = STALE_LOCK_WAIT) -> list[Path]:
+    """At recovery only (the worker that ran git is dead, and this one holds the environment's
+    lock): a git lock still there after STALE_LOCK_WAIT seconds was left by a killed git (a
+    git still running would have finished and released it), so it is removed, as git itself
+    says to. Returns the locks removed."""
+    git_dir = checkout / ".git"
+    deadline = time.monotonic() + wait
+    while any((git_dir / name).exists() for name in GIT_LOCKS) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    removed = []
+    for name in GIT_LOCKS:
+        lock = git_dir / name
+        if lock.exists():
+            lock.unlink()
+            removed.append(lock)
+    return removed
 
 
 def _succeeds(ctx: DeployContext, argv: list[str]) -> bool:
