@@ -99,7 +99,7 @@ def test_never_healthy_code_never_answers_200(sample_app: SampleApp, hang: bool)
     sample_app.compose_ok("build")
     sample_app.compose_ok("up", "-d")
     sample_app.compose_ok("exec", "-T", "api", "alembic", "upgrade", "head")
-    assert sample_app.running_version() == "never-healthy"
+    assert sample_app.first_version() == "never-healthy"
     status, body = sample_app.get("/api/v1/healthz", timeout=2)
     if hang:
         assert status == 0, body

@@ -55,3 +55,13 @@ class ApiClient:
         """What /api/v1/version answers, or None when the api does not answer 200."""
         status, body = self.get("/api/v1/version")
         return body.strip() if status == 200 else None
+
+    def first_version(self, timeout: float = 30) -> str | None:
+        """The first version the api answers within `timeout` (a container just started may
+        still be booting), or None when it never answers 200."""
+        deadline = time.monotonic() + timeout
+        version = self.running_version()
+        while version is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            version = self.running_version()
+        return version
