@@ -5,11 +5,21 @@ One module per column, so that the columns run on different test workers (`--dis
 """
 
 import pytest
+import redis
 
-from tests.support.zdt_matrix import MatrixRows
+from config import Settings
+from tests.support.zdt_bed import ProxyBed
+from tests.support.zdt_matrix import MatrixRows, crashed_after_swap
 
 pytestmark = pytest.mark.docker
 
 
 class TestCaddy(MatrixRows):
     proxy = "caddy"
+
+    def test_release_crashing_after_the_swap_fails_the_health_stage_at_once(
+        self, bed: ProxyBed, settings: Settings, redis_conn: redis.Redis
+    ) -> None:
+        """Passes the swap, crashes on the health URL: reverted at the crash, not at the timeout
+        (one column: the health stage reads Docker, whatever the proxy)."""
+        crashed_after_swap(bed, settings, redis_conn)

@@ -53,10 +53,11 @@ def _swapped(
     return clients
 
 
-# What the swap's failure names for each release that never serves.
+# What the swap's failure names for each release that never serves (the Docker health seen at
+# the failure, or the timeout while it still starts on a loaded machine).
 CAUSES = {
-    "unhealthy": ("failed (running, health", "not healthy within"),
-    "crash": "api: new container ",
+    "unhealthy": ("api: new container failed (running, health unhealthy", "not healthy within"),
+    "crash": ("api: new container failed (restarting", "api: new container failed (exited"),
 }
 
 
@@ -67,7 +68,8 @@ def _never_served(
     version = f"{behaviour}-{bed.proxy.name}"
     record, clients = _deploy(bed, settings, connection, bed.release(version, behaviour))
     assert record.state == "reverted" and record.failed_stage == "swap", record.error
-    assert_cause(record, CAUSES[behaviour])
+    line = assert_cause(record, CAUSES[behaviour])
+    assert "…" not in line and line.endswith("removed unserved, old one(s) kept serving"), line
     _no_failed(clients)
     assert version not in clients.versions(), clients.versions()
     assert bed.api_containers() == serving, "the old container stopped"
@@ -148,7 +150,8 @@ class MatrixRows:
             bed, settings, redis_conn, bed.release(version, "crash_after_ready")
         )
         assert record.state == "reverted" and record.failed_stage == "swap", record.error
-        assert "failed after it joined the name" in (record.error or ""), record.error
+        line = assert_cause(record, "api: new container failed after it joined the name (")
+        assert "…" not in line, line
         assert bed.api_containers() == serving, "the old container stopped"
         assert bed.version() == before
         answered = [answer.version for answer in clients.answers if answer.version]
@@ -198,3 +201,18 @@ class MatrixRows:
         _no_failed(clients)
         assert bed.version() == before
         assert clients.answers[-1].version == before
+
+
+def crashed_after_swap(bed: ProxyBed, settings: Settings, connection: redis.Redis) -> None:
+    """Deploy a release that passes the swap, then crashes on the health stage's first request:
+    the health stage fails at the crash, without waiting out `health.timeout`, and the revert
+    puts the previous version back. With the old containers gone, nothing serves the requests
+    of the crash's instant: what is asserted is the outcome, the cause and the version."""
+    before = bed.version()
+    version = f"crash-on-health-{bed.proxy.name}"
+    record, clients = _deploy(bed, settings, connection, bed.release(version, "crash_on_health"))
+    assert record.state == "reverted" and record.failed_stage == "health", record.error
+    line = assert_cause(record, ("api restarted ", "api is restarting", "api exited with "))
+    assert "a crash, not waiting out " in line, line  # not "not healthy within"
+    assert bed.version() == before
+    assert version in clients.versions() and clients.answers[-1].version == before

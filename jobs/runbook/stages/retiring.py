@@ -26,7 +26,7 @@ from jobs.compose.model import ServiceModel
 from jobs.compose.zero_downtime import drain_seconds, grace_seconds
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
-from jobs.runbook.stages.container_health import look
+from jobs.runbook.stages.container_health import failed_after_join, look
 from jobs.runbook.stages.service_name import leave_name
 
 # Between the new containers joining the name and the old ones leaving it. nginx checks its
@@ -176,13 +176,12 @@ class Retiring:
         for container in batch.replaced_by:
             seen = look(container)
             if not seen.healthy:
-                remove(self.ctx, batch.replaced_by, 0, self.stage, self.service.name)
-                return StageFailed(
-                    self.stage,
+                self.ctx.log.info(
                     f"{self.service.name}: new container {container.id[:12]} failed after it "
-                    f"joined the name ({seen}); removed the new container(s) "
-                    f"{_ids(batch.replaced_by)}, the old one(s) never left the name",
+                    f"joined the name ({seen}); removing {_ids(batch.replaced_by)}"
                 )
+                remove(self.ctx, batch.replaced_by, 0, self.stage, self.service.name)
+                return StageFailed(self.stage, failed_after_join(self.service.name, seen))
         return None
 
     def wait(self) -> None:

@@ -9,6 +9,8 @@ slow         listens at once, answers 503 for 10 s, then serves and is healthy;
 ignore_term  serves, and ignores SIGTERM (Docker's SIGKILL ends it);
 abrupt       serves, and exits at once on SIGTERM, dropping whatever is in flight;
 fails_after  healthy to Docker, but the environment's health URL answers 500.
+crash_on_health  healthy to Docker, serves, and exits on any request of the environment's
+             health URL: a release that dies under its first real use, after the swap's look.
 
 HTTP/1.1 with keep-alive, at most two requests a connection: a proxy that pools connections
 both reuses them and dials (looks the name up) often. On SIGTERM (unless ignore_term or
@@ -92,6 +94,8 @@ class Handler(BaseHTTPRequestHandler):
                 crash_armed.set()
                 threading.Thread(target=crash_soon, args=(2.0,), daemon=True).start()
         elif url.path == "/healthz":
+            if BEHAVIOUR == "crash_on_health":
+                os._exit(3)
             ok = ready() and BEHAVIOUR != "fails_after"
             self._send(200 if ok else 500, VERSION)
         elif starting():
