@@ -15,12 +15,12 @@ For a service whose image changed, one batch (`zero_downtime_batch`, default 1) 
    (never fewer than N healthy containers in it),
    drain for the drain period (the service's stop_grace_period, at most 30 s, or
    `zero_downtime_drain`), then get SIGTERM (`docker stop -t GRACE`) and are removed. The next
-   batch starts meanwhile; the swap ends once every old one has left the name, and their
-   drains run on beside the rest of the deploy.
+   batch starts meanwhile; the swap stage ends once every old one is gone.
 
 `swap_service` is what the deploy calls, `swap_service_back` what the revert calls: one shape,
 which another engine (Swarm's own start-first update) can fill in its own way. A revert while
-the deploy's old containers drain takes them back instead of starting new ones.
+the deploy's old containers drain (a later batch failed, in the swap itself) takes them back
+instead of starting new ones.
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ abrupt       serves, and exits at once on SIGTERM, dropping whatever is in fligh
 fails_after  healthy to Docker, but the environment's health URL answers 500.
 crash_on_health  healthy to Docker, serves, and exits on any request of the environment's
              health URL: a release that dies under its first real use, after the swap's look.
+first_only   its first container serves and is healthy; every later one crash-loops as `crash`
+             does (a release that breaks with a second replica: a lock, a port, a claim).
 
 HTTP/1.1 with keep-alive, at most two requests a connection: a proxy that pools connections
 both reuses them and dials (looks the name up) often. On SIGTERM (unless ignore_term or
@@ -52,8 +54,20 @@ def starting() -> bool:
     return BEHAVIOUR == "slow" and time.monotonic() - STARTED < SLOW_START_SECONDS
 
 
+def claim_first() -> bool:
+    """Whether this is the release's first container (all share the schema volume)."""
+    try:
+        os.close(os.open(f"/schema/first-{VERSION}", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
+crashing = BEHAVIOUR == "crash"
+
+
 def ready() -> bool:
-    never = BEHAVIOUR in ("unhealthy", "crash")
+    never = BEHAVIOUR == "unhealthy" or crashing
     return not never and not starting() and schema() >= NEEDS_SCHEMA
 
 
@@ -158,7 +172,10 @@ def main() -> None:
         signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(0))
     else:
         signal.signal(signal.SIGTERM, on_term)
-    if BEHAVIOUR == "crash":
+    global crashing
+    if BEHAVIOUR == "first_only" and not claim_first():
+        crashing = True
+    if crashing:
         threading.Thread(target=crash_soon, daemon=True).start()
     server.serve_forever()
     threading.Event().wait()  # drain() ends the process
