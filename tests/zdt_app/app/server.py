@@ -140,6 +140,11 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = False  # server_close() waits for the requests in flight
+    # Python's default accept backlog is 5: with the three proxies' users on one container and
+    # its accept loop starved on a loaded machine, the kernel drops the sixth waiting SYN and a
+    # proxy's 300 ms connect times out (nginx: 504), whatever the swap does. Production
+    # servers listen with a backlog of hundreds (gunicorn 2048); so does this one.
+    request_queue_size = 128
 
 
 def drain(server: Server) -> None:
