@@ -22,6 +22,10 @@ from jobs.failures.errors import StageFailed
 SSL_REASON = re.compile(r"\[SSL: (?P<code>[A-Z0-9_]+)\] (?P<text>[^(')\]]+?)\s*(\(_ssl|'|\)|$)")
 # The engine's answer to a client certificate it does not accept (TLS alerts, in OpenSSL's words).
 REFUSED_CLIENT = ("UNKNOWN_CA", "BAD_CERTIFICATE", "CERTIFICATE_REQUIRED", "ACCESS_DENIED")
+# With TLS 1.3 the client's handshake ends before the engine judges its certificate: the alert
+# may be lost, and the client then sees the connection end or be reset instead.
+SILENT_REFUSAL = ("SSLEOFError", "EOF occurred in violation of protocol", "ConnectionResetError")
+CERT_FIX = "docker_tls.cert_path needs a cert.pem signed by the CA the engine trusts"
 
 
 class _EngineCaApi(docker.APIClient):  # type: ignore[misc]
@@ -64,21 +68,28 @@ def docker_client(environment: Environment) -> Any:
         # use_ssh_client: the ssh binary, so ~/.ssh/config and known_hosts apply as for `docker`.
         return docker.DockerClient(base_url=host, timeout=120, use_ssh_client=True)
     except docker.errors.DockerException as error:
-        raise StageFailed("docker", unreachable(host or "DOCKER_HOST", str(error))) from None
+        tls = environment.docker_tls is not None
+        raise StageFailed("docker", unreachable(host or "DOCKER_HOST", str(error), tls)) from None
 
 
-def unreachable(host: str, error: str) -> str:
-    """One line for an engine the SDK could not reach: the cause first, then the fix; pure."""
+def unreachable(host: str, error: str, tls: bool = False) -> str:
+    """One line for an engine the SDK could not reach: the cause first, then the fix; pure.
+
+    `tls`: the client presented a certificate (docker_tls).
+    """
     found = SSL_REASON.search(error)
     if found is None:
+        if tls and any(silent in error for silent in SILENT_REFUSAL):
+            return (
+                f"the Docker engine at {host} closed the TLS connection, as it does to a "
+                f"client certificate it does not trust: {CERT_FIX}"
+            )
         detail = " ".join(error.split())
         return f"the Docker engine at {host} did not answer: {detail}"
     code, text = found["code"], found["text"].strip()
     if any(code.endswith(refused) for refused in REFUSED_CLIENT):
-        return (
-            f"the Docker engine at {host} refused this client's TLS certificate ({text}): "
-            "docker_tls.cert_path needs a cert.pem signed by the CA the engine trusts"
-        )
+        refused = f"the Docker engine at {host} refused this client's TLS certificate"
+        return f"{refused} ({text}): {CERT_FIX}"
     if code == "CERTIFICATE_VERIFY_FAILED":
         return (
             f"the Docker engine's TLS certificate at {host} did not verify ({text}): "
