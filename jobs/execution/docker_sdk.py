@@ -25,7 +25,8 @@ REFUSED_CLIENT = ("UNKNOWN_CA", "BAD_CERTIFICATE", "CERTIFICATE_REQUIRED", "ACCE
 # With TLS 1.3 the client's handshake ends before the engine judges its certificate: the alert
 # may be lost, and the client then sees the connection end or be reset instead.
 SILENT_REFUSAL = ("SSLEOFError", "EOF occurred in violation of protocol", "ConnectionResetError")
-CERT_FIX = "docker_tls.cert_path needs a cert.pem signed by the CA the engine trusts"
+# Short enough that the cause and the fix fit the reports' 140 characters with the host.
+CERT_FIX = "sign docker_tls cert.pem with the engine's CA"
 
 
 class _EngineCaApi(docker.APIClient):  # type: ignore[misc]
@@ -66,6 +67,7 @@ def docker_client(environment: Environment) -> Any:
             )
             return _TlsClient(base_url=host, timeout=120, tls=tls)
         # use_ssh_client: the ssh binary, so ~/.ssh/config and known_hosts apply as for `docker`.
+        # It opens one ssh session per API call: docs/swarm.md advises ssh multiplexing.
         return docker.DockerClient(base_url=host, timeout=120, use_ssh_client=True)
     except docker.errors.DockerException as error:
         tls = environment.docker_tls is not None
@@ -78,21 +80,18 @@ def unreachable(host: str, error: str, tls: bool = False) -> str:
     `tls`: the client presented a certificate (docker_tls).
     """
     found = SSL_REASON.search(error)
+    refused = f"the Docker engine at {host} refused this client's TLS certificate: {CERT_FIX}"
     if found is None:
         if tls and any(silent in error for silent in SILENT_REFUSAL):
-            return (
-                f"the Docker engine at {host} closed the TLS connection, as it does to a "
-                f"client certificate it does not trust: {CERT_FIX}"
-            )
+            return refused
         detail = " ".join(error.split())
         return f"the Docker engine at {host} did not answer: {detail}"
     code, text = found["code"], found["text"].strip()
-    if any(code.endswith(refused) for refused in REFUSED_CLIENT):
-        refused = f"the Docker engine at {host} refused this client's TLS certificate"
-        return f"{refused} ({text}): {CERT_FIX}"
+    if any(code.endswith(alert) for alert in REFUSED_CLIENT):
+        return refused
     if code == "CERTIFICATE_VERIFY_FAILED":
         return (
             f"the Docker engine's TLS certificate at {host} did not verify ({text}): "
-            "docker_tls.cert_path's ca.pem must have signed it, for the address in docker_host"
+            "docker_tls ca.pem must have signed it, for the address in docker_host"
         )
     return f"the TLS handshake with the Docker engine at {host} failed ({text})"
