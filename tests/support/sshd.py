@@ -115,7 +115,7 @@ def _keys(directory: Path) -> None:
     shutil.copy(directory / "client_key.pub", directory / "authorized_keys")
 
 
-def _client_side(directory: Path, port: int) -> Sshd:
+def _client_side(directory: Path, port: int, multiplexed: bool) -> Sshd:
     """Pin this server's host key; the client's config and `ssh` are written once."""
     host_key = (directory / "host_key.pub").read_text().split()
     known_hosts = directory / "known_hosts"
@@ -123,9 +123,16 @@ def _client_side(directory: Path, port: int) -> Sshd:
         pinned.write(f"[127.0.0.1]:{port} {host_key[0]} {host_key[1]}\n")
     key = directory / "client_key"
     client_config = directory / "ssh_config"
+    # multiplexed: one connection per server carries every session, as docs/swarm.md advises
+    # for a docker_host at ssh:// (each Docker API call or CLI command is a session).
+    shared = (
+        f"  ControlMaster auto\n  ControlPath {directory}/cm-%C\n  ControlPersist 30\n"
+        if multiplexed
+        else ""
+    )
     client_config.write_text(
         f"Host 127.0.0.1\n  IdentityFile {key}\n  IdentitiesOnly yes\n"
-        f"  UserKnownHostsFile {known_hosts}\n  BatchMode yes\n"
+        f"  UserKnownHostsFile {known_hosts}\n  BatchMode yes\n{shared}"
     )
     bin_dir = directory / "bin"
     bin_dir.mkdir(exist_ok=True)
@@ -143,9 +150,12 @@ def _client_side(directory: Path, port: int) -> Sshd:
 
 
 @contextmanager
-def running_sshd(directory: Path, docker_host: str, inside: Inside | None = None) -> Iterator[Sshd]:
+def running_sshd(
+    directory: Path, docker_host: str, inside: Inside | None = None, multiplexed: bool = False
+) -> Iterator[Sshd]:
     """sshd that lets the throwaway key in as root: on a free port of 127.0.0.1, or `inside`
-    a network namespace (reached through its forward). Its sessions get `docker_host`."""
+    a network namespace (reached through its forward). Its sessions get `docker_host`.
+    `multiplexed`: the client's ssh shares one connection per server (ControlMaster)."""
     if not SSHD.exists() or shutil.which("ssh-keygen") is None:
         raise BedError("expected /usr/sbin/sshd and ssh-keygen; apt-get install openssh-server")
     directory.mkdir(parents=True, exist_ok=True)
@@ -165,11 +175,14 @@ def running_sshd(directory: Path, docker_host: str, inside: Inside | None = None
         process = subprocess.Popen([*argv, "-f", str(config)], stderr=output)
     if inside is not None:
         port = inside.forward(22)
-    sshd = _client_side(directory, port)
+    sshd = _client_side(directory, port, multiplexed)
     try:
         _wait_until_ready(sshd, process, log)
         yield sshd
     finally:
+        if multiplexed:  # the shared connection's master process, before its server goes
+            stop = ["ssh", "-F", str(sshd.client_config), "-O", "exit", "-p", str(port)]
+            subprocess.run([*stop, "root@127.0.0.1"], capture_output=True, timeout=20, check=False)
         process.terminate()
         process.wait(timeout=10)
 

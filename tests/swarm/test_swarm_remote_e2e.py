@@ -21,6 +21,7 @@ import pytest
 import redis
 
 from config import Settings
+from jobs.doctor import examine
 from jobs.state.records import Deploy, DeployStore
 from tests.support import git_repo
 from tests.support.deploying import config_for, deploy
@@ -63,8 +64,8 @@ def sshds(app: SwarmApp, tmp_path_factory: pytest.TempPathFactory) -> Iterator[R
 
     node = _database_node(app)
     with (
-        running_sshd(directory, bed.manager.host, inside(bed.manager)) as manager,
-        running_sshd(directory, node.host, inside(node)) as database_node,
+        running_sshd(directory, bed.manager.host, inside(bed.manager), multiplexed=True) as manager,
+        running_sshd(directory, node.host, inside(node), multiplexed=True) as database_node,
     ):
         yield Remote(manager, database_node)
 
@@ -90,11 +91,13 @@ def _database_node(app: SwarmApp) -> SwarmNode:
 
 
 def _environment(app: SwarmApp, manager: str, node: str, **more: Any) -> dict[str, Any]:
-    """The stack with its database as service `db`; swarm.nodes names node 3 by hostname."""
+    """The stack with its database as service `db`, swarm.nodes naming node 3 by hostname, and
+    a migration (a one-off task the manager runs) in every deploy."""
     hostname = _database_node(app).hostname
     return app.environment_config(
         docker_host=manager,
         database={"service": "db", "name": "app", "user": "postgres"},
+        migrate={"service": "web", "command": MIGRATE_COMMAND, "version_query": None},
         swarm={"update_timeout": 180, "nodes": {hostname: node}},
         **more,
     )
@@ -121,11 +124,7 @@ def tls_settings(
 def ssh_settings(
     app: SwarmApp, sshds: Remote, tmp_path_factory: pytest.TempPathFactory, redis_url: str
 ) -> Settings:
-    """Over ssh, with a migration (a one-off task the manager runs) in every deploy."""
-    migrate = {"service": "web", "command": MIGRATE_COMMAND, "version_query": None}
-    environment = _environment(
-        app, sshds.manager.docker_host, sshds.database_node.docker_host, migrate=migrate
-    )
+    environment = _environment(app, sshds.manager.docker_host, sshds.database_node.docker_host)
     return _settings(environment, tmp_path_factory, redis_url)
 
 
@@ -169,7 +168,8 @@ def test_a_client_without_the_right_certificate_is_refused_and_nothing_changes(
     redis_conn: redis.Redis,
 ) -> None:
     """A client certificate the engines' CA never signed: the deploy fails before any change,
-    naming the refused TLS handshake; the engine refuses a client with no certificate too."""
+    naming the refusal, and doctor's docker check fails naming the certificates; the engine
+    refuses a client with no certificate too."""
     bed = app.bed
     assert bed.tls is not None
     ca = str(bed.tls.client / "ca.pem")
@@ -183,12 +183,18 @@ def test_a_client_without_the_right_certificate_is_refused_and_nothing_changes(
     record = deploy(settings, redis_conn, app.release("never", motd="motd never"))
     assert record.state == "failed", record.error
     assert record.failed_stage == "snapshot", record.error
-    # The engine's alert, or (TLS 1.3, the alert lost in a race) the connection's end.
-    assert_cause(record, ("refused this client's TLS certificate", "closed the TLS connection"))
-    assert f"the Docker engine at {tls_hosts.manager} " in (record.error or "")
+    assert_cause(
+        record,
+        f"the Docker engine at {tls_hosts.manager} refused this client's TLS certificate: sign "
+        "docker_tls cert.pem with the engine's CA",
+    )
     assert "nothing was changed" in (record.error or "")
     assert app.service_images() == images and _head(app) == head
     assert app.get("/version").strip() == "1"
+    findings = {f.check: f for f in examine(settings, [settings.environment("sample", "dev")])}
+    docker = findings["docker"]
+    assert docker.status == "fail" and tls_hosts.manager in docker.detail, docker
+    assert f"docker_tls.cert_path ({bed.tls.stranger}) must hold the ca.pem" in docker.fix, docker
 
 
 def _since(sshd: Sshd, mark: int) -> list[Session]:
