@@ -13,22 +13,7 @@ from pytest_httpserver import HTTPServer
 from tests.support.provider_server import ProviderServer
 from tests.support.redis_server import running_redis
 
-pytest_plugins = ["tests.support.docker_fixtures"]
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow modules first (Docker end-to-end tests and drills), each module's order kept.
-
-    scripts/test spreads whole modules over several workers (`--dist loadfile`); handing out
-    the long modules first keeps one of them from starting last and running alone at the end.
-    """
-
-    def slow_first(item: pytest.Item) -> int:
-        path = str(item.path)
-        slow = item.get_closest_marker("docker") or "_e2e" in path or "/drills/" in path
-        return 0 if slow else 1
-
-    items.sort(key=slow_first)
+pytest_plugins = ["tests.support.docker_fixtures", "tests.support.module_order"]
 
 
 @pytest.fixture(scope="session")
