@@ -197,6 +197,13 @@ def test_a_client_without_the_right_certificate_is_refused_and_nothing_changes(
     assert f"docker_tls.cert_path ({bed.tls.stranger}) must hold the ca.pem" in docker.fix, docker
 
 
+@pytest.fixture
+def ssh_worker(sshds: Remote, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's environment as docs/production.md sets it up: its ssh on PATH."""
+    for name, value in environ_with(sshds.manager).items():
+        monkeypatch.setenv(name, value)
+
+
 def _since(sshd: Sshd, mark: int) -> list[Session]:
     return sshd.sessions()[mark:]
 
@@ -212,16 +219,10 @@ def _by(sessions: list[Session], *commands: str) -> list[Session]:
 
 
 def test_never_healthy_release_over_ssh_is_reverted(
-    app: SwarmApp,
-    ssh_settings: Settings,
-    sshds: Remote,
-    redis_conn: redis.Redis,
-    monkeypatch: pytest.MonkeyPatch,
+    app: SwarmApp, ssh_settings: Settings, sshds: Remote, ssh_worker: None, redis_conn: redis.Redis
 ) -> None:
     """docker_host ssh://: a release that never gets healthy is reverted to v1's digest, and
     the stack deploys, the watch and the database's dump all went over the two sshds."""
-    for name, value in environ_with(sshds.manager).items():
-        monkeypatch.setenv(name, value)
     images, configs = app.service_images(), app.config_names("web")
     marks = len(sshds.manager.sessions()), len(sshds.database_node.sessions())
     record = deploy(ssh_settings, redis_conn, app.release("bad", healthy=False, motd="motd bad"))
@@ -241,16 +242,10 @@ def test_never_healthy_release_over_ssh_is_reverted(
 
 
 def test_good_release_over_ssh_succeeds_by_digest_and_removes_old_configs(
-    app: SwarmApp,
-    ssh_settings: Settings,
-    sshds: Remote,
-    redis_conn: redis.Redis,
-    monkeypatch: pytest.MonkeyPatch,
+    app: SwarmApp, ssh_settings: Settings, sshds: Remote, ssh_worker: None, redis_conn: redis.Redis
 ) -> None:
     """docker_host ssh://: a good release deploys by digest, and the old configs' cleanup, the
     migration task and the database's dump on node 3 (named by hostname) went over ssh."""
-    for name, value in environ_with(sshds.manager).items():
-        monkeypatch.setenv(name, value)
     mark = len(sshds.manager.sessions())
     record = deploy(ssh_settings, redis_conn, app.release("2", motd="motd 2"))
     assert record.state == "succeeded", record.error
