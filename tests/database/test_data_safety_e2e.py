@@ -19,7 +19,7 @@ from jobs.state.records import DeployStore
 from tests.support.deploying import config_for, deploy, wait_for
 from tests.support.failures import assert_cause
 from tests.support.pg_client import dump, numbers, psql, restore_copy
-from tests.support.sample_app import SampleApp
+from tests.support.sample_app import SHORT_HEALTH, SampleApp
 from tests.support.writer import check_restored_and_kept, committed, writer_running
 
 pytestmark = pytest.mark.docker
@@ -114,7 +114,11 @@ def test_a_restore_that_fails_part_way_changes_nothing(
         "newest.write_bytes(newest.read_bytes()[: newest.stat().st_size * 3 // 4])\n"
     )
     hook = {"command": ["python3", "-c", cut, str(sample_app.backups_dir)]}
-    environment = {**sample_app.environment_config(), "hooks": {"after_migrate": [hook]}}
+    # Neither version can be healthy (the column is gone, the restore fails): a short deadline.
+    environment = {
+        **sample_app.environment_config(SHORT_HEALTH),
+        "hooks": {"after_migrate": [hook]},
+    }
     settings = Settings.model_validate(config_for(environment, tmp_path / "state", redis_url))
     record = deploy(settings, redis_conn, sample_app.destructive_migration_unhealthy_code())
     assert record.state == "revert_failed", record.error

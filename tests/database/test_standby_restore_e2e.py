@@ -28,7 +28,7 @@ from jobs.state.records import Deploy, DeployStore, new_deploy_id
 from tests.support.deploying import config_for, deploy
 from tests.support.failures import assert_cause
 from tests.support.pg_client import psql
-from tests.support.sample_app import SampleApp
+from tests.support.sample_app import SHORT_HEALTH, SampleApp
 from tests.support.writer import check_restored_and_kept, writer_running
 
 pytestmark = pytest.mark.docker
@@ -129,10 +129,13 @@ def test_no_restore_needed_drops_the_standby(
 
 
 def test_a_standby_that_cannot_be_made_leaves_production_as_it_is(
-    creating_app: SampleApp, settings: Settings, redis_conn: redis.Redis
+    creating_app: SampleApp, redis_conn: redis.Redis, redis_url: str, tmp_path: Path
 ) -> None:
     """The restore fails before the swap: revert_failed, loudly, and the live database intact."""
     app = creating_app
+    # Neither version can be healthy (the column stays dropped): a short health deadline.
+    configured = app.environment_config(SHORT_HEALTH)
+    settings = Settings.model_validate(config_for(configured, tmp_path / "state", redis_url))
     # A database of that name the role may not drop: every attempt at the standby fails.
     as_superuser(app, f"CREATE DATABASE {STANDBY} OWNER postgres")
     record = deploy(settings, redis_conn, app.destructive_migration_unhealthy_code())

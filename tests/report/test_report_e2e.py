@@ -16,6 +16,7 @@ from tests.support.deploying import config_for, deploy
 from tests.support.failures import assert_cause
 from tests.support.provider_server import GITHUB, SLACK, ProviderServer
 from tests.support.report_setup import FAST_DELIVERY, GITHUB_TOKEN
+from tests.support.sample_app import SHORT_HEALTH
 
 pytestmark = pytest.mark.docker
 STATUSES = f"{GITHUB}/repos/acme/sample/statuses/"
@@ -23,11 +24,11 @@ DEPLOYMENTS = f"{GITHUB}/repos/acme/sample/deployments"
 
 
 def _settings(
-    sample_app: Any, provider: ProviderServer, tmp_path: Path, redis_url: str, **environment: Any
-) -> Settings:
-    config = config_for(
-        {**sample_app.environment_config(), **environment}, tmp_path / "state", redis_url
-    )
+    sample_app: Any, provider: ProviderServer, tmp_path: Path, redis_url: str,
+    health_timeout: float = 30, **environment: Any,
+) -> Settings:  # fmt: skip
+    configured = sample_app.environment_config(health_timeout)
+    config = config_for({**configured, **environment}, tmp_path / "state", redis_url)
     config["server"] = {"public_url": "https://deploy.example.com"}
     config["notify"] = {
         "github": {"token": GITHUB_TOKEN, "api_url": provider.url(GITHUB)},
@@ -88,7 +89,9 @@ def test_failed_revert_is_loud(sample_app, provider, tmp_path, redis_url, redis_
     The environment has no database backup configured, so the destructive migration's damage
     cannot be undone and the previous code stays unhealthy.
     """
-    settings = _settings(sample_app, provider, tmp_path, redis_url, database=None)
+    settings = _settings(
+        sample_app, provider, tmp_path, redis_url, health_timeout=SHORT_HEALTH, database=None
+    )
     sha = sample_app.destructive_migration_unhealthy_code()
     record = deploy(settings, redis_conn, sha)
     assert record.state == "revert_failed", record.error

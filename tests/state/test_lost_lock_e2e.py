@@ -2,8 +2,8 @@
 
 Real engine, real Postgres, real git, two real worker processes. The first deploy is held in
 its backup (pg_dump waits for a table lock), its environment lock is deleted (as a Redis that
-lost the key would), and a second deploy starts and takes the lock. The first must not change
-anything after that: it ends `interrupted` naming the second, which succeeds.
+lost the key would), and a second deploy, waiting for that lock, takes it. The first must not
+change anything after that: it ends `interrupted` naming the second, which succeeds.
 """
 
 from __future__ import annotations
@@ -36,9 +36,13 @@ def test_worker_that_lost_its_lock_stops_and_the_next_deploy_completes(
         first = push(redis_conn, settings, sample_app.good_change())
         worker_one = start_worker_process(config_file, tmp_path / "w1.log")
         wait_for(lambda: drills.last_stage(store, first.id) == "backup", 240, "deploy 1 in backup")
-        redis_conn.delete(keys.lock(first.target))  # Redis lost the key
+        # Deploy 2's worker starts while the lock is still there: one started after the loss
+        # would spend 35 s of its start-up recovery on deploy 1 (lock gone, worker alive).
         second = push(redis_conn, settings, sample_app.commit({"VERSION": "3\n"}, "Version 3"))
         worker_two = start_worker_process(config_file, tmp_path / "w2.log")
+        waiting = f"waiting: deploy {first.id}"
+        wait_for(lambda: drills.log_mentions(store, second.id, waiting), 120, "deploy 2 to wait")
+        redis_conn.delete(keys.lock(first.target))  # Redis lost the key
         wait_for(lambda: drills.last_stage(store, second.id) == "backup", 240, "deploy 2 in backup")
     assert worker_one.wait(timeout=300) == 0, (tmp_path / "w1.log").read_text()[-3000:]
     assert worker_two.wait(timeout=600) == 0, (tmp_path / "w2.log").read_text()[-3000:]

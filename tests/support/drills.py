@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from jobs.state import keys
 from jobs.state.records import DeployStore
 from tests.support import git_repo
 from tests.support.deploying import wait_for
@@ -120,6 +121,18 @@ def superuser_sql(app: Any, sql: str) -> str:
             "psql", "-X", "-q", "-A", "-t", "-U", "postgres", "-d", "app", "-c", sql,
         ).strip()
     )  # fmt: skip
+
+
+def heartbeat_runs_out(store: DeployStore, deploy_id: str, seconds: float = 1.0) -> None:
+    """Let the heartbeat of the worker that ran `deploy_id` (just killed) expire in `seconds`
+    instead of up to HEARTBEAT_TTL (30 s): the time a killed worker's key takes to expire
+    passes faster, and the next start still waits for it to go (jobs/state/workers.py)."""
+    worker = store.get(deploy_id).worker
+    if not worker:  # a worker killed before it took the deploy has nothing to let run out
+        return
+    key, left = keys.worker(worker), int(seconds * 1000)
+    if store.redis.pttl(key) > left:  # the dead worker renews nothing: no race with a beat
+        store.redis.pexpire(key, left)
 
 
 def last_stage(store: DeployStore, deploy_id: str) -> str | None:

@@ -22,6 +22,9 @@ from tests.support.sample_commits import Commits
 from tests.support.web import free_port
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "sample_app"
+# The health deadline of a deploy whose revert cannot bring a healthy version back either: it
+# still fails "not healthy within", both ways, without waiting 30 s each time.
+SHORT_HEALTH = 6.0
 # pg_dump 15.14+ brackets its output with \restrict KEY / \unrestrict KEY, a fresh random key
 # each time; dump() leaves those lines out so equal databases give equal dumps.
 _RESTRICT_PREFIXES = ("\\restrict ", "\\unrestrict ")
@@ -166,8 +169,12 @@ class SampleApp(RepoLayout, ApiClient, Commits):
 
     # -- deployhook's view of it ----------------------------------------------------------
 
-    def environment_config(self) -> dict[str, Any]:
-        """This instance as one environment of deployhook's YAML configuration."""
+    def environment_config(self, health_timeout: float = 30) -> dict[str, Any]:
+        """This instance as one environment of deployhook's YAML configuration.
+
+        `health_timeout`: SHORT_HEALTH where neither the new nor the previous version can ever
+        be healthy (a revert that must fail): waiting 30 s twice for that proves nothing more.
+        """
         return {
             "trigger": {"branch": "main"},
             "path": str(self.checkout),
@@ -178,6 +185,6 @@ class SampleApp(RepoLayout, ApiClient, Commits):
             },
             "database": {"service": "postgres", "user": "app", "name": "app"},
             "migrate": {"service": "api", "command": ["alembic", "upgrade", "head"]},
-            "health": {"url": self.health_url, "timeout": 30, "interval": 0.5},
+            "health": {"url": self.health_url, "timeout": health_timeout, "interval": 0.5},
             "backups": {"dir": str(self.backups_dir), "min_free_mb": 1},
         }

@@ -144,6 +144,7 @@ def _drive(
     wait_for(lambda: drills.build_step_running(word), 120, "b's slow build")
     workers[2].send_signal(signal.SIGKILL)
     workers[2].wait()
+    drills.heartbeat_runs_out(store, b2.id)  # as its 30 s would (tests/drills/test_kill.py)
     b3_sha = second_app.commit({"Dockerfile": dockerfile, "NOTE": "third\n"}, "Fast again")
     b3 = _push(redis_conn, settings, "b", b3_sha)
     for worker in workers[:2]:

@@ -6,6 +6,8 @@ application would use Flask or FastAPI behind gunicorn or uvicorn, and deploy th
 
 import json
 import os
+import signal
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from sqlalchemy import create_engine, text
@@ -63,5 +65,24 @@ class Handler(BaseHTTPRequestHandler):
         print(f"{self.address_string()} {format % args}", flush=True)
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = False  # on stop, server_close() waits for the requests in flight
+
+
+def stop_on_sigterm(server):
+    """Stop serving at `docker stop`: a container's PID 1 ignores SIGTERM unless it handles
+    it, and every deploy's swap would then wait out stop_grace_period (10 s) for the SIGKILL."""
+    stopping = threading.Thread(target=server.shutdown)  # shutdown() waits for serve_forever
+
+    def on_sigterm(signum, frame):
+        if stopping.ident is None:  # a second SIGTERM changes nothing
+            stopping.start()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
 if __name__ == "__main__":
-    ThreadingHTTPServer(("0.0.0.0", 8000), Handler).serve_forever()  # noqa: S104 - in its container
+    server = Server(("0.0.0.0", 8000), Handler)  # noqa: S104 - in its container
+    stop_on_sigterm(server)
+    server.serve_forever()
+    server.server_close()
