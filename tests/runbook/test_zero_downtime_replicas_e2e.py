@@ -15,7 +15,8 @@ import redis
 from config import Settings
 from tests.support.deploying import config_for, deploy
 from tests.support.docker_engine import Engine
-from tests.support.zdt_bed import Clients, ProxyBed, proxies
+from tests.support.failures import assert_cause
+from tests.support.zdt_bed import Clients, ProxyBed
 
 pytestmark = pytest.mark.docker
 
@@ -29,11 +30,10 @@ def bed(
     nginx_image: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ProxyBed]:
-    """The matrix app at v1, two replicas, behind Caddy resolving per request."""
-    proxy = proxies(caddy_image, nginx_image)["caddy"]
+    """The matrix app at v1, two replicas, used through Caddy resolving per request."""
     root = tmp_path_factory.mktemp("replicas")
-    bed = ProxyBed(docker_engine, compose_command, root, proxy, replicas=2)
-    bed.start(base_image)
+    bed = ProxyBed(docker_engine, compose_command, root, replicas=2)
+    bed.start(base_image, caddy_image, nginx_image)
     yield bed
     bed.stop()
 
@@ -93,3 +93,34 @@ def test_replicas_swap_one_at_a_time_never_fewer_than_two_in_the_name(
     assert len(bed.api_containers()) == 2
     expected = {before, version} if state == "succeeded" else {before}
     assert set(clients.versions()) == expected, clients.versions()
+
+
+def test_a_later_batch_failing_takes_back_the_draining_old_container(
+    bed: ProxyBed,
+    tmp_path_factory: pytest.TempPathFactory,
+    redis_url: str,
+    redis_conn: redis.Redis,
+) -> None:
+    """Two replicas, batch 1: the second new container crash-loops while the first batch's old
+    container drains; the revert takes that one back into the name instead of starting a new
+    one (the api containers are the two from before), 0 failed, never fewer than 2 in the name."""
+    # A drain long enough that the revert reaches the take-back on a loaded machine; it ends
+    # when taken back, so it costs nothing then.
+    environment = {
+        **bed.environment_config(),
+        "zero_downtime_batch": 1,
+        "zero_downtime_drain": 15,
+    }
+    settings = Settings.model_validate(
+        config_for(environment, tmp_path_factory.mktemp("state"), redis_url)
+    )
+    before, serving = bed.version(), bed.api_containers()
+    with Watcher(bed) as watcher, Clients(bed.port) as clients:
+        record = deploy(settings, redis_conn, bed.release("first", "first_only"))
+    assert record.state == "reverted" and record.failed_stage == "swap", record.error
+    assert_cause(record, "api: new container failed (")
+    assert clients.failed() == [], [vars(a) for a in clients.failed()[:5]]
+    assert watcher.fewest >= 2, f"only {watcher.fewest} healthy in the name: {watcher.seen}"
+    assert bed.api_containers() == serving, "expected the draining old container taken back"
+    answered = [answer.version for answer in clients.answers if answer.version]
+    assert set(answered) <= {before, "first"} and answered[-1] == before, clients.versions()

@@ -1,9 +1,11 @@
-"""The zero-downtime matrix's bed: tests/zdt_app behind one real proxy, and its clients.
+"""The zero-downtime matrix's bed: tests/zdt_app behind three real proxies, and its clients.
 
-`ProxyBed` is the app's origin, deploy checkout and running stack (api + proxy on a Compose
-bridge network; only the proxy publishes a port, on 127.0.0.1). `Clients` are the users: one
-opens a new connection per request, one keeps its connection alive, and optionally two loops
-of 5 s requests; every answer names the version that served it, and every failure is kept.
+`ProxyBed` is the app's origin, deploy checkout and running stack (api and the three proxies
+on a Compose bridge network: Caddy resolving per request, Caddy with `dynamic a`, nginx with a
+resolver; only the proxies publish a port, on 127.0.0.1). `Clients` are the users of one
+proxy: one opens a new connection per request, one keeps its connection alive, and optionally
+two loops of 5 s requests; every answer names the version that served it, and every failure
+is kept. `Users` are the clients of every proxy at once, during one deploy.
 """
 
 from __future__ import annotations
@@ -27,21 +29,13 @@ from tests.support.web import free_port
 TEMPLATE = Path(__file__).resolve().parent.parent / "zdt_app"
 
 
-@dataclass(frozen=True)
-class Proxy:
-    name: str
-    image: str
-    command: str
-    conf: str
+# The matrix's columns: the Compose services of tests/zdt_app/docker-compose.yml, each with
+# its configuration in tests/zdt_app/proxy/ (docs/zero-downtime.md).
+PROXIES = ("caddy", "caddy-dynamic", "nginx")
 
 
-def proxies(caddy_image: str, nginx_image: str) -> dict[str, Proxy]:
-    caddy = "caddy run --config /etc/proxy.conf --adapter caddyfile"
-    return {
-        "caddy": Proxy("caddy", caddy_image, caddy, "caddy.conf"),
-        "caddy-dynamic": Proxy("caddy-dynamic", caddy_image, caddy, "caddy-dynamic.conf"),
-        "nginx": Proxy("nginx", nginx_image, "nginx -c /etc/proxy.conf", "nginx.conf"),
-    }
+def _free_ports() -> dict[str, int]:
+    return {proxy: free_port() for proxy in PROXIES}
 
 
 @dataclass
@@ -49,28 +43,32 @@ class ProxyBed(RepoLayout, Commits):
     engine: Engine
     compose_command: list[str]
     root: Path
-    proxy: Proxy
     project: str = field(default_factory=lambda: f"dhm-{secrets.token_hex(4)}")
-    port: int = field(default_factory=free_port)
+    ports: dict[str, int] = field(default_factory=_free_ports)  # proxy -> its port
     replicas: int = 1
 
-    def start(self, base_image: str) -> None:
-        """Origin at v1, the checkout with its .env, the stack answering v1 through the proxy."""
+    @property
+    def port(self) -> int:
+        """Caddy's (resolving per request): the proxy a single-proxy test uses."""
+        return self.ports["caddy"]
+
+    def start(self, base_image: str, caddy_image: str, nginx_image: str) -> None:
+        """Origin at v1, the checkout with its .env, the stack answering v1 through every proxy."""
         git_repo.create_origin(TEMPLATE, self.origin, self.author, "Matrix app v1")
         git_repo.git(self.root, "clone", "--quiet", self.origin.as_uri(), str(self.checkout))
         (self.checkout / ".env").write_text(
             f"COMPOSE_PROJECT_NAME={self.project}\nBASE_IMAGE={base_image}\n"
-            f"PROXY_IMAGE={self.proxy.image}\nPROXY_COMMAND={self.proxy.command}\n"
-            f"PROXY_CONF={self.proxy.conf}\nPROXY_PORT={self.port}\n"
-            f"API_REPLICAS={self.replicas}\n"
+            f"CADDY_IMAGE={caddy_image}\nNGINX_IMAGE={nginx_image}\n"
+            f"CADDY_PORT={self.ports['caddy']}\nCADDY_DYNAMIC_PORT={self.ports['caddy-dynamic']}\n"
+            f"NGINX_PORT={self.ports['nginx']}\nAPI_REPLICAS={self.replicas}\n"
         )
         self.compose("build")
         self.compose("run", "--rm", "--no-deps", "-T", "api", "python3", "-m", "app.migrate")
         self.compose("up", "-d", "--wait")
         deadline = time.monotonic() + 60
-        while self.version() != "v1":
+        while self.versions() != dict.fromkeys(PROXIES, "v1"):
             if time.monotonic() > deadline:
-                raise BedError(f"expected v1 through {self.proxy.name}, got {self.version()}")
+                raise BedError(f"expected v1 through every proxy, got {self.versions()}")
             time.sleep(0.2)
 
     def compose(self, *args: str) -> str:
@@ -80,20 +78,29 @@ class ProxyBed(RepoLayout, Commits):
     def stop(self) -> None:
         self.compose("down", "--timeout", "2")
 
-    def version(self) -> str | None:
+    def version(self, proxy: str = "caddy") -> str | None:
+        """The version answering through `proxy` now, or None."""
         try:
-            url = f"http://127.0.0.1:{self.port}/version"
+            url = f"http://127.0.0.1:{self.ports[proxy]}/version"
             with urllib.request.urlopen(url, timeout=5) as answer:
                 return str(answer.read().decode())
         except OSError:
             return None
 
+    def versions(self) -> dict[str, str | None]:
+        """proxy -> the version answering through it now."""
+        return {proxy: self.version(proxy) for proxy in PROXIES}
+
     def api_containers(self) -> list[str]:
         """Full ids of the running api containers."""
+        return self.service_containers("api")
+
+    def service_containers(self, service: str, every: bool = False) -> list[str]:
+        """Full ids of the service's running containers (`every`: running or not)."""
         listing = run(
-            ["docker", "ps", "--no-trunc", "--quiet",
+            ["docker", "ps", *(["--all"] if every else []), "--no-trunc", "--quiet",
              "--filter", f"label=com.docker.compose.project={self.project}",
-             "--filter", "label=com.docker.compose.service=api"],
+             "--filter", f"label=com.docker.compose.service={service}"],
             env=self.engine.env,
         ).stdout  # fmt: skip
         return sorted(listing.split())
@@ -132,7 +139,8 @@ class ProxyBed(RepoLayout, Commits):
             files["SCHEMA"] = f"{schema}\n"
         return self.commit(files, f"Release {version} ({behaviour})")
 
-    def environment_config(self) -> dict[str, Any]:
+    def environment_config(self, health_via: str = "caddy", timeout: int = 90) -> dict[str, Any]:
+        """The environment; its health URL reads through the proxy `health_via`."""
         return {
             "trigger": {"branch": "main"},
             "path": str(self.checkout),
@@ -140,8 +148,8 @@ class ProxyBed(RepoLayout, Commits):
                         "command": "docker-compose"},
             "migrate": {"service": "api", "command": ["python3", "-m", "app.migrate"],
                         "when": "before_swap"},
-            "health": {"url": f"http://127.0.0.1:{self.port}/healthz", "timeout": 90,
-                       "interval": 0.5},
+            "health": {"url": f"http://127.0.0.1:{self.ports[health_via]}/healthz",
+                       "timeout": timeout, "interval": 0.5},
             "zero_downtime": ["api"],
         }  # fmt: skip
 
@@ -168,6 +176,15 @@ class Clients:
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def __enter__(self) -> Clients:
+        self.start()
+        time.sleep(0.5)  # every client has answers from before the deploy
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        time.sleep(0.5)  # and from after it
+        self.finish()
+
+    def start(self) -> None:
         loops: list[tuple[Any, tuple[Any, ...]]] = [(self._fresh, ()), (self._kept, ())]
         if self.slow:
             loops += [(self._slow, (0.0,)), (self._slow, (2.5,))]
@@ -175,11 +192,8 @@ class Clients:
             thread = threading.Thread(target=target, args=args, daemon=True)
             thread.start()
             self._threads.append(thread)
-        time.sleep(0.5)  # every client has answers from before the deploy
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        time.sleep(0.5)  # and from after it
+    def finish(self) -> None:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=15)
@@ -240,3 +254,24 @@ class Clients:
                     self._record("slow", started, answer.read().decode())
             except Exception as error:  # noqa: BLE001 - every way a request fails counts
                 self._record("slow", started, None, f"{type(error).__name__}: {error}")
+
+
+@dataclass
+class Users:
+    """The clients of every proxy, all during one deploy: proxy -> its Clients."""
+
+    ports: dict[str, int]
+    slow: bool = False
+    by_proxy: dict[str, Clients] = field(default_factory=dict)
+
+    def __enter__(self) -> Users:
+        self.by_proxy = {proxy: Clients(port, slow=self.slow) for proxy, port in self.ports.items()}
+        for clients in self.by_proxy.values():
+            clients.start()
+        time.sleep(0.5)  # every client has answers from before the deploy
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        time.sleep(0.5)  # and from after it
+        for clients in self.by_proxy.values():
+            clients.finish()

@@ -1,4 +1,10 @@
-"""What Docker says of one container of a swap: healthy, failed, or not yet either."""
+"""What Docker says of one container of a swap: healthy, failed, or not yet either; and how
+the swap says that a new one failed.
+
+A failure's one-line description is at most 140 characters, cut in the middle when longer
+(jobs/failures/finder.py): the swap's texts put the cause first and stay short, so that the
+cut never falls on it. Container ids go to the deploy log, not into these texts.
+"""
 
 from __future__ import annotations
 
@@ -35,3 +41,15 @@ def look(container: Any) -> Seen:
         (state.get("Health") or {}).get("Status") or "none",
         int(container.attrs.get("RestartCount") or 0),
     )
+
+
+def removed_unserved(service: str, cause: str) -> str:
+    """New containers that never got healthy (`cause`) were removed; no request reached them."""
+    return f"{service}: {cause}; removed unserved, old one(s) kept serving"
+
+
+def failed_after_join(service: str, seen: Seen) -> str:
+    """A new container that crashed, restarted or turned unhealthy after it joined the name,
+    before any old one left it; the new ones were removed."""
+    cause = f"new container failed after it joined the name ({seen})"
+    return f"{service}: {cause}; removed, old one(s) never left"

@@ -1,12 +1,15 @@
 """Poll the health URL and Docker's view of the containers until both are good or time is up.
 
 The failure message carries the last answer seen, because "unhealthy" alone sends people
-digging through logs at 2 a.m.
+digging through logs at 2 a.m. A failure that can never clear up (a container this deploy
+created that crashed: restarted, restarting, or exited non-zero) ends the wait at once instead
+of after the whole timeout: waiting would only delay the revert.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,11 +35,16 @@ def wait_healthy(ctx: DeployContext, stage: str = "health") -> None:
     last = "no answer yet"
     while True:
         http_ok, http_seen = _probe_http(ctx)
-        containers_ok, containers_seen = _probe_containers(ctx)
+        problems, containers_seen = _probe_containers(ctx)
         last = f"{http_seen}; {containers_seen}"
-        if http_ok and containers_ok:
+        if http_ok and not problems:
             ctx.log.info(f"healthy: {last}")
             return
+        final = [problem.text for problem in problems if problem.final]
+        if final:  # the cause first and alone: it must survive the 140-character cut
+            ctx.log.info(f"last seen: {last}")
+            causes = ", ".join(final)
+            raise StageFailed(stage, f"{causes}: a crash, not waiting out {health.timeout:.0f}s")
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise StageFailed(stage, f"not healthy within {health.timeout:.0f}s; last seen: {last}")
@@ -65,9 +73,11 @@ def probe_url(health: Health) -> tuple[bool, str]:
     return True, f"{health.url} answered {answer.status_code}"
 
 
-def _probe_containers(ctx: DeployContext) -> tuple[bool, str]:
+def _probe_containers(ctx: DeployContext) -> tuple[list[Problem], str]:
+    """What is wrong with the running containers (none: all fine), and how that reads."""
     if is_swarm(ctx.environment):
-        return probe_tasks(ctx)
+        ok, seen = probe_tasks(ctx)
+        return ([] if ok else [Problem(seen)]), seen
     retired = set(ctx.deploy.retired_services)
     since = ctx.deploy.started_at or ""
     problems = []
@@ -78,32 +88,47 @@ def _probe_containers(ctx: DeployContext) -> tuple[bool, str]:
         problem = container_problem(service, container.status, container.attrs, since)
         if problem:
             problems.append(problem)
-    if problems:
-        return False, "containers: " + ", ".join(sorted(problems))
-    return True, "containers fine"
+    if not problems:
+        return [], "containers fine"
+    problems.sort(key=lambda problem: problem.text)
+    return problems, "containers: " + ", ".join(problem.text for problem in problems)
 
 
-def container_problem(service: str, status: str, attrs: dict[str, Any], since: str) -> str | None:
+@dataclass(frozen=True)
+class Problem:
+    """What is wrong with a container; `final` when it can never clear up by waiting."""
+
+    text: str
+    final: bool = False
+
+
+def container_problem(
+    service: str, status: str, attrs: dict[str, Any], since: str
+) -> Problem | None:
     """What is wrong with one container as Docker reports it, or None.
 
     A container this deploy created (after `since`, the deploy's start) that has restarted is
     a crash, even at an instant when it runs and is healthy again: a crash loop is up between
     its restarts, and a health stage that passed at such an instant reported a false success.
+    Such a crash is final: a restart count never goes down, and nothing in the deploy starts
+    an exited container again. A container from before the deploy, or one merely unhealthy or
+    starting, may still come good within the timeout.
     """
     state = attrs.get("State", {})
     health = (state.get("Health") or {}).get("Status")
     restarts = int(attrs.get("RestartCount") or 0)
+    ours = bool(since) and _timestamp(str(attrs.get("Created", ""))) >= _timestamp(since)
     if state.get("Restarting"):
-        return f"{service} is restarting"
-    if restarts and since and _timestamp(str(attrs.get("Created", ""))) >= _timestamp(since):
-        return f"{service} restarted {restarts} time(s) since this deploy created it"
+        return Problem(f"{service} is restarting", final=ours)
+    if restarts and ours:
+        return Problem(f"{service} restarted {restarts} time(s) since this deploy created it", True)
     if health == "unhealthy" and status == "running":
-        return f"{service} is unhealthy"
+        return Problem(f"{service} is unhealthy")
     if health == "starting" and status == "running":
         # Not proven yet: its first health check has not passed (a recreated service).
-        return f"{service} health is still starting"
+        return Problem(f"{service} health is still starting")
     if status == "exited" and state.get("ExitCode", 0) != 0:
-        return f"{service} exited with {state.get('ExitCode')}"
+        return Problem(f"{service} exited with {state.get('ExitCode')}", final=ours)
     return None
 
 

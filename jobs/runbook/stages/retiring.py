@@ -1,17 +1,19 @@
-"""The old containers of a rolling swap, retired beside the rest of the deploy.
+"""The old containers of a rolling swap, retired beside the rest of the swap.
 
 Per batch, in a thread of its own: SETTLE_SECONDS after the new containers joined the name,
 the old ones leave it; they drain (keep serving what is already on them) for the drain period,
-then get SIGTERM (`docker stop -t GRACE`) and are removed. The swap waits only until every
-batch has left the name (`wait_left`: its post-condition is a name that holds only the new
-version, and the health stage must not pass on an old container). The drains run on beside
-the plain `compose up`, the health stage, the hooks and the commit point; the deploy waits for
-them at its very end, before its lock is released (`DeployContext.close`), so no other deploy
-changes the stack while they stop.
+then get SIGTERM (`docker stop -t GRACE`) and are removed. The swap waits until every batch has
+left the name (`wait_left`: its post-condition is a name that holds only the new version),
+runs the plain `compose up` of the other services, then waits until every drain has ended and
+its containers are gone (`wait`): the health stage must not pass on an old container, which a
+proxy still reaches through a kept-alive connection or a lookup up to 2 s old while it drains.
+Once it is stopped, nothing can reach it. The deploy waits for them again at its very end
+(`DeployContext.close`), before its lock is released.
 
-A revert that comes while they drain takes them back (`reclaim`): they are the previous
-version, running and out of the name, so they join it again (once Docker still calls them
-healthy) instead of new containers of the previous image being started.
+A revert that comes while they drain (a later batch of a multi-batch swap failed) takes them
+back (`reclaim`): they are the previous version, running and out of the name, so they join it
+again (once Docker still calls them healthy) instead of new containers of the previous image
+being started.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from jobs.compose.model import ServiceModel
 from jobs.compose.zero_downtime import drain_seconds, grace_seconds
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
-from jobs.runbook.stages.container_health import look
+from jobs.runbook.stages.container_health import failed_after_join, look
 from jobs.runbook.stages.service_name import leave_name
 
 # Between the new containers joining the name and the old ones leaving it. nginx checks its
@@ -53,7 +55,6 @@ class Batch:
     wake: threading.Event = field(default_factory=threading.Event)  # a reclaim ends the drain
     error: BaseException | None = None
     reported: bool = False  # wait() has logged its failure, if any
-    left_at: float = 0.0  # time.monotonic() when the last of them left the name
     thread: threading.Thread | None = None
 
 
@@ -102,14 +103,6 @@ class Retiring:
                     raise batch.error
                 self.ctx.log.info(f"{self.service.name}: leaving the name failed: {batch.error}")
 
-    def wait_forgotten(self) -> None:
-        """Until SETTLE_SECONDS after the last batch left the name: a proxy's answer for the
-        name is up to 2 s old (nginx), so until then it may still send a request, the health
-        stage's among them, to an old container, which drains and answers. The health stage
-        must not pass on the version that left."""
-        last = max((batch.left_at for batch in self.batches), default=0.0)
-        time.sleep(max(0.0, last + SETTLE_SECONDS - time.monotonic()))
-
     def reclaim(self, image: str) -> list[tuple[Any, Aliases]]:
         """The draining containers of `image`, no longer retired, with the aliases they had.
 
@@ -121,7 +114,10 @@ class Retiring:
             batch.left.wait()  # none is still settling
         with self.lock:
             for batch in self.batches:
-                fits = all(c.attrs["Image"] == image for c in batch.containers)
+                # Only those that left the name themselves: they know the aliases to take back.
+                fits = all(
+                    c.attrs["Image"] == image and batch.aliases.get(c.id) for c in batch.containers
+                )
                 if batch.state == "draining" and fits:
                     batch.state = "reclaimed"
                     batch.wake.set()
@@ -146,7 +142,6 @@ class Retiring:
                 for container in batch.containers:
                     batch.aliases[container.id] = leave_name(self.ctx, container, self.stage)
                 batch.in_name = False
-                batch.left_at = time.monotonic()
             with self.lock:
                 batch.state = "draining"
         except BaseException as error:  # noqa: BLE001 - raised again by wait_left(), in the swap
@@ -176,13 +171,12 @@ class Retiring:
         for container in batch.replaced_by:
             seen = look(container)
             if not seen.healthy:
-                remove(self.ctx, batch.replaced_by, 0, self.stage, self.service.name)
-                return StageFailed(
-                    self.stage,
+                self.ctx.log.info(
                     f"{self.service.name}: new container {container.id[:12]} failed after it "
-                    f"joined the name ({seen}); removed the new container(s) "
-                    f"{_ids(batch.replaced_by)}, the old one(s) never left the name",
+                    f"joined the name ({seen}); removing {_ids(batch.replaced_by)}"
                 )
+                remove(self.ctx, batch.replaced_by, 0, self.stage, self.service.name)
+                return StageFailed(self.stage, failed_after_join(self.service.name, seen))
         return None
 
     def wait(self) -> None:

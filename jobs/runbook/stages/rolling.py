@@ -15,12 +15,12 @@ For a service whose image changed, one batch (`zero_downtime_batch`, default 1) 
    (never fewer than N healthy containers in it),
    drain for the drain period (the service's stop_grace_period, at most 30 s, or
    `zero_downtime_drain`), then get SIGTERM (`docker stop -t GRACE`) and are removed. The next
-   batch starts meanwhile; the swap ends once every old one has left the name, and their
-   drains run on beside the rest of the deploy.
+   batch starts meanwhile; the swap stage ends once every old one is gone.
 
 `swap_service` is what the deploy calls, `swap_service_back` what the revert calls: one shape,
 which another engine (Swarm's own start-first update) can fill in its own way. A revert while
-the deploy's old containers drain takes them back instead of starting new ones.
+the deploy's old containers drain (a later batch failed, in the swap itself) takes them back
+instead of starting new ones.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from jobs.compose.images import PROJECT_LABEL, SERVICE_LABEL, image_id
 from jobs.compose.model import ServiceModel
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import StageFailed
-from jobs.runbook.stages.container_health import look
+from jobs.runbook.stages.container_health import look, removed_unserved
 from jobs.runbook.stages.retiring import Aliases, Retiring, remove, run
 from jobs.runbook.stages.service_name import in_name, join_name, leave_name
 
@@ -142,13 +142,9 @@ def _start_outside_name(
         _wait_healthy(ctx, list(new))
     except StageFailed as failure:
         removed = list(new) or created
+        ctx.log.info(f"{service.name}: {failure}; removing the new container(s) {_ids(removed)}")
         remove(ctx, removed, 0, stage, service.name)
-        raise StageFailed(
-            stage,
-            f"{service.name}: {failure}; removed the new "
-            f"container(s) {_ids(removed)} before any request reached them, the old one(s) "
-            "kept serving",
-        ) from None
+        raise StageFailed(stage, removed_unserved(service.name, str(failure))) from None
     return new
 
 
@@ -172,13 +168,13 @@ def _wait_healthy(ctx: DeployContext, containers: list[Any]) -> None:
             seen = look(container)
             if seen.healthy:
                 waiting.remove(container)
-            elif seen.failed:
-                raise StageFailed("swap", f"new container {container.id[:12]} failed ({seen})")
-            elif time.monotonic() >= deadline:
+            elif seen.failed or time.monotonic() >= deadline:
+                ctx.log.info(f"new container {container.id[:12]}: {seen}")
+                if seen.failed:
+                    raise StageFailed("swap", f"new container failed ({seen})")
                 raise StageFailed(
-                    "swap", f"new container {container.id[:12]} not healthy within "
-                    f"{timeout:.0f}s ({seen})",
-                )  # fmt: skip
+                    "swap", f"new container not healthy within {timeout:.0f}s ({seen})"
+                )
         if waiting:
             time.sleep(POLL_SECONDS)
 

@@ -5,8 +5,8 @@ deploy's `swap_service`, the revert's and a restore's `swap_service_back`); the 
 `compose up --detach --no-build` that follows runs while their old containers wait to leave
 the name, and recreates every other changed service. It leaves out the services whose old
 containers are still there (`--no-deps` and the others' names): Compose would stop those at
-once, or recreate them. The stage ends once every old container has left the name; their
-drains run on (jobs/runbook/stages/retiring.py).
+once, or recreate them. The stage ends once every old container has drained and is gone
+(jobs/runbook/stages/retiring.py).
 """
 
 from __future__ import annotations
@@ -48,14 +48,13 @@ def swap(ctx: DeployContext, stage: str = "swap") -> None:
     _up(ctx, stage, everything)  # beside the settle of the old containers
     for rolled in ctx.retiring[retiring:]:
         rolled.wait_left()  # only the new version in the name, before the health stage
-    for rolled in ctx.retiring[retiring:]:
-        rolled.wait_forgotten()  # and no proxy still sends a request to an old one
     # The health stage must judge the new version alone. An old container that left the name
     # still drains and answers, and a proxy reaches it through a connection it keeps alive
     # (Caddy pools them by `api:8000`, not by address) or a lookup up to 2 s old (nginx): a
     # health URL read through the proxy would pass on the version that left (seen: the
     # matrix's revert row ended 'succeeded'). So the drains end here, before health, at the
     # cost of the drain on the deploy's critical path (bench/README.md, issue 19's time).
+    # A stopped container answers nothing, so no wait for the proxies to forget it is needed.
     for rolled in ctx.retiring[retiring:]:
         rolled.wait()
 

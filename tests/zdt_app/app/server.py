@@ -9,6 +9,10 @@ slow         listens at once, answers 503 for 10 s, then serves and is healthy;
 ignore_term  serves, and ignores SIGTERM (Docker's SIGKILL ends it);
 abrupt       serves, and exits at once on SIGTERM, dropping whatever is in flight;
 fails_after  healthy to Docker, but the environment's health URL answers 500.
+crash_on_health  healthy to Docker, serves, and exits on any request of the environment's
+             health URL: a release that dies under its first real use, after the swap's look.
+first_only   its first container serves and is healthy; every later one crash-loops as `crash`
+             does (a release that breaks with a second replica: a lock, a port, a claim).
 
 HTTP/1.1 with keep-alive, at most two requests a connection: a proxy that pools connections
 both reuses them and dials (looks the name up) often. On SIGTERM (unless ignore_term or
@@ -50,8 +54,20 @@ def starting() -> bool:
     return BEHAVIOUR == "slow" and time.monotonic() - STARTED < SLOW_START_SECONDS
 
 
+def claim_first() -> bool:
+    """Whether this is the release's first container (all share the schema volume)."""
+    try:
+        os.close(os.open(f"/schema/first-{VERSION}", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
+crashing = BEHAVIOUR == "crash"
+
+
 def ready() -> bool:
-    never = BEHAVIOUR in ("unhealthy", "crash")
+    never = BEHAVIOUR == "unhealthy" or crashing
     return not never and not starting() and schema() >= NEEDS_SCHEMA
 
 
@@ -92,6 +108,8 @@ class Handler(BaseHTTPRequestHandler):
                 crash_armed.set()
                 threading.Thread(target=crash_soon, args=(2.0,), daemon=True).start()
         elif url.path == "/healthz":
+            if BEHAVIOUR == "crash_on_health":
+                os._exit(3)
             ok = ready() and BEHAVIOUR != "fails_after"
             self._send(200 if ok else 500, VERSION)
         elif starting():
@@ -122,6 +140,11 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = False  # server_close() waits for the requests in flight
+    # Python's default accept backlog is 5: with the three proxies' users on one container and
+    # its accept loop starved on a loaded machine, the kernel drops the sixth waiting SYN and a
+    # proxy's 300 ms connect times out (nginx: 504), whatever the swap does. Production
+    # servers listen with a backlog of hundreds (gunicorn 2048); so does this one.
+    request_queue_size = 128
 
 
 def drain(server: Server) -> None:
@@ -154,7 +177,10 @@ def main() -> None:
         signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(0))
     else:
         signal.signal(signal.SIGTERM, on_term)
-    if BEHAVIOUR == "crash":
+    global crashing
+    if BEHAVIOUR == "first_only" and not claim_first():
+        crashing = True
+    if crashing:
         threading.Thread(target=crash_soon, daemon=True).start()
     server.serve_forever()
     threading.Event().wait()  # drain() ends the process
