@@ -28,8 +28,9 @@ from tests.support.deploying import config_for, deploy
 from tests.support.docker_engine import Engine
 from tests.support.failures import assert_cause
 from tests.support.sshd import Inside, Session, Sshd, environ_with, running_sshd
-from tests.support.swarm_app import MIGRATE_COMMAND, SwarmApp
+from tests.support.swarm_app import FIRST_MIGRATION, MIGRATE_COMMAND, SwarmApp
 from tests.support.swarm_bed import TLS_PORT, SwarmBed, SwarmNode, running_swarm
+from tests.support.swarm_writer import run_psql
 
 pytestmark = pytest.mark.docker
 
@@ -45,7 +46,9 @@ def bed(docker_engine: Engine) -> Iterator[SwarmBed]:
 def app(bed: SwarmBed, docker_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> SwarmApp:
     """The swarm app with PostgreSQL in the stack, pinned to node 3; nothing deployed yet."""
     root = tmp_path_factory.mktemp("swarm-remote-app")
-    return SwarmApp.create(bed, docker_engine, root, database=True, database_node=3)
+    app = SwarmApp.create(bed, docker_engine, root, database=True, database_node=3)
+    run_psql(app, FIRST_MIGRATION)  # the schema the releases' migration keeps: no restores
+    return app
 
 
 @dataclass(frozen=True)
@@ -91,13 +94,11 @@ def _database_node(app: SwarmApp) -> SwarmNode:
 
 
 def _environment(app: SwarmApp, manager: str, node: str, **more: Any) -> dict[str, Any]:
-    """The stack with its database as service `db`, swarm.nodes naming node 3 by hostname, and
-    a migration (a one-off task the manager runs) in every deploy."""
+    """The stack with its database as service `db`, swarm.nodes naming node 3 by hostname."""
     hostname = _database_node(app).hostname
     return app.environment_config(
         docker_host=manager,
         database={"service": "db", "name": "app", "user": "postgres"},
-        migrate={"service": "web", "command": MIGRATE_COMMAND, "version_query": None},
         swarm={"update_timeout": 180, "nodes": {hostname: node}},
         **more,
     )
@@ -124,7 +125,11 @@ def tls_settings(
 def ssh_settings(
     app: SwarmApp, sshds: Remote, tmp_path_factory: pytest.TempPathFactory, redis_url: str
 ) -> Settings:
-    environment = _environment(app, sshds.manager.docker_host, sshds.database_node.docker_host)
+    """Over ssh, with a migration in every deploy (a one-off task the manager runs)."""
+    migrate = {"service": "web", "command": MIGRATE_COMMAND, "version_query": None}
+    environment = _environment(
+        app, sshds.manager.docker_host, sshds.database_node.docker_host, migrate=migrate
+    )
     return _settings(environment, tmp_path_factory, redis_url)
 
 
@@ -204,6 +209,35 @@ def ssh_worker(sshds: Remote, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
 
 
+def _never_healthy_is_reverted(
+    app: SwarmApp, settings: Settings, redis_conn: redis.Redis, version: str
+) -> Deploy:
+    """Deploy a release that serves but never passes its healthcheck: reverted, web back on
+    v1's digest and configs, v1 answering; the record."""
+    images, configs = app.service_images(), app.config_names("web")
+    files: dict[str, str | None] = {"web/www/version": f"{version}\n", "web/motd.txt": version}
+    if (app.author / "web/www/healthz").exists():  # an earlier never-healthy release removed it
+        files["web/www/healthz"] = None
+    record = deploy(settings, redis_conn, app.commit(files, f"never healthy: {version}"))
+    assert record.state == "reverted", record.error
+    assert record.failed_stage == "swap", record.error
+    assert_cause(record, "swarm update failed: ")
+    assert app.service_images() == images and app.config_names("web") == configs
+    assert app.get("/version").strip() == "1"
+    return record
+
+
+def test_never_healthy_release_over_tls_is_reverted(
+    app: SwarmApp, tls_settings: Settings, tls_hosts: TlsHosts, redis_conn: redis.Redis
+) -> None:
+    """docker_host tcp:// with docker_tls: a release that never gets healthy is reverted, the
+    watch and the revert's stack deploy going through the manager's TLS port."""
+    before = app.bed.connections(tls_hosts.manager_port)
+    record = _never_healthy_is_reverted(app, tls_settings, redis_conn, "bad over tls")
+    assert app.bed.connections(tls_hosts.manager_port) > before, "nothing reached the TLS port"
+    _dumped_on_database_node(app, _log(record, redis_conn), tls_hosts.database_node)
+
+
 def _since(sshd: Sshd, mark: int) -> list[Session]:
     return sshd.sessions()[mark:]
 
@@ -223,14 +257,8 @@ def test_never_healthy_release_over_ssh_is_reverted(
 ) -> None:
     """docker_host ssh://: a release that never gets healthy is reverted to v1's digest, and
     the stack deploys, the watch and the database's dump all went over the two sshds."""
-    images, configs = app.service_images(), app.config_names("web")
     marks = len(sshds.manager.sessions()), len(sshds.database_node.sessions())
-    record = deploy(ssh_settings, redis_conn, app.release("bad", healthy=False, motd="motd bad"))
-    assert record.state == "reverted", record.error
-    assert record.failed_stage == "swap", record.error
-    assert_cause(record, "swarm update failed: ")
-    assert app.service_images() == images and app.config_names("web") == configs
-    assert app.get("/version").strip() == "1"
+    record = _never_healthy_is_reverted(app, ssh_settings, redis_conn, "bad")
     to_manager = _since(sshds.manager, marks[0])
     deploys = _by(to_manager, "docker stack deploy")
     assert len(deploys) >= 2, to_manager  # the release's, and the revert's
