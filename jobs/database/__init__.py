@@ -1,8 +1,7 @@
-"""What a deploy does to the database: whether a migration changed it, what a restore keeps,
-and which services write to it."""
+"""What a deploy does to the database: whether a migration changed it (watch), what a restore
+keeps (keep), and which services write to it (writers).
 
-from jobs.database.keep import keep_current
-from jobs.database.watch import watch_database
-from jobs.database.writers import stop_writers, writers_of
-
-__all__ = ["keep_current", "stop_writers", "watch_database", "writers_of"]
+Import from the submodules: this package imports none of them, because `keep` copies a kept
+dump off-site and `jobs.offsite.copy` runs its commands where the database is (`place`), so
+an eager import here made `import jobs.offsite.copy` fail when it came first.
+"""

@@ -31,6 +31,11 @@ def check_docker(target: str, environment: Environment, prober: Prober) -> Findi
             f"`DOCKER_HOST={environment.docker_host} docker version` must work for this user "
             "without a password: key in ~/.ssh, host in known_hosts, user in the docker group"
         )
+    elif environment.docker_tls is not None:
+        fix = (
+            f"docker_tls.cert_path ({environment.docker_tls.cert_path}) must hold the ca.pem "
+            "that signed the engine's certificate, and a cert.pem and key.pem that CA signed"
+        )
     else:
         fix = "start the Docker engine, or add this user to the group owning the docker socket"
     return fail(target, "docker", f"Docker does not answer on {where}: {answer.output}", fix)

@@ -16,7 +16,7 @@ from jobs.commands.compose import Compose
 from jobs.commands.postgres import ServiceExec
 from jobs.doctor.check import Finding, fail, ok, warn
 from jobs.doctor.probe import Prober
-from jobs.execution.context import docker_client
+from jobs.execution.docker_sdk import docker_client
 from jobs.failures.errors import CommandFailed, StageFailed
 from jobs.swarm.database import task_exec
 from jobs.swarm.model import Stack, read_stack
@@ -33,7 +33,10 @@ def check_swarm(
         stack = read_stack(prober.runner, compose)
     except CommandFailed as error:
         return [fail(target, "swarm", f"the stack's files do not parse: {error}", "fix them")]
-    client = docker_client(environment)
+    try:
+        client = docker_client(environment)
+    except StageFailed as error:  # the engine did not answer, or refused this client
+        return [fail(target, "swarm", error.failure.summary, MANAGER_FIX)]
     try:
         info = client.info()
         manager = judge_manager(info.get("Swarm") or {})
@@ -63,7 +66,10 @@ def database_exec_for(
     task's container on its node; a finding instead when that task cannot be found."""
     if environment.engine != "swarm" or database_service(environment) is None:
         return compose, None
-    client = docker_client(environment)
+    try:
+        client = docker_client(environment)
+    except StageFailed as error:  # the engine did not answer, or refused this client
+        return compose, fail(target, "database", error.failure.summary, MANAGER_FIX)
     try:
         return task_exec(client, environment, wait=0), None
     except StageFailed as error:

@@ -9,13 +9,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import docker
-import docker.tls
-
 from config import Environment, Settings
 from jobs.commands.compose import Compose, detect_compose
 from jobs.commands.environ import minimal_environ
 from jobs.execution.deploylog import DeployLog
+from jobs.execution.docker_sdk import docker_client
 from jobs.execution.runner import Runner
 from jobs.state.locks import EnvironmentLock
 from jobs.state.records import Deploy, DeployStore
@@ -26,22 +24,6 @@ if TYPE_CHECKING:
     from jobs.compose.model import ComposeModel
     from jobs.database.standby_thread import Standby
     from jobs.runbook.stages.retiring import Retiring
-
-
-def docker_client(environment: Environment) -> Any:
-    """The SDK client for the environment's daemon: its docker_host, else the worker's own."""
-    if environment.docker_host is None:
-        return docker.from_env(timeout=120)
-    if environment.docker_tls is not None:
-        certs = environment.docker_tls.cert_path
-        tls = docker.tls.TLSConfig(
-            client_cert=(str(certs / "cert.pem"), str(certs / "key.pem")),
-            ca_cert=str(certs / "ca.pem"),
-            verify=True,
-        )
-        return docker.DockerClient(base_url=environment.docker_host, timeout=120, tls=tls)
-    # use_ssh_client: the ssh binary, so ~/.ssh/config and known_hosts apply as for `docker`.
-    return docker.DockerClient(base_url=environment.docker_host, timeout=120, use_ssh_client=True)
 
 
 def command_environ(environment: Environment, secrets: Collection[str]) -> dict[str, str]:

@@ -19,8 +19,9 @@ import docker.errors
 from config import Environment, Settings
 from jobs.commands import rehearsal
 from jobs.database.dumps import remove_partial
-from jobs.execution.context import command_environ, docker_client, new_context, secret_values
+from jobs.execution.context import command_environ, new_context, secret_values
 from jobs.execution.deploylog import DeployLog
+from jobs.execution.docker_sdk import docker_client
 from jobs.execution.runner import Runner
 from jobs.failures.errors import CommandFailed, LockLost, LockTimeout, StageFailed
 from jobs.runbook.outcome import finish_failed, finish_interrupted, revert_after
@@ -186,7 +187,8 @@ def _labelled(environment: Environment) -> list[Any]:
             return list(client.containers.list(all=True, filters={"label": rehearsal.LABEL}))
         finally:
             client.close()
-    except docker.errors.DockerException as error:  # the worker starts anyway; next start retries
+    # The worker starts anyway; the next start looks again. StageFailed: no engine answered.
+    except (docker.errors.DockerException, StageFailed) as error:
         logger.warning("rehearsal containers not looked for: %s", error)
         return []
 

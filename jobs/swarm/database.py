@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from config import Environment
-from jobs.execution.context import DeployContext, docker_client
+from jobs.execution.context import DeployContext
+from jobs.execution.docker_sdk import docker_client
 from jobs.execution.runner import Runner
 from jobs.failures.errors import StageFailed
 from jobs.swarm import commands

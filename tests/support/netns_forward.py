@@ -7,7 +7,8 @@ in, and a socket is made in the namespace of the thread that makes it, so every 
 bound first (entering each namespace in turn) and each connection's thread enters its target
 namespace before it dials. Traffic stays on loopback and inside the bed's own namespaces.
 
-    python -m tests.support.netns_forward RULE... ; prints `ready` once every listener is bound
+    python -m tests.support.netns_forward [--log FILE] RULE... ; prints `ready` once every
+    listener is bound; with --log, appends each accepted connection's listening port to FILE
 """
 
 from __future__ import annotations
@@ -67,9 +68,15 @@ def serve_one(client: socket.socket, target: tuple[str, str, int], own: int) -> 
     upstream.close()
 
 
-def accept_loop(listener: socket.socket, target: tuple[str, str, int], own: int) -> None:
+def accept_loop(
+    listener: socket.socket, target: tuple[str, str, int], own: int, log: str | None
+) -> None:
+    port = listener.getsockname()[1]
     while True:
         client, _ = listener.accept()
+        if log is not None:
+            with open(log, "a") as accepted:
+                accepted.write(f"{port}\n")
         threading.Thread(target=serve_one, args=(client, target, own), daemon=True).start()
 
 
@@ -81,6 +88,9 @@ def parse(rule: str) -> tuple[str, int, tuple[str, str, int]]:
 
 
 def main(rules: list[str]) -> None:
+    log = None
+    if rules[:1] == ["--log"]:
+        log, rules = rules[1], rules[2:]
     own = os.open("/proc/self/ns/net", os.O_RDONLY)
     listeners = []
     for rule in rules:
@@ -93,7 +103,7 @@ def main(rules: list[str]) -> None:
         listeners.append((listener, target))
     enter("-", own)
     threads = [
-        threading.Thread(target=accept_loop, args=(listener, target, own), daemon=True)
+        threading.Thread(target=accept_loop, args=(listener, target, own, log), daemon=True)
         for listener, target in listeners
     ]
     for thread in threads:

@@ -6,7 +6,11 @@ Layout (names and the subnet carry a random suffix, so parallel sessions never m
 - three node namespaces, each joined to the bridge by a veth pair (172.X.Y.1 to .3), each
   running its own dockerd (`nsenter --net=`, not `ip netns exec`, which remounts /sys);
 - node 1 is the manager (`swarm init`), nodes 2 and 3 join as workers; each node carries the
-  label `dh_node=nI` for placement constraints (all three share this machine's hostname);
+  label `dh_node=nI` for placement constraints (all three share this machine's hostname, or
+  with `own_hostnames` each engine runs in a UTS namespace of its own, named `dhswX-nI`);
+- with `tls`, every engine also listens on its address at 2376 with --tlsverify, its server
+  certificate (for its address and 127.0.0.1, where `forward()` brings it) signed by a CA of
+  the bed's own (tests/support/tls_certs.py); `SwarmBed.tls` holds the clients' cert paths;
 - a forwarder process (tests/support/netns_forward.py) makes the registry answer on
   127.0.0.1:P in the test's own namespace and in every node's, so the worker's engine (which
   builds and pushes) and the nodes (which pull) name it alike, and 127.0.0.1 needs no
@@ -35,6 +39,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support import tls_certs
 from tests.support.commands import BedError, run, tail
 from tests.support.docker_engine import engine_env
 from tests.support.docker_reaper import alive, kill_containers, release
@@ -44,6 +49,7 @@ PREFIX = "dhswarm-"
 STATE_FILE = "bed.json"
 NODES = 3
 READY_SECONDS = 60
+TLS_PORT = 2376
 
 
 @dataclass
@@ -54,6 +60,7 @@ class SwarmNode:
     directory: Path
     process: subprocess.Popen[bytes] | None = None
     node_id: str = ""
+    hostname: str = ""  # as the swarm names the node (`docker node ls`)
 
     @property
     def host(self) -> str:
@@ -70,6 +77,18 @@ class SwarmNode:
         return f"n{self.index}"
 
 
+@dataclass(frozen=True)
+class BedTls:
+    """The clients of the bed's TLS engines: each a DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem)."""
+
+    directory: Path
+    client: Path  # a client certificate the bed's CA signed: let in
+    stranger: Path  # the bed's ca.pem, but a client certificate another CA signed: refused
+
+    def server(self, node: SwarmNode) -> Path:
+        return self.directory / node.label
+
+
 @dataclass
 class SwarmBed:
     directory: Path
@@ -78,6 +97,7 @@ class SwarmBed:
     nodes: list[SwarmNode]
     registry_port: int = 0
     helpers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    tls: BedTls | None = None
 
     @property
     def manager(self) -> SwarmNode:
@@ -91,11 +111,18 @@ class SwarmBed:
     def docker(self, node: SwarmNode, *argv: str, timeout: float = 120) -> str:
         return run(["docker", *argv], env=node.env, timeout=timeout).stdout
 
-    def forward(self, node: SwarmNode, port: int) -> int:
-        """A loopback port of the test's own namespace that reaches `port` on `node`."""
+    def forward(self, node: SwarmNode, port: int, counted: bool = False) -> int:
+        """A loopback port of the test's own namespace that reaches `port` on `node`.
+        `counted`: `connections(local)` tells how many connections it has carried."""
         local = free_port()
-        self._forwarder([f"-:{local}={node.namespace}:{node.address}:{port}"])
+        log = ["--log", str(self.directory / "forwarded.log")] if counted else []
+        self._forwarder([*log, f"-:{local}={node.namespace}:{node.address}:{port}"])
         return local
+
+    def connections(self, local: int) -> int:
+        """How many connections the counted forward at `local` has accepted so far."""
+        path = self.directory / "forwarded.log"
+        return path.read_text().split().count(str(local)) if path.exists() else 0
 
     def _forwarder(self, rules: list[str]) -> None:
         argv = [sys.executable, "-m", "tests.support.netns_forward", *rules]
@@ -124,8 +151,12 @@ def in_namespace(namespace: str, *argv: str) -> list[str]:
 
 
 @contextmanager
-def running_swarm() -> Iterator[SwarmBed]:
-    """Set up the namespaces, engines, swarm and registry; yield the bed; tear it all down."""
+def running_swarm(*, tls: bool = False, own_hostnames: bool = False) -> Iterator[SwarmBed]:
+    """Set up the namespaces, engines, swarm and registry; yield the bed; tear it all down.
+
+    `tls`: every engine also answers on its address at TLS_PORT, client certificates required.
+    `own_hostnames`: each engine in a UTS namespace of its own, so the nodes' hostnames differ.
+    """
     if os.geteuid() != 0:
         raise BedError("the swarm bed needs root (network namespaces, dockerd)")
     for tool in ("dockerd", "docker-registry", "nsenter", "ip"):
@@ -144,13 +175,18 @@ def running_swarm() -> Iterator[SwarmBed]:
         for i in range(1, NODES + 1)
     ]
     bed = SwarmBed(directory, hub, subnet, nodes)
+    if own_hostnames:
+        for node in nodes:
+            node.hostname = f"dhsw{suffix}-n{node.index}"
     state = {"owner": os.getpid(), "namespaces": [hub, *(n.namespace for n in nodes)]}
     (directory / STATE_FILE).write_text(json.dumps(state))
     try:
         _network(bed)
         _registry(bed)
+        if tls:
+            bed.tls = _certificates(bed)
         for node in nodes:
-            _start_engine(node)
+            _start_engine(node, bed.tls)
         for node in nodes:
             _wait_ready(node)
         _form_swarm(bed)
@@ -211,15 +247,47 @@ def _registry(bed: SwarmBed) -> None:
     raise BedError(f"the registry did not answer at {url}:\n{tail(text)}")
 
 
-def _start_engine(node: SwarmNode) -> None:
+def _certificates(bed: SwarmBed) -> BedTls:
+    """The bed's CA, a server certificate per engine, a client it signed and a stranger."""
+    directory = bed.directory / "tls"
+    ca = tls_certs.authority(directory / "ca", "deployhook test swarm CA")
+    found = BedTls(
+        directory,
+        client=tls_certs.client_directory(ca, ca, directory / "client", "deployhook"),
+        stranger=tls_certs.client_directory(
+            tls_certs.authority(directory / "other-ca", "some other CA"),
+            ca,
+            directory / "stranger",
+            "deployhook",
+        ),
+    )
+    for node in bed.nodes:
+        # 127.0.0.1: the name the worker dials it by, through the bed's forwarder.
+        tls_certs.server_certificate(ca, found.server(node), [node.address, "127.0.0.1"])
+    return found
+
+
+def _start_engine(node: SwarmNode, tls: BedTls | None) -> None:
     node.directory.mkdir()
     log = (node.directory / "dockerd.log").open("wb")
-    argv = in_namespace(
-        node.namespace,
+    dockerd = [
         "dockerd", "--iptables=false", "--bridge=none",
         "--data-root", str(node.directory / "data"), "--exec-root", str(node.directory / "exec"),
         "-H", node.host, "--pidfile", str(node.directory / "docker.pid"),
-    )  # fmt: skip
+    ]  # fmt: skip
+    if tls is not None:
+        server = tls.server(node)
+        dockerd += [
+            "-H", f"tcp://{node.address}:{TLS_PORT}", "--tlsverify",
+            "--tlscacert", str(tls.directory / "ca" / "ca.pem"),
+            "--tlscert", str(server / "server-cert.pem"),
+            "--tlskey", str(server / "server-key.pem"),
+        ]  # fmt: skip
+    if node.hostname:
+        # unshare and sh exec in turn: the process started here is dockerd itself.
+        named = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', node.hostname]
+        dockerd = [*named, *dockerd]
+    argv = in_namespace(node.namespace, *dockerd)
     node.process = subprocess.Popen(
         argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
@@ -246,7 +314,9 @@ def _form_swarm(bed: SwarmBed) -> None:
         join = ["swarm", "join", "--token", token, "--advertise-addr", node.address]
         bed.docker(node, *join, f"{manager.address}:2377")
     for node in bed.nodes:
-        node.node_id = bed.docker(node, "info", "--format", "{{.Swarm.NodeID}}").strip()
+        node.node_id, node.hostname = bed.docker(
+            node, "info", "--format", "{{.Swarm.NodeID}} {{.Name}}"
+        ).split()
         label = ["node", "update", "--label-add", f"dh_node={node.label}", node.node_id]
         bed.docker(manager, *label)
     deadline = time.monotonic() + READY_SECONDS

@@ -8,7 +8,7 @@ after_swap (the default, `compose exec`): inside the freshly started service.
 
 from __future__ import annotations
 
-from jobs.database import watch_database
+from jobs.database.watch import watch_database
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
 from jobs.swarm import is_swarm
