@@ -60,11 +60,11 @@ def worker_state(connection: Redis, name: str | None) -> WorkerState:
     """alive or dead for a named worker (its heartbeat); for an old `host:pid` name, what its
     process says on this host; unknown when nothing tells."""
     parts = (name or "").split(":")
-    if len(parts) == 3 and parts[1].isdigit():
-        if parts[0] == socket.gethostname() and int(parts[1]) == os.getpid():
-            # Our own pid: this very process, or one before it (a container's PID 1 restarted).
-            return "alive" if parts[2] == BOOT else "dead"
+    if _by_heartbeat(parts):
         return "alive" if connection.exists(keys.worker(name or "")) else "dead"
+    if len(parts) == 3 and parts[1].isdigit():
+        # Our own pid: this very process, or one before it (a container's PID 1 restarted).
+        return "alive" if parts[2] == BOOT else "dead"
     if len(parts) == 2 and parts[1].isdigit():
         state = local_process_state(parts[0], int(parts[1]))
         return "alive" if state == "alive" else "dead" if state == "dead" else "unknown"
@@ -72,10 +72,39 @@ def worker_state(connection: Redis, name: str | None) -> WorkerState:
 
 
 def outlived(connection: Redis, name: str | None, wait: float = HEARTBEAT_TTL + 5) -> bool:
-    """Whether the worker `name` is gone (dead, or nothing tells: the lock decides), waiting up
-    to `wait` seconds for a heartbeat that a killed worker can no longer renew to expire (a
-    worker restarted at once finds its predecessor's key still there)."""
+    """Whether the worker `name` is gone (dead, or nothing tells: the lock decides).
+
+    A heartbeat still there may be a killed worker's, which nothing renews any more (a worker
+    restarted at once finds its predecessor's key): wait up to `wait` seconds for it to expire.
+    A heartbeat renewed meanwhile (every HEARTBEAT_EVERY) proves its worker alive: the rest
+    is not waited out. An answer from this host's process table (an old `host:pid` name, or
+    this very process) expires nothing, so it stands at once.
+    """
     deadline = time.monotonic() + wait
-    while (state := worker_state(connection, name)) == "alive" and time.monotonic() < deadline:
+    left = _heartbeat_left(connection, name)
+    while worker_state(connection, name) == "alive":
+        if left is None or time.monotonic() >= deadline:
+            return False
         time.sleep(1)
-    return state != "alive"
+        now = _heartbeat_left(connection, name)
+        if now is not None and now > left:
+            return False  # renewed since the last look: its worker beats
+        left = now
+    return True
+
+
+def _by_heartbeat(parts: list[str]) -> bool:
+    """Is the worker named `host:pid:boot` (split at the colons) another process, which only
+    its heartbeat key tells about?"""
+    if len(parts) != 3 or not parts[1].isdigit():
+        return False
+    return not (parts[0] == socket.gethostname() and int(parts[1]) == os.getpid())
+
+
+def _heartbeat_left(connection: Redis, name: str | None) -> int | None:
+    """Milliseconds left on the heartbeat that `name` is judged by; None when it is judged by
+    something else (this host's process table, this process) or its key has no expiry."""
+    if not _by_heartbeat((name or "").split(":")):
+        return None
+    left = int(connection.pttl(keys.worker(name or "")))
+    return left if left >= 0 else None

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -17,7 +19,13 @@ from jobs.state import keys
 from jobs.state.locks import LockOwner
 from jobs.state.owners import BOOT
 from jobs.state.records import Deploy, DeployStore, new_deploy_id
-from jobs.state.workers import HEARTBEAT_TTL, start_heartbeat, worker_name, worker_state
+from jobs.state.workers import (
+    HEARTBEAT_TTL,
+    outlived,
+    start_heartbeat,
+    worker_name,
+    worker_state,
+)
 
 SECRETS = {"CRM_WEBHOOK_SECRET": "s3cret-for-the-tests"}
 
@@ -56,3 +64,26 @@ def test_heartbeat_names_and_states(redis_conn: redis.Redis) -> None:
     stop()
     assert not redis_conn.exists(keys.worker(worker_name()))
     assert worker_state(redis_conn, None) == "unknown"
+
+
+def test_a_renewed_heartbeat_is_alive_and_one_nothing_renews_runs_out(
+    redis_conn: redis.Redis,
+) -> None:
+    """Recovery waits for another worker's heartbeat to expire: one renewed while it waits is
+    alive (the rest is not waited out), one that nothing renews runs out and is dead."""
+    beating, killed = "build-2:4242:feedfacecafe", "build-3:4343:0123456789ab"
+    redis_conn.set(keys.worker(beating), "1", px=3000)
+
+    def beat_three_times_then_die() -> None:
+        for _ in range(3):
+            time.sleep(0.5)
+            redis_conn.set(keys.worker(beating), "1", px=3000)
+
+    beater = threading.Thread(target=beat_three_times_then_die)
+    beater.start()
+    # Without the renewal telling, its key would run out 3 s after the last beat: "dead".
+    assert outlived(redis_conn, beating) is False
+    beater.join()
+    redis_conn.set(keys.worker(killed), "1", px=1500)
+    assert outlived(redis_conn, killed) is True
+    assert not redis_conn.exists(keys.worker(killed))
