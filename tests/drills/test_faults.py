@@ -87,11 +87,13 @@ def test_database_stopped_during_the_backup_fails_with_nothing_changed(
         sample_app.wait_healthy()
     before["containers"] = sample_app.container_ids()  # postgres restarted, api untouched
     # pg_dump is killed with the container (137), or first told by the server it is stopping,
-    # or (the stop came between the logged command and pg_dump's connection) refused by it.
+    # or (the stop came between the logged command and pg_dump's connection) refused by it,
+    # or finds its socket already gone (the server had removed it on the way down).
     causes = (
         "exited 137",
         "FATAL: terminating connection due to administrator command",
         "FATAL: the database system is shutting down",
+        f'.s.PGSQL.{sample_app.pg_port}" failed: No such file or directory',
     )
     _unchanged(sample_app, store.get(queued.id), before, redis_conn, causes)
     assert _events(provider, queued.id)[-1]["event"] == "failed"
