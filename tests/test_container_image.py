@@ -1,4 +1,8 @@
-"""deployhook's own image: built from the Dockerfile, non-root, with its tools, and healthy."""
+"""deployhook's own image: built from the Dockerfile, non-root, with its tools, and healthy; and
+the repository's compose.yml run from it: its web and worker containers (with their Redis)
+deploy the sample app through the mounted engine socket, on a signed push to the web one.
+
+One module for both, so the image is built once per run (about 35 s of a busy core)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import requests
 
 # The private Docker engine and base image come from the shared test bed (tests/support).
 pytest.importorskip("tests.support.docker_fixtures", reason="the Docker test bed is not merged")
@@ -19,8 +24,10 @@ pytest.importorskip("tests.support.docker_fixtures", reason="the Docker test bed
 from config import Settings
 from jobs.state.records import DeployStore
 from tests.support import drills
+from tests.support.compose_stack import compose_images, compose_stack
+from tests.support.deliveries import github_headers, github_push
 from tests.support.deployhook_image import REPO, Engine, build_image, run
-from tests.support.deploying import config_for, push, wait_for, write_config
+from tests.support.deploying import SECRET, config_for, push, wait_for, write_config
 from tests.support.failures import assert_cause
 from tests.support.redis_server import running_redis
 from tests.support.sample_app import SampleApp
@@ -34,6 +41,7 @@ MISSING_FILES = (
 )
 SECRET_ENV = "CRM_WEBHOOK_SECRET=s3cret-for-the-tests"
 HEALTHY_WITHIN = 120  # an upper bound for a slow machine, not a speed requirement
+DEPLOYED_WITHIN = 300  # an upper bound for a loaded machine, not a speed requirement
 
 
 @pytest.fixture(scope="module")
@@ -219,3 +227,50 @@ def test_worker_as_pid_1_killed_mid_build_is_recovered_after_restart(
         assert sample_app.running_version() == version
     finally:
         run(["docker", "rm", "-f", name], env=env, check=False)
+
+
+@pytest.fixture
+def stack(
+    deployhook_image: str,
+    sample_app: SampleApp,
+    docker_engine: Engine,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, list[str], dict[str, str]]]:
+    """compose.yml up from the image under test: the intake's URL, compose argv and env."""
+    context = tmp_path_factory.mktemp("redis-image")
+    images = compose_images(deployhook_image, docker_engine.env, context)
+    with compose_stack(images, sample_app, docker_engine, tmp_path) as running:
+        yield running
+
+
+def test_compose_stack_deploys_through_the_socket(
+    stack: tuple[str, list[str], dict[str, str]], sample_app: SampleApp
+) -> None:
+    """A signed push to the web container is deployed by the worker container: the sample
+    app's checkout moves to the pushed commit and version 2 serves."""
+    intake, compose, env = stack
+    sha = sample_app.good_change()
+    body = github_push(sha, "example.com/acme/sample")
+    answer = requests.post(
+        f"{intake}/hooks/sample", data=body, headers=github_headers(body, secret=SECRET), timeout=10
+    )
+    assert answer.status_code == 202, answer.text
+    deploy_id = answer.json()["deploy_id"]
+    # The web container holds no engine socket, no checkouts and no backups.
+    web = [*compose, "exec", "-T", "web"]
+    for path in ("/var/run/docker.sock", str(sample_app.root)):
+        assert run([*web, "test", "-e", path], env=env, check=False).returncode == 1, path
+    # Reading needs an identity: a viewer made the documented way, in the web container.
+    run([*web, "deployhook", "user", "add", "ci", "--role", "viewer", "--no-password"], env=env)
+    made = run([*web, "deployhook", "token", "create", "ci", "--role", "viewer"], env=env)
+    bearer = {"Authorization": f"Bearer {made.stdout.strip()}"}
+    deadline, state = time.monotonic() + DEPLOYED_WITHIN, "queued"
+    while time.monotonic() < deadline and state not in ("succeeded", "failed", "reverted"):
+        time.sleep(0.5)
+        shown = requests.get(f"{intake}/api/deploys/{deploy_id}", headers=bearer, timeout=10)
+        state = shown.json()["state"]
+    if state != "succeeded":
+        logs = run([*compose, "logs", "--no-color", "--tail", "40"], env=env, check=False)
+        pytest.fail(f"expected the deploy to succeed, got {state}:\n{logs.stdout[-4000:]}")
+    assert sample_app.checked_out() == sha and sample_app.running_version() == "2"
