@@ -82,7 +82,7 @@ def dump_kept_aside(ctx: DeployContext) -> None:
         ctx.deploy.kept_database = str(path)
         ctx.save()
         ctx.runner.run(
-            postgres.drop_database(database, database_exec(ctx), name),
+            postgres.drop_database(database, database_exec(ctx.tools), name),
             timeout=ctx.environment.timeouts.restore,
             extra_env=postgres.connection_env(database),
         )

@@ -104,7 +104,7 @@ def dump_fingerprint(ctx: DeployContext, path: Path) -> str | None:
         schema = Path(scratch) / "schema.sql"
         try:
             ctx.runner.run(
-                postgres.schema_of_dump(database, database_exec(ctx)),
+                postgres.schema_of_dump(database, database_exec(ctx.tools)),
                 timeout=FINGERPRINT_TIMEOUT,
                 stdin_path=path,
                 stdout_path=schema,
