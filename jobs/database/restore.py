@@ -84,7 +84,7 @@ def restore_database(ctx: DeployContext, backup: Path, *, foreign: bool = False)
             standby = prepare(ctx, backup, foreign=foreign, wait=True)
         standby.wait(ctx.environment.timeouts.restore)
         stop_writers(ctx, fast=True)
-        kept = kept_name(configured_database(ctx), datetime.now(UTC))
+        kept = kept_name(configured_database(ctx.environment), datetime.now(UTC))
         # Named before the swap: a worker that dies right after its commit leaves it named.
         name_kept_aside(ctx, kept, backup)
         try:

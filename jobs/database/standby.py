@@ -22,7 +22,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from config.model import Database
+from config.model import Database, Environment
 from jobs.commands import postgres
 from jobs.database.place import database_exec
 from jobs.database.standby_thread import Standby
@@ -68,7 +68,7 @@ def prepare(ctx: DeployContext, backup: Path, *, foreign: bool = False, wait: bo
     `wait=False` runs the restore in a background thread (the deploy goes on building);
     the revert's `swap_in` waits for it. Commands in the thread are fenced like any other.
     """
-    database = configured_database(ctx)
+    database = configured_database(ctx.environment)
     name = standby_name(database)
     env = postgres.connection_env(database)
     properties = postgres.DatabaseProperties.parse(
@@ -126,7 +126,7 @@ def swap_in(ctx: DeployContext, standby: Standby, kept: str) -> None:
     nothing changed, unless the error came after the commit (a connection lost as it
     answered): the kept database existing is the proof, and then the swap stands.
     """
-    database = configured_database(ctx)
+    database = configured_database(ctx.environment)
     standby.wait(ctx.environment.timeouts.restore)
     try:
         ctx.runner.run(
@@ -149,7 +149,7 @@ def swap_in(ctx: DeployContext, standby: Standby, kept: str) -> None:
 
 def kept_exists(ctx: DeployContext, kept: str) -> bool:
     """Whether a database set aside by a swap is there (so that swap was committed)."""
-    database = configured_database(ctx)
+    database = configured_database(ctx.environment)
     listed = ctx.runner.run(
         postgres.kept_aside_databases(database, database_exec(ctx.tools)),
         timeout=60,
@@ -189,8 +189,8 @@ def discard(ctx: DeployContext) -> None:
     ctx.save()
 
 
-def configured_database(ctx: DeployContext) -> Database:
-    database = ctx.environment.database
+def configured_database(environment: Environment) -> Database:
+    database = environment.database
     if database is None:
         raise StageFailed("restore", "expected a database to restore, got none configured")
     return database
