@@ -38,7 +38,7 @@ def _swapped_already(ctx: DeployContext) -> bool:
     """A worker that died after its swap committed: the database its record names as set aside
     exists, so the live one is the restored backup already. Restoring again would set aside
     the restored copy under a second name and lose the record's pointer to the writes."""
-    kept = kept_aside_name(ctx)
+    kept = kept_aside_name(ctx.deploy.kept_database)
     if kept is None or not kept_exists(ctx, kept):
         return False
     ctx.log.info(f"the backup was swapped in before the worker stopped; {kept} holds the writes")

@@ -23,7 +23,7 @@ lost the lock (any changing command is fenced by it): stop at once, end `interru
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from config import Settings
@@ -35,8 +35,8 @@ from jobs.execution.deploylog import DeployLog
 from jobs.failures.errors import LockLost, LockTimeout, NothingToDeploy, OperatorHold, StageFailed
 from jobs.gates import Candidate, Meanwhile, decide
 from jobs.gates.waiting import SUPERSEDED
-from jobs.runbook.outcome import finish_failed, finish_interrupted, revert_after, stage
-from jobs.runbook.table import BEFORE_CHANGES, CHANGES, Condition, planned
+from jobs.runbook.outcome import Ending, failed, interrupted, revert_after, stage
+from jobs.runbook.table import BEFORE_CHANGES, CHANGES, Condition, Stage, planned
 from jobs.state import Connection
 from jobs.state.held import hold, hold_for_window
 from jobs.state.locks import EnvironmentLock, LockOwner
@@ -77,7 +77,7 @@ def deploy(deploy_id: str, settings: Settings, connection: Connection) -> str:
         try:
             run_stages(ctx)
         except LockLost as lost:
-            finish_interrupted(ctx, lost)
+            finish(store, record, log, interrupted(record.stages, lost))
         finally:
             ctx.close()
         return ctx.deploy.state
@@ -98,6 +98,10 @@ def end(store: DeployStore, record: Deploy, log: DeployLog, state: State, says: 
         log.info(says)
     store.transition(record, state, **changes)
     return record.state
+
+
+def finish(store: DeployStore, record: Deploy, log: DeployLog, ending: Ending) -> str:
+    return end(store, record, log, ending.state, ending.says, **ending.changes)
 
 
 def pass_gates(
@@ -192,28 +196,35 @@ def run_stages(ctx: DeployContext) -> None:
         return condition(ctx)
 
     try:
-        for step in planned(BEFORE_CHANGES, holds):
-            stale = stage(ctx, step.name, step.action)
-            if step.supersedes and stale:
-                says = f"not deploying {record.sha[:12]}: {stale}"
-                end(store, record, log, "superseded", says, error=str(stale))
-                return
+        stale = run_steps(ctx, planned(BEFORE_CHANGES, holds))
+        if stale:
+            says = f"not deploying {record.sha[:12]}: {stale}"
+            end(store, record, log, "superseded", says, error=str(stale))
+            return
         prepare_restore(ctx)  # a head start for a revert that would restore (in the background)
     except StageFailed as failure:
-        finish_failed(ctx, failure, "failed", "nothing was changed")
+        finish(store, record, log, failed(failure, "failed", "nothing was changed"))
         return
     except NothingToDeploy as reason:
         says = f"not deployed: {reason}; nothing was changed"
         end(store, record, log, "skipped", says, error=str(reason))
         return
     try:
-        for step in planned(CHANGES, holds):
-            stage(ctx, step.name, step.action)
+        run_steps(ctx, planned(CHANGES, holds))
         # A rollback's restore renamed the live database aside: dumped before the reports,
         # so that they name the kept file.
         dump_kept_aside(ctx)
         end(store, record, log, "succeeded")
     except StageFailed as failure:
-        revert_after(ctx, failure)
+        finish(store, record, log, revert_after(ctx, failure))
     finally:
         discard(ctx)  # the standby restore, when no revert used it
+
+
+def run_steps(ctx: DeployContext, steps: Iterable[Stage]) -> object:
+    """Each step as a recorded stage, in order; what a superseding step found stale, if any."""
+    for step in steps:
+        stale = stage(ctx, step.name, step.action)
+        if step.supersedes and stale:
+            return stale
+    return None
