@@ -44,7 +44,7 @@ def write_dump(
     try:
         _create_private(partial)  # 0600 from its first byte: production data
         ctx.runner.run(
-            postgres.dump(database, database_exec(ctx), name),
+            postgres.dump(database, database_exec(ctx.tools), name),
             timeout=ctx.environment.backups.timeout,
             stdout_path=partial,
             extra_env=postgres.connection_env(database),
@@ -86,7 +86,7 @@ def verify_backup(
     if size == 0:
         raise StageFailed(stage, f"expected a non-empty backup at {path}, got 0 bytes")
     result = ctx.runner.run(
-        postgres.list_contents(database, database_exec(ctx)),
+        postgres.list_contents(database, database_exec(ctx.tools)),
         timeout=ctx.environment.backups.timeout,
         stdin_path=path,
         extra_env=postgres.connection_env(database),
@@ -115,7 +115,7 @@ def restore_backup(ctx: DeployContext, path: Path, *, foreign: bool = False) -> 
     if database is None:
         return
     on_host = _host_reads(ctx, path)
-    where = database_exec(ctx)
+    where = database_exec(ctx.tools)
     ctx.runner.run(
         postgres.replace_owned_objects(database, where),
         stdin_from=postgres.restore_script(database, where, foreign=foreign, on_host=on_host),

@@ -38,7 +38,7 @@ def _swapped_already(ctx: DeployContext) -> bool:
     """A worker that died after its swap committed: the database its record names as set aside
     exists, so the live one is the restored backup already. Restoring again would set aside
     the restored copy under a second name and lose the record's pointer to the writes."""
-    kept = kept_aside_name(ctx)
+    kept = kept_aside_name(ctx.deploy.kept_database)
     if kept is None or not kept_exists(ctx, kept):
         return False
     ctx.log.info(f"the backup was swapped in before the worker stopped; {kept} holds the writes")
@@ -84,7 +84,7 @@ def restore_database(ctx: DeployContext, backup: Path, *, foreign: bool = False)
             standby = prepare(ctx, backup, foreign=foreign, wait=True)
         standby.wait(ctx.environment.timeouts.restore)
         stop_writers(ctx, fast=True)
-        kept = kept_name(configured_database(ctx), datetime.now(UTC))
+        kept = kept_name(configured_database(ctx.environment), datetime.now(UTC))
         # Named before the swap: a worker that dies right after its commit leaves it named.
         name_kept_aside(ctx, kept, backup)
         try:
