@@ -121,7 +121,7 @@ def measure(
             print(
                 f"round {round_number + 1} {mode:8}: {failed}, "
                 f"longest gap {load.longest_gap:6.2f} s, deploy {took:6.1f} s "
-                f"(lock released at {released:5.1f} s)",
+                f"(lock released at {released:5.1f} s), load {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
     for mode, stages in last.items():
