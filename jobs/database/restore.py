@@ -100,7 +100,7 @@ def restore_database(ctx: DeployContext, backup: Path, *, foreign: bool = False)
         stop_writers(ctx, fast=True)
         kept_dump = keep_current(ctx, backup)
         try:
-            restore_backup(ctx, backup, foreign=foreign)
+            restore_backup(ctx.tools, backup, foreign=foreign)
         except CommandFailed as error:
             raise StageFailed(
                 "restore",
