@@ -35,7 +35,7 @@ def keep_current(ctx: DeployContext, restoring: Path) -> Path:
     if database is None:
         raise StageFailed("restore", "expected a database to keep, got none configured")
     kept = new_dump_path(ctx, f"{ctx.deploy.environment}-{KEPT_LABEL}")
-    write_dump(ctx, database, kept, "restore")
+    write_dump(ctx.tools, database, kept, "restore")
     _record(ctx, str(kept), restoring)
     ctx.log.info(
         f"kept the database as it was in {kept} ({kept.stat().st_size} bytes): "
@@ -76,7 +76,7 @@ def dump_kept_aside(ctx: DeployContext) -> None:
     if name is not None:
         path = new_dump_path(ctx, f"{ctx.deploy.environment}-{KEPT_LABEL}")
         try:
-            write_dump(ctx, database, path, "restore", name=name)
+            write_dump(ctx.tools, database, path, "restore", name=name)
             ctx.deploy.kept_database = str(path)
             ctx.save()
             ctx.runner.run(

@@ -45,26 +45,6 @@ def _swapped_already(ctx: DeployContext) -> bool:
     return True
 
 
-def prepare_restore(ctx: DeployContext) -> None:
-    """After the backup: start restoring it into the standby in the background, if it can be.
-
-    Only a head start: when it cannot begin (a plain owner, `prepare_restore: false`, the probe
-    failing), a revert that must restore does the whole restore then.
-    """
-    database = ctx.environment.database
-    if database is None or ctx.backup is None or not database.prepare_restore:
-        return
-    if ctx.deploy.restore_backup:
-        return  # a rollback restores a backup of its own choosing, not the one just taken
-    if ctx.environment.migrate is None:
-        return  # without a migration, no revert of this deploy restores the database
-    try:
-        if can_create_databases(ctx):
-            prepare(ctx, Path(ctx.backup), wait=False)
-    except (CommandFailed, ValueError) as error:
-        ctx.log.info(f"no standby restore prepared ({error}); a revert would restore in place")
-
-
 def restore_database(ctx: DeployContext, backup: Path, *, foreign: bool = False) -> None:
     """Stop the writers, keep the database as it is, restore `backup`; the caller starts the
     services again. Raises (StageFailed, CommandFailed) on the first step that fails."""
@@ -100,7 +80,7 @@ def restore_database(ctx: DeployContext, backup: Path, *, foreign: bool = False)
         stop_writers(ctx, fast=True)
         kept_dump = keep_current(ctx, backup)
         try:
-            restore_backup(ctx, backup, foreign=foreign)
+            restore_backup(ctx.tools, backup, foreign=foreign)
         except CommandFailed as error:
             raise StageFailed(
                 "restore",

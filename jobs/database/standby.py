@@ -118,6 +118,26 @@ def prepare(ctx: DeployContext, backup: Path, *, foreign: bool = False, wait: bo
     return standby
 
 
+def prepare_restore(ctx: DeployContext) -> None:
+    """After the backup: start restoring it into the standby in the background, if it can be.
+
+    Only a head start: when it cannot begin (a plain owner, `prepare_restore: false`, the probe
+    failing), a revert that must restore does the whole restore then.
+    """
+    database = ctx.environment.database
+    if database is None or ctx.backup is None or not database.prepare_restore:
+        return
+    if ctx.deploy.restore_backup:
+        return  # a rollback restores a backup of its own choosing, not the one just taken
+    if ctx.environment.migrate is None:
+        return  # without a migration, no revert of this deploy restores the database
+    try:
+        if can_create_databases(ctx):
+            prepare(ctx, Path(ctx.backup), wait=False)
+    except (CommandFailed, ValueError) as error:
+        ctx.log.info(f"no standby restore prepared ({error}); a revert would restore in place")
+
+
 def swap_in(ctx: DeployContext, standby: Standby, kept: str) -> None:
     """Put the standby in the live database's place, renaming the live one to `kept`.
 

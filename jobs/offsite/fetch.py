@@ -37,7 +37,7 @@ def fetch_copy(
         )
         database = ctx.environment.database
         if database is not None and verify:
-            verify_backup(ctx, database, partial, "restore")
+            verify_backup(ctx.tools, database, partial, "restore")
         os.replace(partial, final)
     except BaseException:
         partial.unlink(missing_ok=True)

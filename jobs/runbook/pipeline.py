@@ -28,8 +28,7 @@ from typing import Any
 
 from config import Settings
 from jobs.database.keep import dump_kept_aside
-from jobs.database.restore import prepare_restore
-from jobs.database.standby import discard
+from jobs.database.standby import discard, prepare_restore
 from jobs.execution.context import DeployContext, new_context, secret_values
 from jobs.execution.deploylog import DeployLog
 from jobs.failures.errors import LockLost, LockTimeout, NothingToDeploy, OperatorHold, StageFailed
