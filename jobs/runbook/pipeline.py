@@ -137,9 +137,10 @@ def pass_gates(
             # e.g. held for a window that is open now: it waits for nothing any more
             note(store, record, waiting_for=None, worker=None, event=False)
         return True
-    if decision.outcome == "held" and decision.opens is not None:
+    if decision.outcome == "held":
         note(store, record, waiting_for=decision.reason, worker=record.worker)
-        hold_for_window(connection, record.target, record.id, decision.opens)
+        if decision.opens is not None:  # the gates hold only until a window they found
+            hold_for_window(connection, record.target, record.id, decision.opens)
         log.info(decision.says)
     elif decision.outcome == "taken":
         log.info(decision.says)
