@@ -225,6 +225,12 @@ class Health(Strict):
     expect_body: str | None = None
     timeout: float = Field(default=120, gt=0)
     interval: float = Field(default=1.0, gt=0)
+    # With zero_downtime: the port the service behind the URL listens on in its containers
+    # (and that service, when zero_downtime names several). The health stage then reads the
+    # URL's path on each new container directly too, and judges the release while the old
+    # containers still drain (docs/zero-downtime.md, "Judged directly").
+    port: int | None = Field(default=None, ge=1, le=65535)
+    service: ServiceName | None = None
 
 
 class Backups(Strict):
@@ -382,6 +388,32 @@ class Environment(Strict):
                 "their schema, and the old ones keep serving on it; see docs/zero-downtime.md)"
             )
         return self
+
+    @model_validator(mode="after")
+    def _health_behind_a_zero_downtime_service(self) -> Environment:
+        health = self.health
+        if health.port is None and health.service is None:
+            return self
+        if health.port is None:
+            raise ValueError("health.service needs health.port (its port in the container)")
+        if health.service is not None and health.service not in self.zero_downtime:
+            raise ValueError(
+                f"health.service {health.service} is not in zero_downtime "
+                f"({', '.join(self.zero_downtime) or 'none'}); name one of those, or remove it"
+            )
+        if health.service is None and len(self.zero_downtime) != 1:
+            raise ValueError(
+                "health.port needs health.service when zero_downtime does not name exactly one "
+                f"service (it names {', '.join(self.zero_downtime) or 'none'})"
+            )
+        return self
+
+    @property
+    def health_service(self) -> str | None:
+        """The zero-downtime service behind the health URL, when health.port says its port."""
+        if self.health.port is None:
+            return None
+        return self.health.service or self.zero_downtime[0]
 
     @model_validator(mode="after")
     def _rehearsal_needs_a_service(self) -> Environment:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,3 +59,18 @@ def test_stops_are_module_crossing_calls_that_pass_the_deploy(tmp_path: Path) ->
         "         jobs.runbook.outcome.stage:6 -> jobs.execution.context.save",
         "4 stops in 4 modules, 2 climbs, 0 calls up (from jobs.runbook.pipeline.deploy)",
     ]
+
+
+def test_the_deploys_path_stays_within_the_issues_targets() -> None:
+    """One deploy's path through jobs/ makes at most 60 stops and climbs back at most 20 times
+    (#18), so the path cannot silently grow back."""
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT)], capture_output=True, text=True, timeout=60, check=True
+    )
+    counted = re.match(r"(\d+) stops in \d+ modules, (\d+) climbs", done.stdout)
+    assert counted is not None, done.stdout
+    stops, climbs = int(counted[1]), int(counted[2])
+    assert stops <= 60 and climbs <= 20, (
+        f"expected at most 60 stops and 20 climbs, got {done.stdout.strip()}: "
+        "scripts/deploy_path.py --list shows where"
+    )

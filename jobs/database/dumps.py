@@ -15,7 +15,7 @@ from pathlib import Path
 from config.model import Database
 from jobs.commands import postgres
 from jobs.database.place import database_exec
-from jobs.execution.context import DeployContext
+from jobs.execution.context import DeployContext, Tools
 from jobs.failures.errors import CommandFailed, StageFailed
 
 SUFFIX = ".dump"
@@ -35,22 +35,22 @@ def new_dump_path(ctx: DeployContext, label: str) -> Path:
 
 
 def write_dump(
-    ctx: DeployContext, database: Database, final: Path, stage: str, *, name: str | None = None
+    tools: Tools, database: Database, final: Path, stage: str, *, name: str | None = None
 ) -> None:
     """Dump the database (or the one called `name`) to `final` atomically: written aside,
     verified, fsynced, renamed."""
-    _check_free_space(ctx, final.parent, stage)
+    _check_free_space(tools, final.parent, stage)
     partial = final.with_name(final.name + ".partial")
     try:
         _create_private(partial)  # 0600 from its first byte: production data
-        ctx.runner.run(
-            postgres.dump(database, database_exec(ctx), name),
-            timeout=ctx.environment.backups.timeout,
+        tools.runner.run(
+            postgres.dump(database, database_exec(tools), name),
+            timeout=tools.environment.backups.timeout,
             stdout_path=partial,
             extra_env=postgres.connection_env(database),
             read_only=True,  # reads the database; the file it writes is ours
         )
-        verify_backup(ctx, database, partial, stage)
+        verify_backup(tools, database, partial, stage)
         _fsync(partial)
         os.replace(partial, final)
     except CommandFailed as error:
@@ -78,16 +78,14 @@ def remove_partial(ctx: DeployContext) -> list[Path]:
     return removed
 
 
-def verify_backup(
-    ctx: DeployContext, database: Database, path: Path, stage: str = "backup"
-) -> None:
+def verify_backup(tools: Tools, database: Database, path: Path, stage: str = "backup") -> None:
     """Post-condition of a backup: non-empty and fully readable by pg_restore."""
     size = path.stat().st_size if path.exists() else 0
     if size == 0:
         raise StageFailed(stage, f"expected a non-empty backup at {path}, got 0 bytes")
-    result = ctx.runner.run(
-        postgres.list_contents(database, database_exec(ctx)),
-        timeout=ctx.environment.backups.timeout,
+    result = tools.runner.run(
+        postgres.list_contents(database, database_exec(tools)),
+        timeout=tools.environment.backups.timeout,
         stdin_path=path,
         extra_env=postgres.connection_env(database),
         quiet=True,
@@ -100,7 +98,7 @@ def verify_backup(
         )
 
 
-def restore_backup(ctx: DeployContext, path: Path, *, foreign: bool = False) -> None:
+def restore_backup(tools: Tools, path: Path, *, foreign: bool = False) -> None:
     """A plain owner's restore in place, all or nothing; the caller stops the writers and keeps
     the database first.
 
@@ -111,26 +109,26 @@ def restore_backup(ctx: DeployContext, path: Path, *, foreign: bool = False) -> 
     (jobs/database/restore.py). `foreign`: the backup is another environment's (clone-data),
     restored under this environment's owner.
     """
-    database = ctx.environment.database
+    database = tools.environment.database
     if database is None:
         return
-    on_host = _host_reads(ctx, path)
-    where = database_exec(ctx)
-    ctx.runner.run(
+    on_host = _host_reads(tools, path)
+    where = database_exec(tools)
+    tools.runner.run(
         postgres.replace_owned_objects(database, where),
         stdin_from=postgres.restore_script(database, where, foreign=foreign, on_host=on_host),
         stdin_path=path,
-        timeout=ctx.environment.timeouts.restore,
+        timeout=tools.environment.timeouts.restore,
         extra_env=postgres.connection_env(database),
         quiet=True,  # the script's notices; errors still end the message (the output's tail)
     )
 
 
-def _host_reads(ctx: DeployContext, path: Path) -> bool:
+def _host_reads(tools: Tools, path: Path) -> bool:
     """Whether this host's pg_restore reads the dump (an older client refuses a newer archive
     format; none may be installed): then the SQL is made here, not in the database's container."""
     try:
-        listed = ctx.runner.run(
+        listed = tools.runner.run(
             postgres.list_contents_on_host(),
             timeout=120,
             stdin_path=path,
@@ -144,12 +142,12 @@ def _host_reads(ctx: DeployContext, path: Path) -> bool:
     return listed.exit_code == 0
 
 
-def _check_free_space(ctx: DeployContext, directory: Path, stage: str) -> None:
+def _check_free_space(tools: Tools, directory: Path, stage: str) -> None:
     free = shutil.disk_usage(directory).free
     newest = max(directory.glob(f"*{SUFFIX}"), key=lambda p: p.stat().st_mtime, default=None)
     # The last backup's size, twice over, is the best guess of what this one needs.
     needed = max(
-        ctx.environment.backups.min_free_mb * MB, 2 * newest.stat().st_size if newest else 0
+        tools.environment.backups.min_free_mb * MB, 2 * newest.stat().st_size if newest else 0
     )
     if free < needed:
         raise StageFailed(

@@ -35,7 +35,7 @@ def keep_current(ctx: DeployContext, restoring: Path) -> Path:
     if database is None:
         raise StageFailed("restore", "expected a database to keep, got none configured")
     kept = new_dump_path(ctx, f"{ctx.deploy.environment}-{KEPT_LABEL}")
-    write_dump(ctx, database, kept, "restore")
+    write_dump(ctx.tools, database, kept, "restore")
     _record(ctx, str(kept), restoring)
     ctx.log.info(
         f"kept the database as it was in {kept} ({kept.stat().st_size} bytes): "
@@ -57,9 +57,9 @@ def unname_kept_aside(ctx: DeployContext) -> None:
     ctx.save()
 
 
-def kept_aside_name(ctx: DeployContext) -> str | None:
-    """The database this deploy's record names as set aside (not yet dumped), if any."""
-    kept = ctx.deploy.kept_database or ""
+def kept_aside_name(kept_database: str | None) -> str | None:
+    """The database a record's `kept_database` names as set aside (not yet dumped), if any."""
+    kept = kept_database or ""
     return kept.removeprefix(ASIDE) if kept.startswith(ASIDE) else None
 
 
@@ -70,31 +70,29 @@ def dump_kept_aside(ctx: DeployContext) -> None:
     Never raises: the writes are safe either way, and the record says where they are.
     """
     database = ctx.environment.database
-    name = kept_aside_name(ctx)
+    name = kept_aside_name(ctx.deploy.kept_database)
     if database is None:
         return
-    if name is None:
-        _copy_kept_dump(ctx)  # a plain owner's kept dump, copied off-site now that it serves
-        return
-    path = new_dump_path(ctx, f"{ctx.deploy.environment}-{KEPT_LABEL}")
-    try:
-        write_dump(ctx, database, path, "restore", name=name)
-        ctx.deploy.kept_database = str(path)
-        ctx.save()
-        ctx.runner.run(
-            postgres.drop_database(database, database_exec(ctx), name),
-            timeout=ctx.environment.timeouts.restore,
-            extra_env=postgres.connection_env(database),
-        )
-    except (StageFailed, CommandFailed, LockLost, OSError) as error:
-        where = ctx.deploy.kept_database
-        ctx.log.info(f"the kept writes stay in {where}: turning {name} into a dump failed: {error}")
-        return
-    ctx.log.info(f"the kept writes are in {path} ({path.stat().st_size} bytes); dropped {name}")
-    copy_kept(ctx, path)
-
-
-def _copy_kept_dump(ctx: DeployContext) -> None:
+    if name is not None:
+        path = new_dump_path(ctx, f"{ctx.deploy.environment}-{KEPT_LABEL}")
+        try:
+            write_dump(ctx.tools, database, path, "restore", name=name)
+            ctx.deploy.kept_database = str(path)
+            ctx.save()
+            ctx.runner.run(
+                postgres.drop_database(database, database_exec(ctx.tools), name),
+                timeout=ctx.environment.timeouts.restore,
+                extra_env=postgres.connection_env(database),
+            )
+        except (StageFailed, CommandFailed, LockLost, OSError) as error:
+            where = ctx.deploy.kept_database
+            ctx.log.info(
+                f"the kept writes stay in {where}: turning {name} into a dump failed: {error}"
+            )
+            return
+        ctx.log.info(f"the kept writes are in {path} ({path.stat().st_size} bytes); dropped {name}")
+    # The kept dump (a plain owner's, or the one just made) off-site, now that the previous
+    # version serves again.
     kept = ctx.deploy.kept_database
     done = ctx.deploy.kept_offsite_snapshot or ctx.deploy.kept_offsite_error
     if kept and not done and Path(kept).is_file():

@@ -8,13 +8,13 @@ revert's stack deploy may have started another task), and runs the command on th
 from __future__ import annotations
 
 from jobs.commands.postgres import ServiceExec
-from jobs.execution.context import DeployContext
+from jobs.execution.context import Tools
 from jobs.swarm import is_swarm
 from jobs.swarm.database import task_exec
 
 
-def database_exec(ctx: DeployContext) -> ServiceExec:
-    database = ctx.environment.database
-    if is_swarm(ctx.environment) and database is not None and database.service is not None:
-        return task_exec(ctx.docker, ctx.environment)
-    return ctx.compose
+def database_exec(tools: Tools) -> ServiceExec:
+    database = tools.environment.database
+    if is_swarm(tools.environment) and database is not None and database.service is not None:
+        return task_exec(tools.docker(), tools.environment)
+    return tools.compose

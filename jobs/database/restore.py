@@ -38,31 +38,11 @@ def _swapped_already(ctx: DeployContext) -> bool:
     """A worker that died after its swap committed: the database its record names as set aside
     exists, so the live one is the restored backup already. Restoring again would set aside
     the restored copy under a second name and lose the record's pointer to the writes."""
-    kept = kept_aside_name(ctx)
+    kept = kept_aside_name(ctx.deploy.kept_database)
     if kept is None or not kept_exists(ctx, kept):
         return False
     ctx.log.info(f"the backup was swapped in before the worker stopped; {kept} holds the writes")
     return True
-
-
-def prepare_restore(ctx: DeployContext) -> None:
-    """After the backup: start restoring it into the standby in the background, if it can be.
-
-    Only a head start: when it cannot begin (a plain owner, `prepare_restore: false`, the probe
-    failing), a revert that must restore does the whole restore then.
-    """
-    database = ctx.environment.database
-    if database is None or ctx.backup is None or not database.prepare_restore:
-        return
-    if ctx.deploy.restore_backup:
-        return  # a rollback restores a backup of its own choosing, not the one just taken
-    if ctx.environment.migrate is None:
-        return  # without a migration, no revert of this deploy restores the database
-    try:
-        if can_create_databases(ctx):
-            prepare(ctx, Path(ctx.backup), wait=False)
-    except (CommandFailed, ValueError) as error:
-        ctx.log.info(f"no standby restore prepared ({error}); a revert would restore in place")
 
 
 def restore_database(ctx: DeployContext, backup: Path, *, foreign: bool = False) -> None:
@@ -84,7 +64,7 @@ def restore_database(ctx: DeployContext, backup: Path, *, foreign: bool = False)
             standby = prepare(ctx, backup, foreign=foreign, wait=True)
         standby.wait(ctx.environment.timeouts.restore)
         stop_writers(ctx, fast=True)
-        kept = kept_name(configured_database(ctx), datetime.now(UTC))
+        kept = kept_name(configured_database(ctx.environment), datetime.now(UTC))
         # Named before the swap: a worker that dies right after its commit leaves it named.
         name_kept_aside(ctx, kept, backup)
         try:
@@ -100,7 +80,7 @@ def restore_database(ctx: DeployContext, backup: Path, *, foreign: bool = False)
         stop_writers(ctx, fast=True)
         kept_dump = keep_current(ctx, backup)
         try:
-            restore_backup(ctx, backup, foreign=foreign)
+            restore_backup(ctx.tools, backup, foreign=foreign)
         except CommandFailed as error:
             raise StageFailed(
                 "restore",

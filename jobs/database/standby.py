@@ -22,7 +22,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from config.model import Database
+from config.model import Database, Environment
 from jobs.commands import postgres
 from jobs.database.place import database_exec
 from jobs.database.standby_thread import Standby
@@ -53,7 +53,7 @@ def can_create_databases(ctx: DeployContext) -> bool:
         return False
     if ctx.creates_databases is None:
         probe = ctx.runner.run(
-            postgres.can_create_databases(database, database_exec(ctx)),
+            postgres.can_create_databases(database, database_exec(ctx.tools)),
             timeout=60,
             extra_env=postgres.connection_env(database),
             read_only=True,
@@ -68,12 +68,12 @@ def prepare(ctx: DeployContext, backup: Path, *, foreign: bool = False, wait: bo
     `wait=False` runs the restore in a background thread (the deploy goes on building);
     the revert's `swap_in` waits for it. Commands in the thread are fenced like any other.
     """
-    database = configured_database(ctx)
+    database = configured_database(ctx.environment)
     name = standby_name(database)
     env = postgres.connection_env(database)
     properties = postgres.DatabaseProperties.parse(
         ctx.runner.run(
-            postgres.database_properties(database, database_exec(ctx)),
+            postgres.database_properties(database, database_exec(ctx.tools)),
             timeout=60,
             extra_env=env,
             read_only=True,
@@ -83,7 +83,7 @@ def prepare(ctx: DeployContext, backup: Path, *, foreign: bool = False, wait: bo
     ctx.deploy.standby_database = name
     ctx.save()
     timeout = ctx.environment.timeouts.restore
-    where = database_exec(ctx)
+    where = database_exec(ctx.tools)
     steps = [
         (postgres.drop_database(database, where, name), None),
         (postgres.create_standby(database, where, name, properties), None),
@@ -118,6 +118,26 @@ def prepare(ctx: DeployContext, backup: Path, *, foreign: bool = False, wait: bo
     return standby
 
 
+def prepare_restore(ctx: DeployContext) -> None:
+    """After the backup: start restoring it into the standby in the background, if it can be.
+
+    Only a head start: when it cannot begin (a plain owner, `prepare_restore: false`, the probe
+    failing), a revert that must restore does the whole restore then.
+    """
+    database = ctx.environment.database
+    if database is None or ctx.backup is None or not database.prepare_restore:
+        return
+    if ctx.deploy.restore_backup:
+        return  # a rollback restores a backup of its own choosing, not the one just taken
+    if ctx.environment.migrate is None:
+        return  # without a migration, no revert of this deploy restores the database
+    try:
+        if can_create_databases(ctx):
+            prepare(ctx, Path(ctx.backup), wait=False)
+    except (CommandFailed, ValueError) as error:
+        ctx.log.info(f"no standby restore prepared ({error}); a revert would restore in place")
+
+
 def swap_in(ctx: DeployContext, standby: Standby, kept: str) -> None:
     """Put the standby in the live database's place, renaming the live one to `kept`.
 
@@ -126,11 +146,11 @@ def swap_in(ctx: DeployContext, standby: Standby, kept: str) -> None:
     nothing changed, unless the error came after the commit (a connection lost as it
     answered): the kept database existing is the proof, and then the swap stands.
     """
-    database = configured_database(ctx)
+    database = configured_database(ctx.environment)
     standby.wait(ctx.environment.timeouts.restore)
     try:
         ctx.runner.run(
-            postgres.swap_in_standby(database, database_exec(ctx), standby.name, kept),
+            postgres.swap_in_standby(database, database_exec(ctx.tools), standby.name, kept),
             timeout=120,
             stdin_path=SWAP_SQL,
             extra_env=postgres.connection_env(database),
@@ -149,9 +169,9 @@ def swap_in(ctx: DeployContext, standby: Standby, kept: str) -> None:
 
 def kept_exists(ctx: DeployContext, kept: str) -> bool:
     """Whether a database set aside by a swap is there (so that swap was committed)."""
-    database = configured_database(ctx)
+    database = configured_database(ctx.environment)
     listed = ctx.runner.run(
-        postgres.kept_aside_databases(database, database_exec(ctx)),
+        postgres.kept_aside_databases(database, database_exec(ctx.tools)),
         timeout=60,
         extra_env=postgres.connection_env(database),
         read_only=True,
@@ -170,7 +190,7 @@ def discard(ctx: DeployContext) -> None:
     if database is None or name is None:
         return
     standby = ctx.standby
-    drop = postgres.drop_database(database, database_exec(ctx), name)
+    drop = postgres.drop_database(database, database_exec(ctx.tools), name)
     env = postgres.connection_env(database)
     try:
         if standby is not None:
@@ -189,8 +209,8 @@ def discard(ctx: DeployContext) -> None:
     ctx.save()
 
 
-def configured_database(ctx: DeployContext) -> Database:
-    database = ctx.environment.database
+def configured_database(environment: Environment) -> Database:
+    database = environment.database
     if database is None:
         raise StageFailed("restore", "expected a database to restore, got none configured")
     return database

@@ -73,10 +73,10 @@ def take_fingerprint(ctx: DeployContext) -> Fingerprint | None:
         with tempfile.TemporaryDirectory() as scratch:
             schema, listing = Path(scratch) / "schema.sql", Path(scratch) / "catalog.txt"
             run = ctx.runner.run
-            dump = postgres.schema_only(database, database_exec(ctx))
+            dump = postgres.schema_only(database, database_exec(ctx.tools))
             run(dump, timeout=FINGERPRINT_TIMEOUT, stdout_path=schema, extra_env=env, quiet=True)
             result = run(
-                postgres.catalog(database, database_exec(ctx), query),
+                postgres.catalog(database, database_exec(ctx.tools), query),
                 timeout=FINGERPRINT_TIMEOUT,
                 stdout_path=listing,
                 extra_env=env,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -39,6 +39,20 @@ def command_environ(environment: Environment, secrets: Collection[str]) -> dict[
         environ["DOCKER_TLS_VERIFY"] = "1"
         environ["DOCKER_CERT_PATH"] = str(environment.docker_tls.cert_path)
     return environ
+
+
+@dataclass(frozen=True)
+class Tools:
+    """What the lower rooms (database, offsite) need of a deploy, without the deploy itself:
+    the runner and log its commands go through, the settings, its environment, its Compose
+    argv and its engine's SDK client (made on first use: only a swarm's commands need it)."""
+
+    runner: Runner
+    log: DeployLog
+    settings: Settings
+    environment: Environment
+    compose: Compose
+    docker: Callable[[], Any]
 
 
 @dataclass
@@ -78,6 +92,17 @@ class DeployContext:
     @cached_property
     def docker(self) -> Any:
         return docker_client(self.environment)
+
+    @cached_property
+    def tools(self) -> Tools:
+        return Tools(
+            self.runner,
+            self.log,
+            self.settings,
+            self.environment,
+            self.compose,
+            lambda: self.docker,
+        )
 
     def started(self, stage: str) -> bool:
         return any(record.name == stage for record in self.deploy.stages)

@@ -7,11 +7,15 @@ its reason recorded. Nothing here touches the stack, so a blocked deploy changed
 
 The gates run before the lock on purpose: a deploy waiting for CI holds no lock, so an
 operator's rollback or lock is never stuck behind it, and a newer push is seen on every poll.
+
+The gates decide and say so as data (`Decision`); they never write the deploy's record. The
+runbook records what they decided, in one place (jobs/runbook/pipeline.py `pass_gates`), and
+hands them `Meanwhile`: how a waiting gate asks whether the deploy is still wanted and says
+what it waits for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import requests
@@ -21,126 +25,95 @@ from config.gates import WaitForChecks
 from jobs.execution.deploylog import DeployLog
 from jobs.gates.checks import CHECKS_WAIT, ChecksUnreadable, Verdict, read_checks
 from jobs.gates.promotion import WAIT_SECONDS, promotion
-from jobs.gates.waiting import block, settle, still_queued, wait
+from jobs.gates.waiting import GO, Candidate, Decision, Meanwhile, blocked, settle, wait
 from jobs.gates.windows import any_open, describe, next_opening
-from jobs.state import Connection
-from jobs.state.held import hold_for_window
-from jobs.state.records import Deploy, DeployStore
+from jobs.state.records import DeployStore
 
 PROMOTION_WAIT = (WAIT_SECONDS, 5.0, 30.0)  # timeout, first and longest pause, in seconds
+__all__ = ["Candidate", "Decision", "Meanwhile", "decide"]
 
 
-def pass_gates(
-    connection: Connection,
+def decide(
     settings: Settings,
-    record: Deploy,
+    history: DeployStore,
     log: DeployLog,
-    superseded: Callable[[], bool],
-) -> bool:
-    """True when the deploy may go on; otherwise it is blocked, held or superseded (recorded)."""
-    store = DeployStore(connection)
-    if not _gates(connection, settings, store, record, log, superseded):
-        return False
-    if record.waiting_for is not None and still_queued(store, record):
-        record.waiting_for = None  # e.g. held for a window that has opened now
-        store.save(record)
-    return True
-
-
-def _gates(
-    connection: Connection,
-    settings: Settings,
-    store: DeployStore,
-    record: Deploy,
-    log: DeployLog,
-    superseded: Callable[[], bool],
-) -> bool:
-    environment = settings.environment(record.project, record.environment)
-    if record.trigger == "rollback" or not _has_gates(environment) or superseded():
-        return True  # a superseded deploy goes on to the pipeline's own newest-push-wins rule
-    if record.override_reason:
-        log.info(f"release gates overridden by {record.sender or 'an operator'}: "
-                 f"{record.override_reason}")  # fmt: skip
-        return True
-    if environment.promote_from and not promoted(store, record, log, environment, superseded):
-        return False
+    candidate: Candidate,
+    meanwhile: Meanwhile,
+) -> Decision:
+    """Whether `candidate` may go on now; `history` is read by promote_from only."""
+    environment = settings.environment(candidate.project, candidate.environment)
+    if candidate.rollback or not _has_gates(environment) or meanwhile.newer():
+        return GO  # a superseded deploy goes on to the pipeline's own newest-push-wins rule
+    if candidate.override_reason:
+        log.info(f"release gates overridden by {candidate.sender or 'an operator'}: "
+                 f"{candidate.override_reason}")  # fmt: skip
+        return GO
+    if environment.promote_from:
+        promoted = promotion_gate(history, log, candidate, environment, meanwhile)
+        if promoted.outcome != "go":
+            return promoted
     now = datetime.now(UTC)
     if not any_open(environment.windows, now):
-        return hold_outside_window(connection, store, record, log, environment, now)
+        return outside_window(environment, now)
     if environment.wait_for_checks is not None:
-        return green_checks(settings, store, record, log, environment.wait_for_checks, superseded)
-    return True
+        return checks_gate(settings, log, candidate, environment.wait_for_checks, meanwhile)
+    return GO
 
 
-def hold_outside_window(
-    connection: Connection,
-    store: DeployStore,
-    record: Deploy,
-    log: DeployLog,
-    environment: Environment,
-    now: datetime,
-) -> bool:
+def outside_window(environment: Environment, now: datetime) -> Decision:
     opens = next_opening(environment.windows, now)
     if opens is None:  # cannot happen with validated windows; refuse rather than hold forever
-        return block(store, record, log, "windows", "no deploy window ever opens")
+        return blocked("windows", "no deploy window ever opens")
     shown = opens.astimezone(environment.windows[0].zone).strftime("%a %Y-%m-%d %H:%M %Z")
     windows = "; ".join(describe(window) for window in environment.windows)
-    record.waiting_for = f"the deploy window ({windows}), opens {shown}"
-    store.note(record)
-    hold_for_window(connection, record.target, record.id, opens)
-    log.info(f"held: outside the deploy windows ({windows}); queued again at {shown}")
-    return False
-
-
-def promoted(
-    store: DeployStore,
-    record: Deploy,
-    log: DeployLog,
-    environment: Environment,
-    superseded: Callable[[], bool],
-) -> bool:
-    def read() -> Verdict:
-        return promotion(store, environment, record)
-
-    first = read()
-    if first.light == "red":
-        return block(store, record, log, "promote_from", first.detail)
-    if first.light == "green":
-        return True
-    result = wait(store, record, log, read, superseded, PROMOTION_WAIT, "promotion")
-    return settle(
-        store, record, log, "promote_from", result, ("", "its deploy upstream did not finish: ")
+    return Decision(
+        "held",
+        f"held: outside the deploy windows ({windows}); queued again at {shown}",
+        reason=f"the deploy window ({windows}), opens {shown}",
+        opens=opens,
     )
 
 
-def green_checks(
-    settings: Settings,
-    store: DeployStore,
-    record: Deploy,
+def promotion_gate(
+    history: DeployStore,
     log: DeployLog,
+    candidate: Candidate,
+    environment: Environment,
+    meanwhile: Meanwhile,
+) -> Decision:
+    def read() -> Verdict:
+        return promotion(history, environment, candidate.project, candidate.sha)
+
+    first = read()
+    if first.light == "red":
+        return blocked("promote_from", first.detail)
+    if first.light == "green":
+        return GO
+    result = wait(log, candidate, read, meanwhile, PROMOTION_WAIT, "promotion")
+    return settle(result, meanwhile, "promote_from", ("", "its deploy upstream did not finish: "))
+
+
+def checks_gate(
+    settings: Settings,
+    log: DeployLog,
+    candidate: Candidate,
     checks: WaitForChecks,
-    superseded: Callable[[], bool],
-) -> bool:
+    meanwhile: Meanwhile,
+) -> Decision:
     with requests.Session() as session:
         try:
             result = wait(
-                store,
-                record,
                 log,
-                lambda: read_checks(settings, record, session),
-                superseded,
+                candidate,
+                lambda: read_checks(settings, candidate.project, candidate.sha, session),
+                meanwhile,
                 (checks.timeout, checks.interval, checks.max_interval),
                 CHECKS_WAIT,
             )
         except ChecksUnreadable as error:
-            return block(store, record, log, "wait_for_checks", str(error))
+            return blocked("wait_for_checks", str(error))
     return settle(
-        store,
-        record,
-        log,
-        "wait_for_checks",
-        result,
-        ("CI failed: ", "CI did not finish in time: "),
+        result, meanwhile, "wait_for_checks", ("CI failed: ", "CI did not finish in time: ")
     )
 
 

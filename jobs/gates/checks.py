@@ -8,7 +8,7 @@ jobs of its pipelines). Gitea/Forgejo: the commit's combined status. deployhook'
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
@@ -19,7 +19,6 @@ from jobs.report.gitea import api_base
 from jobs.report.github import github_headers
 from jobs.report.gitlab import project_ref
 from jobs.report.text import context_name, user_agent
-from jobs.state.records import Deploy
 
 Light = Literal["green", "red", "pending"]
 CHECKS_WAIT = "CI checks"  # how a deploy's waiting_for starts while it waits here
@@ -87,15 +86,15 @@ class ChecksUnreadable(Exception):
     """The git host refused for good (bad token, unknown repo): waiting cannot help."""
 
 
-def read_checks(settings: Settings, deploy: Deploy, session: requests.Session) -> Verdict:
-    """The commit's CI verdict now; network trouble, 429 and 5xx read as pending."""
-    project = settings.projects[deploy.project]
-    ours = {
-        context_name(_template(settings, project.provider), replace(deploy, environment=name))
-        for name in project.environments
-    }
+def read_checks(
+    settings: Settings, project_name: str, sha: str, session: requests.Session
+) -> Verdict:
+    """The CI verdict on `sha` now; network trouble, 429 and 5xx read as pending."""
+    project = settings.projects[project_name]
+    template = _template(settings, project.provider)
+    ours = {context_name(template, project_name, name) for name in project.environments}
     try:
-        results = _results(settings, deploy, session, ours)
+        results = _results(settings, project_name, sha, session, ours)
     except (requests.RequestException, ValueError) as error:
         return Verdict("pending", f"could not read CI results ({type(error).__name__}); retrying")
     except _Retry as retry:
@@ -104,26 +103,26 @@ def read_checks(settings: Settings, deploy: Deploy, session: requests.Session) -
 
 
 def _results(
-    settings: Settings, deploy: Deploy, session: requests.Session, ours: set[str]
+    settings: Settings, project_name: str, sha: str, session: requests.Session, ours: set[str]
 ) -> Results:
-    project = settings.projects[deploy.project]
+    project = settings.projects[project_name]
     notify = settings.notify
     if project.provider == "github" and notify.github is not None:
-        base = f"{notify.github.api_url.rstrip('/')}/repos/{project.repo_path}/commits/{deploy.sha}"
+        base = f"{notify.github.api_url.rstrip('/')}/repos/{project.repo_path}/commits/{sha}"
         headers = github_headers(notify.github.token)
         status = _get(session, f"{base}/status?per_page=100", headers)
         runs = _get(session, f"{base}/check-runs?per_page=100", headers)
         return github_results(status, runs, ours)
     if project.provider == "gitlab" and notify.gitlab is not None:
         url = (
-            f"{notify.gitlab.api_url.rstrip('/')}/projects/{project_ref(settings, deploy)}"
-            f"/repository/commits/{deploy.sha}/statuses?per_page=100"
+            f"{notify.gitlab.api_url.rstrip('/')}/projects/{project_ref(project)}"
+            f"/repository/commits/{sha}/statuses?per_page=100"
         )
         headers = {"PRIVATE-TOKEN": notify.gitlab.token.reveal()}
         return gitlab_results(_get(session, url, headers), ours)
     if project.provider == "gitea" and notify.gitea is not None:
         repo = project.repo_path
-        url = f"{api_base(notify.gitea)}/api/v1/repos/{repo}/commits/{deploy.sha}/status"
+        url = f"{api_base(notify.gitea)}/api/v1/repos/{repo}/commits/{sha}/status"
         headers = {"Authorization": f"token {notify.gitea.token.reveal()}"}
         return gitea_results(_get(session, url, headers), ours)
     raise ChecksUnreadable(f"no notify.{project.provider}.token to read the commit's CI with")

@@ -9,22 +9,23 @@ from __future__ import annotations
 from config import Environment
 from config.targets import target_of
 from jobs.gates.checks import Verdict
-from jobs.state.records import Deploy, DeployStore
+from jobs.state.records import DeployStore
 
 HISTORY_SCAN = 1000  # newest deploys of each source environment searched for the commit
 WAIT_SECONDS = 3600.0  # longest wait for the commit's deploy upstream to finish
 IN_PROGRESS = frozenset({"queued", "running"})
 
 
-def promotion(store: DeployStore, environment: Environment, deploy: Deploy) -> Verdict:
-    """green: succeeded in every named environment; pending: still deploying in one; red: not."""
+def promotion(store: DeployStore, environment: Environment, project: str, sha: str) -> Verdict:
+    """green: `sha` succeeded in every named environment; pending: still deploying in one; red:
+    not."""
     missing: list[str] = []
     deploying: list[str] = []
     for source in environment.promote_from:
         states = {
             record.state
-            for record in store.history(target_of(deploy.project, source), limit=HISTORY_SCAN)
-            if record.sha == deploy.sha
+            for record in store.history(target_of(project, source), limit=HISTORY_SCAN)
+            if record.sha == sha
         }
         if "succeeded" in states:
             continue
@@ -32,9 +33,9 @@ def promotion(store: DeployStore, environment: Environment, deploy: Deploy) -> V
     if missing:
         return Verdict(
             "red",
-            f"commit {deploy.sha[:12]} has not succeeded in {', '.join(missing)} "
+            f"commit {sha[:12]} has not succeeded in {', '.join(missing)} "
             "(promote_from); deploy it there first, or deploy by hand with --force REASON",
         )
     if deploying:
-        return Verdict("pending", f"{deploy.sha[:12]} still deploying in {', '.join(deploying)}")
+        return Verdict("pending", f"{sha[:12]} still deploying in {', '.join(deploying)}")
     return Verdict("green", f"succeeded in {', '.join(environment.promote_from)}")

@@ -31,7 +31,7 @@ def backup_to_restore(
     if ctx.environment.backups.offsite is None:
         raise OperationError(f"{ctx.deploy.target} has no backups.offsite repository")
     ctx.log.info("looking for the backup in the off-site repository")
-    copy = choose(list_copies(ctx), name, ctx.deploy.target)
+    copy = choose(list_copies(ctx.tools), name, ctx.deploy.target)
     return fetch_copy(ctx, copy, verify=verify)
 
 
@@ -39,7 +39,7 @@ def offsite_copies(settings: Settings, connection: Connection, target: str) -> l
     """The environment's off-site copies, newest first ([] without a repository)."""
     ctx = unlocked_context(settings, connection, target, "backups list")
     try:
-        return list_copies(ctx) if ctx.environment.backups.offsite is not None else []
+        return list_copies(ctx.tools) if ctx.environment.backups.offsite is not None else []
     finally:
         ctx.close()
 

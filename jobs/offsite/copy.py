@@ -32,12 +32,12 @@ FINGERPRINT_TIMEOUT = 600.0
 
 
 def wants_offsite(ctx: DeployContext) -> bool:
-    return offsite_of(ctx) is not None and bool(ctx.backup)
+    return offsite_of(ctx.tools) is not None and bool(ctx.backup)
 
 
 def copy_backup(ctx: DeployContext) -> str | None:
     """The `offsite` stage: this deploy's backup to the repository; its snapshot id."""
-    offsite = offsite_of(ctx)
+    offsite = offsite_of(ctx.tools)
     if offsite is None or not ctx.backup:
         return None
     try:
@@ -64,7 +64,7 @@ def copy_backup(ctx: DeployContext) -> str | None:
 
 def copy_kept(ctx: DeployContext, path: Path) -> None:
     """A kept dump to the repository, when there is one; never raises (see the module doc)."""
-    if offsite_of(ctx) is None:
+    if offsite_of(ctx.tools) is None:
         return
     try:
         ctx.deploy.kept_offsite_snapshot = copy_file(ctx, path, "kept")
@@ -79,11 +79,11 @@ def copy_kept(ctx: DeployContext, path: Path) -> None:
 
 def copy_file(ctx: DeployContext, path: Path, kind: str) -> str:
     """Copy one dump; returns the snapshot's id. Raises OffsiteError or CommandFailed."""
-    offsite = configured(ctx)
+    offsite = configured(ctx.tools)
     schema = dump_fingerprint(ctx, path)
-    ensure_repository(ctx)
+    ensure_repository(ctx.tools)
     tags = restic.tags(ctx.deploy.target, ctx.deploy.id, kind, schema)
-    summary = json_output(ctx, restic.backup(offsite, path.name, tags), stdin_path=path)
+    summary = json_output(ctx.tools, restic.backup(offsite, path.name, tags), stdin_path=path)
     snapshot = summary.get("snapshot_id") if isinstance(summary, dict) else None
     if not snapshot:
         raise OffsiteError(f"expected restic to name the new snapshot, got {summary!r}")
@@ -104,7 +104,7 @@ def dump_fingerprint(ctx: DeployContext, path: Path) -> str | None:
         schema = Path(scratch) / "schema.sql"
         try:
             ctx.runner.run(
-                postgres.schema_of_dump(database, database_exec(ctx)),
+                postgres.schema_of_dump(database, database_exec(ctx.tools)),
                 timeout=FINGERPRINT_TIMEOUT,
                 stdin_path=path,
                 stdout_path=schema,

@@ -83,13 +83,15 @@ def run_drill(ctx: DeployContext, result: DrillResult) -> None:
         raise OffsiteError(
             "a restore drill needs database.service: it starts a copy of that service's image"
         )
-    offsite = configured(ctx)
-    copy = choose(list_copies(ctx), None, ctx.deploy.target)
+    offsite = configured(ctx.tools)
+    copy = choose(list_copies(ctx.tools), None, ctx.deploy.target)
     result.snapshot, result.name, result.taken_by = copy.short_id, copy.name, copy.deploy_id
     result.schema_recorded = copy.schema
     with tempfile.TemporaryDirectory(prefix="deployhook-drill-") as scratch:
         dump = Path(scratch) / copy.name
-        run_restic(ctx, restic.dump(offsite, copy.id, copy.name), stdout_path=dump, quiet=True)
+        run_restic(
+            ctx.tools, restic.dump(offsite, copy.id, copy.name), stdout_path=dump, quiet=True
+        )
         ctx.log.info(f"fetched {copy.name} ({dump.stat().st_size} bytes) from {copy.short_id}")
         spec = _service(read_model(ctx.runner, ctx.compose).services, database.service)
         name = drill.name(ctx.deploy.id)

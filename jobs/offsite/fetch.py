@@ -23,7 +23,7 @@ def fetch_copy(
 ) -> Path:
     """The copy's file in `directory` (default: the backup directory); fetched if not there.
     `verify: False` for a copy another environment's database verifies (clone-data)."""
-    offsite = configured(ctx)
+    offsite = configured(ctx.tools)
     directory = directory or backup_dir(ctx)
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / copy.name
@@ -32,10 +32,12 @@ def fetch_copy(
     partial = final.with_name(final.name + ".partial")
     partial.touch(mode=0o600)  # a backup is private from its first byte, as dumps are
     try:
-        run_restic(ctx, restic.dump(offsite, copy.id, copy.name), stdout_path=partial, quiet=True)
+        run_restic(
+            ctx.tools, restic.dump(offsite, copy.id, copy.name), stdout_path=partial, quiet=True
+        )
         database = ctx.environment.database
         if database is not None and verify:
-            verify_backup(ctx, database, partial, "restore")
+            verify_backup(ctx.tools, database, partial, "restore")
         os.replace(partial, final)
     except BaseException:
         partial.unlink(missing_ok=True)
@@ -51,7 +53,7 @@ def fetch_missing(ctx: DeployContext, path: Path) -> Path:
 
     The snapshot this deploy recorded is tried first; else any copy of a file of that name.
     """
-    copies = list_copies(ctx)
+    copies = list_copies(ctx.tools)
     recorded = ctx.deploy.offsite_snapshot if ctx.backup == str(path) else None
     found = next(
         (c for c in copies if recorded and c.short_id == recorded[:8] and c.name == path.name),

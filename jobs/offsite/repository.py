@@ -15,7 +15,7 @@ from typing import Any
 
 from config.offsite import Offsite
 from jobs.commands import restic
-from jobs.execution.context import DeployContext
+from jobs.execution.context import Tools
 from jobs.execution.runner import CommandResult
 from jobs.failures.errors import CommandFailed, DeployError
 from jobs.failures.finder import shorten, telling_line
@@ -25,25 +25,25 @@ class OffsiteError(DeployError):
     """An off-site copy, listing or restore could not be done; the message says why."""
 
 
-def offsite_of(ctx: DeployContext) -> Offsite | None:
-    return ctx.environment.backups.offsite
+def offsite_of(tools: Tools) -> Offsite | None:
+    return tools.environment.backups.offsite
 
 
-def configured(ctx: DeployContext) -> Offsite:
-    offsite = offsite_of(ctx)
+def configured(tools: Tools) -> Offsite:
+    offsite = offsite_of(tools)
     if offsite is None:
         raise OffsiteError(
-            f"{ctx.deploy.target} has no backups.offsite repository: nothing is copied off "
+            f"{tools.environment.target} has no backups.offsite repository: nothing is copied off "
             "this host (docs/backups.md)"
         )
     return offsite
 
 
 def run_restic(
-    ctx: DeployContext, argv: list[str], *, check: bool = True, **options: Any
+    tools: Tools, argv: list[str], *, check: bool = True, **options: Any
 ) -> CommandResult:
-    offsite = configured(ctx)
-    return ctx.runner.run(
+    offsite = configured(tools)
+    return tools.runner.run(
         argv,
         timeout=offsite.timeout,
         extra_env=restic.repository_env(offsite),
@@ -53,31 +53,31 @@ def run_restic(
     )
 
 
-def ensure_repository(ctx: DeployContext) -> None:
+def ensure_repository(tools: Tools) -> None:
     """A repository that is not there yet is initialised (a first copy); one whose password
     does not open it stays as it is, and the error says so."""
-    offsite = configured(ctx)
-    opened = run_restic(ctx, restic.cat_config(offsite), check=False, quiet=True,
+    offsite = configured(tools)
+    opened = run_restic(tools, restic.cat_config(offsite), check=False, quiet=True,
                         stdout_path=Path("/dev/null"))  # fmt: skip
     if opened.exit_code == 0:
         return
     if "wrong password" in opened.output or "no key found" in opened.output:
         raise OffsiteError(f"the password does not open {offsite.repository}: {opened.output}")
     try:
-        run_restic(ctx, restic.init(offsite), quiet=True)
+        run_restic(tools, restic.init(offsite), quiet=True)
     except CommandFailed as error:
         raise OffsiteError(
             f"cannot open or create the repository {offsite.repository}: "
             f"{shorten(telling_line(opened.output), 300)} / {error.cause(300)}"
         ) from None
-    ctx.log.info(f"initialised the off-site repository {offsite.repository}")
+    tools.log.info(f"initialised the off-site repository {offsite.repository}")
 
 
-def json_output(ctx: DeployContext, argv: list[str], **options: Any) -> Any:
+def json_output(tools: Tools, argv: list[str], **options: Any) -> Any:
     """Run a restic command whose stdout is JSON, and read it (stdout kept out of the log)."""
     with tempfile.TemporaryDirectory(prefix="deployhook-restic-") as scratch:
         out = Path(scratch) / "out.json"
-        run_restic(ctx, argv, stdout_path=out, **options)
+        run_restic(tools, argv, stdout_path=out, **options)
         return parse_json_lines(out.read_text())
 
 
@@ -138,9 +138,11 @@ def copies_from(listing: Any) -> list[OffsiteCopy]:
     return sorted(found, key=lambda copy: copy.time, reverse=True)
 
 
-def list_copies(ctx: DeployContext) -> list[OffsiteCopy]:
-    offsite = configured(ctx)
-    return copies_from(json_output(ctx, restic.snapshots(offsite, ctx.deploy.target), quiet=True))
+def list_copies(tools: Tools) -> list[OffsiteCopy]:
+    offsite = configured(tools)
+    return copies_from(
+        json_output(tools, restic.snapshots(offsite, tools.environment.target), quiet=True)
+    )
 
 
 def choose(copies: list[OffsiteCopy], wanted: str | None, target: str) -> OffsiteCopy:

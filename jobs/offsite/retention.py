@@ -15,13 +15,13 @@ from jobs.offsite.repository import OffsiteError, offsite_of, run_restic
 
 def forget_old_copies(ctx: DeployContext) -> bool:
     """Forget and prune what the retention no longer keeps; whether that worked."""
-    offsite = offsite_of(ctx)
+    offsite = offsite_of(ctx.tools)
     if offsite is None:
         return True
     keep = ctx.environment.backups
     argv = restic.forget(offsite, ctx.deploy.target, keep.keep_count, keep.keep_days)
     try:
-        run_restic(ctx, argv, quiet=True)
+        run_restic(ctx.tools, argv, quiet=True)
     except (CommandFailed, OffsiteError, OSError) as error:
         ctx.log.info(f"off-site retention failed (the copies stay for now): {error}")
         return False

@@ -103,7 +103,7 @@ def _verify(ctx: DeployContext, backup: Path) -> None:
     database = ctx.environment.database
     if database is None:  # action_context refuses such environments; this keeps types honest
         raise StageFailed("verify", "expected a database to verify against, got none")
-    verify_backup(ctx, database, backup)
+    verify_backup(ctx.tools, database, backup)
     ctx.log.info(f"{backup.name}: readable by pg_restore ({backup.stat().st_size} bytes)")
 
 

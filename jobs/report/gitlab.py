@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import requests
 
-from config import Settings
+from config import Project, Settings
 from config.model import GitlabNotify
 from jobs.report.delivery import Outbound, answered_2xx
 from jobs.report.states import gitlab_state
@@ -16,9 +16,8 @@ from jobs.state.records import Deploy
 DESCRIPTION_LIMIT = 255
 
 
-def project_ref(settings: Settings, deploy: Deploy) -> str:
+def project_ref(project: Project) -> str:
     """GitLab's project id: the configured number, else the URL-encoded `group/name` path."""
-    project = settings.projects[deploy.project]
     if project.gitlab_project_id is not None:
         return str(project.gitlab_project_id)
     return quote(project.repo_path, safe="")
@@ -31,7 +30,7 @@ def status_request(settings: Settings, notify: GitlabNotify, deploy: Deploy) -> 
     body = status_body(settings, deploy, state, ("name", notify.context), DESCRIPTION_LIMIT)
     if deploy.ref_kind in ("branch", "tag"):
         body["ref"] = deploy.ref_name
-    project = project_ref(settings, deploy)
+    project = project_ref(settings.projects[deploy.project])
     return Outbound(
         what=f"GitLab commit status {state} for {deploy.short_sha}",
         url=f"{notify.api_url.rstrip('/')}/projects/{project}/statuses/{deploy.sha}",

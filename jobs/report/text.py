@@ -163,10 +163,8 @@ def commit_url(project: Project, sha: str) -> str | None:
     return f"https://{host}/{path}{middle}{sha}"
 
 
-def context_name(template: str, deploy: Deploy) -> str:
-    return template.replace("{environment}", deploy.environment).replace(
-        "{project}", deploy.project
-    )
+def context_name(template: str, project: str, environment: str) -> str:
+    return template.replace("{environment}", environment).replace("{project}", project)
 
 
 def status_body(
@@ -176,7 +174,7 @@ def status_body(
     key, template = label
     body: dict[str, Any] = {
         "state": state,
-        key: context_name(template, deploy),
+        key: context_name(template, deploy.project, deploy.environment),
         "description": describe(deploy, limit),
     }
     link = log_url(settings, deploy)

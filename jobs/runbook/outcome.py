@@ -1,4 +1,5 @@
-"""How a deploy's stages are recorded and how a deploy ends when it does not succeed.
+"""How a deploy's stages are recorded and how a deploy ends when it does not succeed
+(as data: `Ending`; the runbook writes it).
 
 Shared by the runbook (jobs/runbook/pipeline.py) and the recovery of deploys a dead worker left
 running (jobs/runbook/recovery.py).
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import LockLost, NothingToDeploy, StageFailed
@@ -60,37 +61,32 @@ def _finish(ctx: DeployContext, entry: StageRecord, outcome: Outcome, detail: st
     ctx.save()
 
 
-def revert_after(ctx: DeployContext, failure: StageFailed) -> None:
+def revert_after(ctx: DeployContext, failure: StageFailed) -> Ending:
+    """Revert after `failure`; how the deploy ends: reverted, failed (nothing running had
+    changed) or revert_failed."""
     ctx.log.info(f"{failure.stage} failed: {failure}; reverting to {str(ctx.previous_sha)[:12]}")
     problems = stage(ctx, "revert", revert)
-    after = after_revert_hooks(ctx, "revert_failed" if problems else "reverted")
+    final = "revert_failed" if problems else "reverted"
+    after = after_revert_hooks(ctx, final)
+    note = database_note(ctx.deploy, final=final)
     if problems:
         detail = "; ".join(problems)
-        note = database_note(ctx.deploy, final="revert_failed")
         where = (
             f"{note}; kept copy {ctx.deploy.kept_database}"
             if ctx.deploy.restored_backup and ctx.deploy.kept_database
             else f"{note + '; ' if note else ''}backup to restore by hand: "
             f"{ctx.backup or 'none taken'}"
         )
-        ctx.deploy.revert_error = detail
-        finish_failed(
-            ctx,
-            failure,
-            "revert_failed",
-            f"REVERT FAILED, needs a human: {detail}. {where}{after}",
+        ending = failed(
+            failure, "revert_failed", f"REVERT FAILED, needs a human: {detail}. {where}{after}"
         )
-        return
+        return ending._replace(changes={**ending.changes, "revert_error": detail})
     unchanged = unchanged_note(failure.stage)
     if unchanged:
         # Nothing running had changed: the checkout and image names are back as they were.
-        finish_failed(ctx, failure, "failed", f"{unchanged}{after}")
-        return
-    note = database_note(ctx.deploy, final="reverted")
+        return failed(failure, "failed", f"{unchanged}{after}")
     database = f"; {note}" if note else ""
-    finish_failed(
-        ctx, failure, "reverted", f"reverted to {str(ctx.previous_sha)[:12]}{database}{after}"
-    )
+    return failed(failure, "reverted", f"reverted to {str(ctx.previous_sha)[:12]}{database}{after}")
 
 
 def after_revert_hooks(ctx: DeployContext, outcome: str = "reverted") -> str:
@@ -105,26 +101,29 @@ def after_revert_hooks(ctx: DeployContext, outcome: str = "reverted") -> str:
     return ""
 
 
-def finish_failed(ctx: DeployContext, failure: StageFailed, state: State, outcome: str) -> None:
+class Ending(NamedTuple):
+    """How a deploy ends, as data: jobs/runbook/pipeline.py `finish` writes it on the record."""
+
+    state: State
+    says: str  # the deploy log's line
+    changes: dict[str, Any]  # the record's fields written with the state
+
+
+def failed(failure: StageFailed, state: State, outcome: str) -> Ending:
     message = f"{failure.stage} failed: {failure} -> {outcome}"
-    ctx.log.info(message)
-    ctx.store.transition(
-        ctx.deploy,
+    return Ending(
         state,
-        error=message,
-        failed_stage=failure.stage,
-        failure=failure.failure.to_json(),
+        message,
+        {"error": message, "failed_stage": failure.stage, "failure": failure.failure.to_json()},
     )
 
 
-def finish_interrupted(ctx: DeployContext, lost: LockLost) -> None:
-    """End a deploy that lost its lock: nothing more is changed, and it says who holds it."""
-    where = next((entry.name for entry in reversed(ctx.deploy.stages)), "start")
+def interrupted(stages: list[StageRecord], lost: LockLost) -> Ending:
+    """A deploy that lost its lock: nothing more is changed, and it says who holds it."""
+    where = next((entry.name for entry in reversed(stages)), "start")
     message = (
         f"INTERRUPTED during {where}: {lost}. This deploy changed nothing after that; the "
         "environment may run a mix of this and the previous version: check it"
     )
-    ctx.log.info(message)
-    ctx.store.transition(
-        ctx.deploy, "interrupted", error=message, failed_stage=where, interrupted_by=lost.holder
-    )
+    changes = {"error": message, "failed_stage": where, "interrupted_by": lost.holder}
+    return Ending("interrupted", message, changes)

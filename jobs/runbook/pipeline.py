@@ -23,20 +23,23 @@ lost the lock (any changing command is fenced by it): stop at once, end `interru
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Any
+
 from config import Settings
 from jobs.database.keep import dump_kept_aside
-from jobs.database.restore import prepare_restore
-from jobs.database.standby import discard
+from jobs.database.standby import discard, prepare_restore
 from jobs.execution.context import DeployContext, new_context, secret_values
 from jobs.execution.deploylog import DeployLog
 from jobs.failures.errors import LockLost, LockTimeout, NothingToDeploy, OperatorHold, StageFailed
-from jobs.gates import pass_gates
-from jobs.runbook.outcome import finish_failed, finish_interrupted, revert_after, stage
-from jobs.runbook.table import BEFORE_CHANGES, CHANGES, Condition, planned
+from jobs.gates import Candidate, Meanwhile, decide
+from jobs.gates.waiting import SUPERSEDED
+from jobs.runbook.outcome import Ending, failed, interrupted, revert_after, stage
+from jobs.runbook.table import BEFORE_CHANGES, CHANGES, Condition, Stage, planned
 from jobs.state import Connection
-from jobs.state.held import hold
+from jobs.state.held import hold, hold_for_window
 from jobs.state.locks import EnvironmentLock, LockOwner
-from jobs.state.records import Deploy, DeployStore
+from jobs.state.records import Deploy, DeployStore, State
 from jobs.state.submit import superseded
 from jobs.state.workers import worker_name
 
@@ -45,40 +48,124 @@ LOCK_WAIT_SECONDS = 3600.0
 
 def deploy(deploy_id: str, settings: Settings, connection: Connection) -> str:
     store = DeployStore(connection, keep_days=settings.history.keep_days)
-    record = store.get(deploy_id)
+    record = read(store, deploy_id)
     if record.state != "queued":
         return record.state  # already handled (a re-run of the same job does nothing)
     log = DeployLog(store, record.id, secret_values(settings))
-    if not pass_gates(connection, settings, record, log, lambda: superseded(connection, record)):
+
+    def newer() -> bool:  # a newer push for this environment is queued
+        return superseded(connection, record)
+
+    if not pass_gates(connection, settings, record, log, newer, store):
         # Blocked, held for a window, superseded while it waited, or run by another copy.
-        return store.get(record.id).state
+        return read(store, record.id).state
     lock = EnvironmentLock(connection, record.target, LockOwner.for_deploy(record.id, "deploy"))
     try:
         take_lock(connection, lock, record, log)
     except LockTimeout as error:
-        store.transition(record, "cancelled", error=str(error))
-        return record.state
-    except OperatorHold as held:
-        log.info(f"not started: {held}")
+        return end(store, record, log, "cancelled", error=str(error))
+    except OperatorHold:
         return record.state  # still queued; `deployhook unlock` queues it again
     try:
-        current = store.get(record.id).state
+        current = read(store, record.id).state
         if current != "queued":
             return current  # another run of this job started it while this one waited
-        if superseded(connection, record):
-            log.info("a newer push for this environment is queued: skipping this one")
-            store.transition(record, "superseded")
-            return record.state
+        if newer():
+            return end(store, record, log, "superseded", says=SUPERSEDED.says)
         ctx = new_context(record, settings, store, log, lock)
         try:
             run_stages(ctx)
         except LockLost as lost:
-            finish_interrupted(ctx, lost)
+            finish(store, record, log, interrupted(record.stages, lost))
         finally:
             ctx.close()
         return ctx.deploy.state
     finally:
         lock.release()
+
+
+def read(store: DeployStore, deploy_id: str) -> Deploy:
+    """The stored record: during a long wait another run of the same job (queued again by an
+    unlock or a restart) may have moved it on, and a stale copy must not overwrite that."""
+    return store.get(deploy_id)
+
+
+def end(store: DeployStore, record: Deploy, log: DeployLog, state: State, says: str = "",
+        **changes: Any) -> str:  # fmt: skip
+    """The one place the runbook moves the record on (a stage's end is recorded by stage())."""
+    if says:
+        log.info(says)
+    store.transition(record, state, **changes)
+    return record.state
+
+
+def finish(store: DeployStore, record: Deploy, log: DeployLog, ending: Ending) -> str:
+    return end(store, record, log, ending.state, ending.says, **ending.changes)
+
+
+def pass_gates(
+    connection: Connection,
+    settings: Settings,
+    record: Deploy,
+    log: DeployLog,
+    newer: Callable[[], bool],
+    store: DeployStore | None = None,
+) -> bool:
+    """True when the deploy may go on; otherwise what the gates decided is on the record:
+    blocked, superseded, or held for a window (still queued), or another run has it."""
+    store = store or DeployStore(connection, keep_days=settings.history.keep_days)
+
+    def taken() -> bool:
+        return read(store, record.id).state != "queued"
+
+    def waiting(what: str) -> None:
+        # Who waits: a worker that dies mid-wait leaves the deploy queued; the next worker
+        # on this host queues it again (jobs/gates/waker.py requeue_interrupted_waits).
+        note(store, record, waiting_for=what, worker=worker_name())
+
+    candidate = Candidate(
+        record.project,
+        record.environment,
+        record.sha,
+        rollback=record.trigger == "rollback",
+        override_reason=record.override_reason,
+        sender=record.sender,
+    )
+    decision = decide(settings, store, log, candidate, Meanwhile(newer, taken, waiting))
+    if decision.outcome == "go":
+        if (record.waiting_for, record.worker) != (None, None) and not taken():
+            # e.g. held for a window that is open now: it waits for nothing any more
+            note(store, record, waiting_for=None, worker=None, event=False)
+        return True
+    if decision.outcome == "held":
+        note(store, record, waiting_for=decision.reason, worker=record.worker)
+        if decision.opens is not None:  # the gates hold only until a window they found
+            hold_for_window(connection, record.target, record.id, decision.opens)
+        log.info(decision.says)
+    elif decision.outcome == "taken":
+        log.info(decision.says)
+    else:
+        state: State = "blocked" if decision.outcome == "blocked" else "superseded"
+        why = {"error": decision.reason, "blocked_by": decision.gate} if state == "blocked" else {}
+        end(store, record, log, state, decision.says, waiting_for=None, worker=None, **why)
+    return False
+
+
+def note(
+    store: DeployStore,
+    record: Deploy,
+    *,
+    waiting_for: str | None,
+    worker: str | None,
+    event: bool = True,
+) -> None:
+    """What a queued deploy waits for, and which worker waits: with `event`, the reporters
+    are told (pages and commit statuses show it)."""
+    record.waiting_for, record.worker = waiting_for, worker
+    if event:
+        store.note(record)
+    else:
+        store.save(record)
 
 
 def take_lock(
@@ -93,43 +180,51 @@ def take_lock(
                 hold_on_operator=True,
             )
             return
-        except OperatorHold:
+        except OperatorHold as held:
             if hold(connection, record.target, record.id):
+                log.info(f"not started: {held}")
                 raise
             # The operator unlocked between our look and our note: try the lock again.
 
 
 def run_stages(ctx: DeployContext) -> None:
     """The stages of jobs/runbook/table.py in order: before the changes, then the changes."""
-    store, record = ctx.store, ctx.deploy
-    store.transition(record, "running", worker=worker_name())
+    store, record, log = ctx.store, ctx.deploy, ctx.log
+    end(store, record, log, "running", worker=worker_name())
 
     def holds(condition: Condition) -> bool:
         return condition(ctx)
 
     try:
-        for step in planned(BEFORE_CHANGES, holds):
-            stale = stage(ctx, step.name, step.action)
-            if step.supersedes and stale:
-                ctx.log.info(f"not deploying {record.sha[:12]}: {stale}")
-                store.transition(record, "superseded", error=str(stale))
-                return
+        stale = run_steps(ctx, planned(BEFORE_CHANGES, holds))
+        if stale:
+            says = f"not deploying {record.sha[:12]}: {stale}"
+            end(store, record, log, "superseded", says, error=str(stale))
+            return
         prepare_restore(ctx)  # a head start for a revert that would restore (in the background)
     except StageFailed as failure:
-        finish_failed(ctx, failure, "failed", "nothing was changed")
+        finish(store, record, log, failed(failure, "failed", "nothing was changed"))
         return
     except NothingToDeploy as reason:
-        ctx.log.info(f"not deployed: {reason}; nothing was changed")
-        store.transition(record, "skipped", error=str(reason))
+        says = f"not deployed: {reason}; nothing was changed"
+        end(store, record, log, "skipped", says, error=str(reason))
         return
     try:
-        for step in planned(CHANGES, holds):
-            stage(ctx, step.name, step.action)
+        run_steps(ctx, planned(CHANGES, holds))
         # A rollback's restore renamed the live database aside: dumped before the reports,
         # so that they name the kept file.
         dump_kept_aside(ctx)
-        store.transition(record, "succeeded")
+        end(store, record, log, "succeeded")
     except StageFailed as failure:
-        revert_after(ctx, failure)
+        finish(store, record, log, revert_after(ctx, failure))
     finally:
         discard(ctx)  # the standby restore, when no revert used it
+
+
+def run_steps(ctx: DeployContext, steps: Iterable[Stage]) -> object:
+    """Each step as a recorded stage, in order; what a superseding step found stale, if any."""
+    for step in steps:
+        stale = stage(ctx, step.name, step.action)
+        if step.supersedes and stale:
+            return stale
+    return None

@@ -24,7 +24,8 @@ from jobs.execution.deploylog import DeployLog
 from jobs.execution.docker_sdk import docker_client
 from jobs.execution.runner import Runner
 from jobs.failures.errors import CommandFailed, LockLost, LockTimeout, StageFailed
-from jobs.runbook.outcome import finish_failed, finish_interrupted, revert_after
+from jobs.runbook.outcome import failed, interrupted, revert_after
+from jobs.runbook.pipeline import finish
 from jobs.runbook.stages.checkout import remove_stale_git_locks
 from jobs.runbook.stages.rehearse import remove_containers
 from jobs.runbook.table import CHANGES
@@ -104,11 +105,11 @@ def recover(record: Deploy, settings: Settings, connection: Connection) -> None:
             log.info(f"rehearsal containers still there: {left}" if left else "rehearsal removed")
         try:
             if any(ctx.started(name) for name in CHANGING_STAGES):
-                revert_after(ctx, failure)
+                finish(store, record, log, revert_after(ctx, failure))
             else:
-                finish_failed(ctx, failure, "failed", "nothing was changed")
+                finish(store, record, log, failed(failure, "failed", "nothing was changed"))
         except LockLost as lost:
-            finish_interrupted(ctx, lost)
+            finish(store, record, log, interrupted(record.stages, lost))
         finally:
             ctx.close()
     finally:

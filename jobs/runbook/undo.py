@@ -16,6 +16,7 @@ from jobs.offsite.fetch import local_or_offsite
 from jobs.runbook.stages.checkout import check_out
 from jobs.runbook.stages.health import wait_healthy
 from jobs.runbook.stages.pull import pin_previous
+from jobs.runbook.stages.retiring import wait_gone
 from jobs.runbook.stages.swap import swap
 from jobs.secrets.decrypt import restore_previous
 from jobs.swarm import is_swarm
@@ -46,6 +47,9 @@ def restore_backup(ctx: DeployContext) -> None:
     local_or_offsite(ctx, backup)
     if not backup.is_file():
         raise RuntimeError(f"expected the backup {ctx.backup}, got no such file")
+    # The old containers still draining (a failure while they drain) write too: gone first,
+    # so that stopping the writers leaves no retirement half done.
+    wait_gone(ctx)
     restore_database(ctx, backup)  # keeps the database as it is first, or does not restore
 
 

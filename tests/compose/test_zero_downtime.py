@@ -270,3 +270,47 @@ def test_check_config_refuses_what_cannot_swap(
     }
     (checkout / "compose.yml").write_text(yaml.safe_dump({"services": services}))
     assert main(["check-config", "--config", str(config)]) == 0
+
+
+def _with_health(health: str, zero: str) -> str:
+    """The environment with these health settings and zero_downtime services."""
+    text = ENVIRONMENT.replace("PATH", "/srv/crm").replace(
+        "zero_downtime: [api]", f"zero_downtime: {zero}"
+    )
+    return text.replace(
+        'health: {url: "http://127.0.0.1:8000/healthz"}',
+        f'health: {{url: "http://127.0.0.1:8080/healthz", {health}}}',
+    )
+
+
+@pytest.mark.parametrize(
+    ("health", "zero", "service"),
+    [
+        ("port: 8000", "[api]", "api"),
+        ("port: 8000, service: web", "[api, web]", "web"),
+        ("timeout: 30", "[api, web]", None),  # not set: the old ones drain first, as before
+    ],
+)
+def test_health_service_behind_the_url(health: str, zero: str, service: str | None) -> None:
+    """health.port names the port; the service is the only zero-downtime one, or named."""
+    text = _with_health(health, zero)
+    environment = parse_settings(text, "test.yml", {}).environment("crm", "dev")
+    assert environment.health_service == service
+
+
+@pytest.mark.parametrize(
+    ("health", "zero", "problem"),
+    [
+        ("port: 8000", "[api, web]", "health.port needs health.service when zero_downtime"),
+        ("port: 8000", "[]", "health.port needs health.service when zero_downtime"),
+        ("port: 8000, service: db", "[api]", "health.service db is not in zero_downtime (api)"),
+        ("service: api", "[api]", "health.service needs health.port"),
+        ("port: 0", "[api]", "health.port"),
+    ],
+)
+def test_health_port_mistakes_are_refused(health: str, zero: str, problem: str) -> None:
+    """A port without a service to read it on, or a service that is not swapped, is an error."""
+    text = _with_health(health, zero)
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(text, "test.yml", {})
+    assert any(problem in line for line in caught.value.problems), caught.value.problems

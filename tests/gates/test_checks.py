@@ -19,11 +19,10 @@ from pytest_httpserver import HTTPServer
 from rq import Queue
 from werkzeug import Response
 
-from jobs.gates import pass_gates
 from jobs.gates.checks import Verdict, gitlab_results, verdict, wait_for_green
 from jobs.gates.waker import requeue_interrupted_waits
 from jobs.report.text import describe
-from jobs.runbook.pipeline import deploy
+from jobs.runbook.pipeline import deploy, pass_gates
 from jobs.state.locks import current_owner
 from jobs.state.records import Deploy, DeployStore, events_key
 from jobs.state.submit import DeployRequest, submit

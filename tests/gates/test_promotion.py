@@ -9,11 +9,10 @@ import time
 import pytest
 import redis
 
-from jobs.gates import pass_gates
 from jobs.operations.queueing import override_reason
 from jobs.operations.targets import OperationError
 from jobs.report import drain
-from jobs.runbook.pipeline import deploy
+from jobs.runbook.pipeline import deploy, pass_gates
 from jobs.state.locks import current_owner
 from jobs.state.records import DeployStore
 from jobs.state.submit import DeployRequest, Submitted, submit

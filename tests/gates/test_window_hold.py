@@ -10,10 +10,9 @@ from rq import Queue
 
 from config import Settings
 from config.gates import DAYS
-from jobs.gates import pass_gates
 from jobs.gates.waker import start_window_waker, wake_due
 from jobs.report import drain
-from jobs.runbook.pipeline import deploy
+from jobs.runbook.pipeline import deploy, pass_gates
 from jobs.state.held import WINDOW_WAKE_KEY, held_ids, release_held, window_wakeups
 from jobs.state.locks import current_owner
 from jobs.state.records import Deploy, DeployStore

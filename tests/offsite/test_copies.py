@@ -88,7 +88,7 @@ def test_a_backup_goes_off_site_and_comes_back_byte_equal(
     ctx.backup = ctx.deploy.backup = str(backup)
     snapshot = copy_backup(ctx)
     assert snapshot and ctx.deploy.offsite_snapshot == snapshot and not ctx.deploy.offsite_error
-    copies = list_copies(ctx)
+    copies = list_copies(ctx.tools)
     assert [(c.short_id, c.name, c.deploy_id, c.kind) for c in copies] == [
         (snapshot[:8], backup.name, ctx.deploy.id, "backup")
     ]
@@ -116,9 +116,9 @@ def test_retention_forgets_what_the_local_rules_drop(
         for tag in tags:
             argv += ["--tag", tag]
         subprocess.run(argv, input=path.read_bytes(), env=environ, check=True)
-    assert len(list_copies(ctx)) == 5
+    assert len(list_copies(ctx.tools)) == 5
     assert forget_old_copies(ctx)
-    assert {copy.short_id for copy in list_copies(ctx)} == recent
+    assert {copy.short_id for copy in list_copies(ctx.tools)} == recent
     others = subprocess.run(
         ["restic", "--repo", str(tmp_path / "repo"), "snapshots", "--tag", "env:x/y", "--json"],
         env=environ, capture_output=True, text=True, check=True,

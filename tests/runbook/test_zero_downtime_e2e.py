@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from config import Settings
-from jobs.state.records import Deploy
+from jobs.state.records import Deploy, DeployStore
 from tests.support.deploying import config_for, deploy
 from tests.support.docker_engine import Engine
 from tests.support.failures import assert_cause
@@ -102,12 +102,18 @@ def test_good_deploy_with_migration_before_swap_fails_no_request(
 def test_good_deploy_without_new_migration_fails_no_request(
     proxied: ProxiedApp, zd_settings: Settings, redis_conn: redis.Redis
 ) -> None:
-    """A code-only change swaps rolling: old and new api overlap and no request fails."""
+    """A code-only change swaps rolling: old and new api overlap and no request fails. Without
+    health.port the health stage waits until the old api is gone, and says so."""
     sha = proxied.side_commit("main")
     record, load = _deploy_under_load(proxied, zd_settings, redis_conn, sha)
     assert record.state == "succeeded", record.error
     _none_failed(load)
     assert proxied.running_version() == "side"
+    log = DeployStore(redis_conn).log(record.id)
+    waited = [line for line in log if "have drained and gone, then reading the health" in line]
+    assert waited and "health.port is not set" in waited[0], log
+    removed = max(i for i, line in enumerate(log) if "$ docker rm " in line)
+    assert removed < next(i for i, line in enumerate(log) if line[9:].startswith("healthy: "))
 
 
 def test_failure_after_swap_swaps_back_rolling(

@@ -17,6 +17,7 @@ import pytest
 import redis
 
 from config import Settings
+from jobs.state.records import DeployStore
 from tests.support.deploying import config_for
 from tests.support.docker_engine import Engine
 from tests.support.failures import assert_cause
@@ -76,8 +77,15 @@ def settings(bed: ProxyBed, state_dir: Path, redis_url: str) -> Settings:
 
 
 def test_good_release(bed: ProxyBed, settings: Settings, redis_conn: redis.Redis) -> None:
-    """A good release: no failed request, the new version serves after the swap."""
-    swapped(bed, settings, redis_conn, "good", "good")
+    """A good release: no failed request, the new version serves after the swap; it was
+    judged on its own container while the old one drained, which ended after the success."""
+    record = swapped(bed, settings, redis_conn, "good", "good")
+    log = DeployStore(redis_conn).log(record.id)
+    direct = [line for line in log if "read on each new one directly too" in line]
+    assert direct and ":8000" in direct[0], log
+    healthy = next(i for i, line in enumerate(log) if line[9:].startswith("healthy: "))
+    removed = [i for i, line in enumerate(log) if "$ docker rm " in line]
+    assert removed and removed[-1] > healthy, "the old container was gone before the health"
 
 
 def test_good_release_with_migration_before_swap(
@@ -204,17 +212,21 @@ def test_failure_after_swap_reverts_with_the_same_discipline(
 
 
 def test_release_crashing_after_the_swap_fails_the_health_stage_at_once(
-    bed: ProxyBed, settings: Settings, redis_conn: redis.Redis
+    bed: ProxyBed, state_dir: Path, redis_url: str, redis_conn: redis.Redis
 ) -> None:
     """Passes the swap, then crashes on the health stage's first request: reverted at the
-    crash, not after the health timeout. With the old containers gone, nothing serves the
-    requests of the crash's instant: what is asserted is the outcome, the cause, the version."""
-    before = str(bed.version())
+    crash, not after the health timeout, by taking back the old container, still draining (a
+    15 s drain here, so that a loaded machine's revert still finds it). Requests in flight on
+    the crashing one may fail: what is asserted is the outcome, the cause, the container."""
+    environment = {**bed.environment_config(), "zero_downtime_drain": 15}
+    settings = Settings.model_validate(config_for(environment, state_dir, redis_url))
+    before, serving = str(bed.version()), bed.api_containers()
     version = "crash-on-health"
     record, users = deploy_row(bed, settings, redis_conn, bed.release(version, "crash_on_health"))
     assert record.state == "reverted" and record.failed_stage == "health", record.error
     line = assert_cause(record, ("api restarted ", "api is restarting", "api exited with "))
     assert "a crash, not waiting out " in line, line  # not "not healthy within"
+    assert bed.api_containers() == serving, "not the old container taken back"
     serves(bed, before)
     each_cell(users, answered_last(before))
     assert any(version in c.versions() for c in users.by_proxy.values()), "it never served"

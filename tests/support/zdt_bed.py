@@ -148,8 +148,10 @@ class ProxyBed(RepoLayout, Commits):
                         "command": "docker-compose"},
             "migrate": {"service": "api", "command": ["python3", "-m", "app.migrate"],
                         "when": "before_swap"},
+            # port: the api's, so the release is also read on its own containers while the
+            # old ones drain (docs/zero-downtime.md, "Judged directly").
             "health": {"url": f"http://127.0.0.1:{self.ports[health_via]}/healthz",
-                       "timeout": timeout, "interval": 0.5},
+                       "timeout": timeout, "interval": 0.5, "port": 8000},
             "zero_downtime": ["api"],
         }  # fmt: skip
 

@@ -95,13 +95,14 @@ def serves(bed: ProxyBed, version: str | None) -> None:
 
 def swapped(
     bed: ProxyBed, settings: Settings, connection: redis.Redis, version: str, behaviour: str
-) -> None:
+) -> Deploy:
     """Deploy a release that must succeed; both versions served, the new one last."""
     before = bed.version()
     record, users = deploy_row(bed, settings, connection, bed.release(version, behaviour))
     assert record.state == "succeeded", record.error
     each_cell(users, no_failed, served(str(before), version), answered_last(version))
     serves(bed, version)
+    return record
 
 
 # What the swap's failure names for each release that never serves (the Docker health seen at

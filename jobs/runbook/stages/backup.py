@@ -17,7 +17,7 @@ def take_backup(ctx: DeployContext) -> Path | None:
         ctx.log.info("no database configured: nothing to back up")
         return None
     final = new_dump_path(ctx, ctx.deploy.environment)
-    write_dump(ctx, database, final, "backup")
+    write_dump(ctx.tools, database, final, "backup")
     ctx.backup = str(final)
     ctx.deploy.backup = str(final)
     ctx.log.info(f"backup written: {final} ({final.stat().st_size} bytes)")

@@ -19,6 +19,12 @@ from config.model import Health
 from jobs.compose.images import SERVICE_LABEL, running_containers
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import StageFailed
+from jobs.runbook.stages.direct_health import (
+    DirectProbe,
+    before_hooks,
+    judge,
+    while_draining,
+)
 from jobs.swarm import is_swarm
 from jobs.swarm.checks import probe_tasks
 
@@ -27,6 +33,19 @@ REVERT_FIRST_INTERVAL = 0.1
 
 
 def wait_healthy(ctx: DeployContext, stage: str = "health") -> None:
+    # While old containers drain, the release is also read on its own containers (or this
+    # waits until the old ones are gone): never a success answered by the version that left.
+    direct = while_draining(ctx) if stage == "health" else None
+    try:
+        _poll(ctx, stage, direct)
+    finally:
+        if direct is not None:
+            direct.close()
+    if direct is not None:
+        before_hooks(ctx)
+
+
+def _poll(ctx: DeployContext, stage: str, direct: DirectProbe | None) -> None:
     health = ctx.environment.health
     deadline = time.monotonic() + health.timeout
     # A revert polls fast at first: the previous version is usually up within a second, and
@@ -35,6 +54,9 @@ def wait_healthy(ctx: DeployContext, stage: str = "health") -> None:
     last = "no answer yet"
     while True:
         http_ok, http_seen = _probe_http(ctx)
+        if direct is not None:
+            direct_ok, direct_seen = direct.probe()
+            http_ok, http_seen = http_ok and direct_ok, f"{http_seen}; {direct_seen}"
         problems, containers_seen = _probe_containers(ctx)
         last = f"{http_seen}; {containers_seen}"
         if http_ok and not problems:
@@ -62,15 +84,7 @@ def probe_url(health: Health) -> tuple[bool, str]:
         answer = requests.get(health.url, timeout=min(10.0, health.timeout), allow_redirects=False)
     except requests.RequestException as error:
         return False, f"{health.url}: {type(error).__name__}"
-    body = answer.text[:200].replace("\n", " ")
-    if answer.status_code != health.expect_status:
-        return (
-            False,
-            f"{health.url} answered {answer.status_code}, expected {health.expect_status}: {body}",
-        )
-    if health.expect_body is not None and health.expect_body not in answer.text:
-        return False, f"{health.url} answered without {health.expect_body!r}: {body}"
-    return True, f"{health.url} answered {answer.status_code}"
+    return judge(health, str(health.url), answer)
 
 
 def _probe_containers(ctx: DeployContext) -> tuple[list[Problem], str]:

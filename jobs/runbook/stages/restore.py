@@ -8,6 +8,7 @@ from jobs.database.restore import restore_database
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import StageFailed
 from jobs.offsite.fetch import local_or_offsite
+from jobs.runbook.stages.retiring import wait_gone
 from jobs.runbook.stages.swap import swap
 
 
@@ -22,5 +23,6 @@ def restore_requested(ctx: DeployContext) -> None:
     if not backup.is_file():
         raise StageFailed("restore", f"expected the backup {backup} to exist, got no such file")
     ctx.log.info(f"restoring {backup}: the writes made since it was taken are kept aside first")
+    wait_gone(ctx)  # draining old containers are writers too: gone before the writers stop
     restore_database(ctx, backup)
     swap(ctx, "restore")

@@ -195,6 +195,13 @@ class Retiring:
                 )
 
 
+def wait_gone(ctx: DeployContext) -> None:
+    """Until every old container of the deploy's rolling swaps has drained and gone, or was
+    taken back; each failure is in the deploy log."""
+    for retiring in ctx.retiring:
+        retiring.wait()
+
+
 def remove(ctx: DeployContext, containers: list[Any], grace: int, stage: str, service: str) -> None:
     """SIGTERM, SIGKILL after `grace` seconds, then remove (never a volume)."""
     for container in containers:

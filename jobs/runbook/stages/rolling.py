@@ -64,25 +64,31 @@ def image_name(ctx: DeployContext, service: ServiceModel) -> str:
 def roll(ctx: DeployContext, service: ServiceModel, stage: str) -> bool:
     everything = containers_of(ctx, service.name)
     serving = [c for c in everything if c.status == "running" and in_name(c, service.name)]
-    if not serving:
-        ctx.log.info(f"{service.name}: no container serves it: started the usual way")
-        return False
     target = image_id(ctx, image_name(ctx, service))
-    stale = [c for c in serving if c.attrs["Image"] != target]
-    if target is None or not stale:
-        return True  # nothing to swap; the plain `up` leaves it alone
-    # A revert while the deploy's old containers drain: they are the version it puts back.
+    # A revert while the deploy's old containers drain (a failure after they left the name,
+    # or in a later batch): they are the version it puts back.
     back = [
         pair for retiring in ctx.retiring if retiring.service.name == service.name
         for pair in retiring.reclaim(target)
-    ]  # fmt: skip
-    # Stopped, never started, or running outside the name (left by a deploy that died
-    # midway): none serves anybody. The plain `up` after the swap starts missing replicas.
+    ] if target is not None else []  # fmt: skip
+    if not serving and not back:
+        ctx.log.info(f"{service.name}: no container serves it: started the usual way")
+        return False
+    stale = [c for c in serving if c.attrs["Image"] != target]
+    if target is None or not (stale or back):
+        return True  # nothing to swap; the plain `up` leaves it alone
+    # Stopped, never started, crashed, or running outside the name (left by a deploy that
+    # died midway): none serves anybody. The plain `up` after the swap starts missing replicas.
     keep = {c.id for c in serving} | {c.id for c, _ in back} | ctx.retiring_ids()
     leftovers = [c for c in containers_of(ctx, service.name) if c.id not in keep]
     if leftovers:
         ctx.log.info(f"{service.name}: removing {_ids(leftovers)}, outside the service's name")
         remove(ctx, leftovers, 0, stage, service.name)
+    if not serving:  # the failed version crashed: the ones taken back serve alone
+        joined = _take_back(ctx, service, back, stage)
+        for container, aliases in joined.items():
+            join_name(ctx, container, aliases, stage)
+        return bool(joined)  # none healthy: the plain `up` starts the service
     retiring = Retiring(ctx, service, stage)
     try:
         while stale:

@@ -48,12 +48,14 @@ def swap(ctx: DeployContext, stage: str = "swap") -> None:
     _up(ctx, stage, everything)  # beside the settle of the old containers
     for rolled in ctx.retiring[retiring:]:
         rolled.wait_left()  # only the new version in the name, before the health stage
-    # The health stage must judge the new version alone. An old container that left the name
-    # still drains and answers, and a proxy reaches it through a connection it keeps alive
-    # (Caddy pools them by `api:8000`, not by address) or a lookup up to 2 s old (nginx): a
-    # health URL read through the proxy would pass on the version that left (seen: the
-    # matrix's revert row ended 'succeeded'). So the drains end here, before health, at the
-    # cost of the drain on the deploy's critical path (bench/README.md, issue 19's time).
+    if stage == "swap":
+        # The old ones drain on. An old container that left the name still answers, and a
+        # proxy reaches it through a connection it keeps alive (Caddy pools them by
+        # `api:8000`, not by address) or a lookup up to 2 s old (nginx): the health stage
+        # reads the release on its own containers too, or waits until the old ones are gone
+        # (jobs/runbook/stages/direct_health.py), never passing on the version that left.
+        return
+    # The revert's and a restore's health read through the proxy alone: after the drains.
     # A stopped container answers nothing, so no wait for the proxies to forget it is needed.
     for rolled in ctx.retiring[retiring:]:
         rolled.wait()
