@@ -2,7 +2,8 @@
 
 Refusals: zero_downtime services Compose cannot swap (jobs/compose/zero_downtime.py), and on
 a swarm the stack's update settings (jobs/swarm/policy.py); warnings: a Compose stack's proxy
-that would not follow a swap (jobs/compose/proxy_check.py).
+that would not follow a swap (jobs/compose/proxy_check.py), and no health.port (the old
+containers' drain then holds every deploy).
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ from jobs.failures.finder import telling_line
 from jobs.swarm.model import read_stack_offline
 from jobs.swarm.policy import refusals as swarm_refusals
 
+SLOW_HEALTH = (
+    "health.port is not set: each zero-downtime deploy waits for the old containers to drain "
+    "and go before its health check; set it to the port the service behind health.url listens "
+    "on in its containers (docs/zero-downtime.md)"
+)
+
 
 def zero_downtime_problems(settings: Settings) -> tuple[list[str], list[str]]:
     """The refusals and the proxy warnings of every environment with a checkout."""
@@ -27,6 +34,8 @@ def zero_downtime_problems(settings: Settings) -> tuple[list[str], list[str]]:
         for env_name, env in sorted(project.environments.items()):
             where = f"projects/{project_name}/environments/{env_name}"
             swarm = env.engine == "swarm"
+            if env.zero_downtime and not swarm and env.health.port is None:
+                proxy_warnings.append(f"{where}: {SLOW_HEALTH}")
             if not (env.zero_downtime or swarm) or not env.path.is_dir():
                 continue  # without a checkout, the deploy's first stage checks it
             compose = Compose.for_environment(env, detect_compose(env.compose.command))

@@ -270,6 +270,14 @@ def test_check_config_refuses_what_cannot_swap(
     }
     (checkout / "compose.yml").write_text(yaml.safe_dump({"services": services}))
     assert main(["check-config", "--config", str(config)]) == 0
+    # Not a refusal: without health.port every deploy waits for the drain, and is told so.
+    err = capsys.readouterr().err
+    assert "warning: projects/crm/environments/dev: health.port is not set: each" in err
+    config.write_text(
+        config.read_text().replace('/healthz"}', '/healthz", port: 8000, service: api}')
+    )
+    assert main(["check-config", "--config", str(config)]) == 0
+    assert "health.port" not in capsys.readouterr().err
 
 
 def _with_health(health: str, zero: str) -> str:
