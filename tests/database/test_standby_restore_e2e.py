@@ -28,7 +28,7 @@ from jobs.state.records import Deploy, DeployStore, new_deploy_id
 from tests.support.deploying import config_for, deploy
 from tests.support.failures import assert_cause
 from tests.support.pg_client import psql
-from tests.support.sample_app import SHORT_HEALTH, SampleApp
+from tests.support.sample_app import FAILING_HEALTH, SHORT_HEALTH, SampleApp
 from tests.support.writer import check_restored_and_kept, writer_running
 
 pytestmark = pytest.mark.docker
@@ -51,8 +51,9 @@ def creating_app(sample_app: SampleApp) -> SampleApp:
 
 @pytest.fixture
 def settings(sample_app: SampleApp, tmp_path: Path, redis_url: str) -> Settings:
-    config = config_for(sample_app.environment_config(), tmp_path / "state", redis_url)
-    return Settings.model_validate(config)
+    # Its deploys fail their health check (or migration) and their reverts come back healthy.
+    configured = sample_app.environment_config(FAILING_HEALTH)
+    return Settings.model_validate(config_for(configured, tmp_path / "state", redis_url))
 
 
 def commands(connection: redis.Redis, record: Deploy) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ from tests.support.deploying import (
     write_config,
 )
 from tests.support.failures import assert_cause
+from tests.support.sample_app import FAILING_HEALTH
 
 pytestmark = pytest.mark.docker
 
@@ -121,10 +122,17 @@ def test_failed_migration_is_reverted_with_the_database_as_before(
     _survivors_intact(sample_app, env_file_text)
 
 
+def _failing_health(config: dict[str, Any]) -> Settings:
+    """The settings with the deadline of a deploy whose revert must come back healthy."""
+    config["projects"]["sample"]["environments"]["dev"]["health"]["timeout"] = FAILING_HEALTH
+    return Settings.model_validate(config)
+
+
 def test_destructive_migration_with_unhealthy_code_restores_the_data(
-    sample_app: Any, settings: Settings, redis_conn: redis.Redis, env_file_text: str
+    sample_app: Any, config: dict[str, Any], redis_conn: redis.Redis, env_file_text: str
 ) -> None:
     """Dropped data comes back: a full dump after the revert equals the one before the deploy."""
+    settings = _failing_health(config)
     before_dump = sample_app.dump()
     record = deploy(settings, redis_conn, sample_app.destructive_migration_unhealthy_code())
     assert record.state == "reverted", record.error
@@ -136,9 +144,10 @@ def test_destructive_migration_with_unhealthy_code_restores_the_data(
 
 
 def test_health_timeout_reverts_after_the_deadline(
-    sample_app: Any, settings: Settings, redis_conn: redis.Redis, env_file_text: str
+    sample_app: Any, config: dict[str, Any], redis_conn: redis.Redis, env_file_text: str
 ) -> None:
     """A version that never becomes healthy fails at the deadline and the old one serves again."""
+    settings = _failing_health(config)
     record = deploy(settings, redis_conn, sample_app.never_healthy())
     assert record.state == "reverted", record.error
     assert record.failed_stage == "health", record.error

@@ -25,6 +25,10 @@ TEMPLATE = Path(__file__).resolve().parent.parent / "sample_app"
 # The health deadline of a deploy whose revert cannot bring a healthy version back either: it
 # still fails "not healthy within", both ways, without waiting 30 s each time.
 SHORT_HEALTH = 6.0
+# The health deadline of a deploy that must fail its health check while its revert brings the
+# previous version back healthy under the same deadline (about 2 s after its start on a quiet
+# machine: the api's healthcheck interval). 6 s flaked under load; 30 s only waited longer.
+FAILING_HEALTH = 15.0
 # pg_dump 15.14+ brackets its output with \restrict KEY / \unrestrict KEY, a fresh random key
 # each time; dump() leaves those lines out so equal databases give equal dumps.
 _RESTRICT_PREFIXES = ("\\restrict ", "\\unrestrict ")
@@ -173,7 +177,8 @@ class SampleApp(RepoLayout, ApiClient, Commits):
         """This instance as one environment of deployhook's YAML configuration.
 
         `health_timeout`: SHORT_HEALTH where neither the new nor the previous version can ever
-        be healthy (a revert that must fail): waiting 30 s twice for that proves nothing more.
+        be healthy (a revert that must fail): waiting 30 s twice for that proves nothing more;
+        FAILING_HEALTH where only the new one never is (the revert must come back healthy).
         """
         return {
             "trigger": {"branch": "main"},
