@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -78,52 +77,37 @@ def test_engine_of_a_killed_session_is_reaped_by_the_next(tmp_path: Path) -> Non
     assert mounts_below(directory) == []
 
 
-@pytest.fixture(scope="module")
-def v1_app(
-    docker_engine: Engine,
-    compose_command: list[str],
-    base_image: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[SampleApp]:
-    """One sample app at v1 for the tests that only look at it (none of them changes it)."""
-    app = SampleApp.create(
-        docker_engine, compose_command, base_image, tmp_path_factory.mktemp("v1-app")
-    )
-    yield app
-    app.stop()
-
-
-def test_sample_app_v1_is_healthy_over_http(v1_app: SampleApp) -> None:
+def test_sample_app_v1_is_healthy_over_http(module_sample_app: SampleApp) -> None:
     """The sample app starts at v1 and its health endpoint says ok with version 1."""
-    status, body = v1_app.get("/api/v1/healthz")
+    status, body = module_sample_app.get("/api/v1/healthz")
     assert (status, json.loads(body)) == (200, {"status": "ok", "version": "1"})
-    assert v1_app.running_version() == "1"
-    assert set(v1_app.container_ids()) == {"api", "postgres"}
-    assert v1_app.volume_exists()
+    assert module_sample_app.running_version() == "1"
+    assert set(module_sample_app.container_ids()) == {"api", "postgres"}
+    assert module_sample_app.volume_exists()
 
 
-def test_pg_dump_through_compose_exec_holds_the_seeded_rows(v1_app: SampleApp) -> None:
+def test_pg_dump_through_compose_exec_holds_the_seeded_rows(module_sample_app: SampleApp) -> None:
     """`compose exec -T postgres pg_dump -U app app` works and the dump holds the seed rows."""
-    result = v1_app.compose("exec", "-T", "postgres", "pg_dump", "-U", "app", "app")
+    result = module_sample_app.compose("exec", "-T", "postgres", "pg_dump", "-U", "app", "app")
     assert result.returncode == 0, result.stderr
     assert "Ada Lovelace\tada@example.com" in result.stdout
-    assert v1_app.dump() == v1_app.dump()
-    assert v1_app.psql("SELECT count(*) FROM customers") == "3"
+    assert module_sample_app.dump() == module_sample_app.dump()
+    assert module_sample_app.psql("SELECT count(*) FROM customers") == "3"
 
 
-def test_env_file_is_untracked_and_checkout_clean(v1_app: SampleApp) -> None:
+def test_env_file_is_untracked_and_checkout_clean(module_sample_app: SampleApp) -> None:
     """.env exists in the checkout but git does not track it, and nothing else is dirty."""
-    assert (v1_app.checkout / ".env").is_file()
-    assert git_repo.git(v1_app.checkout, "ls-files", ".env") == ""
-    assert git_repo.git(v1_app.checkout, "status", "--porcelain") == ""
-    assert git_repo.git(v1_app.checkout, "rev-parse", "HEAD") == v1_app.v1
+    assert (module_sample_app.checkout / ".env").is_file()
+    assert git_repo.git(module_sample_app.checkout, "ls-files", ".env") == ""
+    assert git_repo.git(module_sample_app.checkout, "status", "--porcelain") == ""
+    assert git_repo.git(module_sample_app.checkout, "rev-parse", "HEAD") == module_sample_app.v1
 
 
-def test_environment_config_validates(v1_app: SampleApp) -> None:
+def test_environment_config_validates(module_sample_app: SampleApp) -> None:
     """The environment snippet the pipeline tests use is valid deployhook configuration."""
-    environment = Environment.model_validate(v1_app.environment_config())
-    assert environment.health.url == v1_app.health_url
-    assert environment.compose.project == v1_app.project
+    environment = Environment.model_validate(module_sample_app.environment_config())
+    assert environment.health.url == module_sample_app.health_url
+    assert environment.compose.project == module_sample_app.project
 
 
 def test_good_change_deployed_by_plain_compose_is_healthy_at_version_2(

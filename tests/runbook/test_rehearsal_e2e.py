@@ -31,17 +31,8 @@ pytestmark = pytest.mark.docker
 
 
 @pytest.fixture(scope="module")
-def app(
-    docker_engine: Engine,
-    compose_command: list[str],
-    base_image: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[SampleApp]:
-    bed = SampleApp.create(
-        docker_engine, compose_command, base_image, tmp_path_factory.mktemp("rehearsal")
-    )
-    yield bed
-    bed.stop()
+def app(module_sample_app: SampleApp) -> SampleApp:
+    return module_sample_app
 
 
 @pytest.fixture(scope="module")

@@ -97,3 +97,18 @@ def sample_app(
     app = SampleApp.create(docker_engine, compose_command, base_image, tmp_path)
     yield app
     app.stop()
+
+
+@pytest.fixture(scope="module")
+def module_sample_app(
+    docker_engine: Engine,
+    compose_command: list[str],
+    base_image: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[SampleApp]:
+    """One sample app at v1 for a whole module, whose tests take it as the last one left it."""
+    app = SampleApp.create(
+        docker_engine, compose_command, base_image, tmp_path_factory.mktemp("app")
+    )
+    yield app
+    app.stop()
