@@ -72,16 +72,20 @@ def test_a_renewed_heartbeat_is_alive_and_one_nothing_renews_runs_out(
     """Recovery waits for another worker's heartbeat to expire: one renewed while it waits is
     alive (the rest is not waited out), one that nothing renews runs out and is dead."""
     beating, killed = "build-2:4242:feedfacecafe", "build-3:4343:0123456789ab"
-    redis_conn.set(keys.worker(beating), "1", px=3000)
+    redis_conn.set(keys.worker(beating), "1", px=4000)
 
-    def beat_three_times_then_die() -> None:
-        for _ in range(3):
-            time.sleep(0.5)
-            redis_conn.set(keys.worker(beating), "1", px=3000)
+    def beat_twice_then_die() -> None:
+        # Like a real worker (a 30 s key renewed every 10 s, looked at every second), it beats
+        # less often than `outlived` looks, so a look after a beat finds more time left than the
+        # look before it. (Beats every 0.5 s against looks every 1 s could land in step with
+        # the looks and show the same time left each time: that flaked under load.)
+        for _ in range(2):
+            time.sleep(2)
+            redis_conn.set(keys.worker(beating), "1", px=4000)
 
-    beater = threading.Thread(target=beat_three_times_then_die)
+    beater = threading.Thread(target=beat_twice_then_die)
     beater.start()
-    # Without the renewal telling, its key would run out 3 s after the last beat: "dead".
+    # Without the renewal telling, its key would run out 4 s after the last beat: "dead".
     assert outlived(redis_conn, beating) is False
     beater.join()
     redis_conn.set(keys.worker(killed), "1", px=1500)
