@@ -92,6 +92,7 @@ PACKAGES: dict[str, Source] = {
     "gzip": ESSENTIAL,
     "gunzip": ESSENTIAL,
     "sh": ESSENTIAL,
+    "bash": ESSENTIAL,
     "true": ESSENTIAL,
     "dpkg": ESSENTIAL,
     "dpkg-query": ESSENTIAL,
