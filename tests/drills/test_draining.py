@@ -37,9 +37,11 @@ from tests.support.deploying import (
 from tests.support.provider_server import WEBHOOK, ProviderServer
 from tests.support.proxied_app import Load, ProxiedApp
 from tests.support.report_setup import FAST_DELIVERY, WEBHOOK_KEY
+from tests.support.status import status_app
+from tests.support.users import with_test_users
 
 pytestmark = pytest.mark.docker
-DRAIN = 20  # seconds: long enough to kill the worker inside it
+DRAIN = 12  # seconds: long enough to kill the worker inside it
 
 
 def _config(
@@ -184,3 +186,41 @@ def test_next_deploy_snapshot_ends_the_drain_a_dead_worker_left(
     assert (amended.state, amended.draining, amended.warnings) == ("succeeded", {}, [])
     assert drills.log_mentions(store, record.id, "in the service's name again (it serves)")
     assert drills.log_mentions(store, left.id, f"the old container {stray[:12]} stopped")
+
+
+def test_an_old_container_that_cannot_be_retired_is_a_reported_warning(
+    proxied: ProxiedApp,
+    redis_url: str,
+    redis_conn: redis.Redis,
+    provider: ProviderServer,
+    tmp_path: Path,
+) -> None:
+    """The old api vanishes mid-drain (its `docker stop` then fails): the deploy stays
+    succeeded, the record carries the warning, the status page shows it, and the JSON webhook
+    gets it as a follow-up report after the success, under its own message id."""
+    config = _config(proxied, tmp_path / "state", redis_url, provider, 4)
+    config_file = write_config(config, tmp_path / "c.yml")
+    settings = Settings.model_validate(config)
+    store = DeployStore(redis_conn)
+    (old,) = proxied.containers_of("api")
+    queued = push(redis_conn, settings, proxied.commit({"VERSION": "drain-c\n"}, "Drain C"))
+    worker = start_worker_process(config_file, tmp_path / "w.log")
+    try:
+        wait_for(lambda: _draining(store, queued.id), 240, "the old api to drain")
+        run(["docker", "rm", "--force", old], env=proxied.engine.env)  # a hand, mid-drain
+    finally:
+        assert worker.wait(timeout=120) == 0, (tmp_path / "w.log").read_text()[-3000:]
+    record = store.get(queued.id)
+    assert record.state == "succeeded" and record.error is None, record.error
+    (warning,) = record.warnings
+    assert f"retiring the old container(s) {old[:12]} failed" in warning, warning
+    assert "No such container" in warning, warning
+    page = status_app(redis_conn, with_test_users(settings)).test_client()
+    html = page.get(f"/deploys/{queued.id}").get_data(as_text=True)
+    assert "Warnings" in html and f"retiring the old container(s) {old[:12]} failed" in html
+    seen = [s for s in provider.to(WEBHOOK) if s.body["deploy"]["id"] == queued.id]
+    finals = [s for s in seen if s.body["event"] == "succeeded"]
+    assert [s.body["deploy"]["warnings"] for s in finals] == [[], [warning]], finals
+    ids = [{k.lower(): v for k, v in s.headers.items()}["webhook-id"] for s in finals]
+    assert len(set(ids)) == 2, ids  # a receiver that dedupes by id still gets the follow-up
+    assert proxied.running_version() == "drain-c"
