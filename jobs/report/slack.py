@@ -50,6 +50,9 @@ def message(settings: Settings, notify: SlackNotify, deploy: Deploy) -> dict[str
     if kind is None:
         return None
     headline = _headline(kind, deploy)
+    if kind == "success" and deploy.warnings:
+        target = f"{deploy.project} → {deploy.environment}"
+        headline = f":warning: Deployed {target}, with {_count(deploy.warnings)}"
     loud = kind in ("revert_failed", "interrupted")
     mention = f"{notify.mention} " if loud and notify.mention else ""
     blocks: list[dict[str, Any]] = [
@@ -120,10 +123,15 @@ def _facts(settings: Settings, deploy: Deploy) -> list[str]:
     return facts
 
 
+def _count(warnings: list[str]) -> str:
+    return f"{len(warnings)} warning" + ("s" if len(warnings) > 1 else "")
+
+
 def _details(kind: SlackKind, deploy: Deploy) -> list[str]:
+    warnings = [f"*Warning*: {escape(clip(text, 600))}" for text in deploy.warnings[:5]]
     if kind in ("start", "success", "cancelled"):
-        return []
-    details = []
+        return warnings
+    details = warnings
     if deploy.error:
         cause = recorded_cause(deploy.failure, deploy.error, deploy.failed_stage)
         if cause:

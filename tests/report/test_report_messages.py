@@ -248,6 +248,7 @@ def test_json_webhook_payload_is_the_documented_v1_schema(settings: Settings) ->
             "database": f"database restored from {BACKUP.rsplit('/', 1)[-1]}",
             "revert_error": None,
             "interrupted_by": None,
+            "warnings": [],
             "deployed": False,
             "blocked_by": None,
             "waiting_for": None,

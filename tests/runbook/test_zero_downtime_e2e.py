@@ -7,7 +7,6 @@ each deploy and counts every answer that is not a 200.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,27 +16,11 @@ import redis
 from config import Settings
 from jobs.state.records import Deploy, DeployStore
 from tests.support.deploying import config_for, deploy
-from tests.support.docker_engine import Engine
 from tests.support.failures import assert_cause
 from tests.support.proxied_app import Load, ProxiedApp
 from tests.support.sample_scenarios import VERSIONS
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture(scope="module")
-def proxied(
-    docker_engine: Engine,
-    compose_command: list[str],
-    base_image: str,
-    caddy_image: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[ProxiedApp]:
-    """The sample app behind Caddy at v1, running and healthy, for the whole module."""
-    root = tmp_path_factory.mktemp("proxied")
-    app = ProxiedApp.create_proxied(docker_engine, compose_command, (base_image, caddy_image), root)
-    yield app
-    app.stop()
 
 
 @pytest.fixture(scope="module")

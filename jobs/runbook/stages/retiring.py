@@ -188,11 +188,14 @@ class Retiring:
                 continue
             batch.reported = True
             if batch.error is not None and batch.state != "kept":  # kept: the swap raised it
-                self.ctx.log.info(
+                warning = (
                     f"{self.service.name}: retiring the old container(s) "
                     f"{_ids(batch.containers)} failed: {batch.error}. Out of the name, they "
-                    "serve nothing; the next deploy of this environment removes them"
+                    "serve nothing; the next deploy of this environment, or the next worker "
+                    "start, tries again"
                 )
+                self.ctx.log.info(warning)
+                self.ctx.deploy.warnings.append(warning)  # shown and reported (close())
 
 
 def wait_gone(ctx: DeployContext) -> None:
