@@ -131,7 +131,7 @@ def _details(kind: SlackKind, deploy: Deploy) -> list[str]:
     warnings = [f"*Warning*: {escape(clip(text, 600))}" for text in deploy.warnings[:5]]
     if kind in ("start", "success", "cancelled"):
         return warnings
-    details = warnings
+    details = []
     if deploy.error:
         cause = recorded_cause(deploy.failure, deploy.error, deploy.failed_stage)
         if cause:
@@ -165,7 +165,7 @@ def _details(kind: SlackKind, deploy: Deploy) -> list[str]:
             f"this deploy changed nothing after that. The environment may run a mix of "
             f"`{deploy.short_sha}` (new) and {previous}: check it."
         )
-    return details
+    return details + warnings  # after what matters more: the failure
 
 
 def _database(deploy: Deploy) -> str:
