@@ -331,6 +331,10 @@ class Environment(Strict):
     # Seconds an old container keeps serving after it left the name, before its SIGTERM;
     # default: the service's stop_grace_period, at most 30 s.
     zero_downtime_drain: float | None = Field(default=None, ge=0, le=3600)
+    # Seconds between the new containers joining the name and the old ones leaving it: the
+    # longest any proxy keeps an old DNS answer; default: read from the proxy configs the
+    # Compose files mount (jobs/compose/proxy_cache.py), 3 s when none names the service.
+    zero_downtime_settle: float | None = Field(default=None, ge=0, le=600)
     # Worker environment variables its commands and hooks also get, beyond the minimum
     # (jobs/commands/environ.py); a value holding a deployhook secret is never passed.
     env: list[EnvName] = []

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bed import machine  # noqa: E402
 from config import Settings  # noqa: E402
-from jobs.state.records import Deploy  # noqa: E402
+from jobs.state.records import Deploy, DeployStore  # noqa: E402
 from tests.support.deploying import config_for, deploy  # noqa: E402
 from tests.support.docker_engine import running_engine  # noqa: E402
 from tests.support.docker_fixtures import POINTED, find_compose  # noqa: E402
@@ -56,6 +56,7 @@ TIME_TARGET = 1.2
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--logs", type=Path, help="write each deploy's log into this directory")
     args = parser.parse_args()
     print(machine())
     with (
@@ -70,15 +71,19 @@ def main() -> int:
             root.mkdir()
             app = ProxiedApp.create_proxied(engine, find_compose(engine), images, root)
             try:
-                return measure(
-                    app, redis.Redis.from_url(redis_url), redis_url, Path(scratch), args.rounds
-                )
+                connection = redis.Redis.from_url(redis_url)
+                return measure(app, connection, redis_url, Path(scratch), args.rounds, args.logs)
             finally:
                 app.stop()
 
 
 def measure(
-    app: ProxiedApp, connection: redis.Redis, redis_url: str, scratch: Path, rounds: int
+    app: ProxiedApp,
+    connection: redis.Redis,
+    redis_url: str,
+    scratch: Path,
+    rounds: int,
+    logs: Path | None,
 ) -> int:
     state = scratch / "state"
     zero_env = app.environment_config()
@@ -117,6 +122,9 @@ def measure(
             results[mode].append(Row(len(load.failed), load.sent, load.longest_gap, took, released))
             if mode != "runbook":
                 last[mode] = stage_times(record)
+                if logs is not None:  # where the time went, line by line
+                    lines = DeployStore(connection).log(record.id)
+                    (logs / f"{number:02d}-{mode}.log").write_text("\n".join(lines) + "\n")
             failed = f"{len(load.failed):4d} of {load.sent:4d} failed"
             print(
                 f"round {round_number + 1} {mode:8}: {failed}, "

@@ -24,8 +24,13 @@ NGINX_FIX = (
 _PROXY_PASS = re.compile(r"\bproxy_pass\s+https?://([A-Za-z0-9_.-]+)(?::(\d+))?")
 _UPSTREAM = re.compile(r"\bupstream\s+[^\s{]+\s*\{([^}]*)\}")
 _SERVER = re.compile(r"\bserver\s+([A-Za-z0-9_.-]+)(?::(\d+))?([^;]*);")
-_DYNAMIC_A = re.compile(r"\bdynamic\s+a\s*\{([^}]*)\}|\bdynamic\s+a\s+([A-Za-z0-9_.-]+)[^\n{]*\n")
+DYNAMIC_A = re.compile(r"\bdynamic\s+a\s*\{([^}]*)\}|\bdynamic\s+a\s+([A-Za-z0-9_.-]+)[^\n{]*\n")
 _CONFIG_NAMES = ("Caddyfile", "nginx.conf")
+# nginx resolving per request: a variable upstream, and the resolver's `valid=` (shared with
+# jobs/compose/proxy_cache.py, which reads how old an answer may be).
+NGINX_VARIABLE = re.compile(r"\bset\s+\$\w+\s+[\"']?(?:https?://)?([A-Za-z0-9_.-]+)(?::(\d+))?")
+RESOLVER = re.compile(r"\bresolver\s+([^;]*);")
+VALID = re.compile(r"\bvalid=([0-9]+)(ms|s|m|h)?\b")
 
 
 def warnings(
@@ -34,11 +39,13 @@ def warnings(
     """One line per proxy setting that keeps a zero-downtime service's old address."""
     found: list[str] = []
     for service in sorted(model.services.values(), key=lambda s: s.name):
-        for path in config_files(service.mounts):
-            text = read(path)
+        texts = {path: read(path) for path in config_files(service.mounts)}
+        # nginx's resolver often sits in nginx.conf, the upstream in conf.d/: read together.
+        together = "\n".join(filter(None, texts.values()))
+        for path, text in texts.items():
             if text:
                 where = f"service {service.name} ({path})"
-                found += [f"{where}: {line}" for line in problems(text, set(names))]
+                found += [f"{where}: {line}" for line in problems(text, set(names), together)]
     return found
 
 
@@ -60,8 +67,9 @@ def _is_config(name: str) -> bool:
     return name.endswith(".conf") or name in _CONFIG_NAMES or name.startswith("Caddyfile")
 
 
-def problems(text: str, names: set[str]) -> list[str]:
-    """What in one config file resolves a zero-downtime service's name once, or too rarely."""
+def problems(text: str, names: set[str], together: str = "") -> list[str]:
+    """What in one config file resolves a zero-downtime service's name once, or too rarely;
+    `together`: every config file of its service (where nginx's `resolver` may be)."""
     text = re.sub(r"#[^\n]*", "", text)
     found = []
     for match in _PROXY_PASS.finditer(text):
@@ -79,7 +87,17 @@ def problems(text: str, names: set[str]) -> list[str]:
                     f"`upstream {{ server {host}:{port}; }}` resolves {host} once, when nginx "
                     "starts; fix: " + NGINX_FIX.format(host=host, port=port)
                 )
-    for dynamic in _DYNAMIC_A.finditer(text):
+    resolver = RESOLVER.search(re.sub(r"#[^\n]*", "", together or text))
+    if resolver is None or not VALID.search(resolver.group(1)):
+        variables = {m.group(1): m.group(2) or "80" for m in NGINX_VARIABLE.finditer(text)}
+        for host in sorted(set(variables) & names):
+            found.append(
+                f"`set $... http://{host}:{variables[host]}` with "
+                + ("a `resolver` without `valid=` keeps Docker's answers for their 600 s TTL"
+                   if resolver else "no `resolver` cannot resolve it at all")
+                + "; fix: " + NGINX_FIX.format(host=host, port=variables[host])
+            )  # fmt: skip
+    for dynamic in DYNAMIC_A.finditer(text):
         body = dynamic.group(1) or ""
         host = dynamic.group(2) or _first(re.findall(r"\bname\s+([A-Za-z0-9_.-]+)", body))
         if host in names and not re.search(r"\brefresh\s+([0-9.]+)(ms|s)\b", body):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -16,7 +17,7 @@ from jobs.execution.deploylog import DeployLog
 from jobs.execution.docker_sdk import docker_client
 from jobs.execution.runner import Runner
 from jobs.state.locks import EnvironmentLock
-from jobs.state.records import Deploy, DeployStore
+from jobs.state.records import FINAL_STATES, Deploy, DeployStore, utc_time
 
 if TYPE_CHECKING:
     # Types only: the compose and database rooms take a context, so a runtime import of
@@ -88,6 +89,8 @@ class DeployContext:
     # Held while the swap creates containers (`compose up --scale` counts those that exist)
     # or a retirement removes one.
     containers_lock: threading.Lock = field(default_factory=threading.Lock)
+    # container id -> when its drain ends (UTC), for each old container seen retiring.
+    drain_ends: dict[str, str] = field(default_factory=dict)
 
     @cached_property
     def docker(self) -> Any:
@@ -108,15 +111,35 @@ class DeployContext:
         return any(record.name == stage for record in self.deploy.stages)
 
     def save(self) -> None:
+        self.note_draining()
         self.store.save(self.deploy)
+
+    def note_draining(self) -> None:
+        """The record's `draining`: the old containers still retiring, with when their drain
+        ends (at the latest), so that the next worker start or deploy can end a drain whose
+        worker died (jobs/runbook/drains.py). Entries this deploy did not make stay."""
+        current: dict[str, str] = {}
+        for retiring in self.retiring:
+            ends = utc_time(time.time() + retiring.drain)
+            for ident in retiring.container_ids():
+                current[ident] = self.drain_ends.setdefault(ident, ends)
+        others = {k: v for k, v in self.deploy.draining.items() if k not in self.drain_ends}
+        self.deploy.draining = {**others, **current}
 
     def retiring_ids(self) -> set[str]:
         """Containers out of their service's name on their way out: no part of the stack."""
         return {ident for retiring in self.retiring for ident in retiring.container_ids()}
 
     def close(self) -> None:
+        warned = len(self.deploy.warnings)
         for retiring in self.retiring:  # the deploy ends when its old containers are gone
-            retiring.wait()
+            retiring.wait()  # a failure is a warning on the record
+        if self.retiring:
+            if self.deploy.state not in FINAL_STATES:
+                self.save()
+            else:  # a warning now comes after the final report: a follow-up one
+                self.note_draining()
+                self.store.amend(self.deploy, report=len(self.deploy.warnings) > warned)
         if "docker" in self.__dict__:
             self.docker.close()
 

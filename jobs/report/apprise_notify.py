@@ -65,9 +65,12 @@ def note_for(settings: Settings, deploy: Deploy) -> Note | None:
     copied = offsite(deploy)
     if copied:
         lines.append(f"Off-site copy: {copied}")
+    lines += [f"Warning: {text}" for text in deploy.warnings[:5]]
     link = log_url(settings, deploy)
     lines.append(f"Deploy log: {link}" if link else f"Deploy {deploy.id}")
     severity = {"start": "info", "success": "success", "cancelled": "warning", "blocked": "warning"}
+    if kind == "success" and deploy.warnings:
+        severity["success"] = "warning"
     return Note(
         clip(title, TITLE_LIMIT), "\n".join(lines)[:BODY_LIMIT], severity.get(kind, "failure")
     )

@@ -55,6 +55,10 @@ def payload(settings: Settings, deploy: Deploy) -> dict[str, Any]:
             "database": database_note(deploy),
             "revert_error": deploy.revert_error,
             "interrupted_by": deploy.interrupted_by,
+            # What went wrong without changing the outcome (an old container not removed). One
+            # that comes after the final report is sent again as a follow-up: the same event,
+            # a longer list, its own webhook-id.
+            "warnings": list(deploy.warnings),
             # Release gates: the gate that blocked it (state `blocked`: not deployed, `error`
             # says why), what a queued deploy waits for, an operator's override reason.
             "deployed": deploy.state == "succeeded",
@@ -69,8 +73,11 @@ def payload(settings: Settings, deploy: Deploy) -> dict[str, Any]:
 
 
 def payload_request(settings: Settings, notify: WebhookNotify, deploy: Deploy) -> Outbound:
-    # One id per state change of a deploy, the same on every retry, so receivers can dedupe.
+    # One id per state change of a deploy (and per warning after it), the same on every retry,
+    # so receivers can dedupe.
     message_id = f"msg_{deploy.id}_{deploy.state}"
+    if deploy.warnings:
+        message_id += f"_w{len(deploy.warnings)}"
     return Outbound(
         what=f"JSON webhook ({deploy.state})",
         url=notify.url.reveal(),

@@ -50,6 +50,9 @@ def message(settings: Settings, notify: SlackNotify, deploy: Deploy) -> dict[str
     if kind is None:
         return None
     headline = _headline(kind, deploy)
+    if kind == "success" and deploy.warnings:
+        target = f"{deploy.project} → {deploy.environment}"
+        headline = f":warning: Deployed {target}, with {_count(deploy.warnings)}"
     loud = kind in ("revert_failed", "interrupted")
     mention = f"{notify.mention} " if loud and notify.mention else ""
     blocks: list[dict[str, Any]] = [
@@ -120,9 +123,14 @@ def _facts(settings: Settings, deploy: Deploy) -> list[str]:
     return facts
 
 
+def _count(warnings: list[str]) -> str:
+    return f"{len(warnings)} warning" + ("s" if len(warnings) > 1 else "")
+
+
 def _details(kind: SlackKind, deploy: Deploy) -> list[str]:
+    warnings = [f"*Warning*: {escape(clip(text, 600))}" for text in deploy.warnings[:5]]
     if kind in ("start", "success", "cancelled"):
-        return []
+        return warnings
     details = []
     if deploy.error:
         cause = recorded_cause(deploy.failure, deploy.error, deploy.failed_stage)
@@ -157,7 +165,7 @@ def _details(kind: SlackKind, deploy: Deploy) -> list[str]:
             f"this deploy changed nothing after that. The environment may run a mix of "
             f"`{deploy.short_sha}` (new) and {previous}: check it."
         )
-    return details
+    return details + warnings  # after what matters more: the failure
 
 
 def _database(deploy: Deploy) -> str:

@@ -83,7 +83,8 @@ def describe(deploy: Deploy, limit: int = 140) -> str:
         texts = {
             "queued": waiting or f"queued for {env}",
             "running": f"deploying to {env}",
-            "succeeded": f"deployed to {env}{took}{_slow_rehearsal(deploy)}{_offsite(deploy)}",
+            "succeeded": f"deployed to {env}{took}{_slow_rehearsal(deploy)}{_offsite(deploy)}"
+            f"{_warned(deploy)}",
             "superseded": f"not deployed to {env}: {deploy.error or 'a newer push replaced it'}",
             "cancelled": f"deploy to {env} cancelled",
             "interrupted": f"INTERRUPTED: lost the lock of {env} to {deploy.interrupted_by}",
@@ -123,6 +124,19 @@ def offsite(deploy: Deploy) -> str | None:
         fetched = f"; restored from off-site {deploy.fetched_snapshot}"
         return f"snapshot {deploy.offsite_snapshot}" + (fetched if deploy.fetched_snapshot else "")
     return None
+
+
+def warned(deploy: Deploy) -> str | None:
+    """The deploy's warnings in a few words, e.g. "1 WARNING: api: ..."; None: there are none."""
+    if not deploy.warnings:
+        return None
+    count = len(deploy.warnings)
+    return f"{count} WARNING{'S' if count > 1 else ''}: {deploy.warnings[0]}"
+
+
+def _warned(deploy: Deploy) -> str:
+    note = warned(deploy)
+    return f"; {note}" if note else ""
 
 
 def _offsite(deploy: Deploy) -> str:

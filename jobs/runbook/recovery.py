@@ -1,7 +1,9 @@
 """Find deploys that a dead worker left `running` and finish them truthfully.
 
 Run when a worker starts. A deploy that had changed nothing yet ends `failed`; one that had
-started changing the environment is reverted from what its record says ran before. Then any
+started changing the environment is reverted from what its record says ran before. A finished
+deploy whose old containers were still draining ends their drain (jobs/runbook/stages/drains.py).
+Then any
 migration-rehearsal container whose deploy is no longer running (finished, or its record gone)
 is removed: a throwaway copy of production data must not outlive its deploy.
 """
@@ -27,6 +29,7 @@ from jobs.failures.errors import CommandFailed, LockLost, LockTimeout, StageFail
 from jobs.runbook.outcome import failed, interrupted, revert_after
 from jobs.runbook.pipeline import finish
 from jobs.runbook.stages.checkout import remove_stale_git_locks
+from jobs.runbook.stages.drains import end_left_drains
 from jobs.runbook.stages.rehearse import remove_containers
 from jobs.runbook.table import CHANGES
 from jobs.state import Connection
@@ -57,6 +60,8 @@ def recover_interrupted(settings: Settings, connection: Connection, queues: list
             if record.state == "running":
                 recover(record, settings, connection)
                 recovered.append(record.id)
+            elif record.draining:  # finished, but its worker died before the old ones went
+                end_left_drains(record, settings, connection)
     remove_stray_rehearsals(settings, connection, queues)
     return recovered
 

@@ -79,7 +79,13 @@ class RecordError(Exception):
 
 
 def utcnow() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc_time(time.time())
+
+
+def utc_time(seconds: float) -> str:
+    """Unix time `seconds` as the records write times: 2026-12-07T02:30:00.000Z."""
+    when = datetime.fromtimestamp(seconds, UTC)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 Outcome = Literal["running", "ok", "failed", "skipped"]
@@ -163,6 +169,13 @@ class Deploy:
     retired_services: list[str] = field(default_factory=list)  # a revert stopped these
     revert_error: str | None = None
     interrupted_by: str | None = None  # who held the lock when this deploy lost it
+    # A zero-downtime swap's old containers, out of their service's name and still draining
+    # (container id -> UTC time their drain ends), until they are gone: a worker that dies
+    # meanwhile leaves them to the next start or deploy (jobs/runbook/drains.py).
+    draining: dict[str, str] = field(default_factory=dict)
+    # What went wrong without changing the outcome (an old container that could not be
+    # removed): shown with the deploy and reported, also when it comes after the final report.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def target(self) -> str:
@@ -194,6 +207,12 @@ class Deploy:
         for key, value in (legacy if isinstance(legacy, dict) else {}).items():
             data.setdefault(key, value)
         data = typed_fields(cls, data)
+        for name in ("warnings", "draining"):  # text items only: each is shown or parsed
+            value = data.get(name)
+            if isinstance(value, list):
+                data[name] = [item for item in value if isinstance(item, str)]
+            elif isinstance(value, dict):
+                data[name] = {k: v for k, v in value.items() if isinstance(v, str)}
         data["stages"] = [
             StageRecord(**typed_fields(StageRecord, stage))
             for stage in data.get("stages", [])
@@ -214,10 +233,10 @@ _problems_key = keys.reporting_problems
 _history_key = keys.history
 
 
-def _write_record(pipe: Pipeline, deploy: Deploy) -> None:
+def _write_record(pipe: Pipeline, deploy: Deploy, keepttl: bool = False) -> None:
     """Write the record and, in the same transaction, its snapshot for the reporters."""
     text = deploy.to_json()  # once: the record and its snapshot are the same text
-    pipe.set(_deploy_key(deploy.id), text)
+    pipe.set(_deploy_key(deploy.id), text, keepttl=keepttl)
     pipe.rpush(events_key(deploy.id), text)
     pipe.expire(events_key(deploy.id), 30 * 24 * 3600)
     pipe.rpush(REPORTS_PENDING_KEY, deploy.id)
@@ -299,6 +318,17 @@ class DeployStore:
         """Write the record with a snapshot for the reporters, without a state change."""
         pipe = self.redis.pipeline(transaction=True)
         _write_record(pipe, deploy)
+        pipe.execute()
+
+    def amend(self, deploy: Deploy, *, report: bool) -> None:
+        """Write a finished deploy's record again, its expiry unchanged: what it left behind
+        changed after its end. With `report`, with a snapshot for the reporters: a follow-up
+        report (a warning that came after the final one)."""
+        pipe = self.redis.pipeline(transaction=True)
+        if report:
+            _write_record(pipe, deploy, keepttl=True)
+        else:
+            pipe.set(_deploy_key(deploy.id), deploy.to_json(), keepttl=True)
         pipe.execute()
 
     def append_command(self, deploy_id: str, command: dict[str, Any]) -> None:

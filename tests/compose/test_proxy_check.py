@@ -24,8 +24,12 @@ TEMPLATE_PROXY = Path(__file__).resolve().parents[1] / "zdt_app" / "proxy"
          ["`upstream { server api:8000; }` resolves"]),
         ("upstream app { zone z 64k; server api:8000 resolve; }", []),
         ("location / { proxy_pass http://static:80; }", []),
-        ("# proxy_pass http://api:8000;\nlocation / { set $a http://api:8000; proxy_pass $a; }",
-         []),
+        ("resolver 127.0.0.11 valid=1s;\n# proxy_pass http://api:8000;\n"
+         "location / { set $a http://api:8000; proxy_pass $a; }", []),
+        ("resolver 127.0.0.11;\nlocation / { set $a http://api:8000; proxy_pass $a; }",
+         ["`set $... http://api:8000` with a `resolver` without `valid=` keeps"]),
+        ("location / { set $a http://api:8000; proxy_pass $a; }",
+         ["`set $... http://api:8000` with no `resolver` cannot resolve it"]),
         ("reverse_proxy api:8000", []),
         ("reverse_proxy { dynamic a { name api\n port 8000 } }", ["`dynamic a` for api"]),
         ("reverse_proxy { dynamic a api 8000\n }", ["`dynamic a` for api"]),
@@ -64,6 +68,24 @@ def test_config_files_are_the_bind_mounted_proxy_configs(tmp_path: Path) -> None
     nginx = {tmp_path / "conf.d" / "site.conf": "proxy_pass http://api:8000;"}
     [line] = warnings(model, ["api"], nginx.get)
     assert line.startswith(f"service web ({tmp_path / 'conf.d' / 'site.conf'}): `proxy_pass")
+
+
+def test_resolver_in_another_file_of_the_service_counts(tmp_path: Path) -> None:
+    """nginx.conf holds the resolver, conf.d/site.conf the variable upstream: no warning."""
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "nginx.conf").write_text("http { resolver 127.0.0.11 valid=1s; }\n")
+    (tmp_path / "conf.d" / "site.conf").write_text("set $a http://api:8000; proxy_pass $a;\n")
+    mounts = (
+        ServiceMount("bind", "/etc/nginx/nginx.conf", str(tmp_path / "nginx.conf")),
+        ServiceMount("bind", "/etc/nginx/conf.d", str(tmp_path / "conf.d")),
+    )
+    model = ComposeModel(
+        {"web": ServiceModel(name="web", image="nginx", builds=False, mounts=mounts)}
+    )
+    assert warnings(model, ["api"], lambda path: path.read_text()) == []
+    (tmp_path / "nginx.conf").write_text("http { resolver 127.0.0.11; }\n")
+    [line] = warnings(model, ["api"], lambda path: path.read_text())
+    assert "keeps Docker's answers for their 600 s TTL" in line, line
 
 
 def test_check_config_warns_of_nginx_resolving_once(

@@ -248,6 +248,7 @@ def test_json_webhook_payload_is_the_documented_v1_schema(settings: Settings) ->
             "database": f"database restored from {BACKUP.rsplit('/', 1)[-1]}",
             "revert_error": None,
             "interrupted_by": None,
+            "warnings": [],
             "deployed": False,
             "blocked_by": None,
             "waiting_for": None,
@@ -257,3 +258,17 @@ def test_json_webhook_payload_is_the_documented_v1_schema(settings: Settings) ->
             "environment_url": "https://crm.example.com",
         },
     }
+
+
+def test_warnings_are_in_slack_messages_after_what_matters_more(settings: Settings) -> None:
+    """A success with a warning says so in its headline and text; a failure keeps its cause
+    and error first and adds the warning after them; without warnings nothing changes."""
+    warning = "api: retiring the old container(s) 0123456789ab failed: <No such container>"
+    body = _slack(settings, _deploy("succeeded", warnings=[warning]))
+    assert body["text"].startswith(":warning: Deployed crm → prod, with 1 warning: tag v1.4.0")
+    assert "*Warning*: api: retiring the old container(s) 0123456789ab failed: &lt;No such" in (
+        _texts(body)
+    )
+    failed = _texts(_slack(settings, _deploy("failed", error="boom", warnings=[warning])))
+    assert failed.index("*Error*") < failed.index("*Warning*")
+    assert "Warning" not in _texts(_slack(settings, _deploy("succeeded")))

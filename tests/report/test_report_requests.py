@@ -328,3 +328,35 @@ def test_descriptions_fit_the_provider_limit_with_long_unicode_errors(
     assert description.endswith(f"; reverted to {PREVIOUS[:7]}")
     assert "\n" not in description
     assert description.startswith("health failed: RuntimeError: naïve")
+
+
+def test_a_warning_after_the_success_is_a_follow_up_report(
+    redis_conn: redis.Redis, provider: ProviderServer, store: DeployStore
+) -> None:
+    """A warning that comes after the success report (an old container not removed) reaches
+    each reporter again: a success status that says WARNING, a Slack warning, a second JSON
+    event with the warning under its own webhook-id; the outcome stays success everywhere."""
+    deploy = _step_through(redis_conn, provider, store, "crm", "succeeded")
+    before = len(provider.seen)
+    warning = "api: retiring the old container(s) 0123456789ab failed: No such container"
+    deploy.warnings.append(warning)
+    store.amend(deploy, report=True)
+    drain(settings_for(provider), redis_conn, timeout=10)
+    after = provider.seen[before:]
+
+    def bodies(prefix: str) -> list[Any]:
+        return [seen.body for seen in after if seen.path.startswith(prefix)]
+
+    [status] = bodies(STATUSES)
+    assert status["state"] == "success" and len(status["description"]) <= 140
+    assert re.fullmatch(
+        r"deployed to prod in \d+s; 1 WARNING: api: retiring .*", status["description"]
+    )
+    [deployment] = bodies(DEPLOYMENT_STATUSES)
+    assert deployment["state"] == "success" and "1 WARNING" in deployment["description"]
+    [message] = bodies(SLACK)
+    assert message["text"].startswith(":warning: Deployed crm → prod, with 1 warning")
+    [seen] = [seen for seen in after if seen.path.startswith(WEBHOOK)]
+    assert (seen.body["event"], seen.body["deploy"]["warnings"]) == ("succeeded", [warning])
+    headers = {name.lower(): value for name, value in seen.headers.items()}
+    assert headers["webhook-id"] == f"msg_{deploy.id}_succeeded_w1"

@@ -7,7 +7,6 @@ each deploy and counts every answer that is not a 200.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,27 +16,11 @@ import redis
 from config import Settings
 from jobs.state.records import Deploy, DeployStore
 from tests.support.deploying import config_for, deploy
-from tests.support.docker_engine import Engine
 from tests.support.failures import assert_cause
 from tests.support.proxied_app import Load, ProxiedApp
 from tests.support.sample_scenarios import VERSIONS
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture(scope="module")
-def proxied(
-    docker_engine: Engine,
-    compose_command: list[str],
-    base_image: str,
-    caddy_image: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[ProxiedApp]:
-    """The sample app behind Caddy at v1, running and healthy, for the whole module."""
-    root = tmp_path_factory.mktemp("proxied")
-    app = ProxiedApp.create_proxied(docker_engine, compose_command, (base_image, caddy_image), root)
-    yield app
-    app.stop()
 
 
 @pytest.fixture(scope="module")
@@ -85,13 +68,25 @@ def test_deploy_refuses_a_service_that_cannot_swap_before_changing_anything(
 def test_good_deploy_with_migration_before_swap_fails_no_request(
     proxied: ProxiedApp, zd_settings: Settings, redis_conn: redis.Redis
 ) -> None:
-    """A migration before a rolling swap: the api moves to v2 and no request through Caddy fails."""
+    """A migration before a rolling swap: the api moves to v2 and no request through Caddy fails.
+    Caddy resolves `api` at each connection, so the old api leaves the name right after the new
+    one joined (no settle), and the worker was recreated while the new api booted."""
     old = proxied.containers_of("api")
     sha = proxied.good_change()
     record, load = _deploy_under_load(proxied, zd_settings, redis_conn, sha)
     assert record.state == "succeeded", record.error
     assert _stages(record)[4:7] == ["build", "migrate", "swap"]
     _none_failed(load)
+    log = DeployStore(redis_conn).log(record.id)
+    settle = "settle 0s between a join and a leave: Caddy resolves api at each connection"
+    assert any(settle in line for line in log), log
+    commands = DeployStore(redis_conn).commands(record.id)
+    others = next(
+        c for c in commands if c["argv"][-4:] == ["--no-deps", "postgres", "proxy", "worker"]
+    )
+    join = next(c for c in commands if c["argv"][:3] == ["docker", "network", "connect"]
+                and c["argv"][-4:-2] == ["--alias", "api"])  # fmt: skip
+    assert others["started"] < join["started"], "the worker waited for the api's swap"
     assert load.sent > 100 and load.bodies.get("2", 0) > 0
     new = proxied.containers_of("api")
     assert len(new) == 1 and new != old
@@ -138,8 +133,10 @@ def test_failure_after_swap_swaps_back_rolling(
 def test_never_healthy_container_is_removed_and_old_keeps_serving(
     proxied: ProxiedApp, zd_settings: Settings, redis_conn: redis.Redis
 ) -> None:
-    """A new api that never gets healthy served nothing and is removed; the old never stopped."""
+    """A new api that never gets healthy served nothing and is removed; the old never stopped.
+    The worker, recreated beside the api's swap, runs its previous image again."""
     old = proxied.containers_of("api")
+    images = proxied.image_ids()
     sha = proxied.never_healthy()
     record, load = _deploy_under_load(proxied, zd_settings, redis_conn, sha)
     assert record.state == "reverted", record.error
@@ -151,3 +148,4 @@ def test_never_healthy_container_is_removed_and_old_keeps_serving(
     assert VERSIONS["never_healthy"] not in load.bodies, load.bodies
     assert proxied.containers_of("api") == old
     assert proxied.running_version() == "side"
+    assert proxied.image_ids() == images

@@ -23,6 +23,7 @@ from tests.support.images import (
     build_nginx_image,
     import_base_image,
 )
+from tests.support.proxied_app import ProxiedApp
 from tests.support.sample_app import SampleApp
 
 POINTED = ("DOCKER_HOST", "DOCKER_CONFIG", "PATH")
@@ -110,5 +111,20 @@ def module_sample_app(
     app = SampleApp.create(
         docker_engine, compose_command, base_image, tmp_path_factory.mktemp("app")
     )
+    yield app
+    app.stop()
+
+
+@pytest.fixture(scope="module")
+def proxied(
+    docker_engine: Engine,
+    compose_command: list[str],
+    base_image: str,
+    caddy_image: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ProxiedApp]:
+    """The sample app behind Caddy at v1, running and healthy, for the whole module."""
+    root = tmp_path_factory.mktemp("proxied")
+    app = ProxiedApp.create_proxied(docker_engine, compose_command, (base_image, caddy_image), root)
     yield app
     app.stop()

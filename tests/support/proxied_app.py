@@ -71,6 +71,7 @@ class Load:
     sent: int = 0
     failed: list[str] = field(default_factory=list)
     bodies: dict[str, int] = field(default_factory=dict)
+    answers: list[tuple[float, str]] = field(default_factory=list)  # (time.monotonic(), body)
     longest_gap: float = 0.0  # seconds between two successful answers
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -96,6 +97,7 @@ class Load:
                     body = answer.read().decode().strip()
                     self.bodies[body] = self.bodies.get(body, 0) + 1
                 now = time.monotonic()
+                self.answers.append((now, body))
                 self.longest_gap = max(self.longest_gap, now - last_ok)
                 last_ok = now
             except Exception as error:  # noqa: BLE001 - every way a request fails counts

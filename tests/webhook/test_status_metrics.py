@@ -31,6 +31,7 @@ def test_metrics_reflect_history_queues_locks_and_deliveries(redis_conn: redis.R
     make_deploy(
         store, "dev", state="succeeded", finished_at="2026-01-01T00:10:00Z",
         stages=[stage("build", "2026-01-01T00:00:00Z", "2026-01-01T00:00:30Z")],
+        warnings=["api: retiring the old container(s) 0123456789ab failed"],
     )  # fmt: skip
     make_deploy(
         store, "dev", state="failed",
@@ -51,6 +52,8 @@ def test_metrics_reflect_history_queues_locks_and_deliveries(redis_conn: redis.R
     assert samples[("deployhook_deploys", _at("dev", state="succeeded"))] == 1
     assert samples[("deployhook_deploys", _at("dev", state="failed"))] == 1
     assert samples[("deployhook_deploys", _at("prod", state="failed"))] == 0
+    assert samples[("deployhook_deploys_with_warnings", _at("dev"))] == 1
+    assert samples[("deployhook_deploys_with_warnings", _at("prod"))] == 0
     assert samples[("deployhook_stage_last_duration_seconds", _at("dev", stage="build"))] == 10
     assert samples[("deployhook_stage_mean_duration_seconds", _at("dev", stage="build"))] == 20
     assert samples[("deployhook_last_success_timestamp_seconds", _at("dev"))] == 1767226200

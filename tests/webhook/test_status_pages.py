@@ -10,6 +10,7 @@ from jobs.state.keys import last_good as last_good_key
 from jobs.state.keys import lock as lock_key
 from jobs.state.records import DeployStore
 from tests.support.status import make_deploy, set_json, stage, status_app
+from webhook.operator.render import show_text
 from webhook.status.live import stream_log
 
 HOSTILE = '<script>alert("x")</script>'
@@ -83,6 +84,22 @@ def test_deploy_page_shows_stages_error_problems_and_log(redis_conn: redis.Redis
     assert "building api\nhealth check failed\n</pre>" in page
     assert 'data-next="2"' in page and 'data-final="true"' in page
     assert "script-src 'self'" in answer.headers["Content-Security-Policy"]
+
+
+def test_warnings_show_on_the_deploy_page_the_history_and_show(redis_conn: redis.Redis) -> None:
+    """A succeeded deploy's warnings: listed (escaped) on its page, counted in the history,
+    and in `deployhook show`; a deploy without any shows no such section."""
+    store = DeployStore(redis_conn)
+    text = "api: retiring the old container(s) 0123456789ab failed: <No such container>"
+    warned = make_deploy(store, state="succeeded", warnings=[text])
+    clean = make_deploy(store, state="succeeded")
+    client = status_app(redis_conn).test_client()
+    page = client.get(f"/deploys/{warned.id}").get_data(as_text=True)
+    assert 'id="deploy-warnings"' in page and "failed: &lt;No such container&gt;" in page
+    assert 'id="deploy-warnings"' not in client.get(f"/deploys/{clean.id}").get_data(as_text=True)
+    history = client.get("/deploys").get_data(as_text=True)
+    assert history.count('class="warned"') == 1 and ">1 warning</span>" in history
+    assert f"  WARNING     {text}" in show_text(store.get(warned.id), [], [])
 
 
 def test_missing_deploy_and_bad_filters_are_clear_errors(redis_conn: redis.Redis) -> None:

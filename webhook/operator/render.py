@@ -72,6 +72,8 @@ def show_text(deploy: Deploy, commands: list[dict[str, Any]], log: list[str]) ->
         lines.append(f"  blocked by  {deploy.blocked_by}")
     if deploy.override_reason:
         lines.append(f"  overridden  {deploy.override_reason} (release gates passed by hand)")
+    for warning in deploy.warnings:
+        lines.append(f"  WARNING     {warning}")
     if deploy.error:
         cause = recorded_cause(deploy.failure, deploy.error, deploy.failed_stage)
         if cause:

@@ -84,6 +84,11 @@ class DeployhookCollector(Collector):
             "deployhook_last_success_timestamp_seconds",
             "Unix time when the environment last finished a deploy successfully",
         )
+        warned = _gauge(
+            "deployhook_deploys_with_warnings",
+            f"Deploys among the newest {STATE_WINDOW} of each environment that carry warnings "
+            "(e.g. an old container not removed after a zero-downtime swap)",
+        )
         locked = _gauge("deployhook_environment_locked", "1 if the environment is locked, else 0")
         held = _gauge(
             "deployhook_held_deploys",
@@ -100,6 +105,7 @@ class DeployhookCollector(Collector):
             counts: Counter[str] = Counter(deploy.state for deploy in history)
             for state in STATES:
                 deploys.add_metric([*labels, state], counts[state])
+            warned.add_metric(labels, sum(1 for deploy in history if deploy.warnings))
             for stage, durations in _stage_durations(history[:STAGE_WINDOW]).items():
                 last_stage.add_metric([*labels, stage], durations[0])
                 mean_stage.add_metric([*labels, stage], fmean(durations))
@@ -109,7 +115,7 @@ class DeployhookCollector(Collector):
             locked.add_metric(labels, 0 if found.lock.state == "free" else 1)
             held.add_metric(labels, len(found.held))
         return [
-            deploys, last_stage, mean_stage, success, locked, held,
+            deploys, warned, last_stage, mean_stage, success, locked, held,
             self._queues(), self._deliveries(), *self._drills(states),
         ]  # fmt: skip
 

@@ -1,6 +1,6 @@
 """The old containers of a rolling swap, retired beside the rest of the swap.
 
-Per batch, in a thread of its own: SETTLE_SECONDS after the new containers joined the name,
+Per batch, in a thread of its own: the settle after the new containers joined the name,
 the old ones leave it; they drain (keep serving what is already on them) for the drain period,
 then get SIGTERM (`docker stop -t GRACE`) and are removed. The swap waits until every batch has
 left the name (`wait_left`: its post-condition is a name that holds only the new version),
@@ -31,13 +31,6 @@ from jobs.failures.errors import CommandFailed, StageFailed
 from jobs.runbook.stages.container_health import failed_after_join, look
 from jobs.runbook.stages.service_name import leave_name
 
-# Between the new containers joining the name and the old ones leaving it. nginx checks its
-# `resolver ... valid=1s` against a clock in whole seconds, so the answer it uses can be 2 s
-# old: 3 s after the join every proxy configured as in docs/zero-downtime.md knows the new
-# addresses before an old one's 0.1 s reconnect (without it nginx answered 504 to the
-# requests of that instant: it knew only the old address).
-SETTLE_SECONDS = 3.0
-
 Aliases = dict[str, tuple[str, ...]]
 
 
@@ -61,8 +54,15 @@ class Batch:
 class Retiring:
     """One service's old containers, batch by batch: leave the name, drain, stop, go."""
 
-    def __init__(self, ctx: DeployContext, service: ServiceModel, stage: str) -> None:
+    def __init__(
+        self, ctx: DeployContext, service: ServiceModel, stage: str, settle: float
+    ) -> None:
         self.ctx, self.service, self.stage = ctx, service, stage
+        # Between the new containers joining the name and the old ones leaving it: every
+        # proxy knows the new addresses before an old one's 0.1 s reconnect (without it nginx
+        # answered 504 to the requests of that instant: it knew only the old address).
+        # jobs/compose/proxy_cache.py.
+        self.settle = settle
         self.drain = drain_seconds(service, ctx.environment.zero_downtime_drain)
         self.batches: list[Batch] = []
         self.lock = threading.Lock()
@@ -133,7 +133,7 @@ class Retiring:
         name = self.service.name
         try:
             if batch.in_name:
-                time.sleep(max(0.0, batch.joined + SETTLE_SECONDS - time.monotonic()))
+                time.sleep(max(0.0, batch.joined + self.settle - time.monotonic()))
                 failure = self._replacements_failed(batch)
                 if failure is not None:  # the old ones stay, serving, as if never retired
                     with self.lock:
@@ -188,11 +188,14 @@ class Retiring:
                 continue
             batch.reported = True
             if batch.error is not None and batch.state != "kept":  # kept: the swap raised it
-                self.ctx.log.info(
+                warning = (
                     f"{self.service.name}: retiring the old container(s) "
                     f"{_ids(batch.containers)} failed: {batch.error}. Out of the name, they "
-                    "serve nothing; the next deploy of this environment removes them"
+                    "serve nothing; the next deploy of this environment, or the next worker "
+                    "start, tries again"
                 )
+                self.ctx.log.info(warning)
+                self.ctx.deploy.warnings.append(warning)  # shown and reported (close())
 
 
 def wait_gone(ctx: DeployContext) -> None:

@@ -10,12 +10,12 @@ For a service whose image changed, one batch (`zero_downtime_batch`, default 1) 
    or restarts, else after `health.timeout`. A failed one served nothing and is removed; the
    old ones never left the name;
 3. the new ones join the name; as many old ones are retired (jobs/runbook/stages/retiring.py):
-   SETTLE_SECONDS later, if the new ones have not since crashed, restarted or turned
-   unhealthy (else those are removed and the old ones never leave), they leave the name
-   (never fewer than N healthy containers in it),
-   drain for the drain period (the service's stop_grace_period, at most 30 s, or
-   `zero_downtime_drain`), then get SIGTERM (`docker stop -t GRACE`) and are removed. The next
-   batch starts meanwhile; the swap stage ends once every old one is gone.
+   the settle later (the longest a proxy keeps an old DNS answer, jobs/compose/proxy_cache.py),
+   if the new ones have not since crashed, restarted or turned unhealthy (else those are
+   removed and the old ones never leave), they leave the name (never fewer than N healthy
+   containers in it), drain for the drain period (the service's stop_grace_period, at most
+   30 s, or `zero_downtime_drain`), then get SIGTERM (`docker stop -t GRACE`) and are removed.
+   The next batch starts meanwhile; the swap stage ends once every old one has left the name.
 
 `swap_service` is what the deploy calls, `swap_service_back` what the revert calls: one shape,
 which another engine (Swarm's own start-first update) can fill in its own way. A revert while
@@ -26,6 +26,7 @@ instead of starting new ones.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from jobs.commands.docker import start_container
@@ -38,16 +39,31 @@ from jobs.runbook.stages.retiring import Aliases, Retiring, remove, run
 from jobs.runbook.stages.service_name import in_name, join_name, leave_name
 
 POLL_SECONDS = 0.2
+Started = Callable[[], None]
 
 
-def swap_service(ctx: DeployContext, service: ServiceModel) -> bool:
-    """The deploy's swap of one service; False when nothing serves it (a plain `up` starts it)."""
-    return roll(ctx, service, "swap")
+def _nothing() -> None:
+    pass
 
 
-def swap_service_back(ctx: DeployContext, service: ServiceModel, stage: str = "revert") -> bool:
+def swap_service(
+    ctx: DeployContext, service: ServiceModel, settle: float, started: Started = _nothing
+) -> bool:
+    """The deploy's swap of one service; False when nothing serves it (a plain `up` starts it).
+    `settle`: seconds between the new containers' join and the old ones' leave; `started` is
+    called once new containers have started (they boot, the worker's CPU is free)."""
+    return roll(ctx, service, "swap", settle, started)
+
+
+def swap_service_back(
+    ctx: DeployContext,
+    service: ServiceModel,
+    settle: float,
+    stage: str = "revert",
+    started: Started = _nothing,
+) -> bool:
     """The revert's: the previous image, with the same discipline."""
-    return roll(ctx, service, stage)
+    return roll(ctx, service, stage, settle, started)
 
 
 def containers_of(ctx: DeployContext, service: str) -> list[Any]:
@@ -61,7 +77,9 @@ def image_name(ctx: DeployContext, service: ServiceModel) -> str:
     return service.image or f"{ctx.environment.compose.project}-{service.name}"
 
 
-def roll(ctx: DeployContext, service: ServiceModel, stage: str) -> bool:
+def roll(
+    ctx: DeployContext, service: ServiceModel, stage: str, settle: float, started: Started
+) -> bool:
     everything = containers_of(ctx, service.name)
     serving = [c for c in everything if c.status == "running" and in_name(c, service.name)]
     target = image_id(ctx, image_name(ctx, service))
@@ -89,7 +107,7 @@ def roll(ctx: DeployContext, service: ServiceModel, stage: str) -> bool:
         for container, aliases in joined.items():
             join_name(ctx, container, aliases, stage)
         return bool(joined)  # none healthy: the plain `up` starts the service
-    retiring = Retiring(ctx, service, stage)
+    retiring = Retiring(ctx, service, stage, settle)
     try:
         while stale:
             size = ctx.environment.zero_downtime_batch
@@ -97,7 +115,8 @@ def roll(ctx: DeployContext, service: ServiceModel, stage: str) -> bool:
             reuse, back = back[: len(batch)], back[len(batch) :]
             new = _take_back(ctx, service, reuse, stage)
             if len(new) < len(batch):
-                new |= _start_outside_name(ctx, service, target, len(batch) - len(new), stage)
+                count = len(batch) - len(new)
+                new |= _start_outside_name(ctx, service, target, count, stage, started)
             ctx.log.info(f"{service.name}: {_ids(new)} healthy: into the name; {_ids(batch)} out")
             for container, aliases in new.items():
                 join_name(ctx, container, aliases, stage)
@@ -129,7 +148,7 @@ def _take_back(
 
 
 def _start_outside_name(
-    ctx: DeployContext, service: ServiceModel, target: str, count: int, stage: str
+    ctx: DeployContext, service: ServiceModel, target: str, count: int, stage: str, started: Started
 ) -> dict[Any, Aliases]:
     """`count` new containers, started outside the name and healthy -> the aliases they lack."""
     new: dict[Any, Aliases] = {}
@@ -145,6 +164,7 @@ def _start_outside_name(
         for container in created:
             new[container] = leave_name(ctx, container, stage)
             run(ctx, start_container(container.id), stage, service.name)
+        started()
         _wait_healthy(ctx, list(new))
     except StageFailed as failure:
         removed = list(new) or created

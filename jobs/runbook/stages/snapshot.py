@@ -9,6 +9,7 @@ from jobs.compose.model import read_model
 from jobs.compose.zero_downtime import refusals
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import StageFailed
+from jobs.runbook.stages.drains import end_earlier_drains
 from jobs.swarm import checks as swarm_checks
 from jobs.swarm import is_swarm
 
@@ -35,6 +36,7 @@ def take_snapshot(ctx: DeployContext) -> None:
         ctx.previous_images = swarm_checks.running_images(ctx)
     else:
         _refuse_what_cannot_swap(ctx)
+        end_earlier_drains(ctx)  # a dead worker's old containers are not what runs
         ctx.previous_images = running_images(ctx)
     ctx.deploy.previous_sha = ctx.previous_sha
     ctx.deploy.previous_images = ctx.previous_images

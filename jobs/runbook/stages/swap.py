@@ -1,17 +1,24 @@
-"""Start the new images: rolling for the zero-downtime services, then `compose up` for the rest.
+"""Start the new images: rolling for the zero-downtime services, `compose up` for the rest.
 
-Never `down`, never `-v`. The rolling services go first (jobs/runbook/stages/rolling.py: the
-deploy's `swap_service`, the revert's and a restore's `swap_service_back`); the plain
-`compose up --detach --no-build` that follows runs while their old containers wait to leave
-the name, and recreates every other changed service. It leaves out the services whose old
-containers are still there (`--no-deps` and the others' names): Compose would stop those at
-once, or recreate them. The stage ends once every old container has drained and is gone
-(jobs/runbook/stages/retiring.py).
+Never `down`, never `-v`. The rolling services (jobs/runbook/stages/rolling.py: the deploy's
+`swap_service`, the revert's and a restore's `swap_service_back`) swap one after the other
+while `compose up --detach --no-build --no-deps` of every other service recreates the changed
+ones beside them, as a plain deploy would: their boot is not added to the swap's. A rolling
+service whose old containers are still there is never in an `up` (Compose would stop them at
+once, or recreate them); one with none (nothing served it, or its image did not change) gets
+its own `up --no-deps` after. The stage ends once every old container has left the name; a
+revert's and a restore's once they have drained and gone (jobs/runbook/stages/retiring.py).
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from jobs.compose import proxy_cache
 from jobs.compose.model import read_model
+from jobs.compose.proxy_check import read_text
 from jobs.compose.zero_downtime import refused_services
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
@@ -26,26 +33,35 @@ def swap(ctx: DeployContext, stage: str = "swap") -> None:
         return
     names = ctx.environment.zero_downtime
     retiring = len(ctx.retiring)
-    everything: list[str] = []
-    if names:
-        # The build read this commit's model; a revert or restore has moved the checkout since.
-        model = ctx.compose_model if stage == "swap" and ctx.compose_model else None
-        model = model or read_model(ctx.runner, ctx.compose)
-        refused = refused_services(model, names)
-        problems = [line for lines in refused.values() for line in lines]
-        if problems and stage == "swap":
-            raise StageFailed(stage, "; ".join(problems))
-        for line in problems:  # putting a version back beats refusing: recreated instead
-            ctx.log.info(f"{line}: recreated instead")
-        for name in names:
-            service = model.service(name)
-            if service is not None and name not in refused:
-                if stage == "swap":
-                    swap_service(ctx, service)
-                else:
-                    swap_service_back(ctx, service, stage)
-        everything = list(model.services)
-    _up(ctx, stage, everything)  # beside the settle of the old containers
+    if not names:
+        _up(ctx, stage, [])
+        return
+    # The build read this commit's model; a revert or restore has moved the checkout since.
+    model = ctx.compose_model if stage == "swap" and ctx.compose_model else None
+    model = model or read_model(ctx.runner, ctx.compose)
+    refused = refused_services(model, names)
+    problems = [line for lines in refused.values() for line in lines]
+    if problems and stage == "swap":
+        raise StageFailed(stage, "; ".join(problems))
+    for line in problems:  # putting a version back beats refusing: recreated instead
+        ctx.log.info(f"{line}: recreated instead")
+    rolling = [model.services[name] for name in names if name in model.services]
+    rolling = [service for service in rolling if service.name not in refused]
+    settle = proxy_cache.settle(model, names, ctx.environment.zero_downtime_settle, read_text)
+    ctx.log.info(f"settle {settle.seconds:g}s between a join and a leave: {settle.why}")
+    # The other services are recreated beside the rolling swaps, as a plain deploy recreates
+    # them (their boot is not on the swap's critical path); a failure reverts them too.
+    others = [name for name in model.services if name not in {s.name for s in rolling}]
+    with _beside(ctx, stage, others) as start_others:
+        for service in rolling:
+            if stage == "swap":
+                swap_service(ctx, service, settle.seconds, start_others)
+            else:
+                swap_service_back(ctx, service, settle.seconds, stage, start_others)
+    # A rolling service with none of its old containers out there: nothing served it (it
+    # starts now), or its image did not change (`up` recreates it if its config did).
+    if rolling:
+        _up(ctx, stage, [service.name for service in rolling], others_done=True)
     for rolled in ctx.retiring[retiring:]:
         rolled.wait_left()  # only the new version in the name, before the health stage
     if stage == "swap":
@@ -61,18 +77,55 @@ def swap(ctx: DeployContext, stage: str = "swap") -> None:
         rolled.wait()
 
 
-def _up(ctx: DeployContext, stage: str, everything: list[str]) -> None:
-    """`compose up` of every service but those whose old containers drain (Compose would
-    stop them at once, or recreate them: they run the old configuration)."""
+def _up(ctx: DeployContext, stage: str, services: list[str], others_done: bool = False) -> None:
+    """`compose up` of `services` but those whose old containers drain (Compose would stop
+    them at once, or recreate them: they run the old configuration); of every service when
+    none is named. `others_done`: the other services are up already (`_beside`)."""
     draining = {r.service.name for r in ctx.retiring if r.container_ids()}
-    others = [name for name in everything if name not in draining]
-    orphans = ctx.environment.compose.remove_orphans
-    if not draining:
+    others = [name for name in services if name not in draining]
+    orphans = ctx.environment.compose.remove_orphans and not others_done
+    if not services:
         argv = ctx.compose.up(remove_orphans=orphans)
     elif others:
         argv = ctx.compose.up(others, remove_orphans=orphans, no_deps=True)
     else:
         return
+    _run(ctx, stage, argv)
+
+
+@contextmanager
+def _beside(ctx: DeployContext, stage: str, services: list[str]) -> Iterator[Callable[[], None]]:
+    """`compose up --no-deps services` in a thread, started by the function this yields (once
+    the rolling swap's new containers have started: they get the CPU first) or at the end of
+    the body; never when the body fails before. Its failure is raised after the body's own
+    (which comes first: the revert must not race this `up`)."""
+    failures: list[StageFailed] = []
+
+    def up() -> None:
+        orphans = ctx.environment.compose.remove_orphans
+        argv = ctx.compose.up(services, remove_orphans=orphans, no_deps=True)
+        try:
+            _run(ctx, stage, argv)
+        except StageFailed as failure:
+            failures.append(failure)
+
+    thread = threading.Thread(target=up, daemon=True)
+
+    def start() -> None:
+        if services and thread.ident is None:
+            thread.start()
+
+    try:
+        yield start
+        start()  # nothing started new containers (taken back, or nothing to swap)
+    finally:
+        if thread.ident is not None:
+            thread.join()
+    if failures:
+        raise failures[0]
+
+
+def _run(ctx: DeployContext, stage: str, argv: list[str]) -> None:
     try:
         ctx.runner.run(argv, timeout=ctx.environment.timeouts.swap)
     except CommandFailed as error:
