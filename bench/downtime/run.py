@@ -1,6 +1,6 @@
 """Failed requests and the longest gap through a real Caddy while a good release deploys.
 
-    .venv/bin/python bench/downtime/run.py [--rounds 5]
+    .venv/bin/python bench/downtime/run.py [--rounds 5] [--no-migrate] [--logs DIR]
 
 The proxied sample stack (api + worker + PostgreSQL behind Caddy on a Compose bridge network,
 tests/sample_app/docker-compose.proxy.yml) at v1. Each round deploys three good commits, each
@@ -57,6 +57,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--logs", type=Path, help="write each deploy's log into this directory")
+    parser.add_argument(
+        "--no-migrate",
+        action="store_true",
+        help="code-only releases, and no migration configured in any mode",
+    )
     args = parser.parse_args()
     print(machine())
     with (
@@ -72,7 +77,14 @@ def main() -> int:
             app = ProxiedApp.create_proxied(engine, find_compose(engine), images, root)
             try:
                 connection = redis.Redis.from_url(redis_url)
-                return measure(app, connection, redis_url, Path(scratch), args.rounds, args.logs)
+                return measure(
+                    app,
+                    connection,
+                    redis_url,
+                    Path(scratch),
+                    (args.rounds, not args.no_migrate),
+                    args.logs,
+                )
             finally:
                 app.stop()
 
@@ -82,18 +94,22 @@ def measure(
     connection: redis.Redis,
     redis_url: str,
     scratch: Path,
-    rounds: int,
+    plan: tuple[int, bool],  # rounds, and whether each release has a migration
     logs: Path | None,
 ) -> int:
+    rounds, migrations = plan
     state = scratch / "state"
     zero_env = app.environment_config()
     # The api's port: the health stage reads the release on its own container while the old
     # one drains, so the drain is not on the deploy's critical path (docs/zero-downtime.md).
     zero_env["health"] = {**zero_env["health"], "port": 8000}
-    zero = Settings.model_validate(config_for(zero_env, state, redis_url))
     recreate_env = app.environment_config(
         zero_downtime=[], migrate={"service": "api", "command": ["alembic", "upgrade", "head"]}
     )
+    if not migrations:  # a stack without migrations: nothing runs before or after the swap
+        zero_env.pop("migrate")
+        recreate_env.pop("migrate")
+    zero = Settings.model_validate(config_for(zero_env, state, redis_url))
     recreate = Settings.model_validate(config_for(recreate_env, state, redis_url))
     results: dict[str, list[Row]] = {mode: [] for mode in MODES}
     number = 0
@@ -102,11 +118,11 @@ def measure(
         order = MODES[round_number % 3 :] + MODES[: round_number % 3]
         for mode in order:
             number += 1
-            sha = release(app, number)
+            sha = release(app, number, migrations)
             with Load(app.api_port, interval=0.02, timeout=5) as load:
                 started, wall = time.monotonic(), time.time()
                 if mode == "runbook":
-                    runbook(app, sha)
+                    runbook(app, sha, migrations)
                 else:
                     record = deploy(zero if mode == "zero" else recreate, connection, sha)
                     if record.state != "succeeded":
@@ -200,26 +216,22 @@ def _listed(ratios: list[float]) -> str:
     return ", ".join(f"{r:.2f}" for r in ratios)
 
 
-def release(app: ProxiedApp, number: int) -> str:
-    """A good commit: a new VERSION and a migration that changes nothing (SELECT 1)."""
-    files: dict[str, str | None] = {
-        **next_migration(
-            app.author,
-            f"noop_{number}",
-            "A release's migration.",
-            '    op.execute("SELECT 1")',
-            "main",
-        ),
-        "VERSION": f"bench-{number}\n",
-    }
+def release(app: ProxiedApp, number: int, migration: bool) -> str:
+    """A good commit: a new VERSION and (`migration`) a migration that changes nothing."""
+    files: dict[str, str | None] = {"VERSION": f"bench-{number}\n"}
+    if migration:
+        body = '    op.execute("SELECT 1")'
+        doc = "A release's migration."
+        files |= next_migration(app.author, f"noop_{number}", doc, body, "main")
     return app.commit(files, f"Release {number}")
 
 
-def runbook(app: ProxiedApp, sha: str) -> None:
+def runbook(app: ProxiedApp, sha: str, migration: bool) -> None:
     """The seed's runbook: checkout, `up -d --build`, migrate, then wait until healthy."""
     app.check_out(sha)
     app.compose_ok("up", "-d", "--build")
-    app.compose_ok("exec", "-T", "api", "alembic", "upgrade", "head")
+    if migration:
+        app.compose_ok("exec", "-T", "api", "alembic", "upgrade", "head")
     app.wait_healthy(120)
 
 

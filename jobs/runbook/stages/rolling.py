@@ -26,7 +26,6 @@ instead of starting new ones.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 from jobs.commands.docker import start_container
@@ -39,31 +38,19 @@ from jobs.runbook.stages.retiring import Aliases, Retiring, remove, run
 from jobs.runbook.stages.service_name import in_name, join_name, leave_name
 
 POLL_SECONDS = 0.2
-Started = Callable[[], None]
 
 
-def _nothing() -> None:
-    pass
-
-
-def swap_service(
-    ctx: DeployContext, service: ServiceModel, settle: float, started: Started = _nothing
-) -> bool:
+def swap_service(ctx: DeployContext, service: ServiceModel, settle: float) -> bool:
     """The deploy's swap of one service; False when nothing serves it (a plain `up` starts it).
-    `settle`: seconds between the new containers' join and the old ones' leave; `started` is
-    called once new containers have started (they boot, the worker's CPU is free)."""
-    return roll(ctx, service, "swap", settle, started)
+    `settle`: seconds between the new containers' join and the old ones' leave."""
+    return roll(ctx, service, "swap", settle)
 
 
 def swap_service_back(
-    ctx: DeployContext,
-    service: ServiceModel,
-    settle: float,
-    stage: str = "revert",
-    started: Started = _nothing,
+    ctx: DeployContext, service: ServiceModel, settle: float, stage: str = "revert"
 ) -> bool:
     """The revert's: the previous image, with the same discipline."""
-    return roll(ctx, service, stage, settle, started)
+    return roll(ctx, service, stage, settle)
 
 
 def containers_of(ctx: DeployContext, service: str) -> list[Any]:
@@ -77,9 +64,7 @@ def image_name(ctx: DeployContext, service: ServiceModel) -> str:
     return service.image or f"{ctx.environment.compose.project}-{service.name}"
 
 
-def roll(
-    ctx: DeployContext, service: ServiceModel, stage: str, settle: float, started: Started
-) -> bool:
+def roll(ctx: DeployContext, service: ServiceModel, stage: str, settle: float) -> bool:
     everything = containers_of(ctx, service.name)
     serving = [c for c in everything if c.status == "running" and in_name(c, service.name)]
     target = image_id(ctx, image_name(ctx, service))
@@ -116,7 +101,7 @@ def roll(
             new = _take_back(ctx, service, reuse, stage)
             if len(new) < len(batch):
                 count = len(batch) - len(new)
-                new |= _start_outside_name(ctx, service, target, count, stage, started)
+                new |= _start_outside_name(ctx, service, target, count, stage)
             ctx.log.info(f"{service.name}: {_ids(new)} healthy: into the name; {_ids(batch)} out")
             for container, aliases in new.items():
                 join_name(ctx, container, aliases, stage)
@@ -148,7 +133,7 @@ def _take_back(
 
 
 def _start_outside_name(
-    ctx: DeployContext, service: ServiceModel, target: str, count: int, stage: str, started: Started
+    ctx: DeployContext, service: ServiceModel, target: str, count: int, stage: str
 ) -> dict[Any, Aliases]:
     """`count` new containers, started outside the name and healthy -> the aliases they lack."""
     new: dict[Any, Aliases] = {}
@@ -164,7 +149,6 @@ def _start_outside_name(
         for container in created:
             new[container] = leave_name(ctx, container, stage)
             run(ctx, start_container(container.id), stage, service.name)
-        started()
         _wait_healthy(ctx, list(new))
     except StageFailed as failure:
         removed = list(new) or created

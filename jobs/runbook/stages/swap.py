@@ -13,7 +13,7 @@ revert's and a restore's once they have drained and gone (jobs/runbook/stages/re
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from jobs.compose import proxy_cache
@@ -50,14 +50,15 @@ def swap(ctx: DeployContext, stage: str = "swap") -> None:
     settle = proxy_cache.settle(model, names, ctx.environment.zero_downtime_settle, read_text)
     ctx.log.info(f"settle {settle.seconds:g}s between a join and a leave: {settle.why}")
     # The other services are recreated beside the rolling swaps, as a plain deploy recreates
-    # them (their boot is not on the swap's critical path); a failure reverts them too.
+    # them at once: a worker boots while the new api waits for its first passing healthcheck,
+    # not after it. A failure reverts them too.
     others = [name for name in model.services if name not in {s.name for s in rolling}]
-    with _beside(ctx, stage, others) as start_others:
+    with _beside(ctx, stage, others):
         for service in rolling:
             if stage == "swap":
-                swap_service(ctx, service, settle.seconds, start_others)
+                swap_service(ctx, service, settle.seconds)
             else:
-                swap_service_back(ctx, service, settle.seconds, stage, start_others)
+                swap_service_back(ctx, service, settle.seconds, stage)
     # A rolling service with none of its old containers out there: nothing served it (it
     # starts now), or its image did not change (`up` recreates it if its config did).
     if rolling:
@@ -94,11 +95,9 @@ def _up(ctx: DeployContext, stage: str, services: list[str], others_done: bool =
 
 
 @contextmanager
-def _beside(ctx: DeployContext, stage: str, services: list[str]) -> Iterator[Callable[[], None]]:
-    """`compose up --no-deps services` in a thread, started by the function this yields (once
-    the rolling swap's new containers have started: they get the CPU first) or at the end of
-    the body; never when the body fails before. Its failure is raised after the body's own
-    (which comes first: the revert must not race this `up`)."""
+def _beside(ctx: DeployContext, stage: str, services: list[str]) -> Iterator[None]:
+    """`compose up --no-deps services` in a thread while the body runs. Its failure is raised
+    after the body's own (which comes first: the revert must not race this `up`)."""
     failures: list[StageFailed] = []
 
     def up() -> None:
@@ -109,17 +108,13 @@ def _beside(ctx: DeployContext, stage: str, services: list[str]) -> Iterator[Cal
         except StageFailed as failure:
             failures.append(failure)
 
-    thread = threading.Thread(target=up, daemon=True)
-
-    def start() -> None:
-        if services and thread.ident is None:
-            thread.start()
-
+    thread = threading.Thread(target=up, daemon=True) if services else None
+    if thread is not None:
+        thread.start()
     try:
-        yield start
-        start()  # nothing started new containers (taken back, or nothing to swap)
+        yield
     finally:
-        if thread.ident is not None:
+        if thread is not None:
             thread.join()
     if failures:
         raise failures[0]
