@@ -34,23 +34,27 @@ from jobs.compose.model import ServiceModel
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import StageFailed
 from jobs.runbook.stages.container_health import look, removed_unserved
+from jobs.runbook.stages.others_up import OthersUp
 from jobs.runbook.stages.retiring import Aliases, Retiring, remove, run
 from jobs.runbook.stages.service_name import in_name, join_name, leave_name
 
 POLL_SECONDS = 0.2
 
 
-def swap_service(ctx: DeployContext, service: ServiceModel, settle: float) -> bool:
+def swap_service(
+    ctx: DeployContext, service: ServiceModel, settle: float, others: OthersUp
+) -> bool:
     """The deploy's swap of one service; False when nothing serves it (a plain `up` starts it).
-    `settle`: seconds between the new containers' join and the old ones' leave."""
-    return roll(ctx, service, "swap", settle)
+    `settle`: seconds between the new containers' join and the old ones' leave; `others`: the
+    other services' `up`, started once new containers have started, ended before a join."""
+    return roll(ctx, service, stage="swap", settle=settle, others=others)
 
 
 def swap_service_back(
-    ctx: DeployContext, service: ServiceModel, settle: float, stage: str = "revert"
+    ctx: DeployContext, service: ServiceModel, settle: float, others: OthersUp, stage: str
 ) -> bool:
     """The revert's: the previous image, with the same discipline."""
-    return roll(ctx, service, stage, settle)
+    return roll(ctx, service, stage=stage, settle=settle, others=others)
 
 
 def containers_of(ctx: DeployContext, service: str) -> list[Any]:
@@ -64,7 +68,9 @@ def image_name(ctx: DeployContext, service: ServiceModel) -> str:
     return service.image or f"{ctx.environment.compose.project}-{service.name}"
 
 
-def roll(ctx: DeployContext, service: ServiceModel, stage: str, settle: float) -> bool:
+def roll(
+    ctx: DeployContext, service: ServiceModel, *, stage: str, settle: float, others: OthersUp
+) -> bool:
     everything = containers_of(ctx, service.name)
     serving = [c for c in everything if c.status == "running" and in_name(c, service.name)]
     target = image_id(ctx, image_name(ctx, service))
@@ -89,6 +95,7 @@ def roll(ctx: DeployContext, service: ServiceModel, stage: str, settle: float) -
         remove(ctx, leftovers, 0, stage, service.name)
     if not serving:  # the failed version crashed: the ones taken back serve alone
         joined = _take_back(ctx, service, back, stage)
+        others.wait()  # no container starts while a running one reconnects (others_up.py)
         for container, aliases in joined.items():
             join_name(ctx, container, aliases, stage)
         return bool(joined)  # none healthy: the plain `up` starts the service
@@ -101,8 +108,9 @@ def roll(ctx: DeployContext, service: ServiceModel, stage: str, settle: float) -
             new = _take_back(ctx, service, reuse, stage)
             if len(new) < len(batch):
                 count = len(batch) - len(new)
-                new |= _start_outside_name(ctx, service, target, count, stage)
+                new |= _start_outside_name(ctx, service, target, count, stage, others)
             ctx.log.info(f"{service.name}: {_ids(new)} healthy: into the name; {_ids(batch)} out")
+            others.wait()  # no container starts while a running one reconnects (others_up.py)
             for container, aliases in new.items():
                 join_name(ctx, container, aliases, stage)
             retiring.start(batch, time.monotonic(), replaced_by=list(new))
@@ -133,7 +141,12 @@ def _take_back(
 
 
 def _start_outside_name(
-    ctx: DeployContext, service: ServiceModel, target: str, count: int, stage: str
+    ctx: DeployContext,
+    service: ServiceModel,
+    target: str,
+    count: int,
+    stage: str,
+    others: OthersUp,
 ) -> dict[Any, Aliases]:
     """`count` new containers, started outside the name and healthy -> the aliases they lack."""
     new: dict[Any, Aliases] = {}
@@ -149,6 +162,7 @@ def _start_outside_name(
         for container in created:
             new[container] = leave_name(ctx, container, stage)
             run(ctx, start_container(container.id), stage, service.name)
+        others.start()  # they boot beside these (others_up.py)
         _wait_healthy(ctx, list(new))
     except StageFailed as failure:
         removed = list(new) or created

@@ -3,7 +3,8 @@
 Never `down`, never `-v`. The rolling services (jobs/runbook/stages/rolling.py: the deploy's
 `swap_service`, the revert's and a restore's `swap_service_back`) swap one after the other
 while `compose up --detach --no-build --no-deps` of every other service recreates the changed
-ones beside them, as a plain deploy would: their boot is not added to the swap's. A rolling
+ones beside them, as a plain deploy would: their boot is not added to the swap's
+(jobs/runbook/stages/others_up.py). A rolling
 service whose old containers are still there is never in an `up` (Compose would stop them at
 once, or recreate them); one with none (nothing served it, or its image did not change) gets
 its own `up --no-deps` after. The stage ends once every old container has left the name; a
@@ -12,16 +13,13 @@ revert's and a restore's once they have drained and gone (jobs/runbook/stages/re
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from jobs.compose import proxy_cache
 from jobs.compose.model import read_model
 from jobs.compose.proxy_check import read_text
 from jobs.compose.zero_downtime import refused_services
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
+from jobs.runbook.stages.others_up import OthersUp
 from jobs.runbook.stages.rolling import swap_service, swap_service_back
 from jobs.swarm import is_swarm
 from jobs.swarm.swap import swap as swarm_swap
@@ -51,20 +49,24 @@ def swap(ctx: DeployContext, stage: str = "swap") -> None:
     ctx.log.info(f"settle {settle.seconds:g}s between a join and a leave: {settle.why}")
     # The other services are recreated beside the rolling swaps, as a plain deploy recreates
     # them at once: a worker boots while the new api waits for its first passing healthcheck,
-    # not after it. A failure reverts them too.
-    others = [name for name in model.services if name not in {s.name for s in rolling}]
-    with _beside(ctx, stage, others):
+    # not after it (jobs/runbook/stages/others_up.py). A failure reverts them too.
+    others = OthersUp(ctx, stage, [n for n in model.services if n not in {s.name for s in rolling}])
+    try:
         for service in rolling:
             if stage == "swap":
-                swap_service(ctx, service, settle.seconds)
+                swap_service(ctx, service, settle.seconds, others)
             else:
-                swap_service_back(ctx, service, settle.seconds, stage)
+                swap_service_back(ctx, service, settle.seconds, others, stage)
+        for rolled in ctx.retiring[retiring:]:
+            rolled.wait_left()  # only the new version in the name, before the health stage
+        others.start()  # no new container started (taken back, nothing to swap): only now
+    finally:
+        others.wait()  # a failure comes first: the revert must not race this `up`
+    others.raise_failure()
     # A rolling service with none of its old containers out there: nothing served it (it
     # starts now), or its image did not change (`up` recreates it if its config did).
     if rolling:
         _up(ctx, stage, [service.name for service in rolling], others_done=True)
-    for rolled in ctx.retiring[retiring:]:
-        rolled.wait_left()  # only the new version in the name, before the health stage
     if stage == "swap":
         # The old ones drain on. An old container that left the name still answers, and a
         # proxy reaches it through a connection it keeps alive (Caddy pools them by
@@ -92,32 +94,6 @@ def _up(ctx: DeployContext, stage: str, services: list[str], others_done: bool =
     else:
         return
     _run(ctx, stage, argv)
-
-
-@contextmanager
-def _beside(ctx: DeployContext, stage: str, services: list[str]) -> Iterator[None]:
-    """`compose up --no-deps services` in a thread while the body runs. Its failure is raised
-    after the body's own (which comes first: the revert must not race this `up`)."""
-    failures: list[StageFailed] = []
-
-    def up() -> None:
-        orphans = ctx.environment.compose.remove_orphans
-        argv = ctx.compose.up(services, remove_orphans=orphans, no_deps=True)
-        try:
-            _run(ctx, stage, argv)
-        except StageFailed as failure:
-            failures.append(failure)
-
-    thread = threading.Thread(target=up, daemon=True) if services else None
-    if thread is not None:
-        thread.start()
-    try:
-        yield
-    finally:
-        if thread is not None:
-            thread.join()
-    if failures:
-        raise failures[0]
 
 
 def _run(ctx: DeployContext, stage: str, argv: list[str]) -> None:

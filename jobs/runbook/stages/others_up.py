@@ -1,0 +1,46 @@
+"""The other services' `compose up`, beside a rolling swap: they boot while its new containers do.
+
+A plain deploy recreates every changed service at once; a rolling swap recreates the services
+it does not swap the same way, in a thread (`compose up --detach --no-build --no-deps` with
+their names), started once the swap's new containers have started (they get the CPU first) and
+waited for before any running container of the swap joins or leaves the service's name. A
+container that starts while another reconnects can take the address the reconnecting one just
+released, which cuts every connection on it (jobs/runbook/stages/service_name.py): the matrix's
+5 s requests on a draining old container hung when this `up` ran beside its leave.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from jobs.execution.context import DeployContext
+from jobs.failures.errors import CommandFailed, StageFailed
+
+
+class OthersUp:
+    def __init__(self, ctx: DeployContext, stage: str, services: list[str]) -> None:
+        self.ctx, self.stage, self.services = ctx, stage, services
+        self.thread = threading.Thread(target=self._up, daemon=True) if services else None
+        self.failure: StageFailed | None = None
+
+    def start(self) -> None:
+        """Start the `up`, once; nothing when there is no other service."""
+        if self.thread is not None and self.thread.ident is None:
+            self.thread.start()
+
+    def wait(self) -> None:
+        """Until the `up` has ended, if it started."""
+        if self.thread is not None and self.thread.ident is not None:
+            self.thread.join()
+
+    def raise_failure(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+    def _up(self) -> None:
+        orphans = self.ctx.environment.compose.remove_orphans
+        argv = self.ctx.compose.up(self.services, remove_orphans=orphans, no_deps=True)
+        try:
+            self.ctx.runner.run(argv, timeout=self.ctx.environment.timeouts.swap)
+        except CommandFailed as error:
+            self.failure = StageFailed(self.stage, str(error), command=error)
