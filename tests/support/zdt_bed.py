@@ -265,6 +265,7 @@ class Users:
     ports: dict[str, int]
     slow: bool = False
     by_proxy: dict[str, Clients] = field(default_factory=dict)
+    swap_log: list[str] = field(default_factory=list)  # the deploy's swap, for a failure
 
     def __enter__(self) -> Users:
         self.by_proxy = {proxy: Clients(port, slow=self.slow) for proxy, port in self.ports.items()}

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import redis
 
 from config import Settings
-from jobs.state.records import Deploy
+from jobs.state.records import Deploy, DeployStore
 from tests.support.deploying import deploy
 from tests.support.failures import assert_cause
 from tests.support.zdt_bed import PROXIES, Clients, ProxyBed, Users
@@ -30,6 +30,9 @@ def deploy_row(
     """Deploy `sha` while the users of every proxy run."""
     with Users(bed.ports, slow=slow) as users:
         record = deploy(settings, connection, sha)
+    log = DeployStore(connection).log(record.id)
+    swap = [i for i, line in enumerate(log) if line[9:] in ("== swap", "== revert")]
+    users.swap_log = log[swap[0] :] if swap else log
     return record, users
 
 
@@ -41,7 +44,9 @@ def each_cell(users: Users, *checks: Check) -> None:
         for check in checks
         if (problem := check(clients)) is not None
     ]
-    assert not problems, "\n".join(problems)
+    # A failed cell comes with the swap's log: its commands, and whether an old container's
+    # address changed at its leave (which cuts the connections on it).
+    assert not problems, "\n".join([*problems, "the swap's log:", *users.swap_log])
 
 
 def no_failed(clients: Clients) -> str | None:
