@@ -201,7 +201,9 @@ def test_lock_lost_mid_rehearsal_still_takes_the_throwaway_away(
     settings = Settings.model_validate(config)
     before = _before(sample_app)
     store = DeployStore(redis_conn)
-    queued = push(redis_conn, settings, drills.slow_migration(sample_app, seconds=15))
+    # Long enough to see the rehearsal migrating and take the lock away (a poll of docker ps
+    # takes well under a second); the rest of it is waited out.
+    queued = push(redis_conn, settings, drills.slow_migration(sample_app, seconds=8))
     worker = _run_in_worker(config, tmp_path)
     wait_for(lambda: len(_rehearsal(sample_app, queued.id)) == 2, 240, "the rehearsal migration")
     redis_conn.delete(keys.lock(queued.target))  # Redis lost the key
