@@ -121,7 +121,9 @@ def _drive(
 ) -> None:
     store = DeployStore(redis_conn)
     dockerfile = git_repo.read(sample_app.author, "Dockerfile")
-    slow_sha, _ = drills.slow_build(sample_app, seconds=10)
+    # a's next push must come while a1 holds the lock: it is pushed as soon as a1 builds, and
+    # a1 still has its build, swap and health to go.
+    slow_sha, _ = drills.slow_build(sample_app, seconds=5)
     a1 = _push(redis_conn, settings, "a", slow_sha)
     b1 = _push(redis_conn, settings, "b", second_app.good_change())
     wait_for(lambda: drills.last_stage(store, a1.id) == "build", 120, "a's slow build")
