@@ -63,6 +63,8 @@ def main() -> int:
         help="code-only releases, and no migration configured in any mode",
     )
     args = parser.parse_args()
+    if args.logs is not None:
+        args.logs.mkdir(parents=True, exist_ok=True)
     print(machine())
     with (
         tempfile.TemporaryDirectory(prefix="bench-downtime-") as scratch,

@@ -14,7 +14,8 @@ from __future__ import annotations
 import threading
 
 from jobs.execution.context import DeployContext
-from jobs.failures.errors import CommandFailed, StageFailed
+from jobs.failures.errors import StageFailed
+from jobs.runbook.stages.swap_commands import run
 
 
 class OthersUp:
@@ -41,6 +42,6 @@ class OthersUp:
         orphans = self.ctx.environment.compose.remove_orphans
         argv = self.ctx.compose.up(self.services, remove_orphans=orphans, no_deps=True)
         try:
-            self.ctx.runner.run(argv, timeout=self.ctx.environment.timeouts.swap)
-        except CommandFailed as error:
-            self.failure = StageFailed(self.stage, str(error), command=error)
+            run(self.ctx, argv, self.stage)
+        except StageFailed as failure:
+            self.failure = failure
