@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,11 +37,14 @@ class Fingerprint:
 
 
 @contextmanager
-def watch_database(ctx: DeployContext) -> Iterator[None]:
+def watch_database(ctx: DeployContext, *, closing_beside: bool = False) -> Iterator[None]:
     """Compare the database before and after the body (also when it raises).
 
     Sets `ctx.deploy.database_change`: "unknown" when either fingerprint could not be taken,
-    so that a revert restores whenever the database cannot be proven unchanged.
+    so that a revert restores whenever the database cannot be proven unchanged. With
+    `closing_beside`, a body that succeeded has its closing fingerprint read in a thread
+    (`ctx.closing_fingerprint`) beside the stage that follows, such as the swap's new
+    containers booting; `settle_database_change` waits for it and records the change.
     """
     if ctx.environment.database is None:
         yield
@@ -48,11 +52,62 @@ def watch_database(ctx: DeployContext) -> Iterator[None]:
     before = take_fingerprint(ctx)
     try:
         yield
-    finally:
-        after = take_fingerprint(ctx)
-        ctx.deploy.database_change = compare(before, after)
-        ctx.log.info(f"database after the migration: {ctx.deploy.database_change}")
-        ctx.save()
+    except BaseException:
+        record_change(ctx, before, take_fingerprint(ctx))
+        raise
+    if closing_beside:
+        ctx.closing_fingerprint = ClosingFingerprint.start(before, lambda: take_fingerprint(ctx))
+    else:
+        record_change(ctx, before, take_fingerprint(ctx))
+
+
+class ClosingFingerprint:
+    """The fingerprint after a migration, read in a thread of its own: the database's readers
+    and the swap's new containers do not wait for each other. It changes nothing."""
+
+    def __init__(self, before: Fingerprint | None, read: Callable[[], Fingerprint | None]) -> None:
+        self.before = before
+        self.after: Fingerprint | None = None
+        self.problem: str | None = None
+        self._read = read
+        self.thread = threading.Thread(target=self._run, name="closing-fingerprint", daemon=True)
+
+    @classmethod
+    def start(
+        cls, before: Fingerprint | None, read: Callable[[], Fingerprint | None]
+    ) -> ClosingFingerprint:
+        closing = cls(before, read)
+        closing.thread.start()
+        return closing
+
+    def wait(self) -> None:
+        self.thread.join()
+
+    def _run(self) -> None:
+        try:
+            self.after = self._read()
+        except Exception as error:  # noqa: BLE001 - unread is "unknown": the revert restores
+            self.problem = f"{type(error).__name__}: {error}"
+
+
+def settle_database_change(ctx: DeployContext) -> None:
+    """Wait for a closing fingerprint read in the background, if any, and record the change:
+    before anything reads `database_change` (a revert, the reports) or changes the schema."""
+    closing, ctx.closing_fingerprint = ctx.closing_fingerprint, None
+    if closing is None:
+        return
+    closing.wait()
+    if closing.problem is not None:
+        ctx.log.info(f"no database fingerprint: {closing.problem}")
+    record_change(ctx, closing.before, closing.after)
+
+
+def record_change(
+    ctx: DeployContext, before: Fingerprint | None, after: Fingerprint | None
+) -> None:
+    ctx.deploy.database_change = compare(before, after)
+    ctx.log.info(f"database after the migration: {ctx.deploy.database_change}")
+    ctx.save()
 
 
 def compare(before: Fingerprint | None, after: Fingerprint | None) -> Change:

@@ -29,6 +29,7 @@ from typing import Any
 from config import Settings
 from jobs.database.keep import dump_kept_aside
 from jobs.database.standby import discard, prepare_restore
+from jobs.database.watch import settle_database_change
 from jobs.execution.context import DeployContext, new_context, secret_values
 from jobs.execution.deploylog import DeployLog
 from jobs.failures.errors import LockLost, LockTimeout, NothingToDeploy, OperatorHold, StageFailed
@@ -76,6 +77,7 @@ def deploy(deploy_id: str, settings: Settings, connection: Connection) -> str:
         try:
             run_stages(ctx)
         except LockLost as lost:
+            settle_database_change(ctx)  # what the next run's recovery restores by
             finish(store, record, log, interrupted(record.stages, lost))
         finally:
             ctx.close()
@@ -224,6 +226,8 @@ def run_stages(ctx: DeployContext) -> None:
 def run_steps(ctx: DeployContext, steps: Iterable[Stage]) -> object:
     """Each step as a recorded stage, in order; what a superseding step found stale, if any."""
     for step in steps:
+        if not step.beside_fingerprint:
+            settle_database_change(ctx)  # read beside the stage before: in before this one
         stale = stage(ctx, step.name, step.action)
         if step.supersedes and stale:
             return stale

@@ -94,6 +94,9 @@ class Stage:
     supersedes: bool = False
     # rehearse: nothing running had changed, so a reverted failure ends `failed`, saying so.
     unchanged: str | None = None
+    # swap: may run while the migration's closing fingerprint is still read (it changes no
+    # schema); every other stage starts once that read is in (jobs/database/watch.py).
+    beside_fingerprint: bool = False
 
 
 def swarm(ctx: DeployContext) -> bool:
@@ -145,7 +148,7 @@ CHANGES = (
     Stage("rehearse", rehearse, (wants_rehearsal,), unchanged=REHEARSED),
     Stage("migrate", migrate, (migrates_first,)),
     hooks("after_migrate", migrates_first),
-    Stage("swap", swap),
+    Stage("swap", swap, beside_fingerprint=True),
     Stage("restore", restore_requested, (wants_restore,)),
     Stage("migrate", migrate, (Not(migrates_first),)),
     hooks("after_migrate", Not(migrates_first)),

@@ -9,43 +9,17 @@ from types import SimpleNamespace
 import pytest
 import redis
 
-from config import Settings
-from jobs.execution.context import DeployContext, new_context
-from jobs.execution.deploylog import DeployLog
+from jobs.execution.context import DeployContext
 from jobs.failures.errors import StageFailed
 from jobs.runbook.stages.swap_commands import run, short_ids
-from jobs.state.records import Deploy, DeployStore, new_deploy_id
+from tests.support.contexts import bare_context
 
 FAILING = ["sh", "-c", "echo 'Error response from daemon: no space left on device' >&2; exit 3"]
 
 
 @pytest.fixture
 def ctx(redis_conn: redis.Redis, tmp_path: Path) -> DeployContext:
-    environment = {
-        "trigger": {"branch": "main"},
-        "path": str(tmp_path),
-        "compose": {"files": ["compose.yml"], "project": "app_dev"},
-        "health": {"url": "http://127.0.0.1:9/"},
-    }
-    secret = "s3cret-value-for-tests"
-    project = {"repo": "example.com/acme/app", "provider": "github", "secret": secret}
-    settings = Settings.model_validate(
-        {
-            "state_dir": str(tmp_path / "state"),
-            "projects": {"app": {**project, "environments": {"dev": environment}}},
-        }
-    )
-    record = Deploy(
-        id=new_deploy_id(),
-        project="app",
-        environment="dev",
-        trigger="test",
-        ref_kind="branch",
-        ref_name="main",
-        sha="a" * 40,
-    )
-    store = DeployStore(redis_conn)
-    return new_context(record, settings, store, DeployLog(store, record.id))
+    return bare_context(redis_conn, tmp_path)
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,9 @@ def migrate(ctx: DeployContext) -> None:
         ctx.log.info("no migration configured")
         return
     try:
-        with watch_database(ctx):
+        # The closing fingerprint is read beside the swap (or the next stage): the new
+        # containers boot meanwhile (jobs/database/watch.py; the pipeline settles it).
+        with watch_database(ctx, closing_beside=not is_swarm(ctx.environment)):
             if is_swarm(ctx.environment):
                 run_migration_task(ctx, settings)  # a one-off task (jobs/swarm/migrate.py)
             else:
