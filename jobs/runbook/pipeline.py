@@ -29,7 +29,7 @@ from typing import Any
 from config import Settings
 from jobs.database.keep import dump_kept_aside
 from jobs.database.standby import discard, prepare_restore
-from jobs.database.watch import settle_database_change
+from jobs.database.watch import read_ahead, settle_database_change
 from jobs.execution.context import DeployContext, new_context, secret_values
 from jobs.execution.deploylog import DeployLog
 from jobs.failures.errors import LockLost, LockTimeout, NothingToDeploy, OperatorHold, StageFailed
@@ -204,6 +204,7 @@ def run_stages(ctx: DeployContext) -> None:
             end(store, record, log, "superseded", says, error=str(stale))
             return
         prepare_restore(ctx)  # a head start for a revert that would restore (in the background)
+        read_ahead(ctx)  # and for the migrate stage: its first fingerprint (in the background)
     except StageFailed as failure:
         finish(store, record, log, failed(failure, "failed", "nothing was changed"))
         return

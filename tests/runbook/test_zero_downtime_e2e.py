@@ -91,11 +91,12 @@ def test_good_deploy_with_migration_before_swap_fails_no_request(
     start = next(c for c in commands if c["argv"][:2] == ["docker", "start"])
     assert start["started"] < others["started"] < join["started"], "the worker waited for the api"
     assert others["started"] + others["duration"] <= join["started"]
-    # The migration's closing fingerprint is read beside the swap, not before it: its schema
-    # dump starts before the new api's start has ended, and the change is on the record.
-    migration = ["alembic", "upgrade", "head"]
-    ran = next(i for i, c in enumerate(commands) if c["argv"][-3:] == migration)
-    closing = next(c for c in commands[ran:] if "--schema-only" in c["argv"])
+    # The fingerprint the migration is compared with is read beside the build, from the
+    # backup on; the closing one beside the swap: its schema dump starts before the new api's
+    # start has ended. Two dumps in all, and the change is on the record.
+    opening, closing = (c for c in commands if "--schema-only" in c["argv"])
+    build = next(c for c in commands if "build" in c["argv"])
+    assert opening["started"] < build["started"] + build["duration"], "read after the build"
     assert closing["started"] < start["started"] + start["duration"], "read before the swap"
     assert record.database_change == "changed"
     said = [line[9:] for line in log]  # without the time
