@@ -163,8 +163,11 @@ def _start_outside_name(
         _check_new(created, target, count)
         for container in created:
             new[container] = leave_name(ctx, container, stage)
+        # The others boot beside these from their start on (others_up.py): no running
+        # container reconnects until the next join, which waits for them.
+        others.start()
+        for container in created:
             run(ctx, start_container(container.id), stage, service.name)
-        others.start()  # they boot beside these (others_up.py)
         _wait_healthy(ctx, list(new))
     except StageFailed as failure:
         removed = list(new) or created
