@@ -2,10 +2,12 @@
 
     python scripts/wheelhouse_key.py key             # 12 hex digits naming the house
     python scripts/wheelhouse_key.py build-requires  # pyproject.toml's build requirements
+    python scripts/wheelhouse_key.py uv              # the uv the house installs with
 
 The key covers every input of pip's resolution that a checkout changes: the build system, the
 requirements and extras, requires-python, and the interpreter (its version and platform, the
-wheels' tags). Tool settings elsewhere in pyproject.toml leave the house as it is.
+wheels' tags); and the uv that unpacks the wheels (its cache's layout is its own). Tool
+settings elsewhere in pyproject.toml leave the house as it is.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from pathlib import Path
 from typing import Any
 
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
+# Exact, so every house unpacks and installs the same way until this line changes (a new uv
+# names a new house, with a cache of its own layout); moved by hand, after a run with it.
+UV = "uv==0.13.9"
 
 
 def resolution_inputs(pyproject: dict[str, Any]) -> list[Any]:
@@ -35,8 +40,8 @@ def resolution_inputs(pyproject: dict[str, Any]) -> list[Any]:
 
 
 def key(pyproject: dict[str, Any]) -> str:
-    """A short, stable name for one set of resolution inputs."""
-    text = json.dumps(resolution_inputs(pyproject), sort_keys=True)
+    """A short, stable name for one set of resolution inputs and the uv that installs them."""
+    text = json.dumps([*resolution_inputs(pyproject), UV], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -46,6 +51,8 @@ def main(argv: list[str]) -> int:
         print(key(pyproject))
     elif argv == ["build-requires"]:
         print("\n".join(pyproject["build-system"]["requires"]))
+    elif argv == ["uv"]:
+        print(UV)
     else:
         print(__doc__, file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
 import tomllib
@@ -74,3 +75,16 @@ def test_the_script_prints_the_key_and_the_build_requirements() -> None:
     needs = subprocess.run([*run, "build-requires"], capture_output=True, text=True, check=True)
     pyproject = tomllib.loads((SCRIPT.parents[1] / "pyproject.toml").read_text())
     assert needs.stdout.split() == pyproject["build-system"]["requires"]
+
+
+def test_the_key_names_the_pinned_uv(monkeypatch: pytest.MonkeyPatch) -> None:
+    """uv is pinned to one exact version, the one scripts/venv installs into the house, and
+    another pin names another house."""
+    pin = subprocess.run([sys.executable, str(SCRIPT), "uv"], capture_output=True, text=True)
+    assert pin.stdout.strip() == wheelhouse_key.UV
+    assert re.fullmatch(r"uv==\d+\.\d+\.\d+", wheelhouse_key.UV)
+    venv = (SCRIPT.parent / "venv").read_text()
+    assert '"$(.venv/bin/python scripts/wheelhouse_key.py uv)"' in venv
+    before = _key(BASE)
+    monkeypatch.setattr(wheelhouse_key, "UV", "uv==0.13.8")
+    assert _key(BASE) != before

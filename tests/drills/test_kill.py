@@ -6,6 +6,9 @@ migration rehearsal (migrate.rehearse, after the build) it ends `failed`, as a f
 does: nothing running had changed, the checkout and image names are put back, the same
 containers run and no throwaway container is left. Either way the lock is free, no
 half-written backup is left, and the reports end with that state.
+
+The drills share one sample app (tests/support/lent_app.py): each ends it where it started,
+which its own asserts check, and the lender checks again before the next drill takes it.
 """
 
 from __future__ import annotations
@@ -31,9 +34,16 @@ from tests.support.commands import run
 from tests.support.deploying import push, start_worker_process, wait_for, write_config
 from tests.support.failures import assert_cause
 from tests.support.provider_server import WEBHOOK, ProviderServer
+from tests.support.sample_app import SampleApp
 
 pytestmark = pytest.mark.docker
 LEFT_BEHIND = r"SELECT datname FROM pg_database WHERE datname LIKE 'app\_\_dh\_%'"
+
+
+@pytest.fixture
+def sample_app(lent_sample_app: SampleApp) -> SampleApp:
+    """The module's one app, at v1: every drill leaves it so (conftest's config takes it too)."""
+    return lent_sample_app
 
 
 @dataclass
@@ -56,6 +66,8 @@ class Drill:
     # The killed worker's heartbeat runs out on its own (up to 30 s) instead of in a second:
     # one drill proves that a worker started at once still waits for it and recovers.
     natural_expiry: bool = False
+    # What the drill leaves on purpose, taken away once checked: the next drill takes the app.
+    tidy: Callable[[Any], None] | None = None
 
 
 def _backup(app: Any, stack: ExitStack) -> str:
@@ -133,7 +145,15 @@ DRILLS = [
         _rehearsal_held,
         rehearse=True,
     ),
-    Drill("swap", "reverted", lambda app, stack: drills.slow_swap(app), _swap_held),
+    # The revert stops the gate service the failed release added and keeps its container
+    # (exited 137); the next drills' health checks would see it exited (jobs/runbook/undo.py).
+    Drill(
+        "swap",
+        "reverted",
+        lambda app, stack: drills.slow_swap(app),
+        _swap_held,
+        tidy=drills.remove_gate,
+    ),
     Drill("migrate", "reverted", lambda app, stack: drills.slow_migration(app)),
     Drill("health", "reverted", lambda app, stack: str(app.never_healthy(hang=True))),
     Drill("revert", "reverted", _revert),
@@ -193,6 +213,7 @@ def test_worker_killed_in_a_stage_is_finished_by_the_next_start(
         assert store.get(deploy_id).state == "running"
         recovery = start_worker_process(config_file, tmp_path / "w2.log")
         assert recovery.wait(timeout=300) == 0, (tmp_path / "w2.log").read_text()[-3000:]
+    (sample_app.checkout / ".git" / "hooks" / "post-checkout").unlink(missing_ok=True)  # its hold
     record = store.get(deploy_id)
     assert record.state == drill.expected, record.error
     assert f"the worker stopped during {drill.stage}" in (record.error or "")
@@ -221,3 +242,5 @@ def test_worker_killed_in_a_stage_is_finished_by_the_next_start(
     if drill.rehearse:  # the rehearsal never finished: no time is reported for it
         assert record.rehearsal_seconds is None
         assert drills.log_mentions(store, deploy_id, "rehearsal removed")
+    if drill.tidy is not None:
+        drill.tidy(sample_app)

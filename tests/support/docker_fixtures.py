@@ -23,6 +23,7 @@ from tests.support.images import (
     build_nginx_image,
     import_base_image,
 )
+from tests.support.lent_app import LentApp
 from tests.support.proxied_app import ProxiedApp
 from tests.support.sample_app import SampleApp
 
@@ -113,6 +114,30 @@ def module_sample_app(
     )
     yield app
     app.stop()
+
+
+@pytest.fixture(scope="module")
+def sample_app_lender(
+    docker_engine: Engine,
+    compose_command: list[str],
+    base_image: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LentApp]:
+    """One sample app for a module whose tests each leave it as they found it (lent_app.py)."""
+    lender = LentApp(
+        lambda: SampleApp.create(
+            docker_engine, compose_command, base_image, tmp_path_factory.mktemp("app")
+        )
+    )
+    yield lender
+    lender.close()
+
+
+@pytest.fixture
+def lent_sample_app(sample_app_lender: LentApp) -> Iterator[SampleApp]:
+    """The module's sample app at v1, which this test must leave as it found it."""
+    yield sample_app_lender.lend()
+    sample_app_lender.take_back()
 
 
 @pytest.fixture(scope="module")

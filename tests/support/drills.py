@@ -17,6 +17,7 @@ from typing import Any
 from jobs.state import keys
 from jobs.state.records import DeployStore
 from tests.support import git_repo
+from tests.support.commands import run
 from tests.support.deploying import wait_for
 
 HOLDER = "drill-holder"  # application_name of the session that holds a table lock
@@ -69,6 +70,18 @@ def slow_swap(app: Any) -> str:
         "      gate:\n        condition: service_healthy\n",
     ).replace("\nvolumes:\n", GATE_SERVICE + "\nvolumes:\n")
     return app.commit({"docker-compose.yml": compose, "VERSION": "slow-swap\n"}, "Slow swap")
+
+
+def remove_gate(app: Any) -> None:
+    """Remove the gate container a reverted slow_swap leaves behind, stopped."""
+    project, service = "com.docker.compose.project", "com.docker.compose.service"
+    found = run(
+        ["docker", "ps", "--all", "--quiet", "--filter", f"label={project}={app.project}",
+         "--filter", f"label={service}=gate"],
+        env=app.engine.env,
+    ).stdout.split()  # fmt: skip
+    if found:
+        run(["docker", "rm", "--force", *found], env=app.engine.env)
 
 
 def slow_migration(app: Any, seconds: int = 120) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from jobs.state.keys import last_good as last_good_key
 from jobs.state.keys import lock as lock_key
-from jobs.state.records import DeployStore
+from jobs.state.records import DeployStore, utc_time
 from tests.support.browser import browser_missing, chromium, serving, sign_in
 from tests.support.status import make_deploy, set_json, stage, status_app
 
@@ -56,7 +57,8 @@ def _text(driver: WebDriver, css: str) -> str:
 
 
 def test_deploy_page_follows_log_and_state_live(redis_conn: redis.Redis, tmp_path: Path) -> None:
-    """Chromium sees the deploy on /, then its new log lines and final state without a reload."""
+    """Chromium sees the deploy on /, then its new log lines, its final state, and a warning
+    that comes after it (an old container not removed after its drain), without a reload."""
     store = DeployStore(redis_conn)
     _history(store, redis_conn)
     deploy = make_deploy(store, "dev", sha="c0ffee12" + "0" * 32, sender="carol")
@@ -99,15 +101,24 @@ def test_deploy_page_follows_log_and_state_live(redis_conn: redis.Redis, tmp_pat
         assert "backup: wrote crm_dev.sql.gz" in _text(driver, "#log")
 
         store.append_log(deploy.id, "health: 200 OK after 3 s")
-        store.transition(
-            running, "succeeded",
+        done = store.transition(
+            running, "succeeded", draining={"0ld0a1b2c3d4e5f6": utc_time(time.time() + WAIT)},
             stages=[stage("backup", "2026-11-24T10:00:00Z", "2026-11-24T10:00:12Z"),
                     stage("build", "2026-11-24T10:00:12Z", "2026-11-24T10:01:40Z"),
                     stage("health", "2026-11-24T10:01:40Z", "2026-11-24T10:01:43Z")],
         )  # fmt: skip
         wait.until(lambda d: _text(d, "#deploy-state") == "succeeded")
-        wait.until(lambda d: _text(d, "#live-status") == "finished")
+        wait.until(lambda d: "old containers draining (0ld0a1b2c3d4)" in _text(d, "#live-status"))
         assert "health: 200 OK after 3 s" in _text(driver, "#log")
+        assert not driver.find_element(By.ID, "deploy-warnings").is_displayed()
+
+        warning = "api: retiring the old container(s) 0ld0a1b2c3d4 failed: <No such container>"
+        store.append_log(deploy.id, warning)
+        done.draining, done.warnings = {}, [warning]
+        store.amend(done, report=True)
+        wait.until(lambda d: _text(d, "#live-status") == "finished")
+        assert _text(driver, "#deploy-warnings li") == warning
+        assert warning in _text(driver, "#log")
         assert "1m 28s" in _text(driver, "#stages")
         assert driver.execute_script("return window.stillTheSamePage === true;")
         driver.save_screenshot(str(shots / "deploy.png"))

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from datetime import datetime
 
 import redis
 
 from jobs.state.keys import last_good as last_good_key
 from jobs.state.keys import lock as lock_key
-from jobs.state.records import DeployStore
+from jobs.state.records import Deploy, DeployStore, utc_time
 from tests.support.status import make_deploy, set_json, stage, status_app
 from webhook.operator.render import show_text
-from webhook.status.live import stream_log
+from webhook.status.live import DRAIN_STOP_SECONDS, stream_log, watch_ends
 
 HOSTILE = '<script>alert("x")</script>'
 
@@ -96,7 +99,9 @@ def test_warnings_show_on_the_deploy_page_the_history_and_show(redis_conn: redis
     client = status_app(redis_conn).test_client()
     page = client.get(f"/deploys/{warned.id}").get_data(as_text=True)
     assert 'id="deploy-warnings"' in page and "failed: &lt;No such container&gt;" in page
-    assert 'id="deploy-warnings"' not in client.get(f"/deploys/{clean.id}").get_data(as_text=True)
+    hidden = 'id="deploy-warnings" class="warnings" role="status" hidden>'
+    assert hidden not in page
+    assert hidden in client.get(f"/deploys/{clean.id}").get_data(as_text=True)
     history = client.get("/deploys").get_data(as_text=True)
     assert history.count('class="warned"') == 1 and ">1 warning</span>" in history
     assert f"  WARNING     {text}" in show_text(store.get(warned.id), [], [])
@@ -187,3 +192,87 @@ def test_stream_ends_after_its_lifetime(redis_conn: redis.Redis) -> None:
     )
     assert [name for name, _ in _events(chunks)] == ["deploy"]
     assert chunks[0].startswith("retry: ")
+
+
+def _draining(store: DeployStore, drain_ends_in: float, finished_ago: float = 1.0) -> Deploy:
+    """A zero-downtime deploy that succeeded while its old api container still drains."""
+    now = time.time()
+    return make_deploy(
+        store, state="succeeded", finished_at=utc_time(now - finished_ago),
+        draining={"0123456789abcdef": utc_time(now + drain_ends_in)},
+    )  # fmt: skip
+
+
+def test_stream_follows_a_finished_deploy_until_its_drain_ends(redis_conn: redis.Redis) -> None:
+    """Through the app: a succeeded deploy whose old containers drain keeps its page live, and
+    the warning and log lines that come after the final state (an old container not removed)
+    are streamed before the stream ends; the page then loads as finished."""
+    store = DeployStore(redis_conn)
+    deploy = _draining(store, drain_ends_in=2)
+    store.append_log(deploy.id, "api: 0123456789ab out of the name, draining 2s before SIGTERM")
+    client = status_app(redis_conn).test_client()
+    page = client.get(f"/deploys/{deploy.id}").get_data(as_text=True)
+    assert 'data-final="false"' in page and "connecting…" in page
+    warning = "api: retiring the old container(s) 0123456789ab failed: <gone>"
+
+    def the_worker_after_the_drain() -> None:
+        time.sleep(1.5)  # the stream has polled the draining record by now
+        store.append_log(deploy.id, warning)
+        record = store.get(deploy.id)
+        record.draining, record.warnings = {}, [warning]
+        store.amend(record, report=True)
+
+    worker = threading.Thread(target=the_worker_after_the_drain)
+    worker.start()
+    answer = client.get(f"/deploys/{deploy.id}/log/stream?start=1")
+    events = _events([answer.get_data(as_text=True)])  # the whole stream, to its end
+    worker.join()
+    assert [name for name, _ in events] == ["deploy", "log", "deploy", "end"]
+    first, last = events[0][1], events[2][1]
+    assert first["final"] and not first["settled"] and first["draining"] == ["0123456789ab"]
+    assert first["warnings"] == []
+    assert events[1][1] == {"start": 1, "lines": [warning]}
+    assert last["settled"] and last["draining"] == [] and last["warnings"] == [warning]
+    page = client.get(f"/deploys/{deploy.id}").get_data(as_text=True)
+    assert 'data-final="true"' in page and "failed: &lt;gone&gt;" in page
+    polled = client.get(f"/api/deploys/{deploy.id}/log?start=2").get_json()
+    assert polled["deploy"]["settled"] and polled["deploy"]["warnings"] == [warning]
+
+
+def test_stream_of_a_draining_deploy_is_bounded(redis_conn: redis.Redis) -> None:
+    """A finished deploy still listing draining containers: each stream ends at its lifetime
+    (the browser reconnects, giving its slot back), and the watch ends for good, with `end`,
+    once the drain's recorded end plus the stop after it has passed (a worker that died)."""
+    store = DeployStore(redis_conn)
+    deploy = _draining(store, drain_ends_in=10)
+    ticks = iter(range(1000))
+    chunks = list(
+        stream_log(store, deploy.id, 0, lifetime=5, clock=lambda: next(ticks), sleep=lambda _: None)
+    )
+    assert [name for name, _ in _events(chunks)] == ["deploy"]
+    later = time.time() + 10 + DRAIN_STOP_SECONDS
+    events = _events(list(stream_log(store, deploy.id, 0, now=lambda: later)))
+    assert [name for name, _ in events] == ["deploy", "end"] and events[0][1]["settled"]
+    left = _draining(store, drain_ends_in=-DRAIN_STOP_SECONDS - 1, finished_ago=90)
+    client = status_app(redis_conn).test_client()
+    assert 'data-final="true"' in client.get(f"/deploys/{left.id}").get_data(as_text=True)
+    events = _events([client.get(f"/deploys/{left.id}/log/stream").get_data(as_text=True)])
+    assert [name for name, _ in events] == ["deploy", "end"]
+
+
+def test_the_watch_of_a_drain_believes_no_end_past_the_longest_drain() -> None:
+    """The drain's recorded end bounds the watch; an end past the longest drain after the
+    deploy's end (a clock that jumped, a broken record) is cut there, an unreadable one is long
+    past, and a record without an end time or without draining containers is not watched."""
+    finished = "2026-12-07T04:00:00.000Z"
+    base = datetime.fromisoformat(finished.replace("Z", "+00:00")).timestamp()
+    rows = [
+        ({"a": "2026-12-07T04:00:12.000Z"}, finished, base + 12 + DRAIN_STOP_SECONDS),
+        ({"a": "2036-12-07T04:00:00.000Z"}, finished, base + 3600 + DRAIN_STOP_SECONDS),
+        ({"a": "soon", "b": "2026-12-07T04:00:05.000Z"}, finished, base + 5 + DRAIN_STOP_SECONDS),
+        ({"a": "2026-12-07T04:00:12.000Z"}, None, None),
+        ({}, finished, None),
+    ]
+    for draining, finished_at, expected in rows:
+        record = Deploy.from_json(json.dumps({"draining": draining, "finished_at": finished_at}))
+        assert watch_ends(record) == expected, draining

@@ -1,6 +1,8 @@
-// Live updates of one deploy page: new log lines, state and stages, without a reload.
+// Live updates of one deploy page: new log lines, state, stages and warnings, without a reload.
 // Server-sent events first; if the browser lacks them or the stream keeps failing, polling
-// of the JSON API takes over. Every value is inserted as text, never as HTML.
+// of the JSON API takes over. Both follow a deploy until it is settled: final, and no old
+// container of it left draining (their stop, and a warning, come after the final state).
+// Every value is inserted as text, never as HTML.
 (function () {
   "use strict";
   var log = document.getElementById("log");
@@ -60,6 +62,17 @@
     setText("deploy-failed-stage", deploy.blocked_by ? "blocked by " + deploy.blocked_by
       : deploy.failed_stage ? deploy.failed_stage + " failed" : "failed");
     setText("deploy-waiting", deploy.waiting_for || "-");
+    var warnings = document.createDocumentFragment();
+    deploy.warnings.forEach(function (text) {
+      var item = document.createElement("li");
+      item.textContent = text;
+      warnings.appendChild(item);
+    });
+    document.getElementById("deploy-warnings-list").replaceChildren(warnings);
+    document.getElementById("deploy-warnings").hidden = !deploy.warnings.length;
+    if (deploy.final && !deploy.settled) {
+      setStatus("finished; old containers draining (" + deploy.draining.join(", ") + ")");
+    }
     if (deploy.stages.length) {
       var body = document.getElementById("stages");
       var rows = document.createDocumentFragment();
@@ -85,7 +98,7 @@
       .then(function (data) {
         append(data.start, data.lines);
         render(data.deploy);
-        if (data.deploy.final) { setStatus("finished", true); } else { setTimeout(poll, POLL_MS); }
+        if (data.deploy.settled) { setStatus("finished", true); } else { setTimeout(poll, POLL_MS); }
       })
       .catch(function () { setStatus("reconnecting…"); setTimeout(poll, POLL_MS * 2); });
   }

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, Response, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
-from jobs.state.records import DEPLOY_ID, FINAL_STATES, RecordError
+from jobs.state.records import DEPLOY_ID, RecordError
 from webhook.status.context import context, problem, stream_slots
 from webhook.status.environments import environment_statuses
-from webhook.status.live import STREAM_SECONDS, stream_log
+from webhook.status.live import STREAM_SECONDS, settled, stream_log
 from webhook.status.queries import (
     STATES,
     BadQuery,
@@ -60,7 +62,7 @@ def deploy(deploy_id: str) -> ResponseReturnValue:
     return render_template(
         "deploy.html",
         deploy=record,
-        final=record.state in FINAL_STATES,
+        settled=settled(record, time.time()),  # else the page follows it live
         lines=lines,
         problems=store.reporting_problems(deploy_id),
     )
