@@ -17,7 +17,11 @@ def _environment(**zero_downtime: object) -> object:
         "zero_downtime": ["api"],
         **zero_downtime,
     }
-    project = {"repo": "github.com/acme/crm", "provider": "github", "secret": "s3cret-value-for-tests"}
+    project = {
+        "repo": "github.com/acme/crm",
+        "provider": "github",
+        "secret": "s3cret-value-for-tests",
+    }
     settings = Settings.model_validate(
         {"projects": {"crm": {**project, "environments": {"dev": environment}}}}
     )
