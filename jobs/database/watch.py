@@ -45,8 +45,9 @@ def watch_database(ctx: DeployContext, *, closing_beside: bool = False) -> Itera
     so that a revert restores whenever the database cannot be proven unchanged. The opening
     fingerprint is the one `read_ahead` started after the backup, when there is one. With
     `closing_beside`, a body that succeeded has its closing fingerprint read in a thread
-    (`ctx.closing_fingerprint`) beside the stage that follows, such as the swap's new
-    containers booting; `settle_database_change` waits for it and records the change.
+    (`ctx.closing_fingerprint`) beside the stage that follows, the swap's new containers
+    booting; that stage ends with `settle_database_change` (`then_settle`), which waits for it
+    and records the change.
     """
     if ctx.environment.database is None:
         yield
@@ -119,6 +120,21 @@ def settle_database_change(ctx: DeployContext) -> None:
     closing, ctx.closing_fingerprint = ctx.closing_fingerprint, None
     if closing is not None:
         record_change(ctx, ctx.fingerprint_before, closing.result(ctx))
+
+
+def then_settle(action: Callable[[DeployContext], None]) -> Callable[[DeployContext], None]:
+    """`action` (the swap), run beside a closing fingerprint read: it ends once that read is
+    recorded, however it ended, so that every later step (the health stage, a revert, the
+    recovery of a deploy that lost its lock) knows whether the migration changed the
+    database."""
+
+    def beside_closing_read(ctx: DeployContext) -> None:
+        try:
+            action(ctx)
+        finally:
+            settle_database_change(ctx)
+
+    return beside_closing_read
 
 
 def record_change(

@@ -1,6 +1,6 @@
 """The migration's fingerprints, read in threads: the opening one beside the checkout and the
-build, the closing one beside the swap; every stage but the swap, and any revert, starts only
-once the closing one is in and recorded (real Redis, no Docker: the reads are stand-ins)."""
+build, the closing one beside the swap, which ends only once it is in and recorded (so does any
+revert) (real Redis, no Docker: the reads are stand-ins)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from jobs.database.watch import (
     FingerprintRead,
     read_ahead,
     settle_database_change,
+    then_settle,
 )
 from jobs.execution.context import DeployContext
-from jobs.runbook.pipeline import run_steps
-from jobs.runbook.table import CHANGES, Stage
+from jobs.failures.errors import LockLost, StageFailed
+from jobs.runbook.table import CHANGES, closing_read_beside_swap, migrate_first
 from tests.support.contexts import bare_context
 
 BEFORE = Fingerprint("0001", "a" * 64)
@@ -73,11 +74,42 @@ def test_a_read_that_raises_is_unknown_and_logged(ctx: DeployContext) -> None:
 
 
 def test_only_the_swap_runs_beside_the_read() -> None:
-    """after_migrate hooks may change the schema: they start once the read is in."""
-    assert [stage.name for stage in CHANGES if stage.beside_fingerprint] == ["swap"]
+    """The migration's closing read is started only for the swap, which ends by settling it."""
+    after_migrate = [stage.name for stage in CHANGES if stage.action is migrate_first]
+    assert after_migrate == ["migrate"]
+    names = [stage.name for stage in CHANGES]
+    assert names[names.index("migrate") + 1 : names.index("swap")] == ["after_migrate hooks"]
+    swap_row = next(stage for stage in CHANGES if stage.name == "swap")
+    assert swap_row.action.__name__ == "beside_closing_read"  # then_settle(swap)
 
 
-def test_the_stage_after_the_swap_starts_once_the_read_is_recorded(ctx: DeployContext) -> None:
+HOOK = {"command": ["true"]}
+
+
+@pytest.mark.parametrize(
+    ("environment", "beside"),
+    [
+        ({}, True),
+        ({"hooks": {"after_migrate": [HOOK]}}, False),  # the hook may change the schema
+        ({"hooks": {"after_health": [HOOK]}}, True),
+        ({"engine": "swarm"}, False),  # read through the swarm's engine API
+    ],
+)
+def test_the_closing_read_goes_beside_the_swap_when_the_swap_comes_next(
+    redis_conn: redis.Redis, tmp_path: Path, environment: dict[str, object], beside: bool
+) -> None:
+    ctx = bare_context(redis_conn, tmp_path, **environment)
+    assert closing_read_beside_swap(ctx) is beside
+
+
+@pytest.mark.parametrize(
+    "raised", [None, StageFailed("swap", "api never healthy"), LockLost("crm/dev", "nobody")]
+)
+def test_the_swap_ends_once_the_read_is_recorded(
+    ctx: DeployContext, raised: Exception | None
+) -> None:
+    """Whatever way the swap ends (a failure reverts; a lost lock is recovered by the next
+    run), the change is on the record when it ends, and the read ran beside it."""
     release, seen = threading.Event(), {}
     after = Fingerprint("0002", "b" * 64)
 
@@ -86,17 +118,21 @@ def test_the_stage_after_the_swap_starts_once_the_read_is_recorded(ctx: DeployCo
         return after
 
     def swap(ctx: DeployContext) -> None:
-        seen["swap"] = ctx.deploy.database_change
+        seen["during the swap"] = ctx.deploy.database_change
         release.set()
-
-    def health(ctx: DeployContext) -> None:
-        seen["health"] = ctx.deploy.database_change
+        if raised is not None:
+            raise raised
 
     ctx.fingerprint_before = BEFORE
     ctx.closing_fingerprint = FingerprintRead.start(read, "closing")
-    run_steps(ctx, [Stage("swap", swap, beside_fingerprint=True), Stage("health", health)])
-    assert seen == {"swap": None, "health": "changed"}
-    assert _log(ctx) == ["== swap", "database after the migration: changed", "== health"]
+    if raised is None:
+        then_settle(swap)(ctx)
+    else:
+        with pytest.raises(type(raised)):
+            then_settle(swap)(ctx)
+    assert seen == {"during the swap": None}
+    assert ctx.store.get(ctx.deploy.id).database_change == "changed"
+    assert ctx.closing_fingerprint is None
 
 
 DATABASE = {"service": "postgres", "name": "app", "user": "app"}
