@@ -39,7 +39,7 @@ from tests.support.docker_engine import Engine
 from tests.support.failures import assert_cause
 from tests.support.offsite import PASSWORD, offsite_config
 from tests.support.provider_server import SLACK, ProviderServer
-from tests.support.sample_app import SampleApp
+from tests.support.sample_app import FAILING_HEALTH, SampleApp
 from tests.support.sops_files import AgeKey, encrypt, new_age_key
 from tests.support.status import status_app
 from tests.support.users import with_test_users
@@ -194,8 +194,9 @@ def test_host_loss_a_failed_destructive_deploy_is_restored_from_off_site(
     aside = bed / "lost-backups"
     lose = {"after_migrate": [{"command": ["mv", str(app.backups_dir), str(aside)]}]}
     # The release is never healthy: the deadline is waited out, so not 2 min of it. The
-    # revert's health (the restored previous version) gets 45 s, half again the usual 30.
-    settings, _ = _settings(app, bed, redis_url, health_timeout=45, hooks=lose)
+    # revert's health (the restored previous version, healthy in about 3 s at load 5) gets
+    # the same FAILING_HEALTH as every such revert.
+    settings, _ = _settings(app, bed, redis_url, health_timeout=FAILING_HEALTH, hooks=lose)
     app.psql("INSERT INTO customers (name, email) VALUES ('Kept', 'kept@x.test')")
     before = app.dump()
     try:

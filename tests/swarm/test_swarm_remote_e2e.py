@@ -30,6 +30,7 @@ from tests.support.failures import assert_cause
 from tests.support.sshd import Inside, Session, Sshd, environ_with, running_sshd
 from tests.support.swarm_app import FIRST_MIGRATION, MIGRATE_COMMAND, SwarmApp
 from tests.support.swarm_bed import TLS_PORT, SwarmBed, SwarmNode, running_swarm
+from tests.support.swarm_monitor import monitor_for_a_second
 from tests.support.swarm_writer import run_psql
 
 pytestmark = pytest.mark.docker
@@ -48,6 +49,7 @@ def app(bed: SwarmBed, docker_engine: Engine, tmp_path_factory: pytest.TempPathF
     root = tmp_path_factory.mktemp("swarm-remote-app")
     app = SwarmApp.create(bed, docker_engine, root, database=True, database_node=3)
     run_psql(app, FIRST_MIGRATION)  # the schema the releases' migration keeps: no restores
+    monitor_for_a_second(app)  # Swarm's 5 s after each update: 1 s
     return app
 
 
