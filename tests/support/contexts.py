@@ -14,8 +14,11 @@ from jobs.execution.deploylog import DeployLog
 from jobs.state.records import Deploy, DeployStore, new_deploy_id
 
 
-def bare_context(connection: redis.Redis, root: Path, **environment: Any) -> DeployContext:
-    """The context of a deploy of app/dev; `environment` adds to or replaces its settings."""
+def bare_context(
+    connection: redis.Redis, root: Path, deploy: dict[str, str] | None = None, **environment: Any
+) -> DeployContext:
+    """The context of a deploy of app/dev; `environment` adds to or replaces its settings,
+    `deploy` the record's fields (a branch push of main, commit a*40)."""
     settings = Settings.model_validate(
         {
             "state_dir": str(root / "state"),
@@ -42,9 +45,7 @@ def bare_context(connection: redis.Redis, root: Path, **environment: Any) -> Dep
         project="app",
         environment="dev",
         trigger="test",
-        ref_kind="branch",
-        ref_name="main",
-        sha="a" * 40,
+        **{"ref_kind": "branch", "ref_name": "main", "sha": "a" * 40, **(deploy or {})},
     )
     store = DeployStore(connection)
     store.save(record)
