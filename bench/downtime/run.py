@@ -63,6 +63,8 @@ def main() -> int:
         help="code-only releases, and no migration configured in any mode",
     )
     args = parser.parse_args()
+    if args.logs is not None:
+        args.logs.mkdir(parents=True, exist_ok=True)
     print(machine())
     with (
         tempfile.TemporaryDirectory(prefix="bench-downtime-") as scratch,
@@ -139,8 +141,7 @@ def measure(
             if mode != "runbook":
                 last[mode] = stage_times(record)
                 if logs is not None:  # where the time went, line by line
-                    lines = DeployStore(connection).log(record.id)
-                    (logs / f"{number:02d}-{mode}.log").write_text("\n".join(lines) + "\n")
+                    write_logs(logs / f"{number:02d}-{mode}", DeployStore(connection), record)
             failed = f"{len(load.failed):4d} of {load.sent:4d} failed"
             print(
                 f"round {round_number + 1} {mode:8}: {failed}, "
@@ -151,6 +152,19 @@ def measure(
     for mode, stages in last.items():
         print(f"last {mode} deploy, seconds per stage: {stages}")
     return summary(results)
+
+
+def write_logs(stem: Path, store: DeployStore, record: Deploy) -> None:
+    """The deploy's log, and its commands timed to the millisecond from the deploy's start:
+    `+start duration argv` (what overlaps shows)."""
+    stem.with_suffix(".log").write_text("\n".join(store.log(record.id)) + "\n")
+    commands = store.commands(record.id)
+    origin = min((c["started"] for c in commands), default=0.0)
+    timed = [
+        f"+{c['started'] - origin:7.3f} {c['duration']:6.3f}s {' '.join(c['argv'])[:160]}"
+        for c in commands
+    ]
+    stem.with_suffix(".commands").write_text("\n".join(timed) + "\n")
 
 
 def stage_times(record: Deploy) -> str:

@@ -46,6 +46,11 @@ class ServiceModel:
     network_mode: str | None = None
     ports: tuple[PublishedPort, ...] = ()
     has_healthcheck: bool = False
+    # The healthcheck's timing as Compose prints it (Go durations, None when not set): when
+    # Docker runs its first check after a start (zero_downtime.first_check_seconds).
+    health_interval: str | None = None
+    health_start_period: str | None = None
+    health_start_interval: str | None = None
     depends_on: tuple[str, ...] = ()
     environment: dict[str, str] = field(default_factory=dict)
     stop_grace_period: str | None = None
@@ -98,6 +103,9 @@ def _service(name: str, spec: dict[str, Any]) -> ServiceModel:
         network_mode=spec.get("network_mode"),
         ports=tuple(_port(port) for port in spec.get("ports") or [] if isinstance(port, dict)),
         has_healthcheck=bool(healthcheck.get("test")) and not disabled,
+        health_interval=_text(healthcheck.get("interval")),
+        health_start_period=_text(healthcheck.get("start_period")),
+        health_start_interval=_text(healthcheck.get("start_interval")),
         depends_on=tuple(sorted(spec.get("depends_on") or {})),
         environment={str(k): "" if v is None else str(v) for k, v in environment.items()},
         stop_grace_period=spec.get("stop_grace_period"),
@@ -111,6 +119,10 @@ def _service(name: str, spec: dict[str, Any]) -> ServiceModel:
         mounts=tuple(_mount(item) for item in spec.get("volumes") or [] if isinstance(item, dict)),
         tmpfs=tuple(str(item).split(":", 1)[0] for item in _list(spec.get("tmpfs"))),
     )
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value not in (None, "") else None
 
 
 def _words(value: object) -> tuple[str, ...]:

@@ -2,7 +2,8 @@
 
 `refusals` is pure (table-tested) and runs where nothing has changed yet: `check-config` (when
 the checkout exists) and the deploy's snapshot stage; the swap checks the new commit's model
-again before it touches a container.
+again before it touches a container. `slow_first_checks` (pure too) is check-config's and
+doctor's warning of a healthcheck whose first check holds every swap.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import re
 from jobs.compose.model import ComposeModel, ServiceModel
 
 DEFAULT_GRACE_SECONDS = 10  # Docker's own default stop timeout
+DEFAULT_HEALTH_INTERVAL = 30.0  # Docker's, when a healthcheck sets no interval
+# A first healthcheck this long after a start holds every swap about as long: worth a warning.
+SLOW_FIRST_CHECK_SECONDS = 10.0
 # An old container's drain by default: its stop_grace_period, but a swap of many batches
 # must not wait minutes per batch for a service that set a long one for rare slow requests.
 DRAIN_CAP_SECONDS = 30
@@ -69,16 +73,51 @@ def _reasons(service: ServiceModel) -> list[str]:
     return reasons
 
 
+def slow_first_checks(model: ComposeModel, names: list[str]) -> list[str]:
+    """A warning per named service whose new containers get their first healthcheck late: the
+    swap waits for it (Docker must call a new container healthy before it joins the name)."""
+    found = []
+    for name in names:
+        service = model.service(name)
+        if service is None or not service.has_healthcheck:
+            continue  # refused already
+        first = first_check_seconds(service)
+        if first >= SLOW_FIRST_CHECK_SECONDS:
+            found.append(
+                f"service {name}: Docker runs a new container's first healthcheck {first:g}s "
+                f"after its start (interval {service.health_interval or 'not set: 30s'}), and "
+                "each swap waits for it; set `start_period` with `start_interval: 1s` (Docker "
+                "25 and later), or a shorter `interval`"
+            )
+    return found
+
+
+def first_check_seconds(service: ServiceModel) -> float:
+    """When Docker runs a new container's first healthcheck: `start_interval` after the start
+    when a `start_period` is set (Docker 25+), else `interval` (30 s when not set)."""
+    interval = duration_seconds(service.health_interval) or DEFAULT_HEALTH_INTERVAL
+    start_interval = duration_seconds(service.health_start_interval)
+    if (duration_seconds(service.health_start_period) or 0.0) > 0 and start_interval:
+        return start_interval
+    return interval
+
+
 def grace_seconds(service: ServiceModel) -> int:
     """The service's stop_grace_period (a Go duration such as 1m30s), rounded up to seconds."""
-    text = service.stop_grace_period
-    if not text:
+    total = duration_seconds(service.stop_grace_period)
+    if total is None:
         return DEFAULT_GRACE_SECONDS
+    return max(1, int(-(-total // 1)))
+
+
+def duration_seconds(text: str | None) -> float | None:
+    """A Go duration (1m30s, 500ms) in seconds; None when unset or not one."""
+    if not text:
+        return None
     parts = _DURATION_PART.findall(text)
     if not parts or "".join(number + unit for number, unit in parts) != text:
-        return DEFAULT_GRACE_SECONDS
-    total = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
-    return max(1, int(-(-total // 1)))
+        return None
+    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
 
 
 def drain_seconds(service: ServiceModel, configured: float | None) -> float:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from jobs.commands import postgres
 from jobs.database.place import database_exec
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed
+from jobs.swarm import is_swarm
 
 Change = Literal["unchanged", "changed", "unknown"]
 FINGERPRINT_TIMEOUT = 300.0
@@ -36,23 +38,111 @@ class Fingerprint:
 
 
 @contextmanager
-def watch_database(ctx: DeployContext) -> Iterator[None]:
+def watch_database(ctx: DeployContext, *, closing_beside: bool = False) -> Iterator[None]:
     """Compare the database before and after the body (also when it raises).
 
     Sets `ctx.deploy.database_change`: "unknown" when either fingerprint could not be taken,
-    so that a revert restores whenever the database cannot be proven unchanged.
+    so that a revert restores whenever the database cannot be proven unchanged. The opening
+    fingerprint is the one `read_ahead` started after the backup, when there is one. With
+    `closing_beside`, a body that succeeded has its closing fingerprint read in a thread
+    (`ctx.closing_fingerprint`) beside the stage that follows, the swap's new containers
+    booting; that stage ends with `settle_database_change` (`then_settle`), which waits for it
+    and records the change.
     """
     if ctx.environment.database is None:
         yield
         return
-    before = take_fingerprint(ctx)
+    opening, ctx.opening_fingerprint = ctx.opening_fingerprint, None
+    before = opening.result(ctx) if opening is not None else take_fingerprint(ctx)
     try:
         yield
-    finally:
-        after = take_fingerprint(ctx)
-        ctx.deploy.database_change = compare(before, after)
-        ctx.log.info(f"database after the migration: {ctx.deploy.database_change}")
-        ctx.save()
+    except BaseException:
+        record_change(ctx, before, take_fingerprint(ctx))
+        raise
+    if closing_beside:
+        ctx.fingerprint_before = before
+        ctx.closing_fingerprint = FingerprintRead.start(lambda: take_fingerprint(ctx), "closing")
+    else:
+        record_change(ctx, before, take_fingerprint(ctx))
+
+
+def read_ahead(ctx: DeployContext) -> None:
+    """After the backup: read the fingerprint the migration is compared with, in a thread,
+    beside the checkout and the build. Any schema change from here on counts as the deploy's
+    (a new release that migrates at its boot, after a recreate, too), so a revert restores
+    more often, never less. Not for a swarm (its database exec goes through the engine's
+    API), nor a rollback that restores (its migration follows its own restore)."""
+    environment = ctx.environment
+    if environment.database is None or environment.migrate is None or ctx.backup is None:
+        return
+    if is_swarm(environment) or ctx.deploy.restore_backup:
+        return
+    ctx.log.info("reading the database's fingerprint beside the checkout and the build")
+    ctx.opening_fingerprint = FingerprintRead.start(lambda: take_fingerprint(ctx), "opening")
+
+
+class FingerprintRead:
+    """One fingerprint of the database, read in a thread of its own: it changes nothing, and
+    the stages beside it do not wait for it."""
+
+    def __init__(self, read: Callable[[], Fingerprint | None], which: str) -> None:
+        self._read = read
+        self.value: Fingerprint | None = None
+        self.problem: str | None = None
+        self.thread = threading.Thread(target=self._run, name=f"{which}-fingerprint", daemon=True)
+
+    @classmethod
+    def start(cls, read: Callable[[], Fingerprint | None], which: str) -> FingerprintRead:
+        started = cls(read, which)
+        started.thread.start()
+        return started
+
+    def wait(self) -> None:
+        self.thread.join()
+
+    def result(self, ctx: DeployContext) -> Fingerprint | None:
+        """The fingerprint once read; None (logged) when it could not be: "unknown"."""
+        self.wait()
+        if self.problem is not None:
+            ctx.log.info(f"no database fingerprint: {self.problem}")
+        return self.value
+
+    def _run(self) -> None:
+        try:
+            self.value = self._read()
+        except Exception as error:  # noqa: BLE001 - unread is "unknown": the revert restores
+            self.problem = f"{type(error).__name__}: {error}"
+
+
+def settle_database_change(ctx: DeployContext) -> None:
+    """Wait for a closing fingerprint read in the background, if any, and record the change:
+    before anything reads `database_change` (a revert, the reports) or changes the schema."""
+    closing, ctx.closing_fingerprint = ctx.closing_fingerprint, None
+    if closing is not None:
+        record_change(ctx, ctx.fingerprint_before, closing.result(ctx))
+
+
+def then_settle(action: Callable[[DeployContext], None]) -> Callable[[DeployContext], None]:
+    """`action` (the swap), run beside a closing fingerprint read: it ends once that read is
+    recorded, however it ended, so that every later step (the health stage, a revert, the
+    recovery of a deploy that lost its lock) knows whether the migration changed the
+    database."""
+
+    def beside_closing_read(ctx: DeployContext) -> None:
+        try:
+            action(ctx)
+        finally:
+            settle_database_change(ctx)
+
+    return beside_closing_read
+
+
+def record_change(
+    ctx: DeployContext, before: Fingerprint | None, after: Fingerprint | None
+) -> None:
+    ctx.deploy.database_change = compare(before, after)
+    ctx.log.info(f"database after the migration: {ctx.deploy.database_change}")
+    ctx.save()
 
 
 def compare(before: Fingerprint | None, after: Fingerprint | None) -> Change:

@@ -1,29 +1,56 @@
-"""`deployhook check-config`'s checks that read each environment's Compose model, offline.
+"""The checks that read each environment's Compose model for its zero-downtime services:
+`deployhook check-config` offline, and `deployhook doctor`'s `zero_downtime` finding.
 
 Refusals: zero_downtime services Compose cannot swap (jobs/compose/zero_downtime.py), and on
 a swarm the stack's update settings (jobs/swarm/policy.py); warnings: a Compose stack's proxy
-that would not follow a swap (jobs/compose/proxy_check.py), and no health.port (the old
-containers' drain then holds every deploy).
+that would not follow a swap (jobs/compose/proxy_check.py), a healthcheck whose first check
+comes late (the swap waits for it), and no health.port (the old containers' drain then holds
+every deploy).
 """
 
 from __future__ import annotations
 
-from config import Settings
+from config import Environment, Settings
 from jobs.commands.compose import Compose, detect_compose
-from jobs.compose.model import read_model_offline
+from jobs.compose.model import ComposeModel, read_model_offline
 from jobs.compose.proxy_check import read_text, warnings
-from jobs.compose.zero_downtime import refusals
+from jobs.compose.zero_downtime import refusals, slow_first_checks
+from jobs.doctor.check import Finding, fail, ok, warn
 from jobs.execution.context import command_environ, secret_values
 from jobs.failures.errors import CommandFailed
 from jobs.failures.finder import telling_line
 from jobs.swarm.model import read_stack_offline
 from jobs.swarm.policy import refusals as swarm_refusals
 
+FIX = "each names its fix; docs/zero-downtime.md says why"
 SLOW_HEALTH = (
     "health.port is not set: each zero-downtime deploy waits for the old containers to drain "
     "and go before its health check; set it to the port the service behind health.url listens "
     "on in its containers (docs/zero-downtime.md)"
 )
+
+
+def model_warnings(model: ComposeModel, names: list[str]) -> list[str]:
+    """What makes a zero-downtime swap of `names` slow or unsafe, short of a refusal: a proxy
+    that keeps an old address, a first healthcheck that comes late."""
+    return warnings(model, names, read_text) + slow_first_checks(model, names)
+
+
+def check_zero_downtime(
+    target: str, environment: Environment, model: ComposeModel
+) -> Finding | None:
+    """doctor's finding: the refusals fail it, the warnings warn (check-config says the same);
+    None without zero_downtime services on Compose (a swarm's are jobs/doctor/swarm.py's)."""
+    names = environment.zero_downtime
+    if not names or environment.engine == "swarm":
+        return None
+    refused = refusals(model, names)
+    if refused:
+        return fail(target, "zero_downtime", "; ".join(refused), FIX)
+    found = model_warnings(model, names)
+    if found:
+        return warn(target, "zero_downtime", "; ".join(found), FIX)
+    return ok(target, "zero_downtime", f"{', '.join(names)} can swap without downtime")
 
 
 def zero_downtime_problems(settings: Settings) -> tuple[list[str], list[str]]:
@@ -48,7 +75,7 @@ def zero_downtime_problems(settings: Settings) -> tuple[list[str], list[str]]:
                 else:
                     model = read_model_offline(compose, environ)
                     found = refusals(model, env.zero_downtime)
-                    proxy_found = warnings(model, env.zero_downtime, read_text)
+                    proxy_found = model_warnings(model, env.zero_downtime)
                     proxy_warnings += [f"{where}: zero_downtime: {line}" for line in proxy_found]
             except CommandFailed as error:
                 said = telling_line(error.output_tail)

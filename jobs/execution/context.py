@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     # theirs from here would run back up.
     from jobs.compose.model import ComposeModel
     from jobs.database.standby_thread import Standby
+    from jobs.database.watch import Fingerprint, FingerprintRead
     from jobs.runbook.stages.retiring import Retiring
 
 
@@ -79,6 +80,12 @@ class DeployContext:
     # The backup being restored beside the live database (jobs/database/standby.py), and
     # whether the configured role may create databases (asked once, when first needed).
     standby: Standby | None = None
+    # The database's fingerprints around a migration, read in threads (jobs/database/watch.py):
+    # the opening one beside the checkout and the build, the closing one beside the swap
+    # (settled before the next stage or a revert); close() waits for any still running.
+    opening_fingerprint: FingerprintRead | None = None
+    fingerprint_before: Fingerprint | None = None
+    closing_fingerprint: FingerprintRead | None = None
     creates_databases: bool | None = None
     # The new release's decrypted SOPS files (jobs/secrets/), held in memory from the secrets
     # stage until the checkout writes them; never saved anywhere else.
@@ -131,6 +138,9 @@ class DeployContext:
         return {ident for retiring in self.retiring for ident in retiring.container_ids()}
 
     def close(self) -> None:
+        for read in (self.opening_fingerprint, self.closing_fingerprint):
+            if read is not None:  # the deploy ended before it was used
+                read.wait()  # no read outlives the deploy and its lock
         warned = len(self.deploy.warnings)
         for retiring in self.retiring:  # the deploy ends when its old containers are gone
             retiring.wait()  # a failure is a warning on the record

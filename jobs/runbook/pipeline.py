@@ -3,7 +3,8 @@
 The stages, the conditions each runs under and what a failure in each puts back are one table,
 jobs/runbook/table.py; this module passes the gates, takes the lock and runs that table:
 gates -> lock -> snapshot -> fetch -> [paths] -> [secrets] -> [hooks] -> backup -> [offsite]
-  (+ standby restore in the background, jobs/database/standby.py) -> checkout
+  (+ in the background: the standby restore and the migration's first fingerprint,
+  jobs/database/head_start.py) -> checkout
   -> [write secrets] -> build|pull
   -> [rehearse] -> [migrate if before_swap] -> swap -> [restore]
   -> [migrate if after_swap, the default] -> [hooks] -> health -> [hooks] -> commit
@@ -27,8 +28,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from config import Settings
+from jobs.database.head_start import start_after_backup
 from jobs.database.keep import dump_kept_aside
-from jobs.database.standby import discard, prepare_restore
+from jobs.database.standby import discard
 from jobs.execution.context import DeployContext, new_context, secret_values
 from jobs.execution.deploylog import DeployLog
 from jobs.failures.errors import LockLost, LockTimeout, NothingToDeploy, OperatorHold, StageFailed
@@ -201,7 +203,9 @@ def run_stages(ctx: DeployContext) -> None:
             says = f"not deploying {record.sha[:12]}: {stale}"
             end(store, record, log, "superseded", says, error=str(stale))
             return
-        prepare_restore(ctx)  # a head start for a revert that would restore (in the background)
+        # In the background: the migration's first fingerprint, and the standby restore a
+        # revert would use (jobs/database/head_start.py).
+        start_after_backup(ctx)
     except StageFailed as failure:
         finish(store, record, log, failed(failure, "failed", "nothing was changed"))
         return

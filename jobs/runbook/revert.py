@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from jobs.database.keep import dump_kept_aside
 from jobs.database.standby import discard
+from jobs.database.watch import settle_database_change
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, LockLost
 from jobs.failures.finder import lines_that_matter
@@ -26,6 +27,7 @@ UNCHANGED = "database unchanged: not restored"
 def revert(ctx: DeployContext) -> list[str]:
     """Undo what the deploy changed; returns the problems (empty when fully reverted)."""
     problems: list[str] = []
+    settle_database_change(ctx)  # whether to restore follows from it
     done = what_was_done(ctx)
     if not done.restores and ctx.deploy.database_change == "unchanged":
         ctx.log.info(f"revert: {UNCHANGED}")

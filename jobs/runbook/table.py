@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from jobs.database.watch import then_settle
 from jobs.execution.context import DeployContext
 from jobs.offsite.copy import copy_backup, wants_offsite
 from jobs.runbook.deploy_hooks import has_hooks, run_hooks
@@ -114,6 +115,20 @@ def migrates_first(ctx: DeployContext) -> bool:
     return migrates_before_swap(ctx) and not wants_restore(ctx)
 
 
+def migrate_first(ctx: DeployContext) -> None:
+    """The migration before the swap; its closing fingerprint read beside the swap when it
+    can be (`closing_read_beside_swap`)."""
+    migrate(ctx, closing_beside=closing_read_beside_swap(ctx))
+
+
+def closing_read_beside_swap(ctx: DeployContext) -> bool:
+    """The swap comes straight after the migration (no after_migrate hooks, which may change
+    the schema too), and the database is read by this worker's engine (not a swarm's): the
+    closing fingerprint is read while the new containers boot, and the swap waits for it at
+    its end (`then_settle`)."""
+    return not has_hooks(ctx, "after_migrate") and not swarm(ctx)
+
+
 def fetch(ctx: DeployContext) -> str | None:
     """Fetch and verify; then why a webhook's commit must not deploy (live or older), or None."""
     fetch_and_verify(ctx)
@@ -143,9 +158,9 @@ CHANGES = (
     Stage("build", pull, (Not(swarm), pulls)),
     Stage("build", build, (Not(swarm), Not(pulls))),
     Stage("rehearse", rehearse, (wants_rehearsal,), unchanged=REHEARSED),
-    Stage("migrate", migrate, (migrates_first,)),
+    Stage("migrate", migrate_first, (migrates_first,)),
     hooks("after_migrate", migrates_first),
-    Stage("swap", swap),
+    Stage("swap", then_settle(swap)),
     Stage("restore", restore_requested, (wants_restore,)),
     Stage("migrate", migrate, (Not(migrates_first),)),
     hooks("after_migrate", Not(migrates_first)),

@@ -57,6 +57,9 @@ CONFIG: dict[str, Any] = {
         ("api", "environment", {"DATABASE_URL": "postgresql://u@db/app", "EMPTY": ""}),
         ("api", "has_healthcheck", True),
         ("api", "stop_grace_period", "20s"),
+        ("api", "health_interval", "2s"),
+        ("api", "health_start_period", None),
+        ("web", "health_interval", None),
         ("api", "fixed_host_ports", (PublishedPort(8000, "8000", "127.0.0.1"),)),
         ("web", "builds", False),
         ("web", "container_name", "web1"),
@@ -105,6 +108,11 @@ def test_parse_model_reads_real_compose_output(tmp_path: Path) -> None:
         "    ports: ['127.0.0.1:8000:8000', '9000']\n"
         "    depends_on: [db]\n"
         "    environment: [DATABASE_URL=postgresql://db/app]\n"
+        "    healthcheck:\n"
+        "      test: [CMD, 'true']\n"
+        "      interval: 90s\n"
+        "      start_period: 20s\n"
+        "      start_interval: 500ms\n"
     )
     printed = subprocess.run(
         [
@@ -125,3 +133,6 @@ def test_parse_model_reads_real_compose_output(tmp_path: Path) -> None:
     assert (api.builds, api.depends_on) == (True, ("db",))
     assert api.environment == {"DATABASE_URL": "postgresql://db/app"}
     assert [port.published for port in api.ports] == ["8000", None]
+    # Go durations as Compose normalises them: what first_check_seconds reads.
+    timing = (api.health_interval, api.health_start_period, api.health_start_interval)
+    assert timing == ("1m30s", "20s", "500ms")

@@ -20,7 +20,14 @@ from jobs.commands.docker import (
     stop_container,
 )
 from jobs.compose.model import ComposeModel, PublishedPort, ServiceModel
-from jobs.compose.zero_downtime import drain_seconds, grace_seconds, refusals
+from jobs.compose.zero_downtime import (
+    drain_seconds,
+    first_check_seconds,
+    grace_seconds,
+    refusals,
+    slow_first_checks,
+)
+from jobs.doctor.compose_checks import check_zero_downtime
 from jobs.execution.context import DeployContext
 from jobs.runbook.stages.migrate import migration_argv
 from jobs.runbook.stages.service_name import endpoints, in_name, shared_aliases
@@ -273,6 +280,9 @@ def test_check_config_refuses_what_cannot_swap(
     # Not a refusal: without health.port every deploy waits for the drain, and is told so.
     err = capsys.readouterr().err
     assert "warning: projects/crm/environments/dev: health.port is not set: each" in err
+    # No interval: Docker's 30 s, which each swap would wait for the first healthcheck.
+    first = "zero_downtime: service api: Docker runs a new container's first healthcheck 30s"
+    assert f"warning: projects/crm/environments/dev: {first}" in err
     config.write_text(
         config.read_text().replace('/healthz"}', '/healthz", port: 8000, service: api}')
     )
@@ -322,3 +332,75 @@ def test_health_port_mistakes_are_refused(health: str, zero: str, problem: str) 
     with pytest.raises(ConfigError) as caught:
         parse_settings(text, "test.yml", {})
     assert any(problem in line for line in caught.value.problems), caught.value.problems
+
+
+@pytest.mark.parametrize(
+    ("interval", "start_period", "start_interval", "seconds"),
+    [
+        (None, None, None, 30.0),  # Docker's default interval
+        ("1s", None, None, 1.0),
+        ("1m30s", None, None, 90.0),
+        ("30s", "20s", "1s", 1.0),  # start_interval during the start period (Docker 25+)
+        ("30s", None, "1s", 30.0),  # no start period: start_interval is never used
+        ("30s", "0s", "1s", 30.0),
+        ("30s", "20s", None, 30.0),  # start_interval defaults to the interval
+        ("soon", None, None, 30.0),  # not a duration: Docker's default
+    ],
+)
+def test_first_check_seconds(
+    interval: str | None, start_period: str | None, start_interval: str | None, seconds: float
+) -> None:
+    service = ServiceModel(
+        **HEALTHY,
+        health_interval=interval,
+        health_start_period=start_period,
+        health_start_interval=start_interval,
+    )
+    assert first_check_seconds(service) == seconds
+
+
+def test_slow_first_checks_warn_with_the_fix() -> None:
+    """Each swap waits for a new container's first healthcheck: a late one is worth a warning."""
+    slow = ServiceModel(**{**HEALTHY, "name": "web"})  # no interval: 30 s
+    quick = ServiceModel(**HEALTHY, health_interval="2s")
+    started = ServiceModel(
+        **{**HEALTHY, "name": "jobs"},
+        health_interval="1m",
+        health_start_period="1m",
+        health_start_interval="1s",
+    )
+    late = ServiceModel(**{**HEALTHY, "name": "late"}, health_interval="10s")
+    model = ComposeModel({"api": quick, "web": slow, "jobs": started, "late": late, "db": slow})
+    assert slow_first_checks(model, ["api", "web", "jobs", "late", "gone"]) == [
+        "service web: Docker runs a new container's first healthcheck 30s after its start "
+        "(interval not set: 30s), and each swap waits for it; set `start_period` with "
+        "`start_interval: 1s` (Docker 25 and later), or a shorter `interval`",
+        "service late: Docker runs a new container's first healthcheck 10s after its start "
+        "(interval 10s), and each swap waits for it; set `start_period` with "
+        "`start_interval: 1s` (Docker 25 and later), or a shorter `interval`",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("services", "names", "status", "says"),
+    [
+        ({"api": GOOD}, [], None, None),
+        ({"api": ServiceModel(**HEALTHY, health_interval="1s")}, ["api"], "ok",
+         "api can swap without downtime"),
+        ({"api": GOOD}, ["api"], "warn", "first healthcheck 30s after its start"),
+        ({"api": ServiceModel(name="api", image=None, builds=True)}, ["api"], "fail",
+         "zero_downtime: service api has no healthcheck"),
+    ],
+)  # fmt: skip
+def test_doctor_finding_for_zero_downtime(
+    services: dict[str, ServiceModel], names: list[str], status: str | None, says: str | None
+) -> None:
+    """doctor says what check-config says: refusals fail, warnings warn, else ok."""
+    text = ENVIRONMENT.replace("PATH", "/srv/crm").replace("[api]", f"[{', '.join(names)}]")
+    environment = parse_settings(text, "test.yml", {}).environment("crm", "dev")
+    finding = check_zero_downtime("crm/dev", environment, ComposeModel(services))
+    if status is None:
+        assert finding is None
+        return
+    assert finding is not None and (finding.check, finding.status) == ("zero_downtime", status)
+    assert says is not None and says in finding.detail, finding.detail

@@ -7,13 +7,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from config import Settings
-from jobs.execution.context import DeployContext, new_context
-from jobs.execution.deploylog import DeployLog
+from jobs.execution.context import DeployContext
 from jobs.failures.errors import StageFailed
 from jobs.runbook.stages.checkout import check_out, fetch_and_verify
 from jobs.runbook.stages.snapshot import take_snapshot
-from jobs.state.records import Deploy, DeployStore, new_deploy_id
+from tests.support.contexts import bare_context
 from tests.support.git_repo import git
 from tests.support.git_repos import Repos, make_repos
 
@@ -29,39 +27,8 @@ def repos(tmp_path: Path) -> Repos:
 
 
 def _context(redis_conn: redis.Redis, repos: Repos, tmp_path: Path, **deploy: str) -> DeployContext:
-    settings = Settings.model_validate(
-        {
-            "state_dir": str(tmp_path / "state"),
-            "projects": {
-                "app": {
-                    "repo": "example.com/acme/app",
-                    "provider": "github",
-                    "secret": "s3cret-value-for-tests",
-                    "environments": {
-                        "dev": {
-                            "trigger": {"branch": "main"},
-                            "path": str(repos.checkout),
-                            "compose": {
-                                "files": ["compose.yml"],
-                                "project": "app_dev",
-                                "command": "docker-compose",
-                            },
-                            "health": {"url": "http://127.0.0.1:9/"},
-                        }
-                    },
-                }
-            },
-        }
-    )
-    record = Deploy(
-        id=new_deploy_id(),
-        project="app",
-        environment="dev",
-        trigger="test",
-        **{"ref_kind": "branch", "ref_name": "main", **deploy},
-    )
-    store = DeployStore(redis_conn)
-    return new_context(record, settings, store, DeployLog(store, record.id))
+    compose = {"files": ["compose.yml"], "project": "app_dev", "command": "docker-compose"}
+    return bare_context(redis_conn, tmp_path, deploy, path=str(repos.checkout), compose=compose)
 
 
 def test_checks_out_the_pushed_commit_and_keeps_env_file(redis_conn, repos, tmp_path) -> None:

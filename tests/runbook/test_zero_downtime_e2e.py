@@ -86,11 +86,24 @@ def test_good_deploy_with_migration_before_swap_fails_no_request(
     )
     join = next(c for c in commands if c["argv"][:3] == ["docker", "network", "connect"]
                 and c["argv"][-4:-2] == ["--alias", "api"])  # fmt: skip
-    # Beside the new api's boot, and over before any running container reconnected (a start
-    # beside a reconnect can take the address it released).
+    # Beside the new api's start, once it is out of the name (not running, nothing on it), and
+    # over before any running container reconnected (a start beside a reconnect can take the
+    # address it released).
+    out = next(c for c in commands if c["argv"][:3] == ["docker", "network", "connect"])
     start = next(c for c in commands if c["argv"][:2] == ["docker", "start"])
-    assert start["started"] < others["started"] < join["started"], "the worker waited for the api"
+    assert out["started"] + out["duration"] <= others["started"], "before the api left the name"
+    assert others["started"] < start["started"] + start["duration"], "the worker waited for the api"
     assert others["started"] + others["duration"] <= join["started"]
+    # The fingerprint the migration is compared with is read beside the build, from the
+    # backup on; the closing one beside the swap: its schema dump starts before the new api's
+    # start has ended. Two dumps in all, and the change is on the record.
+    opening, closing = (c for c in commands if "--schema-only" in c["argv"])
+    build = next(c for c in commands if "build" in c["argv"])
+    assert opening["started"] < build["started"] + build["duration"], "read after the build"
+    assert closing["started"] < start["started"] + start["duration"], "read before the swap"
+    assert record.database_change == "changed"
+    said = [line[9:] for line in log]  # without the time
+    assert said.index("database after the migration: changed") < said.index("== health")
     assert load.sent > 100 and load.bodies.get("2", 0) > 0
     new = proxied.containers_of("api")
     assert len(new) == 1 and new != old
@@ -147,6 +160,10 @@ def test_never_healthy_container_is_removed_and_old_keeps_serving(
     assert record.failed_stage == "swap"
     assert "kept serving" in (record.error or "")
     assert_cause(record, "not healthy within")
+    # Its migration changed nothing; the closing fingerprint, read beside the swap, is in
+    # before the revert decides: not restored.
+    assert record.database_change == "unchanged"
+    assert "database unchanged: not restored" in (record.error or "")
     _none_failed(load)
     # It answers /api/v1/version with 200: only its version says it served nobody.
     assert VERSIONS["never_healthy"] not in load.bodies, load.bodies

@@ -21,9 +21,10 @@ from typing import Any
 
 import docker.errors
 
-from config import Settings
+from config import Environment, Settings
 from jobs.commands.docker import remove_container, stop_container
 from jobs.compose.images import PROJECT_LABEL, SERVICE_LABEL
+from jobs.compose.zero_downtime import DRAIN_CAP_SECONDS
 from jobs.execution.context import DeployContext, new_context, secret_values
 from jobs.execution.deploylog import DeployLog
 from jobs.failures.errors import CommandFailed, LockLost, LockTimeout
@@ -32,9 +33,9 @@ from jobs.state import Connection
 from jobs.state.locks import EnvironmentLock, LockOwner, current_owner
 from jobs.state.records import FINAL_STATES, Deploy, DeployStore
 
-# The longest drain is 30 s (zero_downtime_drain's cap); a recorded end further off is not
-# believed (a clock that jumped).
-MOST_WAIT_SECONDS = 35.0
+# A recorded end further off than the environment's longest drain and this is not believed
+# (a clock that jumped).
+DRAIN_SLACK_SECONDS = 5.0
 # Long enough for a lock held by a dead worker on another host to expire (its TTL is 30 s).
 LOCK_WAIT_SECONDS = 40.0
 DEFAULT_STOP_SECONDS = 10  # Docker's own, for a container that sets none
@@ -82,7 +83,7 @@ def end_drains(ctx: DeployContext, record: Deploy) -> None:
     is a warning on it, reported)."""
     say = _sayer(ctx, record)
     ends = max(_seconds(end) for end in record.draining.values())
-    wait = min(ends - time.time(), MOST_WAIT_SECONDS)
+    wait = min(ends - time.time(), longest_wait(ctx.environment))
     ids = ", ".join(ident[:12] for ident in sorted(record.draining))
     waiting = f"; waiting {wait:.0f}s for their drain to end" if wait > 0 else ""
     say(f"the old container(s) {ids} of deploy {record.id} were left draining: its worker "
@@ -97,6 +98,14 @@ def end_drains(ctx: DeployContext, record: Deploy) -> None:
     record.draining = {}
     record.warnings.extend(warnings)
     ctx.store.amend(record, report=bool(warnings))  # a finished deploy: a follow-up report
+
+
+def longest_wait(environment: Environment) -> float:
+    """The longest a left drain is waited for: the environment's `zero_downtime_drain` (up to
+    an hour) or the default drain's cap, and a little slack. Anything shorter would cut a long
+    configured drain short, and the requests in flight on it."""
+    configured = environment.zero_downtime_drain or 0.0
+    return max(configured, float(DRAIN_CAP_SECONDS)) + DRAIN_SLACK_SECONDS
 
 
 def _retire(ctx: DeployContext, ident: str, say: Any) -> str | None:

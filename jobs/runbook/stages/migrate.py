@@ -30,13 +30,16 @@ def migration_argv(ctx: DeployContext) -> list[str]:
     return ctx.compose.exec(settings.service, settings.command)
 
 
-def migrate(ctx: DeployContext) -> None:
+def migrate(ctx: DeployContext, *, closing_beside: bool = False) -> None:
+    """Run the migration between two fingerprints of the database. With `closing_beside`,
+    the closing one is read in the background, beside the stage that follows, which must
+    wait for it (`settle_database_change`) before its end."""
     settings = ctx.environment.migrate
     if settings is None:
         ctx.log.info("no migration configured")
         return
     try:
-        with watch_database(ctx):
+        with watch_database(ctx, closing_beside=closing_beside):
             if is_swarm(ctx.environment):
                 run_migration_task(ctx, settings)  # a one-off task (jobs/swarm/migrate.py)
             else:

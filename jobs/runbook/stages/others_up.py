@@ -2,11 +2,14 @@
 
 A plain deploy recreates every changed service at once; a rolling swap recreates the services
 it does not swap the same way, in a thread (`compose up --detach --no-build --no-deps` with
-their names), started once the swap's new containers have started (they get the CPU first) and
-waited for before any running container of the swap joins or leaves the service's name. A
-container that starts while another reconnects can take the address the reconnecting one just
-released, which cuts every connection on it (jobs/runbook/stages/service_name.py): the matrix's
-5 s requests on a draining old container hung when this `up` ran beside its leave.
+their names), started once the swap's new containers are created and out of the name, beside
+their `docker start` (the health stage waits for a recreated worker's first healthcheck as
+much as for the api's), and waited for before any running container of the swap joins or
+leaves the service's name. A container that starts while another reconnects can take the
+address the reconnecting one just released, which cuts every connection on it
+(jobs/runbook/stages/service_name.py): the matrix's 5 s requests on a draining old container
+hung when this `up` ran beside its leave. The new containers' own reconnect, out of the name,
+comes before it: they are not running yet, and nothing is connected to them.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from __future__ import annotations
 import threading
 
 from jobs.execution.context import DeployContext
-from jobs.failures.errors import CommandFailed, StageFailed
+from jobs.failures.errors import StageFailed
+from jobs.runbook.stages.swap_commands import run
 
 
 class OthersUp:
@@ -41,6 +45,6 @@ class OthersUp:
         orphans = self.ctx.environment.compose.remove_orphans
         argv = self.ctx.compose.up(self.services, remove_orphans=orphans, no_deps=True)
         try:
-            self.ctx.runner.run(argv, timeout=self.ctx.environment.timeouts.swap)
-        except CommandFailed as error:
-            self.failure = StageFailed(self.stage, str(error), command=error)
+            run(self.ctx, argv, self.stage)
+        except StageFailed as failure:
+            self.failure = failure

@@ -27,9 +27,10 @@ from jobs.commands.docker import remove_container, stop_container
 from jobs.compose.model import ServiceModel
 from jobs.compose.zero_downtime import drain_seconds, grace_seconds
 from jobs.execution.context import DeployContext
-from jobs.failures.errors import CommandFailed, StageFailed
+from jobs.failures.errors import StageFailed
 from jobs.runbook.stages.container_health import failed_after_join, look
 from jobs.runbook.stages.service_name import leave_name
+from jobs.runbook.stages.swap_commands import run, short_ids
 
 Aliases = dict[str, tuple[str, ...]]
 
@@ -149,7 +150,7 @@ class Retiring:
             return
         finally:
             batch.left.set()
-        ids = _ids(batch.containers)
+        ids = short_ids(batch.containers)
         self.ctx.log.info(f"{name}: {ids} out of the name, draining {self.drain:g}s before SIGTERM")
         batch.wake.wait(self.drain)
         with self.lock:
@@ -173,7 +174,7 @@ class Retiring:
             if not seen.healthy:
                 self.ctx.log.info(
                     f"{self.service.name}: new container {container.id[:12]} failed after it "
-                    f"joined the name ({seen}); removing {_ids(batch.replaced_by)}"
+                    f"joined the name ({seen}); removing {short_ids(batch.replaced_by)}"
                 )
                 remove(self.ctx, batch.replaced_by, 0, self.stage, self.service.name)
                 return StageFailed(self.stage, failed_after_join(self.service.name, seen))
@@ -190,7 +191,7 @@ class Retiring:
             if batch.error is not None and batch.state != "kept":  # kept: the swap raised it
                 warning = (
                     f"{self.service.name}: retiring the old container(s) "
-                    f"{_ids(batch.containers)} failed: {batch.error}. Out of the name, they "
+                    f"{short_ids(batch.containers)} failed: {batch.error}. Out of the name, they "
                     "serve nothing; the next deploy of this environment, or the next worker "
                     "start, tries again"
                 )
@@ -211,14 +212,3 @@ def remove(ctx: DeployContext, containers: list[Any], grace: int, stage: str, se
         run(ctx, stop_container(container.id, grace), stage, service)
         with ctx.containers_lock:  # `compose up --scale` counts them (rolling.py)
             run(ctx, remove_container(container.id), stage, service)
-
-
-def run(ctx: DeployContext, argv: list[str], stage: str, service: str) -> None:
-    try:
-        ctx.runner.run(argv, timeout=ctx.environment.timeouts.swap)
-    except CommandFailed as error:
-        raise StageFailed(stage, f"{service}: {error}", command=error) from None
-
-
-def _ids(containers: Any) -> str:
-    return ", ".join(container.id[:12] for container in containers) or "none"

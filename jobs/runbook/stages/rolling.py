@@ -35,8 +35,9 @@ from jobs.execution.context import DeployContext
 from jobs.failures.errors import StageFailed
 from jobs.runbook.stages.container_health import look, removed_unserved
 from jobs.runbook.stages.others_up import OthersUp
-from jobs.runbook.stages.retiring import Aliases, Retiring, remove, run
+from jobs.runbook.stages.retiring import Aliases, Retiring, remove
 from jobs.runbook.stages.service_name import in_name, join_name, leave_name
+from jobs.runbook.stages.swap_commands import run, short_ids
 
 POLL_SECONDS = 0.2
 
@@ -91,7 +92,7 @@ def roll(
     keep = {c.id for c in serving} | {c.id for c, _ in back} | ctx.retiring_ids()
     leftovers = [c for c in containers_of(ctx, service.name) if c.id not in keep]
     if leftovers:
-        ctx.log.info(f"{service.name}: removing {_ids(leftovers)}, outside the service's name")
+        ctx.log.info(f"{service.name}: removing {short_ids(leftovers)}, outside the service's name")
         remove(ctx, leftovers, 0, stage, service.name)
     if not serving:  # the failed version crashed: the ones taken back serve alone
         joined = _take_back(ctx, service, back, stage)
@@ -109,7 +110,8 @@ def roll(
             if len(new) < len(batch):
                 count = len(batch) - len(new)
                 new |= _start_outside_name(ctx, service, target, count, stage, others)
-            ctx.log.info(f"{service.name}: {_ids(new)} healthy: into the name; {_ids(batch)} out")
+            into, out = short_ids(new), short_ids(batch)
+            ctx.log.info(f"{service.name}: {into} healthy: into the name; {out} out")
             others.wait()  # no container starts while a running one reconnects (others_up.py)
             for container, aliases in new.items():
                 join_name(ctx, container, aliases, stage)
@@ -133,10 +135,10 @@ def _take_back(
     try:
         _wait_healthy(ctx, containers)
     except StageFailed as failure:
-        ctx.log.info(f"{service.name}: not taking back {_ids(containers)}: {failure}")
+        ctx.log.info(f"{service.name}: not taking back {short_ids(containers)}: {failure}")
         remove(ctx, containers, 0, stage, service.name)
         return {}
-    ctx.log.info(f"{service.name}: taking back {_ids(containers)}, still draining and healthy")
+    ctx.log.info(f"{service.name}: taking back {short_ids(containers)}, still draining and healthy")
     return dict(reuse)
 
 
@@ -161,12 +163,16 @@ def _start_outside_name(
         _check_new(created, target, count)
         for container in created:
             new[container] = leave_name(ctx, container, stage)
+        # The others boot beside these from their start on (others_up.py): no running
+        # container reconnects until the next join, which waits for them.
+        others.start()
+        for container in created:
             run(ctx, start_container(container.id), stage, service.name)
-        others.start()  # they boot beside these (others_up.py)
         _wait_healthy(ctx, list(new))
     except StageFailed as failure:
         removed = list(new) or created
-        ctx.log.info(f"{service.name}: {failure}; removing the new container(s) {_ids(removed)}")
+        ids = short_ids(removed)
+        ctx.log.info(f"{service.name}: {failure}; removing the new container(s) {ids}")
         remove(ctx, removed, 0, stage, service.name)
         raise StageFailed(stage, removed_unserved(service.name, str(failure))) from None
     return new
@@ -201,7 +207,3 @@ def _wait_healthy(ctx: DeployContext, containers: list[Any]) -> None:
                 )
         if waiting:
             time.sleep(POLL_SECONDS)
-
-
-def _ids(containers: Any) -> str:
-    return ", ".join(container.id[:12] for container in containers) or "none"

@@ -18,9 +18,10 @@ from jobs.compose.model import read_model
 from jobs.compose.proxy_check import read_text
 from jobs.compose.zero_downtime import refused_services
 from jobs.execution.context import DeployContext
-from jobs.failures.errors import CommandFailed, StageFailed
+from jobs.failures.errors import StageFailed
 from jobs.runbook.stages.others_up import OthersUp
 from jobs.runbook.stages.rolling import swap_service, swap_service_back
+from jobs.runbook.stages.swap_commands import run
 from jobs.swarm import is_swarm
 from jobs.swarm.swap import swap as swarm_swap
 
@@ -93,11 +94,4 @@ def _up(ctx: DeployContext, stage: str, services: list[str], others_done: bool =
         argv = ctx.compose.up(others, remove_orphans=orphans, no_deps=True)
     else:
         return
-    _run(ctx, stage, argv)
-
-
-def _run(ctx: DeployContext, stage: str, argv: list[str]) -> None:
-    try:
-        ctx.runner.run(argv, timeout=ctx.environment.timeouts.swap)
-    except CommandFailed as error:
-        raise StageFailed(stage, str(error), command=error) from None
+    run(ctx, argv, stage)
