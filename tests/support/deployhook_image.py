@@ -2,13 +2,15 @@
 
 No registry is reachable, so the image is built FROM the test bed's Debian base. The two slow,
 networked parts are done once per machine and cached beside the base image: the base plus the
-Debian packages the Dockerfile wants (git, docker.io), saved as a tarball, and a wheelhouse of
-deployhook's Python dependencies. The build itself then runs offline.
+Debian packages the Dockerfile wants (its APT_PACKAGES), saved as a tarball, and a wheelhouse of
+deployhook's Python dependencies. The build then runs the Dockerfile's own apt-get, which finds
+every package installed and its lists current, and installs deployhook offline.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -22,7 +24,6 @@ from tests.support.images import cache_dir, image_exists, locked
 __all__ = ["REPO", "Engine", "build_image", "run"]  # what the image tests need from the bed
 
 REPO = Path(__file__).resolve().parent.parent.parent
-TOOLS_PACKAGES = ("ca-certificates", "git", "docker.io")
 # Besides deployhook's own dependencies: setuptools builds deployhook from source offline, and
 # redis needs async-timeout below Python 3.11.3 (Debian bookworm has 3.11.2), a marker pip
 # evaluates against this interpreter rather than the image's.
@@ -36,9 +37,19 @@ def _key(*parts: str | bytes) -> str:
     return digest.hexdigest()[:12]
 
 
+def dockerfile_packages() -> tuple[str, ...]:
+    """The Debian packages the Dockerfile installs: its APT_PACKAGES default."""
+    found = re.search(r'^ARG APT_PACKAGES="([^"]*)"$', (REPO / "Dockerfile").read_text(), re.M)
+    assert found, 'expected a line `ARG APT_PACKAGES="..."` in the Dockerfile'
+    return tuple(found.group(1).split())
+
+
 def tools_image(base: str, env: Mapping[str, str]) -> str:
-    """`base` plus git and the docker CLI, loaded from the cache or built (with apt) and cached."""
-    key = _key(base, *TOOLS_PACKAGES)
+    """`base` plus the Dockerfile's packages and apt's lists (so its own `apt-get update` and
+    `install` find them there, not ten seconds of downloads), loaded from the cache or built
+    (with apt) and cached."""
+    packages = sorted(dockerfile_packages())
+    key = _key(base, *packages)
     name = f"deployhook-test-tools:{key}"
     if image_exists(name, env):
         return name
@@ -49,7 +60,7 @@ def tools_image(base: str, env: Mapping[str, str]) -> str:
             context.mkdir(parents=True, exist_ok=True)
             (context / "Dockerfile").write_text(
                 f"FROM {base}\nRUN apt-get update && apt-get install -y --no-install-recommends"
-                f" {' '.join(TOOLS_PACKAGES)} && rm -rf /var/lib/apt/lists/*\n"
+                f" {' '.join(packages)}\n"
             )
             run(["docker", "build", "--network", "host", "-t", name, str(context)],
                 env=env, timeout=1200)  # fmt: skip
