@@ -21,9 +21,11 @@ import redis
 from config import Settings
 from jobs.execution.context import new_context
 from jobs.execution.deploylog import DeployLog
+from jobs.report.dispatcher import Dispatcher
 from jobs.runbook.stages.snapshot import take_snapshot
 from jobs.state.locks import current_owner
 from jobs.state.records import Deploy, DeployStore, new_deploy_id, utcnow
+from jobs.state.reports import unreported
 from tests.support import drills
 from tests.support.commands import run
 from tests.support.deploying import (
@@ -148,6 +150,14 @@ def test_worker_killed_while_the_old_api_drains_after_success(
     after = [body for at, body in load.answers if at > recovered]
     assert after and set(after) == {"drain-a"}, set(after)
     assert load.bodies.get("drain-a", 0) > 100
+    # The kill may land while the dead worker reports `succeeded`: its per-deploy reporting
+    # lock then holds for lock_ms (jobs/report/dispatcher.py), longer than the recovery's
+    # flush, and the next consumer reports it once the lock runs out. That consumer: this one.
+    dispatcher = Dispatcher(settings, redis_conn)
+    dispatcher.requeue_unfinished()
+    deadline = time.monotonic() + dispatcher.lock_ms / 1000 + 10
+    while time.monotonic() < deadline and unreported(redis_conn, queued.id):
+        dispatcher.step(0.5)
     events = [event["event"] for event in _events(provider, queued.id).values()]
     assert events.count("succeeded") == 1 and events[-1] == "succeeded", events
     # The next push deploys: the lock is free. A short drain: this deploy proves only that.
