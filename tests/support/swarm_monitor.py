@@ -1,5 +1,6 @@
 """The swarm app's stack with its updates and rollbacks monitored for 1 s, for the modules
-that deploy it again and again (tests/swarm/test_swarm_deploy_e2e.py, ..._remote_e2e.py).
+that deploy it again and again (tests/swarm/test_swarm_deploy_e2e.py, ..._remote_e2e.py,
+..._database_e2e.py).
 
 Swarm declares an update (and a rollback) complete only one `monitor` period after its last
 task runs: 5 s by default, waited out by every update. A task that never gets healthy fails

@@ -26,6 +26,7 @@ from tests.support.docker_engine import Engine
 from tests.support.failures import assert_cause
 from tests.support.swarm_app import FIRST_MIGRATION, SwarmApp
 from tests.support.swarm_bed import SwarmBed
+from tests.support.swarm_monitor import monitor_for_a_second
 from tests.support.swarm_writer import WRITES_TABLE, Writer, run_psql
 
 pytestmark = pytest.mark.docker
@@ -35,9 +36,12 @@ pytestmark = pytest.mark.docker
 def app(
     swarm_bed: SwarmBed, docker_engine: Engine, tmp_path_factory: pytest.TempPathFactory
 ) -> SwarmApp:
-    """The swarm app with PostgreSQL in the stack, at v1 (nothing deployed yet)."""
+    """The swarm app with PostgreSQL in the stack, at v1 (nothing deployed yet), its updates
+    monitored for 1 s (Swarm's 5 s waited out each one)."""
     root = tmp_path_factory.mktemp("swarm-db-app")
-    return SwarmApp.create(swarm_bed, docker_engine, root, database=True, database_node=3)
+    app = SwarmApp.create(swarm_bed, docker_engine, root, database=True, database_node=3)
+    monitor_for_a_second(app)
+    return app
 
 
 def _settings(
