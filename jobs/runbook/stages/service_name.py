@@ -5,10 +5,12 @@ Compose gives every container of a service the service's name (and the service's
 it starts. Docker has no call that changes an endpoint's aliases; `docker network disconnect`
 then `connect --alias ...` does. On a running container that is a short cut of its interface
 (about 0.1 s): connections through it stall and TCP carries them on once the interface is back
-with the same address. Docker's default address allocator gives the first free address of the
-network, so the same one comes back unless another container took it in between; the swap
-checks and says so in the deploy log when it did not (measured on Docker 20.10: a 5 s request
-in flight across the cut completes; see docs/zero-downtime.md).
+with the same address. Docker's default address allocator gives the lowest free address of
+the network: the same one comes back only when no lower one is free. A hole below it (a
+container removed since, e.g. an orphan) is handed out instead and the connections are cut;
+the swap checks and says so in the deploy log (measured on Docker 20.10: a 5 s request in
+flight across the cut completes when the address comes back; see docs/zero-downtime.md,
+Limits: not fixed yet).
 
 A container's own name and short id stay: they are its own, no proxy reaches a service by them.
 """
