@@ -82,7 +82,7 @@ class DeployContext:
     standby: Standby | None = None
     # The database's fingerprints around a migration, read in threads (jobs/database/watch.py):
     # the opening one beside the checkout and the build, the closing one beside the swap
-    # (settled before the next stage or a revert); close() waits for any still running.
+    # (which ends by recording it: `then_settle`); close() waits for any still running.
     opening_fingerprint: FingerprintRead | None = None
     fingerprint_before: Fingerprint | None = None
     closing_fingerprint: FingerprintRead | None = None
