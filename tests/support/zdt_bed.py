@@ -11,6 +11,7 @@ is kept. `Users` are the clients of every proxy at once, during one deploy.
 from __future__ import annotations
 
 import http.client
+import json
 import secrets
 import threading
 import time
@@ -126,6 +127,38 @@ class ProxyBed(RepoLayout, Commits):
             last = probes.rstrip("|").rpartition("|")[2]
             view.append(f"{ident} {health} {named} last probe {last or 'none'}")
         return view
+
+    def free_addresses_below_api(self, image: str, count: int) -> list[str]:
+        """Leave `count` free addresses of the stack's network below every api container, and
+        return the api containers' addresses. Docker hands a (re)connecting container the
+        lowest free address: stand-ins take the api containers' addresses and `count` more
+        while the api containers are off the network; these come back above them (with the
+        aliases they had) and the stand-ins go. Done before the clients start."""
+        network = f"{self.project}_default"
+        api = self.api_containers()
+        aliases = {ident: self._aliases(ident, network) for ident in api}
+        for ident in api:
+            run(["docker", "network", "disconnect", network, ident], env=self.engine.env)
+        stand_ins = [
+            run(["docker", "run", "--detach", "--network", network, image, "sleep", "600"],
+                env=self.engine.env).stdout.strip()
+            for _ in range(len(api) + count)
+        ]  # fmt: skip
+        for ident in api:
+            options = [part for alias in aliases[ident] for part in ("--alias", alias)]
+            run(["docker", "network", "connect", *options, network, ident], env=self.engine.env)
+        run(["docker", "rm", "--force", *stand_ins], env=self.engine.env)
+        return [self._address(ident, network) for ident in api]
+
+    def _aliases(self, container: str, network: str) -> list[str]:
+        template = f'{{{{json (index .NetworkSettings.Networks "{network}").Aliases}}}}'
+        out = run(["docker", "inspect", "--format", template, container], env=self.engine.env)
+        return [alias for alias in json.loads(out.stdout) if not container.startswith(alias)]
+
+    def _address(self, container: str, network: str) -> str:
+        template = f'{{{{(index .NetworkSettings.Networks "{network}").IPAddress}}}}'
+        out = run(["docker", "inspect", "--format", template, container], env=self.engine.env)
+        return out.stdout.strip()
 
     def in_name_and_healthy(self) -> tuple[int, list[str]]:
         """How many api containers Docker's DNS answers `api` with and calls healthy, now;
