@@ -4,13 +4,16 @@ image's registry digests and pull one by digest), and single containers Compose 
 Reads (which image a name points at, what runs) go through the Docker SDK; every change goes
 through the runner as one of these, so the deploy's command history lists it. A rolling swap
 starts a new container by id, moves containers in and out of the service's DNS name
-(disconnect, then connect with the aliases they keep), and stops and removes an old one.
+(disconnect, then connect with the aliases they keep), and stops and removes an old one;
+stand-ins hold the free addresses below a container while it reconnects (address_holds.py).
 Deliberately absent: `--force`, `rm -v`, `prune` of any kind, anything about volumes.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 CONTAINER_ID = re.compile(r"^[0-9a-f]{12,64}$")
 
@@ -67,6 +70,32 @@ def connect_network(network: str, container: str, aliases: list[str]) -> list[st
             raise ValueError(f"expected a DNS alias, got {alias!r}")
         argv += ["--alias", alias]
     return [*argv, _network(network), _checked(container)]
+
+
+def run_stand_in(network: str, image: str, project: str, label: str) -> list[str]:
+    """A container that only holds an address of `network` (its image's entrypoint sleeps):
+    no capability, no privilege to gain, no writable file, no log, removed once it stops."""
+    if not ALIAS.fullmatch(project):
+        raise ValueError(f"expected a Compose project name, got {project!r}")
+    return [
+        "docker", "run", "--detach", "--rm", "--network", _network(network),
+        "--label", f"{label}={project}", "--user", "65534:65534", "--cap-drop", "ALL",
+        "--security-opt", "no-new-privileges", "--read-only", "--log-driver", "none",
+        "--", image,
+    ]  # fmt: skip
+
+
+def kill_containers(containers: list[str]) -> list[str]:
+    """SIGKILL, at once: for stand-ins, which hold nothing but an address."""
+    return ["docker", "kill", *[_checked(container) for container in containers]]
+
+
+def import_image(archive: Path, name: str, entrypoint: list[str]) -> list[str]:
+    """An image whose only layer is the tar `archive`, named `name`, running `entrypoint`."""
+    return [
+        "docker", "image", "import", "--change", f"ENTRYPOINT {json.dumps(entrypoint)}",
+        "--message", "deployhook: holds a network address", str(archive), name,
+    ]  # fmt: skip
 
 
 REPO_DIGESTS_FORMAT = "{{json .RepoDigests}}"

@@ -93,8 +93,9 @@ class DeployContext:
     # Rolling swaps' old containers, draining beside the rest of the deploy
     # (jobs/runbook/stages/retiring.py): waited for in close(), before the lock is released.
     retiring: list[Retiring] = field(default_factory=list)
-    # Held while the swap creates containers (`compose up --scale` counts those that exist)
-    # or a retirement removes one.
+    # Held while the swap creates, starts, stops or removes containers (`compose up --scale`
+    # counts those that exist), or reconnects a running one (which must find no address taken
+    # or freed while it keeps its own: jobs/runbook/stages/address_holds.py).
     containers_lock: threading.Lock = field(default_factory=threading.Lock)
     # container id -> when its drain ends (UTC), for each old container seen retiring.
     drain_ends: dict[str, str] = field(default_factory=dict)

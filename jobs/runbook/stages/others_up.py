@@ -8,9 +8,9 @@ much as for the api's), and waited for before any running container of the swap 
 leaves the service's name. A container that starts while another reconnects can take the
 address the reconnecting one just released, which cuts every connection on it
 (jobs/runbook/stages/service_name.py): the matrix's 5 s requests on a draining old container
-hung when this `up` ran beside its leave. Waiting for it is not enough on its own: a container
-this `up` removes (an orphan) leaves a free address that a later reconnect takes if it is
-lower than the reconnecting container's (a known defect, docs/zero-downtime.md, Limits).
+hung when this `up` ran beside its leave. A container this `up` removes (an orphan) leaves a
+free address that a later reconnect would take if it is lower than the reconnecting
+container's: stand-ins hold it then (jobs/runbook/stages/address_holds.py).
 The new containers' own reconnect, out of the name, comes before it: they are not running
 yet, and nothing is connected to them.
 """

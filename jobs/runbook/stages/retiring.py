@@ -209,6 +209,8 @@ def wait_gone(ctx: DeployContext) -> None:
 def remove(ctx: DeployContext, containers: list[Any], grace: int, stage: str, service: str) -> None:
     """SIGTERM, SIGKILL after `grace` seconds, then remove (never a volume)."""
     for container in containers:
-        run(ctx, stop_container(container.id, grace), stage, service)
-        with ctx.containers_lock:  # `compose up --scale` counts them (rolling.py)
+        # `compose up --scale` counts them (rolling.py); the stop frees its addresses, which
+        # no reconnect may see happen (address_holds.py).
+        with ctx.containers_lock:
+            run(ctx, stop_container(container.id, grace), stage, service)
             run(ctx, remove_container(container.id), stage, service)

@@ -166,8 +166,9 @@ def _start_outside_name(
         # The others boot beside these from their start on (others_up.py): no running
         # container reconnects until the next join, which waits for them.
         others.start()
-        for container in created:
-            run(ctx, start_container(container.id), stage, service.name)
+        with ctx.containers_lock:  # each takes an address, which no reconnect may see happen
+            for container in created:
+                run(ctx, start_container(container.id), stage, service.name)
         _wait_healthy(ctx, list(new))
     except StageFailed as failure:
         removed = list(new) or created

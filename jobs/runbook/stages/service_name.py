@@ -5,12 +5,10 @@ Compose gives every container of a service the service's name (and the service's
 it starts. Docker has no call that changes an endpoint's aliases; `docker network disconnect`
 then `connect --alias ...` does. On a running container that is a short cut of its interface
 (about 0.1 s): connections through it stall and TCP carries them on once the interface is back
-with the same address. Docker's default address allocator gives the lowest free address of
-the network: the same one comes back only when no lower one is free. A hole below it (a
-container removed since, e.g. an orphan) is handed out instead and the connections are cut;
-the swap checks and says so in the deploy log (measured on Docker 20.10: a 5 s request in
-flight across the cut completes when the address comes back; see docs/zero-downtime.md,
-Limits: not fixed yet).
+with the same address (measured on Docker 20.10: a 5 s request in flight across the cut
+completes). Docker gives a connecting container the lowest free address of the network, so
+every free one below it is held by a stand-in for the reconnect (address_holds.py); the swap
+checks that the address came back, and says so in the deploy log when it did not.
 
 A container's own name and short id stay: they are its own, no proxy reaches a service by them.
 """
@@ -20,9 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import docker.errors
+
 from jobs.commands.docker import connect_network, disconnect_network
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
+from jobs.runbook.stages.address_holds import held_below
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ def in_name(container: Any, service: str) -> bool:
 def leave_name(ctx: DeployContext, container: Any, stage: str) -> dict[str, tuple[str, ...]]:
     """Out of the service's name on every network; returns the aliases it had, per network."""
     had: dict[str, tuple[str, ...]] = {}
+    _reload(container, stage)  # its addresses now: those kept (address_holds.py)
     for endpoint in endpoints(container):
         shared = shared_aliases(container, endpoint.aliases)
         if shared:
@@ -67,6 +69,7 @@ def join_name(
     ctx: DeployContext, container: Any, aliases: dict[str, tuple[str, ...]], stage: str
 ) -> None:
     """Into the service's name again: each network's aliases as `leave_name` found them."""
+    _reload(container, stage)
     for endpoint in endpoints(container):
         if endpoint.network in aliases:
             wanted = [a for a in aliases[endpoint.network] if a != container.id[:12]]
@@ -76,14 +79,12 @@ def join_name(
 def _reconnect(
     ctx: DeployContext, container: Any, endpoint: Endpoint, aliases: list[str], stage: str
 ) -> None:
-    timeout = ctx.environment.timeouts.swap
-    try:
-        ctx.runner.run(disconnect_network(endpoint.network, container.id), timeout=timeout)
-        ctx.runner.run(connect_network(endpoint.network, container.id, aliases), timeout=timeout)
-    except CommandFailed as error:
-        raise StageFailed(stage, str(error), command=error) from None
-    if not endpoint.address:
+    if not endpoint.address:  # never started: it has no address yet, nor connections
+        _move(ctx, container, endpoint, aliases, stage)
         return
+    # No start or stop of the swap takes or frees an address meanwhile (address_holds.py).
+    with ctx.containers_lock, held_below(ctx, endpoint.network, endpoint.address, stage):
+        _move(ctx, container, endpoint, aliases, stage)
     container.reload()
     now = {e.network: e.address for e in endpoints(container)}.get(endpoint.network, "")
     if now != endpoint.address:
@@ -91,3 +92,21 @@ def _reconnect(
             f"{container.name}: expected its address {endpoint.address} on {endpoint.network} "
             f"back, got {now or 'none'}: the connections it had there were cut"
         )
+
+
+def _move(
+    ctx: DeployContext, container: Any, endpoint: Endpoint, aliases: list[str], stage: str
+) -> None:
+    timeout = ctx.environment.timeouts.swap
+    try:
+        ctx.runner.run(disconnect_network(endpoint.network, container.id), timeout=timeout)
+        ctx.runner.run(connect_network(endpoint.network, container.id, aliases), timeout=timeout)
+    except CommandFailed as error:
+        raise StageFailed(stage, str(error), command=error) from None
+
+
+def _reload(container: Any, stage: str) -> None:
+    try:
+        container.reload()
+    except docker.errors.NotFound:
+        raise StageFailed(stage, f"expected container {container.id[:12]}, got none") from None
