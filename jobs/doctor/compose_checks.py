@@ -4,8 +4,8 @@
 Refusals: zero_downtime services Compose cannot swap (jobs/compose/zero_downtime.py), and on
 a swarm the stack's update settings (jobs/swarm/policy.py); warnings: a Compose stack's proxy
 that would not follow a swap (jobs/compose/proxy_check.py), a healthcheck whose first check
-comes late (the swap waits for it), and no health.port (the old containers' drain then holds
-every deploy).
+comes late (the swap waits for it), no health.port (the old containers' drain then holds
+every deploy), and no static busybox for the swap's address stand-ins.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from jobs.doctor.check import Finding, fail, ok, warn
 from jobs.execution.context import command_environ, secret_values
 from jobs.failures.errors import CommandFailed
 from jobs.failures.finder import telling_line
+from jobs.runbook.stages.address_holds import NO_STAND_IN, stand_in_binary
 from jobs.swarm.model import read_stack_offline
 from jobs.swarm.policy import refusals as swarm_refusals
 
@@ -32,8 +33,10 @@ SLOW_HEALTH = (
 
 def model_warnings(model: ComposeModel, names: list[str]) -> list[str]:
     """What makes a zero-downtime swap of `names` slow or unsafe, short of a refusal: a proxy
-    that keeps an old address, a first healthcheck that comes late."""
-    return warnings(model, names, read_text) + slow_first_checks(model, names)
+    that keeps an old address, a first healthcheck that comes late, no stand-ins for the
+    addresses below a reconnecting container (jobs/runbook/stages/address_holds.py)."""
+    found = warnings(model, names, read_text) + slow_first_checks(model, names)
+    return found + ([NO_STAND_IN] if stand_in_binary() is None else [])
 
 
 def check_zero_downtime(

@@ -404,3 +404,19 @@ def test_doctor_finding_for_zero_downtime(
         return
     assert finding is not None and (finding.check, finding.status) == ("zero_downtime", status)
     assert says is not None and says in finding.detail, finding.detail
+
+
+def test_doctor_warns_without_a_static_busybox(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """No busybox on PATH: no stand-ins hold the addresses below a reconnecting container,
+    and doctor (as check-config) warns with the package to install."""
+    text = ENVIRONMENT.replace("PATH", "/srv/crm")
+    environment = parse_settings(text, "test.yml", {}).environment("crm", "dev")
+    healthy = ComposeModel({"api": ServiceModel(**HEALTHY, health_interval="1s")})
+    found = check_zero_downtime("crm/dev", environment, healthy)
+    assert found is not None and found.status == "ok", found
+    monkeypatch.setenv("PATH", str(tmp_path))
+    finding = check_zero_downtime("crm/dev", environment, healthy)
+    assert finding is not None and finding.status == "warn", finding
+    assert "install the Debian package busybox-static" in finding.detail, finding.detail
