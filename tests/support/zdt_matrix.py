@@ -33,6 +33,10 @@ def deploy_row(
     log = DeployStore(connection).log(record.id)
     swap = [i for i, line in enumerate(log) if line[9:] in ("== swap", "== revert")]
     users.swap_log = log[swap[0] :] if swap else log
+    # Whether or not a request was on it then: a reconnect that moved a running container cut
+    # whatever was (jobs/runbook/stages/address_holds.py).
+    moved = [line for line in log if "the connections it had there were cut" in line]
+    assert not moved, "\n".join([*moved, "the swap's log:", *users.swap_log])
     return record, users
 
 
