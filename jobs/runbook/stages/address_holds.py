@@ -36,6 +36,7 @@ import docker.errors
 
 from jobs.commands.docker import import_image, kill_containers, run_stand_in
 from jobs.execution.context import DeployContext
+from jobs.failures.errors import StageFailed
 from jobs.runbook.stages.swap_commands import run
 
 STAND_IN_LABEL = "deployhook.stand-in"
@@ -67,51 +68,64 @@ def free_below(network: dict[str, Any], address: str) -> list[str]:
 
 @contextmanager
 def held_below(ctx: DeployContext, network: str, address: str, stage: str) -> Iterator[None]:
-    """Every free address of `network` below `address` taken by a stand-in, for the block."""
-    try:
-        free = free_below(ctx.docker.networks.get(network).attrs, address)
-        image = stand_in_image(ctx, stage) if free else None
-    except (docker.errors.DockerException, OSError) as error:
-        ctx.log.info(f"{network}: could not read the free addresses below {address}: {error}")
-        free, image = [], None
-    if len(free) > MOST_STAND_INS or (free and image is None):
-        ctx.log.info(
-            f"{network}: {len(free)} free address(es) below {address}, not held "
-            f"({'too many' if image else 'no stand-in image'}): it may come back on another"
-        )
-        free = []
+    """Every free address of `network` below `address` taken by a stand-in, for the block.
+    Best effort: stand-ins that cannot be had leave the reconnect as it was, and say why."""
     project = ctx.environment.compose.project
-    argv = run_stand_in(network, str(image), project, STAND_IN_LABEL)
     try:
-        if free:  # side by side: each takes the lowest free address as it starts, whichever
-            with ThreadPoolExecutor(max_workers=min(len(free), 8)) as pool:
-                list(pool.map(lambda _: run(ctx, argv, stage), free))
-            left = free_below(ctx.docker.networks.get(network).attrs, address)
-            ctx.log.info(
-                f"{network}: {len(free)} free address(es) below {address} held by stand-ins"
-                + (f"; expected none free below it, got {', '.join(left)}" if left else "")
-            )
+        _hold(ctx, network, address, project, stage)
         yield
     finally:
         release(ctx, network, project, stage)
 
 
+def _hold(ctx: DeployContext, network: str, address: str, project: str, stage: str) -> None:
+    try:
+        free = free_below(ctx.docker.networks.get(network).attrs, address)
+        if not free:
+            return
+        image = stand_in_image(ctx, stage) if len(free) <= MOST_STAND_INS else None
+        if image is None:
+            why = "too many" if len(free) > MOST_STAND_INS else "no stand-in image"
+            raise StandInTrouble(f"{len(free)} free, {why}")
+        argv = run_stand_in(network, image, project, STAND_IN_LABEL)
+        # Side by side: each takes the lowest free address as it starts, whichever it is.
+        with ThreadPoolExecutor(max_workers=min(len(free), 8)) as pool:
+            list(pool.map(lambda _: run(ctx, argv, stage), free))
+        left = free_below(ctx.docker.networks.get(network).attrs, address)
+        ctx.log.info(
+            f"{network}: {len(free)} free address(es) below {address} held by stand-ins"
+            + (f"; expected none free below it, got {', '.join(left)}" if left else "")
+        )
+    except (StandInTrouble, StageFailed, docker.errors.DockerException, OSError) as error:
+        ctx.log.info(
+            f"{network}: the free addresses below {address} are not held ({error}): "
+            "the container may come back on another one"
+        )
+
+
+class StandInTrouble(Exception):
+    """Stand-ins that cannot be had, or will not go."""
+
+
 def release(ctx: DeployContext, network: str, project: str, stage: str) -> None:
     """Every stand-in of the project goes (a deploy that died holding some leaves them), and
     is off `network` before this returns: `docker kill` only sends the signal, and the next
-    reconnect must not count an address that is about to be freed as taken."""
-    labels = [f"{STAND_IN_LABEL}={project}"]
-    found = ctx.docker.containers.list(filters={"label": labels}, ignore_removed=True)
-    if not found:
-        return
-    ids = {container.id for container in found}
-    run(ctx, kill_containers(sorted(ids)), stage)
-    deadline = time.monotonic() + RELEASE_SECONDS
-    while on := ids & set(ctx.docker.networks.get(network).attrs.get("Containers") or {}):
-        if time.monotonic() > deadline:
-            ctx.log.info(f"{network}: expected the stand-ins gone, got {len(on)} still on it")
+    reconnect must not count an address that is about to be freed as taken. A failure is
+    logged, never raised: the reconnect is done, and the next release kills what is left."""
+    try:
+        labels = [f"{STAND_IN_LABEL}={project}"]
+        found = ctx.docker.containers.list(filters={"label": labels}, ignore_removed=True)
+        if not found:
             return
-        time.sleep(0.05)
+        ids = {container.id for container in found}
+        run(ctx, kill_containers(sorted(ids)), stage)
+        deadline = time.monotonic() + RELEASE_SECONDS
+        while on := ids & set(ctx.docker.networks.get(network).attrs.get("Containers") or {}):
+            if time.monotonic() > deadline:
+                raise StandInTrouble(f"{len(on)} still on it after {RELEASE_SECONDS:.0f}s")
+            time.sleep(0.05)
+    except (StandInTrouble, StageFailed, docker.errors.DockerException) as error:
+        ctx.log.info(f"{network}: expected the stand-ins gone: {error}")
 
 
 NO_STAND_IN = (
