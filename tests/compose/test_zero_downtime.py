@@ -155,8 +155,8 @@ def test_migration_argv_follows_when(when: str, expected: list[str]) -> None:
     assert migration_argv(_context(when)) == expected
 
 
-GOOD = ServiceModel(name="api", image=None, builds=True, has_healthcheck=True)
-HEALTHY = {"name": "api", "image": None, "builds": True, "has_healthcheck": True}
+GOOD = ServiceModel(name="api", image=None, builds=True, healthcheck="compose")
+HEALTHY: dict[str, Any] = {"name": "api", "image": None, "builds": True, "healthcheck": "compose"}
 CHECK = {"test": ["CMD", "true"]}
 
 
@@ -177,7 +177,7 @@ CHECK = {"test": ["CMD", "true"]}
         ),
         (
             ServiceModel(
-                name="api", image=None, builds=True, has_healthcheck=True,
+                name="api", image=None, builds=True, healthcheck="compose",
                 ports=(PublishedPort(8000, "8000", "127.0.0.1"), PublishedPort(9000, None, None)),
             ),
             ["zero_downtime: service api publishes fixed host port 8000: the new container cannot "
