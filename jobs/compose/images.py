@@ -13,6 +13,7 @@ from typing import Any
 import docker.errors
 
 from jobs.commands import docker as docker_argv
+from jobs.compose.image_healthcheck import image_name
 from jobs.compose.model import read_model
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
@@ -50,7 +51,7 @@ def built_image_names(ctx: DeployContext) -> dict[str, str]:
     ctx.compose_model = model  # the checkout's model now: the swap that follows reuses it
     project = ctx.environment.compose.project
     return {
-        service.name: service.image or f"{project}-{service.name}"
+        service.name: image_name(service, project)
         for service in model.services.values()
         if service.builds
     }

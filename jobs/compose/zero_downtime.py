@@ -2,8 +2,11 @@
 
 `refusals` is pure (table-tested) and runs where nothing has changed yet: `check-config` (when
 the checkout exists) and the deploy's snapshot stage; the swap checks the new commit's model
-again before it touches a container. `slow_first_checks` (pure too) is check-config's and
-doctor's warning of a healthcheck whose first check holds every swap.
+again before it touches a container. A service whose Compose files set no healthcheck test is
+not refused: Docker runs its image's HEALTHCHECK, which the build stage checks
+(jobs/compose/image_healthcheck.py); one that disables its healthcheck is.
+`slow_first_checks` (pure too) is check-config's and doctor's warning of a healthcheck whose
+first check holds every swap.
 """
 
 from __future__ import annotations
@@ -65,10 +68,10 @@ def _reasons(service: ServiceModel) -> list[str]:
             "container cannot bind it while the old one holds it; publish only the proxy and let "
             "it reach the service by name (or use `expose:`)"
         )
-    if not service.has_healthcheck:
+    if service.healthcheck == "disabled":
         reasons.append(
-            "has no healthcheck: nothing would say when the new container is ready for traffic; "
-            "add a `healthcheck:` to the service"
+            "disables its healthcheck (the image's too): nothing would say when the new "
+            "container is ready for traffic; give the service a `healthcheck:` test"
         )
     return reasons
 

@@ -1,0 +1,92 @@
+"""An image's own healthcheck (its Dockerfile's HEALTHCHECK), for a zero-downtime service
+whose Compose files set none: Docker runs the image's then, and the swap waits for it.
+
+`from_inspect` is pure (table-tested) on what `docker image inspect` prints; `read` asks the
+engine through the Docker SDK. The deploy checks each new image after its build or pull
+(jobs/runbook/stages/new_images.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import docker.errors
+
+from jobs.compose.model import ComposeModel, ServiceModel
+
+FIX = "add a `healthcheck:` to the service or a HEALTHCHECK to its image"
+NANOSECONDS = 1e9
+
+
+@dataclass(frozen=True)
+class ImageHealthcheck:
+    """The image's HEALTHCHECK; a timing is None when the image leaves it to Docker."""
+
+    test: tuple[str, ...]
+    interval: float | None = None  # seconds
+    start_period: float | None = None
+    start_interval: float | None = None
+
+    def __str__(self) -> str:
+        every = f", every {self.interval:g}s" if self.interval else ""
+        return f"{' '.join(self.test)}{every}"
+
+
+@dataclass(frozen=True)
+class ImageLook:
+    """What the engine has under an image name: nothing (`present` False), or an image with
+    or without a healthcheck."""
+
+    name: str
+    present: bool
+    healthcheck: ImageHealthcheck | None = None
+
+
+def from_inspect(attrs: Mapping[str, Any]) -> ImageHealthcheck | None:
+    """The healthcheck in `docker image inspect`'s JSON of one image; None when it has none
+    (no Config.Healthcheck, no Test, or `HEALTHCHECK NONE`, which is Test ["NONE"])."""
+    found = (attrs.get("Config") or {}).get("Healthcheck") or {}
+    test = tuple(str(word) for word in found.get("Test") or ())
+    if not test or test[0] == "NONE":
+        return None
+    return ImageHealthcheck(
+        test=test,
+        interval=_seconds(found.get("Interval")),
+        start_period=_seconds(found.get("StartPeriod")),
+        start_interval=_seconds(found.get("StartInterval")),
+    )
+
+
+def _seconds(nanoseconds: object) -> float | None:
+    """Docker's durations are nanoseconds; 0 (or none) means Docker's default."""
+    if isinstance(nanoseconds, int | float) and nanoseconds > 0:
+        return float(nanoseconds) / NANOSECONDS
+    return None
+
+
+def read(client: Any, name: str) -> ImageLook:
+    """What the engine `client` talks to has under `name` (the SDK's `images.get`)."""
+    try:
+        attrs = client.images.get(name).attrs
+    except docker.errors.ImageNotFound:
+        return ImageLook(name, present=False)
+    return ImageLook(name, present=True, healthcheck=from_inspect(attrs))
+
+
+def image_name(service: ServiceModel, project: str) -> str:
+    """The image a service's containers run: its `image:`, else Compose's `<project>-<name>`."""
+    return service.image or f"{project}-{service.name}"
+
+
+def relying_on_image(model: ComposeModel, names: list[str]) -> list[ServiceModel]:
+    """The named services whose Compose files set no healthcheck test: Docker runs the
+    image's (a disabled one, and a missing service, are refusals of their own)."""
+    found = [model.service(name) for name in names]
+    return [service for service in found if service and service.healthcheck == "image"]
+
+
+def missing(service: str, name: str) -> str:
+    """The build stage's failure for an image without a healthcheck."""
+    return f"{service}: expected a healthcheck in image {name}, got none: {FIX}"

@@ -1,0 +1,111 @@
+"""A zero-downtime service whose healthcheck is only in its image's Dockerfile, behind Caddy.
+
+Its own bed: tests/zdt_app with the api's `healthcheck:` moved out of the Compose file into a
+`HEALTHCHECK` of its Dockerfile (Docker runs the image's when Compose sets none). The tests
+deploy on top of each other, in order: a good release swaps rolling with 0 failed requests;
+then a release whose image has no healthcheck at all stops at the build stage, before any
+change, while the version before keeps serving.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import yaml
+
+from config import Settings
+from jobs.state.records import DeployStore
+from tests.support.deploying import config_for, deploy
+from tests.support.docker_engine import Engine
+from tests.support.failures import assert_cause
+from tests.support.zdt_bed import TEMPLATE, Clients, ProxyBed
+
+pytestmark = pytest.mark.docker
+
+# The Compose healthcheck of tests/zdt_app/docker-compose.yml, as the image's own.
+HEALTHCHECK = (
+    "HEALTHCHECK --interval=1s --timeout=10s --start-period=25s --retries=2 "
+    'CMD ["python3", "-m", "app.probe"]\n'
+)
+
+
+def image_health_app(root: Path) -> Path:
+    """A copy of tests/zdt_app whose api has its healthcheck in its Dockerfile only."""
+    app = root / "app"
+    shutil.copytree(TEMPLATE, app, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    compose = yaml.safe_load((app / "docker-compose.yml").read_text())
+    del compose["services"]["api"]["healthcheck"]
+    (app / "docker-compose.yml").write_text(yaml.safe_dump(compose, sort_keys=False))
+    dockerfile = app / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + HEALTHCHECK)
+    return app
+
+
+@pytest.fixture(scope="module")
+def bed(
+    docker_engine: Engine,
+    compose_command: list[str],
+    base_image: str,
+    caddy_image: str,
+    nginx_image: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ProxyBed]:
+    """The app at v1, its healthcheck in its image only, used through Caddy."""
+    root = tmp_path_factory.mktemp("image-health")
+    bed = ProxyBed(docker_engine, compose_command, root, template=image_health_app(root))
+    bed.start(base_image, caddy_image, nginx_image)
+    yield bed
+    bed.stop()
+
+
+@pytest.fixture(scope="module")
+def settings(bed: ProxyBed, tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Settings:
+    config = config_for(bed.environment_config(), tmp_path_factory.mktemp("state"), redis_url)
+    return Settings.model_validate(config)
+
+
+def test_a_healthcheck_only_in_the_image_swaps_without_a_failed_request(
+    bed: ProxyBed, settings: Settings, redis_conn: redis.Redis
+) -> None:
+    """No `healthcheck:` in the Compose file, a HEALTHCHECK in the image: not refused; the new
+    image's healthcheck is found after the build, and the swap waits for Docker to call the new
+    container healthy by it: 0 failed requests through Caddy, v1 then only v2 answering."""
+    with Clients(bed.port) as clients:
+        record = deploy(settings, redis_conn, bed.release("v2", "good"))
+    assert record.state == "succeeded", record.error
+    assert clients.failed() == [], [vars(a) for a in clients.failed()[:5]]
+    answered = [answer.version for answer in clients.answers if answer.version]
+    assert set(answered) == {"v1", "v2"} and answered[-1] == "v2", clients.versions()
+    log = DeployStore(redis_conn).log(record.id)
+    assert any("api: image " in line and "has a healthcheck" in line for line in log), log
+
+
+def test_a_release_whose_image_has_no_healthcheck_stops_at_the_build(
+    bed: ProxyBed, settings: Settings, redis_conn: redis.Redis
+) -> None:
+    """The release's Dockerfile drops the HEALTHCHECK: the build stage fails naming the
+    service, the image and the fix, before the migration or the swap; v2 serves throughout,
+    in the same container."""
+    serving = bed.api_containers()
+    dockerfile = (bed.author / "Dockerfile").read_text().replace(HEALTHCHECK, "")
+    sha = bed.commit(
+        {"Dockerfile": dockerfile, "VERSION": "v3\n"}, "Release v3 without a healthcheck"
+    )
+    with Clients(bed.port) as clients:
+        record = deploy(settings, redis_conn, sha)
+    assert record.state == "reverted" and record.failed_stage == "build", record.error
+    image = f"{bed.project}-api"
+    assert_cause(
+        record,
+        f"api: expected a healthcheck in image {image}, got none: add a `healthcheck:` to "
+        "the service or a HEALTHCHECK to its image",
+    )
+    stages = [stage.name for stage in record.stages]
+    assert stages[stages.index("build") + 1 :] == ["revert"], stages
+    assert clients.failed() == [], [vars(a) for a in clients.failed()[:5]]
+    assert clients.versions() and set(clients.versions()) == {"v2"}, clients.versions()
+    assert bed.api_containers() == serving and bed.version() == "v2"
