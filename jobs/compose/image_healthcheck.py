@@ -3,7 +3,8 @@ whose Compose files set none: Docker runs the image's then, and the swap waits f
 
 `from_inspect` is pure (table-tested) on what `docker image inspect` prints; `read` asks the
 engine through the Docker SDK. The deploy checks each new image after its build or pull
-(jobs/runbook/stages/new_images.py).
+(jobs/runbook/stages/new_images.py); check-config, offline, can only say that it will
+(`offline_warnings`); doctor looks at the image there is (`judge`).
 """
 
 from __future__ import annotations
@@ -88,5 +89,36 @@ def relying_on_image(model: ComposeModel, names: list[str]) -> list[ServiceModel
 
 
 def missing(service: str, name: str) -> str:
-    """The build stage's failure for an image without a healthcheck."""
+    """The build stage's failure, and doctor's, for an image without a healthcheck."""
     return f"{service}: expected a healthcheck in image {name}, got none: {FIX}"
+
+
+def offline_warnings(model: ComposeModel, names: list[str]) -> list[str]:
+    """check-config's warning, without an engine: the image must have a HEALTHCHECK."""
+    return [
+        f"service {service.name} sets no `healthcheck:` in the Compose files: its image must "
+        "have a HEALTHCHECK, checked after each build (without one every deploy stops there), "
+        "or the service a `healthcheck:`"
+        for service in relying_on_image(model, names)
+    ]
+
+
+def judge(
+    model: ComposeModel, names: list[str], looks: Mapping[str, ImageLook]
+) -> tuple[list[str], list[str]]:
+    """doctor's (refusals, warnings) from the images the services relying on them run or would
+    run (`looks`: service -> what the engine has): none there is a warning (the build checks
+    it), an image without a healthcheck a refusal."""
+    refused, warned = [], []
+    for service in relying_on_image(model, names):
+        look = looks.get(service.name)
+        if look is None:
+            continue
+        if not look.present:
+            warned.append(
+                f"service {service.name} sets no `healthcheck:` and its image {look.name} is not "
+                "on the engine yet: the deploy checks its HEALTHCHECK after the build"
+            )
+        elif look.healthcheck is None:
+            refused.append(f"zero_downtime: {missing(service.name, look.name)}")
+    return refused, warned

@@ -292,6 +292,17 @@ def test_check_config_refuses_what_cannot_swap(
     )
     assert main(["check-config", "--config", str(config)]) == 0
     assert "health.port" not in capsys.readouterr().err
+    # None in the Compose files: the image's HEALTHCHECK runs; a warning, not a refusal.
+    del services["web"]["healthcheck"]
+    (checkout / "compose.yml").write_text(yaml.safe_dump({"services": services}))
+    assert main(["check-config", "--config", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert (
+        "warning: projects/crm/environments/dev: zero_downtime: service web sets no "
+        "`healthcheck:` in the Compose files: its image must have a HEALTHCHECK, checked after "
+        "each build (without one every deploy stops there), or the service a `healthcheck:`\n"
+    ) in err
+    assert "service api sets no" not in err
 
 
 def _with_health(health: str, zero: str) -> str:

@@ -18,6 +18,10 @@ import redis
 import yaml
 
 from config import Settings
+from jobs.compose.image_healthcheck import ImageHealthcheck, ImageLook
+from jobs.compose.model import ComposeModel, ServiceModel
+from jobs.doctor.compose_checks import check_zero_downtime, look_at_images
+from jobs.runbook.stages.build import commit_tag
 from jobs.state.records import DeployStore
 from tests.support.deploying import config_for, deploy
 from tests.support.docker_engine import Engine
@@ -109,3 +113,32 @@ def test_a_release_whose_image_has_no_healthcheck_stops_at_the_build(
     assert clients.failed() == [], [vars(a) for a in clients.failed()[:5]]
     assert clients.versions() and set(clients.versions()) == {"v2"}, clients.versions()
     assert bed.api_containers() == serving and bed.version() == "v2"
+
+
+def test_doctor_reads_the_image_healthcheck_on_the_engine(
+    bed: ProxyBed, settings: Settings
+) -> None:
+    """doctor asks the engine for the image a service relying on it runs: the running one's
+    HEALTHCHECK is read (its 1 s interval: no late-first-check warning); the release built
+    without one fails with the fix; an image not on the engine yet warns."""
+    environment = settings.environment("sample", "dev")
+
+    def finding(image: str | None) -> tuple[ImageLook, str, str]:
+        model = ComposeModel({"api": ServiceModel(name="api", image=image, builds=True)})
+        looks = look_at_images(environment, model)
+        assert looks is not None
+        found = check_zero_downtime("sample/dev", environment, model, looks)
+        assert found is not None
+        return looks["api"], found.status, found.detail
+
+    look, status, detail = finding(None)  # <project>-api: v2, put back by the revert
+    probe = ImageHealthcheck(("CMD", "python3", "-m", "app.probe"), 1.0, 25.0)
+    assert look == ImageLook(f"{bed.project}-api", present=True, healthcheck=probe)
+    assert status != "fail" and "first healthcheck" not in detail, detail
+    without = f"{bed.project}-api:{commit_tag(bed.head())}"  # the release without one
+    look, status, detail = finding(without)
+    assert look.present and status == "fail", detail
+    assert f"api: expected a healthcheck in image {without}, got none: add a" in detail
+    look, status, detail = finding(f"{bed.project}-api:not-built")
+    assert not look.present and status == "warn", detail
+    assert "is not on the engine yet: the deploy checks its HEALTHCHECK after the build" in detail
