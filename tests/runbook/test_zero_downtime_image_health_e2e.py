@@ -142,3 +142,35 @@ def test_doctor_reads_the_image_healthcheck_on_the_engine(
     look, status, detail = finding(f"{bed.project}-api:not-built")
     assert not look.present and status == "warn", detail
     assert "is not on the engine yet: the deploy checks its HEALTHCHECK after the build" in detail
+
+
+def test_a_revert_to_an_image_without_a_healthcheck_recreates_it(
+    bed: ProxyBed, tmp_path_factory: pytest.TempPathFactory, redis_url: str, redis_conn: redis.Redis
+) -> None:
+    """The version before has no healthcheck at all (deployed without zero_downtime); the
+    release has one, swaps, then fails its health URL: the revert cannot swap back on a health
+    state that never comes, so it recreates the previous version, which serves again."""
+    plain = {**bed.environment_config(), "zero_downtime": []}
+    plain["health"] = {key: v for key, v in plain["health"].items() if key != "port"}
+    dockerfile = (bed.author / "Dockerfile").read_text()
+    without = bed.commit({"VERSION": "v4\n"}, "Release v4, still without a healthcheck")
+    record = deploy(_settings(plain, tmp_path_factory, redis_url), redis_conn, without)
+    assert record.state == "succeeded" and bed.version() == "v4", record.error
+    failing = bed.commit(
+        {"Dockerfile": dockerfile + HEALTHCHECK, "VERSION": "v5\n", "BEHAVIOUR": "fails_after\n"},
+        "Release v5: a healthcheck again, failing its health URL",
+    )
+    swapped = {**bed.environment_config(timeout=10)}
+    record = deploy(_settings(swapped, tmp_path_factory, redis_url), redis_conn, failing)
+    assert record.state == "reverted" and record.failed_stage == "health", record.error
+    log = DeployStore(redis_conn).log(record.id)
+    refused = f"api: expected a healthcheck in image {bed.project}-api, got none"
+    assert any(refused in line and "recreated instead" in line for line in log), log
+    assert bed.version() == "v4"
+
+
+def _settings(
+    environment: dict[str, object], tmp_path_factory: pytest.TempPathFactory, redis_url: str
+) -> Settings:
+    config = config_for(environment, tmp_path_factory.mktemp("state"), redis_url)
+    return Settings.model_validate(config)
