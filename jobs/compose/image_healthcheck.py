@@ -76,11 +76,6 @@ def read(client: Any, name: str) -> ImageLook:
     return ImageLook(name, present=True, healthcheck=from_inspect(attrs))
 
 
-def image_name(service: ServiceModel, project: str) -> str:
-    """The image a service's containers run: its `image:`, else Compose's `<project>-<name>`."""
-    return service.image or f"{project}-{service.name}"
-
-
 def relying_on_image(model: ComposeModel, names: list[str]) -> list[ServiceModel]:
     """The named services whose Compose files set no healthcheck test: Docker runs the
     image's (a disabled one, and a missing service, are refusals of their own)."""

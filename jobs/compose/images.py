@@ -13,7 +13,6 @@ from typing import Any
 import docker.errors
 
 from jobs.commands import docker as docker_argv
-from jobs.compose.image_healthcheck import image_name
 from jobs.compose.model import read_model
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
@@ -51,7 +50,7 @@ def built_image_names(ctx: DeployContext) -> dict[str, str]:
     ctx.compose_model = model  # the checkout's model now: the swap that follows reuses it
     project = ctx.environment.compose.project
     return {
-        service.name: image_name(service, project)
+        service.name: service.image_name(project)
         for service in model.services.values()
         if service.builds
     }

@@ -73,6 +73,11 @@ class ServiceModel:
     mounts: tuple[ServiceMount, ...] = ()
     tmpfs: tuple[str, ...] = ()  # container paths
 
+    def image_name(self, project: str) -> str:
+        """The image its containers run: its `image:`, else the `<project>-<name>` Compose
+        builds."""
+        return self.image or f"{project}-{self.name}"
+
     @property
     def has_healthcheck(self) -> bool:
         """The Compose files give it a healthcheck test."""

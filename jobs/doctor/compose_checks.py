@@ -91,7 +91,7 @@ def look_at_images(environment: Environment, model: ComposeModel) -> dict[str, I
         return None  # the docker finding says why
     try:
         return {
-            name: image_healthcheck.read(client, image_healthcheck.image_name(service, project))
+            name: image_healthcheck.read(client, service.image_name(project))
             for name in environment.zero_downtime
             if (service := model.service(name)) is not None
         }

@@ -12,7 +12,6 @@ from jobs.compose.image_healthcheck import (
     ImageHealthcheck,
     ImageLook,
     from_inspect,
-    image_name,
     judge,
     offline_warnings,
 )
@@ -59,9 +58,9 @@ def test_from_inspect_reads_the_image_healthcheck(
 
 def test_image_name_is_the_image_or_compose_s_own() -> None:
     """A service's `image:`, else the `<project>-<service>` Compose builds."""
-    assert image_name(FROM_IMAGE, "crm_dev") == "crm_dev-api"
+    assert FROM_IMAGE.image_name("crm_dev") == "crm_dev-api"
     named = ServiceModel(name="api", image="registry.example.com/api:2", builds=False)
-    assert image_name(named, "crm_dev") == "registry.example.com/api:2"
+    assert named.image_name("crm_dev") == "registry.example.com/api:2"
 
 
 def test_offline_warning_says_the_image_must_have_one() -> None:

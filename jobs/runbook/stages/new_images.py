@@ -35,7 +35,7 @@ def without_healthcheck(
     found: dict[str, str] = {}
     project = ctx.environment.compose.project
     for service in image_healthcheck.relying_on_image(model, ctx.environment.zero_downtime):
-        name = names.get(service.name) or image_healthcheck.image_name(service, project)
+        name = names.get(service.name) or service.image_name(project)
         look = image_healthcheck.read(ctx.docker, name)
         if not look.present and stage is not None:
             _pull(ctx, service.name, stage)
