@@ -50,7 +50,7 @@ def built_image_names(ctx: DeployContext) -> dict[str, str]:
     ctx.compose_model = model  # the checkout's model now: the swap that follows reuses it
     project = ctx.environment.compose.project
     return {
-        service.name: service.image or f"{project}-{service.name}"
+        service.name: service.image_name(project)
         for service in model.services.values()
         if service.builds
     }

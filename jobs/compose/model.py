@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from jobs.commands.compose import Compose
 from jobs.execution.runner import Runner, read_only_output
@@ -37,6 +37,12 @@ class ServiceMount:
     read_only: bool = False
 
 
+# Where a service's healthcheck comes from: its Compose `healthcheck:` (a `test`), "disabled"
+# (`disable: true` or `test: [NONE]`: none at all, the image's switched off too), or "image":
+# no test in the Compose files, so Docker runs the image's HEALTHCHECK, if it has one.
+HealthcheckSource = Literal["compose", "disabled", "image"]
+
+
 @dataclass(frozen=True)
 class ServiceModel:
     name: str
@@ -45,9 +51,10 @@ class ServiceModel:
     container_name: str | None = None
     network_mode: str | None = None
     ports: tuple[PublishedPort, ...] = ()
-    has_healthcheck: bool = False
+    healthcheck: HealthcheckSource = "image"
     # The healthcheck's timing as Compose prints it (Go durations, None when not set): when
-    # Docker runs its first check after a start (zero_downtime.first_check_seconds).
+    # Docker runs its first check after a start (zero_downtime.first_check_seconds). Docker
+    # takes each one Compose leaves unset from the image's HEALTHCHECK.
     health_interval: str | None = None
     health_start_period: str | None = None
     health_start_interval: str | None = None
@@ -65,6 +72,16 @@ class ServiceModel:
     working_dir: str | None = None
     mounts: tuple[ServiceMount, ...] = ()
     tmpfs: tuple[str, ...] = ()  # container paths
+
+    def image_name(self, project: str) -> str:
+        """The image its containers run: its `image:`, else the `<project>-<name>` Compose
+        builds."""
+        return self.image or f"{project}-{self.name}"
+
+    @property
+    def has_healthcheck(self) -> bool:
+        """The Compose files give it a healthcheck test."""
+        return self.healthcheck == "compose"
 
     @property
     def fixed_host_ports(self) -> tuple[PublishedPort, ...]:
@@ -91,7 +108,6 @@ def parse_model(config: dict[str, Any]) -> ComposeModel:
 
 def _service(name: str, spec: dict[str, Any]) -> ServiceModel:
     healthcheck = spec.get("healthcheck") or {}
-    disabled = healthcheck.get("disable") or healthcheck.get("test") in (["NONE"], "NONE")
     environment = spec.get("environment") or {}
     replicas = (spec.get("deploy") or {}).get("replicas", spec.get("scale"))
     build: dict[str, Any] = spec["build"] if isinstance(spec.get("build"), dict) else {}
@@ -102,7 +118,7 @@ def _service(name: str, spec: dict[str, Any]) -> ServiceModel:
         container_name=spec.get("container_name"),
         network_mode=spec.get("network_mode"),
         ports=tuple(_port(port) for port in spec.get("ports") or [] if isinstance(port, dict)),
-        has_healthcheck=bool(healthcheck.get("test")) and not disabled,
+        healthcheck=healthcheck_source(healthcheck),
         health_interval=_text(healthcheck.get("interval")),
         health_start_period=_text(healthcheck.get("start_period")),
         health_start_interval=_text(healthcheck.get("start_interval")),
@@ -119,6 +135,14 @@ def _service(name: str, spec: dict[str, Any]) -> ServiceModel:
         mounts=tuple(_mount(item) for item in spec.get("volumes") or [] if isinstance(item, dict)),
         tmpfs=tuple(str(item).split(":", 1)[0] for item in _list(spec.get("tmpfs"))),
     )
+
+
+def healthcheck_source(healthcheck: dict[str, Any]) -> HealthcheckSource:
+    """Where the healthcheck Docker runs comes from, given the service's `healthcheck:`."""
+    test = healthcheck.get("test")
+    if healthcheck.get("disable") or test in (["NONE"], "NONE"):
+        return "disabled"
+    return "compose" if test else "image"
 
 
 def _text(value: object) -> str | None:

@@ -2,14 +2,19 @@
 
 `refusals` is pure (table-tested) and runs where nothing has changed yet: `check-config` (when
 the checkout exists) and the deploy's snapshot stage; the swap checks the new commit's model
-again before it touches a container. `slow_first_checks` (pure too) is check-config's and
-doctor's warning of a healthcheck whose first check holds every swap.
+again before it touches a container. A service whose Compose files set no healthcheck test is
+not refused: Docker runs its image's HEALTHCHECK, which the build stage checks
+(jobs/compose/image_healthcheck.py); one that disables its healthcheck is.
+`slow_first_checks` (pure too) is check-config's and doctor's warning of a healthcheck whose
+first check holds every swap.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
+from jobs.compose.image_healthcheck import ImageHealthcheck
 from jobs.compose.model import ComposeModel, ServiceModel
 
 DEFAULT_GRACE_SECONDS = 10  # Docker's own default stop timeout
@@ -65,41 +70,60 @@ def _reasons(service: ServiceModel) -> list[str]:
             "container cannot bind it while the old one holds it; publish only the proxy and let "
             "it reach the service by name (or use `expose:`)"
         )
-    if not service.has_healthcheck:
+    if service.healthcheck == "disabled":
         reasons.append(
-            "has no healthcheck: nothing would say when the new container is ready for traffic; "
-            "add a `healthcheck:` to the service"
+            "disables its healthcheck (the image's too): nothing would say when the new "
+            "container is ready for traffic; give the service a `healthcheck:` test"
         )
     return reasons
 
 
-def slow_first_checks(model: ComposeModel, names: list[str]) -> list[str]:
+def slow_first_checks(
+    model: ComposeModel,
+    names: list[str],
+    images: Mapping[str, ImageHealthcheck | None] | None = None,
+) -> list[str]:
     """A warning per named service whose new containers get their first healthcheck late: the
-    swap waits for it (Docker must call a new container healthy before it joins the name)."""
+    swap waits for it (Docker must call a new container healthy before it joins the name).
+
+    `images`: service -> its image's healthcheck, when an engine was asked (doctor): Docker
+    takes each timing Compose leaves unset from there. Without it (check-config, offline) a
+    service whose test is the image's is left out: its timing is the image's, unknown here.
+    """
     found = []
     for name in names:
         service = model.service(name)
-        if service is None or not service.has_healthcheck:
+        if service is None or service.healthcheck == "disabled":
             continue  # refused already
-        first = first_check_seconds(service)
+        image = (images or {}).get(name)
+        if service.healthcheck == "image" and image is None:
+            continue  # unknown offline; an image without one fails doctor and the build
+        first = first_check_seconds(service, image)
         if first >= SLOW_FIRST_CHECK_SECONDS:
+            interval = service.health_interval or (
+                f"{image.interval:g}s in the image" if image and image.interval else "not set: 30s"
+            )
             found.append(
                 f"service {name}: Docker runs a new container's first healthcheck {first:g}s "
-                f"after its start (interval {service.health_interval or 'not set: 30s'}), and "
+                f"after its start (interval {interval}), and "
                 "each swap waits for it; set `start_period` with `start_interval: 1s` (Docker "
                 "25 and later), or a shorter `interval`"
             )
     return found
 
 
-def first_check_seconds(service: ServiceModel) -> float:
+def first_check_seconds(service: ServiceModel, image: ImageHealthcheck | None = None) -> float:
     """When Docker runs a new container's first healthcheck: `start_interval` after the start
-    when a `start_period` is set (Docker 25+), else `interval` (30 s when not set)."""
-    interval = duration_seconds(service.health_interval) or DEFAULT_HEALTH_INTERVAL
-    start_interval = duration_seconds(service.health_start_interval)
-    if (duration_seconds(service.health_start_period) or 0.0) > 0 and start_interval:
+    when a `start_period` is set (Docker 25+), else `interval` (30 s when not set). Each timing
+    the service leaves unset is the image's HEALTHCHECK's, as Docker merges them."""
+    interval = duration_seconds(service.health_interval) or (image and image.interval)
+    start_period = duration_seconds(service.health_start_period) or (image and image.start_period)
+    start_interval = duration_seconds(service.health_start_interval) or (
+        image and image.start_interval
+    )
+    if (start_period or 0.0) > 0 and start_interval:
         return start_interval
-    return interval
+    return interval or DEFAULT_HEALTH_INTERVAL
 
 
 def grace_seconds(service: ServiceModel) -> int:

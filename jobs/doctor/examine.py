@@ -5,7 +5,7 @@ from __future__ import annotations
 from config import Environment, Settings
 from jobs.commands.compose import Compose, detect_compose
 from jobs.doctor.check import Finding, skip
-from jobs.doctor.compose_checks import check_zero_downtime
+from jobs.doctor.compose_checks import check_zero_downtime, look_at_images
 from jobs.doctor.offsite import check_offsite, check_sops
 from jobs.doctor.probe import Prober
 from jobs.doctor.repository import check_repository
@@ -44,7 +44,8 @@ def check_environment(settings: Settings, environment: Environment) -> list[Find
         if model is None:
             found.append(skip(target, "database", "the Compose files do not parse"))
         else:
-            zero_downtime = check_zero_downtime(target, environment, model)
+            looks = look_at_images(environment, model)
+            zero_downtime = check_zero_downtime(target, environment, model, looks)
             if zero_downtime is not None:
                 found.append(zero_downtime)
             where, missing = database_exec_for(target, environment, compose)

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from jobs.commands.compose import Compose
-from jobs.compose.model import read_config
+from jobs.compose.model import healthcheck_source, read_config
 from jobs.execution.runner import Runner, read_only_output
 
 # Mount types that keep no data of their own on the node: everything else is a named one.
@@ -77,14 +77,13 @@ def parse_stack(config: dict[str, Any]) -> Stack:
 def _service(name: str, spec: dict[str, Any]) -> StackService:
     deploy = spec.get("deploy") or {}
     update = deploy.get("update_config") or {}
-    healthcheck = spec.get("healthcheck") or {}
-    disabled = healthcheck.get("disable") or healthcheck.get("test") in (["NONE"], "NONE")
     placement = deploy.get("placement") or {}
     return StackService(
         name=name,
         image=spec.get("image"),
         builds=bool(spec.get("build")),
-        has_healthcheck=bool(healthcheck.get("test")) and not disabled,
+        # Only a Compose one counts: the image's is not read on a swarm (jobs/swarm/policy.py).
+        has_healthcheck=healthcheck_source(spec.get("healthcheck") or {}) == "compose",
         mode=str(deploy.get("mode") or "replicated"),
         update_order=str(update.get("order") or "stop-first"),
         failure_action=str(update.get("failure_action") or "pause"),

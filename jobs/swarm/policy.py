@@ -5,6 +5,11 @@ stop the old task before the new one starts (`order: stop-first`) and take a tas
 soon as its process runs; so a served service (one listed in `zero_downtime`) must say
 `order: start-first` and carry a healthcheck, or the stack is refused, in `check-config` and in
 the snapshot stage, with the line to add. `refusals` is pure (table-tested).
+
+A healthcheck means one in the Compose files here. Swarm would run an image's HEALTHCHECK too,
+but on a swarm the built images sit on the worker's engine and pulled ones only in the
+registry, so nothing reads them before the stack deploy (a Compose stack checks its images
+after the build: jobs/runbook/stages/new_images.py).
 """
 
 from __future__ import annotations

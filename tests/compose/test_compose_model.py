@@ -84,11 +84,38 @@ CONFIG: dict[str, Any] = {
         ("web", "mounts", ()),
         ("web", "user", None),
         ("disabled", "has_healthcheck", False),
+        ("api", "healthcheck", "compose"),
+        ("web", "healthcheck", "image"),
+        ("off", "healthcheck", "disabled"),
+        ("disabled", "healthcheck", "disabled"),
     ],
 )
 def test_parse_model_reads_each_field(service: str, attribute: str, expected: object) -> None:
     """Each field of a service is read from Compose's normalised JSON."""
     assert getattr(parse_model(CONFIG).services[service], attribute) == expected
+
+
+@pytest.mark.parametrize(
+    ("healthcheck", "source"),
+    [
+        ({}, "image"),  # none in the Compose files: Docker runs the image's HEALTHCHECK
+        ({"interval": "2s", "start_period": "30s"}, "image"),  # timings only: the image's test
+        ({"test": []}, "image"),
+        ({"test": ["CMD", "true"]}, "compose"),
+        ({"test": ["CMD-SHELL", "curl -f localhost"]}, "compose"),
+        ({"test": "curl -f localhost"}, "compose"),
+        ({"test": ["NONE"]}, "disabled"),  # switches the image's off too
+        ({"test": "NONE"}, "disabled"),
+        ({"disable": True}, "disabled"),
+        ({"disable": True, "test": ["CMD", "true"]}, "disabled"),
+    ],
+)
+def test_healthcheck_source_tells_absent_from_disabled(
+    healthcheck: dict[str, Any], source: str
+) -> None:
+    """Absent (the image's runs), disabled (none runs) and given are three different things."""
+    config = {"services": {"api": {"image": "x", "healthcheck": healthcheck}}}
+    assert parse_model(config).services["api"].healthcheck == source
 
 
 def test_parse_model_of_empty_output_has_no_services() -> None:
@@ -113,6 +140,9 @@ def test_parse_model_reads_real_compose_output(tmp_path: Path) -> None:
         "      interval: 90s\n"
         "      start_period: 20s\n"
         "      start_interval: 500ms\n"
+        "  off: {image: x, healthcheck: {disable: true}}\n"
+        "  none: {image: x, healthcheck: {test: [NONE]}}\n"
+        "  timed: {image: x, healthcheck: {interval: 2s}}\n"
     )
     printed = subprocess.run(
         [
@@ -129,10 +159,20 @@ def test_parse_model_reads_real_compose_output(tmp_path: Path) -> None:
         check=True,
         timeout=60,
     ).stdout
-    api = parse_model(json.loads(printed)).services["api"]
+    model = parse_model(json.loads(printed))
+    api = model.services["api"]
     assert (api.builds, api.depends_on) == (True, ("db",))
     assert api.environment == {"DATABASE_URL": "postgresql://db/app"}
     assert [port.published for port in api.ports] == ["8000", None]
     # Go durations as Compose normalises them: what first_check_seconds reads.
     timing = (api.health_interval, api.health_start_period, api.health_start_interval)
     assert timing == ("1m30s", "20s", "500ms")
+    # Where the healthcheck Docker runs comes from, as Compose prints each spelling.
+    sources = {name: service.healthcheck for name, service in model.services.items()}
+    assert sources == {
+        "api": "compose",
+        "db": "image",
+        "off": "disabled",
+        "none": "disabled",
+        "timed": "image",
+    }

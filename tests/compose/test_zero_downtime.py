@@ -155,8 +155,8 @@ def test_migration_argv_follows_when(when: str, expected: list[str]) -> None:
     assert migration_argv(_context(when)) == expected
 
 
-GOOD = ServiceModel(name="api", image=None, builds=True, has_healthcheck=True)
-HEALTHY = {"name": "api", "image": None, "builds": True, "has_healthcheck": True}
+GOOD = ServiceModel(name="api", image=None, builds=True, healthcheck="compose")
+HEALTHY: dict[str, Any] = {"name": "api", "image": None, "builds": True, "healthcheck": "compose"}
 CHECK = {"test": ["CMD", "true"]}
 
 
@@ -177,7 +177,7 @@ CHECK = {"test": ["CMD", "true"]}
         ),
         (
             ServiceModel(
-                name="api", image=None, builds=True, has_healthcheck=True,
+                name="api", image=None, builds=True, healthcheck="compose",
                 ports=(PublishedPort(8000, "8000", "127.0.0.1"), PublishedPort(9000, None, None)),
             ),
             ["zero_downtime: service api publishes fixed host port 8000: the new container cannot "
@@ -185,10 +185,13 @@ CHECK = {"test": ["CMD", "true"]}
              "service by name (or use `expose:`)"],
         ),
         (
-            ServiceModel(name="api", image=None, builds=True),
-            ["zero_downtime: service api has no healthcheck: nothing would say when the new "
-             "container is ready for traffic; add a `healthcheck:` to the service"],
+            ServiceModel(name="api", image=None, builds=True, healthcheck="disabled"),
+            ["zero_downtime: service api disables its healthcheck (the image's too): nothing "
+             "would say when the new container is ready for traffic; give the service a "
+             "`healthcheck:` test"],
         ),
+        # None in the Compose files: Docker runs the image's, checked after the build.
+        (ServiceModel(name="api", image=None, builds=True, healthcheck="image"), []),
     ],
 )  # fmt: skip
 def test_refusals_name_service_reason_and_fix(service: ServiceModel, expected: list[str]) -> None:
@@ -255,7 +258,8 @@ def test_check_config_refuses_what_cannot_swap(
     checkout = tmp_path / "crm"
     checkout.mkdir()
     services: dict[str, Any] = {
-        "api": {"image": "a", "container_name": "crm-api", "ports": ["127.0.0.1:8000:8000"]},
+        "api": {"image": "a", "container_name": "crm-api", "ports": ["127.0.0.1:8000:8000"],
+                "healthcheck": {"disable": True}},
         "web": {"image": "acme/web", "network_mode": "host", "healthcheck": CHECK},
     }  # fmt: skip
     (checkout / "compose.yml").write_text(yaml.safe_dump({"services": services}))
@@ -267,7 +271,7 @@ def test_check_config_refuses_what_cannot_swap(
     where = "projects/crm/environments/dev: zero_downtime: service"
     assert f"{where} api sets container_name crm-api" in err
     assert f"{where} api publishes fixed host port 8000" in err
-    assert f"{where} api has no healthcheck" in err
+    assert f"{where} api disables its healthcheck (the image's too)" in err
     assert f"{where} web uses network_mode: host" in err
     services["api"] = {"image": "acme/api", "healthcheck": {"test": ["CMD", "true"]}}
     services["web"] = {
@@ -288,6 +292,17 @@ def test_check_config_refuses_what_cannot_swap(
     )
     assert main(["check-config", "--config", str(config)]) == 0
     assert "health.port" not in capsys.readouterr().err
+    # None in the Compose files: the image's HEALTHCHECK runs; a warning, not a refusal.
+    del services["web"]["healthcheck"]
+    (checkout / "compose.yml").write_text(yaml.safe_dump({"services": services}))
+    assert main(["check-config", "--config", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert (
+        "warning: projects/crm/environments/dev: zero_downtime: service web sets no "
+        "`healthcheck:` in the Compose files: its image must have a HEALTHCHECK, checked after "
+        "each build (without one every deploy stops there), or the service a `healthcheck:`\n"
+    ) in err
+    assert "service api sets no" not in err
 
 
 def _with_health(health: str, zero: str) -> str:
@@ -388,8 +403,8 @@ def test_slow_first_checks_warn_with_the_fix() -> None:
         ({"api": ServiceModel(**HEALTHY, health_interval="1s")}, ["api"], "ok",
          "api can swap without downtime"),
         ({"api": GOOD}, ["api"], "warn", "first healthcheck 30s after its start"),
-        ({"api": ServiceModel(name="api", image=None, builds=True)}, ["api"], "fail",
-         "zero_downtime: service api has no healthcheck"),
+        ({"api": ServiceModel(name="api", image=None, builds=True, healthcheck="disabled")},
+         ["api"], "fail", "zero_downtime: service api disables its healthcheck"),
     ],
 )  # fmt: skip
 def test_doctor_finding_for_zero_downtime(

@@ -47,6 +47,7 @@ class ProxyBed(RepoLayout, Commits):
     project: str = field(default_factory=lambda: f"dhm-{secrets.token_hex(4)}")
     ports: dict[str, int] = field(default_factory=_free_ports)  # proxy -> its port
     replicas: int = 1
+    template: Path = TEMPLATE  # the app's files at v1 (a variant: a copy of TEMPLATE, changed)
 
     @property
     def port(self) -> int:
@@ -55,7 +56,7 @@ class ProxyBed(RepoLayout, Commits):
 
     def start(self, base_image: str, caddy_image: str, nginx_image: str) -> None:
         """Origin at v1, the checkout with its .env, the stack answering v1 through every proxy."""
-        git_repo.create_origin(TEMPLATE, self.origin, self.author, "Matrix app v1")
+        git_repo.create_origin(self.template, self.origin, self.author, "Matrix app v1")
         git_repo.git(self.root, "clone", "--quiet", self.origin.as_uri(), str(self.checkout))
         (self.checkout / ".env").write_text(
             f"COMPOSE_PROJECT_NAME={self.project}\nBASE_IMAGE={base_image}\n"

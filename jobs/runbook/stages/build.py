@@ -2,7 +2,9 @@
 
 The commit tag (`<image>:deployhook-<sha12>`) is what a later rollback to this deploy uses
 instead of a rebuild: when every built service already has an image with this commit's tag,
-the names are pointed at those images and nothing is built.
+the names are pointed at those images and nothing is built. Either way the stage ends by
+checking that each zero-downtime service relying on its image's HEALTHCHECK has one there
+(jobs/runbook/stages/new_images.py).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from jobs.compose.images import built_image_names, image_id, point_name_at, split_name
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
+from jobs.runbook.stages.new_images import check_new_images
 from jobs.triggers.rebuild import changed_services
 
 TAG_PREFIX = "deployhook-"
@@ -35,6 +38,7 @@ def build(ctx: DeployContext) -> dict[str, str]:
             ctx.log.info("building them again: a rollback without a retained image must build")
         built = build_and_tag(ctx, names)
     ctx.deploy.images = built
+    check_new_images(ctx, names)  # before a migration or a swap changes anything
     return built
 
 

@@ -4,7 +4,8 @@ The pulled digests (`repo@sha256:...`) become the deploy's `image_digests`. A ro
 redeploy of a deploy that recorded digests starts exactly those again (pull by digest when the
 engine lost them, then retag the compose name at the digest), and a revert does the same with
 the previous deploy's digests, so a tag moved in the registry since can never change what runs.
-Every pull and tag runs through the runner as argv.
+Every pull and tag runs through the runner as argv. As after a build, the stage ends by checking
+the pulled images of zero-downtime services relying on their HEALTHCHECK (new_images.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from jobs.compose.images import image_id, split_name
 from jobs.compose.model import read_model
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import CommandFailed, StageFailed
+from jobs.runbook.stages.new_images import check_new_images
 from jobs.state.lastgood import read_last_good
 from jobs.state.records import RecordError
 
@@ -25,6 +27,7 @@ from jobs.state.records import RecordError
 def pulled_image_names(ctx: DeployContext) -> dict[str, str]:
     """service -> image name, for every service with an `image:` (what `compose pull` pulls)."""
     model = read_model(ctx.runner, ctx.compose)
+    ctx.compose_model = model  # the checkout's model now, as the build's (the swap reuses it)
     return {s.name: s.image for s in model.services.values() if s.image}
 
 
@@ -61,6 +64,7 @@ def pull(ctx: DeployContext) -> dict[str, str]:
     ctx.deploy.images = identifiers
     ctx.deploy.build = "pulled"
     ctx.log.info(f"pulled {_show(digests)}")
+    check_new_images(ctx, names)  # before a migration or a swap changes anything
     return identifiers
 
 

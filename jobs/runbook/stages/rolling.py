@@ -65,16 +65,12 @@ def containers_of(ctx: DeployContext, service: str) -> list[Any]:
     return list(found)
 
 
-def image_name(ctx: DeployContext, service: ServiceModel) -> str:
-    return service.image or f"{ctx.environment.compose.project}-{service.name}"
-
-
 def roll(
     ctx: DeployContext, service: ServiceModel, *, stage: str, settle: float, others: OthersUp
 ) -> bool:
     everything = containers_of(ctx, service.name)
     serving = [c for c in everything if c.status == "running" and in_name(c, service.name)]
-    target = image_id(ctx, image_name(ctx, service))
+    target = image_id(ctx, service.image_name(ctx.environment.compose.project))
     # A revert while the deploy's old containers drain (a failure after they left the name,
     # or in a later batch): they are the version it puts back.
     back = [

@@ -19,6 +19,7 @@ from jobs.compose.proxy_check import read_text
 from jobs.compose.zero_downtime import refused_services
 from jobs.execution.context import DeployContext
 from jobs.failures.errors import StageFailed
+from jobs.runbook.stages.new_images import without_healthcheck
 from jobs.runbook.stages.others_up import OthersUp
 from jobs.runbook.stages.rolling import swap_service, swap_service_back
 from jobs.runbook.stages.swap_commands import run
@@ -42,6 +43,10 @@ def swap(ctx: DeployContext, stage: str = "swap") -> None:
     problems = [line for lines in refused.values() for line in lines]
     if problems and stage == "swap":
         raise StageFailed(stage, "; ".join(problems))
+    if stage != "swap":  # the build checked the new images; the previous ones may have none
+        lacking = without_healthcheck(ctx, model, ctx.built_images)
+        refused.update({service: [why] for service, why in lacking.items()})
+        problems += list(lacking.values())
     for line in problems:  # putting a version back beats refusing: recreated instead
         ctx.log.info(f"{line}: recreated instead")
     rolling = [model.services[name] for name in names if name in model.services]
