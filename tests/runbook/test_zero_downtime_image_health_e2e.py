@@ -26,7 +26,7 @@ from jobs.state.records import DeployStore
 from tests.support.deploying import config_for, deploy
 from tests.support.docker_engine import Engine
 from tests.support.failures import assert_cause
-from tests.support.zdt_bed import TEMPLATE, Clients, ProxyBed
+from tests.support.zdt_bed import TEMPLATE, Clients, ProxyBed, running_bed
 
 pytestmark = pytest.mark.docker
 
@@ -53,17 +53,14 @@ def image_health_app(root: Path) -> Path:
 def bed(
     docker_engine: Engine,
     compose_command: list[str],
-    base_image: str,
-    caddy_image: str,
-    nginx_image: str,
+    proxy_bed_images: tuple[str, str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ProxyBed]:
     """The app at v1, its healthcheck in its image only, used through Caddy."""
     root = tmp_path_factory.mktemp("image-health")
-    bed = ProxyBed(docker_engine, compose_command, root, template=image_health_app(root))
-    bed.start(base_image, caddy_image, nginx_image)
-    yield bed
-    bed.stop()
+    app = image_health_app(root)
+    with running_bed(docker_engine, compose_command, root, proxy_bed_images, template=app) as bed:
+        yield bed
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from jobs.state.records import DeployStore
 from tests.support.deploying import config_for
 from tests.support.docker_engine import Engine
 from tests.support.failures import assert_cause
-from tests.support.zdt_bed import PROXIES, TEMPLATE, ProxyBed
+from tests.support.zdt_bed import PROXIES, TEMPLATE, ProxyBed, running_bed
 from tests.support.zdt_matrix import (
     answered_last,
     deploy_row,
@@ -46,16 +46,13 @@ REVERT_ROW_TIMEOUT = 30
 def bed(
     docker_engine: Engine,
     compose_command: list[str],
-    base_image: str,
-    caddy_image: str,
-    nginx_image: str,
+    proxy_bed_images: tuple[str, str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ProxyBed]:
     """The matrix app at v1 behind the three proxies, for every row."""
-    bed = ProxyBed(docker_engine, compose_command, tmp_path_factory.mktemp("matrix"))
-    bed.start(base_image, caddy_image, nginx_image)
-    yield bed
-    bed.stop()
+    root = tmp_path_factory.mktemp("matrix")
+    with running_bed(docker_engine, compose_command, root, proxy_bed_images) as bed:
+        yield bed
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from jobs.state.records import DeployStore
 from tests.support.deploying import config_for, deploy, wait_for
 from tests.support.docker_engine import Engine
 from tests.support.failures import assert_cause
-from tests.support.zdt_bed import Clients, ProxyBed
+from tests.support.zdt_bed import Clients, ProxyBed, running_bed
 
 pytestmark = pytest.mark.docker
 
@@ -26,17 +26,13 @@ pytestmark = pytest.mark.docker
 def bed(
     docker_engine: Engine,
     compose_command: list[str],
-    base_image: str,
-    caddy_image: str,
-    nginx_image: str,
+    proxy_bed_images: tuple[str, str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ProxyBed]:
     """The matrix app at v1, two replicas, used through Caddy resolving per request."""
     root = tmp_path_factory.mktemp("replicas")
-    bed = ProxyBed(docker_engine, compose_command, root, replicas=2)
-    bed.start(base_image, caddy_image, nginx_image)
-    yield bed
-    bed.stop()
+    with running_bed(docker_engine, compose_command, root, proxy_bed_images, replicas=2) as bed:
+        yield bed
 
 
 class Watcher:

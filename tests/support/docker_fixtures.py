@@ -91,6 +91,12 @@ def nginx_image(docker_engine: Engine, base_image: str) -> str:
     return build_nginx_image(docker_engine.env, base_image)
 
 
+@pytest.fixture(scope="session")
+def proxy_bed_images(base_image: str, caddy_image: str, nginx_image: str) -> tuple[str, str, str]:
+    """The zero-downtime beds' images (tests/support/zdt_bed.py): the app's base, Caddy, nginx."""
+    return base_image, caddy_image, nginx_image
+
+
 @pytest.fixture
 def sample_app(
     docker_engine: Engine, compose_command: list[str], base_image: str, tmp_path: Path

@@ -16,6 +16,8 @@ import secrets
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -188,6 +190,23 @@ class ProxyBed(RepoLayout, Commits):
                        "timeout": timeout, "interval": 0.5, "port": 8000},
             "zero_downtime": ["api"],
         }  # fmt: skip
+
+
+@contextmanager
+def running_bed(
+    engine: Engine,
+    compose_command: list[str],
+    root: Path,
+    images: tuple[str, str, str],
+    **options: Any,
+) -> Iterator[ProxyBed]:
+    """A started ProxyBed (`images`: the app's base, Caddy, nginx), stopped after the block."""
+    bed = ProxyBed(engine, compose_command, root, **options)
+    bed.start(*images)
+    try:
+        yield bed
+    finally:
+        bed.stop()
 
 
 @dataclass
