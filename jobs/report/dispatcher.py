@@ -64,7 +64,7 @@ class Dispatcher:
     def report(self, deploy_id: str) -> bool:
         """Report every unreported snapshot of one deploy; False when another consumer is at it."""
         lock = ReportingLock(self.redis, deploy_id, self.lock_ms / 1000)
-        if not lock.acquire():
+        if not _take(lock, deploy_id):
             return False
         try:
             start_cursor(self.redis, deploy_id)
@@ -117,6 +117,23 @@ class Dispatcher:
     def _problem(self, deploy: Deploy, text: str) -> None:
         log.warning("deploy %s (delivery %s): %s", deploy.id, deploy.delivery_id or "-", text)
         self.store.add_reporting_problem(deploy.id, f"{deploy.state}: {text}")
+
+
+def _take(lock: ReportingLock, deploy_id: str) -> bool:
+    """Take a deploy's reporting lock, first breaking it if its holder was killed on this host.
+
+    A killed consumer's lock would otherwise hold the deploy's reports back until it runs out
+    (lock_ms: minutes with the default delivery settings).
+    """
+    if lock.acquire():
+        return True
+    dead = lock.break_if_holder_dead()
+    if dead is None:
+        return False
+    log.warning(
+        "deploy %s: broke the reporting lock of %s, which is dead", deploy_id, dead.describe()
+    )
+    return lock.acquire()
 
 
 def _parse(raw: bytes | str) -> Deploy | None:

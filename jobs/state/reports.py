@@ -8,7 +8,6 @@ stopped (jobs/report/dispatcher.py).
 
 from __future__ import annotations
 
-import secrets
 from contextlib import suppress
 from typing import cast
 
@@ -17,6 +16,8 @@ from redis.exceptions import LockNotOwnedError
 from redis.lock import Lock
 
 from jobs.state import keys
+from jobs.state.holders import Holder, holder_is_dead, new_token, parse_token
+from jobs.state.locks import delete_if_unchanged
 from jobs.state.redistext import as_text
 
 CURSOR_TTL_SECONDS = 30 * 24 * 3600  # as long as the snapshots themselves are kept
@@ -46,14 +47,30 @@ class ReportingLock:
     """One consumer reports a deploy at a time.
 
     redis-py's Lock: released and refreshed only while it is still ours, so a consumer that
-    stalled past its lock never frees or extends the lock of the one that took over.
+    stalled past its lock never frees or extends the lock of the one that took over. Its token
+    names the holding process (jobs/state/holders.py), so that a consumer on the same host can
+    break the lock of one that was killed instead of waiting for it to run out.
     """
 
     def __init__(self, connection: Redis, deploy_id: str, seconds: float) -> None:
-        self._lock = Lock(connection, lock_key(deploy_id), timeout=seconds)
+        self._connection = connection
+        self._key = lock_key(deploy_id)
+        self._lock = Lock(connection, self._key, timeout=seconds)
 
     def acquire(self) -> bool:
-        return bool(self._lock.acquire(blocking=False, token=secrets.token_hex(8)))
+        return bool(self._lock.acquire(blocking=False, token=new_token()))
+
+    def break_if_holder_dead(self) -> Holder | None:
+        """Delete the lock if its holder is provably dead; that holder, or None if not broken.
+
+        Only the token judged dead is deleted (compare-and-delete): a consumer that took the
+        lock meanwhile wrote another token, which stays.
+        """
+        raw = cast("bytes | None", self._connection.get(self._key))
+        holder = parse_token(raw) if raw is not None else None
+        if raw is None or holder is None or not holder_is_dead(holder):
+            return None
+        return holder if delete_if_unchanged(self._connection, self._key, raw) else None
 
     def refresh(self) -> None:
         """Extend our lock; one that expired meanwhile is someone else's now: go on."""
