@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -17,11 +18,11 @@ from typing import Any
 
 import pytest
 import redis
+from werkzeug import Request, Response
 
 from config import Settings
 from jobs.execution.context import new_context
 from jobs.execution.deploylog import DeployLog
-from jobs.report.dispatcher import Dispatcher
 from jobs.runbook.stages.snapshot import take_snapshot
 from jobs.state.locks import current_owner
 from jobs.state.records import Deploy, DeployStore, new_deploy_id, utcnow
@@ -93,6 +94,21 @@ def _finished_deploy(store: DeployStore, draining: dict[str, str]) -> Deploy:
     return store.transition(record, "succeeded", draining=draining)
 
 
+class HeldSuccess:
+    """The JSON webhook's receiver, holding every `succeeded` report's answer back until
+    released: a worker killed meanwhile dies while it reports, its reporting lock held."""
+
+    def __init__(self) -> None:
+        self.arrived = threading.Event()
+        self.released = threading.Event()
+
+    def __call__(self, request: Request) -> Response:
+        if request.get_json()["event"] == "succeeded" and not self.released.is_set():
+            self.arrived.set()
+            self.released.wait(timeout=60)
+        return Response("", status=204)
+
+
 def _events(provider: ProviderServer, deploy_id: str) -> dict[str, dict[str, Any]]:
     """The JSON webhook's events about the deploy as a receiver keeps them: by webhook-id (a
     report is sent at least once: a worker killed before it noted one as sent sends it again),
@@ -112,29 +128,34 @@ def test_worker_killed_while_the_old_api_drains_after_success(
     provider: ProviderServer,
     tmp_path: Path,
 ) -> None:
-    """SIGKILL inside a success's drain: the record stays succeeded, the new version serves
-    throughout, the next worker start removes the old api once its drain is over, and the
-    next push deploys."""
+    """SIGKILL inside a success's drain, while the worker reports `succeeded`: the record
+    stays succeeded, the new version serves throughout, the next worker start removes the old
+    api once its drain is over and reports `succeeded` at once, and the next push deploys."""
     config = _config(proxied, tmp_path / "state", redis_url, provider, DRAIN)
     config_file = write_config(config, tmp_path / "c.yml")
     settings = Settings.model_validate(config)
     store = DeployStore(redis_conn)
     (old,) = proxied.containers_of("api")
     sha = proxied.commit({"VERSION": "drain-a\n"}, "Drain drill A")
+    held = HeldSuccess()
+    provider.script(WEBHOOK, *[held] * 50)
     with Load(proxied.api_port) as load:
         queued = push(redis_conn, settings, sha)
         worker = start_worker_process(config_file, tmp_path / "w1.log")
         try:
             wait_for(lambda: _draining(store, queued.id), 240, "the old api to drain")
+            wait_for(held.arrived.is_set, 30, "the worker to report `succeeded`")
         finally:
             os.kill(worker.pid, signal.SIGKILL)
             worker.wait(timeout=30)
+            held.released.set()
         killed = store.get(queued.id)
         assert killed.state == "succeeded", killed.error
         assert list(killed.draining) == [old], killed.draining
         # Out of the name, still running: it serves nothing new.
         assert _exists(proxied, old) and "api" not in _aliases(proxied, old).split()
         drills.heartbeat_runs_out(store, queued.id)
+        starting = time.monotonic()
         recovery = start_worker_process(config_file, tmp_path / "w2.log")
         assert recovery.wait(timeout=300) == 0, (tmp_path / "w2.log").read_text()[-3000:]
         recovered, recovered_wall = time.monotonic(), time.time()
@@ -150,14 +171,12 @@ def test_worker_killed_while_the_old_api_drains_after_success(
     after = [body for at, body in load.answers if at > recovered]
     assert after and set(after) == {"drain-a"}, set(after)
     assert load.bodies.get("drain-a", 0) > 100
-    # The kill may land while the dead worker reports `succeeded`: its per-deploy reporting
-    # lock then holds for lock_ms (jobs/report/dispatcher.py), longer than the recovery's
-    # flush, and the next consumer reports it once the lock runs out. That consumer: this one.
-    dispatcher = Dispatcher(settings, redis_conn)
-    dispatcher.requeue_unfinished()
-    deadline = time.monotonic() + dispatcher.lock_ms / 1000 + 10
-    while time.monotonic() < deadline and unreported(redis_conn, queued.id):
-        dispatcher.step(0.5)
+    # The dead worker's reporting lock would hold for lock_ms (32 s here): the recovery broke
+    # it (its holder is provably dead) and reported `succeeded` again before it exited.
+    assert not unreported(redis_conn, queued.id)
+    sent = [seen.at for seen in provider.to(WEBHOOK) if seen.body["event"] == "succeeded"]
+    assert [at for at in sent if starting < at < recovered], (starting, sent, recovered)
+    assert "broke the reporting lock of pid" in (tmp_path / "w2.log").read_text()
     events = [event["event"] for event in _events(provider, queued.id).values()]
     assert events.count("succeeded") == 1 and events[-1] == "succeeded", events
     # The next push deploys: the lock is free. A short drain: this deploy proves only that.
