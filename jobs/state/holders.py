@@ -2,12 +2,17 @@
 
 The token says which process holds the lock: the host (its name, the kernel's boot id and the
 PID namespace, together: a pid means the same process to us and to the holder), the pid, the
-process's start time (clock ticks since boot, /proc/<pid>/stat: a reused pid, such as PID 1 in
-a restarted container, started later), and a nonce (one process takes many locks).
+process's start time (clock ticks since boot, /proc/<pid>/stat: a pid handed out again, such as
+PID 1 in a namespace whose number was reused, started later), and a nonce (one process takes
+many locks).
 
 A holder is provably dead only when its host is ours and its pid is gone or started at another
-time. Another host, a token from before this format, or a /proc we cannot read: unknown, and
-the lock is left to run out. The judgement and the parsing are pure; reading /proc is not.
+time. The name alone is not enough: containers on `network_mode: host` share the host's name,
+and a pid in one PID namespace says nothing about another. The kernel reuses a namespace's
+number only once the namespace and all its processes are gone, so a matching number means our
+namespace or a dead holder. Another host, a token from before this format, or a /proc we
+cannot read: unknown, and the lock is left to run out. The judgement and the parsing are pure;
+reading /proc is not.
 """
 
 from __future__ import annotations
