@@ -82,13 +82,15 @@ def provably_dead(holder: Holder, here: Host | None, seen: Seen) -> bool:
     return seen == GONE or (isinstance(seen, int) and seen != holder.started)
 
 
-def start_time(stat: str) -> int | None:
-    """The start time in a /proc/<pid>/stat line; the command name may hold spaces and ')'."""
+def read_stat(stat: str) -> Seen:
+    """What a /proc/<pid>/stat line says: gone for a process that has exited (a zombie not
+    yet reaped), else its start time; None when the line is not one. The command name may
+    hold spaces and ')'."""
     fields = stat[stat.rfind(")") + 1 :].split()
     # Fields after the name start at field 3 (state); the start time is field 22.
     if len(fields) < 20 or not fields[19].isdigit():
         return None
-    return int(fields[19])
+    return GONE if fields[0] in ("Z", "X") else int(fields[19])
 
 
 # This process's facts, from the machine.
@@ -105,9 +107,10 @@ def this_host() -> Host | None:
 
 def new_token() -> str:
     """A fresh token naming this process (with only a nonce where /proc cannot tell)."""
-    started = _read_start(PROC / "self/stat")
-    host = this_host() if started is not None else None
-    holder = Holder(host, os.getpid(), started or 0, secrets.token_hex(8))
+    started = _read_stat(PROC / "self/stat")
+    if not isinstance(started, int):
+        return format_token(Holder(None, os.getpid(), 0, secrets.token_hex(8)))
+    holder = Holder(this_host(), os.getpid(), started, secrets.token_hex(8))
     return format_token(holder)
 
 
@@ -122,15 +125,15 @@ def look(pid: int) -> Seen:
     except OSError:
         return None
     # A pid that exits between the two looks has no stat to read: None, never a guess.
-    return _read_start(PROC / str(pid) / "stat")
+    return _read_stat(PROC / str(pid) / "stat")
 
 
 def holder_is_dead(holder: Holder) -> bool:
     return provably_dead(holder, this_host(), look(holder.pid))
 
 
-def _read_start(path: Path) -> int | None:
+def _read_stat(path: Path) -> Seen:
     try:
-        return start_time(path.read_text())
+        return read_stat(path.read_text())
     except OSError:
         return None

@@ -16,9 +16,10 @@ import pytest
 import redis
 
 from jobs.report import drain
-from jobs.state.holders import format_token, parse_token
+from jobs.state.holders import GONE, format_token, look, parse_token
 from jobs.state.records import DeployStore
 from jobs.state.reports import ReportingLock, lock_key
+from tests.support.deploying import wait_for
 from tests.support.provider_server import WEBHOOK, ProviderServer
 from tests.support.report_setup import PREVIOUS, queue_deploy, settings_for
 
@@ -74,6 +75,18 @@ def test_a_killed_holders_lock_is_broken_at_once(
     assert lock.acquire()
     holder = parse_token(redis_conn.get(lock_key("d-killed")) or b"")
     assert holder is not None and holder.pid == os.getpid()
+
+
+def test_a_killed_holder_not_yet_reaped_is_dead_too(
+    redis_conn: redis.Redis, redis_url: str, holding: list[subprocess.Popen[str]]
+) -> None:
+    """A holder killed and left a zombie (its parent has not waited for it yet) holds nothing."""
+    pid = _hold(holding, redis_url, "d-zombie")
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: look(pid) == GONE, 10, "the killed holder to exit")
+    assert Path(f"/proc/{pid}").exists()  # a zombie: still in the process table
+    lock = ReportingLock(redis_conn, "d-zombie", 600)
+    assert lock.break_if_holder_dead() is not None and lock.acquire()
 
 
 def test_a_live_holders_lock_is_never_broken(

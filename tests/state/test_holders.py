@@ -20,7 +20,7 @@ from jobs.state.holders import (
     new_token,
     parse_token,
     provably_dead,
-    start_time,
+    read_stat,
     this_host,
 )
 
@@ -86,17 +86,19 @@ def test_anything_but_a_whole_token_names_no_holder(raw: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("stat", "started"),
+    ("stat", "seen"),
     [
         ("42 (python3) S 1 42 42 0 -1 4194560 3 0 0 0 0 0 0 0 20 0 1 0 1394398 2 3", 1394398),
         ("7 (a) (b c) R 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 55 2 3", 55),  # ") (" in the name
+        ("42 (python3) Z 1 42 42 0 -1 4194560 3 0 0 0 0 0 0 0 20 0 1 0 1394398 2 3", GONE),
         ("42 (python3) S 1 42 42", None),  # cut short
         ("", None),
     ],
 )
-def test_the_start_time_is_read_after_the_last_parenthesis(stat: str, started: int | None) -> None:
-    """Field 22 of /proc/<pid>/stat, counted after the command name, whatever that holds."""
-    assert start_time(stat) == started
+def test_a_stat_line_gives_the_start_time_or_gone_for_a_zombie(stat: str, seen: Seen) -> None:
+    """Field 22 of /proc/<pid>/stat, counted after the command name, whatever that holds; a
+    process that exited and is not yet reaped is gone."""
+    assert read_stat(stat) == seen
 
 
 def test_this_process_is_named_and_alive_and_a_gone_pid_is_gone() -> None:
