@@ -55,6 +55,15 @@ def network(*addresses: str, gateway: str | None = "172.18.0.1", **pool: Any) ->
         ),
         # an address outside every pool: nothing known to hold
         (network("172.18.0.2"), "10.0.0.7", []),
+        # a /8: only what lies below it is looked at
+        (
+            {
+                "IPAM": {"Config": [{"Subnet": "10.0.0.0/8", "Gateway": "10.0.0.1"}]},
+                "Containers": {"a": {"IPv4Address": "10.0.0.3/8"}},
+            },
+            "10.0.0.5",
+            ["10.0.0.2", "10.0.0.4"],
+        ),
         # no IPAM section at all
         ({"Containers": {}}, "172.18.0.7", []),
     ],

@@ -62,7 +62,10 @@ def free_below(network: dict[str, Any], address: str) -> list[str]:
         taken |= {pool.get("Gateway") or "", *(pool.get("AuxiliaryAddresses") or {}).values()}
         for endpoint in (network.get("Containers") or {}).values():
             taken.add((endpoint.get("IPv4Address") or "").partition("/")[0])
-        return [str(host) for host in subnet.hosts() if host < wanted and str(host) not in taken]
+        # Only the addresses below it: a /16 holds 65,534, read at every reconnect.
+        first = int(subnet.network_address) + 1
+        below = (str(ipaddress.IPv4Address(n)) for n in range(first, int(wanted)))
+        return [host for host in below if host not in taken]
     return []
 
 
