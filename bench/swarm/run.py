@@ -43,7 +43,8 @@ from tests.support.docker_fixtures import POINTED  # noqa: E402
 from tests.support.proxied_app import Load  # noqa: E402
 from tests.support.redis_server import running_redis  # noqa: E402
 from tests.support.swarm_app import PROXY_PORT, SwarmApp  # noqa: E402
-from tests.support.swarm_bed import free_port, running_swarm  # noqa: E402
+from tests.support.swarm_bed import running_swarm  # noqa: E402
+from tests.support.web import free_port  # noqa: E402
 
 TARGET = 10.0  # no target in the issue: the figure is reported beside Compose's
 

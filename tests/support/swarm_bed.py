@@ -29,7 +29,6 @@ import random
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -43,6 +42,7 @@ from tests.support import tls_certs
 from tests.support.commands import BedError, run, tail
 from tests.support.docker_engine import engine_env
 from tests.support.docker_reaper import alive, kill_containers, release
+from tests.support.web import free_port
 
 PARENT = Path("/tmp")
 PREFIX = "dhswarm-"
@@ -134,12 +134,6 @@ class SwarmBed:
         line = process.stdout.readline()
         if line.strip() != b"ready":
             raise BedError(f"the namespace forwarder did not start ({rules}): {line!r}")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def ip(*argv: str) -> None:

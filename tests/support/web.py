@@ -18,11 +18,21 @@ DEPLOYHOOK = [sys.executable, "-m", "webhook.cli"]
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 
 
+# Every port free_port has handed out in this process: the kernel may offer a port again as
+# soon as the probe closes, and a bed that asked twice (an api and its database) then got the
+# same port for both and a stack that never answered (seen in a suite run, 2026-12-07).
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """A port free on 127.0.0.1 now, never one this process was given before."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 @contextmanager
