@@ -24,9 +24,8 @@ from jobs.doctor.compose_checks import check_zero_downtime, look_at_images
 from jobs.runbook.stages.build import commit_tag
 from jobs.state.records import DeployStore
 from tests.support.deploying import config_for, deploy
-from tests.support.docker_engine import Engine
 from tests.support.failures import assert_cause
-from tests.support.zdt_bed import TEMPLATE, Clients, ProxyBed, running_bed
+from tests.support.zdt_bed import TEMPLATE, BedStarter, Clients, ProxyBed
 
 pytestmark = pytest.mark.docker
 
@@ -51,15 +50,11 @@ def image_health_app(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def bed(
-    docker_engine: Engine,
-    compose_command: list[str],
-    proxy_bed_images: tuple[str, str, str],
-    tmp_path_factory: pytest.TempPathFactory,
+    start_proxy_bed: BedStarter, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ProxyBed]:
     """The app at v1, its healthcheck in its image only, used through Caddy."""
     root = tmp_path_factory.mktemp("image-health")
-    app = image_health_app(root)
-    with running_bed(docker_engine, compose_command, root, proxy_bed_images, template=app) as bed:
+    with start_proxy_bed(root, template=image_health_app(root)) as bed:
         yield bed
 
 

@@ -19,9 +19,8 @@ import redis
 from config import Settings
 from jobs.state.records import DeployStore
 from tests.support.deploying import config_for
-from tests.support.docker_engine import Engine
 from tests.support.failures import assert_cause
-from tests.support.zdt_bed import PROXIES, TEMPLATE, ProxyBed, running_bed
+from tests.support.zdt_bed import PROXIES, TEMPLATE, BedStarter, ProxyBed
 from tests.support.zdt_matrix import (
     answered_last,
     deploy_row,
@@ -44,14 +43,11 @@ REVERT_ROW_TIMEOUT = 30
 
 @pytest.fixture(scope="module")
 def bed(
-    docker_engine: Engine,
-    compose_command: list[str],
-    proxy_bed_images: tuple[str, str, str],
-    tmp_path_factory: pytest.TempPathFactory,
+    start_proxy_bed: BedStarter, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ProxyBed]:
     """The matrix app at v1 behind the three proxies, for every row."""
     root = tmp_path_factory.mktemp("matrix")
-    with running_bed(docker_engine, compose_command, root, proxy_bed_images) as bed:
+    with start_proxy_bed(root) as bed:
         yield bed
 
 

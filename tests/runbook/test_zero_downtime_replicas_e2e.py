@@ -15,23 +15,19 @@ import redis
 from config import Settings
 from jobs.state.records import DeployStore
 from tests.support.deploying import config_for, deploy, wait_for
-from tests.support.docker_engine import Engine
 from tests.support.failures import assert_cause
-from tests.support.zdt_bed import Clients, ProxyBed, running_bed
+from tests.support.zdt_bed import BedStarter, Clients, ProxyBed
 
 pytestmark = pytest.mark.docker
 
 
 @pytest.fixture(scope="module")
 def bed(
-    docker_engine: Engine,
-    compose_command: list[str],
-    proxy_bed_images: tuple[str, str, str],
-    tmp_path_factory: pytest.TempPathFactory,
+    start_proxy_bed: BedStarter, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ProxyBed]:
     """The matrix app at v1, two replicas, used through Caddy resolving per request."""
     root = tmp_path_factory.mktemp("replicas")
-    with running_bed(docker_engine, compose_command, root, proxy_bed_images, replicas=2) as bed:
+    with start_proxy_bed(root, replicas=2) as bed:
         yield bed
 
 

@@ -7,6 +7,7 @@ runs `docker` or `docker-compose` as subprocesses, or docker.from_env(), reaches
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -26,6 +27,7 @@ from tests.support.images import (
 from tests.support.lent_app import LentApp
 from tests.support.proxied_app import ProxiedApp
 from tests.support.sample_app import SampleApp
+from tests.support.zdt_bed import BedStarter, running_bed
 
 POINTED = ("DOCKER_HOST", "DOCKER_CONFIG", "PATH")
 
@@ -92,9 +94,17 @@ def nginx_image(docker_engine: Engine, base_image: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def proxy_bed_images(base_image: str, caddy_image: str, nginx_image: str) -> tuple[str, str, str]:
-    """The zero-downtime beds' images (tests/support/zdt_bed.py): the app's base, Caddy, nginx."""
-    return base_image, caddy_image, nginx_image
+def start_proxy_bed(
+    docker_engine: Engine,
+    compose_command: list[str],
+    base_image: str,
+    caddy_image: str,
+    nginx_image: str,
+) -> BedStarter:
+    """`start_proxy_bed(root, **options)`: a zero-downtime bed (tests/support/zdt_bed.py)
+    started under `root` for a `with` block, and stopped after it."""
+    images = (base_image, caddy_image, nginx_image)
+    return functools.partial(running_bed, docker_engine, compose_command, images=images)
 
 
 @pytest.fixture

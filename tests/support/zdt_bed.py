@@ -16,8 +16,8 @@ import secrets
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,6 +190,10 @@ class ProxyBed(RepoLayout, Commits):
                        "timeout": timeout, "interval": 0.5, "port": 8000},
             "zero_downtime": ["api"],
         }  # fmt: skip
+
+
+# What the `start_proxy_bed` fixture gives: (root, **options) -> a started bed for a block.
+BedStarter = Callable[..., AbstractContextManager[ProxyBed]]
 
 
 @contextmanager
